@@ -1,0 +1,1 @@
+"""Adapters: implementations of the ports in so1.ports (database, vendors, publishing)."""

@@ -1,0 +1,1 @@
+"""SQL persistence on SQLite and PostgreSQL: tables, repositories, unit of work, migrations."""

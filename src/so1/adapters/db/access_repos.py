@@ -1,0 +1,111 @@
+"""Repositories for API keys, the audit log and agent runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, func, insert, or_, select, update
+
+from so1.adapters.db import tables as t
+from so1.domain.access import ApiKey, Scope
+from so1.domain.records import AgentRun, AuditRecord, Outcome, RunStatus
+
+
+def _key_from_row(row: RowMapping) -> ApiKey:
+    values: dict[str, Any] = dict(row)
+    values["scopes"] = frozenset(Scope(s) for s in values["scopes"])
+    return ApiKey(**values)
+
+
+class SqlKeyRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, key: ApiKey) -> None:
+        values = {c.name: getattr(key, c.name) for c in t.api_keys.columns}
+        values["scopes"] = sorted(s.value for s in key.scopes)
+        self._conn.execute(insert(t.api_keys).values(values))
+
+    def get(self, key_id: str) -> ApiKey | None:
+        row = self._conn.execute(select(t.api_keys).where(t.api_keys.c.id == key_id)).mappings()
+        first = row.first()
+        return _key_from_row(first) if first else None
+
+    def all(self) -> list[ApiKey]:
+        rows = self._conn.execute(select(t.api_keys).order_by(t.api_keys.c.created_at)).mappings()
+        return [_key_from_row(r) for r in rows]
+
+    def revoke(self, key_id: str, at: datetime) -> None:
+        self._set(key_id, revoked_at=at)
+
+    def expire(self, key_id: str, at: datetime) -> None:
+        self._set(key_id, expires_at=at)
+
+    def touch(self, key_id: str, at: datetime) -> None:
+        self._set(key_id, last_used_at=at)
+
+    def count_usable_admins(self, now: datetime) -> int:
+        k = t.api_keys
+        rows = self._conn.execute(
+            select(k.c.scopes).where(
+                k.c.revoked_at.is_(None), or_(k.c.expires_at.is_(None), k.c.expires_at > now)
+            )
+        ).scalars()
+        return sum(1 for scopes in rows if Scope.ADMIN.value in scopes)
+
+    def _set(self, key_id: str, **values: Any) -> None:
+        self._conn.execute(update(t.api_keys).where(t.api_keys.c.id == key_id).values(**values))
+
+
+class SqlAuditRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, record: AuditRecord) -> None:
+        values = {c.name: getattr(record, c.name) for c in t.audit_log.columns if c.name != "id"}
+        values["outcome"] = record.outcome.value
+        self._conn.execute(insert(t.audit_log).values(values))
+
+    def search(
+        self, limit: int, offset: int, actor: str | None = None, action: str | None = None
+    ) -> list[AuditRecord]:
+        a = t.audit_log
+        query = select(a)
+        if actor:
+            query = query.where(a.c.actor == actor)
+        if action:
+            query = query.where(a.c.action == action)
+        rows = self._conn.execute(
+            query.order_by(a.c.at.desc(), a.c.id.desc()).limit(limit).offset(offset)
+        ).mappings()
+        return [AuditRecord(**{**dict(r), "outcome": Outcome(r["outcome"])}) for r in rows]
+
+    def count(self) -> int:
+        return int(self._conn.execute(select(func.count()).select_from(t.audit_log)).scalar_one())
+
+
+class SqlAgentRunRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, run: AgentRun) -> None:
+        self._conn.execute(insert(t.agent_runs).values(self._values(run)))
+
+    def update(self, run: AgentRun) -> None:
+        self._conn.execute(
+            update(t.agent_runs).where(t.agent_runs.c.id == run.id).values(self._values(run))
+        )
+
+    def get(self, run_id: str) -> AgentRun | None:
+        row = self._conn.execute(select(t.agent_runs).where(t.agent_runs.c.id == run_id))
+        first = row.mappings().first()
+        if first is None:
+            return None
+        return AgentRun(**{**dict(first), "status": RunStatus(first["status"])})
+
+    @staticmethod
+    def _values(run: AgentRun) -> dict[str, Any]:
+        values = {c.name: getattr(run, c.name) for c in t.agent_runs.columns}
+        values["status"] = run.status.value
+        return values

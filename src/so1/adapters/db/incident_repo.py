@@ -1,0 +1,158 @@
+"""Repositories for incidents, their timeline and severity history."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, RowMapping, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from so1.adapters.db import tables as t
+from so1.domain.incidents import (
+    Incident,
+    IncidentStatus,
+    SeverityChange,
+    TimelineEvent,
+    format_incident_id,
+)
+from so1.domain.severity import Severity
+from so1.errors import Conflict
+from so1.ports import IncidentFilter
+
+_INCIDENT_FIELDS = [c.name for c in t.incidents.columns]
+
+
+def _incident_from_row(row: RowMapping) -> Incident:
+    values: dict[str, Any] = dict(row)
+    values["status"] = IncidentStatus(values["status"])
+    values["severity"] = Severity(values["severity"])
+    return Incident(**values)
+
+
+def _incident_to_row(incident: Incident) -> dict[str, Any]:
+    row = {name: getattr(incident, name) for name in _INCIDENT_FIELDS}
+    row["status"] = incident.status.value
+    row["severity"] = incident.severity.value
+    return row
+
+
+class SqlIncidentRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def next_id(self, day: date) -> str:
+        """Atomic per-day counter: the upsert takes a row lock (PostgreSQL) or rides the
+        IMMEDIATE write lock (SQLite), so concurrent writers get distinct, gapless numbers."""
+        dialect_insert = (
+            postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        )
+        counters = t.incident_day_counters
+        stmt = (
+            dialect_insert(counters)
+            .values(day=day, last_sequence=1)
+            .on_conflict_do_update(
+                index_elements=[counters.c.day],
+                set_={"last_sequence": counters.c.last_sequence + 1},
+            )
+            .returning(counters.c.last_sequence)
+        )
+        sequence = self._conn.execute(stmt).scalar_one()
+        return format_incident_id(day, sequence)
+
+    def add(self, incident: Incident) -> None:
+        self._conn.execute(insert(t.incidents).values(_incident_to_row(incident)))
+
+    def get(self, incident_id: str) -> Incident | None:
+        row = (
+            self._conn.execute(select(t.incidents).where(t.incidents.c.id == incident_id))
+            .mappings()
+            .first()
+        )
+        return _incident_from_row(row) if row else None
+
+    def update(self, incident: Incident, expected_version: int) -> None:
+        row = _incident_to_row(incident)
+        row["version"] = expected_version + 1
+        result = self._conn.execute(
+            update(t.incidents)
+            .where(t.incidents.c.id == incident.id, t.incidents.c.version == expected_version)
+            .values(row)
+        )
+        if result.rowcount != 1:
+            raise Conflict(f"incident {incident.id} was changed by someone else; reload and retry")
+
+    def search(self, flt: IncidentFilter) -> tuple[list[Incident], int]:
+        conditions: list[ColumnElement[bool]] = []
+        if flt.status:
+            conditions.append(t.incidents.c.status.in_(list(flt.status)))
+        if flt.severity:
+            conditions.append(t.incidents.c.severity.in_(list(flt.severity)))
+        if flt.service:
+            conditions.append(t.incidents.c.service == flt.service)
+        total = self._conn.execute(
+            select(func.count()).select_from(t.incidents).where(*conditions)
+        ).scalar_one()
+        rows = self._conn.execute(
+            select(t.incidents)
+            .where(*conditions)
+            .order_by(t.incidents.c.detected_at.desc(), t.incidents.c.id.desc())
+            .limit(flt.limit)
+            .offset(flt.offset)
+        ).mappings()
+        return [_incident_from_row(r) for r in rows], total
+
+    def add_severity_change(self, change: SeverityChange) -> None:
+        self._conn.execute(
+            insert(t.severity_changes).values(
+                incident_id=change.incident_id,
+                from_severity=change.from_severity.value if change.from_severity else None,
+                to_severity=change.to_severity.value,
+                actor=change.actor,
+                reason=change.reason,
+                changed_at=change.changed_at,
+            )
+        )
+
+    def severity_changes(self, incident_id: str) -> list[SeverityChange]:
+        rows = self._conn.execute(
+            select(t.severity_changes)
+            .where(t.severity_changes.c.incident_id == incident_id)
+            .order_by(t.severity_changes.c.changed_at, t.severity_changes.c.id)
+        ).mappings()
+        return [
+            SeverityChange(
+                incident_id=r["incident_id"],
+                from_severity=Severity(r["from_severity"]) if r["from_severity"] else None,
+                to_severity=Severity(r["to_severity"]),
+                actor=r["actor"],
+                reason=r["reason"],
+                changed_at=r["changed_at"],
+            )
+            for r in rows
+        ]
+
+
+class SqlTimelineRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, event: TimelineEvent) -> None:
+        self._conn.execute(
+            insert(t.timeline_events).values(
+                incident_id=event.incident_id,
+                occurred_at=event.occurred_at,
+                kind=event.kind,
+                actor=event.actor,
+                summary=event.summary,
+                data=event.data,
+            )
+        )
+
+    def for_incident(self, incident_id: str) -> list[TimelineEvent]:
+        rows = self._conn.execute(
+            select(t.timeline_events)
+            .where(t.timeline_events.c.incident_id == incident_id)
+            .order_by(t.timeline_events.c.occurred_at, t.timeline_events.c.id)
+        ).mappings()
+        return [TimelineEvent(**dict(r)) for r in rows]

@@ -1,0 +1,53 @@
+"""Schema migrations run programmatically (``so1 db upgrade``, and ``so1 serve`` at start)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+
+_SCRIPTS = Path(__file__).parent / "migrations"
+# Any fixed number: serialises concurrent `so1 serve` start-ups on one PostgreSQL.
+_ADVISORY_LOCK_ID = 0x50_31_4D_49
+
+
+def _config(connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_SCRIPTS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision``; safe when several processes start at once."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+            conn.commit()
+        try:
+            command.upgrade(_config(conn), revision)
+            conn.commit()
+        finally:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _ADVISORY_LOCK_ID})
+                conn.commit()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def make_revision(engine: Engine, message: str) -> None:
+    """Developer helper: autogenerate a revision against a database at head."""
+    with engine.connect() as conn:
+        command.revision(_config(conn), message=message, autogenerate=True)
+        conn.commit()

@@ -1,0 +1,336 @@
+"""Table definitions (SQLAlchemy Core); the schema itself is created by Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC; always hands back timezone-aware datetimes (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002
+    ) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Json: Any = JSON().with_variant(JSONB(), "postgresql")
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+SEVERITIES = "'SEV0','SEV1','SEV2','SEV3','SEV4'"
+STATUSES = "'triggered','investigating','identified','mitigating','monitoring','resolved','closed'"
+ROLES = "'commander','backup','scribe','comms_lead','responder'"
+
+
+def _now_col(name: str, nullable: bool = False) -> Column[Any]:
+    return Column(name, UTCDateTime(), nullable=nullable)
+
+
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("slack_channel", String(100)),
+    _now_col("created_at"),
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("handle", String(100), nullable=False, unique=True),
+    Column("name", String(200)),
+    Column("email", String(320)),
+    Column("slack_id", String(50)),
+    Column("phone", String(50)),
+    Column("team_id", ForeignKey("teams.id", ondelete="SET NULL")),
+    _now_col("created_at"),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("tier", String(10), nullable=False),
+    Column("owner_team", String(100)),
+    Column("users", Integer),
+    Column("dependencies", Json, nullable=False),
+    Column("baselines", Json, nullable=False),
+    Column("platform", String(50)),
+    Column("description", Text),
+    _now_col("updated_at"),
+    CheckConstraint("tier IN ('critical','high','medium','low')", name="tier"),
+)
+
+incident_day_counters = Table(
+    "incident_day_counters",
+    metadata,
+    Column("day", Date, primary_key=True),
+    Column("last_sequence", Integer, nullable=False),
+)
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("title", String(300), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("severity", String(4), nullable=False),
+    Column("service", String(100)),
+    Column("summary", Text),
+    Column("impact", Json, nullable=False),
+    Column("commander", String(100)),
+    Column("channel", String(100)),
+    Column("resolution_summary", Text),
+    _now_col("detected_at"),
+    _now_col("acknowledged_at", nullable=True),
+    _now_col("declared_at", nullable=True),
+    _now_col("mitigated_at", nullable=True),
+    _now_col("resolved_at", nullable=True),
+    _now_col("closed_at", nullable=True),
+    _now_col("created_at"),
+    _now_col("updated_at"),
+    Column("version", Integer, nullable=False),
+    CheckConstraint(f"severity IN ({SEVERITIES})", name="severity"),
+    CheckConstraint(f"status IN ({STATUSES})", name="status"),
+    Index("ix_incidents_status_severity", "status", "severity"),
+    Index("ix_incidents_service", "service"),
+    Index("ix_incidents_created_at", "created_at"),
+)
+
+severity_changes = Table(
+    "severity_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("from_severity", String(4)),
+    Column("to_severity", String(4), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("reason", Text),
+    _now_col("changed_at"),
+    Index("ix_severity_changes_incident", "incident_id"),
+)
+
+participants = Table(
+    "participants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("handle", String(100), nullable=False),
+    Column("person_id", ForeignKey("people.id", ondelete="SET NULL")),
+    Column("role", String(20), nullable=False),
+    _now_col("assumed_at"),
+    _now_col("renounced_at", nullable=True),
+    CheckConstraint(f"role IN ({ROLES})", name="role"),
+    Index("ix_participants_incident", "incident_id"),
+)
+
+timeline_events = Table(
+    "timeline_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    _now_col("occurred_at"),
+    Column("kind", String(50), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("data", Json, nullable=False),
+    Index("ix_timeline_incident_time", "incident_id", "occurred_at", "id"),
+)
+
+communications = Table(
+    "communications",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(50), nullable=False),
+    Column("audience", String(20), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    _now_col("created_at"),
+    _now_col("sent_at", nullable=True),
+    Index("ix_communications_incident", "incident_id"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("source", String(30), nullable=False),
+    Column("dedup_key", String(255), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("service", String(100)),
+    Column("summary", Text),
+    Column("severity", String(20)),
+    Column("payload", Json, nullable=False),
+    Column("dedup_count", Integer, nullable=False),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="SET NULL")),
+    _now_col("first_seen_at"),
+    _now_col("last_seen_at"),
+    Index("ix_alerts_source_dedup", "source", "dedup_key"),
+    Index("ix_alerts_incident", "incident_id"),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("service", String(100), nullable=False),
+    Column("version", String(100), nullable=False),
+    Column("commit_sha", String(64)),
+    Column("deployed_by", String(100)),
+    _now_col("deployed_at"),
+    Column("status", String(20), nullable=False),
+    Column("platform", String(50)),
+    Column("platform_deployment_id", String(100)),
+    Column("config", Json, nullable=False),
+    Column("notes", Text),
+    Index("ix_deployments_service_time", "service", "deployed_at"),
+    Index("ix_deployments_time", "deployed_at"),
+)
+
+feature_flags = Table(
+    "feature_flags",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("description", Text),
+    Column("service", String(100)),
+    _now_col("updated_at"),
+    Column("updated_by", String(100), nullable=False),
+)
+
+feature_flag_changes = Table(
+    "feature_flag_changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", ForeignKey("feature_flags.key", ondelete="CASCADE"), nullable=False),
+    Column("enabled_before", Boolean),
+    Column("enabled_after", Boolean, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("reason", Text),
+    _now_col("changed_at"),
+    Index("ix_flag_changes_key", "key", "changed_at"),
+)
+
+action_items = Table(
+    "action_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("owner", String(100)),
+    Column("due_date", Date),
+    Column("priority", String(10), nullable=False),
+    Column("status", String(20), nullable=False),
+    _now_col("created_at"),
+    Index("ix_action_items_incident", "incident_id"),
+)
+
+agent_runs = Table(
+    "agent_runs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("agent", String(50), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("inputs", Json, nullable=False),
+    Column("output", Json),
+    Column("error", Text),
+    Column("actor", String(100), nullable=False),
+    Column("incident_id", String(32)),
+    _now_col("started_at"),
+    _now_col("finished_at", nullable=True),
+    Index("ix_agent_runs_incident", "incident_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", Json, nullable=False),
+    _now_col("created_at"),
+    _now_col("expires_at", nullable=True),
+    _now_col("revoked_at", nullable=True),
+    _now_col("last_used_at", nullable=True),
+    Column("rotated_from", String(32)),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _now_col("at"),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("resource_type", String(50), nullable=False),
+    Column("resource_id", String(100)),
+    Column("source_ip", String(64)),
+    Column("outcome", String(20), nullable=False),
+    Column("detail", Json, nullable=False),
+    Index("ix_audit_at", "at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("principal", String(64), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("content_type", String(100)),
+    Column("body", LargeBinary),
+    _now_col("created_at"),
+    UniqueConstraint("principal", "key", name="uq_idempotency_principal_key"),
+)

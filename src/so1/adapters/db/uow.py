@@ -1,0 +1,56 @@
+"""SQL unit of work: one connection, one transaction, every repository bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine, RootTransaction
+
+from so1.adapters.db.access_repos import SqlAgentRunRepository, SqlAuditRepository, SqlKeyRepository
+from so1.adapters.db.change_repos import (
+    SqlCatalogRepository,
+    SqlDeploymentRepository,
+    SqlFlagRepository,
+)
+from so1.adapters.db.engine import WRITE_OPTION
+from so1.adapters.db.incident_repo import SqlIncidentRepository, SqlTimelineRepository
+
+
+class SqlUnitOfWork:
+    """``with uow: ...; uow.commit()``; leaving without commit rolls everything back."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._conn: Connection | None = None
+        self._tx: RootTransaction | None = None
+
+    def __enter__(self) -> Self:
+        conn = self._engine.connect().execution_options(**{WRITE_OPTION: True})
+        self._conn = conn
+        self._tx = conn.begin()
+        self.incidents = SqlIncidentRepository(conn)
+        self.timeline = SqlTimelineRepository(conn)
+        self.audit = SqlAuditRepository(conn)
+        self.catalog = SqlCatalogRepository(conn)
+        self.deployments = SqlDeploymentRepository(conn)
+        self.flags = SqlFlagRepository(conn)
+        self.keys = SqlKeyRepository(conn)
+        self.agent_runs = SqlAgentRunRepository(conn)
+        return self
+
+    def commit(self) -> None:
+        assert self._tx is not None, "commit() outside of a `with` block"
+        self._tx.commit()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._tx is not None and self._tx.is_active:
+            self._tx.rollback()
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = self._tx = None

@@ -1,0 +1,107 @@
+"""API keys and scopes: key format ``so1_<id>_<secret>``, hashing, validity rules."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+KEY_PREFIX = "so1"
+_ID_BYTES = 8  # public identifier, 16 hex characters
+_SECRET_BYTES = 32  # 256 bits of randomness
+
+
+class Scope(enum.StrEnum):
+    READ = "read"
+    WRITE = "write"
+    DEPLOY = "deploy"
+    SECURITY = "security"
+    ADMIN = "admin"
+
+
+ALL_SCOPES = frozenset(Scope)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key: never holds the secret, only its SHA-256."""
+
+    id: str
+    name: str
+    secret_hash: str
+    scopes: frozenset[Scope]
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    rotated_from: str | None = None
+
+    def is_usable(self, now: datetime) -> bool:
+        if self.revoked_at is not None and self.revoked_at <= now:
+            return False
+        return self.expires_at is None or now < self.expires_at
+
+    def allows(self, scope: Scope) -> bool:
+        """``admin`` implies every other scope."""
+        return scope in self.scopes or Scope.ADMIN in self.scopes
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedKey:
+    """A freshly made key: ``token`` is shown once and then only its hash exists."""
+
+    key: ApiKey
+    token: str
+
+
+def hash_secret(secret: str) -> str:
+    # The secret is 256 random bits, so a fast hash is enough: no dictionary to attack.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_key(
+    name: str,
+    scopes: frozenset[Scope],
+    now: datetime,
+    expires_at: datetime | None = None,
+    rotated_from: str | None = None,
+) -> IssuedKey:
+    key_id = secrets.token_hex(_ID_BYTES)
+    secret = secrets.token_urlsafe(_SECRET_BYTES)
+    key = ApiKey(
+        id=key_id,
+        name=name,
+        secret_hash=hash_secret(secret),
+        scopes=scopes,
+        created_at=now,
+        expires_at=expires_at,
+        rotated_from=rotated_from,
+    )
+    return IssuedKey(key=key, token=f"{KEY_PREFIX}_{key_id}_{secret}")
+
+
+def split_token(token: str) -> tuple[str, str] | None:
+    """``(key_id, secret)`` from a presented token, or None when it is not one of ours."""
+    prefix, _, rest = token.partition("_")
+    key_id, _, secret = rest.partition("_")
+    if prefix != KEY_PREFIX or len(key_id) != _ID_BYTES * 2 or not secret:
+        return None
+    return key_id, secret
+
+
+def secret_matches(key: ApiKey, secret: str) -> bool:
+    return hmac.compare_digest(key.secret_hash, hash_secret(secret))
+
+
+def parse_scopes(names: list[str] | tuple[str, ...]) -> frozenset[Scope]:
+    """Scopes from their names; raises ValueError naming the unknown ones."""
+    known = {s.value for s in Scope}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    return frozenset(Scope(n) for n in names)

@@ -1,0 +1,156 @@
+"""Ports: the interfaces services call and adapters implement (typing.Protocol, no I/O here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from so1.domain.access import ApiKey
+from so1.domain.catalog import CatalogService
+from so1.domain.changes import Deployment, FeatureFlag, FlagChange
+from so1.domain.incidents import Incident, SeverityChange, TimelineEvent
+from so1.domain.records import AgentRun, AuditRecord
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFilter:
+    status: Sequence[str] = ()
+    severity: Sequence[str] = ()
+    service: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+class IncidentRepository(Protocol):
+    def next_id(self, day: date) -> str: ...
+    def add(self, incident: Incident) -> None: ...
+    def get(self, incident_id: str) -> Incident | None: ...
+    def update(self, incident: Incident, expected_version: int) -> None:
+        """Store ``incident``; raises Conflict if another writer got there first."""
+        ...
+
+    def search(self, flt: IncidentFilter) -> tuple[list[Incident], int]: ...
+    def add_severity_change(self, change: SeverityChange) -> None: ...
+    def severity_changes(self, incident_id: str) -> list[SeverityChange]: ...
+
+
+class TimelineRepository(Protocol):
+    def add(self, event: TimelineEvent) -> None: ...
+    def for_incident(self, incident_id: str) -> list[TimelineEvent]: ...
+
+
+class AuditRepository(Protocol):
+    def add(self, record: AuditRecord) -> None: ...
+    def search(
+        self, limit: int, offset: int, actor: str | None = None, action: str | None = None
+    ) -> list[AuditRecord]: ...
+
+
+class CatalogRepository(Protocol):
+    def get(self, name: str) -> CatalogService | None: ...
+    def upsert(self, service: CatalogService) -> bool:
+        """Insert or replace; True when the service is new."""
+        ...
+
+    def all(self) -> list[CatalogService]: ...
+
+
+class DeploymentRepository(Protocol):
+    def add(self, deployment: Deployment) -> Deployment: ...
+    def recent(self, since: datetime, service: str | None) -> list[Deployment]:
+        """Newest first, each with ``previous_version`` of the same service filled in."""
+        ...
+
+
+class FlagRepository(Protocol):
+    def get(self, key: str) -> FeatureFlag | None: ...
+    def upsert(self, flag: FeatureFlag) -> None: ...
+    def all(self) -> list[FeatureFlag]: ...
+    def add_change(self, change: FlagChange) -> None: ...
+    def changes(self, key: str) -> list[FlagChange]: ...
+
+
+class KeyRepository(Protocol):
+    def add(self, key: ApiKey) -> None: ...
+    def get(self, key_id: str) -> ApiKey | None: ...
+    def all(self) -> list[ApiKey]: ...
+    def revoke(self, key_id: str, at: datetime) -> None: ...
+    def expire(self, key_id: str, at: datetime) -> None: ...
+    def touch(self, key_id: str, at: datetime) -> None: ...
+    def count_usable_admins(self, now: datetime) -> int: ...
+
+
+class AgentRunRepository(Protocol):
+    def add(self, run: AgentRun) -> None: ...
+    def update(self, run: AgentRun) -> None: ...
+    def get(self, run_id: str) -> AgentRun | None: ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction; leaving the block without ``commit()`` rolls back."""
+
+    incidents: IncidentRepository
+    timeline: TimelineRepository
+    audit: AuditRepository
+    catalog: CatalogRepository
+    deployments: DeploymentRepository
+    flags: FlagRepository
+    keys: KeyRepository
+    agent_runs: AgentRunRepository
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    def commit(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    status_code: int
+    body: bytes
+    content_type: str
+
+
+class IdempotencyStore(Protocol):
+    """Remembers POST responses by (principal, Idempotency-Key) so retries replay them."""
+
+    def claim(self, principal: str, key: str, request_hash: str, now: datetime) -> str | None:
+        """Reserve the key; returns None when reserved, else the stored request hash."""
+        ...
+
+    def stored(self, principal: str, key: str) -> StoredResponse | None: ...
+    def complete(self, principal: str, key: str, response: StoredResponse) -> None: ...
+    def release(self, principal: str, key: str) -> None: ...
+
+
+class HealthCheck(Protocol):
+    def __call__(self) -> str:
+        """'ok' or a short reason the dependency is unhealthy."""
+        ...
+
+
+HealthChecks = Mapping[str, HealthCheck]
+
+
+class Agent(Protocol):
+    """Agents decide without I/O: inputs and a read-only view of state in, a report out."""
+
+    name: str
+
+    def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]: ...
