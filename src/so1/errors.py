@@ -32,6 +32,14 @@ class NotFound(So1Error):
     title = "Not found"
 
 
+class UnknownAgent(NotFound):
+    title = "Unknown agent"
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        super().__init__(f"no agent named '{name}'; known agents: {', '.join(known) or 'none'}")
+        self.known = list(known)
+
+
 class Conflict(So1Error):
     title = "Conflict"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -33,7 +33,10 @@ class IncidentFilter:
 class IncidentRepository(Protocol):
     def next_id(self, day: date) -> str: ...
     def add(self, incident: Incident) -> None: ...
-    def get(self, incident_id: str) -> Incident | None: ...
+    def get(self, incident_id: str, for_update: bool = False) -> Incident | None:
+        """``for_update`` locks the row until the transaction ends (PostgreSQL)."""
+        ...
+
     def update(self, incident: Incident, expected_version: int) -> None:
         """Store ``incident``; raises Conflict if another writer got there first."""
         ...
@@ -117,7 +120,10 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, read_only: bool = False) -> UnitOfWork:
+        """A new unit of work; ``read_only`` lets the database run it beside writers."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,12 +63,11 @@ class SqlIncidentRepository:
     def add(self, incident: Incident) -> None:
         self._conn.execute(insert(t.incidents).values(_incident_to_row(incident)))
 
-    def get(self, incident_id: str) -> Incident | None:
-        row = (
-            self._conn.execute(select(t.incidents).where(t.incidents.c.id == incident_id))
-            .mappings()
-            .first()
-        )
+    def get(self, incident_id: str, for_update: bool = False) -> Incident | None:
+        query = select(t.incidents).where(t.incidents.c.id == incident_id)
+        if for_update:
+            query = query.with_for_update()  # SQLite ignores it; its writes are serialised
+        row = self._conn.execute(query).mappings().first()
         return _incident_from_row(row) if row else None
 
     def update(self, incident: Incident, expected_version: int) -> None:

@@ -15,28 +15,39 @@ from so1.adapters.db.change_repos import (
 )
 from so1.adapters.db.engine import WRITE_OPTION
 from so1.adapters.db.incident_repo import SqlIncidentRepository, SqlTimelineRepository
+from so1.ports import (
+    AgentRunRepository,
+    AuditRepository,
+    CatalogRepository,
+    DeploymentRepository,
+    FlagRepository,
+    IncidentRepository,
+    KeyRepository,
+    TimelineRepository,
+)
 
 
 class SqlUnitOfWork:
     """``with uow: ...; uow.commit()``; leaving without commit rolls everything back."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, read_only: bool = False) -> None:
         self._engine = engine
+        self._write = not read_only
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
 
     def __enter__(self) -> Self:
-        conn = self._engine.connect().execution_options(**{WRITE_OPTION: True})
+        conn = self._engine.connect().execution_options(**{WRITE_OPTION: self._write})
         self._conn = conn
         self._tx = conn.begin()
-        self.incidents = SqlIncidentRepository(conn)
-        self.timeline = SqlTimelineRepository(conn)
-        self.audit = SqlAuditRepository(conn)
-        self.catalog = SqlCatalogRepository(conn)
-        self.deployments = SqlDeploymentRepository(conn)
-        self.flags = SqlFlagRepository(conn)
-        self.keys = SqlKeyRepository(conn)
-        self.agent_runs = SqlAgentRunRepository(conn)
+        self.incidents: IncidentRepository = SqlIncidentRepository(conn)
+        self.timeline: TimelineRepository = SqlTimelineRepository(conn)
+        self.audit: AuditRepository = SqlAuditRepository(conn)
+        self.catalog: CatalogRepository = SqlCatalogRepository(conn)
+        self.deployments: DeploymentRepository = SqlDeploymentRepository(conn)
+        self.flags: FlagRepository = SqlFlagRepository(conn)
+        self.keys: KeyRepository = SqlKeyRepository(conn)
+        self.agent_runs: AgentRunRepository = SqlAgentRunRepository(conn)
         return self
 
     def commit(self) -> None:

@@ -1,0 +1,50 @@
+"""The composition root: settings → engine → adapters → the container entrypoints use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from so1.adapters.clock import SystemClock
+from so1.adapters.db.engine import build_engine
+from so1.adapters.db.health import DatabaseHealth
+from so1.adapters.db.idempotency import SqlIdempotencyStore
+from so1.adapters.db.uow import SqlUnitOfWork
+from so1.agents.registry import default_agents
+from so1.config import Settings
+from so1.ports import Agent, Clock, HealthCheck, IdempotencyStore, UnitOfWork
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    idempotency: IdempotencyStore
+    agents: Mapping[str, Agent]
+    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+
+    def uow(self, read_only: bool = False) -> UnitOfWork:
+        return SqlUnitOfWork(self.engine, read_only=read_only)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def build_container(
+    settings: Settings | None = None,
+    clock: Clock | None = None,
+    agents: Mapping[str, Agent] | None = None,
+) -> Container:
+    settings = settings or Settings()
+    engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)
+    return Container(
+        settings=settings,
+        engine=engine,
+        clock=clock or SystemClock(),
+        idempotency=SqlIdempotencyStore(engine),
+        agents=default_agents() if agents is None else agents,
+        health_checks={"database": DatabaseHealth(engine)},
+    )

@@ -1,0 +1,47 @@
+"""Settings from SO1_* environment variables (and an optional ./so1.toml); see the README table."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Every knob SO1 has; each field is documented in README.md's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="SO1_", toml_file="so1.toml", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./so1.db", description="SQLAlchemy URL of the database"
+    )
+    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process")
+    host: str = Field(default="127.0.0.1", description="address `so1 serve` binds")
+    port: int = Field(default=8000, ge=1, le=65535, description="port `so1 serve` binds")
+    workers: int = Field(default=1, ge=1, description="server processes for `so1 serve`")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="request body cap")
+    key_rotation_grace_seconds: int = Field(
+        default=86_400, ge=0, description="how long a rotated key keeps working"
+    )
+    bootstrap_admin_key: bool = Field(
+        default=True, description="create and print an admin key on first start"
+    )
+    log_level: str = Field(default="info", description="debug, info, warning, error")
+    api_url: str = Field(default="http://127.0.0.1:8000", description="server the CLI talks to")
+    api_key: SecretStr | None = Field(default=None, description="API key the CLI sends")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+        file_secret_settings: PydanticBaseSettingsSource,  # noqa: ARG003
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over so1.toml, which wins over defaults.
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))

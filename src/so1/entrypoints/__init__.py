@@ -1,0 +1,1 @@
+"""Entrypoints: the HTTP API, the command line and background workers."""

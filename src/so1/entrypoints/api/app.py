@@ -1,0 +1,41 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from so1 import __version__
+from so1.bootstrap import Container, build_container
+from so1.entrypoints.api import problems
+from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
+from so1.entrypoints.api.routes import changes, incidents, system
+
+DESCRIPTION = """SO1 runs a production incident from the first alert to the published postmortem.
+
+Every `/v1` call except `/v1/health` needs `Authorization: Bearer <API key>`
+(`so1 keys create --name NAME`). Errors are RFC 9457 problem JSON.
+"""
+
+
+def create_app(container: Container | None = None) -> FastAPI:
+    container = container or build_container()
+    app = FastAPI(
+        title="SO1 Incident Response",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url="/redoc",
+    )
+    app.state.container = container
+    problems.install(app)
+    for module in (system, incidents, changes):
+        app.include_router(module.router)
+    # Outermost first: the body cap runs before idempotency buffers anything.
+    app.add_middleware(IdempotencyMiddleware, store=container.idempotency, clock=container.clock)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
+    return app
+
+
+def create_default_app() -> FastAPI:
+    """Factory for `uvicorn --factory` (one per worker process)."""
+    return create_app()

@@ -1,0 +1,56 @@
+"""FastAPI dependencies: the container, and authentication with a required scope."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from so1.bootstrap import Container
+from so1.domain.access import Scope
+from so1.errors import Forbidden
+from so1.services import access
+from so1.services.context import Actor
+
+_bearer = HTTPBearer(auto_error=False, description="API key: `so1_<id>_<secret>`")
+
+
+def get_container(request: Request) -> Container:
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def require(scope: Scope) -> Callable[..., Actor]:
+    """Dependency: authenticate the bearer key and insist on ``scope`` (admin implies all)."""
+
+    def dependency(
+        request: Request,
+        container: ContainerDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Actor:
+        token = credentials.credentials if credentials else None
+        ip = client_ip(request)
+        key = access.authenticate(container.uow, container.clock, token, ip)
+        actor = Actor(name=key.name, key_id=key.id, source_ip=ip)
+        if not key.allows(scope):
+            action = f"{request.method} {request.url.path}"
+            access.audit_forbidden(container.uow, container.clock, actor, scope, action)
+            raise Forbidden(f"this key lacks the '{scope}' scope")
+        return actor
+
+    return dependency
+
+
+Reader = Annotated[Actor, Depends(require(Scope.READ))]
+Writer = Annotated[Actor, Depends(require(Scope.WRITE))]
+Deployer = Annotated[Actor, Depends(require(Scope.DEPLOY))]
+Admin = Annotated[Actor, Depends(require(Scope.ADMIN))]

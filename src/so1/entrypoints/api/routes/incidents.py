@@ -1,0 +1,125 @@
+"""Incident routes: list, declare, read, update (the seed's close call), timeline."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from so1.domain.incidents import Incident, IncidentStatus, allowed_next, is_incident_id
+from so1.domain.severity import Severity
+from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
+from so1.entrypoints.api.schemas import (
+    IncidentCreate,
+    IncidentOut,
+    IncidentPage,
+    IncidentUpdate,
+    SeverityChangeOut,
+    TimelineEventOut,
+    TimelineOut,
+)
+from so1.errors import NotFound, ValidationFailed
+from so1.ports import IncidentFilter
+from so1.services import incidents as svc
+
+router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
+
+_EDITABLE = ("title", "summary", "service", "impact", "commander", "channel")
+
+
+def to_out(incident: Incident) -> IncidentOut:
+    return IncidentOut(**asdict(incident), next_statuses=list(allowed_next(incident.status)))
+
+
+def _split(
+    values: list[str] | None, allowed: type[IncidentStatus] | type[Severity], name: str
+) -> list[str]:
+    """Accepts repeated and comma-separated values; names the first unknown one."""
+    items = [v.strip() for raw in values or [] for v in raw.split(",") if v.strip()]
+    known = {m.value for m in allowed}
+    for item in items:
+        if item not in known:
+            raise ValidationFailed(
+                f"unknown {name} '{item}'; one of: {', '.join(sorted(known))}", name
+            )
+    return items
+
+
+def _checked_id(incident_id: str) -> str:
+    if not is_incident_id(incident_id):
+        raise NotFound(f"incident {incident_id} does not exist (ids look like INC-20240115-0042)")
+    return incident_id
+
+
+@router.get("", response_model=IncidentPage)
+def list_incidents(
+    container: ContainerDep,
+    _: Reader,
+    status: Annotated[
+        list[str] | None, Query(description="filter; repeat or comma-separate")
+    ] = None,
+    severity: Annotated[
+        list[str] | None, Query(description="SEV0..SEV4; repeat or comma-separate")
+    ] = None,
+    service: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> IncidentPage:
+    flt = IncidentFilter(
+        status=_split(status, IncidentStatus, "status"),
+        severity=_split(severity, Severity, "severity"),
+        service=service,
+        limit=limit,
+        offset=offset,
+    )
+    items, total = svc.list_incidents(container.uow, flt)
+    return IncidentPage(items=[to_out(i) for i in items], total=total, limit=limit, offset=offset)
+
+
+@router.post("", status_code=201, response_model=IncidentOut)
+def create_incident(
+    body: IncidentCreate, container: ContainerDep, actor: Writer, response: Response
+) -> IncidentOut:
+    new = svc.NewIncident(**body.model_dump(exclude={"status"}), status=IncidentStatus(body.status))
+    incident = svc.create_incident(container.uow, container.clock, actor, new)
+    response.headers["Location"] = f"/v1/incidents/{incident.id}"
+    return to_out(incident)
+
+
+@router.get("/{incident_id}", response_model=IncidentOut)
+def get_incident(incident_id: str, container: ContainerDep, _: Reader) -> IncidentOut:
+    return to_out(svc.get_incident(container.uow, _checked_id(incident_id)))
+
+
+@router.patch("/{incident_id}", response_model=IncidentOut)
+def update_incident(
+    incident_id: str, body: IncidentUpdate, container: ContainerDep, actor: Writer
+) -> IncidentOut:
+    given = body.model_fields_set
+    for name in ("status", "severity", "title", "impact"):
+        if name in given and getattr(body, name) is None:
+            raise ValidationFailed(f"{name} cannot be null", field=name)
+    patch = svc.IncidentPatch(
+        status=body.status,
+        severity=body.severity,
+        severity_reason=body.severity_reason,
+        resolution_summary=body.resolution_summary,
+        resolved_at=body.resolved_at,
+        fields={name: getattr(body, name) for name in _EDITABLE if name in given},
+    )
+    incident = svc.update_incident(
+        container.uow, container.clock, actor, _checked_id(incident_id), patch
+    )
+    return to_out(incident)
+
+
+@router.get("/{incident_id}/timeline", response_model=TimelineOut)
+def get_timeline(incident_id: str, container: ContainerDep, _: Reader) -> TimelineOut:
+    events = svc.incident_timeline(container.uow, _checked_id(incident_id))
+    history = svc.severity_history(container.uow, incident_id)
+    return TimelineOut(
+        incident_id=incident_id,
+        events=[TimelineEventOut(**asdict(e)) for e in events],
+        severity_history=[SeverityChangeOut(**asdict(h)) for h in history],
+    )

@@ -1,0 +1,213 @@
+"""Request and response bodies of the HTTP API (Pydantic v2, unknown fields refused)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from so1.domain.catalog import Tier
+from so1.domain.incidents import IncidentStatus
+from so1.domain.severity import Severity
+
+Name = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IncidentCreate(Strict):
+    title: str = Field(min_length=1, max_length=300)
+    severity: Severity
+    status: Literal["triggered", "investigating"] = "triggered"
+    service: str | None = Field(default=None, min_length=1, max_length=100)
+    summary: str | None = Field(default=None, max_length=10_000)
+    impact: dict[str, Any] = Field(default_factory=dict)
+    commander: str | None = Field(default=None, min_length=1, max_length=100)
+    channel: str | None = Field(default=None, min_length=1, max_length=100)
+    detected_at: AwareDatetime | None = None
+
+
+class IncidentUpdate(Strict):
+    """Partial update; the seed's close call sets status, resolution_summary, resolved_at."""
+
+    status: IncidentStatus | None = None
+    severity: Severity | None = None
+    severity_reason: str | None = Field(default=None, max_length=2_000)
+    resolution_summary: str | None = Field(default=None, max_length=10_000)
+    resolved_at: AwareDatetime | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    summary: str | None = Field(default=None, max_length=10_000)
+    service: str | None = Field(default=None, min_length=1, max_length=100)
+    impact: dict[str, Any] | None = None
+    commander: str | None = Field(default=None, min_length=1, max_length=100)
+    channel: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class IncidentOut(BaseModel):
+    id: str
+    title: str
+    status: IncidentStatus
+    severity: Severity
+    service: str | None
+    summary: str | None
+    impact: dict[str, Any]
+    commander: str | None
+    channel: str | None
+    resolution_summary: str | None
+    detected_at: datetime
+    acknowledged_at: datetime | None
+    declared_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    next_statuses: list[IncidentStatus]
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class TimelineEventOut(BaseModel):
+    occurred_at: datetime
+    kind: str
+    actor: str
+    summary: str
+    data: dict[str, Any]
+
+
+class SeverityChangeOut(BaseModel):
+    from_severity: Severity | None
+    to_severity: Severity
+    actor: str
+    reason: str | None
+    changed_at: datetime
+
+
+class TimelineOut(BaseModel):
+    incident_id: str
+    events: list[TimelineEventOut]
+    severity_history: list[SeverityChangeOut]
+
+
+class DeploymentIn(Strict):
+    service: str = Name
+    version: str = Field(min_length=1, max_length=100)
+    deployed_at: AwareDatetime | None = None
+    deployed_by: str | None = Field(default=None, max_length=100)
+    commit_sha: str | None = Field(default=None, max_length=64)
+    status: Literal["succeeded", "failed", "in_progress", "rolled_back"] = "succeeded"
+    platform: str | None = Field(default=None, max_length=50)
+    platform_deployment_id: str | None = Field(default=None, max_length=100)
+    config: dict[str, Any] = Field(default_factory=dict)
+    notes: str | None = Field(default=None, max_length=10_000)
+
+
+class DeploymentOut(BaseModel):
+    id: int
+    service: str
+    version: str
+    previous_version: str | None
+    deployed_at: datetime
+    deployed_by: str | None
+    commit_sha: str | None
+    status: str
+    platform: str | None
+    platform_deployment_id: str | None
+    config: dict[str, Any]
+    notes: str | None
+
+
+class RecentDeployments(BaseModel):
+    hours: float
+    service: str | None
+    deployments: list[DeploymentOut]
+
+
+class ServiceIn(Strict):
+    tier: Tier
+    owner_team: str | None = Field(default=None, max_length=100)
+    users: int | None = Field(default=None, ge=0)
+    dependencies: list[str] = Field(default_factory=list)
+    baselines: dict[str, Any] = Field(default_factory=dict)
+    platform: str | None = Field(default=None, max_length=50)
+    description: str | None = Field(default=None, max_length=10_000)
+
+
+class ServiceOut(ServiceIn):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    updated_at: datetime | None
+
+
+class FlagPut(Strict):
+    enabled: bool
+    description: str | None = Field(default=None, max_length=2_000)
+    service: str | None = Field(default=None, max_length=100)
+    reason: str | None = Field(default=None, max_length=2_000)
+
+
+class FlagPatch(Strict):
+    """The seed's ``{"enabled": false}``, optionally with why."""
+
+    enabled: bool | None = None
+    description: str | None = Field(default=None, max_length=2_000)
+    reason: str | None = Field(default=None, max_length=2_000)
+
+
+class FlagOut(BaseModel):
+    key: str
+    enabled: bool
+    description: str | None
+    service: str | None
+    updated_at: datetime
+    updated_by: str
+
+
+class FlagChangeOut(BaseModel):
+    enabled_before: bool | None
+    enabled_after: bool
+    actor: str
+    reason: str | None
+    changed_at: datetime
+
+
+class OrchestrateIn(Strict):
+    agent: str = Field(min_length=1, max_length=100)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunOut(BaseModel):
+    run_id: str
+    agent: str
+    status: Literal["running", "completed", "failed"]
+    output: dict[str, Any] | None
+    error: str | None
+    incident_id: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    resource_type: str
+    resource_id: str | None
+    outcome: str
+    source_ip: str | None
+    detail: dict[str, Any]
+
+
+class HealthOut(BaseModel):
+    status: Literal["healthy", "unhealthy"]
+    checks: dict[str, str]
+    version: str

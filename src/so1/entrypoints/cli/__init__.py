@@ -1,0 +1,20 @@
+"""The `so1` command line (Typer + Rich): server and database commands, and an API client."""
+
+from __future__ import annotations
+
+import typer
+
+from so1.entrypoints.cli import local, remote
+
+app = typer.Typer(
+    name="so1",
+    help="SO1 Incident Response: from first alert to published postmortem.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+local.register(app)
+remote.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,153 @@
+"""API key use cases: issue, list, revoke, rotate, authenticate; and the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from so1.domain.access import ApiKey, IssuedKey, Scope, new_key, secret_matches, split_token
+from so1.domain.records import AuditRecord, Outcome
+from so1.errors import Conflict, NotFound, Unauthorized
+from so1.ports import Clock, UnitOfWorkFactory
+from so1.services.context import Actor, Change, record
+
+# last_used_at is refreshed at most this often, so reads do not turn into writes.
+_TOUCH_INTERVAL = timedelta(seconds=60)
+_GENERIC_401 = "missing or invalid API key"
+
+
+def create_key(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    name: str,
+    scopes: frozenset[Scope],
+    expires_at: datetime | None = None,
+) -> IssuedKey:
+    now = clock.now()
+    issued = new_key(name, scopes, now, expires_at=expires_at)
+    with uow_factory() as uow:
+        uow.keys.add(issued.key)
+        detail = {"name": name, "scopes": sorted(s.value for s in scopes)}
+        record(uow, actor, now, Change("key.create", "api_key", issued.key.id, "created", detail))
+        uow.commit()
+    return issued
+
+
+def ensure_admin_key(uow_factory: UnitOfWorkFactory, clock: Clock) -> IssuedKey | None:
+    """First start: make an admin key when no usable one exists; None when one does."""
+    with uow_factory(read_only=True) as uow:
+        if uow.keys.count_usable_admins(clock.now()) > 0:
+            return None
+    return create_key(
+        uow_factory, clock, Actor("bootstrap"), "bootstrap-admin", frozenset({Scope.ADMIN})
+    )
+
+
+def list_keys(uow_factory: UnitOfWorkFactory) -> list[ApiKey]:
+    with uow_factory(read_only=True) as uow:
+        return uow.keys.all()
+
+
+def revoke_key(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, key_id: str) -> None:
+    now = clock.now()
+    with uow_factory() as uow:
+        key = uow.keys.get(key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id} does not exist")
+        if key.revoked_at is not None:
+            raise Conflict(f"API key {key_id} is already revoked")
+        uow.keys.revoke(key_id, now)
+        record(uow, actor, now, Change("key.revoke", "api_key", key_id, "revoked"))
+        uow.commit()
+
+
+def rotate_key(
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, key_id: str, grace: timedelta
+) -> IssuedKey:
+    """New key with the same name and scopes; the old one works for ``grace`` more."""
+    now = clock.now()
+    with uow_factory() as uow:
+        old = uow.keys.get(key_id)
+        if old is None or not old.is_usable(now):
+            raise NotFound(f"API key {key_id} does not exist or is no longer usable")
+        issued = new_key(old.name, old.scopes, now, old.expires_at, rotated_from=old.id)
+        uow.keys.add(issued.key)
+        retire_at = now + grace
+        if old.expires_at is None or retire_at < old.expires_at:
+            uow.keys.expire(old.id, retire_at)
+        detail = {"new_key_id": issued.key.id, "old_key_expires_at": retire_at.isoformat()}
+        record(uow, actor, now, Change("key.rotate", "api_key", old.id, "rotated", detail))
+        uow.commit()
+    return issued
+
+
+def authenticate(
+    uow_factory: UnitOfWorkFactory, clock: Clock, token: str | None, source_ip: str | None
+) -> ApiKey:
+    """The key behind a bearer token; any failure is the same 401 (and is audited)."""
+    now = clock.now()
+    parts = split_token(token) if token else None
+    key = None
+    if parts is not None:
+        with uow_factory(read_only=True) as uow:
+            key = uow.keys.get(parts[0])
+    if key is None or parts is None or not key.is_usable(now) or not secret_matches(key, parts[1]):
+        _audit_denial(uow_factory, now, "auth.failed", parts[0] if parts else None, source_ip)
+        raise Unauthorized(_GENERIC_401)
+    if key.last_used_at is None or now - key.last_used_at >= _TOUCH_INTERVAL:
+        with uow_factory() as uow:
+            uow.keys.touch(key.id, now)
+            uow.commit()
+        key = replace(key, last_used_at=now)
+    return key
+
+
+def audit_forbidden(
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, scope: Scope, action: str
+) -> None:
+    _audit_denial(
+        uow_factory,
+        clock.now(),
+        "auth.forbidden",
+        actor.key_id,
+        actor.source_ip,
+        detail={"needed_scope": scope.value, "request": action},
+        actor=actor.label,
+    )
+
+
+def _audit_denial(
+    uow_factory: UnitOfWorkFactory,
+    at: datetime,
+    action: str,
+    key_id: str | None,
+    source_ip: str | None,
+    detail: dict[str, str] | None = None,
+    actor: str = "anonymous",
+) -> None:
+    with uow_factory() as uow:
+        uow.audit.add(
+            AuditRecord(
+                at=at,
+                actor=actor,
+                action=action,
+                resource_type="api_key",
+                resource_id=key_id,
+                outcome=Outcome.DENIED,
+                source_ip=source_ip,
+                detail=detail or {},
+            )
+        )
+        uow.commit()
+
+
+def audit_log(
+    uow_factory: UnitOfWorkFactory,
+    limit: int,
+    offset: int,
+    actor: str | None = None,
+    action: str | None = None,
+) -> list[AuditRecord]:
+    with uow_factory(read_only=True) as uow:
+        return uow.audit.search(limit, offset, actor=actor, action=action)

@@ -1,0 +1,67 @@
+"""Who is acting and from where: passed to every use case that changes state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from so1.domain.incidents import TimelineEvent
+from so1.domain.records import AuditRecord, Outcome
+from so1.ports import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """``name`` is the key's name (or ``system``/``cli``); ``key_id`` ties it to the audit."""
+
+    name: str
+    key_id: str | None = None
+    source_ip: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.key_id})" if self.key_id else self.name
+
+
+SYSTEM = Actor(name="system")
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A mutation's audit line and, when it concerns an incident, its timeline event."""
+
+    action: str
+    resource_type: str
+    resource_id: str | None
+    summary: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    incident_id: str | None = None
+    timeline_kind: str | None = None
+
+
+def record(uow: UnitOfWork, actor: Actor, at: datetime, change: Change) -> None:
+    """Write the audit record (and the timeline event) in the caller's transaction."""
+    uow.audit.add(
+        AuditRecord(
+            at=at,
+            actor=actor.label,
+            action=change.action,
+            resource_type=change.resource_type,
+            resource_id=change.resource_id,
+            outcome=Outcome.SUCCESS,
+            source_ip=actor.source_ip,
+            detail=change.detail,
+        )
+    )
+    if change.incident_id and change.timeline_kind:
+        uow.timeline.add(
+            TimelineEvent(
+                incident_id=change.incident_id,
+                occurred_at=at,
+                kind=change.timeline_kind,
+                actor=actor.name,
+                summary=change.summary,
+                data=change.detail,
+            )
+        )

@@ -1,0 +1,67 @@
+"""Run an agent by name: record the run, let the agent decide, keep its report or its error."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from so1.domain.incidents import is_incident_id
+from so1.domain.records import AgentRun, RunStatus
+from so1.errors import NotFound, UnknownAgent
+from so1.ports import Agent, Clock, UnitOfWorkFactory
+from so1.services.context import Actor, Change, record
+
+
+def orchestrate(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    agents: Mapping[str, Agent],
+    name: str,
+    inputs: dict[str, Any],
+) -> AgentRun:
+    agent = agents.get(name)
+    if agent is None:
+        raise UnknownAgent(name, sorted(agents))
+    incident_id = inputs.get("incident_id")
+    run = AgentRun(
+        id=f"run_{secrets.token_hex(10)}",
+        agent=name,
+        status=RunStatus.RUNNING,
+        inputs=inputs,
+        started_at=clock.now(),
+        actor=actor.name,
+        incident_id=incident_id
+        if isinstance(incident_id, str) and is_incident_id(incident_id)
+        else None,
+    )
+    with uow_factory() as uow:
+        uow.agent_runs.add(run)
+        uow.commit()
+    finished = _execute(agent, run, clock)
+    with uow_factory() as uow:
+        uow.agent_runs.update(finished)
+        summary = f"agent {name} {finished.status}"
+        detail = {"run_id": run.id, "status": finished.status.value}
+        record(uow, actor, clock.now(), Change("agent.run", "agent_run", run.id, summary, detail))
+        uow.commit()
+    return finished
+
+
+def _execute(agent: Agent, run: AgentRun, clock: Clock) -> AgentRun:
+    try:
+        output = agent.run(run.inputs)
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        return replace(run, status=RunStatus.FAILED, error=error, finished_at=clock.now())
+    return replace(run, status=RunStatus.COMPLETED, output=output, finished_at=clock.now())
+
+
+def get_run(uow_factory: UnitOfWorkFactory, run_id: str) -> AgentRun:
+    with uow_factory(read_only=True) as uow:
+        run = uow.agent_runs.get(run_id)
+    if run is None:
+        raise NotFound(f"agent run {run_id} does not exist")
+    return run
