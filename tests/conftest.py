@@ -1,0 +1,134 @@
+"""Shared fixtures: databases on both engines, a container with a settable clock, API clients.
+
+PostgreSQL comes from SO1_TEST_POSTGRES_URL (default: the local server). Each test session
+creates its own database there and drops it at the end; tests truncate between runs. When
+PostgreSQL cannot be reached the PostgreSQL tests fail (they are never skipped).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from so1.adapters.clock import FixedClock
+from so1.adapters.db import migrate
+from so1.adapters.db.engine import build_engine
+from so1.adapters.db.tables import metadata
+from so1.bootstrap import Container, build_container
+from so1.config import Settings
+from so1.domain.access import Scope
+from so1.entrypoints.api.app import create_app
+from so1.services import access
+from so1.services.context import Actor
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+NOW = datetime(2024, 1, 15, 14, 45, tzinfo=UTC)
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def postgres_admin_url() -> str:
+    return os.environ.get("SO1_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    admin_url = make_url(postgres_admin_url())
+    name = f"so1_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        pytest.fail(
+            f"PostgreSQL at {admin_url!r} is not reachable ({exc}); start it or set "
+            "SO1_TEST_POSTGRES_URL",
+            pytrace=False,
+        )
+    url = admin_url.set(database=name).render_as_string(hide_password=False)
+    engine = build_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies (migrating per test would be slow)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = build_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+def _truncate_postgres(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """A migrated, empty database URL on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "so1.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_url")
+    _truncate_postgres(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def container(db_url: str, clock: FixedClock) -> Iterator[Container]:
+    built = build_container(Settings(database_url=db_url, db_pool_size=5), clock=clock)
+    yield built
+    built.close()
+
+
+def make_key(container: Container, *scopes: Scope, name: str = "tester") -> str:
+    issued = access.create_key(
+        container.uow, container.clock, Actor("fixture"), name, frozenset(scopes)
+    )
+    return issued.token
+
+
+@pytest.fixture
+def admin_token(container: Container) -> str:
+    return make_key(container, Scope.ADMIN, name="admin")
+
+
+@pytest.fixture
+def api(container: Container, admin_token: str) -> Iterator[TestClient]:
+    """A client authenticated with an admin key."""
+    with TestClient(create_app(container), raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {admin_token}"
+        yield client
+
+
+@pytest.fixture
+def anon(container: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(container), raise_server_exceptions=False) as client:
+        yield client
