@@ -12,6 +12,7 @@ from so1.domain.access import ApiKey
 from so1.domain.catalog import CatalogService
 from so1.domain.changes import Deployment, FeatureFlag, FlagChange
 from so1.domain.incidents import Incident, SeverityChange, TimelineEvent
+from so1.domain.participants import Participation, Role
 from so1.domain.records import AgentRun, AuditRecord
 
 
@@ -49,6 +50,16 @@ class IncidentRepository(Protocol):
 class TimelineRepository(Protocol):
     def add(self, event: TimelineEvent) -> None: ...
     def for_incident(self, incident_id: str) -> list[TimelineEvent]: ...
+
+
+class ParticipantRepository(Protocol):
+    def assume(self, participation: Participation) -> None: ...
+    def renounce(self, incident_id: str, handle: str, role: Role, at: datetime) -> int:
+        """Close the open holding(s); returns how many were open."""
+        ...
+
+    def current(self, incident_id: str, role: Role | None = None) -> list[Participation]: ...
+    def history(self, incident_id: str) -> list[Participation]: ...
 
 
 class AuditRepository(Protocol):
@@ -103,6 +114,7 @@ class UnitOfWork(Protocol):
 
     incidents: IncidentRepository
     timeline: TimelineRepository
+    participants: ParticipantRepository
     audit: AuditRepository
     catalog: CatalogRepository
     deployments: DeploymentRepository

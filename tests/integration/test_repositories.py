@@ -285,3 +285,21 @@ def test_check_constraints_refuse_bad_values(container: Container) -> None:
     }
     with pytest.raises(IntegrityError), container.engine.begin() as conn:
         conn.execute(insert(tables.incidents).values(row))
+
+
+def test_participants_are_time_ranged(container: Container) -> None:
+    from so1.domain.participants import Participation, Role
+
+    with container.uow() as uow:
+        uow.incidents.add(incident("INC-20240115-0001"))
+        uow.participants.assume(Participation("INC-20240115-0001", "alice", Role.COMMANDER, T0))
+        uow.participants.assume(Participation("INC-20240115-0001", "bob", Role.RESPONDER, T0))
+        later = T0 + timedelta(minutes=30)
+        assert uow.participants.renounce("INC-20240115-0001", "alice", Role.COMMANDER, later) == 1
+        assert uow.participants.renounce("INC-20240115-0001", "alice", Role.COMMANDER, later) == 0
+        uow.commit()
+    with container.uow(read_only=True) as uow:
+        current = uow.participants.current("INC-20240115-0001")
+        history = uow.participants.history("INC-20240115-0001")
+    assert [(p.handle, p.role) for p in current] == [("bob", Role.RESPONDER)]
+    assert [(p.handle, p.renounced_at) for p in history] == [("alice", later), ("bob", None)]

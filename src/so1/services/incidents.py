@@ -13,10 +13,12 @@ from so1.domain.incidents import (
     TimelineEvent,
     transition,
 )
+from so1.domain.participants import Role
 from so1.domain.severity import Severity
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
+from so1.services.participants import hand_role
 
 _EDITABLE_FIELDS = ("title", "summary", "service", "impact", "commander", "channel")
 
@@ -79,6 +81,8 @@ def create_incident(
             SeverityChange(incident.id, None, new.severity, actor.name, "declared", now)
         )
         record(uow, actor, now, _created_change(incident))
+        if incident.commander:
+            hand_role(uow, actor, now, incident.id, incident.commander, Role.COMMANDER)
         uow.commit()
     return incident
 
@@ -162,7 +166,19 @@ def _apply_fields(
         timeline_kind="incident.updated",
     )
     record(uow, actor, now, change)
+    if "commander" in changed:
+        _follow_commander(uow, actor, now, incident, changed["commander"])
     return replace(incident, **changed)
+
+
+def _follow_commander(
+    uow: UnitOfWork, actor: Actor, now: datetime, incident: Incident, handle: str | None
+) -> None:
+    """Keep the commander role's time range in step with the incident's commander field."""
+    if handle:
+        hand_role(uow, actor, now, incident.id, handle, Role.COMMANDER)
+    elif incident.commander:
+        uow.participants.renounce(incident.id, incident.commander, Role.COMMANDER, now)
 
 
 def _apply_severity(

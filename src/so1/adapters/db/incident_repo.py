@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, func, insert, select, update
@@ -16,6 +16,7 @@ from so1.domain.incidents import (
     TimelineEvent,
     format_incident_id,
 )
+from so1.domain.participants import Participation, Role
 from so1.domain.severity import Severity
 from so1.errors import Conflict
 from so1.ports import IncidentFilter
@@ -155,3 +156,53 @@ class SqlTimelineRepository:
             .order_by(t.timeline_events.c.occurred_at, t.timeline_events.c.id)
         ).mappings()
         return [TimelineEvent(**dict(r)) for r in rows]
+
+
+def _participation_from_row(row: RowMapping) -> Participation:
+    values = {k: v for k, v in row.items() if k not in ("id", "person_id")}
+    return Participation(**{**values, "role": Role(values["role"])})
+
+
+class SqlParticipantRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def assume(self, participation: Participation) -> None:
+        self._conn.execute(
+            insert(t.participants).values(
+                incident_id=participation.incident_id,
+                handle=participation.handle,
+                role=participation.role.value,
+                assumed_at=participation.assumed_at,
+                renounced_at=participation.renounced_at,
+            )
+        )
+
+    def renounce(self, incident_id: str, handle: str, role: Role, at: datetime) -> int:
+        p = t.participants
+        result = self._conn.execute(
+            update(p)
+            .where(
+                p.c.incident_id == incident_id,
+                p.c.handle == handle,
+                p.c.role == role.value,
+                p.c.renounced_at.is_(None),
+            )
+            .values(renounced_at=at)
+        )
+        return int(result.rowcount)
+
+    def current(self, incident_id: str, role: Role | None = None) -> list[Participation]:
+        p = t.participants
+        query = select(p).where(p.c.incident_id == incident_id, p.c.renounced_at.is_(None))
+        if role is not None:
+            query = query.where(p.c.role == role.value)
+        rows = self._conn.execute(query.order_by(p.c.assumed_at, p.c.id)).mappings()
+        return [_participation_from_row(r) for r in rows]
+
+    def history(self, incident_id: str) -> list[Participation]:
+        p = t.participants
+        rows = self._conn.execute(
+            select(p).where(p.c.incident_id == incident_id).order_by(p.c.assumed_at, p.c.id)
+        ).mappings()
+        return [_participation_from_row(r) for r in rows]

@@ -14,7 +14,11 @@ from so1.adapters.db.change_repos import (
     SqlFlagRepository,
 )
 from so1.adapters.db.engine import WRITE_OPTION
-from so1.adapters.db.incident_repo import SqlIncidentRepository, SqlTimelineRepository
+from so1.adapters.db.incident_repo import (
+    SqlIncidentRepository,
+    SqlParticipantRepository,
+    SqlTimelineRepository,
+)
 from so1.ports import (
     AgentRunRepository,
     AuditRepository,
@@ -23,6 +27,7 @@ from so1.ports import (
     FlagRepository,
     IncidentRepository,
     KeyRepository,
+    ParticipantRepository,
     TimelineRepository,
 )
 
@@ -42,6 +47,7 @@ class SqlUnitOfWork:
         self._tx = conn.begin()
         self.incidents: IncidentRepository = SqlIncidentRepository(conn)
         self.timeline: TimelineRepository = SqlTimelineRepository(conn)
+        self.participants: ParticipantRepository = SqlParticipantRepository(conn)
         self.audit: AuditRepository = SqlAuditRepository(conn)
         self.catalog: CatalogRepository = SqlCatalogRepository(conn)
         self.deployments: DeploymentRepository = SqlDeploymentRepository(conn)

@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from so1.domain.catalog import Tier
 from so1.domain.incidents import IncidentStatus
+from so1.domain.participants import Role
 from so1.domain.severity import Severity
 
 Name = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
@@ -96,6 +97,18 @@ class TimelineOut(BaseModel):
     incident_id: str
     events: list[TimelineEventOut]
     severity_history: list[SeverityChangeOut]
+
+
+class RoleChange(Strict):
+    handle: str = Name
+    role: Role
+
+
+class ParticipantOut(BaseModel):
+    handle: str
+    role: Role
+    assumed_at: datetime
+    renounced_at: datetime | None
 
 
 class DeploymentIn(Strict):

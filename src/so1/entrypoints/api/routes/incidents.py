@@ -46,7 +46,7 @@ def _split(
     return items
 
 
-def _checked_id(incident_id: str) -> str:
+def checked_id(incident_id: str) -> str:
     if not is_incident_id(incident_id):
         raise NotFound(f"incident {incident_id} does not exist (ids look like INC-20240115-0042)")
     return incident_id
@@ -89,7 +89,7 @@ def create_incident(
 
 @router.get("/{incident_id}", response_model=IncidentOut)
 def get_incident(incident_id: str, container: ContainerDep, _: Reader) -> IncidentOut:
-    return to_out(svc.get_incident(container.uow, _checked_id(incident_id)))
+    return to_out(svc.get_incident(container.uow, checked_id(incident_id)))
 
 
 @router.patch("/{incident_id}", response_model=IncidentOut)
@@ -109,14 +109,14 @@ def update_incident(
         fields={name: getattr(body, name) for name in _EDITABLE if name in given},
     )
     incident = svc.update_incident(
-        container.uow, container.clock, actor, _checked_id(incident_id), patch
+        container.uow, container.clock, actor, checked_id(incident_id), patch
     )
     return to_out(incident)
 
 
 @router.get("/{incident_id}/timeline", response_model=TimelineOut)
 def get_timeline(incident_id: str, container: ContainerDep, _: Reader) -> TimelineOut:
-    events = svc.incident_timeline(container.uow, _checked_id(incident_id))
+    events = svc.incident_timeline(container.uow, checked_id(incident_id))
     history = svc.severity_history(container.uow, incident_id)
     return TimelineOut(
         incident_id=incident_id,
