@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from so1 import errors
@@ -94,6 +94,10 @@ async def _on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 
 async def _on_database(request: Request, exc: DBAPIError) -> JSONResponse:
+    if isinstance(exc, DataError):
+        # Input the schema let through but the database refuses (e.g. a NUL in a query value).
+        detail = "a value in the request cannot be stored or searched (e.g. a NUL character)"
+        return problem(422, detail, "Validation failed")
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
         return problem(503, "the database is unavailable; retry shortly", "Service unavailable")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from so1.domain.catalog import Tier
 from so1.domain.incidents import IncidentStatus
@@ -15,8 +15,37 @@ from so1.domain.severity import Severity
 Name = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 
 
+def _nul_path(value: Any, path: str) -> str | None:
+    """Where a NUL character hides in a JSON value (PostgreSQL cannot store one), or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _nul_path(key, path) or _nul_path(item, f"{path}.{key}")
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
+
+
 class Strict(BaseModel):
+    """Request bodies: unknown fields and NUL characters are refused, naming the field."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nul(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, value in data.items():
+                found = _nul_path(value, str(key)) or _nul_path(key, str(key))
+                if found:
+                    raise ValueError(f"{found} contains a NUL character")
+        return data
 
 
 class IncidentCreate(Strict):

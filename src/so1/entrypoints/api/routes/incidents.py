@@ -64,7 +64,7 @@ def list_incidents(
     ] = None,
     service: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> IncidentPage:
     flt = IncidentFilter(
         status=_split(status, IncidentStatus, "status"),
