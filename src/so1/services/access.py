@@ -35,13 +35,22 @@ def create_key(
 
 
 def ensure_admin_key(uow_factory: UnitOfWorkFactory, clock: Clock) -> IssuedKey | None:
-    """First start: make an admin key when no usable one exists; None when one does."""
-    with uow_factory(read_only=True) as uow:
-        if uow.keys.count_usable_admins(clock.now()) > 0:
+    """First start: make an admin key when no usable one exists; None when one does.
+
+    Check and insert share one transaction under a bootstrap lock, so servers starting
+    together on an empty database print one key between them."""
+    now = clock.now()
+    with uow_factory() as uow:
+        uow.keys.lock_for_bootstrap()
+        if uow.keys.count_usable_admins(now) > 0:
             return None
-    return create_key(
-        uow_factory, clock, Actor("bootstrap"), "bootstrap-admin", frozenset({Scope.ADMIN})
-    )
+        issued = new_key("bootstrap-admin", frozenset({Scope.ADMIN}), now)
+        uow.keys.add(issued.key)
+        detail = {"name": "bootstrap-admin", "scopes": ["admin"]}
+        change = Change("key.create", "api_key", issued.key.id, "created on first start", detail)
+        record(uow, Actor("bootstrap"), now, change)
+        uow.commit()
+    return issued
 
 
 def list_keys(uow_factory: UnitOfWorkFactory) -> list[ApiKey]:

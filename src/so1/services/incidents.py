@@ -139,8 +139,8 @@ def update_incident(
         after = _apply_severity(uow, actor, now, after, patch)
         after = _apply_status(uow, actor, now, after, patch)
         if after != before:
-            uow.incidents.update(replace(after, updated_at=now), expected_version=before.version)
-            after = _require(uow, incident_id)
+            after = replace(after, updated_at=now, version=before.version + 1)
+            uow.incidents.update(after, expected_version=before.version)
         uow.commit()
     return after
 

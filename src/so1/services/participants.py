@@ -94,9 +94,8 @@ def participant_history(uow_factory: UnitOfWorkFactory, incident_id: str) -> lis
 
 
 def _set_commander(uow: UnitOfWork, incident: Incident, handle: str | None, now: datetime) -> None:
-    uow.incidents.update(
-        replace(incident, commander=handle, updated_at=now), expected_version=incident.version
-    )
+    changed = replace(incident, commander=handle, updated_at=now, version=incident.version + 1)
+    uow.incidents.update(changed, expected_version=incident.version)
 
 
 def _require(uow: UnitOfWork, incident_id: str) -> Incident:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, func, insert, or_, select, text, update
 
 from so1.adapters.db import tables as t
 from so1.domain.access import ApiKey, Scope
 from so1.domain.records import AgentRun, AuditRecord, Outcome, RunStatus
+
+_BOOTSTRAP_LOCK = 0x50_31_4B_45  # any fixed number, distinct from the migration lock
 
 
 def _key_from_row(row: RowMapping) -> ApiKey:
@@ -53,6 +55,11 @@ class SqlKeyRepository:
             )
         ).scalars()
         return sum(1 for scopes in rows if Scope.ADMIN.value in scopes)
+
+    def lock_for_bootstrap(self) -> None:
+        # SQLite write transactions are already exclusive (BEGIN IMMEDIATE).
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _BOOTSTRAP_LOCK})
 
     def _set(self, key_id: str, **values: Any) -> None:
         self._conn.execute(update(t.api_keys).where(t.api_keys.c.id == key_id).values(**values))

@@ -3,12 +3,24 @@ PostgreSQL through psycopg 3 with a connection pool."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 WRITE_OPTION = "so1_write"
+
+# SQLite allows one writer. Queuing this process's writers on a lock is fairer than letting
+# them spin in SQLite's busy handler, which gave PATCH a p99 of ~400 ms at 8 concurrent
+# clients. Other processes still meet the busy timeout.
+_SQLITE_WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+
+
+def sqlite_write_lock(engine: Engine) -> threading.Lock | None:
+    """The process-wide writer lock of a SQLite engine; None for other databases."""
+    return _SQLITE_WRITE_LOCKS.get(engine)
 
 
 def build_engine(url: str, pool_size: int = 10, echo: bool = False) -> Engine:
@@ -32,6 +44,7 @@ def is_sqlite(engine: Engine) -> bool:
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
     engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+    _SQLITE_WRITE_LOCKS[engine] = threading.Lock()
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

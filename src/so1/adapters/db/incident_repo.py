@@ -73,6 +73,7 @@ class SqlIncidentRepository:
 
     def update(self, incident: Incident, expected_version: int) -> None:
         row = _incident_to_row(incident)
+        del row["id"]
         row["version"] = expected_version + 1
         result = self._conn.execute(
             update(t.incidents)

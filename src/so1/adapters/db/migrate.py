@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
+from so1.adapters.db.engine import WRITE_OPTION
+
 _SCRIPTS = Path(__file__).parent / "migrations"
 # Any fixed number: serialises concurrent `so1 serve` start-ups on one PostgreSQL.
 _ADVISORY_LOCK_ID = 0x50_31_4D_49
@@ -24,7 +26,9 @@ def _config(connection: Connection | None = None) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe when several processes start at once."""
-    with engine.connect() as conn:
+    # On SQLite the write option makes the migration BEGIN IMMEDIATE: it waits for another
+    # starting server instead of failing with "database is locked" half-way.
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
             conn.commit()

@@ -13,12 +13,13 @@ from so1.adapters.db.change_repos import (
     SqlDeploymentRepository,
     SqlFlagRepository,
 )
-from so1.adapters.db.engine import WRITE_OPTION
+from so1.adapters.db.engine import WRITE_OPTION, sqlite_write_lock
 from so1.adapters.db.incident_repo import (
     SqlIncidentRepository,
     SqlParticipantRepository,
     SqlTimelineRepository,
 )
+from so1.errors import Unavailable
 from so1.ports import (
     AgentRunRepository,
     AuditRepository,
@@ -31,6 +32,8 @@ from so1.ports import (
     TimelineRepository,
 )
 
+_LOCK_WAIT_SECONDS = 30  # same as SQLite's busy timeout
+
 
 class SqlUnitOfWork:
     """``with uow: ...; uow.commit()``; leaving without commit rolls everything back."""
@@ -40,8 +43,20 @@ class SqlUnitOfWork:
         self._write = not read_only
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
+        self._lock = sqlite_write_lock(engine) if self._write else None
 
     def __enter__(self) -> Self:
+        if self._lock is not None and not self._lock.acquire(timeout=_LOCK_WAIT_SECONDS):
+            raise Unavailable("the database is busy with other writes; retry shortly")
+        try:
+            self._open()
+        except BaseException:
+            if self._lock is not None:
+                self._lock.release()
+            raise
+        return self
+
+    def _open(self) -> None:
         conn = self._engine.connect().execution_options(**{WRITE_OPTION: self._write})
         self._conn = conn
         self._tx = conn.begin()
@@ -54,7 +69,6 @@ class SqlUnitOfWork:
         self.flags: FlagRepository = SqlFlagRepository(conn)
         self.keys: KeyRepository = SqlKeyRepository(conn)
         self.agent_runs: AgentRunRepository = SqlAgentRunRepository(conn)
-        return self
 
     def commit(self) -> None:
         assert self._tx is not None, "commit() outside of a `with` block"
@@ -66,8 +80,12 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._tx is not None and self._tx.is_active:
-            self._tx.rollback()
-        if self._conn is not None:
-            self._conn.close()
-        self._conn = self._tx = None
+        try:
+            if self._tx is not None and self._tx.is_active:
+                self._tx.rollback()
+            if self._conn is not None:
+                self._conn.close()
+        finally:
+            self._conn = self._tx = None
+            if self._lock is not None:
+                self._lock.release()

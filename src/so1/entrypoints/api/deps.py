@@ -17,7 +17,7 @@ from so1.services.context import Actor
 _bearer = HTTPBearer(auto_error=False, description="API key: `so1_<id>_<secret>`")
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     container: Container = request.app.state.container
     return container
 

@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): run them as scripts, see bench/README.md."""

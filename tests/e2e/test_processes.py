@@ -1,0 +1,266 @@
+"""Real `so1 serve` processes: first start, the runbook's own HTTP calls, and two stateless
+processes sharing one database."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import TOKEN_RE
+
+pytestmark = pytest.mark.slow
+
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This environment without any SO1_* variable, plus ``settings``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SO1_")}
+    env |= {"PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "COLUMNS": "200"}
+    return env | settings
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"so1 serve exited {self.proc.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.url}/v1/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        pytest.fail(f"so1 serve not healthy after {START_TIMEOUT}s:\n{self.output()}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+
+@contextmanager
+def serving(cwd: Path, env: dict[str, str], wait: bool = True) -> Iterator[Server]:
+    """A `so1 serve` process on a free port, output in a file; always terminated."""
+    port = free_port()
+    log = cwd / f"serve-{port}.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "so1", "serve", "--port", str(port)],
+            cwd=cwd,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(proc, f"http://127.0.0.1:{port}", log)
+    try:
+        if wait:
+            server.wait_healthy()
+        yield server
+    finally:
+        server.stop()
+
+
+def so1_keys_create(cwd: Path, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "so1", "keys", "create", "--name", "t", "--scopes", "admin"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    token = done.stdout.strip().splitlines()[-1]
+    assert TOKEN_RE.fullmatch(token), done.stdout
+    return token
+
+
+def curl(url: str, token: str, method: str = "GET", data: Any = None) -> httpx.Response:
+    """Shaped like the runbook's `curl [-X M] URL -H "Authorization: ..." [-d '{...}']`:
+    the JSON goes as raw bytes and no Content-Type is set."""
+    headers = {"Authorization": f"Bearer {token}"}
+    content = None if data is None else json.dumps(data).encode()
+    return httpx.request(method, url, headers=headers, content=content, timeout=30)
+
+
+# --- a. first start on the default SQLite path, then the runbook's calls --------------------
+
+
+def test_first_start_prints_admin_key_once_then_the_seed_calls_work(tmp_path: Path) -> None:
+    env = clean_env()
+    with serving(tmp_path, env) as first:
+        printed = TOKEN_RE.findall(first.output())
+    assert len(printed) == 1, first.output()
+    token = printed[0]
+    assert (tmp_path / "so1.db").exists()
+
+    with serving(tmp_path, env) as server:
+        assert not TOKEN_RE.search(server.output()), server.output()
+        url = f"{server.url}/v1"
+
+        health = httpx.get(f"{url}/health", timeout=10)
+        assert health.status_code == 200
+        assert health.json()["status"] == "healthy"
+        assert health.json()["checks"]["database"] == "ok"
+
+        declared = curl(f"{url}/incidents", token, "POST", {
+            "title": "Control plane API errors", "severity": "SEV2",
+            "service": "control-plane-api", "detected_at": "2024-01-15T13:50:00Z",
+        })  # fmt: skip
+        assert declared.status_code == 201, declared.text
+        inc_id = declared.json()["id"]
+        assert inc_id.startswith(f"INC-{datetime.now(UTC):%Y%m%d}-")
+
+        close = {
+            "status": "resolved",
+            "resolution_summary": "Increased connection pool size",
+            "resolved_at": "2024-01-15T14:30:00Z",
+        }
+        closed = curl(f"{url}/incidents/{inc_id}", token, "PATCH", close)
+        assert closed.status_code == 200, closed.text
+        for body in (closed.json(), curl(f"{url}/incidents/{inc_id}", token).json()):
+            assert body["status"] == "resolved"
+            assert body["resolution_summary"] == "Increased connection pool size"
+            assert body["resolved_at"] == "2024-01-15T14:30:00Z"
+
+        flag = f"{url}/feature-flags/bulk-execution"
+        assert curl(flag, token, "PUT", {"enabled": True}).status_code in (200, 201)
+        patched = curl(flag, token, "PATCH", {"enabled": False})
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["enabled"] is False
+        assert curl(flag, token).json()["enabled"] is False
+
+        for version in ("v1.2.2", "v1.2.3"):
+            deploy = {"service": "control-plane-api", "version": version}
+            assert curl(f"{url}/deployments", token, "POST", deploy).status_code == 201
+        recent = curl(f"{url}/deployments/recent?hours=24", token)
+        assert recent.status_code == 200, recent.text
+        listed = {d["version"]: d for d in recent.json()["deployments"]}
+        assert listed["v1.2.3"]["previous_version"] == "v1.2.2"
+        assert listed["v1.2.3"]["service"] == "control-plane-api"
+
+
+# --- b. two stateless processes, one database -----------------------------------------------
+
+
+def test_two_processes_share_one_database(db_url: str, tmp_path: Path) -> None:
+    env = clean_env(SO1_DATABASE_URL=db_url, SO1_LOG_LEVEL="warning")
+    token = so1_keys_create(tmp_path, env)
+    auth = {"Authorization": f"Bearer {token}"}
+
+    with ExitStack() as stack:
+        servers = [stack.enter_context(serving(tmp_path, env, wait=False)) for _ in range(2)]
+        for server in servers:
+            server.wait_healthy()
+        day_before = datetime.now(UTC).date()
+
+        def declare(n: int) -> httpx.Response:
+            body = {"title": f"concurrent {n}", "severity": "SEV3"}
+            base = servers[n % 2].url
+            return httpx.post(f"{base}/v1/incidents", json=body, headers=auth, timeout=60)
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            answers = list(pool.map(declare, range(50)))
+        day_after = datetime.now(UTC).date()
+
+        assert [r.status_code for r in answers] == [201] * 50, [r.text for r in answers]
+        ids = [r.json()["id"] for r in answers]
+        assert len(set(ids)) == 50
+        days = {i.split("-")[1] for i in ids}
+        assert days in ({f"{day_before:%Y%m%d}"}, {f"{day_after:%Y%m%d}"})
+        assert sorted(int(i.split("-")[2]) for i in ids) == list(range(1, 51))
+
+        one, other = (s.url for s in servers)
+        made = httpx.post(
+            f"{one}/v1/incidents", json={"title": "x", "severity": "SEV2"}, headers=auth
+        )
+        inc_id = made.json()["id"]
+        read = httpx.get(f"{other}/v1/incidents/{inc_id}", headers=auth)
+        assert read.status_code == 200
+        assert read.json()["title"] == "x"
+        changed = httpx.patch(
+            f"{other}/v1/incidents/{inc_id}", json={"status": "investigating"}, headers=auth
+        )
+        assert changed.status_code == 200, changed.text
+        again = httpx.get(f"{one}/v1/incidents/{inc_id}", headers=auth).json()
+        assert again["status"] == "investigating"
+        listed = httpx.get(f"{one}/v1/incidents", params={"limit": 1}, headers=auth).json()
+        assert listed["total"] == 51
+
+
+# --- c. a start that migrates while another process writes (SQLite) -------------------------
+
+
+def _has_open(pid: int, path: Path) -> bool:
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(path):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_start_on_fresh_sqlite_waits_for_another_writer(tmp_path: Path) -> None:
+    """Two replicas starting at once on a new SQLite file: one migrates while the other
+    writes. Modelled deterministically: this test holds the write lock while `so1 serve`
+    begins migrating, then commits; the server must wait its turn, not die."""
+    path = tmp_path / "fresh.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("PRAGMA journal_mode=WAL")
+        holder.execute("CREATE TABLE other_writer (x INTEGER)")
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("INSERT INTO other_writer VALUES (1)")
+        env = clean_env(SO1_DATABASE_URL=f"sqlite:///{path}", SO1_LOG_LEVEL="warning")
+        with serving(tmp_path, env, wait=False) as server:
+            deadline = time.monotonic() + START_TIMEOUT
+            while not _has_open(server.proc.pid, path):
+                assert server.proc.poll() is None, server.output()
+                assert time.monotonic() < deadline, "so1 serve never opened the database"
+                time.sleep(0.02)
+            time.sleep(0.5)  # let it read the schema and queue for the write lock
+            holder.execute("COMMIT")
+            server.wait_healthy()
+    finally:
+        holder.close()
