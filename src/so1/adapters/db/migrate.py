@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 from so1.adapters.db.engine import WRITE_OPTION
+from so1.adapters.db.tables import metadata
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 # Any fixed number: serialises concurrent `so1 serve` start-ups on one PostgreSQL.
@@ -39,6 +41,20 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _ADVISORY_LOCK_ID})
                 conn.commit()
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Step the schema back to ``revision`` (``base`` removes every table)."""
+    with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
+        command.downgrade(_config(conn), revision)
+        conn.commit()
+
+
+def schema_drift(engine: Engine) -> list[object]:
+    """Differences between the migrated database and the table definitions (want: none)."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -373,59 +373,28 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Dropping a table drops its indexes; children before parents.
+    for table in DROP_ORDER:
+        op.drop_table(table)
 
-    with op.batch_alter_table("participants", schema=None) as batch_op:
-        batch_op.drop_index("ix_participants_incident")
 
-    op.drop_table("participants")
-    with op.batch_alter_table("timeline_events", schema=None) as batch_op:
-        batch_op.drop_index("ix_timeline_incident_time")
-
-    op.drop_table("timeline_events")
-    with op.batch_alter_table("severity_changes", schema=None) as batch_op:
-        batch_op.drop_index("ix_severity_changes_incident")
-
-    op.drop_table("severity_changes")
-    op.drop_table("people")
-    with op.batch_alter_table("feature_flag_changes", schema=None) as batch_op:
-        batch_op.drop_index("ix_flag_changes_key")
-
-    op.drop_table("feature_flag_changes")
-    with op.batch_alter_table("communications", schema=None) as batch_op:
-        batch_op.drop_index("ix_communications_incident")
-
-    op.drop_table("communications")
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.drop_index("ix_alerts_source_dedup")
-        batch_op.drop_index("ix_alerts_incident")
-
-    op.drop_table("alerts")
-    with op.batch_alter_table("action_items", schema=None) as batch_op:
-        batch_op.drop_index("ix_action_items_incident")
-
-    op.drop_table("action_items")
-    op.drop_table("teams")
-    op.drop_table("services")
-    with op.batch_alter_table("incidents", schema=None) as batch_op:
-        batch_op.drop_index("ix_incidents_status_severity")
-        batch_op.drop_index("ix_incidents_service")
-        batch_op.drop_index("ix_incidents_created_at")
-
-    op.drop_table("incidents")
-    op.drop_table("incident_day_counters")
-    op.drop_table("idempotency_keys")
-    op.drop_table("feature_flags")
-    with op.batch_alter_table("deployments", schema=None) as batch_op:
-        batch_op.drop_index("ix_deployments_time")
-        batch_op.drop_index("ix_deployments_service_time")
-
-    op.drop_table("deployments")
-    with op.batch_alter_table("audit_log", schema=None) as batch_op:
-        batch_op.drop_index("ix_audit_at")
-
-    op.drop_table("audit_log")
-    op.drop_table("api_keys")
-    with op.batch_alter_table("agent_runs", schema=None) as batch_op:
-        batch_op.drop_index("ix_agent_runs_incident")
-
-    op.drop_table("agent_runs")
+DROP_ORDER = [
+    "participants",
+    "timeline_events",
+    "severity_changes",
+    "people",
+    "feature_flag_changes",
+    "communications",
+    "alerts",
+    "action_items",
+    "teams",
+    "services",
+    "incidents",
+    "incident_day_counters",
+    "idempotency_keys",
+    "feature_flags",
+    "deployments",
+    "audit_log",
+    "api_keys",
+    "agent_runs",
+]
