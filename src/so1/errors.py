@@ -59,6 +59,10 @@ class InvalidTransition(Conflict):
         self.allowed = list(allowed)
 
 
+class MalformedRequest(So1Error):
+    title = "Malformed request"
+
+
 class ValidationFailed(So1Error):
     title = "Validation failed"
 

@@ -21,6 +21,7 @@ PROBLEM_JSON = "application/problem+json"
 _STATUS: list[tuple[type[errors.So1Error], int]] = [
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.MalformedRequest, 400),
     (errors.ValidationFailed, 422),
     (errors.Unauthorized, 401),
     (errors.Forbidden, 403),

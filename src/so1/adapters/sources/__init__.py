@@ -1,0 +1,1 @@
+"""Inbound monitoring sources: signature/token checks and payload normalisation per vendor."""
