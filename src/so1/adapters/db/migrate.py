@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
+from so1.adapters.db import intake_tables  # noqa: F401 - registers the intake tables
 from so1.adapters.db.engine import WRITE_OPTION
 from so1.adapters.db.tables import metadata
 

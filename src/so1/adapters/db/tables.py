@@ -129,6 +129,7 @@ incidents = Table(
     Column("commander", String(100)),
     Column("channel", String(100)),
     Column("resolution_summary", Text),
+    Column("storm", Boolean, nullable=False, server_default="0"),
     _now_col("detected_at"),
     _now_col("acknowledged_at", nullable=True),
     _now_col("declared_at", nullable=True),
@@ -201,25 +202,6 @@ communications = Table(
     Index("ix_communications_incident", "incident_id"),
 )
 
-alerts = Table(
-    "alerts",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("source", String(30), nullable=False),
-    Column("dedup_key", String(255), nullable=False),
-    Column("status", String(20), nullable=False),
-    Column("service", String(100)),
-    Column("summary", Text),
-    Column("severity", String(20)),
-    Column("payload", Json, nullable=False),
-    Column("dedup_count", Integer, nullable=False),
-    Column("incident_id", ForeignKey("incidents.id", ondelete="SET NULL")),
-    _now_col("first_seen_at"),
-    _now_col("last_seen_at"),
-    Index("ix_alerts_source_dedup", "source", "dedup_key"),
-    Index("ix_alerts_incident", "incident_id"),
-)
-
 deployments = Table(
     "deployments",
     metadata,
@@ -266,7 +248,8 @@ action_items = Table(
     "action_items",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE")),
+    Column("alert_id", String(40)),  # a SEV4 ticket comes from an alert, without an incident
     Column("title", Text, nullable=False),
     Column("owner", String(100)),
     Column("due_date", Date),

@@ -1,0 +1,130 @@
+"""Tables for alert intake: integrations and their secrets, raw deliveries, alerts,
+correlation rules and silences."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+from so1.adapters.db.tables import Json, UTCDateTime, metadata
+
+integrations = Table(
+    "integrations",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("source", String(30), nullable=False),
+    Column("name", String(100), nullable=False),
+    # Signing secrets must be kept as they are to compute HMACs; tokens likewise for
+    # constant-time comparison. They never leave the database after creation.
+    Column("secret", String(255), nullable=False),
+    Column("previous_secret", String(255)),
+    Column("previous_valid_until", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("rotated_at", UTCDateTime()),
+    Column("disabled_at", UTCDateTime()),
+    UniqueConstraint("source", "name", name="uq_integrations_source_name"),
+    Index("ix_integrations_secret", "secret"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(30), nullable=False),
+    Column("integration_id", String(40)),
+    Column("delivery_key", String(300)),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("headers", Json, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("outcome", String(20), nullable=False),
+    Column("detail", Text),
+    UniqueConstraint("source", "delivery_key", name="uq_deliveries_source_key"),
+    Index("ix_deliveries_received", "received_at"),
+)
+
+OPEN_ALERT = text("status <> 'resolved'")
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("source", String(30), nullable=False),
+    Column("dedup_key", String(255), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("service", String(100)),
+    Column("metric", String(200)),
+    Column("current_value", String(100)),
+    Column("threshold", String(100)),
+    Column("severity_hint", String(20)),
+    Column("labels", Json, nullable=False),
+    Column("details", Json, nullable=False),
+    Column("is_test", Boolean, nullable=False),
+    Column("dedup_count", Integer, nullable=False),
+    Column("flap_count", Integer, nullable=False, server_default="0"),
+    Column("integration_id", String(40)),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="SET NULL")),
+    Column("first_seen_at", UTCDateTime(), nullable=False),
+    Column("last_seen_at", UTCDateTime(), nullable=False),
+    Column("acknowledged_at", UTCDateTime()),
+    Column("resolved_at", UTCDateTime()),
+    Column("closed_reason", Text),
+    # Work queue for triage/correlation: pending → done; claimed_at recovers crashed work.
+    Column("triage_state", String(20), nullable=False),
+    Column("triage_claimed_at", UTCDateTime()),
+    Column("triage_run_id", String(40)),
+    Index(
+        "uq_alerts_open_identity",
+        "source",
+        "dedup_key",
+        unique=True,
+        sqlite_where=OPEN_ALERT,
+        postgresql_where=OPEN_ALERT,
+    ),
+    Index("ix_alerts_source_dedup", "source", "dedup_key"),
+    Index("ix_alerts_incident", "incident_id"),
+    Index("ix_alerts_triage", "triage_state", "first_seen_at"),
+    Index("ix_alerts_service_seen", "service", "last_seen_at"),
+    Index("ix_alerts_last_seen", "last_seen_at"),
+)
+
+correlation_rules = Table(
+    "correlation_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("group_by", Json, nullable=False),
+    Column("follow_dependencies", Boolean, nullable=False),
+    Column("window_seconds", Integer, nullable=False),
+    Column("storm_threshold", Integer, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("matchers", Json, nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expired_at", UTCDateTime()),
+    Index("ix_silences_window", "starts_at", "ends_at"),
+)
+
+__all__ = ["alerts", "correlation_rules", "deliveries", "integrations", "silences"]
