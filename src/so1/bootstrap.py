@@ -14,7 +14,11 @@ from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.uow import SqlUnitOfWork
 from so1.agents.registry import default_agents
 from so1.config import Settings
+from so1.entrypoints.worker import TriageWorker
+from so1.errors import NotFound
 from so1.ports import Agent, Clock, HealthCheck, IdempotencyStore, UnitOfWork
+
+TRIAGE_AGENT = "triage-responder"
 
 
 @dataclass
@@ -25,11 +29,32 @@ class Container:
     idempotency: IdempotencyStore
     agents: Mapping[str, Agent]
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    worker: TriageWorker | None = None
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(self.engine, read_only=read_only)
 
+    @property
+    def triage_agent(self) -> Agent:
+        agent = self.agents.get(TRIAGE_AGENT)
+        if agent is None:
+            raise NotFound(f"the {TRIAGE_AGENT} agent is not registered")
+        return agent
+
+    def start_background(self) -> None:
+        """Start the triage worker (servers only; the CLI never does)."""
+        if self.settings.triage_worker and TRIAGE_AGENT in self.agents and self.worker is None:
+            self.worker = TriageWorker(self.uow, self.clock, self.agents[TRIAGE_AGENT])
+            self.worker.start()
+
+    def wake_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.wake()
+
     def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
         self.engine.dispose()
 
 

@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     bootstrap_admin_key: bool = Field(
         default=True, description="create and print an admin key on first start"
     )
+    triage_worker: bool = Field(
+        default=True, description="triage new alerts in a background thread of each server"
+    )
+    events_rate_limit_per_minute: int = Field(
+        default=1200, ge=1, description="Events v2 (/v2/enqueue) events per routing key per minute"
+    )
+    integration_rotation_grace_seconds: int = Field(
+        default=86_400, ge=0, description="how long a rotated integration secret keeps working"
+    )
     log_level: str = Field(default="info", description="debug, info, warning, error")
     api_url: str = Field(default="http://127.0.0.1:8000", description="server the CLI talks to")
     api_key: SecretStr | None = Field(default=None, description="API key the CLI sends")

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from so1.bootstrap import Container
 from so1.domain.severity import Severity
-from so1.ports import IncidentFilter
+from so1.ports import AlertFilter, IncidentFilter
 from so1.services import incidents
 from so1.services.context import Actor
 
@@ -25,3 +25,46 @@ def test_fifty_concurrent_declarations_get_sequential_ids(container: Container) 
         _, total = uow.incidents.search(IncidentFilter())
         assert total == 50
         assert len(uow.audit.search(100, 0, action="incident.create")) == 50
+
+
+def test_identical_deliveries_at_once_make_exactly_one_alert(container: Container) -> None:
+    from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, ParsedDelivery
+    from so1.domain.intake import Delivery, DeliveryOutcome
+    from so1.services import intake
+
+    event = AlertEvent(AlertSource.EVENTS, AlertAction.TRIGGER, "same-key", "disk full")
+
+    def deliver(_: int) -> str | None:
+        delivery = Delivery(
+            AlertSource.EVENTS, container.clock.now(), {}, b"{}", DeliveryOutcome.ACCEPTED
+        )
+        result = intake.ingest(container.uow, container.clock, delivery, ParsedDelivery([event]))
+        alert = result.results[0].alert
+        return alert.id if alert else None
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        ids = set(pool.map(deliver, range(40)))
+    assert len(ids) == 1
+    with container.uow(read_only=True) as uow:
+        alerts, total = uow.alerts.search(AlertFilter())
+    assert total == 1
+    assert alerts[0].dedup_count == 40
+
+
+def test_redelivered_webhook_is_stored_once(container: Container) -> None:
+    from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, ParsedDelivery
+    from so1.domain.intake import Delivery, DeliveryOutcome
+    from so1.services import intake
+
+    event = AlertEvent(AlertSource.PAGERDUTY, AlertAction.TRIGGER, "PGR0VU2", "bump")
+    parsed = ParsedDelivery([event], delivery_key="webhook-1")
+
+    def deliver(_: int) -> bool:
+        delivery = Delivery(
+            AlertSource.PAGERDUTY, container.clock.now(), {}, b"{}", DeliveryOutcome.ACCEPTED
+        )
+        return intake.ingest(container.uow, container.clock, delivery, parsed).duplicate_delivery
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        duplicates = list(pool.map(deliver, range(10)))
+    assert duplicates.count(False) == 1

@@ -101,3 +101,5 @@ class Alert:
     acknowledged_at: datetime | None = None
     resolved_at: datetime | None = None
     is_test: bool = False
+    flap_count: int = 0
+    closed_reason: str | None = None

@@ -84,6 +84,7 @@ class Incident:
     mitigated_at: datetime | None = None
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
+    storm: bool = False  # an alert storm (many related alerts) was folded into this incident
     version: int = 1
 
 

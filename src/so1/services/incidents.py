@@ -60,30 +60,38 @@ def create_incident(
             "a new incident starts as 'triggered' or 'investigating'", field="status"
         )
     with uow_factory() as uow:
-        incident = Incident(
-            id=uow.incidents.next_id(now.date()),
-            title=new.title,
-            status=IncidentStatus.TRIGGERED,
-            severity=new.severity,
-            detected_at=detected_at,
-            created_at=now,
-            updated_at=now,
-            service=new.service,
-            summary=new.summary,
-            impact=dict(new.impact),
-            commander=new.commander,
-            channel=new.channel,
-        )
-        if new.status is IncidentStatus.INVESTIGATING:
-            incident = transition(incident, IncidentStatus.INVESTIGATING, now)
-        uow.incidents.add(incident)
-        uow.incidents.add_severity_change(
-            SeverityChange(incident.id, None, new.severity, actor.name, "declared", now)
-        )
-        record(uow, actor, now, _created_change(incident))
-        if incident.commander:
-            hand_role(uow, actor, now, incident.id, incident.commander, Role.COMMANDER)
+        incident = declare(uow, actor, now, new, detected_at)
         uow.commit()
+    return incident
+
+
+def declare(
+    uow: UnitOfWork, actor: Actor, now: datetime, new: NewIncident, detected_at: datetime
+) -> Incident:
+    """Create the incident inside the caller's transaction (used by triage too)."""
+    incident = Incident(
+        id=uow.incidents.next_id(now.date()),
+        title=new.title,
+        status=IncidentStatus.TRIGGERED,
+        severity=new.severity,
+        detected_at=detected_at,
+        created_at=now,
+        updated_at=now,
+        service=new.service,
+        summary=new.summary,
+        impact=dict(new.impact),
+        commander=new.commander,
+        channel=new.channel,
+    )
+    if new.status is IncidentStatus.INVESTIGATING:
+        incident = transition(incident, IncidentStatus.INVESTIGATING, now)
+    uow.incidents.add(incident)
+    uow.incidents.add_severity_change(
+        SeverityChange(incident.id, None, new.severity, actor.name, "declared", now)
+    )
+    record(uow, actor, now, _created_change(incident))
+    if incident.commander:
+        hand_role(uow, actor, now, incident.id, incident.commander, Role.COMMANDER)
     return incident
 
 

@@ -115,6 +115,17 @@ class SqlFlagRepository:
         }
         self._conn.execute(insert(t.feature_flag_changes).values(values))
 
+    def changes_since(self, since: datetime) -> list[tuple[FlagChange, str | None]]:
+        c, f = t.feature_flag_changes, t.feature_flags
+        rows = self._conn.execute(
+            select(c, f.c.service)
+            .join(f, f.c.key == c.c.key)
+            .where(c.c.changed_at >= since)
+            .order_by(c.c.changed_at, c.c.id)
+        ).mappings()
+        fields = list(FlagChange.__dataclass_fields__)
+        return [(FlagChange(**{n: r[n] for n in fields}), r["service"]) for r in rows]
+
     def changes(self, key: str) -> list[FlagChange]:
         c = t.feature_flag_changes
         rows = self._conn.execute(

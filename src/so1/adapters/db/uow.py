@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from so1.adapters.db.access_repos import SqlAgentRunRepository, SqlAuditRepository, SqlKeyRepository
+from so1.adapters.db.alert_repo import SqlAlertRepository
 from so1.adapters.db.change_repos import (
     SqlCatalogRepository,
     SqlDeploymentRepository,
@@ -19,14 +20,18 @@ from so1.adapters.db.incident_repo import (
     SqlParticipantRepository,
     SqlTimelineRepository,
 )
+from so1.adapters.db.intake_repo import SqlActionItemRepository, SqlIntakeRepository
 from so1.errors import Unavailable
 from so1.ports import (
+    ActionItemRepository,
     AgentRunRepository,
+    AlertRepository,
     AuditRepository,
     CatalogRepository,
     DeploymentRepository,
     FlagRepository,
     IncidentRepository,
+    IntakeRepository,
     KeyRepository,
     ParticipantRepository,
     TimelineRepository,
@@ -69,6 +74,9 @@ class SqlUnitOfWork:
         self.flags: FlagRepository = SqlFlagRepository(conn)
         self.keys: KeyRepository = SqlKeyRepository(conn)
         self.agent_runs: AgentRunRepository = SqlAgentRunRepository(conn)
+        self.alerts: AlertRepository = SqlAlertRepository(conn)
+        self.intake: IntakeRepository = SqlIntakeRepository(conn)
+        self.action_items: ActionItemRepository = SqlActionItemRepository(conn)
 
     def commit(self) -> None:
         assert self._tx is not None, "commit() outside of a `with` block"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from so1 import __version__
 from so1.bootstrap import Container, build_container
 from so1.entrypoints.api import problems
 from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
-from so1.entrypoints.api.routes import changes, incidents, participants, system
+from so1.entrypoints.api.routes import alerts, changes, incidents, participants, system
 
 DESCRIPTION = """SO1 runs a production incident from the first alert to the published postmortem.
 
@@ -19,7 +22,17 @@ Every `/v1` call except `/v1/health` needs `Authorization: Bearer <API key>`
 
 def create_app(container: Container | None = None) -> FastAPI:
     container = container or build_container()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        container.start_background()
+        yield
+        if container.worker is not None:
+            container.worker.stop()
+            container.worker = None
+
     app = FastAPI(
+        lifespan=lifespan,
         title="SO1 Incident Response",
         version=__version__,
         description=DESCRIPTION,
@@ -28,7 +41,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    for module in (system, incidents, participants, changes):
+    for module in (system, incidents, participants, changes, alerts):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.
     app.add_middleware(IdempotencyMiddleware, store=container.idempotency, clock=container.clock)

@@ -95,6 +95,7 @@ class IncidentOut(BaseModel):
     closed_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    storm: bool
     version: int
     next_statuses: list[IncidentStatus]
 

@@ -1,0 +1,230 @@
+"""The alert store: one row per open (source, dedup_key), duplicates counted in place, and
+the triage work queue (``triage_state``) that survives a crash."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, RowMapping, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from so1.adapters.db import intake_tables as it
+from so1.adapters.db import tables as t
+from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus, SeverityHint
+from so1.domain.incidents import IncidentStatus
+from so1.ports import AlertFilter
+
+a = it.alerts
+_ALERT_FIELDS = list(Alert.__dataclass_fields__)
+_OPEN = [s.value for s in AlertStatus if s.is_open]
+_CLOSED_INCIDENT = [IncidentStatus.RESOLVED.value, IncidentStatus.CLOSED.value]
+
+
+def _alert_from_row(row: RowMapping) -> Alert:
+    values: dict[str, Any] = {name: row[name] for name in _ALERT_FIELDS}
+    values["source"] = AlertSource(values["source"])
+    values["status"] = AlertStatus(values["status"])
+    hint = values["severity_hint"]
+    values["severity_hint"] = SeverityHint(hint) if hint else None
+    return Alert(**values)
+
+
+class SqlAlertRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+    def trigger(self, event: AlertEvent, new_id: str, at: datetime, **extra: Any) -> Alert:
+        seen = event.occurred_at or at
+        values = {
+            "id": new_id,
+            "source": event.source.value,
+            "dedup_key": event.dedup_key,
+            "status": extra.pop("status", AlertStatus.FIRING.value),
+            "summary": event.summary,
+            "service": event.service,
+            "metric": event.metric,
+            "current_value": event.current_value,
+            "threshold": event.threshold,
+            "severity_hint": event.severity_hint.value if event.severity_hint else None,
+            "labels": event.labels,
+            "details": event.details,
+            "is_test": event.is_test,
+            "dedup_count": 1,
+            "first_seen_at": seen,
+            "last_seen_at": seen,
+            "triage_state": "pending",
+            **extra,
+        }
+        excluded = self._insert(a).excluded
+        stmt = (
+            self._insert(a)
+            .values(values)
+            .on_conflict_do_update(
+                index_elements=[a.c.source, a.c.dedup_key],
+                index_where=a.c.status != AlertStatus.RESOLVED.value,
+                set_={
+                    "dedup_count": a.c.dedup_count + 1,
+                    "last_seen_at": func.max(a.c.last_seen_at, excluded.last_seen_at)
+                    if self._conn.dialect.name == "sqlite"
+                    else func.greatest(a.c.last_seen_at, excluded.last_seen_at),
+                    "summary": excluded.summary,
+                    "current_value": excluded.current_value,
+                    "severity_hint": func.coalesce(excluded.severity_hint, a.c.severity_hint),
+                },
+            )
+            .returning(*a.c)
+        )
+        return _alert_from_row(self._conn.execute(stmt).mappings().one())
+
+    def transition(
+        self, source: AlertSource, dedup_key: str, to: AlertStatus, at: datetime
+    ) -> Alert | None:
+        where = [a.c.source == source.value, a.c.dedup_key == dedup_key, a.c.status.in_(_OPEN)]
+        return self._move(where, to, at)
+
+    def set_status(self, alert_id: str, to: AlertStatus, at: datetime) -> Alert | None:
+        return self._move([a.c.id == alert_id, a.c.status.in_(_OPEN)], to, at)
+
+    def _move(self, where: list[Any], to: AlertStatus, at: datetime) -> Alert | None:
+        changes: dict[str, Any] = {"status": to.value}
+        if to is AlertStatus.ACKNOWLEDGED:
+            where.append(a.c.status != AlertStatus.SUPPRESSED.value)
+            changes["acknowledged_at"] = func.coalesce(a.c.acknowledged_at, at)
+        if to is AlertStatus.RESOLVED:
+            changes["resolved_at"] = at
+        row = (
+            self._conn.execute(update(a).where(*where).values(changes).returning(*a.c))
+            .mappings()
+            .first()
+        )
+        return _alert_from_row(row) if row else None
+
+    def find(self, source: AlertSource, dedup_key: str) -> Alert | None:
+        row = (
+            self._conn.execute(
+                select(a)
+                .where(a.c.source == source.value, a.c.dedup_key == dedup_key)
+                .order_by(a.c.status == AlertStatus.RESOLVED.value, a.c.last_seen_at.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        return _alert_from_row(row) if row else None
+
+    def get(self, alert_id: str) -> Alert | None:
+        row = self._conn.execute(select(a).where(a.c.id == alert_id)).mappings().first()
+        return _alert_from_row(row) if row else None
+
+    def search(self, flt: AlertFilter) -> tuple[list[Alert], int]:
+        conditions: list[ColumnElement[bool]] = []
+        if flt.status:
+            conditions.append(a.c.status.in_(list(flt.status)))
+        for column, value in (
+            (a.c.source, flt.source),
+            (a.c.service, flt.service),
+            (a.c.incident_id, flt.incident_id),
+        ):
+            if value:
+                conditions.append(column == value)
+        total = self._conn.execute(select(func.count()).select_from(a).where(*conditions))
+        rows = self._conn.execute(
+            select(a)
+            .where(*conditions)
+            .order_by(a.c.last_seen_at.desc(), a.c.id.desc())
+            .limit(flt.limit)
+            .offset(flt.offset)
+        ).mappings()
+        return [_alert_from_row(r) for r in rows], int(total.scalar_one())
+
+    def last_resolved(self, source: AlertSource, dedup_key: str) -> Alert | None:
+        row = (
+            self._conn.execute(
+                select(a)
+                .where(
+                    a.c.source == source.value,
+                    a.c.dedup_key == dedup_key,
+                    a.c.status == AlertStatus.RESOLVED.value,
+                )
+                .order_by(a.c.resolved_at.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        return _alert_from_row(row) if row else None
+
+    def claim_pending(self, limit: int, now: datetime, stale_before: datetime) -> list[Alert]:
+        claimable = (a.c.triage_state == "pending") | (
+            (a.c.triage_state == "processing") & (a.c.triage_claimed_at < stale_before)
+        )
+        query = select(a.c.id).where(claimable).order_by(a.c.first_seen_at, a.c.id).limit(limit)
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = list(self._conn.execute(query).scalars())
+        if not ids:
+            return []
+        rows = self._conn.execute(
+            update(a)
+            .where(a.c.id.in_(ids))
+            .values(triage_state="processing", triage_claimed_at=now)
+            .returning(*a.c)
+        ).mappings()
+        return sorted((_alert_from_row(r) for r in rows), key=lambda x: (x.first_seen_at, x.id))
+
+    def finish_triage(self, alert_id: str, state: str, run_id: str | None = None) -> None:
+        self._conn.execute(
+            update(a).where(a.c.id == alert_id).values(triage_state=state, triage_run_id=run_id)
+        )
+
+    def close(self, alert_id: str, at: datetime, reason: str) -> None:
+        self._conn.execute(
+            update(a)
+            .where(a.c.id == alert_id)
+            .values(status=AlertStatus.RESOLVED.value, resolved_at=at, closed_reason=reason)
+        )
+
+    def attach(self, alert_ids: Sequence[str], incident_id: str) -> None:
+        if alert_ids:
+            self._conn.execute(
+                update(a).where(a.c.id.in_(list(alert_ids))).values(incident_id=incident_id)
+            )
+
+    def recent(self, services: Sequence[str], since: datetime) -> list[Alert]:
+        rows = self._conn.execute(
+            select(a)
+            .where(a.c.service.in_(list(services)), a.c.last_seen_at >= since)
+            .order_by(a.c.last_seen_at.desc(), a.c.id)
+            .limit(500)
+        ).mappings()
+        return [_alert_from_row(r) for r in rows]
+
+    def open_incident_for(self, services: Sequence[str], since: datetime) -> str | None:
+        i = t.incidents
+        incident_id: str | None = self._conn.execute(
+            select(a.c.incident_id)
+            .join(i, i.c.id == a.c.incident_id)
+            .where(
+                a.c.service.in_(list(services)),
+                a.c.last_seen_at >= since,
+                i.c.status.not_in(_CLOSED_INCIDENT),
+            )
+            .order_by(i.c.detected_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return incident_id
+
+    def count_for_incident(self, incident_id: str) -> int:
+        count = self._conn.execute(
+            select(func.count()).select_from(a).where(a.c.incident_id == incident_id)
+        )
+        return int(count.scalar_one())
+
+    def triage_state(self, alert_id: str) -> str | None:
+        state: str | None = self._conn.execute(
+            select(a.c.triage_state).where(a.c.id == alert_id)
+        ).scalar_one_or_none()
+        return state

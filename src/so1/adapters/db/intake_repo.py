@@ -1,0 +1,152 @@
+"""Integrations, raw deliveries, correlation rules, silences, and tickets for SEV4 alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from so1.adapters.db import intake_tables as it
+from so1.adapters.db import tables as t
+from so1.domain.alerts import AlertSource
+from so1.domain.intake import CorrelationRule, Delivery, DeliveryOutcome, Integration, Silence
+
+_INTEGRATION_FIELDS = list(Integration.__dataclass_fields__)
+
+
+def _integration_from_row(row: RowMapping) -> Integration:
+    values: dict[str, Any] = {name: row[name] for name in _INTEGRATION_FIELDS}
+    return Integration(**{**values, "source": AlertSource(values["source"])})
+
+
+def _rule_from_row(row: RowMapping) -> CorrelationRule:
+    return CorrelationRule(
+        name=row["name"],
+        group_by=list(row["group_by"]),
+        window=timedelta(seconds=row["window_seconds"]),
+        storm_threshold=row["storm_threshold"],
+        follow_dependencies=row["follow_dependencies"],
+        enabled=row["enabled"],
+        id=row["id"],
+    )
+
+
+def _silence_from_row(row: RowMapping) -> Silence:
+    return Silence(**{name: row[name] for name in Silence.__dataclass_fields__})
+
+
+class SqlIntakeRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+    def add_integration(self, integration: Integration) -> None:
+        values = {name: getattr(integration, name) for name in _INTEGRATION_FIELDS}
+        self._conn.execute(insert(it.integrations).values(values))
+
+    def integration(self, integration_id: str) -> Integration | None:
+        query = select(it.integrations).where(it.integrations.c.id == integration_id)
+        row = self._conn.execute(query).mappings().first()
+        return _integration_from_row(row) if row else None
+
+    def integrations(self, source: AlertSource | None = None) -> list[Integration]:
+        query = select(it.integrations).order_by(it.integrations.c.created_at)
+        if source is not None:
+            query = query.where(it.integrations.c.source == source.value)
+        return [_integration_from_row(r) for r in self._conn.execute(query).mappings()]
+
+    def update_integration(self, integration: Integration) -> None:
+        values = {name: getattr(integration, name) for name in _INTEGRATION_FIELDS}
+        self._conn.execute(
+            update(it.integrations).where(it.integrations.c.id == integration.id).values(values)
+        )
+
+    def add_delivery(self, delivery: Delivery) -> int | None:
+        values = {name: getattr(delivery, name) for name in Delivery.__dataclass_fields__}
+        values["source"] = delivery.source.value
+        values["outcome"] = delivery.outcome.value
+        stmt = (
+            self._insert(it.deliveries)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["source", "delivery_key"])
+            .returning(it.deliveries.c.id)
+        )
+        new_id: int | None = self._conn.execute(stmt).scalar_one_or_none()
+        return new_id
+
+    def set_delivery_outcome(self, delivery_id: int, outcome: DeliveryOutcome, detail: str) -> None:
+        self._conn.execute(
+            update(it.deliveries)
+            .where(it.deliveries.c.id == delivery_id)
+            .values(outcome=outcome.value, detail=detail)
+        )
+
+    def rules(self) -> list[CorrelationRule]:
+        query = select(it.correlation_rules).order_by(it.correlation_rules.c.name)
+        return [_rule_from_row(r) for r in self._conn.execute(query).mappings()]
+
+    def put_rule(self, rule: CorrelationRule, at: datetime) -> CorrelationRule:
+        r = it.correlation_rules
+        values = {
+            "name": rule.name,
+            "group_by": rule.group_by,
+            "window_seconds": int(rule.window.total_seconds()),
+            "storm_threshold": rule.storm_threshold,
+            "follow_dependencies": rule.follow_dependencies,
+            "enabled": rule.enabled,
+            "updated_at": at,
+        }
+        changed = self._conn.execute(update(r).where(r.c.name == rule.name).values(values))
+        if changed.rowcount == 0:
+            self._conn.execute(insert(r).values({**values, "created_at": at}))
+        row = self._conn.execute(select(r).where(r.c.name == rule.name)).mappings().one()
+        return _rule_from_row(row)
+
+    def add_silence(self, silence: Silence) -> Silence:
+        values = {n: getattr(silence, n) for n in Silence.__dataclass_fields__ if n != "id"}
+        new_id = self._conn.execute(
+            insert(it.silences).values(values).returning(it.silences.c.id)
+        ).scalar_one()
+        return Silence(**{**values, "id": new_id})
+
+    def silences(self, active_at: datetime | None = None) -> list[Silence]:
+        s = it.silences
+        query = select(s).order_by(s.c.starts_at, s.c.id)
+        if active_at is not None:
+            query = query.where(
+                s.c.expired_at.is_(None), s.c.starts_at <= active_at, s.c.ends_at > active_at
+            )
+        return [_silence_from_row(r) for r in self._conn.execute(query).mappings()]
+
+    def lock_correlation(self) -> None:
+        _lock(self._conn)
+
+    def expire_silence(self, silence_id: int, at: datetime) -> bool:
+        s = it.silences
+        result = self._conn.execute(
+            update(s).where(s.c.id == silence_id, s.c.expired_at.is_(None)).values(expired_at=at)
+        )
+        return bool(result.rowcount)
+
+
+_CORRELATION_LOCK = 0x50_31_43_4F  # any fixed number, distinct from the others
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":  # SQLite write transactions are already exclusive
+        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CORRELATION_LOCK})
+
+
+class SqlActionItemRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add_ticket(self, alert_id: str, title: str, priority: str, at: datetime) -> int:
+        new_id: int = self._conn.execute(
+            insert(t.action_items)
+            .values(alert_id=alert_id, title=title, priority=priority, status="open", created_at=at)
+            .returning(t.action_items.c.id)
+        ).scalar_one()
+        return new_id

@@ -1,0 +1,125 @@
+"""The generic events API (`POST /v1/alerts`) and reading / acknowledging alerts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from so1.domain.alerts import (
+    Alert,
+    AlertAction,
+    AlertEvent,
+    AlertSource,
+    AlertStatus,
+    ParsedDelivery,
+    SeverityHint,
+)
+from so1.domain.intake import Delivery, DeliveryOutcome
+from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
+from so1.entrypoints.api.intake_schemas import AlertIn, AlertOut, AlertPage
+from so1.errors import ValidationFailed
+from so1.ports import AlertFilter
+from so1.services import intake
+
+router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
+
+
+def alert_out(alert: Alert) -> AlertOut:
+    return AlertOut(**asdict(alert))
+
+
+def _event(body: AlertIn) -> AlertEvent:
+    dedup_key = body.dedup_key or intake.new_alert_id().replace("alt_", "gen_")
+    labels = {**body.labels, "origin": body.source}
+    return AlertEvent(
+        source=AlertSource.EVENTS,
+        action=AlertAction(body.event_action),
+        dedup_key=dedup_key,
+        summary=body.summary or "",
+        service=body.service,
+        metric=body.metric,
+        current_value=None if body.current_value is None else str(body.current_value),
+        threshold=body.threshold,
+        severity_hint=SeverityHint(body.severity) if body.severity else None,
+        labels=labels,
+        details=body.details,
+        occurred_at=body.timestamp,
+        is_test=body.test,
+    )
+
+
+@router.post("", status_code=202)
+async def post_alert(
+    body: AlertIn, request: Request, container: ContainerDep, _: Writer
+) -> JSONResponse:
+    """Trigger, acknowledge or resolve an alert; stored durably before the 202."""
+    raw = await request.body()
+    event = _event(body)
+    delivery = Delivery(
+        AlertSource.EVENTS, container.clock.now(), {}, raw, DeliveryOutcome.ACCEPTED
+    )
+    result = await _ingest(container, delivery, event)
+    (outcome,) = result.results
+    alert = outcome.alert
+    payload = {
+        "alert_id": alert.id if alert else None,
+        "dedup_key": event.dedup_key,
+        "status": alert.status.value if alert else "dropped",
+        "dedup_count": alert.dedup_count if alert else 0,
+        "outcome": outcome.outcome,
+    }
+    if result.needs_triage:
+        container.wake_worker()
+    return JSONResponse(payload, status_code=202)
+
+
+async def _ingest(
+    container: ContainerDep, delivery: Delivery, event: AlertEvent
+) -> intake.IngestResult:
+    return await run_in_threadpool(
+        intake.ingest, container.uow, container.clock, delivery, ParsedDelivery(events=[event])
+    )
+
+
+@router.get("", response_model=AlertPage)
+def list_alerts(
+    container: ContainerDep,
+    _: Reader,
+    status: Annotated[list[str] | None, Query(description="repeat or comma-separate")] = None,
+    source: Annotated[str | None, Query(max_length=30)] = None,
+    service: Annotated[str | None, Query(max_length=100)] = None,
+    incident_id: Annotated[str | None, Query(max_length=32)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> AlertPage:
+    statuses = [v.strip() for raw in status or [] for v in raw.split(",") if v.strip()]
+    known = {s.value for s in AlertStatus}
+    for value in statuses:
+        if value not in known:
+            raise ValidationFailed(
+                f"unknown status '{value}'; one of: {', '.join(sorted(known))}", "status"
+            )
+    flt = AlertFilter(
+        status=statuses,
+        source=source,
+        service=service,
+        incident_id=incident_id,
+        limit=limit,
+        offset=offset,
+    )
+    items, total = intake.list_alerts(container.uow, flt)
+    return AlertPage(items=[alert_out(a) for a in items], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{alert_id}", response_model=AlertOut)
+def get_alert(alert_id: str, container: ContainerDep, _: Reader) -> AlertOut:
+    return alert_out(intake.get_alert(container.uow, alert_id))
+
+
+@router.post("/{alert_id}/acknowledge", response_model=AlertOut)
+def acknowledge(alert_id: str, container: ContainerDep, actor: Writer) -> AlertOut:
+    return alert_out(intake.acknowledge_alert(container.uow, container.clock, actor, alert_id))

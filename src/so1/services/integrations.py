@@ -1,0 +1,162 @@
+"""Integrations: create, rotate and disable sender secrets; authenticate inbound requests."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from so1.domain.alerts import AlertSource
+from so1.domain.intake import Integration, new_integration_secret
+from so1.domain.records import AuditRecord, Outcome
+from so1.errors import Conflict, Forbidden, NotFound, So1Error, Unauthorized, ValidationFailed
+from so1.ports import Clock, UnitOfWorkFactory
+from so1.services.context import Actor, Change, record
+
+# PagerDuty documents 403 for a bad signature (so it does not redeliver); others get 401.
+_FORBIDDEN_ON_BAD_SECRET = {AlertSource.PAGERDUTY}
+
+
+class Verifier(Protocol):
+    """The part of a source adapter that checks credentials (see adapters/sources/base.py)."""
+
+    def precheck(self, request: object) -> None: ...
+    def verify(self, request: object, secret: str) -> bool: ...
+
+
+def add_integration(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    source: AlertSource,
+    name: str,
+    secret: str | None = None,
+) -> Integration:
+    now = clock.now()
+    if secret is not None and len(secret) < 8:
+        raise ValidationFailed("a secret shorter than 8 characters is too easy to guess", "secret")
+    integration = Integration(
+        id=f"int_{secrets.token_hex(8)}",
+        source=source,
+        name=name,
+        secret=secret or new_integration_secret(source),
+        created_at=now,
+    )
+    with uow_factory() as uow:
+        if any(i.name == name for i in uow.intake.integrations(source)):
+            raise Conflict(f"a {source} integration named '{name}' already exists")
+        uow.intake.add_integration(integration)
+        detail = {"source": source.value, "name": name}
+        record(
+            uow,
+            actor,
+            now,
+            Change("integration.add", "integration", integration.id, "added", detail),
+        )
+        uow.commit()
+    return integration
+
+
+def list_integrations(uow_factory: UnitOfWorkFactory) -> list[Integration]:
+    with uow_factory(read_only=True) as uow:
+        return uow.intake.integrations()
+
+
+def rotate_integration(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    integration_id: str,
+    grace: timedelta,
+    secret: str | None = None,
+) -> Integration:
+    """New secret; the previous one keeps working for ``grace``."""
+    now = clock.now()
+    with uow_factory() as uow:
+        current = uow.intake.integration(integration_id)
+        if current is None or current.disabled_at is not None:
+            raise NotFound(f"integration {integration_id} does not exist or is disabled")
+        rotated = replace(
+            current,
+            secret=secret or new_integration_secret(current.source),
+            previous_secret=current.secret,
+            previous_valid_until=now + grace,
+            rotated_at=now,
+        )
+        uow.intake.update_integration(rotated)
+        detail = {"previous_valid_until": rotated.previous_valid_until.isoformat()}  # type: ignore[union-attr]
+        record(
+            uow,
+            actor,
+            now,
+            Change("integration.rotate", "integration", current.id, "rotated", detail),
+        )
+        uow.commit()
+    return rotated
+
+
+def disable_integration(
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, integration_id: str
+) -> None:
+    now = clock.now()
+    with uow_factory() as uow:
+        current = uow.intake.integration(integration_id)
+        if current is None:
+            raise NotFound(f"integration {integration_id} does not exist")
+        uow.intake.update_integration(replace(current, disabled_at=now))
+        record(
+            uow, actor, now, Change("integration.disable", "integration", current.id, "disabled")
+        )
+        uow.commit()
+
+
+def authenticate_source(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    source: AlertSource,
+    verifier: Verifier,
+    request: object,
+    source_ip: str | None,
+) -> Integration:
+    """The integration whose secret the request carries; any refusal is audited."""
+    now = clock.now()
+    try:
+        verifier.precheck(request)
+    except So1Error as exc:
+        audit_refusal(uow_factory, now, source, "webhook.refused", exc.detail, source_ip)
+        raise
+    with uow_factory(read_only=True) as uow:
+        candidates = uow.intake.integrations(source)
+    for integration in candidates:
+        if any(verifier.verify(request, s) for s in integration.valid_secrets(now)):
+            return integration
+    reason = f"no {source} integration accepts this request's credentials"
+    audit_refusal(uow_factory, now, source, "webhook.refused", reason, source_ip)
+    if source in _FORBIDDEN_ON_BAD_SECRET:
+        raise Forbidden("invalid request signature")
+    raise Unauthorized("invalid or missing credentials")
+
+
+def audit_refusal(
+    uow_factory: UnitOfWorkFactory,
+    at: datetime,
+    source: AlertSource | str,
+    action: str,
+    reason: str,
+    source_ip: str | None,
+) -> None:
+    with uow_factory() as uow:
+        uow.audit.add(
+            AuditRecord(
+                at=at,
+                actor=f"webhook:{source}",
+                action=action,
+                resource_type="delivery",
+                resource_id=None,
+                outcome=Outcome.DENIED,
+                source_ip=source_ip,
+                detail={"reason": reason},
+            )
+        )
+        uow.commit()

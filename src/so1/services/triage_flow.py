@@ -1,0 +1,199 @@
+"""After intake: correlate each new alert with open incidents, otherwise triage it and apply
+the decision (incident, ticket, or close). Runs in the background worker, and inline for
+`POST /v1/orchestrate` with the triage-responder."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from so1.domain.alerts import Alert, AlertStatus
+from so1.domain.incidents import Incident, TimelineEvent
+from so1.domain.intake import DEFAULT_RULE, CorrelationRule, connected_services
+from so1.domain.records import AgentRun, RunStatus
+from so1.domain.severity import Severity
+from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.context import Actor
+from so1.services.incidents import NewIncident, declare
+from so1.services.triage_context import triage_inputs
+
+log = logging.getLogger("so1.triage")
+
+TRIAGE_ACTOR = Actor(name="triage-responder")
+CLAIM_BATCH = 20
+STALE_CLAIM = timedelta(seconds=60)
+
+
+def process_pending(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) -> int:
+    """Claim and process waiting alerts until none is left; returns how many were handled."""
+    handled = 0
+    while True:
+        now = clock.now()
+        with uow_factory() as uow:
+            claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, now - STALE_CLAIM)
+            uow.commit()
+        if not claimed:
+            return handled
+        for alert in claimed:
+            try:
+                process_alert(uow_factory, clock, agent, alert.id)
+            except Exception:  # keep the worker alive; the claim expires and is retried
+                log.exception("processing alert %s failed", alert.id)
+            handled += 1
+
+
+def process_alert(
+    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, alert_id: str
+) -> dict[str, Any] | None:
+    """Correlate or triage one alert in one transaction; returns the triage report if run."""
+    now = clock.now()
+    with uow_factory() as uow:
+        uow.intake.lock_correlation()
+        alert = uow.alerts.get(alert_id)
+        if alert is None or uow.alerts.triage_state(alert_id) not in ("pending", "processing"):
+            return None
+        if alert.status is AlertStatus.SUPPRESSED:
+            uow.alerts.finish_triage(alert.id, "suppressed")
+            uow.commit()
+            return None
+        rule = _active_rule(uow)
+        services = _correlated_services(uow, alert, rule)
+        incident_id = uow.alerts.open_incident_for(sorted(services), now - rule.window)
+        if incident_id is not None and alert.status is not AlertStatus.RESOLVED:
+            join_incident(uow, now, [alert], incident_id, rule)
+            uow.alerts.finish_triage(alert.id, "correlated")
+            uow.commit()
+            return None
+        report = _triage(uow, agent, alert, now, rule)
+        uow.commit()
+    return report
+
+
+def _triage(
+    uow: UnitOfWork, agent: Agent, alert: Alert, now: datetime, rule: CorrelationRule
+) -> dict[str, Any] | None:
+    inputs = triage_inputs(uow, alert, now, rule.window)
+    run = AgentRun(
+        f"run_{secrets.token_hex(10)}",
+        "triage-responder",
+        RunStatus.RUNNING,
+        inputs,
+        now,
+        TRIAGE_ACTOR.name,
+    )
+    try:
+        report = agent.run(inputs)
+    except Exception as exc:  # a failing agent is a failed run; the alert stays open
+        error = f"{type(exc).__name__}: {exc}"
+        uow.agent_runs.add(replace(run, status=RunStatus.FAILED, error=error, finished_at=now))
+        uow.alerts.finish_triage(alert.id, "failed", run.id)
+        return None
+    state, incident_id = apply_report(uow, now, alert, report, rule)
+    report = {**report, "incident_id": incident_id}
+    uow.agent_runs.add(
+        replace(
+            run, status=RunStatus.COMPLETED, output=report, finished_at=now, incident_id=incident_id
+        )
+    )
+    uow.alerts.finish_triage(alert.id, state, run.id)
+    return report
+
+
+def apply_report(
+    uow: UnitOfWork, now: datetime, alert: Alert, report: dict[str, Any], rule: CorrelationRule
+) -> tuple[str, str | None]:
+    """Act on the triage decision: an incident (SEV0-3), a ticket (SEV4), or close."""
+    if report.get("classification") != "incident" or report.get("severity") is None:
+        reason = "; ".join(report.get("rationale", [])) or "triage: not an incident"
+        uow.alerts.close(alert.id, now, reason[:1000])
+        return "closed", None
+    if report.get("escalation") == "ticket":
+        uow.action_items.add_ticket(alert.id, f"SEV4: {alert.summary}"[:500], "low", now)
+        return "ticket", None
+    incident = _declare_from(uow, now, alert, report)
+    window_start = now - rule.window
+    nearby = uow.alerts.recent(sorted(_correlated_services(uow, alert, rule)), window_start)
+    related = [a for a in nearby if a.incident_id is None and a.status.is_open and a.id != alert.id]
+    join_incident(uow, now, [alert, *related], incident.id, rule, announce=False)
+    return "incident", incident.id
+
+
+def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: dict[str, Any]) -> Incident:
+    severity = Severity(report["severity"])
+    hypotheses = report.get("hypotheses") or []
+    top = hypotheses[0]["cause"] if hypotheses else "unknown"
+    summary = f"Triage: {severity}, confidence {report.get('confidence')}, likely {top}"
+    if report.get("status") == "investigation_required":
+        summary += " (investigation required: confidence below 70%)"
+    new = NewIncident(
+        title=alert.summary[:300],
+        severity=severity,
+        service=alert.service,
+        summary=summary,
+        impact=dict(report.get("impact") or {}),
+    )
+    incident = declare(uow, TRIAGE_ACTOR, now, new, min(alert.first_seen_at, now))
+    uow.timeline.add(
+        TimelineEvent(
+            incident.id,
+            now,
+            "triage.report",
+            TRIAGE_ACTOR.name,
+            summary,
+            {**report, "incident_id": incident.id},
+        )
+    )
+    return incident
+
+
+def join_incident(
+    uow: UnitOfWork,
+    now: datetime,
+    alerts: list[Alert],
+    incident_id: str,
+    rule: CorrelationRule,
+    announce: bool = True,
+) -> None:
+    """Attach alerts to an incident; mark it a storm once enough related alerts joined."""
+    uow.alerts.attach([a.id for a in alerts], incident_id)
+    if announce:
+        for alert in alerts:
+            text = f"correlated alert {alert.summary} ({alert.service or 'no service'})"
+            uow.timeline.add(
+                TimelineEvent(
+                    incident_id,
+                    now,
+                    "alert.correlated",
+                    TRIAGE_ACTOR.name,
+                    text,
+                    {"alert_id": alert.id},
+                )
+            )
+    count = uow.alerts.count_for_incident(incident_id)
+    incident = uow.incidents.get(incident_id, for_update=True)
+    if incident is None or incident.storm or count < rule.storm_threshold:
+        return
+    stormy = replace(incident, storm=True, updated_at=now, version=incident.version + 1)
+    uow.incidents.update(stormy, expected_version=incident.version)
+    text = f"alert storm: {count} related alerts treated as this one incident"
+    uow.timeline.add(
+        TimelineEvent(
+            incident_id, now, "incident.storm", TRIAGE_ACTOR.name, text, {"alert_count": count}
+        )
+    )
+
+
+def _active_rule(uow: UnitOfWork) -> CorrelationRule:
+    return next((r for r in uow.intake.rules() if r.enabled), DEFAULT_RULE)
+
+
+def _correlated_services(uow: UnitOfWork, alert: Alert, rule: CorrelationRule) -> set[str]:
+    if not alert.service:
+        return set()
+    if not rule.follow_dependencies:
+        return {alert.service}
+    graph = {s.name: s.dependencies for s in uow.catalog.all()}
+    return connected_services(alert.service, graph)
