@@ -135,3 +135,9 @@ def server_cli(cli: Cli, live_server: str, admin_token: str) -> Cli:
     cli.api_url = live_server
     cli.api_key = admin_token
     return cli
+
+
+# Intake fixtures (a scripted triage agent and a client whose worker is driven by the test).
+from tests.e2e.intake_support import alerts_api, triage  # noqa: E402
+
+__all__ = ["alerts_api", "triage"]

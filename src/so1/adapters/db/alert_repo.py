@@ -217,6 +217,15 @@ class SqlAlertRepository:
         ).scalar_one_or_none()
         return incident_id
 
+    def first_seen_since(self, since: datetime, limit: int) -> list[Alert]:
+        rows = self._conn.execute(
+            select(a)
+            .where(a.c.first_seen_at >= since)
+            .order_by(a.c.first_seen_at, a.c.id)
+            .limit(limit)
+        ).mappings()
+        return [_alert_from_row(r) for r in rows]
+
     def count_for_incident(self, incident_id: str) -> int:
         count = self._conn.execute(
             select(func.count()).select_from(a).where(a.c.incident_id == incident_id)

@@ -11,7 +11,14 @@ from so1 import __version__
 from so1.bootstrap import Container, build_container
 from so1.entrypoints.api import problems
 from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
-from so1.entrypoints.api.routes import alerts, changes, incidents, participants, system
+from so1.entrypoints.api.routes import (
+    alerts,
+    changes,
+    incidents,
+    intake_admin,
+    participants,
+    system,
+)
 
 DESCRIPTION = """SO1 runs a production incident from the first alert to the published postmortem.
 
@@ -41,7 +48,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    for module in (system, incidents, participants, changes, alerts):
+    for module in (system, incidents, participants, changes, alerts, intake_admin):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.
     app.add_middleware(IdempotencyMiddleware, store=container.idempotency, clock=container.clock)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from so1.entrypoints.cli import local, remote
+from so1.entrypoints.cli import intake, local, remote
 
 app = typer.Typer(
     name="so1",
@@ -14,6 +14,7 @@ app = typer.Typer(
 )
 local.register(app)
 remote.register(app)
+intake.register(app)
 
 
 def main() -> None:

@@ -181,6 +181,13 @@ def _upgrade_quietly(container: Container) -> None:
         _upgrade(container)
 
 
+def open_migrated() -> Container:
+    """A container on a database at the latest schema (migrating first when needed)."""
+    container = _container()
+    _upgrade_quietly(container)
+    return container
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.add_typer(db_app, name="db")
