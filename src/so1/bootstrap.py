@@ -12,8 +12,15 @@ from so1.adapters.db.engine import build_engine
 from so1.adapters.db.health import DatabaseHealth
 from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.uow import SqlUnitOfWork
+from so1.adapters.sources.alertmanager import AlertmanagerAdapter
+from so1.adapters.sources.base import SourceAdapter
+from so1.adapters.sources.datadog import DatadogAdapter
+from so1.adapters.sources.pagerduty_webhooks import PagerDutyWebhooksAdapter
+from so1.adapters.sources.sentry import SentryAdapter
 from so1.agents.registry import default_agents
 from so1.config import Settings
+from so1.domain.alerts import AlertSource
+from so1.entrypoints.api.ratelimit import RateLimiter
 from so1.entrypoints.worker import TriageWorker
 from so1.errors import NotFound
 from so1.ports import Agent, Clock, HealthCheck, IdempotencyStore, UnitOfWork
@@ -29,6 +36,8 @@ class Container:
     idempotency: IdempotencyStore
     agents: Mapping[str, Agent]
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
+    sources: dict[AlertSource, SourceAdapter] = field(default_factory=dict)
+    events_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200))
     worker: TriageWorker | None = None
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
@@ -72,4 +81,11 @@ def build_container(
         idempotency=SqlIdempotencyStore(engine),
         agents=default_agents() if agents is None else agents,
         health_checks={"database": DatabaseHealth(engine)},
+        sources={
+            AlertSource.PAGERDUTY: PagerDutyWebhooksAdapter(),
+            AlertSource.DATADOG: DatadogAdapter(),
+            AlertSource.SENTRY: SentryAdapter(),
+            AlertSource.ALERTMANAGER: AlertmanagerAdapter(),
+        },
+        events_limiter=RateLimiter(settings.events_rate_limit_per_minute),
     )

@@ -88,6 +88,8 @@ def apply_event(
         if event.action is AlertAction.ACKNOWLEDGE
         else AlertStatus.RESOLVED
     )
+    if integration_id is not None and not _same_sender(uow, event, integration_id):
+        return EventResult(event, None, "dropped")  # Events v2: only the opening key may close
     alert = uow.alerts.transition(event.source, event.dedup_key, to, now)
     if alert is None:
         return EventResult(event, None, "dropped")
@@ -115,6 +117,11 @@ def _trigger(
         alert = uow.alerts.set_status(alert.id, AlertStatus.SUPPRESSED, now) or alert
         uow.alerts.finish_triage(alert.id, "suppressed")
     return EventResult(event, alert, "created")
+
+
+def _same_sender(uow: UnitOfWork, event: AlertEvent, integration_id: str) -> bool:
+    current = uow.alerts.find(event.source, event.dedup_key)
+    return current is None or current.integration_id in (None, integration_id)
 
 
 def _annotate(uow: UnitOfWork, now: datetime, event: AlertEvent) -> EventResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from so1.domain.alerts import AlertSource
 from so1.domain.intake import Integration, new_integration_secret
@@ -21,8 +21,8 @@ _FORBIDDEN_ON_BAD_SECRET = {AlertSource.PAGERDUTY}
 class Verifier(Protocol):
     """The part of a source adapter that checks credentials (see adapters/sources/base.py)."""
 
-    def precheck(self, request: object) -> None: ...
-    def verify(self, request: object, secret: str) -> bool: ...
+    def precheck(self, request: Any) -> None: ...
+    def verify(self, request: Any, secret: str) -> bool: ...
 
 
 def add_integration(
@@ -116,7 +116,7 @@ def authenticate_source(
     clock: Clock,
     source: AlertSource,
     verifier: Verifier,
-    request: object,
+    request: Any,
     source_ip: str | None,
 ) -> Integration:
     """The integration whose secret the request carries; any refusal is audited."""

@@ -18,6 +18,7 @@ from so1.entrypoints.api.routes import (
     intake_admin,
     participants,
     system,
+    webhooks,
 )
 
 DESCRIPTION = """SO1 runs a production incident from the first alert to the published postmortem.
@@ -48,7 +49,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    for module in (system, incidents, participants, changes, alerts, intake_admin):
+    for module in (system, incidents, participants, changes, alerts, intake_admin, webhooks):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.
     app.add_middleware(IdempotencyMiddleware, store=container.idempotency, clock=container.clock)
