@@ -15,7 +15,7 @@ run: ## README command 1: install, migrate and serve on http://127.0.0.1:8000
 	python3 -m venv $(VENV) && $(VENV)/bin/pip install -q -e . && $(VENV)/bin/so1 serve
 
 test: ## README command 2: the whole suite on SQLite and PostgreSQL
-	python3 -m venv $(VENV) && $(VENV)/bin/pip install -q -e '.[dev]' && $(VENV)/bin/pytest
+	./scripts/test
 
 lint: ## ruff lint and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

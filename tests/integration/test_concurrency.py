@@ -68,3 +68,24 @@ def test_redelivered_webhook_is_stored_once(container: Container) -> None:
     with ThreadPoolExecutor(max_workers=10) as pool:
         duplicates = list(pool.map(deliver, range(10)))
     assert duplicates.count(False) == 1
+
+
+def test_same_delivery_key_a_day_later_is_a_new_delivery(container: Container) -> None:
+    from datetime import timedelta
+
+    from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, ParsedDelivery
+    from so1.domain.intake import Delivery, DeliveryOutcome
+    from so1.services import intake
+
+    event = AlertEvent(AlertSource.SENTRY, AlertAction.RESOLVE, "1170820242", "resolved")
+    parsed = ParsedDelivery([event], delivery_key="issue:resolved:1170820242")
+
+    def deliver() -> bool:
+        now = container.clock.now()
+        delivery = Delivery(AlertSource.SENTRY, now, {}, b"{}", DeliveryOutcome.ACCEPTED)
+        return intake.ingest(container.uow, container.clock, delivery, parsed).duplicate_delivery
+
+    assert deliver() is False
+    assert deliver() is True
+    container.clock.advance(timedelta(hours=25))  # type: ignore[attr-defined]
+    assert deliver() is False

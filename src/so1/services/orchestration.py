@@ -12,6 +12,9 @@ from so1.domain.records import AgentRun, RunStatus
 from so1.errors import NotFound, UnknownAgent
 from so1.ports import Agent, Clock, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
+from so1.services.triage_requests import triage_request
+
+TRIAGE_AGENT = "triage-responder"
 
 
 def orchestrate(
@@ -25,6 +28,8 @@ def orchestrate(
     agent = agents.get(name)
     if agent is None:
         raise UnknownAgent(name, sorted(agents))
+    if name == TRIAGE_AGENT:  # needs the alert store: take the alert in, triage, apply
+        return triage_request(uow_factory, clock, actor, agent, inputs)
     incident_id = inputs.get("incident_id")
     run = AgentRun(
         id=f"run_{secrets.token_hex(10)}",

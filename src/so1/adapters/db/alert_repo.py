@@ -237,3 +237,9 @@ class SqlAlertRepository:
             select(a.c.triage_state).where(a.c.id == alert_id)
         ).scalar_one_or_none()
         return state
+
+    def triage_run_id(self, alert_id: str) -> str | None:
+        run_id: str | None = self._conn.execute(
+            select(a.c.triage_run_id).where(a.c.id == alert_id)
+        ).scalar_one_or_none()
+        return run_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, text, update
+from sqlalchemy import Connection, RowMapping, String, cast, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from so1.adapters.db import intake_tables as it
@@ -14,6 +14,8 @@ from so1.domain.alerts import AlertSource
 from so1.domain.intake import CorrelationRule, Delivery, DeliveryOutcome, Integration, Silence
 
 _INTEGRATION_FIELDS = list(Integration.__dataclass_fields__)
+# Vendors retry for minutes (PagerDuty ~20 min, Datadog 5 tries); a repeat a day later is new.
+REDELIVERY_WINDOW = timedelta(hours=24)
 
 
 def _integration_from_row(row: RowMapping) -> Integration:
@@ -64,6 +66,12 @@ class SqlIntakeRepository:
         )
 
     def add_delivery(self, delivery: Delivery) -> int | None:
+        new_id = self._insert_delivery(delivery)
+        if new_id is None and self._retire_old_key(delivery):
+            new_id = self._insert_delivery(delivery)
+        return new_id
+
+    def _insert_delivery(self, delivery: Delivery) -> int | None:
         values = {name: getattr(delivery, name) for name in Delivery.__dataclass_fields__}
         values["source"] = delivery.source.value
         values["outcome"] = delivery.outcome.value
@@ -75,6 +83,22 @@ class SqlIntakeRepository:
         )
         new_id: int | None = self._conn.execute(stmt).scalar_one_or_none()
         return new_id
+
+    def _retire_old_key(self, delivery: Delivery) -> bool:
+        """A delivery key older than the redelivery window is a new event that happens to
+        repeat (e.g. a Sentry issue resolved twice): free the key for it."""
+        d = it.deliveries
+        cutoff = delivery.received_at - REDELIVERY_WINDOW
+        result = self._conn.execute(
+            update(d)
+            .where(
+                d.c.source == delivery.source.value,
+                d.c.delivery_key == delivery.delivery_key,
+                d.c.received_at < cutoff,
+            )
+            .values(delivery_key=d.c.delivery_key + "#" + cast(d.c.id, String))
+        )
+        return bool(result.rowcount)
 
     def set_delivery_outcome(self, delivery_id: int, outcome: DeliveryOutcome, detail: str) -> None:
         self._conn.execute(
