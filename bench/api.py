@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -35,6 +35,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -43,6 +44,7 @@ from so1.bootstrap import build_container
 from so1.config import Settings
 from so1.domain.access import Scope
 from so1.entrypoints.api.app import create_app
+from so1.ports import Agent
 from so1.services import access
 from so1.services.context import Actor
 
@@ -61,11 +63,16 @@ def noop() -> dict[str, str]:
     return {}
 
 
-def serve() -> None:
-    container = build_container(Settings(database_url=os.environ[URL_ENV]))
+def serve(
+    agents: Mapping[str, Agent] | None = None, setup: Callable[[FastAPI], None] | None = None
+) -> None:
+    """The server side: real app + baseline route(s); prints port and admin key, then runs."""
+    container = build_container(Settings(database_url=os.environ[URL_ENV]), agents=agents)
     migrate.upgrade(container.engine)
     app = create_app(container)
     app.add_api_route("/bench/noop", noop, methods=["GET"])
+    if setup is not None:
+        setup(app)
     issued = access.create_key(
         container.uow, container.clock, Actor("bench"), "bench", frozenset({Scope.ADMIN})
     )
@@ -111,9 +118,10 @@ def _ready_line(proc: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 @contextmanager
-def running_server(database_url: str) -> Iterator[Server]:
+def running_server(database_url: str, script: Path | None = None) -> Iterator[Server]:
+    """Run `<script> --serve` (default this file) and yield it once it listens."""
     env = {**os.environ, URL_ENV: database_url}
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve"]
+    cmd = [sys.executable, str(script or Path(__file__).resolve()), "--serve"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     try:
         info = _ready_line(proc)

@@ -172,3 +172,16 @@ def test_list_filters(alerts_api: TestClient) -> None:
     assert alerts_api.get("/v1/alerts?service=billing").json()["total"] == 1
     assert alerts_api.get("/v1/alerts?status=firing,acknowledged").json()["total"] == 2
     assert alerts_api.get("/v1/alerts?status=burning").status_code == 422
+
+
+def test_old_sender_time_keeps_first_seen_but_not_last_seen(
+    alerts_api: TestClient, clock: FixedClock
+) -> None:
+    # Alertmanager repeats the original startsAt on every notification of a firing alert.
+    old = {**SEED_ALERT, "timestamp": "2024-01-15T14:15:00Z"}
+    created = alerts_api.post("/v1/alerts", json=old).json()
+    clock.advance(timedelta(minutes=10))
+    alerts_api.post("/v1/alerts", json=old)
+    stored = alerts_api.get(f"/v1/alerts/{created['alert_id']}").json()
+    assert stored["first_seen_at"] == "2024-01-15T14:15:00Z"
+    assert stored["last_seen_at"] == "2024-01-15T14:55:00Z"

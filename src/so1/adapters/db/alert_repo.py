@@ -37,7 +37,9 @@ class SqlAlertRepository:
         self._insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
     def trigger(self, event: AlertEvent, new_id: str, at: datetime, **extra: Any) -> Alert:
-        seen = event.occurred_at or at
+        # The sender's time may be old (Alertmanager repeats startsAt on every notification);
+        # first_seen keeps it, last_seen is when SO1 last heard of the alert.
+        first_seen = min(event.occurred_at or at, at)
         values = {
             "id": new_id,
             "source": event.source.value,
@@ -53,8 +55,8 @@ class SqlAlertRepository:
             "details": event.details,
             "is_test": event.is_test,
             "dedup_count": 1,
-            "first_seen_at": seen,
-            "last_seen_at": seen,
+            "first_seen_at": first_seen,
+            "last_seen_at": at,
             "triage_state": "pending",
             **extra,
         }

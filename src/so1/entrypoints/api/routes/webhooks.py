@@ -129,6 +129,18 @@ def _integration_for(container: Container, routing_key: str) -> Integration | No
     )
 
 
+async def _refuse(container: Container, action: str, reason: str, ip: str | None) -> None:
+    await run_in_threadpool(
+        integrations.audit_refusal,
+        container.uow,
+        container.clock.now(),
+        "events",
+        action,
+        reason,
+        ip,
+    )
+
+
 @router.post("/v2/enqueue", status_code=202, tags=["intake"])
 async def enqueue(request: Request, container: ContainerDep) -> JSONResponse:
     """PagerDuty Events API v2, byte-compatible: tools that page PagerDuty can send here."""
@@ -137,27 +149,11 @@ async def enqueue(request: Request, container: ContainerDep) -> JSONResponse:
     try:
         parsed = parse_enqueue(raw)
     except InvalidEvent as exc:
-        await run_in_threadpool(
-            integrations.audit_refusal,
-            container.uow,
-            container.clock.now(),
-            "events",
-            "enqueue.invalid",
-            exc.detail,
-            ip,
-        )
+        await _refuse(container, "enqueue.invalid", exc.detail, ip)
         return JSONResponse({**_PD_INVALID, "errors": exc.errors}, status_code=400)
     integration = await run_in_threadpool(_integration_for, container, parsed.routing_key)
     if integration is None:
-        await run_in_threadpool(
-            integrations.audit_refusal,
-            container.uow,
-            container.clock.now(),
-            "events",
-            "enqueue.refused",
-            "unknown routing_key",
-            ip,
-        )
+        await _refuse(container, "enqueue.refused", "unknown routing_key", ip)
         return JSONResponse({**_PD_INVALID, "errors": ["Invalid routing key"]}, status_code=400)
     if not container.events_limiter.allow(integration.id):
         return JSONResponse(_PD_THROTTLED, status_code=429)
@@ -173,13 +169,18 @@ async def enqueue(request: Request, container: ContainerDep) -> JSONResponse:
 async def change_enqueue(request: Request, container: ContainerDep) -> JSONResponse:
     """PagerDuty change events: kept as deployment records for triage context; never alerts."""
     raw = await request.body()
+    ip = client_ip(request)
     try:
         change = parse_change_enqueue(raw)
     except InvalidEvent as exc:
+        await _refuse(container, "enqueue.invalid", exc.detail, ip)
         return JSONResponse({**_PD_INVALID, "errors": exc.errors}, status_code=400)
     integration = await run_in_threadpool(_integration_for, container, change.routing_key)
     if integration is None:
+        await _refuse(container, "enqueue.refused", "unknown routing_key", ip)
         return JSONResponse({**_PD_INVALID, "errors": ["Invalid routing key"]}, status_code=400)
+    if not container.events_limiter.allow(integration.id):
+        return JSONResponse(_PD_THROTTLED, status_code=429)
     details = change.custom_details if isinstance(change.custom_details, dict) else {}
     deployment = Deployment(
         service=str(details.get("service") or change.source or "unknown")[:100],

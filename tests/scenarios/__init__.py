@@ -1,0 +1,1 @@
+"""Labelled triage scenarios (YAML) and the accuracy test that runs them."""

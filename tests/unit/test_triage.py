@@ -1,0 +1,390 @@
+"""The triage-responder: the runbook's worked example, the report contract, determinism,
+confidence, the health-endpoint rule, value parsing and input validation (pure, no I/O)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+
+import pytest
+import yaml
+
+from so1.agents.triage import TriageResponder, escalation_for
+from so1.agents.triage_facts import resolve, walk
+from so1.agents.triage_inputs import ServiceInfo
+from so1.agents.triage_knowledge import knowledge, parse_knowledge
+from so1.agents.triage_values import Quantity, compare, parse_quantity
+from so1.domain.severity import Severity
+from so1.ports import Agent
+
+REPORT_KEYS = frozenset(
+    [
+        "severity",
+        "confidence",
+        "classification",
+        "impact",
+        "hypotheses",
+        "escalation",
+        "status",
+        "incident_id",
+        "rationale",
+    ]
+)
+CAUSES = frozenset(
+    [
+        "connection_exhaustion",
+        "slow_queries",
+        "memory_leak",
+        "deployment_issue",
+        "infrastructure_problem",
+        "database_failure",
+        "dependency_failure",
+        "resource_exhaustion",
+        "configuration_error",
+        "traffic_surge",
+        "security_breach",
+        "unknown",
+    ]
+)
+NOW = "2024-01-15T14:45:00Z"
+CATALOG: list[dict[str, Any]] = [
+    {
+        "name": "control-plane-api",
+        "tier": "critical",
+        "owner_team": "platform-team",
+        "users": 150,
+        "dependencies": ["postgres-primary"],
+        "baselines": {"error_rate": "0.2%"},
+    },
+    {"name": "web-dashboard", "tier": "high", "users": 150, "dependencies": ["control-plane-api"]},
+    {"name": "status-widget", "tier": "low", "users": 10, "dependencies": ["web-dashboard"]},
+    {"name": "postgres-primary", "tier": "critical", "users": None, "dependencies": []},
+    {"name": "docs-site", "tier": "low", "users": 40, "dependencies": []},
+]
+
+
+def seed_inputs() -> dict[str, Any]:
+    """The runbook's curl example, with the context SO1 adds from its database."""
+    return {
+        "alert_id": "pd-alert-123",
+        "alert_source": "pagerduty",
+        "alert_data": {
+            "service": "so1-control-plane-api",
+            "metric": "error_rate",
+            "current_value": "12%",
+            "threshold": "< 1%",
+        },
+        "context": {
+            "now": NOW,
+            "services": copy.deepcopy(CATALOG),
+            "deployments": [
+                {
+                    "service": "control-plane-api",
+                    "version": "v2.14.0",
+                    "previous_version": "v2.13.2",
+                    "deployed_at": "2024-01-15T10:45:00Z",
+                    "deployed_by": "oncall-backend",
+                    "commit_sha": "9f3c2a1",
+                    "status": "succeeded",
+                    "config": {},
+                }
+            ],
+            "flag_changes": [],
+            "related_alerts": [
+                {
+                    "id": "pd-alert-122",
+                    "source": "pagerduty",
+                    "service": "control-plane-api",
+                    "metric": "db_pool_utilization",
+                    "current_value": "100%",
+                    "threshold": "< 90%",
+                    "summary": "Database connection pool at 100% utilization",
+                    "status": "firing",
+                    "first_seen_at": "2024-01-15T14:31:00Z",
+                    "dedup_count": 3,
+                    "labels": {},
+                }
+            ],
+            "incident_id": "INC-20240115-0042",
+        },
+    }
+
+
+def alert(service: str = "control-plane-api", **data: Any) -> dict[str, Any]:
+    return {
+        "alert_id": "a-1",
+        "alert_source": "events",
+        "alert_data": {"service": service, **data},
+        "context": {"now": NOW, "services": copy.deepcopy(CATALOG)},
+    }
+
+
+def triage(inputs: dict[str, Any]) -> dict[str, Any]:
+    return TriageResponder().run(inputs)
+
+
+def test_is_an_agent_named_as_the_runbook_calls_it() -> None:
+    agent: Agent = TriageResponder()
+    assert agent.name == "triage-responder"
+
+
+def test_seed_example_is_sev2_connection_exhaustion() -> None:
+    report = triage(seed_inputs())
+    assert set(report) == REPORT_KEYS
+    assert report["severity"] == "SEV2"
+    assert report["classification"] == "incident"
+    assert report["escalation"] == "standard"
+    assert report["status"] == "completed"
+    assert report["confidence"] >= 0.70
+    assert report["confidence"] == round(report["confidence"], 2)
+    assert report["incident_id"] == "INC-20240115-0042"
+    assert report["impact"]["users_affected"] == 150
+    assert report["impact"]["services"][0] == "control-plane-api"
+    assert {h["cause"] for h in report["hypotheses"]} <= CAUSES
+    top = report["hypotheses"][0]
+    assert top["cause"] == "connection_exhaustion"
+    assert any("db_pool_utilization at 100%" in e for e in top["evidence"])
+    assert any(
+        "service:control-plane-api status:error last 30m" in s for s in top["investigation_steps"]
+    )
+    deploy = next(h for h in report["hypotheses"] if h["cause"] == "deployment_issue")
+    assert "deployment v2.14.0 of control-plane-api 4h ago" in deploy["evidence"][0]
+    assert any("compare v2.14.0 with v2.13.2" in s for s in deploy["investigation_steps"])
+
+
+def test_impact_lists_dependents_transitively() -> None:
+    report = triage(seed_inputs())
+    assert report["impact"]["services"] == ["control-plane-api", "web-dashboard", "status-widget"]
+    database = triage(alert("postgres-primary", metric="pg_up", current_value=0))
+    assert database["impact"]["services"] == [
+        "postgres-primary",
+        "control-plane-api",
+        "web-dashboard",
+        "status-widget",
+    ]
+    assert database["impact"]["users_affected"] == 150
+    catalog = {
+        s["name"]: ServiceInfo(s["name"], dependencies=tuple(s["dependencies"])) for s in CATALOG
+    }
+    assert walk("status-widget", catalog, upstream=True) == (
+        "web-dashboard",
+        "control-plane-api",
+        "postgres-primary",
+    )
+
+
+def test_runbook_curl_without_context_needs_investigation() -> None:
+    inputs = seed_inputs()
+    del inputs["context"]
+    report = triage(inputs)
+    assert report["severity"] == "SEV2"
+    assert report["confidence"] < 0.70
+    assert report["status"] == "investigation_required"
+    assert report["incident_id"] is None
+
+
+def test_same_input_gives_the_same_report_and_inputs_are_not_changed() -> None:
+    inputs = seed_inputs()
+    before = copy.deepcopy(inputs)
+    first, second = triage(inputs), TriageResponder().run(inputs)
+    assert first == second
+    assert inputs == before
+
+
+def test_thin_alert_needs_investigation() -> None:
+    report = triage(alert("mystery-service"))
+    assert report["classification"] == "incident"
+    assert report["confidence"] < 0.70
+    assert report["status"] == "investigation_required"
+    assert report["hypotheses"][0]["cause"] == "unknown"
+
+
+def test_confidence_is_computed_and_drops_on_conflict() -> None:
+    plain = triage(alert(metric="error_rate", current_value="70%", threshold="< 1%"))
+    conflicting = triage(
+        alert(metric="error_rate", current_value="70%", threshold="< 1%", severity_hint="info")
+    )
+    assert plain["severity"] in ("SEV0", "SEV1")
+    assert conflicting["confidence"] < plain["confidence"]
+
+
+@pytest.mark.parametrize(
+    ("metric", "value"),
+    [("health_check", "failing"), ("up", 0), ("heartbeat", "down"), ("readiness_probe", False)],
+)
+def test_health_endpoint_down_is_at_least_sev1(metric: str, value: Any) -> None:
+    report = triage(alert("docs-site", metric=metric, current_value=value, severity_hint="info"))
+    assert report["severity"] in ("SEV0", "SEV1")
+    assert report["escalation"] == "immediate"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"summary": "Test notification", "is_test": True},
+        {"metric": "error_rate", "current_value": "12%", "threshold": "< 1%", "status": "resolved"},
+        {"metric": "error_rate", "current_value": "0.4%", "threshold": "< 1%"},
+        {"metric": "availability", "current_value": "99.95%", "threshold": ">= 99.9%"},
+        {"metric": "cpu_utilization", "current_value": 0.62, "threshold": "> 0.9"},
+    ],
+)
+def test_nothing_to_act_on_is_closed(data: dict[str, Any]) -> None:
+    report = triage(alert(**data))
+    assert report["classification"] == "non_incident"
+    assert report["severity"] is None
+    assert report["escalation"] == "close"
+    assert report["hypotheses"] == []
+
+
+def test_cosmetic_issue_is_a_sev4_ticket() -> None:
+    report = triage(
+        alert("web-dashboard", summary="Button misaligned on Safari", severity_hint="info")
+    )
+    assert report["severity"] == "SEV4"
+    assert report["classification"] == "incident"
+    assert report["escalation"] == "ticket"
+
+
+@pytest.mark.parametrize(
+    ("severity", "escalation"),
+    [
+        ("SEV0", "immediate"),
+        ("SEV1", "immediate"),
+        ("SEV2", "standard"),
+        ("SEV3", "standard"),
+        ("SEV4", "ticket"),
+    ],
+)
+def test_escalation_follows_the_runbook(severity: str, escalation: str) -> None:
+    assert escalation_for(Severity(severity)) == escalation
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("12%", Quantity(12.0, "%")),
+        ("< 1%", Quantity(1.0, "%", "<")),
+        ("500ms", Quantity(500.0, "ms")),
+        (">= 0.9", Quantity(0.9, "", ">=")),
+        ("2s", Quantity(2000.0, "ms")),
+        ("1.5 min", Quantity(90000.0, "ms")),
+        ("up == 1", Quantity(1.0, "", "==")),
+        ("p99 < 500ms", Quantity(500.0, "ms", "<")),
+        ("5,000", Quantity(5000.0)),
+        ("1.2k", Quantity(1200.0)),
+        ("3.8GB", Quantity(3.8 * 1024**3, "B")),
+        ("480 req/s", Quantity(480.0, "/s")),
+        (42, Quantity(42.0)),
+        (0.62, Quantity(0.62)),
+        (True, Quantity(1.0)),
+        ("down", Quantity(0.0)),
+        ("healthy", Quantity(1.0)),
+        ("N/A", None),
+        ("", None),
+        (None, None),
+        ("twelve", None),
+    ],
+)
+def test_value_parsing(raw: object, expected: Quantity | None) -> None:
+    assert parse_quantity(raw, knowledge().states) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "threshold", "higher_is_worse", "state", "ratio"),
+    [
+        ("12%", "< 1%", True, "breached", 12.0),
+        ("0.4%", "< 1%", True, "within", 0.4),
+        ("12%", "< 1%", None, "breached", 12.0),
+        ("1%", "< 1%", None, "breached", 1.0),
+        ("2s", "< 500ms", True, "breached", 4.0),
+        ("8", "< 1%", True, "breached", 8.0),
+        ("99.0%", ">= 99.9%", False, "breached", 10.0),
+        ("99.95%", ">= 99.9%", False, "within", 0.5),
+        ("0.62", "> 0.9", True, "within", None),
+        ("0", "== 1", None, "breached", None),
+        ("12%", "500ms", True, "unknown", None),
+    ],
+)
+def test_compare_against_threshold(
+    value: str, threshold: str, higher_is_worse: bool | None, state: str, ratio: float | None
+) -> None:
+    result = compare(parse_quantity(value), parse_quantity(threshold), higher_is_worse)
+    assert result.state == state
+    if ratio is not None:
+        assert result.ratio == pytest.approx(ratio)
+
+
+def test_service_names_resolve_with_an_organisation_prefix_only() -> None:
+    catalog = {s["name"]: ServiceInfo(s["name"]) for s in CATALOG}
+    assert resolve("so1-control-plane-api", catalog) == "control-plane-api"
+    assert resolve("control-plane-api", catalog) == "control-plane-api"
+    assert resolve("api", catalog) == "api"
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def mutate(inputs: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        node: Any = inputs
+        for part in parents:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        node[last] = value
+
+    return mutate
+
+
+def _drop(key: str) -> Callable[[dict[str, Any]], None]:
+    return lambda inputs: inputs.pop(key)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (_drop("alert_id"), "alert_id"),
+        (_set("alert_source", 7), "alert_source"),
+        (_drop("alert_data"), "alert_data"),
+        (_set("alert_data", "error"), "alert_data"),
+        (_set("alert_data.service", ""), "alert_data.service"),
+        (_set("alert_data.current_value", ["12%"]), "alert_data.current_value"),
+        (_set("alert_data.severity_hint", "urgent"), "alert_data.severity_hint"),
+        (_set("alert_data.status", "open"), "alert_data.status"),
+        (_set("alert_data.is_test", "yes"), "alert_data.is_test"),
+        (_set("alert_data.labels", {"region": ["eu"]}), "alert_data.labels"),
+        (_set("context.now", "yesterday"), "context.now"),
+        (_set("context.services", {"name": "x"}), "context.services"),
+        (_set("context.services.0.tier", "gold"), "context.services[0].tier"),
+        (_set("context.services.0.users", -5), "context.services[0].users"),
+        (_set("context.services.0.dependencies", "db"), "context.services[0].dependencies"),
+        (_set("context.deployments.0.version", None), "context.deployments[0].version"),
+        (_set("context.deployments.0.deployed_at", 5), "context.deployments[0].deployed_at"),
+        (_set("context.flag_changes", [{"key": "f"}]), "context.flag_changes[0].enabled_after"),
+        (
+            _set("context.related_alerts.0.dedup_count", "3"),
+            "context.related_alerts[0].dedup_count",
+        ),
+        (
+            _set("context.related_alerts.0.first_seen_at", "soon"),
+            "context.related_alerts[0].first_seen_at",
+        ),
+    ],
+)
+def test_bad_input_names_the_field(mutate: Callable[[dict[str, Any]], None], field: str) -> None:
+    inputs = seed_inputs()
+    mutate(inputs)
+    with pytest.raises(ValueError, match=field.replace("[", r"\[").replace("]", r"\]")):
+        triage(inputs)
+
+
+def test_knowledge_covers_the_cause_vocabulary() -> None:
+    kn = knowledge()
+    assert {c.cause for c in kn.causes} == CAUSES
+    assert all(c.steps for c in kn.causes)
+
+
+def test_knowledge_rejects_unknown_signals() -> None:
+    text = resources.files("so1.knowledge").joinpath("symptoms.yaml").read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    doc["causes"]["unknown"]["signals"] = [{"when": "astrology", "weight": 1}]
+    with pytest.raises(ValueError, match="astrology"):
+        parse_knowledge(doc)
