@@ -103,7 +103,9 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def container(db_url: str, clock: FixedClock) -> Iterator[Container]:
-    built = build_container(Settings(database_url=db_url, db_pool_size=5), clock=clock)
+    built = build_container(
+        Settings(database_url=db_url, db_pool_size=5, auth_cache_seconds=0), clock=clock
+    )
     yield built
     built.close()
 

@@ -24,6 +24,7 @@ from so1.entrypoints.api.ratelimit import RateLimiter
 from so1.entrypoints.worker import TriageWorker
 from so1.errors import NotFound
 from so1.ports import Agent, Clock, HealthCheck, IdempotencyStore, UnitOfWork
+from so1.services.access import KeyCache
 
 TRIAGE_AGENT = "triage-responder"
 
@@ -38,6 +39,7 @@ class Container:
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     sources: dict[AlertSource, SourceAdapter] = field(default_factory=dict)
     events_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200))
+    key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
     worker: TriageWorker | None = None
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
@@ -88,4 +90,5 @@ def build_container(
             AlertSource.ALERTMANAGER: AlertmanagerAdapter(),
         },
         events_limiter=RateLimiter(settings.events_rate_limit_per_minute),
+        key_cache=KeyCache(settings.auth_cache_seconds),
     )

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     integration_rotation_grace_seconds: int = Field(
         default=86_400, ge=0, description="how long a rotated integration secret keeps working"
     )
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, description="how long a verified API key is trusted without a read"
+    )
     log_level: str = Field(default="info", description="debug, info, warning, error")
     api_url: str = Field(default="http://127.0.0.1:8000", description="server the CLI talks to")
     api_key: SecretStr | None = Field(default=None, description="API key the CLI sends")

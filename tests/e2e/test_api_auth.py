@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.access import Scope
+from so1.errors import Unauthorized
 from so1.services import access
 from so1.services.context import Actor
 from tests.conftest import make_key
@@ -118,3 +120,23 @@ def test_first_start_admin_key_only_once(container: Container, clock: FixedClock
     first = access.ensure_admin_key(container.uow, clock)
     assert first is not None and first.key.scopes == {Scope.ADMIN}
     assert access.ensure_admin_key(container.uow, clock) is None
+
+
+def test_key_cache_trusts_a_verified_key_for_its_ttl_only(
+    container: Container, clock: FixedClock
+) -> None:
+    cache = access.KeyCache(ttl_seconds=60)
+    token = make_key(container, Scope.READ)
+    key_id = token.split("_")[1]
+    assert access.authenticate(container.uow, clock, token, None, cache).id == key_id
+    access.revoke_key(container.uow, clock, Actor("t"), key_id)
+    # Within the TTL the cached key still works: the documented cost of SO1_AUTH_CACHE_SECONDS.
+    assert access.authenticate(container.uow, clock, token, None, cache).id == key_id
+    wrong = token[:-3] + "xyz"
+    with pytest.raises(Unauthorized):
+        access.authenticate(container.uow, clock, wrong, None, cache)
+    # A failed attempt drops the entry, and without the cache the revocation holds.
+    with pytest.raises(Unauthorized):
+        access.authenticate(container.uow, clock, token, None, cache)
+    with pytest.raises(Unauthorized):
+        access.authenticate(container.uow, clock, token, None, access.KeyCache(0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -91,17 +93,60 @@ def rotate_key(
     return issued
 
 
+class KeyCache:
+    """Recently verified keys, so a busy client does not cost a database read per request.
+
+    A revocation or rotation made elsewhere takes effect here after at most ``ttl_seconds``
+    (``SO1_AUTH_CACHE_SECONDS``; 0 turns the cache off)."""
+
+    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._entries: dict[str, tuple[ApiKey, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_id: str) -> ApiKey | None:
+        if self._ttl <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(key_id)
+        if entry is None or time.monotonic() - entry[1] > self._ttl:
+            return None
+        return entry[0]
+
+    def put(self, key: ApiKey) -> None:
+        if self._ttl <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[key.id] = (key, time.monotonic())
+
+    def forget(self, key_id: str) -> None:
+        with self._lock:
+            self._entries.pop(key_id, None)
+
+
+NO_CACHE = KeyCache(0)
+
+
 def authenticate(
-    uow_factory: UnitOfWorkFactory, clock: Clock, token: str | None, source_ip: str | None
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    token: str | None,
+    source_ip: str | None,
+    cache: KeyCache = NO_CACHE,
 ) -> ApiKey:
     """The key behind a bearer token; any failure is the same 401 (and is audited)."""
     now = clock.now()
     parts = split_token(token) if token else None
-    key = None
-    if parts is not None:
+    key = cache.get(parts[0]) if parts else None
+    if parts is not None and key is None:
         with uow_factory(read_only=True) as uow:
             key = uow.keys.get(parts[0])
     if key is None or parts is None or not key.is_usable(now) or not secret_matches(key, parts[1]):
+        if parts is not None:
+            cache.forget(parts[0])
         _audit_denial(uow_factory, now, "auth.failed", parts[0] if parts else None, source_ip)
         raise Unauthorized(_GENERIC_401)
     if key.last_used_at is None or now - key.last_used_at >= _TOUCH_INTERVAL:
@@ -109,6 +154,7 @@ def authenticate(
             uow.keys.touch(key.id, now)
             uow.commit()
         key = replace(key, last_used_at=now)
+    cache.put(key)
     return key
 
 

@@ -39,7 +39,7 @@ def require(scope: Scope) -> Callable[..., Actor]:
     ) -> Actor:
         token = credentials.credentials if credentials else None
         ip = client_ip(request)
-        key = access.authenticate(container.uow, container.clock, token, ip)
+        key = access.authenticate(container.uow, container.clock, token, ip, container.key_cache)
         actor = Actor(name=key.name, key_id=key.id, source_ip=ip)
         if not key.allows(scope):
             action = f"{request.method} {request.url.path}"
