@@ -21,6 +21,7 @@ from so1.agents.registry import default_agents
 from so1.config import Settings
 from so1.domain.alerts import AlertSource
 from so1.entrypoints.api.ratelimit import RateLimiter
+from so1.entrypoints.ingest_writer import IngestWriter
 from so1.entrypoints.worker import TriageWorker
 from so1.errors import NotFound
 from so1.ports import Agent, Clock, HealthCheck, IdempotencyStore, UnitOfWork
@@ -41,6 +42,7 @@ class Container:
     events_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200))
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
     worker: TriageWorker | None = None
+    ingest_writer: IngestWriter | None = None
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(self.engine, read_only=read_only)
@@ -53,19 +55,28 @@ class Container:
         return agent
 
     def start_background(self) -> None:
-        """Start the triage worker (servers only; the CLI never does)."""
+        """Start the intake writer and the triage worker (servers only; never the CLI)."""
+        if self.ingest_writer is None:
+            self.ingest_writer = IngestWriter(self.uow, self.clock)
+            self.ingest_writer.start()
         if self.settings.triage_worker and TRIAGE_AGENT in self.agents and self.worker is None:
             self.worker = TriageWorker(self.uow, self.clock, self.agents[TRIAGE_AGENT])
             self.worker.start()
+
+    def stop_background(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        if self.ingest_writer is not None:
+            self.ingest_writer.stop()
+            self.ingest_writer = None
 
     def wake_worker(self) -> None:
         if self.worker is not None:
             self.worker.wake()
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker = None
+        self.stop_background()
         self.engine.dispose()
 
 

@@ -4,7 +4,7 @@ transaction (durable before the sender is answered); triage happens afterwards."
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from so1.domain.alerts import Alert, AlertAction, AlertEvent, AlertStatus, ParsedDelivery
@@ -48,28 +48,39 @@ def ingest(
     parsed: ParsedDelivery,
 ) -> IngestResult:
     """Store the delivery and apply its events; a repeated ``delivery_key`` changes nothing."""
+    return ingest_batch(uow_factory, clock, [(delivery, parsed)])[0]
+
+
+def ingest_batch(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    items: list[tuple[Delivery, ParsedDelivery]],
+) -> list[IngestResult]:
+    """Several deliveries in one transaction (group commit); one result each, in order."""
     now = clock.now()
-    outcome = DeliveryOutcome.ACCEPTED if parsed.events else DeliveryOutcome.IGNORED
-    stored = Delivery(
-        source=delivery.source,
-        received_at=delivery.received_at,
-        headers=delivery.headers,
-        body=delivery.body,
-        outcome=outcome,
-        integration_id=delivery.integration_id,
-        delivery_key=parsed.delivery_key,
-        detail=parsed.ignored_reason,
-    )
     with uow_factory() as uow:
-        if uow.intake.add_delivery(stored) is None:
-            return IngestResult(duplicate_delivery=True)
-        silences = uow.intake.silences(active_at=now) if parsed.events else []
-        results = [
-            apply_event(uow, now, event, delivery.integration_id, silences)
-            for event in parsed.events
-        ]
+        silences = uow.intake.silences(active_at=now)
+        results = [_ingest_one(uow, now, delivery, parsed, silences) for delivery, parsed in items]
         uow.commit()
-    return IngestResult(results=results)
+    return results
+
+
+def _ingest_one(
+    uow: UnitOfWork,
+    now: datetime,
+    delivery: Delivery,
+    parsed: ParsedDelivery,
+    silences: list[Silence],
+) -> IngestResult:
+    outcome = DeliveryOutcome.ACCEPTED if parsed.events else DeliveryOutcome.IGNORED
+    stored = replace(
+        delivery, outcome=outcome, delivery_key=parsed.delivery_key, detail=parsed.ignored_reason
+    )
+    if uow.intake.add_delivery(stored) is None:
+        return IngestResult(duplicate_delivery=True)
+    return IngestResult(
+        results=[apply_event(uow, now, e, delivery.integration_id, silences) for e in parsed.events]
+    )
 
 
 def apply_event(

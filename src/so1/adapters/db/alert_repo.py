@@ -66,7 +66,9 @@ class SqlAlertRepository:
             .values(values)
             .on_conflict_do_update(
                 index_elements=[a.c.source, a.c.dedup_key],
-                index_where=a.c.status != AlertStatus.RESOLVED.value,
+                # Literal SQL: with a bound parameter PostgreSQL cannot match the partial
+                # index once psycopg prepares the statement (after 5 runs).
+                index_where=it.OPEN_ALERT,
                 set_={
                     "dedup_count": a.c.dedup_count + 1,
                     "last_seen_at": func.max(a.c.last_seen_at, excluded.last_seen_at)

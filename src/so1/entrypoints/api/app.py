@@ -35,9 +35,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         container.start_background()
         yield
-        if container.worker is not None:
-            container.worker.stop()
-            container.worker = None
+        container.stop_background()
 
     app = FastAPI(
         lifespan=lifespan,

@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from so1.domain.alerts import (
     Alert,
@@ -21,6 +20,7 @@ from so1.domain.alerts import (
 from so1.domain.intake import Delivery, DeliveryOutcome
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.intake_schemas import AlertIn, AlertOut, AlertPage
+from so1.entrypoints.api.storing import store
 from so1.errors import ValidationFailed
 from so1.ports import AlertFilter
 from so1.services import intake
@@ -62,7 +62,7 @@ async def post_alert(
     delivery = Delivery(
         AlertSource.EVENTS, container.clock.now(), {}, raw, DeliveryOutcome.ACCEPTED
     )
-    result = await _ingest(container, delivery, event)
+    result = await store(container, delivery, ParsedDelivery(events=[event]))
     (outcome,) = result.results
     alert = outcome.alert
     payload = {
@@ -72,17 +72,7 @@ async def post_alert(
         "dedup_count": alert.dedup_count if alert else 0,
         "outcome": outcome.outcome,
     }
-    if result.needs_triage:
-        container.wake_worker()
     return JSONResponse(payload, status_code=202)
-
-
-async def _ingest(
-    container: ContainerDep, delivery: Delivery, event: AlertEvent
-) -> intake.IngestResult:
-    return await run_in_threadpool(
-        intake.ingest, container.uow, container.clock, delivery, ParsedDelivery(events=[event])
-    )
 
 
 @router.get("", response_model=AlertPage)

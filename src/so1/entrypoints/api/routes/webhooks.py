@@ -16,6 +16,7 @@ from so1.domain.alerts import AlertSource, ParsedDelivery
 from so1.domain.changes import Deployment
 from so1.domain.intake import Delivery, DeliveryOutcome, Integration
 from so1.entrypoints.api.deps import ContainerDep, client_ip
+from so1.entrypoints.api.storing import store
 from so1.errors import So1Error
 from so1.services import changes, intake, integrations
 from so1.services.context import Actor
@@ -63,12 +64,7 @@ async def _receive(
         DeliveryOutcome.ACCEPTED,
         integration.id,
     )
-    result = await run_in_threadpool(
-        intake.ingest, container.uow, container.clock, delivery, parsed
-    )
-    if result.needs_triage:
-        container.wake_worker()
-    return result
+    return await store(container, delivery, parsed)
 
 
 @router.post("/v1/webhooks/{source}", status_code=202)

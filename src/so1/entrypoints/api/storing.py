@@ -1,0 +1,28 @@
+"""Hand a delivery to the group-commit writer (or store it directly when none runs)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.concurrency import run_in_threadpool
+
+from so1.bootstrap import Container
+from so1.domain.alerts import ParsedDelivery
+from so1.domain.intake import Delivery
+from so1.services import intake
+
+
+async def store(
+    container: Container, delivery: Delivery, parsed: ParsedDelivery
+) -> intake.IngestResult:
+    """Returns once the delivery is committed; wakes triage when a new alert needs it."""
+    writer = container.ingest_writer
+    if writer is not None:
+        result = await asyncio.wrap_future(writer.submit(delivery, parsed))
+    else:
+        result = await run_in_threadpool(
+            intake.ingest, container.uow, container.clock, delivery, parsed
+        )
+    if result.needs_triage:
+        container.wake_worker()
+    return result
