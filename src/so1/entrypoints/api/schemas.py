@@ -15,25 +15,36 @@ from so1.domain.severity import Severity
 Name = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 
 
-def _nul_path(value: Any, path: str) -> str | None:
-    """Where a NUL character hides in a JSON value (PostgreSQL cannot store one), or None."""
+def _storable(text: str) -> bool:
+    """PostgreSQL refuses NUL; neither database can store lone UTF-16 surrogates ("\\ud800")."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unstorable_path(value: Any, path: str) -> str | None:
+    """Where a string the databases cannot store hides in a JSON value, or None."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        return None if _storable(value) else path
     if isinstance(value, dict):
         for key, item in value.items():
-            found = _nul_path(key, path) or _nul_path(item, f"{path}.{key}")
+            found = _unstorable_path(key, path) or _unstorable_path(item, f"{path}.{key}")
             if found:
                 return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            found = _nul_path(item, f"{path}[{index}]")
+            found = _unstorable_path(item, f"{path}[{index}]")
             if found:
                 return found
     return None
 
 
 class Strict(BaseModel):
-    """Request bodies: unknown fields and NUL characters are refused, naming the field."""
+    """Request bodies: unknown fields and unstorable characters are refused, naming the field."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -42,9 +53,9 @@ class Strict(BaseModel):
     def _refuse_nul(cls, data: Any) -> Any:
         if isinstance(data, dict):
             for key, value in data.items():
-                found = _nul_path(value, str(key)) or _nul_path(key, str(key))
+                found = _unstorable_path(value, str(key)) or _unstorable_path(key, str(key))
                 if found:
-                    raise ValueError(f"{found} contains a NUL character")
+                    raise ValueError(f"{found} contains a NUL character or a lone surrogate")
         return data
 
 
