@@ -236,3 +236,17 @@ def test_change_events_become_deployment_records(hooks: TestClient, container: C
     recent = hooks.get("/v1/deployments/recent?hours=1").json()["deployments"]
     assert recent[0]["platform"] == "pagerduty-change"
     assert hooks.get("/v1/alerts").json()["total"] == 0
+
+
+def test_unstorable_characters_in_vendor_payloads_are_kept_not_refused(
+    hooks: TestClient, container: Container
+) -> None:
+    token = add(container, AlertSource.DATADOG)
+    document = json.loads(payload("datadog/05-incident-template-ilert.SUBSTITUTED-triggered.json"))
+    document["title"] = "[Triggered] bad \u0000 bytes \ud800 here"
+    body = json.dumps(document).encode()  # ASCII escapes, as a sender would produce
+    response = hooks.post("/v1/webhooks/datadog", content=body, headers={"X-SO1-Token": token})
+    assert response.status_code == 202, response.text
+    alert = hooks.get(f"/v1/alerts/{response.json()['alerts'][0]['alert_id']}").json()
+    assert "\ufffd" in alert["summary"]
+    assert "\u0000" not in alert["summary"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -103,3 +103,24 @@ class Alert:
     is_test: bool = False
     flap_count: int = 0
     closed_reason: str | None = None
+
+
+def storable(value: Any) -> Any:
+    """``value`` with what no database can store in text replaced: NUL characters (refused by
+    PostgreSQL) and lone UTF-16 surrogates (not UTF-8). Vendor payloads are kept, not refused."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
+def storable_event(event: AlertEvent) -> AlertEvent:
+    texts = ("dedup_key", "summary", "service", "metric", "current_value", "threshold")
+    changes: dict[str, Any] = {name: storable(getattr(event, name)) for name in texts}
+    changes.update(
+        labels=storable(event.labels), details=storable(event.details), links=storable(event.links)
+    )
+    return replace(event, **changes)

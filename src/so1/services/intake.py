@@ -7,7 +7,14 @@ import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from so1.domain.alerts import Alert, AlertAction, AlertEvent, AlertStatus, ParsedDelivery
+from so1.domain.alerts import (
+    Alert,
+    AlertAction,
+    AlertEvent,
+    AlertStatus,
+    ParsedDelivery,
+    storable_event,
+)
 from so1.domain.incidents import TimelineEvent
 from so1.domain.intake import FLAP_WINDOW, Delivery, DeliveryOutcome, Silence
 from so1.errors import Conflict, NotFound
@@ -90,6 +97,7 @@ def apply_event(
     integration_id: str | None,
     silences: list[Silence],
 ) -> EventResult:
+    event = storable_event(event)
     if event.action is AlertAction.TRIGGER:
         return _trigger(uow, now, event, integration_id, silences)
     if event.action is AlertAction.ANNOTATE:
