@@ -23,6 +23,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from so1.adapters.sources._values import json_object as _document
 from so1.adapters.sources.base import InboundRequest, same_secret
 from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, ParsedDelivery, SeverityHint
 from so1.errors import MalformedRequest, Unauthorized
@@ -73,16 +74,6 @@ def _bearer(request: InboundRequest) -> str | None:
     scheme, _, token = (request.header("Authorization") or "").strip().partition(" ")
     token = token.strip()
     return token if scheme.lower() == "bearer" and token else None
-
-
-def _document(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise MalformedRequest(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(document, dict):
-        raise MalformedRequest("body must be a JSON object")
-    return document
 
 
 def _group_context(group: dict[str, Any]) -> dict[str, Any]:

@@ -17,9 +17,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
 from typing import Any
 
+from so1.adapters.sources._values import (
+    as_list as _list,
+)
+from so1.adapters.sources._values import (
+    iso_time as _timestamp,
+)
+from so1.adapters.sources._values import (
+    obj as _obj,
+)
+from so1.adapters.sources._values import (
+    text as _text,
+)
 from so1.adapters.sources.base import InboundRequest
 from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, ParsedDelivery, SeverityHint
 from so1.errors import MalformedRequest
@@ -166,32 +177,3 @@ def _conference(value: object) -> dict[str, str] | None:
     bridge = _obj(value)
     kept = {key: _text(item) for key, item in bridge.items()}
     return {key: item for key, item in kept.items() if item is not None} or None
-
-
-def _timestamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _text(value: object) -> str | None:
-    """A non-empty string, or an integer as text; anything else is treated as absent."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
-
-
-def _obj(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []

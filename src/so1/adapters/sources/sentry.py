@@ -19,11 +19,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
+from so1.adapters.sources._values import (
+    iso_time as _time,
+)
+from so1.adapters.sources._values import (
+    json_object as _document,
+)
+from so1.adapters.sources._values import (
+    obj as _obj,
+)
+from so1.adapters.sources._values import (
+    text as _text,
+)
 from so1.adapters.sources.base import InboundRequest
 from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, ParsedDelivery, SeverityHint
 from so1.errors import MalformedRequest, Unauthorized
@@ -107,16 +117,6 @@ def _signature(request: InboundRequest) -> str | None:
         if value:
             return value.strip()
     return None
-
-
-def _document(body: bytes) -> dict[str, Any]:
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise MalformedRequest(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(document, dict):
-        raise MalformedRequest("body must be a JSON object")
-    return document
 
 
 def _issue(action: str, data: dict[str, Any]) -> ParsedDelivery:
@@ -234,27 +234,3 @@ def _labels(**values: object) -> dict[str, str]:
 
 def _compact(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value not in (None, "", [], {})}
-
-
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _text(value: object) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    return None
-
-
-def _obj(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
