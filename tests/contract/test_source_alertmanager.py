@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from so1.adapters.sources.alertmanager import AlertmanagerAdapter
 from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, SeverityHint

@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from so1.adapters.sources.pagerduty_webhooks import PagerDutyWebhooksAdapter
 from so1.domain.alerts import AlertAction, AlertSource, SeverityHint

@@ -9,8 +9,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from so1.adapters.sources.sentry import SentryAdapter
 from so1.domain.alerts import AlertAction, AlertSource, SeverityHint

@@ -29,8 +29,7 @@ from typer.testing import CliRunner
 from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container, build_container
 from so1.entrypoints.api.app import create_app
-from so1.entrypoints.cli import app as cli_app
-from so1.entrypoints.cli import local
+from so1.entrypoints.cli import app as cli_app, local
 
 TOKEN_RE = re.compile(r"so1_[0-9a-f]{16}_[A-Za-z0-9_-]+")
 # Rich uses 80 columns when output is not a terminal (scripts, CI logs): test what they see.

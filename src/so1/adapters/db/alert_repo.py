@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, RowMapping, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from so1.adapters.db import intake_tables as it
-from so1.adapters.db import tables as t
+from so1.adapters.db import intake_tables as it, tables as t
 from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus, SeverityHint
 from so1.domain.incidents import IncidentStatus
 from so1.ports import AlertFilter

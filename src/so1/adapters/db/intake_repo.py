@@ -8,8 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, String, cast, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from so1.adapters.db import intake_tables as it
-from so1.adapters.db import tables as t
+from so1.adapters.db import intake_tables as it, tables as t
 from so1.domain.alerts import AlertSource
 from so1.domain.intake import CorrelationRule, Delivery, DeliveryOutcome, Integration, Silence
 

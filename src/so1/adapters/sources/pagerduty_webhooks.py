@@ -21,14 +21,8 @@ from typing import Any
 
 from so1.adapters.sources._values import (
     as_list as _list,
-)
-from so1.adapters.sources._values import (
     iso_time as _timestamp,
-)
-from so1.adapters.sources._values import (
     obj as _obj,
-)
-from so1.adapters.sources._values import (
     text as _text,
 )
 from so1.adapters.sources.base import InboundRequest

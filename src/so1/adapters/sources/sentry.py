@@ -24,14 +24,8 @@ from typing import Any
 
 from so1.adapters.sources._values import (
     iso_time as _time,
-)
-from so1.adapters.sources._values import (
     json_object as _document,
-)
-from so1.adapters.sources._values import (
     obj as _obj,
-)
-from so1.adapters.sources._values import (
     text as _text,
 )
 from so1.adapters.sources.base import InboundRequest
