@@ -19,8 +19,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -39,6 +41,13 @@ DEFAULT_COLUMNS = 80
 @pytest.fixture
 def live_server(container: Container) -> Iterator[str]:
     """Base URL of the real app served by uvicorn on a free port; stopped after the test."""
+    with serve(container) as url:
+        yield url
+
+
+@contextmanager
+def serve(container: Container, **uvicorn_options: Any) -> Iterator[str]:
+    """Serve the app in a thread on a free loopback port (HTTPS when given ssl_* options)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -49,6 +58,7 @@ def live_server(container: Container) -> Iterator[str]:
         ws="none",
         lifespan="off",
         server_header=False,
+        **uvicorn_options,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(
@@ -61,8 +71,9 @@ def live_server(container: Container) -> Iterator[str]:
             sock.close()
             pytest.fail("the live server did not start", pytrace=False)
         time.sleep(0.01)
+    scheme = "https" if "ssl_certfile" in uvicorn_options else "http"
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{scheme}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -12,10 +12,8 @@ attributes; they are tightened so that an unexpected 429/5xx fails fast instead 
 from __future__ import annotations
 
 import shutil
-import socket
 import ssl
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -25,13 +23,12 @@ from typing import Any
 import httpx
 import pagerduty
 import pytest
-import uvicorn
 
 from so1.bootstrap import Container
 from so1.domain.alerts import AlertSource
-from so1.entrypoints.api.app import create_app
 from so1.services import integrations
 from so1.services.context import Actor
+from tests.e2e.conftest import serve
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"
 
@@ -71,39 +68,10 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def tls_live_server(container: Container, certificate: tuple[Path, Path]) -> Iterator[str]:
-    """``live_server`` (tests/e2e/conftest.py) over HTTPS: base URL of the real app."""
+    """``live_server`` over HTTPS: the official client refuses plain-HTTP base URLs."""
     cert, key = certificate
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(container),
-        log_level="warning",
-        ws="none",
-        lifespan="off",
-        server_header=False,
-        ssl_certfile=str(cert),
-        ssl_keyfile=str(key),
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="tls-live-server", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            sock.close()
-            pytest.fail("the TLS live server did not start", pytrace=False)
-        time.sleep(0.01)
-    try:
-        yield f"https://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-        assert not thread.is_alive(), "the TLS live server did not stop"
+    with serve(container, ssl_certfile=str(cert), ssl_keyfile=str(key)) as url:
+        yield url
 
 
 @pytest.fixture
