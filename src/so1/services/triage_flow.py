@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from dataclasses import replace
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,26 +24,98 @@ from so1.services.triage_context import triage_inputs
 log = logging.getLogger("so1.triage")
 
 TRIAGE_ACTOR = Actor(name="triage-responder")
-CLAIM_BATCH = 20
+CLAIM_BATCH = 100  # one transaction decides this many; bounded so intake is not held up long
 STALE_CLAIM = timedelta(seconds=60)
 
 
+@dataclass
+class _Batch:
+    """What one pass knows: the rule and graph (read once) and what it decided so far."""
+
+    rule: CorrelationRule
+    graph: dict[str, list[str]]
+    targets: dict[frozenset[str], str] = field(default_factory=dict)
+    joined: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
+    finished: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    attached: set[str] = field(default_factory=set)
+
+
 def process_pending(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) -> int:
-    """Claim and process waiting alerts until none is left; returns how many were handled."""
+    """Claim and process waiting alerts until none is left; returns how many were handled.
+
+    Each pass claims a batch and decides it in one transaction (a storm of thousands of
+    related alerts costs a few statements per batch, not per alert); if a pass fails, its
+    alerts are retried one transaction each so one bad alert cannot block the rest."""
     handled = 0
     while True:
-        now = clock.now()
-        with uow_factory() as uow:
-            claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, now - STALE_CLAIM)
-            uow.commit()
-        if not claimed:
+        try:
+            count = _process_batch(uow_factory, clock, agent)
+        except Exception:
+            log.exception("triage batch failed; retrying its alerts one by one")
+            count = _process_singly(uow_factory, clock, agent)
+        if count == 0:
             return handled
+        handled += count
+
+
+def _process_batch(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) -> int:
+    now = clock.now()
+    with uow_factory() as uow:
+        uow.intake.lock_correlation()
+        claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, now - STALE_CLAIM)
+        if not claimed:
+            return 0
+        batch = _Batch(rule=_active_rule(uow), graph=_graph(uow))
         for alert in claimed:
-            try:
-                process_alert(uow_factory, clock, agent, alert.id)
-            except Exception:  # keep the worker alive; the claim expires and is retried
-                log.exception("processing alert %s failed", alert.id)
-            handled += 1
+            _decide(uow, agent, now, alert, batch)
+        _flush(uow, now, batch)
+        uow.commit()
+    return len(claimed)
+
+
+def _decide(uow: UnitOfWork, agent: Agent, now: datetime, alert: Alert, batch: _Batch) -> None:
+    if alert.status is AlertStatus.SUPPRESSED:
+        batch.finished["suppressed"].append(alert.id)
+        return
+    if alert.id in batch.attached:
+        batch.finished["correlated"].append(alert.id)
+        return
+    services = frozenset(_scope(alert, batch.rule, batch.graph))
+    target = batch.targets.get(services) if services else None
+    if target is None and services:
+        target = uow.alerts.open_incident_for(sorted(services), now - batch.rule.window)
+    if target is not None and alert.status is not AlertStatus.RESOLVED:
+        batch.targets[services] = target
+        batch.joined[target].append(alert)
+        batch.finished["correlated"].append(alert.id)
+        return
+    outcome = _triage(uow, agent, alert, now, batch.rule)
+    if outcome is not None and outcome[1] is not None and services:
+        batch.targets[services] = outcome[1]
+        batch.attached.update(outcome[2])
+
+
+def _flush(uow: UnitOfWork, now: datetime, batch: _Batch) -> None:
+    for incident_id, alerts in batch.joined.items():
+        join_incident(uow, now, alerts, incident_id, batch.rule)
+    for state, alert_ids in batch.finished.items():
+        uow.alerts.finish_many(alert_ids, state)
+
+
+def _process_singly(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) -> int:
+    now = clock.now()
+    with uow_factory() as uow:
+        claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, now - STALE_CLAIM)
+        uow.commit()
+    for alert in claimed:
+        try:
+            process_alert(uow_factory, clock, agent, alert.id)
+        except Exception:  # mark it, so a poison alert is not retried for ever
+            log.exception("processing alert %s failed", alert.id)
+            with uow_factory() as uow:
+                uow.alerts.finish_triage(alert.id, "failed")
+                uow.commit()
+    return len(claimed)
 
 
 def process_alert(
@@ -60,21 +133,22 @@ def process_alert(
             uow.commit()
             return None
         rule = _active_rule(uow)
-        services = _correlated_services(uow, alert, rule)
+        services = _scope(alert, rule, _graph(uow))
         incident_id = uow.alerts.open_incident_for(sorted(services), now - rule.window)
         if incident_id is not None and alert.status is not AlertStatus.RESOLVED:
             join_incident(uow, now, [alert], incident_id, rule)
             uow.alerts.finish_triage(alert.id, "correlated")
             uow.commit()
             return None
-        report = _triage(uow, agent, alert, now, rule)
+        outcome = _triage(uow, agent, alert, now, rule)
         uow.commit()
-    return report
+    return outcome[0] if outcome else None
 
 
 def _triage(
     uow: UnitOfWork, agent: Agent, alert: Alert, now: datetime, rule: CorrelationRule
-) -> dict[str, Any] | None:
+) -> tuple[dict[str, Any], str | None, list[str]] | None:
+    """Run the agent and apply its report: (report, incident id, alerts attached) or None."""
     inputs = triage_inputs(uow, alert, now, rule.window)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
@@ -91,7 +165,7 @@ def _triage(
         uow.agent_runs.add(replace(run, status=RunStatus.FAILED, error=error, finished_at=now))
         uow.alerts.finish_triage(alert.id, "failed", run.id)
         return None
-    state, incident_id = apply_report(uow, now, alert, report, rule)
+    state, incident_id, attached = apply_report(uow, now, alert, report, rule)
     report = {**report, "incident_id": incident_id}
     uow.agent_runs.add(
         replace(
@@ -99,26 +173,27 @@ def _triage(
         )
     )
     uow.alerts.finish_triage(alert.id, state, run.id)
-    return report
+    return report, incident_id, attached
 
 
 def apply_report(
     uow: UnitOfWork, now: datetime, alert: Alert, report: dict[str, Any], rule: CorrelationRule
-) -> tuple[str, str | None]:
-    """Act on the triage decision: an incident (SEV0-3), a ticket (SEV4), or close."""
+) -> tuple[str, str | None, list[str]]:
+    """Act on the triage decision: an incident (SEV0-3), a ticket (SEV4), or close.
+    Returns the alert's triage state, the incident opened and the alerts attached to it."""
     if report.get("classification") != "incident" or report.get("severity") is None:
         reason = "; ".join(report.get("rationale", [])) or "triage: not an incident"
         uow.alerts.close(alert.id, now, reason[:1000])
-        return "closed", None
+        return "closed", None, []
     if report.get("escalation") == "ticket":
         uow.action_items.add_ticket(alert.id, f"SEV4: {alert.summary}"[:500], "low", now)
-        return "ticket", None
+        return "ticket", None, []
     incident = _declare_from(uow, now, alert, report)
     window_start = now - rule.window
-    nearby = uow.alerts.recent(sorted(_correlated_services(uow, alert, rule)), window_start)
+    nearby = uow.alerts.recent(sorted(_scope(alert, rule, _graph(uow))), window_start)
     related = [a for a in nearby if a.incident_id is None and a.status.is_open and a.id != alert.id]
     join_incident(uow, now, [alert, *related], incident.id, rule, announce=False)
-    return "incident", incident.id
+    return "incident", incident.id, [a.id for a in related]
 
 
 def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: dict[str, Any]) -> Incident:
@@ -159,19 +234,14 @@ def join_incident(
 ) -> None:
     """Attach alerts to an incident; mark it a storm once enough related alerts joined."""
     uow.alerts.attach([a.id for a in alerts], incident_id)
-    if announce:
-        for alert in alerts:
-            text = f"correlated alert {alert.summary} ({alert.service or 'no service'})"
-            uow.timeline.add(
-                TimelineEvent(
-                    incident_id,
-                    now,
-                    "alert.correlated",
-                    TRIAGE_ACTOR.name,
-                    text,
-                    {"alert_id": alert.id},
-                )
-            )
+    if announce and alerts:
+        shown = "; ".join(f"{a.summary} ({a.service or 'no service'})" for a in alerts[:3])
+        more = f" and {len(alerts) - 3} more" if len(alerts) > 3 else ""
+        text = f"correlated {len(alerts)} alert(s): {shown}{more}"
+        data = {"alert_ids": [a.id for a in alerts[:100]], "count": len(alerts)}
+        uow.timeline.add(
+            TimelineEvent(incident_id, now, "alert.correlated", TRIAGE_ACTOR.name, text, data)
+        )
     count = uow.alerts.count_for_incident(incident_id)
     incident = uow.incidents.get(incident_id, for_update=True)
     if incident is None or incident.storm or count < rule.storm_threshold:
@@ -190,10 +260,14 @@ def _active_rule(uow: UnitOfWork) -> CorrelationRule:
     return next((r for r in uow.intake.rules() if r.enabled), DEFAULT_RULE)
 
 
-def _correlated_services(uow: UnitOfWork, alert: Alert, rule: CorrelationRule) -> set[str]:
+def _graph(uow: UnitOfWork) -> dict[str, list[str]]:
+    return {s.name: s.dependencies for s in uow.catalog.all()}
+
+
+def _scope(alert: Alert, rule: CorrelationRule, graph: dict[str, list[str]]) -> set[str]:
+    """The services whose alerts this one may be grouped with."""
     if not alert.service:
         return set()
     if not rule.follow_dependencies:
         return {alert.service}
-    graph = {s.name: s.dependencies for s in uow.catalog.all()}
     return connected_services(alert.service, graph)

@@ -183,6 +183,12 @@ class SqlAlertRepository:
             update(a).where(a.c.id == alert_id).values(triage_state=state, triage_run_id=run_id)
         )
 
+    def finish_many(self, alert_ids: Sequence[str], state: str) -> None:
+        if alert_ids:
+            self._conn.execute(
+                update(a).where(a.c.id.in_(list(alert_ids))).values(triage_state=state)
+            )
+
     def close(self, alert_id: str, at: datetime, reason: str) -> None:
         self._conn.execute(
             update(a)
