@@ -140,3 +140,13 @@ def test_key_cache_trusts_a_verified_key_for_its_ttl_only(
         access.authenticate(container.uow, clock, token, None, cache)
     with pytest.raises(Unauthorized):
         access.authenticate(container.uow, clock, token, None, access.KeyCache(0))
+
+
+def test_cached_keys_over_http(anon: TestClient, container: Container) -> None:
+    container.key_cache = access.KeyCache(ttl_seconds=60)
+    token = make_key(container, Scope.READ)
+    for _ in range(3):
+        assert anon.get("/v1/incidents", headers=bearer(token)).status_code == 200
+    assert access.verified_from_cache(container.key_cache, container.clock, token) is not None
+    assert anon.get("/v1/incidents", headers=bearer(token[:-2] + "zz")).status_code == 401
+    assert anon.post("/v1/incidents", json=INCIDENT, headers=bearer(token)).status_code == 403

@@ -130,6 +130,20 @@ class KeyCache:
 NO_CACHE = KeyCache(0)
 
 
+def verified_from_cache(cache: KeyCache, clock: Clock, token: str | None) -> ApiKey | None:
+    """The key when the cache vouches for it and the secret matches; None means: ask the
+    database (a miss, an expired or wrong key: failures are always decided and audited there).
+    """
+    parts = split_token(token) if token else None
+    key = cache.get(parts[0]) if parts else None
+    if key is None or parts is None or not key.is_usable(clock.now()):
+        return None
+    if not secret_matches(key, parts[1]):
+        return None
+    last = key.last_used_at
+    return key if last is not None and clock.now() - last < _TOUCH_INTERVAL else None
+
+
 def authenticate(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,

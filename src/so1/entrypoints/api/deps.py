@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from so1.bootstrap import Container
 from so1.domain.access import Scope
@@ -29,21 +30,30 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def require(scope: Scope) -> Callable[..., Actor]:
-    """Dependency: authenticate the bearer key and insist on ``scope`` (admin implies all)."""
+def require(scope: Scope) -> Callable[..., Awaitable[Actor]]:
+    """Dependency: authenticate the bearer key and insist on ``scope`` (admin implies all).
 
-    def dependency(
+    A key verified moments ago is checked on the event loop from the cache; anything that
+    needs the database runs in the thread pool."""
+
+    async def dependency(
         request: Request,
         container: ContainerDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Actor:
         token = credentials.credentials if credentials else None
         ip = client_ip(request)
-        key = access.authenticate(container.uow, container.clock, token, ip, container.key_cache)
+        key = access.verified_from_cache(container.key_cache, container.clock, token)
+        if key is None:
+            key = await run_in_threadpool(
+                access.authenticate, container.uow, container.clock, token, ip, container.key_cache
+            )
         actor = Actor(name=key.name, key_id=key.id, source_ip=ip)
         if not key.allows(scope):
             action = f"{request.method} {request.url.path}"
-            access.audit_forbidden(container.uow, container.clock, actor, scope, action)
+            await run_in_threadpool(
+                access.audit_forbidden, container.uow, container.clock, actor, scope, action
+            )
             raise Forbidden(f"this key lacks the '{scope}' scope")
         return actor
 
