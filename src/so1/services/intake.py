@@ -124,13 +124,13 @@ def _trigger(
     silences: list[Silence],
 ) -> EventResult:
     new_id = new_alert_id()
-    previous = uow.alerts.last_resolved(event.source, event.dedup_key)
-    flaps = 0
-    if previous and previous.resolved_at and now - previous.resolved_at <= FLAP_WINDOW:
-        flaps = previous.flap_count + 1
-    alert = uow.alerts.trigger(event, new_id, now, integration_id=integration_id, flap_count=flaps)
+    alert = uow.alerts.trigger(event, new_id, now, integration_id=integration_id)
     if alert.id != new_id:
         return EventResult(event, alert, "duplicate")
+    previous = uow.alerts.last_resolved(event.source, event.dedup_key)
+    if previous and previous.resolved_at and now - previous.resolved_at <= FLAP_WINDOW:
+        alert = replace(alert, flap_count=previous.flap_count + 1)
+        uow.alerts.set_flaps(alert.id, alert.flap_count)
     silenced = next((s for s in silences if s.matches(alert)), None)
     if silenced is not None:
         alert = uow.alerts.set_status(alert.id, AlertStatus.SUPPRESSED, now) or alert

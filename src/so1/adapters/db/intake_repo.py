@@ -38,6 +38,21 @@ def _silence_from_row(row: RowMapping) -> Silence:
     return Silence(**{name: row[name] for name in Silence.__dataclass_fields__})
 
 
+def _add_delivery(dialect_insert: Any) -> Any:
+    """Built once per dialect (statement construction is costly on the intake hot path)."""
+    return (
+        dialect_insert(it.deliveries)
+        .on_conflict_do_nothing(index_elements=["source", "delivery_key"])
+        .returning(it.deliveries.c.id)
+    )
+
+
+_ADD_DELIVERY = {
+    "sqlite": _add_delivery(sqlite.insert),
+    "postgresql": _add_delivery(postgresql.insert),
+}
+
+
 class SqlIntakeRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -74,13 +89,8 @@ class SqlIntakeRepository:
         values = {name: getattr(delivery, name) for name in Delivery.__dataclass_fields__}
         values["source"] = delivery.source.value
         values["outcome"] = delivery.outcome.value
-        stmt = (
-            self._insert(it.deliveries)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["source", "delivery_key"])
-            .returning(it.deliveries.c.id)
-        )
-        new_id: int | None = self._conn.execute(stmt).scalar_one_or_none()
+        stmt = _ADD_DELIVERY[self._conn.dialect.name]
+        new_id: int | None = self._conn.execute(stmt, values).scalar_one_or_none()
         return new_id
 
     def _retire_old_key(self, delivery: Delivery) -> bool:
