@@ -17,13 +17,21 @@ import multiprocessing as mp
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 CTX = mp.get_context("spawn")
 REQUEST_TIMEOUT = 10.0
 LATE_S = 0.005  # an open-loop send starting more than 5 ms after its slot is "late"
+POLL_S = 0.02  # poll_samples: pause between rounds
+Row = tuple[str, str, str, str, str]  # figure, value, target, ratio to baseline, met
+FILL_COLS = (
+    "id, source, dedup_key, status, summary, service, labels, details, is_test, dedup_count, "
+    "flap_count, first_seen_at, last_seen_at, resolved_at, triage_state"
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,11 @@ class Plan:
     services: tuple[str, ...] = ("svc",)
     tag: str = "a"  # dedup-key prefix, unique per scenario
     sample_every: int = 0  # put (alert_id, wall time of the 202) of every k-th on `samples`
+
+    @property
+    def stop_after(self) -> float:
+        """No new request after this many seconds (open loop: 5 s past its last slot)."""
+        return self.seconds + 5 if self.rate > 0 else self.seconds
 
 
 @dataclass
@@ -98,8 +111,10 @@ class _Conn:
 def _drive(
     conn: _Conn, plan: Plan, g: int, total: int, t0: float, out: Outcome, samples: Any
 ) -> None:
-    deadline = t0 + plan.seconds
+    deadline = t0 + plan.stop_after
     for j, i in enumerate(range(g, plan.count, total)):
+        if time.time() >= deadline:
+            break
         if plan.rate > 0:
             slot = t0 + i / plan.rate
             if (wait := slot - time.time()) > 0:
@@ -107,8 +122,6 @@ def _drive(
             lag = time.time() - slot
             out.late += lag > LATE_S
             out.max_lag = max(out.max_lag, lag)
-        elif time.time() >= deadline:
-            break
         start = time.perf_counter()
         status, data = conn.post(plan.path, body(plan, g, j))
         elapsed = time.perf_counter() - start
@@ -187,7 +200,7 @@ def run(
             ready.get(timeout=60)
         t0.value = time.time() + 0.05
         go.set()
-        wait = plan.seconds + 2 * REQUEST_TIMEOUT + 30
+        wait = plan.stop_after + 2 * REQUEST_TIMEOUT + 30
         parts: list[Outcome] = [results.get(timeout=wait) for _ in workers]
     except queue.Empty as exc:
         raise RuntimeError("client processes did not report in time") from exc
@@ -222,3 +235,66 @@ def slope(points: list[tuple[float, float]]) -> float | None:
     my = sum(p[1] for p in points) / len(points)
     den = sum((x - mx) ** 2 for x, _ in points)
     return round(60 * sum((x - mx) * (y - my) for x, y in points) / den, 2) if den else 0.0
+
+
+def prefill(raw: Any, sqlite: bool, rows: int, services: Sequence[str]) -> None:
+    """Bulk-insert resolved alerts (distinct keys, a month old) on a DB-API connection:
+    batched executemany for SQLite, COPY (then ANALYZE) for PostgreSQL through psycopg."""
+    base = datetime.now(UTC) - timedelta(days=30)
+
+    def batch(lo: int, hi: int) -> Iterator[tuple[Any, ...]]:
+        for i in range(lo, hi):
+            at: Any = base + timedelta(seconds=i)
+            at = at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at  # SQLAlchemy's format
+            yield (f"alt_fill{i:012d}", "events", f"fill-{i}", "resolved", "prefilled",
+                   services[i % len(services)], '{"origin": "bench"}', "{}", False, 1, 0, at,
+                   at, at, "closed")  # fmt: skip
+
+    cur = raw.cursor()
+    if sqlite:
+        sql = f"INSERT INTO alerts ({FILL_COLS}) VALUES ({', '.join('?' * 15)})"
+        for lo in range(0, rows, 50_000):
+            cur.executemany(sql, list(batch(lo, min(rows, lo + 50_000))))
+            raw.commit()
+        return
+    with cur.copy(f"COPY alerts ({FILL_COLS}) FROM STDIN") as copy_in:
+        for row in batch(0, rows):
+            copy_in.write_row(row)
+    cur.execute("ANALYZE alerts")  # as autovacuum would after such a load
+    raw.commit()
+
+
+def poll_samples(
+    samples: Any,
+    pending: dict[str, float],
+    seen: list[float],
+    done: Callable[[str], bool],
+    timeout: float,
+) -> None:
+    """Poll every sampled (alert_id, wall time of its 202) until done(alert_id); record the
+    delay in `seen`. (None, _) on `samples` means the load ended: wait at most `timeout` more."""
+    deadline: float | None = None
+    while True:
+        try:
+            while True:
+                alert_id, acked = samples.get_nowait()
+                if alert_id is None:
+                    deadline = time.monotonic() + timeout
+                else:
+                    pending[alert_id] = acked
+        except queue.Empty:
+            pass
+        for alert_id, acked in list(pending.items()):
+            if done(alert_id):
+                seen.append(time.time() - acked)
+                del pending[alert_id]
+        if deadline is not None and (not pending or time.monotonic() > deadline):
+            return
+        time.sleep(POLL_S)
+
+
+def print_table(title: str, table: list[Row]) -> None:
+    print(f"\n{title}")
+    print(f"{'figure':<44}{'value':>15}  {'target':<12}{'/baseline':>10}{'met':>5}")
+    for label, value, target, rel, ok in table:
+        print(f"{label:<44}{value:>15}  {target:<12}{rel:>10}{ok:>5}")

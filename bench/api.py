@@ -31,7 +31,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import uvicorn
@@ -118,11 +118,13 @@ def _ready_line(proc: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 @contextmanager
-def running_server(database_url: str, script: Path | None = None) -> Iterator[Server]:
+def running_server(
+    database_url: str, script: Path | None = None, stderr: IO[str] | None = None
+) -> Iterator[Server]:
     """Run `<script> --serve` (default this file) and yield it once it listens."""
     env = {**os.environ, URL_ENV: database_url}
     cmd = [sys.executable, str(script or Path(__file__).resolve()), "--serve"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
     try:
         info = _ready_line(proc)
         yield Server(proc.pid, f"http://{LOOPBACK}:{info['port']}", info["key"])

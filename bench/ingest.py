@@ -21,12 +21,12 @@ import copy
 import json
 import os
 import platform
-import queue
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,31 +44,22 @@ if not __package__:  # run as a script: make the `bench` package importable
 from bench import _load, api
 
 TRIAGE = "triage-responder"
+ALERTS = "/v1/alerts"
 STAND_IN_ENV = "BENCH_STAND_IN"
-STAND_IN_REPORT: dict[str, Any] = {
-    "severity": "SEV2",
-    "confidence": 0.9,
-    "classification": "incident",
-    "impact": {"users_affected": "some"},
+STAND_IN_REPORT: dict[str, Any] = {  # what apply_report needs to declare a SEV2 incident
+    **{"severity": "SEV2", "confidence": 0.9, "classification": "incident", "status": "triaged"},
+    **{"impact": {"users_affected": "some"}, "escalation": "page", "rationale": ["stand-in"]},
     "hypotheses": [{"cause": "bench stand-in", "confidence": 0.9}],
-    "escalation": "page",
-    "status": "triaged",
-    "rationale": ["bench stand-in agent: fixed SEV2 report"],
 }
 SERVICES = tuple(f"svc-{n:02d}" for n in range(20))
 STORM_DB = "storm-db"
 STORM_SERVICES = (STORM_DB, *(f"storm-api-{n:02d}" for n in range(19)))
 TRIAGE_SERVICES = tuple(f"tri-{n:02d}" for n in range(20))
+STORM_CAP = 180.0  # seconds: the storm runs to its end even on a slow server
 DURABILITY = (
     "POST /v1/alerts answers 202 only after intake.ingest has committed the delivery and the "
     "alert (src/so1/services/intake.py); this benchmark kills nothing to demonstrate it."
 )
-POLL_S = 0.02
-FILL_COLS = (
-    "id, source, dedup_key, status, summary, service, labels, details, is_test, dedup_count, "
-    "flap_count, first_seen_at, last_seen_at, resolved_at, triage_state"
-)
-Row = tuple[str, str, str, str, str]
 
 
 class StandInTriage:
@@ -88,8 +79,8 @@ def agents() -> tuple[dict[str, Agent], bool]:
     return found, stand_in
 
 
-def noop_post(event: dict[str, Any]) -> JSONResponse:
-    """Baseline: FastAPI parses the JSON body; sync, so it pays the real route's threadpool hop."""
+async def noop_post(event: dict[str, Any]) -> JSONResponse:
+    """Baseline: FastAPI parses the JSON body; async like POST /v1/alerts, no database."""
     payload = {"alert_id": None, "dedup_key": event.get("dedup_key"), "status": "firing"}
     return JSONResponse({**payload, "dedup_count": 1, "outcome": "created"}, status_code=202)
 
@@ -99,6 +90,16 @@ def serve() -> None:
         app.add_api_route("/bench/noop", noop_post, methods=["POST"], status_code=202)
 
     api.serve(agents()[0], setup)
+
+
+def source_version() -> str:
+    """The commit measured, "+dirty" if src/ has uncommitted changes (read-only git calls)."""
+    git = ["git", "--no-optional-locks", "-C", str(Path(__file__).resolve().parents[1])]
+    out = [
+        subprocess.run([*git, *cmd], capture_output=True, text=True, check=False).stdout.strip()
+        for cmd in (["rev-parse", "--short", "HEAD"], ["status", "--porcelain", "--", "src"])
+    ]
+    return out[0] + ("+dirty" if out[1] else "")
 
 
 def ms(done: list[float], pct: float) -> float:
@@ -138,19 +139,17 @@ class Bench:
         secs, done = max(out.seconds, 1e-9), sorted(out.latencies)
         server_cpu = None if cpu is None or after is None else round(100 * (after - cpu) / secs)
         return {
-            **{"sent": out.sent, "ok": out.ok, "errors": out.errors + plan.count - out.sent},
-            **{"seconds": round(out.seconds, 2), "rps": round(out.ok / secs, 1)},
+            **{"sent": out.sent, "ok": out.ok, "errors": out.errors, "seconds": round(secs, 2)},
+            **{"unsent": plan.count - out.sent, "rps": round(out.ok / secs, 1)},
             **{"p50_ms": ms(done, 50), "p99_ms": ms(done, 99), "late_sends": out.late},
             **{"max_lag_ms": round(out.max_lag * 1000, 1), "first_error": out.first_error},
             **{"client_cpu_pct": round(100 * out.client_cpu / secs), "server_cpu_pct": server_cpu},
         }
 
-    def closed(self, path: str, count: int, **kw: Any) -> dict[str, Any]:
-        return self.load(_load.Plan(path, count, self.args.cap, **kw))
+    def closed(self, path: str, count: int, cap: float = 0, **kw: Any) -> dict[str, Any]:
+        return self.load(_load.Plan(path, count, cap or self.args.cap, **kw))
 
-    def open(
-        self, rate: float, path: str = "/v1/alerts", q: Any = None, **kw: Any
-    ) -> dict[str, Any]:
+    def open(self, rate: float, path: str = ALERTS, q: Any = None, **kw: Any) -> dict[str, Any]:
         seconds = kw.pop("seconds", self.args.rate_seconds)
         count = max(1, int(rate * seconds))
         return self.load(_load.Plan(path, count, count / rate, rate=rate, **kw), q)
@@ -181,84 +180,46 @@ class Bench:
             self.http.put(f"/v1/services/{name}", json=body).raise_for_status()
 
 
-def poll_triage(bench: Bench, samples: Any, pending: dict[str, float], seen: list[float]) -> None:
-    """Poll each sampled alert until triage shows (incident_id set or status changed)."""
-    deadline: float | None = None
-    while True:
-        try:
-            while True:
-                alert_id, acked = samples.get_nowait()
-                if alert_id is None:  # the load finished: bounded wait from here
-                    deadline = time.monotonic() + bench.args.drain_timeout
-                else:
-                    pending[alert_id] = acked
-        except queue.Empty:
-            pass
-        for alert_id, acked in list(pending.items()):
-            alert = bench.http.get(f"/v1/alerts/{alert_id}").json()
-            if alert.get("incident_id") or alert.get("status") != "firing":
-                seen.append(time.time() - acked)
-                del pending[alert_id]
-        if deadline is not None and (not pending or time.monotonic() > deadline):
-            return
-        time.sleep(POLL_S)
-
-
 def triage_latency(bench: Bench, rate: float) -> dict[str, Any]:
     every = max(1, int(rate * bench.args.rate_seconds) // 100)  # about 100 samples
     samples, pending, seen = _load.CTX.Queue(), dict[str, float](), list[float]()
-    poller = threading.Thread(target=poll_triage, args=(bench, samples, pending, seen))
+
+    def triaged(alert_id: str) -> bool:
+        alert = bench.http.get(f"/v1/alerts/{alert_id}").json()
+        return bool(alert.get("incident_id")) or alert.get("status") != "firing"
+
+    wait = (samples, pending, seen, triaged, bench.args.drain_timeout)
+    poller = threading.Thread(target=_load.poll_samples, args=wait)
     poller.start()
     try:
-        kw = {"keys": "unique", "services": TRIAGE_SERVICES, "tag": "tri", "sample_every": every}
-        figures = bench.open(rate, q=samples, **kw)
+        kw: dict[str, Any] = {"keys": "unique", "services": TRIAGE_SERVICES, "tag": "tri"}
+        figures = bench.open(rate, q=samples, sample_every=every, **kw)
     finally:
         samples.put((None, 0.0))
         poller.join()
     done = sorted(seen)
     return {
         **figures,
-        **{"sampled": len(done) + len(pending), "unseen": len(pending), "poll_ms": POLL_S * 1000},
-        **{"triage_p50_ms": ms(done, 50), "triage_p99_ms": ms(done, 99)},
+        **{"sampled": len(done) + len(pending), "unseen": len(pending)},
+        **{"triage_p50_ms": ms(done, 50), "triage_p99_ms": ms(done, 99), "poll_s": _load.POLL_S},
     }
 
 
 def storm(bench: Bench, count: int) -> dict[str, Any]:
-    alerts, incidents = bench.total("/v1/alerts"), bench.total("/v1/incidents")
-    figures = bench.closed("/v1/alerts", count, keys="unique", services=STORM_SERVICES, tag="st")
+    alerts, incidents = bench.total(ALERTS), bench.total("/v1/incidents")
+    kw: dict[str, Any] = {"keys": "unique", "services": STORM_SERVICES, "tag": "st"}
+    figures = bench.closed(ALERTS, count, max(bench.args.cap, STORM_CAP), **kw)
     drain = bench.drain()
-    stored = bench.total("/v1/alerts") - alerts
-    new_incidents = bench.total("/v1/incidents") - incidents
-    return {**figures, "stored": stored, "dropped": count - stored, "incidents": new_incidents,
-            "drain_s": drain}  # fmt: skip
+    stored = bench.total(ALERTS) - alerts
+    figures.update(stored=stored, dropped=figures["sent"] - stored, drain_s=drain)
+    return {**figures, "incidents": bench.total("/v1/incidents") - incidents}
 
 
 def prefill(url: str, engine: Engine, rows: int) -> float:
     """Bulk-insert `rows` resolved alerts (distinct keys, a month old) straight into the table."""
-    start, base = time.monotonic(), datetime.now(UTC) - timedelta(days=30)
-
-    def batch(lo: int, hi: int, sqlite: bool) -> Iterator[tuple[Any, ...]]:
-        for i in range(lo, hi):
-            at: Any = base + timedelta(seconds=i)
-            at = at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at  # SQLAlchemy's format
-            yield (f"alt_fill{i:012d}", "events", f"fill-{i}", "resolved", "prefilled",
-                   SERVICES[i % 20], '{"origin": "bench"}', "{}", False, 1, 0, at, at, at,
-                   "closed")  # fmt: skip
-
-    raw = engine.raw_connection()
+    start, raw = time.monotonic(), engine.raw_connection()
     try:
-        cur = raw.cursor()
-        if url.startswith("sqlite"):
-            sql = f"INSERT INTO alerts ({FILL_COLS}) VALUES ({', '.join('?' * 15)})"
-            for lo in range(0, rows, 50_000):
-                cur.executemany(sql, list(batch(lo, min(rows, lo + 50_000), True)))
-                raw.commit()
-        else:
-            with cur.copy(f"COPY alerts ({FILL_COLS}) FROM STDIN") as copy_in:
-                for row in batch(0, rows, False):
-                    copy_in.write_row(row)
-            cur.execute("ANALYZE alerts")  # as autovacuum would after such a load
-            raw.commit()
+        _load.prefill(raw, url.startswith("sqlite"), rows, SERVICES)
     finally:
         raw.close()
     return round(time.monotonic() - start, 1)
@@ -268,11 +229,11 @@ def scenarios(bench: Bench, url: str, args: argparse.Namespace) -> dict[str, Any
     res: dict[str, Any] = {}
     bench.put_catalog()
     bench.closed("/bench/noop", 300, tag="warm")
-    bench.closed("/v1/alerts", 300, tag="warm", services=SERVICES)
+    bench.closed(ALERTS, 300, tag="warm", services=SERVICES)
     bench.drain()
     bench.phase = "a"
     res["baseline"] = bench.closed("/bench/noop", args.requests, services=SERVICES)
-    res["sustained"] = bench.closed("/v1/alerts", args.requests, services=SERVICES)
+    res["sustained"] = bench.closed(ALERTS, args.requests, services=SERVICES)
     res["sustained"]["drain_s"] = bench.drain()
     bench.phase = "b"
     for rate in (100, 1000):
@@ -293,19 +254,22 @@ def scenarios(bench: Bench, url: str, args: argparse.Namespace) -> dict[str, Any
     if args.large_table:
         bench.phase = "f"
         seconds = prefill(url, bench.db, args.large_table)
-        res["large"] = bench.closed("/v1/alerts", args.requests, services=SERVICES, tag="big")
+        res["large"] = bench.closed(ALERTS, args.requests, services=SERVICES, tag="big")
         pct = round(100 * res["large"]["rps"] / res["sustained"]["rps"], 1)
         res["large"].update(rows=args.large_table, prefill_s=seconds, pct_of_empty=pct)
     return res
 
 
-def run_backend(url: str, args: argparse.Namespace) -> dict[str, Any]:
-    with api.running_server(url, Path(__file__).resolve()) as server:
+def run_backend(url: str, args: argparse.Namespace, log: Path) -> dict[str, Any]:
+    with log.open("w") as err, api.running_server(url, Path(__file__).resolve(), err) as server:
         bench = Bench(server, url, args)
         try:
             res = scenarios(bench, url, args)
         finally:
             bench.close()
+    text = log.read_text()
+    res["server_log"] = {"path": str(log), "tracebacks": text.count("Traceback (most recent")}
+    res["server_log"]["deadlocks"] = text.count("DeadlockDetected: deadlock detected")
     by_phase: dict[str, float] = {}
     for _, mb, phase in bench.rss:
         by_phase[phase] = round(max(by_phase.get(phase, 0.0), mb), 1)
@@ -313,9 +277,9 @@ def run_backend(url: str, args: argparse.Namespace) -> dict[str, Any]:
     return res
 
 
-def rows(r: dict[str, Any], args: argparse.Namespace) -> list[Row]:
+def rows(r: dict[str, Any], args: argparse.Namespace) -> list[_load.Row]:
     """(figure, value, target, ratio to the baseline, target met) per line of the table."""
-    out: list[Row] = []
+    out: list[_load.Row] = []
 
     def add(
         label: str, value: str, target: str = "", rel: str = "", ok: bool | None = None
@@ -335,7 +299,7 @@ def rows(r: dict[str, Any], args: argparse.Namespace) -> list[Row]:
     add("a sustained alerts/s", f"{a['rps']:.0f}", ">= 2000", ratio(a["rps"], base["rps"]),
         a["rps"] >= 2000)  # fmt: skip
     add("a p50 / p99 ms", lat(a), "", ratio(a["p50_ms"], base["p50_ms"]))
-    add("a errors / sent", f"{a['errors']} / {a['sent']}", "0", "", a["errors"] == 0)
+    add("a errors / sent (cap stops at)", f"{a['errors']} / {a['sent']}", "0", "", a["errors"] == 0)
     add("a CPU % client / server", f"{a['client_cpu_pct']} / {a['server_cpu_pct']}")
     add("a then worker backlog drained in s", str(a["drain_s"]))
     for rate, target in ((100, 20), (1000, 100)):
@@ -344,7 +308,10 @@ def rows(r: dict[str, Any], args: argparse.Namespace) -> list[Row]:
         add(f"b {rate}/s p50 / p99 ms", lat(x), f"p99 <= {target}",
             ratio(x["p99_ms"], nb["p99_ms"]), ok)  # fmt: skip
         add(f"b {rate}/s baseline p50 / p99 ms", lat(nb))
-        add(f"b {rate}/s achieved/s, errors", f"{x['rps']:.0f}, {x['errors']}", "0 errors")
+        add(
+            f"b {rate}/s achieved/s, errors, unsent",
+            f"{x['rps']:.0f}, {x['errors']}, {x['unsent']}",
+        )
         add(
             f"b {rate}/s client late sends, max lag ms", f"{x['late_sends']}, {x['max_lag_ms']:.0f}"
         )
@@ -356,29 +323,25 @@ def rows(r: dict[str, Any], args: argparse.Namespace) -> list[Row]:
     add("c storm stored / new incidents", f"{c['stored']} / {c['incidents']}", "1 incident", "",
         c["incidents"] == 1)  # fmt: skip
     add("c storm worker drained in s (after sending)", str(c["drain_s"]))
-    add("d 202->triage visible p50 / p99 ms", f"{d['triage_p50_ms']:.0f} / {d['triage_p99_ms']:.0f}",
-        "p99 <= 1000", "", d["triage_p99_ms"] <= 1000 and not d["unseen"])  # fmt: skip
+    tri = f"{d['triage_p50_ms']:.0f} / {d['triage_p99_ms']:.0f}"
+    ok = d["triage_p99_ms"] <= 1000 and not d["unseen"]
+    add("d 202->triage visible p50 / p99 ms", tri, "p99 <= 1000", "", ok)
     add("d sampled / never seen triaged", f"{d['sampled']} / {d['unseen']}")
     add("d at 200/s: ingest p99 ms, errors", f"{d['p99_ms']:.1f}, {d['errors']}")
+    logged = r["server_log"]
+    add("server log: tracebacks (deadlocks)", f"{logged['tracebacks']} ({logged['deadlocks']})")
     max_rss = r["memory"]["max_rss_mb"]
     add("e server RSS max MB", str(max_rss), "<= 200", "", max_rss is not None and max_rss <= 200)
     if s := r.get("soak"):
         add(f"e soak {args.soak:g} min @500/s: RSS MB/min", str(s["rss_slope_mb_per_min"]), "flat")
         add(
-            "e soak p99 ms, errors, late sends",
-            f"{s['p99_ms']:.1f}, {s['errors']}, {s['late_sends']}",
+            "e soak achieved/s, p99 ms, errors", f"{s['rps']:.0f}, {s['p99_ms']:.1f}, {s['errors']}"
         )
     if f := r.get("large"):
         add(f"f {f['rows']:,} rows: alerts/s (% of a)", f"{f['rps']:.0f} ({f['pct_of_empty']}%)",
             ">= 80%", ratio(f["rps"], base["rps"]), f["pct_of_empty"] >= 80)  # fmt: skip
+        add("f bulk prefill took s", str(f["prefill_s"]))
     return out
-
-
-def print_table(title: str, table: list[Row]) -> None:
-    print(f"\n{title}")
-    print(f"{'figure':<44}{'value':>15}  {'target':<12}{'/baseline':>10}{'met':>5}")
-    for label, value, target, rel, ok in table:
-        print(f"{label:<44}{value:>15}  {target:<12}{rel:>10}{ok:>5}")
 
 
 def parse_args() -> argparse.Namespace:
@@ -420,25 +383,30 @@ def main() -> None:
         os.environ[STAND_IN_ENV] = "1"  # inherited by the server process
     stand_in = agents()[1]
     agent = "stand-in agent (fixed SEV2 report)" if stand_in else "the registry's agent"
+    print(f"source {source_version()}; load average at start {os.getloadavg()[0]:.2f}")
     report: dict[str, Any] = {
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "settings": {k: v for k, v in vars(args).items() if k != "serve"},
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "loadavg_at_start": os.getloadavg(),
+        "git": source_version(),
         **{"triage_agent": agent, "durability": DURABILITY, "backends": {}},
     }
     databases = {"sqlite": api.sqlite_database, "postgres": api.postgres_database}
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    api.RESULTS_DIR.mkdir(exist_ok=True)
     for backend in list(databases) if args.backend == "both" else [args.backend]:
+        log = api.RESULTS_DIR / f"ingest-{stamp}-{backend}-server.log"
         with databases[backend]() as url:
-            report["backends"][backend] = result = run_backend(url, args)
+            report["backends"][backend] = result = run_backend(url, args, log)
         conc = f"concurrency {args.concurrency} over {args.clients} client processes"
-        print_table(f"{backend}  ({conc}; triage worker on, {agent})", rows(result, args))
+        _load.print_table(f"{backend}  ({conc}; triage worker on, {agent})", rows(result, args))
     print(f"\ng durability: {DURABILITY}")
     if stand_in:
         print(f"note: the server's {TRIAGE} was the bench stand-in, not so1.agents.registry's.")
-    api.RESULTS_DIR.mkdir(exist_ok=True)
-    path = api.RESULTS_DIR / f"ingest-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path = api.RESULTS_DIR / f"ingest-{stamp}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"results: {path}")
+    print(f"results: {path} (server logs beside it)")
 
 
 if __name__ == "__main__":
