@@ -180,6 +180,10 @@ class IntakeRepository(Protocol):
         """The new delivery's id; None when ``delivery_key`` was seen before for the source."""
         ...
 
+    def add_unkeyed_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        """Store deliveries that carry no redelivery key, in one statement."""
+        ...
+
     def set_delivery_outcome(
         self, delivery_id: int, outcome: DeliveryOutcome, detail: str
     ) -> None: ...

@@ -63,30 +63,32 @@ def ingest_batch(
     clock: Clock,
     items: list[tuple[Delivery, ParsedDelivery]],
 ) -> list[IngestResult]:
-    """Several deliveries in one transaction (group commit); one result each, in order."""
+    """Several deliveries in one transaction (group commit); one result each, in order.
+
+    Deliveries without a redelivery key cannot be duplicates, so they are written in one
+    multi-row statement; keyed ones are inserted one by one to learn whether they are new."""
     now = clock.now()
+    stored = [_as_stored(delivery, parsed) for delivery, parsed in items]
     with uow_factory() as uow:
         silences = uow.intake.silences(active_at=now)
-        results = [_ingest_one(uow, now, delivery, parsed, silences) for delivery, parsed in items]
+        uow.intake.add_unkeyed_deliveries([d for d in stored if d.delivery_key is None])
+        results = []
+        for delivery, (_, parsed) in zip(stored, items, strict=True):
+            if delivery.delivery_key is not None and uow.intake.add_delivery(delivery) is None:
+                results.append(IngestResult(duplicate_delivery=True))
+                continue
+            applied = [
+                apply_event(uow, now, e, delivery.integration_id, silences) for e in parsed.events
+            ]
+            results.append(IngestResult(results=applied))
         uow.commit()
     return results
 
 
-def _ingest_one(
-    uow: UnitOfWork,
-    now: datetime,
-    delivery: Delivery,
-    parsed: ParsedDelivery,
-    silences: list[Silence],
-) -> IngestResult:
+def _as_stored(delivery: Delivery, parsed: ParsedDelivery) -> Delivery:
     outcome = DeliveryOutcome.ACCEPTED if parsed.events else DeliveryOutcome.IGNORED
-    stored = replace(
+    return replace(
         delivery, outcome=outcome, delivery_key=parsed.delivery_key, detail=parsed.ignored_reason
-    )
-    if uow.intake.add_delivery(stored) is None:
-        return IngestResult(duplicate_delivery=True)
-    return IngestResult(
-        results=[apply_event(uow, now, e, delivery.integration_id, silences) for e in parsed.events]
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,13 @@ def _rule_from_row(row: RowMapping) -> CorrelationRule:
 
 def _silence_from_row(row: RowMapping) -> Silence:
     return Silence(**{name: row[name] for name in Silence.__dataclass_fields__})
+
+
+def _delivery_row(delivery: Delivery) -> dict[str, Any]:
+    values = {name: getattr(delivery, name) for name in Delivery.__dataclass_fields__}
+    values["source"] = delivery.source.value
+    values["outcome"] = delivery.outcome.value
+    return values
 
 
 def _add_delivery(dialect_insert: Any) -> Any:
@@ -85,12 +93,14 @@ class SqlIntakeRepository:
             new_id = self._insert_delivery(delivery)
         return new_id
 
+    def add_unkeyed_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        if deliveries:
+            rows = [_delivery_row(d) for d in deliveries]
+            self._conn.execute(insert(it.deliveries), rows)
+
     def _insert_delivery(self, delivery: Delivery) -> int | None:
-        values = {name: getattr(delivery, name) for name in Delivery.__dataclass_fields__}
-        values["source"] = delivery.source.value
-        values["outcome"] = delivery.outcome.value
         stmt = _ADD_DELIVERY[self._conn.dialect.name]
-        new_id: int | None = self._conn.execute(stmt, values).scalar_one_or_none()
+        new_id: int | None = self._conn.execute(stmt, _delivery_row(delivery)).scalar_one_or_none()
         return new_id
 
     def _retire_old_key(self, delivery: Delivery) -> bool:
