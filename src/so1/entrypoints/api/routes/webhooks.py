@@ -3,7 +3,8 @@ PagerDuty Events API v2 (`/v2/enqueue`), answered exactly as PagerDuty answers."
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -22,6 +23,14 @@ from so1.services import changes, intake, integrations
 from so1.services.context import Actor
 
 router = APIRouter(tags=["intake"])
+
+
+class _Routed(Protocol):
+    @property
+    def routing_key(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Routed)
 
 # Headers worth keeping with a delivery; credentials and signatures are never stored.
 _KEPT_HEADERS = (
@@ -137,22 +146,44 @@ async def _refuse(container: Container, action: str, reason: str, ip: str | None
     )
 
 
-@router.post("/v2/enqueue", status_code=202, tags=["intake"])
-async def enqueue(request: Request, container: ContainerDep) -> JSONResponse:
-    """PagerDuty Events API v2, byte-compatible: tools that page PagerDuty can send here."""
+class _Refused(Exception):
+    """An Events v2 request answered before any work, with PagerDuty's own body."""
+
+    def __init__(self, response: JSONResponse) -> None:
+        super().__init__("refused")
+        self.response = response
+
+
+async def _events_sender(
+    request: Request, container: Container, parse: Callable[[bytes], T]
+) -> tuple[bytes, T, Integration]:
+    """Parse, identify the routing key and apply its rate limit, or raise _Refused."""
     raw = await request.body()
     ip = client_ip(request)
     try:
-        parsed = parse_enqueue(raw)
+        parsed = parse(raw)
     except InvalidEvent as exc:
         await _refuse(container, "enqueue.invalid", exc.detail, ip)
-        return JSONResponse({**_PD_INVALID, "errors": exc.errors}, status_code=400)
+        raise _Refused(
+            JSONResponse({**_PD_INVALID, "errors": exc.errors}, status_code=400)
+        ) from exc
     integration = await run_in_threadpool(_integration_for, container, parsed.routing_key)
     if integration is None:
         await _refuse(container, "enqueue.refused", "unknown routing_key", ip)
-        return JSONResponse({**_PD_INVALID, "errors": ["Invalid routing key"]}, status_code=400)
+        body = {**_PD_INVALID, "errors": ["Invalid routing key"]}
+        raise _Refused(JSONResponse(body, status_code=400))
     if not container.events_limiter.allow(integration.id):
-        return JSONResponse(_PD_THROTTLED, status_code=429)
+        raise _Refused(JSONResponse(_PD_THROTTLED, status_code=429))
+    return raw, parsed, integration
+
+
+@router.post("/v2/enqueue", status_code=202, tags=["intake"])
+async def enqueue(request: Request, container: ContainerDep) -> JSONResponse:
+    """PagerDuty Events API v2, byte-compatible: tools that page PagerDuty can send here."""
+    try:
+        raw, parsed, integration = await _events_sender(request, container, parse_enqueue)
+    except _Refused as refused:
+        return refused.response
     inbound = _inbound(request, raw, container)
     await _receive(
         container, AlertSource.EVENTS, inbound, ParsedDelivery([parsed.event]), integration
@@ -164,19 +195,10 @@ async def enqueue(request: Request, container: ContainerDep) -> JSONResponse:
 @router.post("/v2/change/enqueue", status_code=202, tags=["intake"])
 async def change_enqueue(request: Request, container: ContainerDep) -> JSONResponse:
     """PagerDuty change events: kept as deployment records for triage context; never alerts."""
-    raw = await request.body()
-    ip = client_ip(request)
     try:
-        change = parse_change_enqueue(raw)
-    except InvalidEvent as exc:
-        await _refuse(container, "enqueue.invalid", exc.detail, ip)
-        return JSONResponse({**_PD_INVALID, "errors": exc.errors}, status_code=400)
-    integration = await run_in_threadpool(_integration_for, container, change.routing_key)
-    if integration is None:
-        await _refuse(container, "enqueue.refused", "unknown routing_key", ip)
-        return JSONResponse({**_PD_INVALID, "errors": ["Invalid routing key"]}, status_code=400)
-    if not container.events_limiter.allow(integration.id):
-        return JSONResponse(_PD_THROTTLED, status_code=429)
+        _, change, integration = await _events_sender(request, container, parse_change_enqueue)
+    except _Refused as refused:
+        return refused.response
     details = change.custom_details if isinstance(change.custom_details, dict) else {}
     deployment = Deployment(
         service=str(details.get("service") or change.source or "unknown")[:100],
