@@ -169,13 +169,12 @@ class SqlAlertRepository:
         self._conn.execute(update(a).where(a.c.id == alert_id).values(flap_count=flap_count))
 
     def claim_pending(self, limit: int, now: datetime, stale_before: datetime) -> list[Alert]:
-        claimable = (a.c.triage_state == "pending") | (
-            (a.c.triage_state == "processing") & (a.c.triage_claimed_at < stale_before)
-        )
-        query = select(a.c.id).where(claimable).order_by(a.c.first_seen_at, a.c.id).limit(limit)
-        if self._conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        ids = list(self._conn.execute(query).scalars())
+        # Two index range scans (triage_state, first_seen_at): an OR of both conditions made
+        # the planner scan the whole table, which with a million stored alerts halved intake.
+        ids = self._claimable(a.c.triage_state == "pending", limit)
+        if len(ids) < limit:
+            stale = (a.c.triage_state == "processing") & (a.c.triage_claimed_at < stale_before)
+            ids += self._claimable(stale, limit - len(ids))
         if not ids:
             return []
         rows = self._conn.execute(
@@ -185,6 +184,12 @@ class SqlAlertRepository:
             .returning(*a.c)
         ).mappings()
         return sorted((_alert_from_row(r) for r in rows), key=lambda x: (x.first_seen_at, x.id))
+
+    def _claimable(self, condition: ColumnElement[bool], limit: int) -> list[str]:
+        query = select(a.c.id).where(condition).order_by(a.c.first_seen_at, a.c.id).limit(limit)
+        if self._conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return list(self._conn.execute(query).scalars())
 
     def finish_triage(self, alert_id: str, state: str, run_id: str | None = None) -> None:
         self._conn.execute(
