@@ -87,10 +87,12 @@ def body(plan: Plan, conn: int, j: int) -> bytes:
 
 
 class _Conn:
+    """One keep-alive connection; after a failure it reconnects on the next request."""
+
     def __init__(self, host: str, port: int, key: str) -> None:
         self.host, self.port = host, port
         self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        self.http = self._open()
+        self.http: http.client.HTTPConnection | None = self._open()
 
     def _open(self) -> http.client.HTTPConnection:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=REQUEST_TIMEOUT)
@@ -99,13 +101,18 @@ class _Conn:
 
     def post(self, path: str, data: bytes) -> tuple[int, bytes]:
         try:
+            self.http = self.http or self._open()
             self.http.request("POST", path, data, self.headers)
             resp = self.http.getresponse()
             return resp.status, resp.read()
         except (OSError, http.client.HTTPException) as exc:
-            self.http.close()
-            self.http = self._open()
+            self.close()
             return 0, repr(exc).encode()
+
+    def close(self) -> None:
+        if self.http is not None:
+            self.http.close()
+            self.http = None
 
 
 def _drive(
@@ -170,7 +177,7 @@ def _process(
     merged = merge(outs)
     merged.client_cpu = time.process_time() - cpu
     for c in clients:
-        c.http.close()
+        c.close()
     results.put(merged)
 
 
