@@ -242,9 +242,11 @@ def join_incident(
         uow.timeline.add(
             TimelineEvent(incident_id, now, "alert.correlated", TRIAGE_ACTOR.name, text, data)
         )
-    count = uow.alerts.count_for_incident(incident_id)
     incident = uow.incidents.get(incident_id, for_update=True)
-    if incident is None or incident.storm or count < rule.storm_threshold:
+    if incident is None or incident.storm:
+        return  # already a storm: no need to count its alerts on every batch
+    count = uow.alerts.count_for_incident(incident_id)
+    if count < rule.storm_threshold:
         return
     stormy = replace(incident, storm=True, updated_at=now, version=incident.version + 1)
     uow.incidents.update(stormy, expected_version=incident.version)

@@ -71,18 +71,21 @@ class BodyLimitMiddleware:
         self.app = app
         self.max_bytes = max_bytes
 
+    def _too_big(self) -> ASGIApp:
+        # Built only when needed: this middleware sits on every POST's hot path.
+        return problem(413, f"request body exceeds {self.max_bytes} bytes", "Payload too large")
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
-        too_big = problem(413, f"request body exceeds {self.max_bytes} bytes", "Payload too large")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await too_big(scope, receive, send)
+            await self._too_big()(scope, receive, send)
             return
         body = await _read_body(receive, self.max_bytes)
         if body is None:
-            await too_big(scope, receive, send)
+            await self._too_big()(scope, receive, send)
             return
         await self.app(_as_json_when_sent_as_form(scope, body), _replaying(body), send)
 
