@@ -17,26 +17,13 @@ import pytest
 import yaml
 
 from so1.agents.triage import TriageResponder
+from so1.domain.triage import CAUSES
 
 HERE = Path(__file__).parent
 SEVERITY_TARGET = 0.90
 CAUSE_TARGET = 0.85
 MIN_SCENARIOS = 40
 SEVERITIES = {"SEV0", "SEV1", "SEV2", "SEV3", "SEV4"}
-CAUSES = {
-    "connection_exhaustion",
-    "slow_queries",
-    "memory_leak",
-    "deployment_issue",
-    "infrastructure_problem",
-    "database_failure",
-    "dependency_failure",
-    "resource_exhaustion",
-    "configuration_error",
-    "traffic_surge",
-    "security_breach",
-    "unknown",
-}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from so1.agents.triage_inputs import ServiceInfo
 from so1.agents.triage_knowledge import knowledge, parse_knowledge
 from so1.agents.triage_values import Quantity, compare, parse_quantity
 from so1.domain.severity import Severity
+from so1.domain.triage import CAUSES
 from so1.ports import Agent
 
 REPORT_KEYS = frozenset(
@@ -30,22 +31,6 @@ REPORT_KEYS = frozenset(
         "status",
         "incident_id",
         "rationale",
-    ]
-)
-CAUSES = frozenset(
-    [
-        "connection_exhaustion",
-        "slow_queries",
-        "memory_leak",
-        "deployment_issue",
-        "infrastructure_problem",
-        "database_failure",
-        "dependency_failure",
-        "resource_exhaustion",
-        "configuration_error",
-        "traffic_surge",
-        "security_breach",
-        "unknown",
     ]
 )
 NOW = "2024-01-15T14:45:00Z"
