@@ -19,6 +19,7 @@ import math
 import os
 import platform
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -52,6 +53,7 @@ LOOPBACK = "127.0.0.1"
 LOOPBACK_HOSTS = {None, "127.0.0.1", "localhost", "::1"}
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 URL_ENV = "BENCH_DATABASE_URL"
+WORKERS_ENV = "BENCH_SERVER_WORKERS"
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 READY_TIMEOUT = 60.0
 REQUEST_TIMEOUT = 10.0
@@ -67,6 +69,8 @@ def serve(
     agents: Mapping[str, Agent] | None = None, setup: Callable[[FastAPI], None] | None = None
 ) -> None:
     """The server side: real app + baseline route(s); prints port and admin key, then runs."""
+    if "BENCH_SWITCH" in os.environ:
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
     container = build_container(Settings(database_url=os.environ[URL_ENV]), agents=agents)
     migrate.upgrade(container.engine)
     app = create_app(container)
@@ -78,9 +82,47 @@ def serve(
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind((LOOPBACK, 0))
+    workers = int(os.environ.get(WORKERS_ENV, "1"))
+    if workers > 1:  # like `so1 serve --workers N`: processes sharing one listening socket
+        container.close()
+        sock.listen(2048)
+        _serve_forked(workers, sock, issued.token, agents, setup)
+        return
     print(json.dumps({"port": sock.getsockname()[1], "key": issued.token}), flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _serve_forked(
+    workers: int,
+    sock: socket.socket,
+    token: str,
+    agents: Mapping[str, Agent] | None,
+    setup: Callable[[FastAPI], None] | None,
+) -> None:
+    """Fork `workers` children, each with its own container (engine, writer, triage worker)."""
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            container = build_container(Settings(database_url=os.environ[URL_ENV]), agents=agents)
+            app = create_app(container)
+            app.add_api_route("/bench/noop", noop, methods=["GET"])
+            if setup is not None:
+                setup(app)
+            config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
+            uvicorn.Server(config).run(sockets=[sock])
+            os._exit(0)
+        children.append(pid)
+    print(json.dumps({"port": sock.getsockname()[1], "key": token}), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: [os.kill(c, signal.SIGTERM) for c in children])
+    for child in children:
+        while True:
+            try:
+                os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
 
 
 @dataclass
@@ -137,13 +179,30 @@ def running_server(
             proc.wait(timeout=10)
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (Linux /proc; just the process elsewhere)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            tasks = Path(f"/proc/{current}/task").iterdir()
+            todo += [int(c) for t in tasks for c in (t / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
 def cpu_seconds(pid: int) -> float | None:
-    """User+system CPU of a process (Linux /proc), None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User+system CPU of a process and its children (Linux /proc), None elsewhere."""
+    total = None
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total = (total or 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def percentile(done: list[float], pct: float) -> float:

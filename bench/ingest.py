@@ -4,7 +4,7 @@ do-nothing POST route (parses the JSON, answers 202) in the same server as the b
 Run from the project root (`--quick` shrinks every scenario for a smoke run):
 
     .venv/bin/python bench/ingest.py [--backend sqlite|postgres|both] [--quick] [--stand-in]
-        [--concurrency 32] [--clients 4] [--soak MINUTES] [--large-table ROWS]
+        [--concurrency 32] [--clients 4] [--workers 1] [--soak MINUTES] [--large-table ROWS]
 
 Per backend it starts `bench/ingest.py --serve` (bench/api.py's launcher: one uvicorn worker
 on loopback, a temp SQLite file or a fresh `so1_bench_<random>` PostgreSQL database on
@@ -129,8 +129,9 @@ class Bench:
 
     def _sample(self) -> None:
         while not self._stop.wait(1.0):
-            if (mb := _load.rss_mb(self.server.pid)) is not None:
-                self.rss.append((time.monotonic(), mb, self.phase))
+            found = [_load.rss_mb(pid) for pid in api.process_tree(self.server.pid)]
+            if sizes := [mb for mb in found if mb is not None]:  # the whole server, all workers
+                self.rss.append((time.monotonic(), sum(sizes), self.phase))
 
     def load(self, plan: _load.Plan, samples: Any = None) -> dict[str, Any]:
         cpu = api.cpu_seconds(self.server.pid)
@@ -363,6 +364,7 @@ def parse_args() -> argparse.Namespace:
     )
     add("--soak", type=float, default=0, help="minutes at 500 alerts/s (default off; 10 real)")
     add("--large-table", type=int, default=0, help="prefill rows (default off; 1000000 real)")
+    add("--workers", type=int, default=1, help="server processes on one socket (default 1)")
     add("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     sizes = {"requests": (20_000, 2_000), "rate_seconds": (10.0, 3.0), "storm": (10_000, 1_000)}
@@ -381,6 +383,7 @@ def main() -> None:
         return
     if args.stand_in:
         os.environ[STAND_IN_ENV] = "1"  # inherited by the server process
+    os.environ[api.WORKERS_ENV] = str(args.workers)
     stand_in = agents()[1]
     agent = "stand-in agent (fixed SEV2 report)" if stand_in else "the registry's agent"
     print(f"source {source_version()}; load average at start {os.getloadavg()[0]:.2f}")
@@ -400,6 +403,7 @@ def main() -> None:
         with databases[backend]() as url:
             report["backends"][backend] = result = run_backend(url, args, log)
         conc = f"concurrency {args.concurrency} over {args.clients} client processes"
+        conc += f"; {args.workers} server process{'es' if args.workers > 1 else ''}"
         _load.print_table(f"{backend}  ({conc}; triage worker on, {agent})", rows(result, args))
     print(f"\ng durability: {DURABILITY}")
     if stand_in:

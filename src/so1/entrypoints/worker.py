@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from so1.ports import Agent, Clock, UnitOfWorkFactory
 from so1.services.triage_flow import process_pending
@@ -15,6 +16,9 @@ from so1.services.triage_flow import process_pending
 log = logging.getLogger("so1.worker")
 
 POLL_SECONDS = 1.0
+# Claims a crashed worker left behind expire after a minute (triage_flow.STALE_CLAIM); looking
+# for them on every pass cost a query per alert under load, so look every 15 seconds.
+RECOVER_STALE_EVERY = 15.0
 
 
 class TriageWorker:
@@ -43,10 +47,15 @@ class TriageWorker:
             self._thread = None
 
     def _run(self) -> None:
+        last_recovery = float("-inf")
         while not self._stop.is_set():
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
+            recover = time.monotonic() - last_recovery >= RECOVER_STALE_EVERY
             try:
-                process_pending(self._uow_factory, self._clock, self._agent)
+                process_pending(self._uow_factory, self._clock, self._agent, recover)
             except Exception:
                 log.exception("triage worker pass failed; retrying")
+                continue
+            if recover:
+                last_recovery = time.monotonic()

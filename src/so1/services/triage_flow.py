@@ -40,29 +40,36 @@ class _Batch:
     attached: set[str] = field(default_factory=set)
 
 
-def process_pending(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) -> int:
+def process_pending(
+    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, recover_stale: bool = True
+) -> int:
     """Claim and process waiting alerts until none is left; returns how many were handled.
 
     Each pass claims a batch and decides it in one transaction (a storm of thousands of
     related alerts costs a few statements per batch, not per alert); if a pass fails, its
-    alerts are retried one transaction each so one bad alert cannot block the rest."""
+    alerts are retried one transaction each so one bad alert cannot block the rest.
+    ``recover_stale`` also takes over claims a crashed worker left (older than a minute);
+    the background worker asks for it now and then rather than on every pass."""
     handled = 0
     while True:
         try:
-            count = _process_batch(uow_factory, clock, agent)
+            count = _process_batch(uow_factory, clock, agent, recover_stale)
         except Exception:
             log.exception("triage batch failed; retrying its alerts one by one")
             count = _process_singly(uow_factory, clock, agent)
-        if count == 0:
-            return handled
         handled += count
+        if count < CLAIM_BATCH:  # the queue was empty when claimed; a new alert wakes us
+            return handled
 
 
-def _process_batch(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) -> int:
+def _process_batch(
+    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, recover_stale: bool
+) -> int:
     now = clock.now()
     with uow_factory() as uow:
         uow.intake.lock_correlation()
-        claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, now - STALE_CLAIM)
+        stale_before = now - STALE_CLAIM if recover_stale else None
+        claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, stale_before)
         if not claimed:
             return 0
         batch = _Batch(rule=_active_rule(uow), graph=_graph(uow))

@@ -7,18 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Connection, RowMapping, func, select, update
 
-from so1.adapters.db import intake_tables as it, tables as t
+from so1.adapters.db import alert_sql as sql, intake_tables as it
 from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus, SeverityHint
-from so1.domain.incidents import IncidentStatus
 from so1.ports import AlertFilter
 
 a = it.alerts
 _ALERT_FIELDS = list(Alert.__dataclass_fields__)
 _OPEN = [s.value for s in AlertStatus if s.is_open]
-_CLOSED_INCIDENT = [IncidentStatus.RESOLVED.value, IncidentStatus.CLOSED.value]
 
 
 def _alert_from_row(row: RowMapping) -> Alert:
@@ -28,44 +25,6 @@ def _alert_from_row(row: RowMapping) -> Alert:
     hint = values["severity_hint"]
     values["severity_hint"] = SeverityHint(hint) if hint else None
     return Alert(**values)
-
-
-def _upsert(dialect_insert: Any, newest: Any) -> Any:
-    """Open an alert, or count a duplicate of the open one. Built once per dialect: building
-    it per call cost ~2 ms of Python, most of an alert's intake time."""
-    insert = dialect_insert(a)
-    excluded = insert.excluded
-    return insert.on_conflict_do_update(
-        index_elements=[a.c.source, a.c.dedup_key],
-        # Literal SQL: with a bound parameter PostgreSQL cannot match the partial index once
-        # psycopg prepares the statement (after 5 runs).
-        index_where=it.OPEN_ALERT,
-        set_={
-            "dedup_count": a.c.dedup_count + 1,
-            "last_seen_at": newest(a.c.last_seen_at, excluded.last_seen_at),
-            "summary": excluded.summary,
-            "current_value": excluded.current_value,
-            "severity_hint": func.coalesce(excluded.severity_hint, a.c.severity_hint),
-        },
-    ).returning(*a.c)
-
-
-_UPSERT = {
-    "sqlite": _upsert(sqlite.insert, func.max),
-    "postgresql": _upsert(postgresql.insert, func.greatest),
-}
-
-
-_LAST_RESOLVED = (
-    select(a)
-    .where(
-        a.c.source == bindparam("source"),
-        a.c.dedup_key == bindparam("dedup_key"),
-        a.c.status == AlertStatus.RESOLVED.value,
-    )
-    .order_by(a.c.resolved_at.desc())
-    .limit(1)
-)
 
 
 class SqlAlertRepository:
@@ -96,7 +55,7 @@ class SqlAlertRepository:
             "triage_state": "pending",
             **extra,
         }
-        stmt = _UPSERT[self._conn.dialect.name]
+        stmt = sql.UPSERT[self._conn.dialect.name]
         return _alert_from_row(self._conn.execute(stmt, values).mappings().one())
 
     def transition(
@@ -136,7 +95,7 @@ class SqlAlertRepository:
         return _alert_from_row(row) if row else None
 
     def get(self, alert_id: str) -> Alert | None:
-        row = self._conn.execute(select(a).where(a.c.id == alert_id)).mappings().first()
+        row = self._conn.execute(sql.GET, {"p": alert_id}).mappings().first()
         return _alert_from_row(row) if row else None
 
     def search(self, flt: AlertFilter) -> tuple[list[Alert], int]:
@@ -162,45 +121,33 @@ class SqlAlertRepository:
 
     def last_resolved(self, source: AlertSource, dedup_key: str) -> Alert | None:
         params = {"source": source.value, "dedup_key": dedup_key}
-        row = self._conn.execute(_LAST_RESOLVED, params).mappings().first()
+        row = self._conn.execute(sql.LAST_RESOLVED, params).mappings().first()
         return _alert_from_row(row) if row else None
 
     def set_flaps(self, alert_id: str, flap_count: int) -> None:
         self._conn.execute(update(a).where(a.c.id == alert_id).values(flap_count=flap_count))
 
-    def claim_pending(self, limit: int, now: datetime, stale_before: datetime) -> list[Alert]:
-        # Two index range scans (triage_state, first_seen_at): an OR of both conditions made
-        # the planner scan the whole table, which with a million stored alerts halved intake.
-        ids = self._claimable(a.c.triage_state == "pending", limit)
-        if len(ids) < limit:
-            stale = (a.c.triage_state == "processing") & (a.c.triage_claimed_at < stale_before)
-            ids += self._claimable(stale, limit - len(ids))
+    def claim_pending(
+        self, limit: int, now: datetime, stale_before: datetime | None
+    ) -> list[Alert]:
+        ids = self._claimable(False, {"p_limit": limit})
+        if len(ids) < limit and stale_before is not None:
+            ids += self._claimable(True, {"p_limit": limit - len(ids), "p_stale": stale_before})
         if not ids:
             return []
-        rows = self._conn.execute(
-            update(a)
-            .where(a.c.id.in_(ids))
-            .values(triage_state="processing", triage_claimed_at=now)
-            .returning(*a.c)
-        ).mappings()
+        rows = self._conn.execute(sql.CLAIM, {"p_ids": ids, "p_now": now}).mappings()
         return sorted((_alert_from_row(r) for r in rows), key=lambda x: (x.first_seen_at, x.id))
 
-    def _claimable(self, condition: ColumnElement[bool], limit: int) -> list[str]:
-        query = select(a.c.id).where(condition).order_by(a.c.first_seen_at, a.c.id).limit(limit)
-        if self._conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return list(self._conn.execute(query).scalars())
+    def _claimable(self, stale: bool, params: dict[str, Any]) -> list[str]:
+        query = sql.CLAIMABLE[stale, self._conn.dialect.name]
+        return list(self._conn.execute(query, params).scalars())
 
     def finish_triage(self, alert_id: str, state: str, run_id: str | None = None) -> None:
-        self._conn.execute(
-            update(a).where(a.c.id == alert_id).values(triage_state=state, triage_run_id=run_id)
-        )
+        self._conn.execute(sql.FINISH, {"p_id": alert_id, "p_state": state, "p_run": run_id})
 
     def finish_many(self, alert_ids: Sequence[str], state: str) -> None:
         if alert_ids:
-            self._conn.execute(
-                update(a).where(a.c.id.in_(list(alert_ids))).values(triage_state=state)
-            )
+            self._conn.execute(sql.FINISH_MANY, {"p_ids": list(alert_ids), "p_state": state})
 
     def close(self, alert_id: str, at: datetime, reason: str) -> None:
         self._conn.execute(
@@ -211,33 +158,16 @@ class SqlAlertRepository:
 
     def attach(self, alert_ids: Sequence[str], incident_id: str) -> None:
         if alert_ids:
-            self._conn.execute(
-                update(a).where(a.c.id.in_(list(alert_ids))).values(incident_id=incident_id)
-            )
+            self._conn.execute(sql.ATTACH, {"p_ids": list(alert_ids), "p_incident": incident_id})
 
     def recent(self, services: Sequence[str], since: datetime) -> list[Alert]:
-        rows = self._conn.execute(
-            select(a)
-            .where(a.c.service.in_(list(services)), a.c.last_seen_at >= since)
-            .order_by(a.c.last_seen_at.desc(), a.c.id)
-            .limit(500)
-        ).mappings()
-        return [_alert_from_row(r) for r in rows]
+        params = {"p_services": list(services), "p_since": since}
+        return [_alert_from_row(r) for r in self._conn.execute(sql.RECENT, params).mappings()]
 
     def open_incident_for(self, services: Sequence[str], since: datetime) -> str | None:
-        i = t.incidents
-        incident_id: str | None = self._conn.execute(
-            select(a.c.incident_id)
-            .join(i, i.c.id == a.c.incident_id)
-            .where(
-                a.c.service.in_(list(services)),
-                a.c.last_seen_at >= since,
-                i.c.status.not_in(_CLOSED_INCIDENT),
-            )
-            .order_by(i.c.detected_at.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        return incident_id
+        params = {"p_services": list(services), "p_since": since}
+        found: str | None = self._conn.execute(sql.OPEN_INCIDENT_FOR, params).scalar_one_or_none()
+        return found
 
     def first_seen_since(self, since: datetime, limit: int) -> list[Alert]:
         rows = self._conn.execute(
@@ -249,10 +179,7 @@ class SqlAlertRepository:
         return [_alert_from_row(r) for r in rows]
 
     def count_for_incident(self, incident_id: str) -> int:
-        count = self._conn.execute(
-            select(func.count()).select_from(a).where(a.c.incident_id == incident_id)
-        )
-        return int(count.scalar_one())
+        return int(self._conn.execute(sql.COUNT_FOR_INCIDENT, {"p": incident_id}).scalar_one())
 
     def triage_state(self, alert_id: str) -> str | None:
         state: str | None = self._conn.execute(

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from so1.adapters.db import tables as t
@@ -38,6 +47,12 @@ def _incident_to_row(incident: Incident) -> dict[str, Any]:
     return row
 
 
+# Built once: the triage worker reads an incident and adds timeline events per batch.
+_GET = select(t.incidents).where(t.incidents.c.id == bindparam("p"))
+_GET_FOR_UPDATE = _GET.with_for_update()  # SQLite ignores it; its writes are serialised
+_ADD_EVENT = insert(t.timeline_events)
+
+
 class SqlIncidentRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -65,10 +80,8 @@ class SqlIncidentRepository:
         self._conn.execute(insert(t.incidents).values(_incident_to_row(incident)))
 
     def get(self, incident_id: str, for_update: bool = False) -> Incident | None:
-        query = select(t.incidents).where(t.incidents.c.id == incident_id)
-        if for_update:
-            query = query.with_for_update()  # SQLite ignores it; its writes are serialised
-        row = self._conn.execute(query).mappings().first()
+        query = _GET_FOR_UPDATE if for_update else _GET
+        row = self._conn.execute(query, {"p": incident_id}).mappings().first()
         return _incident_from_row(row) if row else None
 
     def update(self, incident: Incident, expected_version: int) -> None:
@@ -139,16 +152,15 @@ class SqlTimelineRepository:
         self._conn = conn
 
     def add(self, event: TimelineEvent) -> None:
-        self._conn.execute(
-            insert(t.timeline_events).values(
-                incident_id=event.incident_id,
-                occurred_at=event.occurred_at,
-                kind=event.kind,
-                actor=event.actor,
-                summary=event.summary,
-                data=event.data,
-            )
-        )
+        values = {
+            "incident_id": event.incident_id,
+            "occurred_at": event.occurred_at,
+            "kind": event.kind,
+            "actor": event.actor,
+            "summary": event.summary,
+            "data": event.data,
+        }
+        self._conn.execute(_ADD_EVENT, values)
 
     def for_incident(self, incident_id: str) -> list[TimelineEvent]:
         rows = self._conn.execute(

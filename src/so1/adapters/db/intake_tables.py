@@ -93,7 +93,8 @@ alerts = Table(
         postgresql_where=OPEN_ALERT,
     ),
     Index("ix_alerts_source_dedup", "source", "dedup_key"),
-    Index("ix_alerts_incident", "incident_id"),
+    # Serves "alerts of an incident" and the correlation probe (incident, service, window).
+    Index("ix_alerts_incident_service_seen", "incident_id", "service", "last_seen_at"),
     Index("ix_alerts_triage", "triage_state", "first_seen_at"),
     Index("ix_alerts_service_seen", "service", "last_seen_at"),
     Index("ix_alerts_last_seen", "last_seen_at"),

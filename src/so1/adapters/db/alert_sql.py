@@ -1,0 +1,114 @@
+"""Alert statements built once at import. Building a SQLAlchemy statement per call (clauses,
+coercions, cache keys) cost several times what SQLite took to run it, on the two hot paths:
+intake (the upsert) and the triage worker (claim, correlate, attach, finish)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BindParameter, Select, bindparam, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from so1.adapters.db import intake_tables as it, tables as t
+from so1.domain.alerts import AlertStatus
+from so1.domain.incidents import IncidentStatus
+
+a = it.alerts
+i = t.incidents
+# Parameter names must differ from column names: UPDATE reserves those for its SET clause.
+IDS: BindParameter[list[str]] = bindparam("p_ids", expanding=True)
+SERVICES: BindParameter[list[str]] = bindparam("p_services", expanding=True)
+OPEN_INCIDENT = [s.value for s in IncidentStatus if s.is_open]
+
+
+def _upsert(dialect_insert: Any, newest: Any) -> Any:
+    """Open an alert, or count a duplicate of the open one."""
+    insert = dialect_insert(a)
+    excluded = insert.excluded
+    return insert.on_conflict_do_update(
+        index_elements=[a.c.source, a.c.dedup_key],
+        # Literal SQL: with a bound parameter PostgreSQL cannot match the partial index once
+        # psycopg prepares the statement (after 5 runs).
+        index_where=it.OPEN_ALERT,
+        set_={
+            "dedup_count": a.c.dedup_count + 1,
+            "last_seen_at": newest(a.c.last_seen_at, excluded.last_seen_at),
+            "summary": excluded.summary,
+            "current_value": excluded.current_value,
+            "severity_hint": func.coalesce(excluded.severity_hint, a.c.severity_hint),
+        },
+    ).returning(*a.c)
+
+
+UPSERT = {
+    "sqlite": _upsert(sqlite.insert, func.max),
+    "postgresql": _upsert(postgresql.insert, func.greatest),
+}
+
+LAST_RESOLVED = (
+    select(a)
+    .where(
+        a.c.source == bindparam("source"),
+        a.c.dedup_key == bindparam("dedup_key"),
+        a.c.status == AlertStatus.RESOLVED.value,
+    )
+    .order_by(a.c.resolved_at.desc())
+    .limit(1)
+)
+
+
+def _claimable(stale: bool, postgres: bool) -> Select[Any]:
+    """Two index range scans on (triage_state, first_seen_at): an OR of both conditions made
+    the planner scan the whole table, which with a million stored alerts halved intake."""
+    condition = (
+        (a.c.triage_state == "processing") & (a.c.triage_claimed_at < bindparam("p_stale"))
+        if stale
+        else a.c.triage_state == "pending"
+    )
+    query = select(a.c.id).where(condition).order_by(a.c.first_seen_at, a.c.id)
+    query = query.limit(bindparam("p_limit"))
+    return query.with_for_update(skip_locked=True) if postgres else query
+
+
+CLAIMABLE = {
+    (stale, dialect): _claimable(stale, dialect == "postgresql")
+    for stale in (False, True)
+    for dialect in ("sqlite", "postgresql")
+}
+CLAIM = (
+    update(a)
+    .where(a.c.id.in_(IDS))
+    .values(triage_state="processing", triage_claimed_at=bindparam("p_now"))
+    .returning(*a.c)
+)
+FINISH = (
+    update(a)
+    .where(a.c.id == bindparam("p_id"))
+    .values(triage_state=bindparam("p_state"), triage_run_id=bindparam("p_run"))
+)
+FINISH_MANY = update(a).where(a.c.id.in_(IDS)).values(triage_state=bindparam("p_state"))
+ATTACH = update(a).where(a.c.id.in_(IDS)).values(incident_id=bindparam("p_incident"))
+COUNT_FOR_INCIDENT = select(func.count()).select_from(a).where(a.c.incident_id == bindparam("p"))
+RECENT = (
+    select(a)
+    .where(a.c.service.in_(SERVICES), a.c.last_seen_at >= bindparam("p_since"))
+    .order_by(a.c.last_seen_at.desc(), a.c.id)
+    .limit(500)
+)
+# Driven from the few open incidents (newest first); each probe is one seek in
+# ix_alerts_incident_service_seen. Driving it from the alerts instead read every alert of
+# the services in the window, thousands during a storm.
+OPEN_INCIDENT_FOR = (
+    select(i.c.id)
+    .where(
+        i.c.status.in_(OPEN_INCIDENT),
+        exists().where(
+            a.c.incident_id == i.c.id,
+            a.c.service.in_(SERVICES),
+            a.c.last_seen_at >= bindparam("p_since"),
+        ),
+    )
+    .order_by(i.c.detected_at.desc())
+    .limit(1)
+)
+GET = select(a).where(a.c.id == bindparam("p"))
