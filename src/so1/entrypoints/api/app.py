@@ -47,7 +47,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     )
     app.state.container = container
     problems.install(app)
-    for module in (system, incidents, participants, changes, alerts, intake_admin, webhooks):
+    # Intake first: routing tries routes in order, and alerts are the busiest path by far.
+    for module in (alerts, webhooks, system, incidents, participants, changes, intake_admin):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.
     app.add_middleware(IdempotencyMiddleware, store=container.idempotency, clock=container.clock)
