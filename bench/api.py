@@ -115,7 +115,12 @@ def _serve_forked(
             os._exit(0)
         children.append(pid)
     print(json.dumps({"port": sock.getsockname()[1], "key": token}), flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: [os.kill(c, signal.SIGTERM) for c in children])
+
+    def stop_children(*_: object) -> None:
+        for child in children:
+            os.kill(child, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop_children)
     for child in children:
         while True:
             try:

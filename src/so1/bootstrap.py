@@ -12,6 +12,7 @@ from so1.adapters.db.engine import build_engine
 from so1.adapters.db.health import DatabaseHealth
 from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.uow import SqlUnitOfWork
+from so1.adapters.publishing.ical import IcalWriter
 from so1.adapters.sources.alertmanager import AlertmanagerAdapter
 from so1.adapters.sources.base import SourceAdapter
 from so1.adapters.sources.datadog import DatadogAdapter
@@ -24,7 +25,7 @@ from so1.entrypoints.api.ratelimit import RateLimiter
 from so1.entrypoints.ingest_writer import IngestWriter
 from so1.entrypoints.worker import TriageWorker
 from so1.errors import NotFound
-from so1.ports import Agent, Clock, HealthCheck, IdempotencyStore, UnitOfWork
+from so1.ports import Agent, CalendarWriter, Clock, HealthCheck, IdempotencyStore, UnitOfWork
 from so1.services.access import KeyCache
 
 TRIAGE_AGENT = "triage-responder"
@@ -43,6 +44,7 @@ class Container:
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
     worker: TriageWorker | None = None
     ingest_writer: IngestWriter | None = None
+    calendar: CalendarWriter = field(default_factory=IcalWriter)
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(self.engine, read_only=read_only)

@@ -236,7 +236,8 @@ class EscalationPolicy:
     repeats: int = 0
 
     def steps(self, started_at: datetime) -> list[EscalationStep]:
-        steps, due = [], started_at
+        steps: list[EscalationStep] = []
+        due = started_at
         for cycle in range(1 + self.repeats):
             for index, level in enumerate(self.levels):
                 steps.append(EscalationStep(len(steps), index, cycle, due, level.targets))

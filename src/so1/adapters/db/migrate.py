@@ -11,7 +11,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
-from so1.adapters.db import intake_tables  # noqa: F401 - registers the intake tables
+from so1.adapters.db import (  # noqa: F401 - registers the intake and on-call tables
+    intake_tables,
+    oncall_tables,
+)
 from so1.adapters.db.engine import WRITE_OPTION
 from so1.adapters.db.tables import metadata
 

@@ -78,6 +78,8 @@ teams = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(100), nullable=False, unique=True),
     Column("slack_channel", String(100)),
+    Column("lead", String(100)),
+    Column("escalation_policy", String(100)),
     _now_col("created_at"),
 )
 
@@ -91,6 +93,7 @@ people = Table(
     Column("slack_id", String(50)),
     Column("phone", String(50)),
     Column("team_id", ForeignKey("teams.id", ondelete="SET NULL")),
+    Column("seniority", String(20), nullable=False, server_default="engineer"),
     _now_col("created_at"),
 )
 

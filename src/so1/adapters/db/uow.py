@@ -21,6 +21,7 @@ from so1.adapters.db.incident_repo import (
     SqlTimelineRepository,
 )
 from so1.adapters.db.intake_repo import SqlActionItemRepository, SqlIntakeRepository
+from so1.adapters.db.oncall_repo import SqlOnCallRepository
 from so1.errors import Unavailable
 from so1.ports import (
     ActionItemRepository,
@@ -33,6 +34,7 @@ from so1.ports import (
     IncidentRepository,
     IntakeRepository,
     KeyRepository,
+    OnCallRepository,
     ParticipantRepository,
     TimelineRepository,
 )
@@ -77,6 +79,7 @@ class SqlUnitOfWork:
         self.alerts: AlertRepository = SqlAlertRepository(conn)
         self.intake: IntakeRepository = SqlIntakeRepository(conn)
         self.action_items: ActionItemRepository = SqlActionItemRepository(conn)
+        self.oncall: OnCallRepository = SqlOnCallRepository(conn)
 
     def commit(self) -> None:
         assert self._tx is not None, "commit() outside of a `with` block"

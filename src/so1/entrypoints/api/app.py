@@ -16,6 +16,7 @@ from so1.entrypoints.api.routes import (
     changes,
     incidents,
     intake_admin,
+    oncall,
     participants,
     system,
     webhooks,
@@ -48,7 +49,16 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.state.container = container
     problems.install(app)
     # Intake first: routing tries routes in order, and alerts are the busiest path by far.
-    for module in (alerts, webhooks, system, incidents, participants, changes, intake_admin):
+    for module in (
+        alerts,
+        webhooks,
+        system,
+        incidents,
+        participants,
+        changes,
+        intake_admin,
+        oncall,
+    ):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.
     app.add_middleware(IdempotencyMiddleware, store=container.idempotency, clock=container.clock)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from so1.entrypoints.cli import intake, local, remote
+from so1.entrypoints.cli import intake, local, oncall, remote
 
 app = typer.Typer(
     name="so1",
@@ -15,6 +15,7 @@ app = typer.Typer(
 local.register(app)
 remote.register(app)
 intake.register(app)
+oncall.register(app)
 
 
 def main() -> None:

@@ -22,8 +22,9 @@ class ApiClient:
         key = settings.api_key.get_secret_value() if settings.api_key else None
         return cls(settings.api_url, key)
 
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """The decoded JSON body of a 2xx answer; anything else ends the command clearly."""
+    def request(self, method: str, path: str, text: bool = False, **kwargs: Any) -> Any:
+        """The decoded JSON body of a 2xx answer (its text with ``text``); anything else ends
+        the command clearly."""
         if not self._api_key:
             fail("no API key: set SO1_API_KEY (create one with `so1 keys create --name NAME`)")
         headers = {"Authorization": f"Bearer {self._api_key}"}
@@ -34,6 +35,8 @@ class ApiClient:
                 f"cannot reach SO1 at {self.base_url} ({type(exc).__name__}); "
                 "is `so1 serve` running? Set SO1_API_URL to point elsewhere"
             )
+        if text and response.is_success:
+            return response.text
         return self._decode(response)
 
     def _decode(self, response: httpx.Response) -> Any:
@@ -58,3 +61,12 @@ def _problem_text(status: int, body: Any) -> str:
     for err in body.get("errors", []) or []:
         text += f"\n  - {err.get('field')}: {err.get('message')}"
     return text
+
+
+def call(method: str, path: str, **kwargs: Any) -> Any:
+    """One request with a client from the settings (SO1_API_URL, SO1_API_KEY)."""
+    client = ApiClient.from_settings()
+    try:
+        return client.request(method, path, **kwargs)
+    finally:
+        client.close()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from so1.domain.alerts import AlertSource
-from so1.entrypoints.cli.client import ApiClient
+from so1.entrypoints.cli.client import call
 from so1.entrypoints.cli.local import CLI_ACTOR, open_migrated
 from so1.entrypoints.cli.output import console, fail, print_json, print_table
 from so1.errors import So1Error
@@ -144,14 +144,14 @@ def silence_add(
             fail(f"--match takes field=value, not '{item}'", code=2)
         matchers[key.strip()] = value.strip()
     body = {"matchers": matchers, "reason": reason, "duration_minutes": duration}
-    created = _client_call("POST", "/v1/silences", json=body)
+    created = call("POST", "/v1/silences", json=body)
     console.print(f"silence {created['id']} active until {created['ends_at']}")
 
 
 @silences_app.command("list")
 def silence_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List silences, active first."""
-    found = _client_call("GET", "/v1/silences")
+    found = call("GET", "/v1/silences")
     if as_json:
         print_json(found)
         return
@@ -162,16 +162,8 @@ def silence_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 @silences_app.command("expire")
 def silence_expire(silence_id: int) -> None:
     """End a silence now."""
-    _client_call("DELETE", f"/v1/silences/{silence_id}")
+    call("DELETE", f"/v1/silences/{silence_id}")
     console.print(f"silence {silence_id} expired")
-
-
-def _client_call(method: str, path: str, **kwargs: Any) -> Any:
-    client = ApiClient.from_settings()
-    try:
-        return client.request(method, path, **kwargs)
-    finally:
-        client.close()
 
 
 def register(app: typer.Typer) -> None:

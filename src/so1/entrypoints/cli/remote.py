@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from so1.entrypoints.cli.client import ApiClient
+from so1.entrypoints.cli.client import ApiClient, call
 from so1.entrypoints.cli.output import console, fail, print_json, print_record, print_table
 
 incident_app = typer.Typer(help="Declare, list, show and update incidents.", no_args_is_help=True)
@@ -17,14 +17,6 @@ flags_app = typer.Typer(help="Feature flags.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 _INCIDENT_COLUMNS = ["id", "severity", "status", "title", "service", "commander", "detected_at"]
-
-
-def _call(method: str, path: str, **kwargs: Any) -> Any:
-    client = ApiClient.from_settings()
-    try:
-        return client.request(method, path, **kwargs)
-    finally:
-        client.close()
 
 
 @incident_app.command("create")
@@ -39,7 +31,7 @@ def incident_create(
     """Declare an incident."""
     body = {"title": title, "severity": severity.upper(), "status": status}
     body |= {k: v for k, v in {"service": service, "summary": summary}.items() if v}
-    incident = _call("POST", "/v1/incidents", json=body)
+    incident = call("POST", "/v1/incidents", json=body)
     if as_json:
         print_json(incident)
         return
@@ -56,7 +48,7 @@ def incident_list(
 ) -> None:
     """List incidents, newest first."""
     params = {"status": status, "severity": severity, "service": service, "limit": limit}
-    page = _call("GET", "/v1/incidents", params={k: v for k, v in params.items() if v})
+    page = call("GET", "/v1/incidents", params={k: v for k, v in params.items() if v})
     if as_json:
         print_json(page)
         return
@@ -67,8 +59,8 @@ def incident_list(
 @incident_app.command("show")
 def incident_show(incident_id: str, as_json: JsonOpt = False) -> None:
     """Show an incident and its timeline."""
-    incident = _call("GET", f"/v1/incidents/{incident_id}")
-    timeline = _call("GET", f"/v1/incidents/{incident_id}/timeline")
+    incident = call("GET", f"/v1/incidents/{incident_id}")
+    timeline = call("GET", f"/v1/incidents/{incident_id}/timeline")
     if as_json:
         print_json({"incident": incident, "timeline": timeline})
         return
@@ -104,7 +96,7 @@ def incident_update(
     body = {k: v for k, v in fields.items() if v is not None}
     if not body:
         fail("nothing to update: give at least one option (see --help)", code=2)
-    incident = _call("PATCH", f"/v1/incidents/{incident_id}", json=body)
+    incident = call("PATCH", f"/v1/incidents/{incident_id}", json=body)
     if as_json:
         print_json(incident)
         return
@@ -147,7 +139,7 @@ def catalog_load(
 @flags_app.command("list")
 def flags_list(as_json: JsonOpt = False) -> None:
     """List feature flags."""
-    flags = _call("GET", "/v1/feature-flags")
+    flags = call("GET", "/v1/feature-flags")
     if as_json:
         print_json(flags)
         return
@@ -171,7 +163,7 @@ def flags_set(
         fail(f"state must be on or off, not '{state}'", code=2)
     body: dict[str, Any] = {"enabled": _STATES[state.lower()], "reason": reason}
     method = "PUT" if create else "PATCH"
-    flag = _call(method, f"/v1/feature-flags/{key}", json=body)
+    flag = call(method, f"/v1/feature-flags/{key}", json=body)
     if as_json:
         print_json(flag)
         return

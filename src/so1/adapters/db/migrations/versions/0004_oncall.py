@@ -1,0 +1,96 @@
+"""On-call: schedules, overrides, time off, escalation policies; people.seniority,
+teams.lead and teams.escalation_policy.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-28 03:10:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+_JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("people") as batch:
+        batch.add_column(
+            sa.Column("seniority", sa.String(20), nullable=False, server_default="engineer")
+        )
+    with op.batch_alter_table("teams") as batch:
+        batch.add_column(sa.Column("lead", sa.String(100), nullable=True))
+        batch.add_column(sa.Column("escalation_policy", sa.String(100), nullable=True))
+    op.create_table(
+        "oncall_schedules",
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("team", sa.String(100), nullable=True),
+        sa.Column("timezone", sa.String(64), nullable=False),
+        sa.Column("layers", _JSON, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_oncall_schedules")),
+    )
+    op.create_table(
+        "oncall_overrides",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("schedule", sa.String(100), nullable=False),
+        sa.Column("handle", sa.String(100), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["schedule"],
+            ["oncall_schedules.name"],
+            name=op.f("fk_oncall_overrides_schedule_oncall_schedules"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oncall_overrides")),
+    )
+    op.create_index("ix_oncall_overrides_schedule", "oncall_overrides", ["schedule", "ends_at"])
+    op.create_table(
+        "time_off",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("handle", sa.String(100), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["handle"],
+            ["people.handle"],
+            name=op.f("fk_time_off_handle_people"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_time_off")),
+    )
+    op.create_index("ix_time_off_ends", "time_off", ["ends_at"])
+    op.create_table(
+        "escalation_policies",
+        sa.Column("name", sa.String(100), nullable=False),
+        sa.Column("levels", _JSON, nullable=False),
+        sa.Column("repeats", sa.Integer(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_escalation_policies")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("escalation_policies")
+    op.drop_index("ix_time_off_ends", table_name="time_off")
+    op.drop_table("time_off")
+    op.drop_index("ix_oncall_overrides_schedule", table_name="oncall_overrides")
+    op.drop_table("oncall_overrides")
+    op.drop_table("oncall_schedules")
+    with op.batch_alter_table("teams") as batch:
+        batch.drop_column("escalation_policy")
+        batch.drop_column("lead")
+    with op.batch_alter_table("people") as batch:
+        batch.drop_column("seniority")

@@ -1,0 +1,1 @@
+"""Publishing adapters: iCalendar files (on-call shifts; later postmortem invitations)."""
