@@ -7,28 +7,41 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
+from so1.adapters.chat.builtin import BuiltinChat
 from so1.adapters.clock import SystemClock
 from so1.adapters.db.engine import build_engine
 from so1.adapters.db.health import DatabaseHealth
 from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.uow import SqlUnitOfWork
+from so1.adapters.paging.builtin import BuiltinPager
 from so1.adapters.publishing.ical import IcalWriter
 from so1.adapters.sources.alertmanager import AlertmanagerAdapter
 from so1.adapters.sources.base import SourceAdapter
 from so1.adapters.sources.datadog import DatadogAdapter
 from so1.adapters.sources.pagerduty_webhooks import PagerDutyWebhooksAdapter
 from so1.adapters.sources.sentry import SentryAdapter
+from so1.adapters.statuspage.builtin import BuiltinStatusPage
 from so1.agents.registry import default_agents
 from so1.config import Settings
 from so1.domain.alerts import AlertSource
+from so1.domain.comms import Destination
 from so1.entrypoints.api.ratelimit import RateLimiter
 from so1.entrypoints.ingest_writer import IngestWriter
-from so1.entrypoints.worker import TriageWorker
+from so1.entrypoints.worker import DeliveryWorker, TriageWorker
 from so1.errors import NotFound
-from so1.ports import Agent, CalendarWriter, Clock, HealthCheck, IdempotencyStore, UnitOfWork
+from so1.ports import (
+    Agent,
+    CalendarWriter,
+    Clock,
+    HealthCheck,
+    IdempotencyStore,
+    Messenger,
+    UnitOfWork,
+)
 from so1.services.access import KeyCache
 
 TRIAGE_AGENT = "triage-responder"
+COMMANDER_AGENT = "incident-commander"
 
 
 @dataclass
@@ -45,6 +58,8 @@ class Container:
     worker: TriageWorker | None = None
     ingest_writer: IngestWriter | None = None
     calendar: CalendarWriter = field(default_factory=IcalWriter)
+    messengers: dict[Destination, Messenger] = field(default_factory=dict)
+    delivery: DeliveryWorker | None = None
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(self.engine, read_only=read_only)
@@ -62,20 +77,30 @@ class Container:
             self.ingest_writer = IngestWriter(self.uow, self.clock)
             self.ingest_writer.start()
         if self.settings.triage_worker and TRIAGE_AGENT in self.agents and self.worker is None:
-            self.worker = TriageWorker(self.uow, self.clock, self.agents[TRIAGE_AGENT])
+            commander = self.agents.get(COMMANDER_AGENT)
+            self.worker = TriageWorker(self.uow, self.clock, self.agents[TRIAGE_AGENT], commander)
             self.worker.start()
+        if self.settings.delivery_worker and self.delivery is None:
+            self.delivery = DeliveryWorker(self.uow, self.clock, self.messengers)
+            self.delivery.start()
 
     def stop_background(self) -> None:
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        if self.delivery is not None:
+            self.delivery.stop()
+            self.delivery = None
         if self.ingest_writer is not None:
             self.ingest_writer.stop()
             self.ingest_writer = None
 
     def wake_worker(self) -> None:
+        """New alerts or new outbound messages were committed: start on them now."""
         if self.worker is not None:
             self.worker.wake()
+        if self.delivery is not None:
+            self.delivery.wake()
 
     def close(self) -> None:
         self.stop_background()
@@ -104,4 +129,9 @@ def build_container(
         },
         events_limiter=RateLimiter(settings.events_rate_limit_per_minute),
         key_cache=KeyCache(settings.auth_cache_seconds),
+        messengers={
+            Destination.WAR_ROOM: BuiltinChat(),
+            Destination.STATUS_PAGE: BuiltinStatusPage(),
+            Destination.PAGER: BuiltinPager(settings.paging_webhook_url),
+        },
     )

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     triage_worker: bool = Field(
         default=True, description="triage new alerts in a background thread of each server"
     )
+    delivery_worker: bool = Field(
+        default=True,
+        description="deliver war-room messages, status-page updates and pages in a background"
+        " thread of each server",
+    )
+    paging_webhook_url: str | None = Field(
+        default=None,
+        description="builtin paging: also POST each page as JSON to this URL (SMS/phone bridge)",
+    )
     events_rate_limit_per_minute: int = Field(
         default=1200, ge=1, description="Events v2 (/v2/enqueue) events per routing key per minute"
     )

@@ -10,6 +10,7 @@ So1Error
 └── IntegrationError         an outside system failed                       → 502
     ├── RateLimited          the outside system asked us to slow down       → 503
     ├── AuthFailed           the outside system refused our credentials     → 502
+    ├── Rejected             the outside system refused the request (4xx)   → 502
     └── Unavailable          the outside system (or our database) is down   → 503
 """
 
@@ -97,3 +98,9 @@ class AuthFailed(IntegrationError):
 
 class Unavailable(IntegrationError):
     title = "Unavailable"
+
+
+class Rejected(IntegrationError):
+    """The outside system refused the request itself (a 4xx other than 429): never retried."""
+
+    title = "Rejected by the outside system"

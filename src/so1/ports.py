@@ -12,6 +12,7 @@ from so1.domain.access import ApiKey
 from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus
 from so1.domain.catalog import CatalogService
 from so1.domain.changes import Deployment, FeatureFlag, FlagChange
+from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, SeverityChange, TimelineEvent
 from so1.domain.intake import CorrelationRule, Delivery, DeliveryOutcome, Integration, Silence
 from so1.domain.oncall import EscalationPolicy, Person, Schedule, Shift, Team, Window
@@ -229,6 +230,27 @@ class OnCallRepository(Protocol):
     def policies(self, names: list[str] | None = None) -> list[EscalationPolicy]: ...
 
 
+class OutboxRepository(Protocol):
+    def add(self, message: Outbound) -> Outbound: ...
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Outbound]: ...
+    def mark_sent(self, message_id: int, at: datetime, payload: dict[str, Any]) -> None: ...
+    def mark_failed(self, message_id: int, error: str, retry_at: datetime | None) -> None: ...
+    def for_incident(
+        self, incident_id: str, destination: Destination | None = None
+    ) -> list[Outbound]: ...
+    def sent_to(self, destination: Destination, since: datetime) -> list[Outbound]: ...
+
+
+class Messenger(Protocol):
+    """Delivers one outbound message (war room, status page or pager adapter).
+
+    Returns vendor facts to keep (message ts, their incident id ...), merged into the
+    message's payload. Raises RateLimited / Unavailable (retried later) or Rejected / AuthFailed
+    (given up: a person must fix the set-up)."""
+
+    def deliver(self, message: Outbound, incident: Incident) -> dict[str, Any]: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; leaving the block without ``commit()`` rolls back."""
 
@@ -245,6 +267,7 @@ class UnitOfWork(Protocol):
     intake: IntakeRepository
     action_items: ActionItemRepository
     oncall: OnCallRepository
+    outbox: OutboxRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

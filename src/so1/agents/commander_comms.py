@@ -17,6 +17,7 @@ from so1.agents.triage_knowledge import knowledge as triage_knowledge
 
 UPDATE_MINUTES = 15  # the runbook: "Updates every 15 min"
 _SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "to"})
+_ACRONYMS = frozenset({"api", "cdn", "db", "dns", "http", "k8s", "sso", "ui", "vpn"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,8 @@ def title_case(text: str) -> str:
     for index, word in enumerate(words):
         if word.isupper() or any(c.isdigit() for c in word):
             out.append(word)
+        elif word.lower() in _ACRONYMS:
+            out.append(word.upper())
         elif index and word.lower() in _SMALL_WORDS:
             out.append(word.lower())
         else:

@@ -27,4 +27,5 @@ class CatalogService:
     baselines: dict[str, Any] = field(default_factory=dict)
     platform: str | None = None
     description: str | None = None
+    public_name: str | None = None  # what customers call it (status page), e.g. "API"
     updated_at: datetime | None = None

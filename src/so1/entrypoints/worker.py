@@ -1,7 +1,9 @@
-"""Background work inside each server process: triage and correlation of new alerts.
+"""Background work inside each server process: triage and correlation of new alerts, and
+delivery of the outbox (war-room messages, status-page updates, pages).
 
-The queue is the database (alerts with triage_state 'pending'), so several processes can run
-workers side by side and nothing is lost when one dies: its claims expire and are retried.
+The queues are the database (alerts with triage_state 'pending', communications with status
+'pending'), so several processes can run workers side by side and nothing is lost when one
+dies: its claims expire and are retried.
 """
 
 from __future__ import annotations
@@ -9,8 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 
-from so1.ports import Agent, Clock, UnitOfWorkFactory
+from so1.domain.comms import Destination
+from so1.ports import Agent, Clock, Messenger, UnitOfWorkFactory
+from so1.services.outbox import deliver_due
 from so1.services.triage_flow import process_pending
 
 log = logging.getLogger("so1.worker")
@@ -21,22 +26,23 @@ POLL_SECONDS = 1.0
 RECOVER_STALE_EVERY = 15.0
 
 
-class TriageWorker:
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) -> None:
-        self._uow_factory = uow_factory
-        self._clock = clock
-        self._agent = agent
+class LoopWorker:
+    """A daemon thread that runs ``step()`` when woken, or every POLL_SECONDS."""
+
+    name = "so1-worker"
+
+    def __init__(self) -> None:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="so1-triage", daemon=True)
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
             self._thread.start()
 
     def wake(self) -> None:
-        """Called after an alert is committed, so triage starts at once instead of polling."""
+        """Called after new work is committed, so it starts at once instead of polling."""
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -47,15 +53,53 @@ class TriageWorker:
             self._thread = None
 
     def _run(self) -> None:
-        last_recovery = float("-inf")
         while not self._stop.is_set():
             self._wake.wait(POLL_SECONDS)
             self._wake.clear()
-            recover = time.monotonic() - last_recovery >= RECOVER_STALE_EVERY
             try:
-                process_pending(self._uow_factory, self._clock, self._agent, recover)
+                self.step()
             except Exception:
-                log.exception("triage worker pass failed; retrying")
-                continue
-            if recover:
-                last_recovery = time.monotonic()
+                log.exception("%s pass failed; retrying", self.name)
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+
+class TriageWorker(LoopWorker):
+    name = "so1-triage"
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        agent: Agent,
+        commander: Agent | None = None,
+    ) -> None:
+        super().__init__()
+        self._uow_factory, self._clock = uow_factory, clock
+        self._agent, self._commander = agent, commander
+        self._last_recovery = float("-inf")
+
+    def step(self) -> None:
+        recover = time.monotonic() - self._last_recovery >= RECOVER_STALE_EVERY
+        process_pending(self._uow_factory, self._clock, self._agent, recover, self._commander)
+        if recover:
+            self._last_recovery = time.monotonic()
+
+
+class DeliveryWorker(LoopWorker):
+    name = "so1-delivery"
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        messengers: Mapping[Destination, Messenger],
+    ) -> None:
+        super().__init__()
+        self._uow_factory, self._clock, self._messengers = uow_factory, clock, messengers
+
+    def step(self) -> None:
+        while deliver_due(self._uow_factory, self._clock, self._messengers):
+            if self._stop.is_set():
+                return

@@ -151,8 +151,12 @@ def add_override(
             raise NotFound(f"schedule '{schedule}' does not exist")
         _check_window(uow, window)
         stored = uow.oncall.add_override(schedule, window, now)
-        detail = {"handle": window.handle, "starts_at": window.starts_at.isoformat(),
-                  "ends_at": window.ends_at.isoformat(), "reason": window.reason}  # fmt: skip
+        detail = {
+            "handle": window.handle,
+            "starts_at": window.starts_at.isoformat(),
+            "ends_at": window.ends_at.isoformat(),
+            "reason": window.reason,
+        }
         summary = f"override: {window.handle} covers {schedule}"
         record(uow, actor, now, Change("oncall.override", "schedule", schedule, summary, detail))
         uow.commit()
@@ -166,8 +170,13 @@ def remove_override(
     with uow_factory() as uow:
         if not uow.oncall.remove_override(schedule, override_id):
             raise NotFound(f"schedule '{schedule}' has no override {override_id}")
-        change = Change("oncall.override.remove", "schedule", schedule, "override removed",
-                        {"override_id": override_id})  # fmt: skip
+        change = Change(
+            "oncall.override.remove",
+            "schedule",
+            schedule,
+            "override removed",
+            {"override_id": override_id},
+        )
         record(uow, actor, now, change)
         uow.commit()
 
@@ -180,8 +189,13 @@ def add_time_off(
     with uow_factory() as uow:
         _check_window(uow, window)
         stored = uow.oncall.add_time_off(window, now)
-        change = Change("oncall.time_off", "person", window.handle, "time off added",
-                        {"id": stored.id, "ends_at": window.ends_at.isoformat()})  # fmt: skip
+        change = Change(
+            "oncall.time_off",
+            "person",
+            window.handle,
+            "time off added",
+            {"id": stored.id, "ends_at": window.ends_at.isoformat()},
+        )
         record(uow, actor, now, change)
         uow.commit()
     return stored

@@ -11,6 +11,7 @@ from so1.domain.incidents import is_incident_id
 from so1.domain.records import AgentRun, RunStatus
 from so1.errors import NotFound, UnknownAgent
 from so1.ports import Agent, Clock, UnitOfWorkFactory
+from so1.services.commander_flow import COMMANDER_AGENT, commander_request
 from so1.services.context import Actor, Change, record
 from so1.services.triage_requests import triage_request
 
@@ -29,7 +30,10 @@ def orchestrate(
     if agent is None:
         raise UnknownAgent(name, sorted(agents))
     if name == TRIAGE_AGENT:  # needs the alert store: take the alert in, triage, apply
-        return triage_request(uow_factory, clock, actor, agent, inputs)
+        commander = agents.get(COMMANDER_AGENT)
+        return triage_request(uow_factory, clock, actor, agent, inputs, commander)
+    if name == COMMANDER_AGENT:  # needs the incident record: plan and apply the declaration
+        return commander_request(uow_factory, clock, actor, agent, inputs)
     incident_id = inputs.get("incident_id")
     run = AgentRun(
         id=f"run_{secrets.token_hex(10)}",

@@ -17,6 +17,7 @@ from so1.domain.intake import DEFAULT_RULE, CorrelationRule, connected_services
 from so1.domain.records import AgentRun, RunStatus
 from so1.domain.severity import Severity
 from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.commander_flow import run_and_apply
 from so1.services.context import Actor
 from so1.services.incidents import NewIncident, declare
 from so1.services.triage_context import triage_inputs
@@ -34,6 +35,7 @@ class _Batch:
 
     rule: CorrelationRule
     graph: dict[str, list[str]]
+    commander: Agent | None = None  # runs the declaration when triage opens an incident
     targets: dict[frozenset[str], str] = field(default_factory=dict)
     joined: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
     finished: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -41,7 +43,11 @@ class _Batch:
 
 
 def process_pending(
-    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, recover_stale: bool = True
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    agent: Agent,
+    recover_stale: bool = True,
+    commander: Agent | None = None,
 ) -> int:
     """Claim and process waiting alerts until none is left; returns how many were handled.
 
@@ -53,17 +59,21 @@ def process_pending(
     handled = 0
     while True:
         try:
-            count = _process_batch(uow_factory, clock, agent, recover_stale)
+            count = _process_batch(uow_factory, clock, agent, recover_stale, commander)
         except Exception:
             log.exception("triage batch failed; retrying its alerts one by one")
-            count = _process_singly(uow_factory, clock, agent)
+            count = _process_singly(uow_factory, clock, agent, commander)
         handled += count
         if count < CLAIM_BATCH:  # the queue was empty when claimed; a new alert wakes us
             return handled
 
 
 def _process_batch(
-    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, recover_stale: bool
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    agent: Agent,
+    recover_stale: bool,
+    commander: Agent | None,
 ) -> int:
     now = clock.now()
     with uow_factory() as uow:
@@ -72,7 +82,7 @@ def _process_batch(
         claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, stale_before)
         if not claimed:
             return 0
-        batch = _Batch(rule=_active_rule(uow), graph=_graph(uow))
+        batch = _Batch(rule=_active_rule(uow), graph=_graph(uow), commander=commander)
         for alert in claimed:
             _decide(uow, agent, now, alert, batch)
         _flush(uow, now, batch)
@@ -96,7 +106,7 @@ def _decide(uow: UnitOfWork, agent: Agent, now: datetime, alert: Alert, batch: _
         batch.joined[target].append(alert)
         batch.finished["correlated"].append(alert.id)
         return
-    outcome = _triage(uow, agent, alert, now, batch.rule)
+    outcome = _triage(uow, agent, alert, now, batch.rule, batch.commander)
     if outcome is not None and outcome[1] is not None and services:
         batch.targets[services] = outcome[1]
         batch.attached.update(outcome[2])
@@ -109,14 +119,16 @@ def _flush(uow: UnitOfWork, now: datetime, batch: _Batch) -> None:
         uow.alerts.finish_many(alert_ids, state)
 
 
-def _process_singly(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) -> int:
+def _process_singly(
+    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, commander: Agent | None
+) -> int:
     now = clock.now()
     with uow_factory() as uow:
         claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, now - STALE_CLAIM)
         uow.commit()
     for alert in claimed:
         try:
-            process_alert(uow_factory, clock, agent, alert.id)
+            process_alert(uow_factory, clock, agent, alert.id, commander)
         except Exception:  # mark it, so a poison alert is not retried for ever
             log.exception("processing alert %s failed", alert.id)
             with uow_factory() as uow:
@@ -126,7 +138,11 @@ def _process_singly(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) 
 
 
 def process_alert(
-    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, alert_id: str
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    agent: Agent,
+    alert_id: str,
+    commander: Agent | None = None,
 ) -> dict[str, Any] | None:
     """Correlate or triage one alert in one transaction; returns the triage report if run."""
     now = clock.now()
@@ -147,13 +163,18 @@ def process_alert(
             uow.alerts.finish_triage(alert.id, "correlated")
             uow.commit()
             return None
-        outcome = _triage(uow, agent, alert, now, rule)
+        outcome = _triage(uow, agent, alert, now, rule, commander)
         uow.commit()
     return outcome[0] if outcome else None
 
 
 def _triage(
-    uow: UnitOfWork, agent: Agent, alert: Alert, now: datetime, rule: CorrelationRule
+    uow: UnitOfWork,
+    agent: Agent,
+    alert: Alert,
+    now: datetime,
+    rule: CorrelationRule,
+    commander: Agent | None = None,
 ) -> tuple[dict[str, Any], str | None, list[str]] | None:
     """Run the agent and apply its report: (report, incident id, alerts attached) or None."""
     inputs = triage_inputs(uow, alert, now, rule.window)
@@ -172,7 +193,7 @@ def _triage(
         uow.agent_runs.add(replace(run, status=RunStatus.FAILED, error=error, finished_at=now))
         uow.alerts.finish_triage(alert.id, "failed", run.id)
         return None
-    state, incident_id, attached = apply_report(uow, now, alert, report, rule)
+    state, incident_id, attached = apply_report(uow, now, alert, report, rule, commander)
     report = {**report, "incident_id": incident_id}
     uow.agent_runs.add(
         replace(
@@ -184,7 +205,12 @@ def _triage(
 
 
 def apply_report(
-    uow: UnitOfWork, now: datetime, alert: Alert, report: dict[str, Any], rule: CorrelationRule
+    uow: UnitOfWork,
+    now: datetime,
+    alert: Alert,
+    report: dict[str, Any],
+    rule: CorrelationRule,
+    commander: Agent | None = None,
 ) -> tuple[str, str | None, list[str]]:
     """Act on the triage decision: an incident (SEV0-3), a ticket (SEV4), or close.
     Returns the alert's triage state, the incident opened and the alerts attached to it."""
@@ -200,6 +226,8 @@ def apply_report(
     nearby = uow.alerts.recent(sorted(_scope(alert, rule, _graph(uow))), window_start)
     related = [a for a in nearby if a.incident_id is None and a.status.is_open and a.id != alert.id]
     join_incident(uow, now, [alert, *related], incident.id, rule, announce=False)
+    if commander is not None:  # runbook Phase 2 follows at once: war room, commander, comms
+        run_and_apply(uow, now, TRIAGE_ACTOR, commander, incident, {"triage_report": report})
     return "incident", incident.id, [a.id for a in related]
 
 

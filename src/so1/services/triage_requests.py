@@ -26,9 +26,10 @@ def triage_request(
     actor: Actor,
     agent: Agent,
     inputs: Mapping[str, Any],
+    commander: Agent | None = None,
 ) -> AgentRun:
     alert = _known_alert(uow_factory, inputs) or _take_in(uow_factory, clock, inputs)
-    if process_alert(uow_factory, clock, agent, alert.id) is not None:
+    if process_alert(uow_factory, clock, agent, alert.id, commander) is not None:
         run = _run_of(uow_factory, alert.id)
         if run is not None:
             return run

@@ -108,6 +108,7 @@ services = Table(
     Column("baselines", Json, nullable=False),
     Column("platform", String(50)),
     Column("description", Text),
+    Column("public_name", String(100)),
     _now_col("updated_at"),
     CheckConstraint("tier IN ('critical','high','medium','low')", name="tier"),
 )
@@ -202,7 +203,13 @@ communications = Table(
     Column("last_error", Text),
     _now_col("created_at"),
     _now_col("sent_at", nullable=True),
+    # Outbox fields: what kind of message, for whom, vendor payload, when to try again.
+    Column("kind", String(30), nullable=False, server_default="message"),
+    Column("target", String(100)),
+    Column("payload", Json),
+    _now_col("next_attempt_at", nullable=True),
     Index("ix_communications_incident", "incident_id"),
+    Index("ix_communications_due", "status", "next_attempt_at"),
 )
 
 deployments = Table(

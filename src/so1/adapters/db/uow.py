@@ -14,6 +14,7 @@ from so1.adapters.db.change_repos import (
     SqlDeploymentRepository,
     SqlFlagRepository,
 )
+from so1.adapters.db.comms_repo import SqlOutboxRepository
 from so1.adapters.db.engine import WRITE_OPTION, sqlite_write_lock
 from so1.adapters.db.incident_repo import (
     SqlIncidentRepository,
@@ -35,6 +36,7 @@ from so1.ports import (
     IntakeRepository,
     KeyRepository,
     OnCallRepository,
+    OutboxRepository,
     ParticipantRepository,
     TimelineRepository,
 )
@@ -80,6 +82,7 @@ class SqlUnitOfWork:
         self.intake: IntakeRepository = SqlIntakeRepository(conn)
         self.action_items: ActionItemRepository = SqlActionItemRepository(conn)
         self.oncall: OnCallRepository = SqlOnCallRepository(conn)
+        self.outbox: OutboxRepository = SqlOutboxRepository(conn)
 
     def commit(self) -> None:
         assert self._tx is not None, "commit() outside of a `with` block"

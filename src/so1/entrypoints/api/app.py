@@ -14,6 +14,7 @@ from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddl
 from so1.entrypoints.api.routes import (
     alerts,
     changes,
+    comms,
     incidents,
     intake_admin,
     oncall,
@@ -58,6 +59,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         changes,
         intake_admin,
         oncall,
+        comms,
     ):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.

@@ -194,6 +194,9 @@ class ServiceIn(Strict):
     baselines: dict[str, Any] = Field(default_factory=dict)
     platform: str | None = Field(default=None, max_length=50)
     description: str | None = Field(default=None, max_length=10_000)
+    public_name: str | None = Field(
+        default=None, max_length=100, description="what customers call it (status page)"
+    )
 
 
 class ServiceOut(ServiceIn):

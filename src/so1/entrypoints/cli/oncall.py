@@ -40,8 +40,17 @@ def now(
         who = current["handle"] or "[red]nobody[/]"
         if current["skipped"]:
             who += f" (covering for {', '.join(current['skipped'])})"
-        rows.append([item["schedule"], item["team"], who, current["via"], current["until"],
-                     upcoming.get("handle"), upcoming.get("starts_at")])  # fmt: skip
+        rows.append(
+            [
+                item["schedule"],
+                item["team"],
+                who,
+                current["via"],
+                current["until"],
+                upcoming.get("handle"),
+                upcoming.get("starts_at"),
+            ]
+        )
     columns = ["schedule", "team", "on call", "via", "until", "next", "from"]
     print_table("On call now", columns, rows)
 

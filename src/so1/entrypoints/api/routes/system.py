@@ -38,6 +38,7 @@ def orchestrate(body: OrchestrateIn, container: ContainerDep, actor: Writer) -> 
     run = orchestration.orchestrate(
         container.uow, container.clock, actor, container.agents, body.agent, body.inputs
     )
+    container.wake_worker()  # a declaration queues messages and pages
     return _run_out(run)
 
 

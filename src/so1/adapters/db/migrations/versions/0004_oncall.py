@@ -1,5 +1,6 @@
 """On-call: schedules, overrides, time off, escalation policies; people.seniority,
-teams.lead and teams.escalation_policy.
+teams.lead and teams.escalation_policy; outbox fields on communications; services.public_name
+(the name customers know a service by, for the status page).
 
 Revision ID: 0004
 Revises: 0003
@@ -21,6 +22,14 @@ _JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("communications") as batch:
+        batch.add_column(sa.Column("kind", sa.String(30), nullable=False, server_default="message"))
+        batch.add_column(sa.Column("target", sa.String(100), nullable=True))
+        batch.add_column(sa.Column("payload", _JSON, nullable=True))
+        batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_communications_due", "communications", ["status", "next_attempt_at"])
+    with op.batch_alter_table("services") as batch:
+        batch.add_column(sa.Column("public_name", sa.String(100), nullable=True))
     with op.batch_alter_table("people") as batch:
         batch.add_column(
             sa.Column("seniority", sa.String(20), nullable=False, server_default="engineer")
@@ -94,3 +103,9 @@ def downgrade() -> None:
         batch.drop_column("lead")
     with op.batch_alter_table("people") as batch:
         batch.drop_column("seniority")
+    with op.batch_alter_table("services") as batch:
+        batch.drop_column("public_name")
+    op.drop_index("ix_communications_due", table_name="communications")
+    with op.batch_alter_table("communications") as batch:
+        for column in ("next_attempt_at", "payload", "target", "kind"):
+            batch.drop_column(column)

@@ -1,0 +1,1 @@
+"""War-room adapters: builtin (messages kept by SO1); Slack joins here."""

@@ -1,0 +1,1 @@
+"""Paging adapters: builtin (notification log, optional outgoing webhook); PagerDuty joins here."""

@@ -1,0 +1,147 @@
+"""Deliver the outbox: claim due messages, hand each to its adapter outside any transaction,
+then record what happened. A failure is retried with back-off (or the vendor's Retry-After);
+a refusal gives up. The runbook's "Status page down → use other channels": when a status-page
+update fails, the war room is told, once per update, with the text to send another way."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from so1.domain.comms import MAX_ATTEMPTS, Destination, Outbound, retry_at
+from so1.domain.incidents import TimelineEvent
+from so1.errors import IntegrationError, NotFound, RateLimited, Unavailable
+from so1.ports import Clock, Messenger, UnitOfWorkFactory
+from so1.services.context import Actor
+
+log = logging.getLogger("so1.outbox")
+
+LEASE = timedelta(seconds=60)  # a claimed message is retried by others after this
+BATCH = 50
+
+
+def deliver_due(
+    uow_factory: UnitOfWorkFactory, clock: Clock, messengers: Mapping[Destination, Messenger]
+) -> int:
+    """One pass; returns how many messages were attempted."""
+    now = clock.now()
+    with uow_factory() as uow:
+        claimed = uow.outbox.claim_due(now, now + LEASE, BATCH)
+        uow.commit()
+    for message in claimed:
+        _deliver(uow_factory, clock, messengers, message)
+    return len(claimed)
+
+
+def _deliver(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    messengers: Mapping[Destination, Messenger],
+    message: Outbound,
+) -> None:
+    assert message.id is not None
+    with uow_factory(read_only=True) as uow:
+        incident = uow.incidents.get(message.incident_id)
+    if incident is None:  # deleted incidents cascade their messages; nothing to do
+        return
+    try:
+        facts = messengers[message.destination].deliver(message, incident)
+    except IntegrationError as exc:
+        _failed(uow_factory, clock, message, exc)
+        return
+    except Exception as exc:  # an adapter bug: keep the message, retry later, say why
+        log.exception("delivering message %s failed", message.id)
+        _failed(uow_factory, clock, message, Unavailable(f"{type(exc).__name__}: {exc}"))
+        return
+    now = clock.now()
+    with uow_factory() as uow:
+        uow.outbox.mark_sent(message.id, now, {**message.payload, **facts})
+        summary = f"{message.kind} delivered to {_where(message)}"
+        data = {"message_id": message.id, "attempts": message.attempts}
+        uow.timeline.add(
+            TimelineEvent(message.incident_id, now, "communication.sent", "so1", summary, data)
+        )
+        uow.commit()
+
+
+def _failed(
+    uow_factory: UnitOfWorkFactory, clock: Clock, message: Outbound, error: IntegrationError
+) -> None:
+    assert message.id is not None
+    now = clock.now()
+    retryable = isinstance(error, RateLimited | Unavailable) and message.attempts < MAX_ATTEMPTS
+    after = error.retry_after_seconds if isinstance(error, RateLimited) else None
+    again = retry_at(message.attempts, now, after) if retryable else None
+    text = f"{type(error).__name__}: {error.detail}"
+    with uow_factory() as uow:
+        uow.outbox.mark_failed(message.id, text, again)
+        if message.destination is Destination.STATUS_PAGE and message.attempts == 1:
+            uow.outbox.add(_fallback_note(message, text, now))
+        if again is None:
+            summary = f"{message.kind} to {_where(message)} NOT delivered: {text}"
+            data = {"message_id": message.id, "attempts": message.attempts, "error": text}
+            uow.timeline.add(
+                TimelineEvent(
+                    message.incident_id, now, "communication.failed", "so1", summary, data
+                )
+            )
+        uow.commit()
+
+
+def _fallback_note(message: Outbound, error: str, now: datetime) -> Outbound:
+    body = (
+        f"⚠️ The status page did not take this update ({error}); SO1 keeps retrying. "
+        "Meanwhile send it to customers another way (email, social):\n\n" + message.body
+    )
+    return Outbound(
+        message.incident_id,
+        Destination.WAR_ROOM,
+        "internal",
+        "status_page_fallback",
+        body,
+        now,
+        payload={"for_message": message.id},
+    )
+
+
+def _where(message: Outbound) -> str:
+    if message.destination is Destination.PAGER:
+        return f"@{message.target}"
+    return message.destination.value.replace("_", " ")
+
+
+def incident_messages(
+    uow_factory: UnitOfWorkFactory, incident_id: str, destination: Destination | None = None
+) -> list[Outbound]:
+    with uow_factory(read_only=True) as uow:
+        if uow.incidents.get(incident_id) is None:
+            raise NotFound(f"incident {incident_id} does not exist")
+        return uow.outbox.for_incident(incident_id, destination)
+
+
+def post_to_war_room(
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, incident_id: str, text: str
+) -> Outbound:
+    """A person's message to the war room, delivered like every other."""
+    now = clock.now()
+    with uow_factory() as uow:
+        incident = uow.incidents.get(incident_id)
+        if incident is None:
+            raise NotFound(f"incident {incident_id} does not exist")
+        message = Outbound(
+            incident_id,
+            Destination.WAR_ROOM,
+            "internal",
+            "note",
+            text,
+            now,
+            target=actor.name,
+            payload={"channel": incident.channel, "author": actor.name},
+        )
+        stored = uow.outbox.add(message)
+        uow.timeline.add(
+            TimelineEvent(incident_id, now, "war_room.message", actor.name, text[:500])
+        )
+        uow.commit()
+    return stored

@@ -1,0 +1,255 @@
+"""Declaration through the API: the seed's Phase 2 example, SEV1 escalation, delivery through
+the outbox (retries, a paging webhook outage, the status-page fallback), and the commander
+running by itself after triage declares."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from so1.adapters.chat.builtin import BuiltinChat
+from so1.adapters.clock import FixedClock
+from so1.adapters.paging.builtin import BuiltinPager
+from so1.adapters.statuspage.builtin import BuiltinStatusPage
+from so1.bootstrap import Container
+from so1.domain.comms import Destination, Outbound
+from so1.domain.incidents import Incident
+from so1.domain.severity import Severity
+from so1.entrypoints.api.app import create_app
+from so1.errors import Unavailable
+from so1.services.context import Actor
+from so1.services.incidents import NewIncident, create_incident
+from so1.services.outbox import deliver_due
+from tests.e2e.test_api_oncall import example
+from tests.unit.test_commander import SEED_INTERNAL, SEED_STATUS_PAGE
+
+SEED_ID = "INC-20240115-0042"
+SEED_INPUTS: dict[str, Any] = {
+    "incident_id": SEED_ID,
+    "severity": "SEV2",
+    "triage_report": {
+        "symptoms": ["High error rate", "Connection pool exhaustion"],
+        "impact": {"users_affected": 150, "services": ["control-plane-api"]},
+        "hypothesis": ["Connection pool undersized"],
+    },
+    "commander": "oncall-backend",
+    "channel": "#incident-20240115-0042",
+}
+
+
+@pytest.fixture
+def quiet_api(container: Container, admin_token: str) -> Iterator[TestClient]:
+    """The API with no background threads: the test delivers the outbox itself."""
+    container.settings.triage_worker = container.settings.delivery_worker = False
+    with TestClient(create_app(container), raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {admin_token}"
+        yield client
+
+
+def seed_incident(container: Container) -> Incident:
+    """The 42nd incident of 15 January 2024, as in the seed."""
+    actor, new = Actor("test"), NewIncident("filler", Severity.SEV4)
+    for _ in range(41):
+        create_incident(container.uow, container.clock, actor, new)
+    impact = {"affected": "workflow executions"}
+    seed = NewIncident("API error rate spike", Severity.SEV2, service="control-plane-api",
+                       impact=impact)  # fmt: skip
+    incident = create_incident(container.uow, container.clock, actor, seed)
+    assert incident.id == SEED_ID
+    return incident
+
+
+def declare(api: TestClient, **changes: Any) -> dict[str, Any]:
+    body = {"agent": "incident-commander", "inputs": {**SEED_INPUTS, **changes}}
+    response = api.post("/v1/orchestrate", json=body)
+    assert response.status_code == 200, response.text
+    run: dict[str, Any] = response.json()
+    assert run["status"] == "completed", run
+    return run
+
+
+def messages(api: TestClient, to: str | None = None) -> list[dict[str, Any]]:
+    params = {"to": to} if to else None
+    response = api.get(f"/v1/incidents/{SEED_ID}/messages", params=params)
+    assert response.status_code == 200, response.text
+    found: list[dict[str, Any]] = response.json()
+    return found
+
+
+def test_seed_phase2_example(quiet_api: TestClient, container: Container) -> None:
+    seed_incident(container)
+    plan = declare(quiet_api)["output"]
+    assert plan["topic"] == "SEV2: API error rate spike | Commander: @oncall-backend"
+    incident = quiet_api.get(f"/v1/incidents/{SEED_ID}").json()
+    assert (incident["channel"], incident["commander"]) == (
+        "#incident-20240115-0042",
+        "oncall-backend",
+    )
+    assert incident["status"] == "investigating"
+
+    said = messages(quiet_api)
+    assert [(m["to"], m["kind"], m["status"]) for m in said] == [
+        ("war_room", "declared", "pending"),
+        ("pager", "page", "pending"),
+    ]
+    assert said[0]["text"] == SEED_INTERNAL  # no status page for SEV2
+    assert deliver_due(container.uow, container.clock, container.messengers) == 2
+    assert {m["status"] for m in messages(quiet_api)} == {"sent"}
+    timeline = quiet_api.get(f"/v1/incidents/{SEED_ID}/timeline").json()["events"]
+    kinds = [e["kind"] for e in timeline]
+    assert "war_room.opened" in kinds
+    assert kinds.count("communication.sent") == 2
+
+
+def test_same_example_as_sev1_posts_status_page_and_escalates(
+    quiet_api: TestClient, container: Container
+) -> None:
+    assert quiet_api.put("/v1/oncall/config", json=example()).status_code == 200
+    body = {"tier": "critical", "owner_team": "backend", "public_name": "API"}
+    assert quiet_api.put("/v1/services/control-plane-api", json=body).status_code == 201
+    seed_incident(container)
+    plan = declare(quiet_api, severity="SEV1", commander="bo")["output"]
+    assert plan["commander"] == "bo"
+    status_page = messages(quiet_api, "status_page")
+    assert [m["text"] for m in status_page] == [SEED_STATUS_PAGE]
+    war_room = messages(quiet_api, "war_room")
+    assert [m["kind"] for m in war_room] == ["declared", "escalation"]
+    assert war_room[1]["text"].startswith("/pd escalate to eng-lead")
+    assert {m["target"] for m in messages(quiet_api, "pager")} == {"bo", "eng-lead"}
+
+
+def test_declaring_a_missing_incident_is_404(quiet_api: TestClient) -> None:
+    response = quiet_api.post(
+        "/v1/orchestrate", json={"agent": "incident-commander", "inputs": SEED_INPUTS}
+    )
+    assert response.status_code == 404
+    assert "declare it first" in response.json()["detail"]
+
+
+class PagingEndpoint(BaseHTTPRequestHandler):
+    """A paging webhook that is down (503) until told otherwise."""
+
+    answers: list[int]
+    received: list[dict[str, Any]]
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.received.append({**body, "key": self.headers["Idempotency-Key"]})
+        code = self.answers.pop(0) if self.answers else 200
+        self.send_response(code)
+        if code == 429:
+            self.send_header("Retry-After", "30")
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        return
+
+
+@pytest.fixture
+def paging_endpoint() -> Iterator[tuple[str, type[PagingEndpoint]]]:
+    handler = type("Handler", (PagingEndpoint,), {"answers": [503, 429], "received": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/page", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_paging_webhook_outage_delays_but_loses_nothing(
+    quiet_api: TestClient,
+    container: Container,
+    clock: FixedClock,
+    paging_endpoint: tuple[str, type[PagingEndpoint]],
+) -> None:
+    url, handler = paging_endpoint
+    seed_incident(container)
+    declare(quiet_api)
+    messengers = {**container.messengers, Destination.PAGER: BuiltinPager(url, timeout=5)}
+    deliver_due(container.uow, clock, messengers)  # 503: retried in 2 s
+    (page,) = messages(quiet_api, "pager")
+    assert (page["status"], page["attempts"], "503" in page["last_error"]) == ("pending", 1, True)
+    assert deliver_due(container.uow, clock, messengers) == 0  # not due yet
+    clock.advance(timedelta(seconds=3))
+    deliver_due(container.uow, clock, messengers)  # 429 with Retry-After: 30
+    clock.advance(timedelta(seconds=20))
+    assert deliver_due(container.uow, clock, messengers) == 0
+    clock.advance(timedelta(seconds=11))
+    deliver_due(container.uow, clock, messengers)
+    (page,) = messages(quiet_api, "pager")
+    assert (page["status"], page["attempts"]) == ("sent", 3)
+    assert [r["handle"] for r in handler.received] == ["oncall-backend"] * 3
+    assert {r["key"] for r in handler.received} == {f"so1-page-{page['id']}"}
+
+
+class DownStatusPage:
+    def deliver(self, message: Outbound, incident: Incident) -> dict[str, Any]:
+        raise Unavailable("status page: HTTP 503")
+
+
+def test_status_page_down_falls_back_to_the_war_room_once(
+    quiet_api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    seed_incident(container)
+    declare(quiet_api, severity="SEV1")
+    messengers = {
+        Destination.WAR_ROOM: BuiltinChat(),
+        Destination.STATUS_PAGE: DownStatusPage(),
+        Destination.PAGER: BuiltinPager(),
+    }
+    for _ in range(3):
+        deliver_due(container.uow, clock, messengers)
+        clock.advance(timedelta(minutes=1))
+    (update,) = messages(quiet_api, "status_page")
+    assert (update["status"], update["attempts"]) == ("pending", 3)
+    notes = [m for m in messages(quiet_api, "war_room") if m["kind"] == "status_page_fallback"]
+    assert len(notes) == 1
+    assert "another way" in notes[0]["text"]
+    assert notes[0]["text"].endswith(update["text"])
+    assert update["text"].startswith("**Investigating - Control Plane API Performance Issues**")
+    assert notes[0]["status"] == "sent"
+    messengers[Destination.STATUS_PAGE] = BuiltinStatusPage()
+    clock.advance(timedelta(minutes=5))
+    deliver_due(container.uow, clock, messengers)
+    assert messages(quiet_api, "status_page")[0]["status"] == "sent"
+
+
+def test_war_room_posts_are_delivered_and_on_the_timeline(
+    quiet_api: TestClient, container: Container
+) -> None:
+    seed_incident(container)
+    declare(quiet_api)
+    posted = quiet_api.post(f"/v1/incidents/{SEED_ID}/messages", json={"text": "looking at pool"})
+    assert posted.status_code == 201
+    assert (posted.json()["kind"], posted.json()["target"]) == ("note", "admin")
+    deliver_due(container.uow, container.clock, container.messengers)
+    assert messages(quiet_api, "war_room")[-1]["status"] == "sent"
+    assert quiet_api.post(f"/v1/incidents/{SEED_ID}/messages", json={"text": ""}).status_code == 422
+    missing = quiet_api.post("/v1/incidents/INC-20240115-9999/messages", json={"text": "x"})
+    assert missing.status_code == 404
+
+
+def test_triage_declaring_an_incident_runs_the_commander(
+    quiet_api: TestClient, container: Container
+) -> None:
+    from tests.e2e.test_seed_triage import SEED_INPUTS as TRIAGE_INPUTS, seed_world
+
+    quiet_api.put("/v1/oncall/config", json=example())
+    seed_world(quiet_api, container.clock)  # type: ignore[arg-type]
+    run = quiet_api.post(
+        "/v1/orchestrate", json={"agent": "triage-responder", "inputs": TRIAGE_INPUTS}
+    ).json()
+    incident_id = run["output"]["incident_id"]
+    incident = quiet_api.get(f"/v1/incidents/{incident_id}").json()
+    assert incident["channel"] == "#incident-" + incident_id.removeprefix("INC-")
+    assert incident["status"] == "investigating"
+    said = quiet_api.get(f"/v1/incidents/{incident_id}/messages").json()
+    assert said[0]["kind"] == "declared"
+    assert "Investigating database connection pool exhaustion" in said[0]["text"]
