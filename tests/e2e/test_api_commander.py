@@ -24,6 +24,7 @@ from so1.domain.incidents import Incident
 from so1.domain.severity import Severity
 from so1.entrypoints.api.app import create_app
 from so1.errors import Unavailable
+from so1.ports import Messenger
 from so1.services.context import Actor
 from so1.services.incidents import NewIncident, create_incident
 from so1.services.outbox import deliver_due
@@ -199,7 +200,7 @@ def test_status_page_down_falls_back_to_the_war_room_once(
 ) -> None:
     seed_incident(container)
     declare(quiet_api, severity="SEV1")
-    messengers = {
+    messengers: dict[Destination, Messenger] = {
         Destination.WAR_ROOM: BuiltinChat(),
         Destination.STATUS_PAGE: DownStatusPage(),
         Destination.PAGER: BuiltinPager(),
