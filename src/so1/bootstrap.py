@@ -27,7 +27,7 @@ from so1.domain.alerts import AlertSource
 from so1.domain.comms import Destination
 from so1.entrypoints.api.ratelimit import RateLimiter
 from so1.entrypoints.ingest_writer import IngestWriter
-from so1.entrypoints.worker import DeliveryWorker, TriageWorker
+from so1.entrypoints.worker import ClockWorker, DeliveryWorker, TriageWorker
 from so1.errors import NotFound
 from so1.ports import (
     Agent,
@@ -60,6 +60,7 @@ class Container:
     calendar: CalendarWriter = field(default_factory=IcalWriter)
     messengers: dict[Destination, Messenger] = field(default_factory=dict)
     delivery: DeliveryWorker | None = None
+    clocks: ClockWorker | None = None
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(self.engine, read_only=read_only)
@@ -83,6 +84,9 @@ class Container:
         if self.settings.delivery_worker and self.delivery is None:
             self.delivery = DeliveryWorker(self.uow, self.clock, self.messengers)
             self.delivery.start()
+        if self.settings.runbook_clocks and self.clocks is None:
+            self.clocks = ClockWorker(self.uow, self.clock, self.wake_worker)
+            self.clocks.start()
 
     def stop_background(self) -> None:
         if self.worker is not None:
@@ -91,6 +95,9 @@ class Container:
         if self.delivery is not None:
             self.delivery.stop()
             self.delivery = None
+        if self.clocks is not None:
+            self.clocks.stop()
+            self.clocks = None
         if self.ingest_writer is not None:
             self.ingest_writer.stop()
             self.ingest_writer = None

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
         description="deliver war-room messages, status-page updates and pages in a background"
         " thread of each server",
     )
+    runbook_clocks: bool = Field(
+        default=True,
+        description="re-evaluate runbook deadlines every 15 s and escalate late checks once",
+    )
     paging_webhook_url: str | None = Field(
         default=None,
         description="builtin paging: also POST each page as JSON to this URL (SMS/phone bridge)",

@@ -239,6 +239,9 @@ class OutboxRepository(Protocol):
         self, incident_id: str, destination: Destination | None = None
     ) -> list[Outbound]: ...
     def sent_to(self, destination: Destination, since: datetime) -> list[Outbound]: ...
+    def claim_alarm(self, incident_id: str, check_id: str, occurrence: int, at: datetime) -> bool:
+        """Record that a late check was escalated; False if someone already did."""
+        ...
 
 
 class Messenger(Protocol):

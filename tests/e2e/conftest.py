@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from so1.adapters.clock import FixedClock
@@ -145,6 +146,16 @@ def server_cli(cli: Cli, live_server: str, admin_token: str) -> Cli:
     cli.api_url = live_server
     cli.api_key = admin_token
     return cli
+
+
+@pytest.fixture
+def quiet_api(container: Container, admin_token: str) -> Iterator[TestClient]:
+    """The API with no background threads: the test delivers the outbox itself."""
+    settings = container.settings
+    settings.triage_worker = settings.delivery_worker = settings.runbook_clocks = False
+    with TestClient(create_app(container), raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {admin_token}"
+        yield client
 
 
 # Intake fixtures (a scripted triage agent and a client whose worker is driven by the test).

@@ -22,7 +22,6 @@ from so1.bootstrap import Container
 from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident
 from so1.domain.severity import Severity
-from so1.entrypoints.api.app import create_app
 from so1.errors import Unavailable
 from so1.ports import Messenger
 from so1.services.context import Actor
@@ -43,15 +42,6 @@ SEED_INPUTS: dict[str, Any] = {
     "commander": "oncall-backend",
     "channel": "#incident-20240115-0042",
 }
-
-
-@pytest.fixture
-def quiet_api(container: Container, admin_token: str) -> Iterator[TestClient]:
-    """The API with no background threads: the test delivers the outbox itself."""
-    container.settings.triage_worker = container.settings.delivery_worker = False
-    with TestClient(create_app(container), raise_server_exceptions=False) as client:
-        client.headers["Authorization"] = f"Bearer {admin_token}"
-        yield client
 
 
 def seed_incident(container: Container) -> Incident:

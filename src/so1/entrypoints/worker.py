@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from so1.domain.comms import Destination
 from so1.ports import Agent, Clock, Messenger, UnitOfWorkFactory
 from so1.services.outbox import deliver_due
+from so1.services.runbook_watch import check_clocks
 from so1.services.triage_flow import process_pending
 
 log = logging.getLogger("so1.worker")
@@ -24,12 +25,14 @@ POLL_SECONDS = 1.0
 # Claims a crashed worker left behind expire after a minute (triage_flow.STALE_CLAIM); looking
 # for them on every pass cost a query per alert under load, so look every 15 seconds.
 RECOVER_STALE_EVERY = 15.0
+CLOCK_SECONDS = 15.0  # how often runbook deadlines are re-evaluated
 
 
 class LoopWorker:
     """A daemon thread that runs ``step()`` when woken, or every POLL_SECONDS."""
 
     name = "so1-worker"
+    interval = POLL_SECONDS
 
     def __init__(self) -> None:
         self._wake = threading.Event()
@@ -54,7 +57,7 @@ class LoopWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(POLL_SECONDS)
+            self._wake.wait(self.interval)
             self._wake.clear()
             try:
                 self.step()
@@ -103,3 +106,20 @@ class DeliveryWorker(LoopWorker):
         while deliver_due(self._uow_factory, self._clock, self._messengers):
             if self._stop.is_set():
                 return
+
+
+class ClockWorker(LoopWorker):
+    """Re-evaluates the runbook clocks of open incidents; late checks escalate once."""
+
+    name = "so1-clocks"
+    interval = CLOCK_SECONDS
+
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, clock: Clock, after: Callable[[], None]
+    ) -> None:
+        super().__init__()
+        self._uow_factory, self._clock, self._after = uow_factory, clock, after
+
+    def step(self) -> None:
+        if check_clocks(self._uow_factory, self._clock):
+            self._after()  # alarms queued messages: deliver them now

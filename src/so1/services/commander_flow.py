@@ -149,8 +149,9 @@ def apply_plan(
             hand_role(uow, actor, now, incident.id, handle, role)
     current = uow.incidents.get(incident.id, for_update=True) or incident
     changed = replace(current, channel=plan["channel"], commander=plan.get("commander"))
-    if changed.status is IncidentStatus.TRIGGERED:
-        changed = transition(changed, IncidentStatus.INVESTIGATING, now)
+    if changed.status is IncidentStatus.TRIGGERED:  # declared; a person still has to ack
+        moved = transition(changed, IncidentStatus.INVESTIGATING, now)
+        changed = replace(moved, acknowledged_at=current.acknowledged_at)
     changed = replace(changed, updated_at=now, version=current.version + 1)
     uow.incidents.update(changed, expected_version=current.version)
     _queue(uow, now, incident.id, plan)

@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, and_, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from so1.adapters.db import tables as t
+from so1.adapters.db import oncall_tables as ot, tables as t
 from so1.domain.comms import DeliveryStatus, Destination, Outbound
 
 c = t.communications
@@ -106,6 +107,20 @@ class SqlOutboxRepository:
             select(c).where(and_(*conditions)).order_by(c.c.created_at, c.c.id)
         ).mappings()
         return [_from_row(r) for r in rows]
+
+    def claim_alarm(self, incident_id: str, check_id: str, occurrence: int, at: datetime) -> bool:
+        """True for the one caller that records this alarm first (the primary key decides)."""
+        values = {
+            "incident_id": incident_id,
+            "check_id": check_id,
+            "occurrence": occurrence,
+            "fired_at": at,
+        }
+        dialect_insert = (
+            postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        )
+        statement = dialect_insert(ot.runbook_alarms).values(values).on_conflict_do_nothing()
+        return bool(self._conn.execute(statement).rowcount)
 
     def sent_to(self, destination: Destination, since: datetime) -> list[Outbound]:
         rows = self._conn.execute(

@@ -1,9 +1,9 @@
-"""Tables for on-call: schedules (layers as JSON), overrides, time off, escalation policies.
-People and teams live in tables.py (the incident record refers to them)."""
+"""Tables for on-call: schedules (layers as JSON), overrides, time off, escalation policies,
+and the runbook alarms already raised. People and teams live in tables.py."""
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
 
 from so1.adapters.db.tables import Json, UTCDateTime, metadata
 
@@ -49,4 +49,19 @@ escalation_policies = Table(
     Column("levels", Json, nullable=False),
     Column("repeats", Integer, nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# One row per late runbook check (and deadline of a recurring one) already escalated: the
+# primary key makes the escalation fire once, whatever the number of workers or restarts.
+runbook_alarms = Table(
+    "runbook_alarms",
+    metadata,
+    Column(
+        "incident_id",
+        ForeignKey("incidents.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("check_id", String(50), primary_key=True),
+    Column("occurrence", BigInteger, primary_key=True, autoincrement=False),
+    Column("fired_at", UTCDateTime(), nullable=False),
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from so1.entrypoints.cli import intake, local, oncall, remote
+from so1.entrypoints.cli import intake, local, oncall, remote, warroom
 
 app = typer.Typer(
     name="so1",
@@ -16,6 +16,7 @@ local.register(app)
 remote.register(app)
 intake.register(app)
 oncall.register(app)
+warroom.register(app)
 
 
 def main() -> None:

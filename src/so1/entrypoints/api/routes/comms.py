@@ -1,5 +1,5 @@
-"""The war room and everything said for an incident: messages, status-page updates, pages,
-with their delivery state (the outbox)."""
+"""The war room and everything said for an incident (messages, status-page updates, pages,
+with their delivery state), its runbook checks, and acknowledging it."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from so1.domain.comms import Destination, Outbound
+from so1.domain.runbook import CheckState
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
-from so1.services import outbox
+from so1.services import outbox, runbook
 
 router = APIRouter(tags=["war room"])
 IncidentPath = Annotated[str, Path(pattern=r"^INC-\d{8}-\d{4,}$", max_length=32)]
@@ -71,3 +72,59 @@ def post_message(
     stored = outbox.post_to_war_room(container.uow, container.clock, actor, incident_id, body.text)
     container.wake_worker()
     return _out(stored)
+
+
+class CheckOut(BaseModel):
+    id: str
+    title: str
+    phase: str
+    state: CheckState
+    due_at: datetime | None
+    done_at: datetime | None
+    evidence: str
+
+
+class RunbookOut(BaseModel):
+    incident_id: str
+    severity: str
+    status: str
+    at: datetime
+    late: list[str] = Field(description="ids of the checks that are late now")
+    checks: list[CheckOut]
+
+
+@router.get("/v1/incidents/{incident_id}/runbook", response_model=RunbookOut, tags=["runbook"])
+def incident_runbook(incident_id: IncidentPath, container: ContainerDep, _: Reader) -> RunbookOut:
+    """Every runbook check for the incident: done / done_late / pending / late / waiting /
+    not_applicable, with the deadline and the evidence from the record."""
+    now = container.clock.now()
+    incident, checks = runbook.incident_runbook(container.uow, incident_id, now)
+    return RunbookOut(
+        incident_id=incident.id,
+        severity=incident.severity.value,
+        status=incident.status.value,
+        at=now,
+        late=[c.id for c in checks if c.state is CheckState.LATE],
+        checks=[
+            CheckOut(
+                id=c.id,
+                title=c.title,
+                phase=c.phase,
+                state=c.state,
+                due_at=c.due_at,
+                done_at=c.done_at,
+                evidence=c.evidence,
+            )
+            for c in checks
+        ],
+    )
+
+
+@router.post("/v1/incidents/{incident_id}/acknowledge", tags=["runbook"])
+def acknowledge(
+    incident_id: IncidentPath, container: ContainerDep, actor: Writer
+) -> dict[str, str | None]:
+    """Acknowledge the incident (stops the 2-minute clock, shows the commander present)."""
+    incident = runbook.acknowledge_incident(container.uow, container.clock, actor, incident_id)
+    acked = incident.acknowledged_at.isoformat() if incident.acknowledged_at else None
+    return {"incident_id": incident.id, "acknowledged_at": acked}

@@ -1,5 +1,5 @@
 """On-call: schedules, overrides, time off, escalation policies; people.seniority,
-teams.lead and teams.escalation_policy; outbox fields on communications; services.public_name
+teams.lead and teams.escalation_policy; runbook alarms (late checks escalated once); outbox fields on communications; services.public_name
 (the name customers know a service by, for the status page).
 
 Revision ID: 0004
@@ -82,6 +82,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_time_off_ends", "time_off", ["ends_at"])
     op.create_table(
+        "runbook_alarms",
+        sa.Column("incident_id", sa.String(32), nullable=False),
+        sa.Column("check_id", sa.String(50), nullable=False),
+        sa.Column("occurrence", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("fired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            name=op.f("fk_runbook_alarms_incident_id_incidents"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint(
+            "incident_id", "check_id", "occurrence", name=op.f("pk_runbook_alarms")
+        ),
+    )
+    op.create_table(
         "escalation_policies",
         sa.Column("name", sa.String(100), nullable=False),
         sa.Column("levels", _JSON, nullable=False),
@@ -93,6 +109,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("escalation_policies")
+    op.drop_table("runbook_alarms")
     op.drop_index("ix_time_off_ends", table_name="time_off")
     op.drop_table("time_off")
     op.drop_index("ix_oncall_overrides_schedule", table_name="oncall_overrides")

@@ -1,0 +1,89 @@
+"""`so1 incident declare | ack | say | messages | runbook`: the war room from the terminal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from so1.entrypoints.cli.client import call
+from so1.entrypoints.cli.output import console, fail, print_json, print_table
+from so1.entrypoints.cli.remote import JsonOpt, incident_app
+
+_STATE_STYLE = {"late": "bold red", "done_late": "yellow", "done": "green", "pending": "cyan"}
+
+
+def declare(
+    incident_id: str,
+    commander: Annotated[str | None, typer.Option(help="handle; default: from on-call")] = None,
+    channel: Annotated[str | None, typer.Option(help="default #incident-YYYYMMDD-XXXX")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the incident-commander: war room, commander, first messages, pages."""
+    inputs: dict[str, Any] = {"incident_id": incident_id}
+    inputs |= {k: v for k, v in {"commander": commander, "channel": channel}.items() if v}
+    run = call("POST", "/v1/orchestrate", json={"agent": "incident-commander", "inputs": inputs})
+    if as_json:
+        print_json(run)
+        return
+    if run["status"] != "completed":
+        fail(f"the incident-commander failed: {run.get('error')}")
+    plan = run["output"]
+    console.print(f"war room {plan['channel']}: {plan['topic']}")
+    for line in plan["decisions"]:
+        console.print(f"  - {line}")
+    queued = len(plan["messages"]) + len(plan["pages"])
+    console.print(
+        f"{queued} message(s) and page(s) queued; see `so1 incident messages {incident_id}`"
+    )
+
+
+def acknowledge(incident_id: str) -> None:
+    """Acknowledge the incident (stops the 2-minute clock)."""
+    done = call("POST", f"/v1/incidents/{incident_id}/acknowledge")
+    console.print(f"{done['incident_id']} acknowledged at {done['acknowledged_at']}")
+
+
+def say(incident_id: str, text: Annotated[str, typer.Argument(help="the message")]) -> None:
+    """Post to the incident's war room."""
+    call("POST", f"/v1/incidents/{incident_id}/messages", json={"text": text})
+    console.print("posted")
+
+
+def messages(
+    incident_id: str,
+    to: Annotated[str | None, typer.Option(help="war_room, status_page or pager")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What was said and paged for the incident, with delivery state."""
+    found = call("GET", f"/v1/incidents/{incident_id}/messages", params={"to": to} if to else None)
+    if as_json:
+        print_json(found)
+        return
+    for message in found:
+        who = f" → @{message['target']}" if message["target"] else ""
+        state = message["status"] + (f" ({message['last_error']})" if message["last_error"] else "")
+        console.print(f"[bold]{message['to']}{who}[/] {message['kind']} · {state}", highlight=False)
+        console.print(message["text"], highlight=False, markup=False)
+        console.print()
+
+
+def runbook(incident_id: str, as_json: JsonOpt = False) -> None:
+    """The runbook checks: done, late, pending, with deadlines and evidence."""
+    found = call("GET", f"/v1/incidents/{incident_id}/runbook")
+    if as_json:
+        print_json(found)
+        return
+    rows = []
+    for check in found["checks"]:
+        style = _STATE_STYLE.get(check["state"])
+        state = f"[{style}]{check['state']}[/]" if style else check["state"]
+        rows.append([check["phase"], check["title"], state, check["due_at"], check["evidence"]])
+    title = f"Runbook of {incident_id} ({len(found['late'])} late)"
+    print_table(title, ["phase", "check", "state", "due", "evidence"], rows)
+
+
+def register(app: typer.Typer) -> None:  # noqa: ARG001 - they join `so1 incident`
+    for name, command in (("declare", declare), ("ack", acknowledge), ("say", say),
+                          ("messages", messages), ("runbook", runbook)):  # fmt: skip
+        incident_app.command(name)(command)
