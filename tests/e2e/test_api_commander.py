@@ -244,3 +244,32 @@ def test_triage_declaring_an_incident_runs_the_commander(
     said = quiet_api.get(f"/v1/incidents/{incident_id}/messages").json()
     assert said[0]["kind"] == "declared"
     assert "Investigating database connection pool exhaustion" in said[0]["text"]
+
+
+def test_public_status_page_shows_announced_incidents_only(
+    quiet_api: TestClient, anon: TestClient, container: Container
+) -> None:
+    body = {"tier": "critical", "owner_team": "backend", "public_name": "API"}
+    quiet_api.put("/v1/services/control-plane-api", json=body)
+    assert anon.get("/status.json").json() == {
+        "status": "operational",
+        "components": [{"name": "API", "status": "operational"}],
+        "incidents": [],
+    }
+    seed_incident(container)
+    declare(quiet_api, severity="SEV1")
+    assert anon.get("/status.json").json()["incidents"] == []  # queued, not yet delivered
+    deliver_due(container.uow, container.clock, container.messengers)
+    found = anon.get("/status.json").json()
+    assert found["status"] == "partial_outage"
+    (incident,) = found["incidents"]
+    assert (incident["title"], incident["state"]) == ("API Performance Issues", "investigating")
+    assert [u["text"] for u in incident["updates"]] == [SEED_STATUS_PAGE]
+    page = anon.get("/status")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "API Performance Issues" in page.text and "Partial outage" in page.text
+
+    resolved = {"status": "resolved", "resolution_summary": "Increased connection pool size"}
+    assert quiet_api.patch(f"/v1/incidents/{SEED_ID}", json=resolved).status_code == 200
+    after = anon.get("/status.json").json()
+    assert (after["status"], after["incidents"][0]["state"]) == ("operational", "resolved")

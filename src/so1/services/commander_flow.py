@@ -14,14 +14,17 @@ from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, IncidentStatus, transition
 from so1.domain.participants import Role
 from so1.domain.records import AgentRun, RunStatus
+from so1.domain.severity import Severity
 from so1.errors import NotFound
 from so1.ports import Agent, AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
+from so1.services.incidents import IncidentPatch, apply_severity
 from so1.services.participants import hand_role
 
 COMMANDER_AGENT = "incident-commander"
 COMMANDER_ACTOR = Actor(name=COMMANDER_AGENT)
 # What the caller of POST /v1/orchestrate may set; SO1 fills in the rest from its records.
+DECLARED_AS = "declared at this severity by the incident-commander"
 REQUEST_KEYS = ("severity", "triage_report", "commander", "channel", "title", "status")
 
 
@@ -149,6 +152,8 @@ def apply_plan(
             hand_role(uow, actor, now, incident.id, handle, role)
     current = uow.incidents.get(incident.id, for_update=True) or incident
     changed = replace(current, channel=plan["channel"], commander=plan.get("commander"))
+    declared = IncidentPatch(severity=Severity(plan["severity"]), severity_reason=DECLARED_AS)
+    changed = apply_severity(uow, actor, now, changed, declared)
     if changed.status is IncidentStatus.TRIGGERED:  # declared; a person still has to ack
         moved = transition(changed, IncidentStatus.INVESTIGATING, now)
         changed = replace(moved, acknowledged_at=current.acknowledged_at)

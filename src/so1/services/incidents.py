@@ -144,7 +144,7 @@ def update_incident(
     with uow_factory() as uow:
         before = _require(uow, incident_id, for_update=True)
         after = _apply_fields(uow, actor, now, before, patch)
-        after = _apply_severity(uow, actor, now, after, patch)
+        after = apply_severity(uow, actor, now, after, patch)
         after = _apply_status(uow, actor, now, after, patch)
         if after != before:
             after = replace(after, updated_at=now, version=before.version + 1)
@@ -189,7 +189,7 @@ def _follow_commander(
         uow.participants.renounce(incident.id, incident.commander, Role.COMMANDER, now)
 
 
-def _apply_severity(
+def apply_severity(
     uow: UnitOfWork, actor: Actor, now: datetime, incident: Incident, patch: IncidentPatch
 ) -> Incident:
     if patch.severity is None or patch.severity is incident.severity:

@@ -22,6 +22,7 @@ from so1.entrypoints.api.routes import (
     system,
     webhooks,
 )
+from so1.entrypoints.web import status as status_page
 
 DESCRIPTION = """SO1 runs a production incident from the first alert to the published postmortem.
 
@@ -60,6 +61,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         intake_admin,
         oncall,
         comms,
+        status_page,
     ):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.
