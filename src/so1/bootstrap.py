@@ -14,6 +14,7 @@ from so1.adapters.db.health import DatabaseHealth
 from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.uow import SqlUnitOfWork
 from so1.adapters.paging.builtin import BuiltinPager
+from so1.adapters.paging.pagerduty import PagerDutyPager
 from so1.adapters.publishing.ical import IcalWriter
 from so1.adapters.sources.alertmanager import AlertmanagerAdapter
 from so1.adapters.sources.base import SourceAdapter
@@ -139,6 +140,12 @@ def build_container(
         messengers={
             Destination.WAR_ROOM: BuiltinChat(),
             Destination.STATUS_PAGE: BuiltinStatusPage(),
-            Destination.PAGER: BuiltinPager(settings.paging_webhook_url),
+            Destination.PAGER: _pager(settings),
         },
     )
+
+
+def _pager(settings: Settings) -> Messenger:
+    if settings.pager == "pagerduty":
+        return PagerDutyPager(settings.pagerduty_routing_keys, settings.pagerduty_events_url)
+    return BuiltinPager(settings.paging_webhook_url)

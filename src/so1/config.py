@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
@@ -41,6 +43,17 @@ class Settings(BaseSettings):
     runbook_clocks: bool = Field(
         default=True,
         description="re-evaluate runbook deadlines every 15 s and escalate late checks once",
+    )
+    pager: Literal["builtin", "pagerduty"] = Field(
+        default="builtin",
+        description="where pages go: builtin (log + optional webhook) or pagerduty (Events v2)",
+    )
+    pagerduty_routing_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON {"team or service": "integration key", "default": "..."}',
+    )
+    pagerduty_events_url: str = Field(
+        default="https://events.pagerduty.com/v2/enqueue", description="Events API v2 endpoint"
     )
     paging_webhook_url: str | None = Field(
         default=None,

@@ -273,3 +273,21 @@ def test_public_status_page_shows_announced_incidents_only(
     assert quiet_api.patch(f"/v1/incidents/{SEED_ID}", json=resolved).status_code == 200
     after = anon.get("/status.json").json()
     assert (after["status"], after["incidents"][0]["state"]) == ("operational", "resolved")
+
+
+def test_acknowledging_and_resolving_follow_up_at_the_pager_with_the_same_key(
+    quiet_api: TestClient, container: Container
+) -> None:
+    seed_incident(container)
+    declare(quiet_api)
+    assert quiet_api.post(f"/v1/incidents/{SEED_ID}/acknowledge").status_code == 200
+    quiet_api.post(f"/v1/incidents/{SEED_ID}/acknowledge")  # twice: nothing more queued
+    resolved = {"status": "resolved", "resolution_summary": "pool raised"}
+    assert quiet_api.patch(f"/v1/incidents/{SEED_ID}", json=resolved).status_code == 200
+    pages = messages(quiet_api, "pager")
+    assert [m["kind"] for m in pages] == ["page", "page_acknowledge", "page_resolve"]
+    with container.uow(read_only=True) as uow:
+        stored = {m.id: m for m in uow.outbox.for_incident(SEED_ID, Destination.PAGER)}
+    assert {stored[m["id"]].payload["dedup_key"] for m in pages} == {
+        "so1-INC-20240115-0042-oncall-backend"
+    }

@@ -216,6 +216,16 @@ def _queue(uow: UnitOfWork, now: datetime, incident_id: str, plan: dict[str, Any
                 page["reason"],
                 now,
                 target=page["handle"],
-                payload={"policy": page.get("policy")},
+                payload=page_payload(incident_id, page["handle"], plan.get("owning_team"))
+                | {"policy": page.get("policy")},
             )
         )
+
+
+def page_payload(
+    incident_id: str, handle: str, team: str | None, topic: str = ""
+) -> dict[str, Any]:
+    """A page's identity at the pager (PagerDuty's dedup_key), stored before the first attempt
+    so retries, the acknowledgement and the resolution all name the same alert."""
+    suffix = f"-{topic}" if topic else ""
+    return {"action": "trigger", "dedup_key": f"so1-{incident_id}-{handle}{suffix}", "team": team}

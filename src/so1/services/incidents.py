@@ -18,6 +18,7 @@ from so1.domain.severity import Severity
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
+from so1.services.outbox import queue_pager_followups
 from so1.services.participants import hand_role
 
 _EDITABLE_FIELDS = ("title", "summary", "service", "impact", "commander", "channel")
@@ -236,6 +237,8 @@ def _apply_status(
         timeline_kind="status.changed",
     )
     record(uow, actor, now, change)
+    if moved.status is IncidentStatus.RESOLVED:  # close the alerts it raised at the pager
+        queue_pager_followups(uow, now, incident.id, "resolve")
     return moved
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from so1.domain.comms import MAX_ATTEMPTS, Destination, Outbound, retry_at
 from so1.domain.incidents import TimelineEvent
 from so1.errors import IntegrationError, NotFound, RateLimited, Unavailable
-from so1.ports import Clock, Messenger, UnitOfWorkFactory
+from so1.ports import Clock, Messenger, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor
 
 log = logging.getLogger("so1.outbox")
@@ -145,3 +145,31 @@ def post_to_war_room(
         )
         uow.commit()
     return stored
+
+
+def queue_pager_followups(uow: UnitOfWork, now: datetime, incident_id: str, action: str) -> int:
+    """Acknowledge or resolve, at the pager, every alert this incident triggered (same
+    dedup_key); in the caller's transaction. Returns how many were queued."""
+    pages = [
+        m
+        for m in uow.outbox.for_incident(incident_id, Destination.PAGER)
+        if m.payload.get("action", "trigger") == "trigger" and m.payload.get("dedup_key")
+    ]
+    keys = dict.fromkeys(str(m.payload["dedup_key"]) for m in pages)
+    by_key = {str(m.payload["dedup_key"]): m for m in pages}
+    for key in keys:
+        page = by_key[key]
+        payload = {"action": action, "dedup_key": key, "team": page.payload.get("team")}
+        uow.outbox.add(
+            Outbound(
+                incident_id,
+                Destination.PAGER,
+                "person",
+                f"page_{action}",
+                f"{action} the page of @{page.target}",
+                now,
+                target=page.target,
+                payload=payload,
+            )
+        )
+    return len(keys)

@@ -19,6 +19,7 @@ from so1.domain.severity import Severity
 from so1.errors import NotFound
 from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
+from so1.services.outbox import queue_pager_followups
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 UPDATE_KINDS = frozenset({"declared", "update", "note", "resolved"})
@@ -183,5 +184,6 @@ def acknowledge_incident(
             timeline_kind="incident.acknowledged",
         )
         record(uow, actor, now, change)
+        queue_pager_followups(uow, now, incident_id, "acknowledge")
         uow.commit()
     return acked

@@ -10,6 +10,7 @@ from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
 from so1.domain.runbook import CheckResult, CheckState, evaluate
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
+from so1.services.commander_flow import page_payload
 from so1.services.runbook import gather_facts, runbook_checks
 
 OPEN = [s.value for s in IncidentStatus if s.is_open]
@@ -57,7 +58,7 @@ def _fire(
         uow.outbox.add(
             Outbound(incident.id, Destination.WAR_ROOM, "internal", "runbook_late", text, now)
         )
-        lead = _lead(uow, incident)
+        lead, team = _lead(uow, incident)
         if lead is not None:
             uow.outbox.add(
                 Outbound(
@@ -68,15 +69,18 @@ def _fire(
                     f"runbook check late: {check.title}",
                     now,
                     target=lead,
-                    payload={"check": check.id},
+                    payload=page_payload(incident.id, lead, team, f"{check.id}-{check.occurrence}")
+                    | {"check": check.id},
                 )
             )
         uow.commit()
     return True
 
 
-def _lead(uow: UnitOfWork, incident: Incident) -> str | None:
-    """The engineering lead of the team owning the incident's service, else its commander."""
+def _lead(uow: UnitOfWork, incident: Incident) -> tuple[str | None, str | None]:
+    """The engineering lead of the team owning the incident's service (else its commander),
+    and that team."""
     service = uow.catalog.get(incident.service) if incident.service else None
-    team = uow.oncall.team(service.owner_team) if service and service.owner_team else None
-    return (team.lead if team else None) or incident.commander
+    owner = service.owner_team if service else None
+    team = uow.oncall.team(owner) if owner else None
+    return (team.lead if team else None) or incident.commander, owner

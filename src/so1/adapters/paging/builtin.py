@@ -1,9 +1,10 @@
 """Built-in paging: the notification log is the outbox itself; with SO1_PAGING_WEBHOOK_URL
 each page is also POSTed there as JSON (for a phone bridge, an SMS gateway, a chat bot).
 
-The webhook gets ``{"event": "page", "incident_id", "severity", "title", "handle", "reason",
-"message_id"}`` with ``Idempotency-Key: so1-page-<message id>``; 429 and 5xx are retried
-(honouring Retry-After), any other 4xx is given up."""
+The webhook gets ``{"event", "incident_id", "severity", "title", "handle", "reason",
+"message_id"}`` (event: page, acknowledge or resolve) with ``Idempotency-Key:
+so1-page-<message id>``; 429 and 5xx are retried (honouring Retry-After), any other 4xx is
+given up."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ class BuiltinPager:
     def deliver(self, message: Outbound, incident: Incident) -> dict[str, Any]:
         if not self._url:
             return {"logged": True}
+        action = str(message.payload.get("action", "trigger"))
         body = {
-            "event": "page",
+            "event": "page" if action == "trigger" else action,
             "incident_id": incident.id,
             "severity": incident.severity.value,
             "title": incident.title,
