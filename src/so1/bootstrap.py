@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from so1.adapters.chat.builtin import BuiltinChat
+from so1.adapters.chat.slack import SlackChat
 from so1.adapters.clock import SystemClock
 from so1.adapters.db.engine import build_engine
 from so1.adapters.db.health import DatabaseHealth
@@ -138,7 +139,7 @@ def build_container(
         events_limiter=RateLimiter(settings.events_rate_limit_per_minute),
         key_cache=KeyCache(settings.auth_cache_seconds),
         messengers={
-            Destination.WAR_ROOM: BuiltinChat(),
+            Destination.WAR_ROOM: _chat(settings),
             Destination.STATUS_PAGE: BuiltinStatusPage(),
             Destination.PAGER: _pager(settings),
         },
@@ -149,3 +150,11 @@ def _pager(settings: Settings) -> Messenger:
     if settings.pager == "pagerduty":
         return PagerDutyPager(settings.pagerduty_routing_keys, settings.pagerduty_events_url)
     return BuiltinPager(settings.paging_webhook_url)
+
+
+def _chat(settings: Settings) -> Messenger:
+    if settings.chat == "slack":
+        if settings.slack_bot_token is None:
+            raise ValueError("SO1_CHAT=slack needs SO1_SLACK_BOT_TOKEN")
+        return SlackChat(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+    return BuiltinChat()

@@ -44,6 +44,18 @@ class Settings(BaseSettings):
         default=True,
         description="re-evaluate runbook deadlines every 15 s and escalate late checks once",
     )
+    chat: Literal["builtin", "slack"] = Field(
+        default="builtin", description="the war room: builtin (kept by SO1) or slack"
+    )
+    slack_bot_token: SecretStr | None = Field(
+        default=None, description="Slack bot token (xoxb-...) for chat=slack"
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, description="Slack app signing secret: verifies /v1/slack/commands"
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/", description="Slack Web API base (a proxy, a test server)"
+    )
     pager: Literal["builtin", "pagerduty"] = Field(
         default="builtin",
         description="where pages go: builtin (log + optional webhook) or pagerduty (Events v2)",

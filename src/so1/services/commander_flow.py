@@ -192,9 +192,16 @@ def apply_plan(
 
 
 def _queue(uow: UnitOfWork, now: datetime, incident_id: str, plan: dict[str, Any]) -> None:
+    handles = [h for h in plan.get("responders", []) if h]
+    invite = [p.slack_id for p in uow.oncall.people(handles) if p.slack_id]
     for message in plan.get("messages", []):
-        payload = {k: message[k] for k in ("title", "state") if k in message}
-        payload["channel"] = plan["channel"]
+        payload: dict[str, Any] = {k: message[k] for k in ("title", "state") if k in message}
+        payload |= {
+            "channel": plan["channel"],
+            "topic": plan.get("topic"),
+            "private": bool(plan.get("private")),
+            "invite": invite,
+        }
         uow.outbox.add(
             Outbound(
                 incident_id,

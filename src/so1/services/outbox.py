@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from so1.domain.comms import MAX_ATTEMPTS, Destination, Outbound, retry_at
@@ -40,9 +41,11 @@ def _deliver(
     messengers: Mapping[Destination, Messenger],
     message: Outbound,
 ) -> None:
-    assert message.id is not None
+    message_id = message.id
+    assert message_id is not None
     with uow_factory(read_only=True) as uow:
         incident = uow.incidents.get(message.incident_id)
+        message = _with_known_facts(uow, message)
     if incident is None:  # deleted incidents cascade their messages; nothing to do
         return
     try:
@@ -56,13 +59,25 @@ def _deliver(
         return
     now = clock.now()
     with uow_factory() as uow:
-        uow.outbox.mark_sent(message.id, now, {**message.payload, **facts})
+        uow.outbox.mark_sent(message_id, now, {**message.payload, **facts})
         summary = f"{message.kind} delivered to {_where(message)}"
         data = {"message_id": message.id, "attempts": message.attempts}
         uow.timeline.add(
             TimelineEvent(message.incident_id, now, "communication.sent", "so1", summary, data)
         )
         uow.commit()
+
+
+def _with_known_facts(uow: UnitOfWork, message: Outbound) -> Outbound:
+    """Hand the adapter what earlier deliveries learnt (the chat channel's id), so the
+    incident's later messages go to the channel the first one created."""
+    if message.destination is not Destination.WAR_ROOM or "channel_id" in message.payload:
+        return message
+    earlier = uow.outbox.for_incident(message.incident_id, Destination.WAR_ROOM)
+    known = [m.payload["channel_id"] for m in earlier if m.payload.get("channel_id")]
+    return (
+        replace(message, payload={**message.payload, "channel_id": known[-1]}) if known else message
+    )
 
 
 def _failed(

@@ -19,6 +19,7 @@ from so1.entrypoints.api.routes import (
     intake_admin,
     oncall,
     participants,
+    slack,
     system,
     webhooks,
 )
@@ -61,6 +62,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         intake_admin,
         oncall,
         comms,
+        slack,
         status_page,
     ):
         app.include_router(module.router)

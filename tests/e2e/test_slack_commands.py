@@ -1,0 +1,132 @@
+"""`/incident` over Slack's signed slash-command protocol (v0 signing, form body)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from so1.adapters.clock import FixedClock
+from so1.bootstrap import Container
+from so1.entrypoints.api.app import create_app
+from tests.e2e.test_api_oncall import example
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+# Slack's own vector (python-slack-sdk tests/slack_sdk/signature/test_signature_verifier.py).
+VECTOR_TS = "1531420618"
+VECTOR_BODY = (
+    "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"
+    "&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text="
+    "&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmib"
+    "IGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
+)
+VECTOR_SIG = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+
+
+@pytest.fixture
+def slack_api(container: Container, admin_token: str) -> Iterator[TestClient]:
+    settings = container.settings
+    settings.slack_signing_secret = SecretStr(SECRET)
+    settings.triage_worker = settings.delivery_worker = settings.runbook_clocks = False
+    with TestClient(create_app(container), raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {admin_token}"
+        yield client
+
+
+def signed(body: str, ts: str, secret: str = SECRET) -> dict[str, str]:
+    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
+    return {
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+
+
+def command(api: TestClient, clock: FixedClock, text: str, **headers: str) -> dict[str, str]:
+    body = urlencode({"command": "/incident", "text": text, "user_name": "ana", "user_id": "U1"})
+    ts = str(int(clock.now().timestamp()))
+    response = api.post("/v1/slack/commands", content=body, headers={**signed(body, ts), **headers})
+    assert response.status_code == 200, response.text
+    answer: dict[str, str] = response.json()
+    return answer
+
+
+def test_slacks_own_vector_is_accepted_and_a_changed_body_is_not(
+    slack_api: TestClient, clock: FixedClock
+) -> None:
+    clock.set(datetime.fromtimestamp(int(VECTOR_TS), UTC))
+    headers = {
+        "X-Slack-Request-Timestamp": VECTOR_TS,
+        "X-Slack-Signature": VECTOR_SIG,
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    assert signed(VECTOR_BODY, VECTOR_TS)["X-Slack-Signature"] == VECTOR_SIG
+    ok = slack_api.post("/v1/slack/commands", content=VECTOR_BODY, headers=headers)
+    assert ok.status_code == 200 and "Usage" in ok.json()["text"]  # empty text: the usage
+    tampered = slack_api.post("/v1/slack/commands", content=VECTOR_BODY + "x", headers=headers)
+    assert tampered.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"X-Slack-Request-Timestamp": "not-a-number"}, "non-numeric timestamp"),
+        ({"X-Slack-Signature": "v0=" + "0" * 64}, "wrong signature"),
+    ],
+)
+def test_bad_signatures_are_401_never_500(
+    slack_api: TestClient, clock: FixedClock, change: dict[str, str], why: str
+) -> None:
+    body = urlencode({"text": "help"})
+    headers = {**signed(body, str(int(clock.now().timestamp()))), **change}
+    assert slack_api.post("/v1/slack/commands", content=body, headers=headers).status_code == 401, (
+        why
+    )
+
+
+def test_stale_and_unsigned_requests_are_refused(slack_api: TestClient, clock: FixedClock) -> None:
+    body = urlencode({"text": "help"})
+    stale = signed(body, str(int(clock.now().timestamp()) - 301))
+    assert slack_api.post("/v1/slack/commands", content=body, headers=stale).status_code == 401
+    assert slack_api.post("/v1/slack/commands", content=body).status_code == 401
+
+
+def test_create_declares_and_opens_the_war_room(slack_api: TestClient, clock: FixedClock) -> None:
+    slack_api.put("/v1/oncall/config", json=example())
+    body = {"tier": "critical", "owner_team": "backend"}
+    slack_api.put("/v1/services/control-plane-api", json=body)
+    clock.set(datetime(2026, 1, 7, 12, tzinfo=UTC))
+    answer = command(slack_api, clock, 'create SEV2 "API error rate spike" control-plane-api')
+    assert answer["response_type"] == "in_channel"
+    assert answer["text"] == (
+        "INC-20260107-0001 declared: SEV2 API error rate spike. "
+        "War room #incident-20260107-0001, commander @oncall-backend"
+    )
+    incident = slack_api.get("/v1/incidents/INC-20260107-0001").json()
+    assert (incident["status"], incident["commander"]) == ("investigating", "oncall-backend")
+    status = command(slack_api, clock, "status INC-20260107-0001")
+    assert "SEV2, investigating" in status["text"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "help", "create", 'create SEV9 "x"', 'create SEV2 "unclosed', "status nope", "delete all"],
+)
+def test_bad_text_gets_the_usage_privately(
+    slack_api: TestClient, clock: FixedClock, text: str
+) -> None:
+    answer = command(slack_api, clock, text)
+    assert answer["response_type"] == "ephemeral"
+    assert "Usage" in answer["text"]
+    assert slack_api.get("/v1/incidents").json()["total"] == 0
+
+
+def test_status_of_a_missing_incident_says_so(slack_api: TestClient, clock: FixedClock) -> None:
+    answer = command(slack_api, clock, "status INC-20240115-9999")
+    assert (answer["response_type"], "does not exist" in answer["text"]) == ("ephemeral", True)
