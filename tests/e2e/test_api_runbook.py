@@ -3,7 +3,7 @@ worker restart, the 15-minute update cadence."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -70,9 +70,11 @@ def test_late_first_message_shows_the_breach_and_escalates_once_after_a_restart(
         "/v1/services/control-plane-api", json={"tier": "critical", "owner_team": "backend"}
     )
     incident = create_incident(
-        container.uow, clock, Actor("test"),
+        container.uow,
+        clock,
+        Actor("test"),
         NewIncident("Checkout down", Severity.SEV1, service="control-plane-api"),
-    )  # fmt: skip
+    )
     clock.advance(timedelta(minutes=6))
     checks = runbook(quiet_api, incident.id)
     assert checks["initial_communication"]["state"] == "late"
@@ -135,3 +137,44 @@ def test_cli_declares_acknowledges_and_shows_runbook_and_messages(
     assert '"late": []' in table
     missing = server_cli("incident", "runbook", "INC-20240115-9999").assert_clean_failure()
     assert "does not exist" in missing
+
+
+def test_escalation_policy_walks_until_acknowledged_once_per_step(
+    quiet_api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    from so1.services.escalation import escalate_unacknowledged
+
+    quiet_api.put("/v1/oncall/config", json=example())
+    owned = {"tier": "critical", "owner_team": "backend"}
+    quiet_api.put("/v1/services/control-plane-api", json=owned)
+    clock.set(datetime(2026, 1, 7, 12, tzinfo=UTC))  # oncall-backend primary, bo secondary
+    incident = create_incident(
+        container.uow,
+        clock,
+        Actor("test"),
+        NewIncident("API error rate spike", Severity.SEV2, service="control-plane-api"),
+    )
+    plan = declare(quiet_api, incident_id=incident.id, commander=None)["output"]
+    assert plan["commander"] == "oncall-backend"
+
+    def paged() -> list[str]:
+        said = quiet_api.get(f"/v1/incidents/{incident.id}/messages", params={"to": "pager"})
+        return [m["target"] for m in said.json()]
+
+    assert escalate_unacknowledged(container.uow, clock) == 0
+    clock.advance(timedelta(minutes=5))  # level 1 times out: the secondary schedule
+    assert escalate_unacknowledged(container.uow, clock) == 1
+    assert escalate_unacknowledged(container.uow, clock) == 0
+    assert paged() == ["oncall-backend", "bo"]
+    clock.advance(timedelta(minutes=10))  # then the engineering lead
+    assert escalate_unacknowledged(container.uow, clock) == 1
+    assert paged()[-1] == "eng-lead"
+    quiet_api.post(f"/v1/incidents/{incident.id}/acknowledge")
+    clock.advance(timedelta(hours=2))
+    assert escalate_unacknowledged(container.uow, clock) == 0
+    steps = [
+        e
+        for e in quiet_api.get(f"/v1/incidents/{incident.id}/timeline").json()["events"]
+        if e["kind"] == "escalation.step"
+    ]
+    assert [e["data"]["handles"] for e in steps] == [["bo"], ["eng-lead"]]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 from so1.domain.comms import Destination
 from so1.ports import Agent, Clock, Messenger, UnitOfWorkFactory
+from so1.services.escalation import escalate_unacknowledged
 from so1.services.outbox import deliver_due
 from so1.services.runbook_watch import check_clocks
 from so1.services.triage_flow import process_pending
@@ -109,7 +110,8 @@ class DeliveryWorker(LoopWorker):
 
 
 class ClockWorker(LoopWorker):
-    """Re-evaluates the runbook clocks of open incidents; late checks escalate once."""
+    """Re-evaluates the runbook clocks of open incidents (late checks escalate once) and
+    walks escalation policies until someone acknowledges."""
 
     name = "so1-clocks"
     interval = CLOCK_SECONDS
@@ -121,5 +123,7 @@ class ClockWorker(LoopWorker):
         self._uow_factory, self._clock, self._after = uow_factory, clock, after
 
     def step(self) -> None:
-        if check_clocks(self._uow_factory, self._clock):
+        fired = check_clocks(self._uow_factory, self._clock)
+        fired += escalate_unacknowledged(self._uow_factory, self._clock)
+        if fired:
             self._after()  # alarms queued messages: deliver them now
