@@ -48,10 +48,11 @@ def signed(body: str, ts: str, secret: str = SECRET) -> dict[str, str]:
     }
 
 
-def command(api: TestClient, clock: FixedClock, text: str, **headers: str) -> dict[str, str]:
-    body = urlencode({"command": "/incident", "text": text, "user_name": "ana", "user_id": "U1"})
+def command(api: TestClient, clock: FixedClock, text: str, room: str = "general") -> dict[str, str]:
+    fields = {"command": "/incident", "text": text, "user_name": "ana", "user_id": "U1"}
+    body = urlencode({**fields, "channel_name": room})
     ts = str(int(clock.now().timestamp()))
-    response = api.post("/v1/slack/commands", content=body, headers={**signed(body, ts), **headers})
+    response = api.post("/v1/slack/commands", content=body, headers=signed(body, ts))
     assert response.status_code == 200, response.text
     answer: dict[str, str] = response.json()
     return answer
@@ -130,3 +131,34 @@ def test_bad_text_gets_the_usage_privately(
 def test_status_of_a_missing_incident_says_so(slack_api: TestClient, clock: FixedClock) -> None:
     answer = command(slack_api, clock, "status INC-20240115-9999")
     assert (answer["response_type"], "does not exist" in answer["text"]) == ("ephemeral", True)
+
+
+def test_war_room_commands_act_on_the_rooms_incident(
+    slack_api: TestClient, clock: FixedClock
+) -> None:
+    slack_api.put("/v1/oncall/config", json=example())
+    clock.set(datetime(2026, 1, 7, 12, tzinfo=UTC))
+    command(slack_api, clock, 'create SEV2 "API error rate spike"')
+    room = "incident-20260107-0001"
+    assert "SEV2, investigating" in command(slack_api, clock, "status", room)["text"]
+    changed = command(slack_api, clock, 'severity SEV1 "pool at 100%"', room)
+    assert changed == {
+        "response_type": "in_channel",
+        "text": "INC-20260107-0001 is now SEV1: pool at 100%",
+    }
+    assert "commander" in command(slack_api, clock, "handover @bo", room)["text"]
+    assert (
+        "update recorded" in command(slack_api, clock, 'update "pool raised to 50"', room)["text"]
+    )
+    done = command(slack_api, clock, 'resolve "Increased connection pool size"', room)
+    assert done["text"] == "INC-20260107-0001 resolved: Increased connection pool size"
+    incident = slack_api.get("/v1/incidents/INC-20260107-0001").json()
+    assert (incident["severity"], incident["status"], incident["commander"]) == (
+        "SEV1",
+        "resolved",
+        "bo",
+    )
+    notes = slack_api.get("/v1/incidents/INC-20260107-0001/messages", params={"to": "war_room"})
+    assert any(m["text"] == "Update: pool raised to 50" for m in notes.json())
+    missing = command(slack_api, clock, "handover INC-20260107-0099 @bo", room)
+    assert missing["response_type"] == "ephemeral" and "does not exist" in missing["text"]

@@ -1,13 +1,16 @@
 """Slack slash command `/incident` (POST /v1/slack/commands), signed with Slack's v0 scheme.
 
 `/incident create SEV2 "API error rate spike" [service]` declares an incident and runs the
-incident-commander; `/incident status INC-...` answers with its state; anything else gets the
+incident-commander; in the war room: `status`, `severity SEV1 "why"`, `handover @handle`,
+`update "text"`, `resolve "summary"` (the id may be left out there); anything else gets the
 usage. Slack wants an answer within 3 s: declaring takes milliseconds, so it answers inline.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
+from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -16,19 +19,27 @@ from slack_sdk.signature import Clock as SlackClock, SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from so1.bootstrap import Container
-from so1.domain.incidents import is_incident_id
+from so1.domain.incidents import IncidentStatus, is_incident_id
+from so1.domain.participants import Role
 from so1.domain.severity import Severity
 from so1.entrypoints.api.deps import ContainerDep
 from so1.errors import So1Error, Unauthorized
 from so1.services import incidents
 from so1.services.commander_flow import COMMANDER_AGENT, commander_request
 from so1.services.context import Actor
+from so1.services.outbox import post_to_war_room
+from so1.services.participants import assign_role
 
 router = APIRouter(tags=["slack"])
+_ROOM = re.compile(r"^incident-(\d{8})-(\d{4,})$")
 USAGE = (
-    "Usage:\n"
+    "Usage (in a war room the incident id may be left out):\n"
     '• `/incident create SEV0-4 "what is wrong" [service]` declares it and opens the war room\n'
-    "• `/incident status INC-YYYYMMDD-NNNN` shows where it stands"
+    "• `/incident status INC-YYYYMMDD-NNNN` shows where it stands\n"
+    '• `/incident severity INC-... SEV1 "why"` changes the severity\n'
+    "• `/incident handover INC-... @handle` hands the commander role over\n"
+    '• `/incident update INC-... "what changed"` posts an update to the war room\n'
+    '• `/incident resolve INC-... "how it was fixed"` resolves it'
 )
 
 
@@ -68,23 +79,76 @@ async def slash_command(request: Request, container: ContainerDep) -> JSONRespon
         words = shlex.split(form.get("text", ""))
     except ValueError:
         words = []
-    answer = await run_in_threadpool(_run, container, actor, words)
+    room = _war_room_incident(form.get("channel_name", ""))
+    answer = await run_in_threadpool(_run, container, actor, words, room)
     container.wake_worker()
     return JSONResponse(answer)
 
 
-def _run(container: Container, actor: Actor, words: list[str]) -> dict[str, str]:
+def _run(container: Container, actor: Actor, words: list[str], room: str) -> dict[str, str]:
+    """Dispatch `/incident VERB ...`; in a war room the incident id may be left out."""
+    verb, args = (words[0].lower(), words[1:]) if words else ("help", [])
+    if verb != "create" and (not args or not is_incident_id(args[0])) and room:
+        args = [room, *args]
+    handler = _COMMANDS.get(verb)
     try:
-        if len(words) in (3, 4) and words[0].lower() == "create":
-            return _create(container, actor, words[1:])
-        if len(words) == 2 and words[0].lower() == "status" and is_incident_id(words[1]):
-            return _status(container, words[1])
+        if handler is not None and (answer := handler(container, actor, args)) is not None:
+            return answer
     except So1Error as exc:
         return {"response_type": "ephemeral", "text": f"Could not do that: {exc.detail}"}
     return {"response_type": "ephemeral", "text": USAGE}
 
 
-def _create(container: Container, actor: Actor, args: list[str]) -> dict[str, str]:
+def _war_room_incident(channel_name: str) -> str:
+    """incident-20240115-0042 (the war room's Slack name) → INC-20240115-0042."""
+    match = _ROOM.match(channel_name)
+    return f"INC-{match.group(1)}-{match.group(2)}" if match else ""
+
+
+def _severity(container: Container, actor: Actor, args: list[str]) -> dict[str, str] | None:
+    if len(args) not in (2, 3) or not is_incident_id(args[0]):
+        return None
+    severity = Severity(args[1].upper()) if args[1].upper() in Severity.__members__ else None
+    if severity is None:
+        return None
+    reason = args[2] if len(args) == 3 else "changed from Slack"
+    patch = incidents.IncidentPatch(severity=severity, severity_reason=reason)
+    incident = incidents.update_incident(container.uow, container.clock, actor, args[0], patch)
+    return _said(f"{incident.id} is now {incident.severity}: {reason}")
+
+
+def _resolve(container: Container, actor: Actor, args: list[str]) -> dict[str, str] | None:
+    if len(args) != 2 or not is_incident_id(args[0]):
+        return None
+    patch = incidents.IncidentPatch(
+        status=IncidentStatus.RESOLVED, resolution_summary=args[1][:2000]
+    )
+    incident = incidents.update_incident(container.uow, container.clock, actor, args[0], patch)
+    return _said(f"{incident.id} resolved: {args[1]}")
+
+
+def _handover(container: Container, actor: Actor, args: list[str]) -> dict[str, str] | None:
+    if len(args) != 2 or not is_incident_id(args[0]):
+        return None
+    handle = args[1].lstrip("@")
+    assign_role(container.uow, container.clock, actor, args[0], handle, Role.COMMANDER)
+    return _said(f"@{handle} is now the commander of {args[0]}")
+
+
+def _update(container: Container, actor: Actor, args: list[str]) -> dict[str, str] | None:
+    if len(args) != 2 or not is_incident_id(args[0]):
+        return None
+    post_to_war_room(container.uow, container.clock, actor, args[0], f"Update: {args[1]}")
+    return _said(f"update recorded on {args[0]}")
+
+
+def _said(text: str) -> dict[str, str]:
+    return {"response_type": "in_channel", "text": text}
+
+
+def _create(container: Container, actor: Actor, args: list[str]) -> dict[str, str] | None:
+    if len(args) not in (2, 3):
+        return None
     try:
         severity = Severity(args[0].upper())
     except ValueError:
@@ -104,8 +168,20 @@ def _create(container: Container, actor: Actor, args: list[str]) -> dict[str, st
     return {"response_type": "in_channel", "text": text}
 
 
-def _status(container: Container, incident_id: str) -> dict[str, str]:
-    incident = incidents.get_incident(container.uow, incident_id)
+def _status(container: Container, actor: Actor, args: list[str]) -> dict[str, str] | None:  # noqa: ARG001
+    if len(args) != 1 or not is_incident_id(args[0]):
+        return None
+    incident = incidents.get_incident(container.uow, args[0])
     commander = f", commander @{incident.commander}" if incident.commander else ""
     text = f"{incident.id} ({incident.severity}, {incident.status}): {incident.title}{commander}"
     return {"response_type": "ephemeral", "text": text}
+
+
+_COMMANDS: dict[str, Callable[[Container, Actor, list[str]], dict[str, str] | None]] = {
+    "create": _create,
+    "status": _status,
+    "severity": _severity,
+    "handover": _handover,
+    "update": _update,
+    "resolve": _resolve,
+}
