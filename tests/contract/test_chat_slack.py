@@ -121,7 +121,8 @@ def test_first_message_opens_the_war_room_then_posts_there(
     (channel,) = api.channels.values()
     assert (channel["name"], channel["topic"]) == ("incident-20240115-0042", TOPIC)
     assert channel["members"] == ["U01ANA", "U01BO"]
-    assert facts == {"channel_id": channel["id"], "ts": "1705329900.000001"}
+    ts = "1705329900.000001"
+    assert facts == {"channel_id": channel["id"], "ts": ts, "ref": f"slack:{channel['id']}:{ts}"}
     chat.deliver(message("update", channel_id=facts["channel_id"]), INCIDENT)
     assert channel["messages"] == ["🔴 **SEV2 Incident Declared**", "update"]
     assert [m for m, _ in api.calls].count("conversations.create") == 1

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from so1.adapters.chat.slack import SlackChat
 from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
+from so1.domain.comms import Destination
 from so1.entrypoints.api.app import create_app
+from so1.services.outbox import deliver_due
+from tests.contract.test_chat_slack import TOKEN, SlackApi
 from tests.e2e.test_api_oncall import example
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -27,6 +35,13 @@ VECTOR_BODY = (
     "IGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c"
 )
 VECTOR_SIG = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"
+
+
+def start_slack() -> tuple[ThreadingHTTPServer, type[SlackApi]]:
+    handler = type("Handler", (SlackApi,), {"channels": {}, "calls": [], "scripted": {}})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, handler
 
 
 @pytest.fixture
@@ -162,3 +177,65 @@ def test_war_room_commands_act_on_the_rooms_incident(
     assert any(m["text"] == "Update: pool raised to 50" for m in notes.json())
     missing = command(slack_api, clock, "handover INC-20260107-0099 @bo", room)
     assert missing["response_type"] == "ephemeral" and "does not exist" in missing["text"]
+
+
+def event(api: TestClient, clock: FixedClock, document: dict[str, Any]) -> dict[str, Any]:
+    body = json.dumps(document)
+    headers = {
+        **signed(body, str(int(clock.now().timestamp()))),
+        "Content-Type": "application/json",
+    }
+    response = api.post("/v1/slack/events", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def test_events_url_check_and_eyes_reaction_acknowledges(
+    slack_api: TestClient, clock: FixedClock, container: Container
+) -> None:
+    assert event(slack_api, clock, {"type": "url_verification", "challenge": "c-123"}) == {
+        "challenge": "c-123"
+    }
+    slack_api.put("/v1/oncall/config", json=example())
+    clock.set(datetime(2026, 1, 7, 12, tzinfo=UTC))
+    command(slack_api, clock, 'create SEV2 "API error rate spike"')
+    server, handler = start_slack()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+        messengers = {**container.messengers, Destination.WAR_ROOM: SlackChat(TOKEN, url)}
+        deliver_due(container.uow, clock, messengers)
+    finally:
+        server.shutdown()
+        server.server_close()
+    (room,) = handler.channels.values()
+    assert room["name"] == "incident-20260107-0001"
+    assert set(room["members"]) == {"U01ANA", "U01DEE"}  # commander and backup
+    posted = {"channel": room["id"], "ts": "1705329900.000001", "type": "message"}
+
+    def react(reaction: str, user: str = "U01ANA") -> dict[str, Any]:
+        inner = {"type": "reaction_added", "user": user, "reaction": reaction, "item": posted}
+        return event(
+            slack_api, clock, {"type": "event_callback", "event_id": "Ev1", "event": inner}
+        )
+
+    assert react("thumbsup") == {"ok": True, "acknowledged": None}
+    assert react("eyes") == {"ok": True, "acknowledged": "INC-20260107-0001"}
+    assert react("eyes") == {"ok": True, "acknowledged": "INC-20260107-0001"}  # a retry
+    timeline = slack_api.get("/v1/incidents/INC-20260107-0001/timeline").json()["events"]
+    acks = [e for e in timeline if e["kind"] == "incident.acknowledged"]
+    assert [e["actor"] for e in acks] == ["oncall-backend"]
+    not_ours = {
+        "type": "event_callback",
+        "event": {
+            "type": "reaction_added",
+            "reaction": "eyes",
+            "user": "U9",
+            "item": {"channel": "C404", "ts": "1.2"},
+        },
+    }
+    assert event(slack_api, clock, not_ours)["acknowledged"] is None
+    bad = slack_api.post(
+        "/v1/slack/events", content="[1]", headers=signed("[1]", str(int(clock.now().timestamp())))
+    )
+    assert bad.status_code == 400

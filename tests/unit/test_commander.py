@@ -162,3 +162,9 @@ def test_timers_follow_the_runbook_clocks() -> None:
 def test_bad_inputs_name_the_field(bad: dict[str, Any], needle: str) -> None:
     with pytest.raises(ValueError, match=needle):
         plan(**bad)
+
+
+def test_without_an_owning_team_the_commander_is_someone_on_call_not_the_executive() -> None:
+    context = {"people": PEOPLE, "teams": TEAMS, "services": SERVICES}
+    out = plan(context=context, commander=None, service=None, triage_report={})
+    assert out["commander"] == "oncall-backend"  # on call for backend, the first team

@@ -82,6 +82,8 @@ def _pick_commander(inputs: CommanderInputs, roles: Roles, team: TeamInfo) -> No
     role = SEVERITY_TABLE[inputs.severity].commander_role
     requested = inputs.requested_commander
     rotation = [h for h in (team.on_call, *team.backups) if h]
+    if not team.name:  # no owning team known: whoever is on call anywhere, team by team
+        rotation = [t.on_call for _, t in sorted(inputs.teams.items()) if t.on_call]
     if requested and requested in inputs.away:
         roles.decisions.append(f"requested commander @{requested} is unavailable (time off)")
         requested = None
@@ -125,7 +127,9 @@ def _senior_enough(inputs: CommanderInputs, handle: str, need: Seniority) -> boo
 def _ranked(inputs: CommanderInputs, need: Seniority, team: str | None) -> list[str]:
     """People of at least ``need`` seniority, the team's first, then by seniority."""
     found = [p for p in inputs.people.values() if p.seniority.rank >= need.rank]
-    found.sort(key=lambda p: (p.team != team, p.seniority.rank, p.handle))
+    found.sort(
+        key=lambda p: (team is None or p.team != team, p.team is None, p.seniority.rank, p.handle)
+    )
     return [p.handle for p in found]
 
 

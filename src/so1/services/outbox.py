@@ -188,3 +188,9 @@ def queue_pager_followups(uow: UnitOfWork, now: datetime, incident_id: str, acti
             )
         )
     return len(keys)
+
+
+def message_by_ref(uow_factory: UnitOfWorkFactory, ref: str) -> Outbound | None:
+    """The delivered message a vendor knows by ``ref`` (a reaction names it so)."""
+    with uow_factory(read_only=True) as uow:
+        return uow.outbox.by_vendor_ref(ref)

@@ -51,7 +51,8 @@ class SlackChat:
             raise Unavailable(f"Slack unreachable: {exc}") from exc
         except OSError as exc:
             raise Unavailable(f"Slack unreachable: {type(exc).__name__}") from exc
-        return {"channel_id": channel_id, "ts": answer.get("ts")}
+        ts = answer.get("ts")
+        return {"channel_id": channel_id, "ts": ts, "ref": slack_ref(channel_id, ts)}
 
     def _open(self, message: Outbound, incident: Incident) -> str:
         name = channel_name(incident.channel or str(message.payload.get("channel") or incident.id))
@@ -91,6 +92,11 @@ class SlackChat:
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 raise Rejected(f"Slack says #{name} exists but it is not visible to the bot")
+
+
+def slack_ref(channel_id: str, ts: Any) -> str:
+    """How a posted message is found again when someone reacts to it."""
+    return f"slack:{channel_id}:{ts}"
 
 
 def channel_name(channel: str) -> str:

@@ -82,11 +82,23 @@ class SqlOutboxRepository:
         return sorted((_from_row(r) for r in rows), key=lambda m: (m.created_at, m.id or 0))
 
     def mark_sent(self, message_id: int, at: datetime, payload: dict[str, Any]) -> None:
+        """``payload["ref"]``, when the adapter gave one, becomes the searchable vendor_ref."""
+        ref = payload.get("ref")
         self._conn.execute(
             update(c)
             .where(c.c.id == message_id)
-            .values(status=DeliveryStatus.SENT.value, sent_at=at, last_error=None, payload=payload)
+            .values(
+                status=DeliveryStatus.SENT.value,
+                sent_at=at,
+                last_error=None,
+                payload=payload,
+                vendor_ref=str(ref)[:200] if ref else None,
+            )
         )
+
+    def by_vendor_ref(self, ref: str) -> Outbound | None:
+        row = self._conn.execute(select(c).where(c.c.vendor_ref == ref).limit(1)).mappings().first()
+        return _from_row(row) if row else None
 
     def mark_failed(self, message_id: int, error: str, retry_at: datetime | None) -> None:
         """Try again at ``retry_at``; None gives up (status dead)."""

@@ -208,7 +208,9 @@ communications = Table(
     Column("target", String(100)),
     Column("payload", Json),
     _now_col("next_attempt_at", nullable=True),
+    Column("vendor_ref", String(200)),  # the vendor's id of what was sent (Slack channel:ts)
     Index("ix_communications_incident", "incident_id"),
+    Index("ix_communications_vendor_ref", "vendor_ref"),
     Index("ix_communications_due", "status", "next_attempt_at"),
 )
 

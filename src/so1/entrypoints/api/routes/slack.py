@@ -8,9 +8,11 @@ usage. Slack wants an answer within 3 s: declaring takes milliseconds, so it ans
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -18,19 +20,23 @@ from fastapi.responses import JSONResponse
 from slack_sdk.signature import Clock as SlackClock, SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
+from so1.adapters.chat.slack import slack_ref
 from so1.bootstrap import Container
 from so1.domain.incidents import IncidentStatus, is_incident_id
 from so1.domain.participants import Role
 from so1.domain.severity import Severity
 from so1.entrypoints.api.deps import ContainerDep
-from so1.errors import So1Error, Unauthorized
+from so1.errors import MalformedRequest, So1Error, Unauthorized
 from so1.services import incidents
 from so1.services.commander_flow import COMMANDER_AGENT, commander_request
 from so1.services.context import Actor
-from so1.services.outbox import post_to_war_room
+from so1.services.oncall import person_by_slack_id
+from so1.services.outbox import message_by_ref, post_to_war_room
 from so1.services.participants import assign_role
+from so1.services.runbook import acknowledge_incident
 
 router = APIRouter(tags=["slack"])
+ACK_REACTIONS = frozenset({"eyes"})  # 👀, as in the runbook's Phase 1
 _ROOM = re.compile(r"^incident-(\d{8})-(\d{4,})$")
 USAGE = (
     "Usage (in a war room the incident id may be left out):\n"
@@ -83,6 +89,45 @@ async def slash_command(request: Request, container: ContainerDep) -> JSONRespon
     answer = await run_in_threadpool(_run, container, actor, words, room)
     container.wake_worker()
     return JSONResponse(answer)
+
+
+@router.post("/v1/slack/events")
+async def events(request: Request, container: ContainerDep) -> JSONResponse:
+    """Slack Events API: the URL check, and 👀 (`eyes`) added to a message SO1 posted for an
+    incident acknowledges that incident (runbook Phase 1) as the person who reacted. Slack
+    retries (X-Slack-Retry-Num) are harmless: acknowledging twice keeps the first time."""
+    body = await request.body()
+    headers = request.headers
+    verify(
+        container, body, headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")
+    )
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise MalformedRequest("the Slack event is not JSON") from exc
+    if not isinstance(document, dict):
+        raise MalformedRequest("the Slack event is not a JSON object")
+    if document.get("type") == "url_verification":
+        return JSONResponse({"challenge": document.get("challenge")})
+    event = document.get("event") or {}
+    acked = None
+    if isinstance(event, dict) and event.get("type") == "reaction_added":
+        acked = await run_in_threadpool(_reaction, container, event)
+    return JSONResponse({"ok": True, "acknowledged": acked})
+
+
+def _reaction(container: Container, event: dict[str, Any]) -> str | None:
+    item = event.get("item") or {}
+    if event.get("reaction") not in ACK_REACTIONS or not isinstance(item, dict):
+        return None
+    message = message_by_ref(container.uow, slack_ref(str(item.get("channel")), item.get("ts")))
+    if message is None:
+        return None
+    user = str(event.get("user") or "unknown")
+    person = person_by_slack_id(container.uow, user)
+    actor = Actor(name=person.handle if person else f"slack:{user}")
+    acknowledge_incident(container.uow, container.clock, actor, message.incident_id)
+    return message.incident_id
 
 
 def _run(container: Container, actor: Actor, words: list[str], room: str) -> dict[str, str]:

@@ -27,7 +27,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("target", sa.String(100), nullable=True))
         batch.add_column(sa.Column("payload", _JSON, nullable=True))
         batch.add_column(sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("vendor_ref", sa.String(200), nullable=True))
     op.create_index("ix_communications_due", "communications", ["status", "next_attempt_at"])
+    op.create_index("ix_communications_vendor_ref", "communications", ["vendor_ref"])
     with op.batch_alter_table("services") as batch:
         batch.add_column(sa.Column("public_name", sa.String(100), nullable=True))
     with op.batch_alter_table("people") as batch:
@@ -123,6 +125,7 @@ def downgrade() -> None:
     with op.batch_alter_table("services") as batch:
         batch.drop_column("public_name")
     op.drop_index("ix_communications_due", table_name="communications")
+    op.drop_index("ix_communications_vendor_ref", table_name="communications")
     with op.batch_alter_table("communications") as batch:
-        for column in ("next_attempt_at", "payload", "target", "kind"):
+        for column in ("vendor_ref", "next_attempt_at", "payload", "target", "kind"):
             batch.drop_column(column)
