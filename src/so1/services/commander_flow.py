@@ -5,7 +5,6 @@ and every message and page written to the outbox for delivery."""
 from __future__ import annotations
 
 import secrets
-from collections import Counter
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,7 @@ from so1.domain.participants import Role
 from so1.domain.records import AgentRun, RunStatus
 from so1.domain.severity import Severity
 from so1.errors import NotFound
-from so1.ports import Agent, AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
 from so1.services.incidents import IncidentPatch, apply_severity
 from so1.services.participants import hand_role
@@ -95,14 +94,13 @@ def commander_inputs(
 
 
 def _last_triage_report(uow: UnitOfWork, incident_id: str) -> dict[str, Any]:
-    reports = [e for e in uow.timeline.for_incident(incident_id) if e.kind == "triage.report"]
+    reports = uow.timeline.for_incident(incident_id, ["triage.report"])
     return dict(reports[-1].data) if reports else {}
 
 
 def _context(uow: UnitOfWork, now: datetime, incident: Incident) -> dict[str, Any]:
     away = uow.oncall.time_off(now)
     schedules = uow.oncall.schedules(now)
-    alerts, _ = uow.alerts.search(AlertFilter(incident_id=incident.id, limit=500))
     teams = []
     for team in uow.oncall.teams():
         entry: dict[str, Any] = {
@@ -130,7 +128,7 @@ def _context(uow: UnitOfWork, now: datetime, incident: Incident) -> dict[str, An
             }
             for s in uow.catalog.all()
         ],
-        "alert_counts": dict(Counter(a.service for a in alerts if a.service)),
+        "alert_counts": uow.alerts.count_by_service(incident.id),
         "teams": teams,
         "people": [
             {"handle": p.handle, "name": p.name, "team": p.team, "seniority": p.seniority.value}

@@ -27,6 +27,9 @@ def deliver_due(
 ) -> int:
     """One pass; returns how many messages were attempted."""
     now = clock.now()
+    with uow_factory(read_only=True) as uow:  # the usual answer, without a write transaction
+        if not uow.outbox.any_due(now):
+            return 0
     with uow_factory() as uow:
         claimed = uow.outbox.claim_due(now, now + LEASE, BATCH)
         uow.commit()

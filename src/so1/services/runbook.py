@@ -17,12 +17,20 @@ from so1.domain.incidents import Incident, TimelineEvent
 from so1.domain.runbook import ANCHORS, EVIDENCE, CheckResult, CheckSpec, Facts, evaluate
 from so1.domain.severity import Severity
 from so1.errors import NotFound
-from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
 from so1.services.outbox import queue_pager_followups
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 UPDATE_KINDS = frozenset({"declared", "update", "note", "resolved"})
+# The timeline events that prove checks (read by kind: a storm's timeline is long).
+FACT_KINDS = (
+    "triage.report",
+    "war_room.opened",
+    "role.assumed",
+    "postmortem.drafted",
+    "postmortem.published",
+)
 
 
 def _duration(text: str | None) -> timedelta | None:
@@ -72,9 +80,9 @@ def incident_runbook(
 
 
 def gather_facts(uow: UnitOfWork, incident: Incident) -> Facts:
-    timeline = uow.timeline.for_incident(incident.id)
+    timeline = uow.timeline.for_incident(incident.id, FACT_KINDS)
     messages = uow.outbox.for_incident(incident.id)
-    alerts, _ = uow.alerts.search(AlertFilter(incident_id=incident.id, limit=500))
+    first_ack = uow.alerts.first_acknowledged(incident.id)
     opened = _first(timeline, "war_room.opened")
     proofs: dict[str, tuple[datetime, str]] = {}
 
@@ -82,7 +90,7 @@ def gather_facts(uow: UnitOfWork, incident: Incident) -> Facts:
         if at is not None:
             proofs[name] = (at, text)
 
-    acked = _acknowledged(incident, alerts)
+    acked = _acknowledged(incident, first_ack)
     prove("acknowledged", *acked)
     triage = _first(timeline, "triage.report")
     if triage is not None:
@@ -113,8 +121,8 @@ def gather_facts(uow: UnitOfWork, incident: Incident) -> Facts:
     return Facts(incident.severity, anchors, proofs, {"update": updates})
 
 
-def _acknowledged(incident: Incident, alerts: list[Alert]) -> tuple[datetime | None, str]:
-    times = [(a.acknowledged_at, f"alert {a.id} acknowledged") for a in alerts if a.acknowledged_at]
+def _acknowledged(incident: Incident, alert: Alert | None) -> tuple[datetime | None, str]:
+    times = [(alert.acknowledged_at, f"alert {alert.id} acknowledged")] if alert else []
     if incident.acknowledged_at is not None:
         times.append((incident.acknowledged_at, "incident acknowledged"))
     if not times:

@@ -181,6 +181,27 @@ class SqlAlertRepository:
     def count_for_incident(self, incident_id: str) -> int:
         return int(self._conn.execute(sql.COUNT_FOR_INCIDENT, {"p": incident_id}).scalar_one())
 
+    def count_by_service(self, incident_id: str) -> dict[str, int]:
+        rows = self._conn.execute(
+            select(a.c.service, func.count())
+            .where(a.c.incident_id == incident_id, a.c.service.is_not(None))
+            .group_by(a.c.service)
+        )
+        return {str(service): int(count) for service, count in rows}
+
+    def first_acknowledged(self, incident_id: str) -> Alert | None:
+        row = (
+            self._conn.execute(
+                select(a)
+                .where(a.c.incident_id == incident_id, a.c.acknowledged_at.is_not(None))
+                .order_by(a.c.acknowledged_at)
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        return _alert_from_row(row) if row else None
+
     def triage_state(self, alert_id: str) -> str | None:
         state: str | None = self._conn.execute(
             select(a.c.triage_state).where(a.c.id == alert_id)

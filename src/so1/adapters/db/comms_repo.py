@@ -56,18 +56,21 @@ class SqlOutboxRepository:
         new_id = self._conn.execute(insert(c).values(values).returning(c.c.id)).scalar_one()
         return _with_id(message, new_id)
 
+    def any_due(self, now: datetime) -> bool:
+        found = self._conn.execute(select(c.c.id).where(*self._due(now)).limit(1)).first()
+        return found is not None
+
+    @staticmethod
+    def _due(now: datetime) -> list[Any]:
+        return [
+            c.c.status == DeliveryStatus.PENDING.value,
+            or_(c.c.next_attempt_at.is_(None), c.c.next_attempt_at <= now),
+        ]
+
     def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Outbound]:
         """Pending messages whose time has come, leased to this worker until ``lease_until``
         (another worker takes them over if it dies), oldest first."""
-        query = (
-            select(c.c.id)
-            .where(
-                c.c.status == DeliveryStatus.PENDING.value,
-                or_(c.c.next_attempt_at.is_(None), c.c.next_attempt_at <= now),
-            )
-            .order_by(c.c.created_at, c.c.id)
-            .limit(limit)
-        )
+        query = select(c.c.id).where(*self._due(now)).order_by(c.c.created_at, c.c.id).limit(limit)
         if self._conn.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         ids = list(self._conn.execute(query).scalars())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -162,12 +163,14 @@ class SqlTimelineRepository:
         }
         self._conn.execute(_ADD_EVENT, values)
 
-    def for_incident(self, incident_id: str) -> list[TimelineEvent]:
-        rows = self._conn.execute(
-            select(t.timeline_events)
-            .where(t.timeline_events.c.incident_id == incident_id)
-            .order_by(t.timeline_events.c.occurred_at, t.timeline_events.c.id)
-        ).mappings()
+    def for_incident(
+        self, incident_id: str, kinds: Sequence[str] | None = None
+    ) -> list[TimelineEvent]:
+        e = t.timeline_events
+        query = select(e).where(e.c.incident_id == incident_id)
+        if kinds is not None:
+            query = query.where(e.c.kind.in_(list(kinds)))
+        rows = self._conn.execute(query.order_by(e.c.occurred_at, e.c.id)).mappings()
         return [TimelineEvent(**dict(r)) for r in rows]
 
 

@@ -95,6 +95,14 @@ alerts = Table(
     Index("ix_alerts_source_dedup", "source", "dedup_key"),
     # Serves "alerts of an incident" and the correlation probe (incident, service, window).
     Index("ix_alerts_incident_service_seen", "incident_id", "service", "last_seen_at"),
+    # Small: only acknowledged alerts; the runbook clock asks for an incident's first ack.
+    Index(
+        "ix_alerts_incident_acked",
+        "incident_id",
+        "acknowledged_at",
+        sqlite_where=text("acknowledged_at IS NOT NULL"),
+        postgresql_where=text("acknowledged_at IS NOT NULL"),
+    ),
     Index("ix_alerts_triage", "triage_state", "first_seen_at"),
     Index("ix_alerts_service_seen", "service", "last_seen_at"),
     Index("ix_alerts_last_seen", "last_seen_at"),

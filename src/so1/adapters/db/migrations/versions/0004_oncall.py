@@ -30,6 +30,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column("vendor_ref", sa.String(200), nullable=True))
     op.create_index("ix_communications_due", "communications", ["status", "next_attempt_at"])
     op.create_index("ix_communications_vendor_ref", "communications", ["vendor_ref"])
+    acked = sa.text("acknowledged_at IS NOT NULL")
+    op.create_index(
+        "ix_alerts_incident_acked",
+        "alerts",
+        ["incident_id", "acknowledged_at"],
+        sqlite_where=acked,
+        postgresql_where=acked,
+    )
     with op.batch_alter_table("services") as batch:
         batch.add_column(sa.Column("public_name", sa.String(100), nullable=True))
     with op.batch_alter_table("people") as batch:
@@ -124,6 +132,7 @@ def downgrade() -> None:
         batch.drop_column("seniority")
     with op.batch_alter_table("services") as batch:
         batch.drop_column("public_name")
+    op.drop_index("ix_alerts_incident_acked", table_name="alerts")
     op.drop_index("ix_communications_due", table_name="communications")
     op.drop_index("ix_communications_vendor_ref", table_name="communications")
     with op.batch_alter_table("communications") as batch:
