@@ -27,6 +27,7 @@ POLL_SECONDS = 1.0
 # for them on every pass cost a query per alert under load, so look every 15 seconds.
 RECOVER_STALE_EVERY = 15.0
 CLOCK_SECONDS = 15.0  # how often runbook deadlines are re-evaluated
+SLOW_PASS_SECONDS = 1.0
 
 
 class LoopWorker:
@@ -123,7 +124,11 @@ class ClockWorker(LoopWorker):
         self._uow_factory, self._clock, self._after = uow_factory, clock, after
 
     def step(self) -> None:
+        started = time.monotonic()
         fired = check_clocks(self._uow_factory, self._clock)
         fired += escalate_unacknowledged(self._uow_factory, self._clock)
+        took = time.monotonic() - started
+        if took > SLOW_PASS_SECONDS:
+            log.warning("runbook clock pass took %.1f s (%d alarms fired)", took, fired)
         if fired:
             self._after()  # alarms queued messages: deliver them now

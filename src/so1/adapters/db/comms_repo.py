@@ -134,8 +134,15 @@ class SqlOutboxRepository:
         dialect_insert = (
             postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
         )
-        statement = dialect_insert(ot.runbook_alarms).values(values).on_conflict_do_nothing()
-        return bool(self._conn.execute(statement).rowcount)
+        table = ot.runbook_alarms
+        # RETURNING, not rowcount: psycopg reports -1 for ON CONFLICT DO NOTHING here.
+        statement = (
+            dialect_insert(table)
+            .values(values)
+            .on_conflict_do_nothing()
+            .returning(table.c.check_id)
+        )
+        return self._conn.execute(statement).first() is not None
 
     def sent_to(self, destination: Destination, since: datetime) -> list[Outbound]:
         rows = self._conn.execute(
