@@ -7,7 +7,7 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
@@ -239,3 +239,47 @@ def test_events_url_check_and_eyes_reaction_acknowledges(
         "/v1/slack/events", content="[1]", headers=signed("[1]", str(int(clock.now().timestamp())))
     )
     assert bad.status_code == 400
+
+
+def test_whole_declaration_through_slack_and_pagerduty_survives_their_outages(
+    slack_api: TestClient, clock: FixedClock, container: Container
+) -> None:
+    from so1.adapters.paging.pagerduty import PagerDutyPager
+    from tests.contract.test_pager_pagerduty import KEY, EventsApi
+
+    slack_server, slack = start_slack()
+    pd_handler: type[EventsApi] = type("Handler", (EventsApi,), {"scripted": [], "received": []})
+    pd_server = ThreadingHTTPServer(("127.0.0.1", 0), pd_handler)
+    threading.Thread(target=pd_server.serve_forever, daemon=True).start()
+    try:
+        slack_url = f"http://127.0.0.1:{slack_server.server_address[1]}/api/"
+        pd_url = f"http://127.0.0.1:{pd_server.server_address[1]}/v2/enqueue"
+        messengers = {
+            **container.messengers,
+            Destination.WAR_ROOM: SlackChat(TOKEN, slack_url),
+            Destination.PAGER: PagerDutyPager({"default": KEY}, pd_url, timeout=5),
+        }
+        slack_api.put("/v1/oncall/config", json=example())
+        clock.set(datetime(2026, 1, 7, 12, tzinfo=UTC))
+        outage: Any = (503, {"ok": False, "error": "service_unavailable"}, {})
+        limited = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "5"})
+        slack.scripted["chat.postMessage"] = [outage, limited]
+        pd_handler.scripted += [(502, None, {}), (429, None, {"Retry-After": "5"})]
+        command(slack_api, clock, 'create SEV1 "Checkout down"')
+        for _ in range(6):  # outages: each attempt fails, is kept, and retried later
+            deliver_due(container.uow, clock, messengers)
+            clock.advance(timedelta(seconds=40))
+    finally:
+        for server in (slack_server, pd_server):
+            server.shutdown()
+            server.server_close()
+    said = slack_api.get("/v1/incidents/INC-20260107-0001/messages").json()
+    assert {m["status"] for m in said} == {"sent"}, said
+    (room,) = slack.channels.values()
+    assert room["messages"][0].startswith("🔴 **SEV1 Incident Declared: Checkout Down**")
+    triggers = [e for e in pd_handler.received if e["event_action"] == "trigger"]
+    by_key: dict[str, int] = {}
+    for e in triggers:
+        by_key[e["dedup_key"]] = by_key.get(e["dedup_key"], 0) + 1
+    assert max(by_key.values()) >= 2  # a failed page was retried with the same key
+    assert len(by_key) == sum(m["to"] == "pager" for m in said)  # one PagerDuty alert per page
