@@ -291,3 +291,22 @@ def test_acknowledging_and_resolving_follow_up_at_the_pager_with_the_same_key(
     assert {stored[m["id"]].payload["dedup_key"] for m in pages} == {
         "so1-INC-20240115-0042-oncall-backend"
     }
+
+
+def test_security_incident_record_needs_the_security_scope(
+    quiet_api: TestClient, anon: TestClient, container: Container
+) -> None:
+    from so1.domain.access import Scope
+    from tests.conftest import make_key
+
+    seed_incident(container)
+    report = {"hypotheses": [{"cause": "security_breach", "confidence": 0.9}]}
+    assert declare(quiet_api, severity="SEV0", triage_report=report)["output"]["private"]
+    reader = {"Authorization": f"Bearer {make_key(container, Scope.READ, name='reader')}"}
+    cleared = {"Authorization": f"Bearer {make_key(container, Scope.READ, Scope.SECURITY)}"}
+    for path in (f"/v1/incidents/{SEED_ID}/timeline", f"/v1/incidents/{SEED_ID}/messages"):
+        refused = anon.get(path, headers=reader)
+        assert refused.status_code == 403 and "security" in refused.json()["detail"]
+        assert anon.get(path, headers=cleared).status_code == 200
+    deliver_due(container.uow, container.clock, container.messengers)
+    assert anon.get("/status.json").json()["incidents"] == []  # never on the status page

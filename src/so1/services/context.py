@@ -18,6 +18,7 @@ class Actor:
     name: str
     key_id: str | None = None
     source_ip: str | None = None
+    security_cleared: bool = True  # the key has the security scope (or admin); CLI and agents do
 
     @property
     def label(self) -> str:

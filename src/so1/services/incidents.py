@@ -17,6 +17,7 @@ from so1.domain.participants import Role
 from so1.domain.severity import Severity
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
+from so1.services.clearance import require_clearance
 from so1.services.context import Actor, Change, record
 from so1.services.outbox import queue_pager_followups
 from so1.services.participants import hand_role
@@ -120,9 +121,13 @@ def list_incidents(
         return uow.incidents.search(flt)
 
 
-def incident_timeline(uow_factory: UnitOfWorkFactory, incident_id: str) -> list[TimelineEvent]:
+def incident_timeline(
+    uow_factory: UnitOfWorkFactory, incident_id: str, actor: Actor | None = None
+) -> list[TimelineEvent]:
     with uow_factory(read_only=True) as uow:
         _require(uow, incident_id)
+        if actor is not None:
+            require_clearance(uow, actor, incident_id)
         return uow.timeline.for_incident(incident_id)
 
 

@@ -14,6 +14,7 @@ from so1.domain.comms import MAX_ATTEMPTS, Destination, Outbound, retry_at
 from so1.domain.incidents import TimelineEvent
 from so1.errors import IntegrationError, NotFound, RateLimited, Unavailable
 from so1.ports import Clock, Messenger, UnitOfWork, UnitOfWorkFactory
+from so1.services.clearance import require_clearance
 from so1.services.context import Actor
 
 log = logging.getLogger("so1.outbox")
@@ -130,11 +131,16 @@ def _where(message: Outbound) -> str:
 
 
 def incident_messages(
-    uow_factory: UnitOfWorkFactory, incident_id: str, destination: Destination | None = None
+    uow_factory: UnitOfWorkFactory,
+    incident_id: str,
+    destination: Destination | None = None,
+    actor: Actor | None = None,
 ) -> list[Outbound]:
     with uow_factory(read_only=True) as uow:
         if uow.incidents.get(incident_id) is None:
             raise NotFound(f"incident {incident_id} does not exist")
+        if actor is not None:
+            require_clearance(uow, actor, incident_id)
         return uow.outbox.for_incident(incident_id, destination)
 
 

@@ -48,7 +48,8 @@ def require(scope: Scope) -> Callable[..., Awaitable[Actor]]:
             key = await run_in_threadpool(
                 access.authenticate, container.uow, container.clock, token, ip, container.key_cache
             )
-        actor = Actor(name=key.name, key_id=key.id, source_ip=ip)
+        cleared = key.allows(Scope.SECURITY)
+        actor = Actor(name=key.name, key_id=key.id, source_ip=ip, security_cleared=cleared)
         if not key.allows(scope):
             action = f"{request.method} {request.url.path}"
             await run_in_threadpool(

@@ -57,11 +57,13 @@ def _out(message: Outbound) -> MessageOut:
 def messages(
     incident_id: IncidentPath,
     container: ContainerDep,
-    _: Reader,
+    actor: Reader,
     to: Annotated[Destination | None, Query(description="war_room, status_page or pager")] = None,
 ) -> list[MessageOut]:
-    """What was said (and paged) for the incident, oldest first, with delivery state."""
-    return [_out(m) for m in outbox.incident_messages(container.uow, incident_id, to)]
+    """What was said (and paged) for the incident, oldest first, with delivery state; a
+    security incident's only for keys with the `security` scope."""
+    found = outbox.incident_messages(container.uow, incident_id, to, actor)
+    return [_out(m) for m in found]
 
 
 @router.post("/v1/incidents/{incident_id}/messages", status_code=201, response_model=MessageOut)

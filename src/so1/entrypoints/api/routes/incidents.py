@@ -115,8 +115,9 @@ def update_incident(
 
 
 @router.get("/{incident_id}/timeline", response_model=TimelineOut)
-def get_timeline(incident_id: str, container: ContainerDep, _: Reader) -> TimelineOut:
-    events = svc.incident_timeline(container.uow, checked_id(incident_id))
+def get_timeline(incident_id: str, container: ContainerDep, actor: Reader) -> TimelineOut:
+    """Ordered events; a security incident's only for keys with the `security` scope."""
+    events = svc.incident_timeline(container.uow, checked_id(incident_id), actor)
     history = svc.severity_history(container.uow, incident_id)
     return TimelineOut(
         incident_id=incident_id,
