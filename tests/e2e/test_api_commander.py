@@ -310,3 +310,25 @@ def test_security_incident_record_needs_the_security_scope(
         assert anon.get(path, headers=cleared).status_code == 200
     deliver_due(container.uow, container.clock, container.messengers)
     assert anon.get("/status.json").json()["incidents"] == []  # never on the status page
+
+
+def test_resolving_tells_the_war_room_and_the_status_page(
+    quiet_api: TestClient, anon: TestClient, container: Container, clock: FixedClock
+) -> None:
+    body = {"tier": "critical", "owner_team": "backend", "public_name": "API"}
+    quiet_api.put("/v1/services/control-plane-api", json=body)
+    seed_incident(container)
+    declare(quiet_api, severity="SEV1")
+    clock.advance(timedelta(minutes=47))
+    resolved = {"status": "resolved", "resolution_summary": "Increased connection pool size"}
+    assert quiet_api.patch(f"/v1/incidents/{SEED_ID}", json=resolved).status_code == 200
+    deliver_due(container.uow, clock, container.messengers)
+    room = [m for m in messages(quiet_api, "war_room") if m["kind"] == "resolved"]
+    assert [m["text"] for m in room] == [
+        "✅ **SEV1 Incident Resolved: API Error Rate Spike**\n**Duration**: 47 min\n"
+        "**Resolution**: Increased connection pool size\n**Commander**: @oncall-backend\n"
+        "Postmortem to follow within 48 hours."
+    ]
+    public = anon.get("/status.json").json()["incidents"][0]
+    assert public["state"] == "resolved"
+    assert public["updates"][0]["text"].startswith("**Resolved - API Performance Issues**")

@@ -178,3 +178,31 @@ def test_escalation_policy_walks_until_acknowledged_once_per_step(
         if e["kind"] == "escalation.step"
     ]
     assert [e["data"]["handles"] for e in steps] == [["bo"], ["eng-lead"]]
+
+
+def test_commander_is_reminded_before_an_update_is_due_with_a_draft(
+    quiet_api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    seed_incident(container)
+    declare(quiet_api)
+    quiet_api.post(f"/v1/incidents/{SEED_ID}/acknowledge")
+    deliver_due(container.uow, clock, container.messengers)
+    clock.advance(timedelta(minutes=5))
+    quiet_api.post(f"/v1/incidents/{SEED_ID}/messages", json={"text": "pool at 100% confirmed"})
+    severity = {"severity": "SEV1", "severity_reason": "checkout failing too"}
+    quiet_api.patch(f"/v1/incidents/{SEED_ID}", json=severity)
+    clock.advance(timedelta(minutes=5))  # 10 min after declaring: not yet
+    assert check_clocks(container.uow, clock) == 0
+    clock.advance(timedelta(minutes=3))  # 2 min before the update is due
+    assert check_clocks(container.uow, clock) == 1
+    assert check_clocks(container.uow, clock) == 0
+    (reminder,) = [m for m in messages_of(quiet_api) if m["kind"] == "update_reminder"]
+    assert reminder["text"].startswith("⏰ @oncall-backend: the next update is due at 15:00 UTC")
+    assert "**SEV1 Update: API Error Rate Spike**" in reminder["text"]
+    assert "pool at 100% confirmed" in reminder["text"]
+    assert "severity SEV2 → SEV1: checkout failing too" in reminder["text"]
+
+
+def messages_of(api: TestClient) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = api.get(f"/v1/incidents/{SEED_ID}/messages").json()
+    return found

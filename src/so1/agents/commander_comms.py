@@ -6,6 +6,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -14,6 +15,7 @@ import yaml
 
 from so1.agents.commander_inputs import CommanderInputs
 from so1.agents.triage_knowledge import knowledge as triage_knowledge
+from so1.domain.incidents import Incident
 
 UPDATE_MINUTES = 15  # the runbook: "Updates every 15 min"
 _SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "to"})
@@ -116,3 +118,42 @@ def impact_line(inputs: CommanderInputs) -> tuple[str, str | None]:
 def customer_symptom(inputs: CommanderInputs) -> CustomerSymptom:
     texts = " ".join([*_strings(inputs.report.get("symptoms")), inputs.title])
     return next(s for s in comms().symptoms if s.pattern.search(texts))
+
+
+def render_update_reminder(
+    incident: Incident, due: datetime, since: list[str], status: str | None = None
+) -> str:
+    """The reminder before a 15-minute update, with an update drafted from the timeline."""
+    return comms().render(
+        "update_reminder",
+        commander=incident.commander or "commander",
+        due=due.strftime("%H:%M UTC"),
+        severity=incident.severity.value,
+        title=title_case(incident.title),
+        status=status or incident.status.value.capitalize(),
+        since=since,
+        update_minutes=UPDATE_MINUTES,
+    )
+
+
+def render_resolved(incident: Incident, public_title: str | None) -> tuple[str, str | None]:
+    """(war-room text, status-page text or None when the status page was not used)."""
+    resolved_at = incident.resolved_at or incident.updated_at
+    minutes = max(0, int((resolved_at - incident.detected_at).total_seconds() // 60))
+    resolution = incident.resolution_summary or "see the incident record"
+    internal = comms().render(
+        "resolved_internal",
+        severity=incident.severity.value,
+        title=title_case(incident.title),
+        duration=f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min",
+        resolution=resolution,
+        commander=incident.commander or "unassigned",
+    )
+    if public_title is None:
+        return internal, None
+    public = comms().render(
+        "resolved_status_page",
+        public_title=public_title,
+        resolution_public="Thank you for your patience.",
+    )
+    return internal, public

@@ -19,7 +19,7 @@ from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.clearance import require_clearance
 from so1.services.context import Actor, Change, record
-from so1.services.outbox import queue_pager_followups
+from so1.services.outbox import queue_resolution
 from so1.services.participants import hand_role
 
 _EDITABLE_FIELDS = ("title", "summary", "service", "impact", "commander", "channel")
@@ -242,8 +242,8 @@ def _apply_status(
         timeline_kind="status.changed",
     )
     record(uow, actor, now, change)
-    if moved.status is IncidentStatus.RESOLVED:  # close the alerts it raised at the pager
-        queue_pager_followups(uow, now, incident.id, "resolve")
+    if moved.status is IncidentStatus.RESOLVED:  # tell the room, customers, the pager
+        queue_resolution(uow, now, moved)
     return moved
 
 

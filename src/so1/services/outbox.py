@@ -10,8 +10,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from so1.agents.commander_comms import render_resolved
 from so1.domain.comms import MAX_ATTEMPTS, Destination, Outbound, retry_at
-from so1.domain.incidents import TimelineEvent
+from so1.domain.incidents import Incident, TimelineEvent
 from so1.errors import IntegrationError, NotFound, RateLimited, Unavailable
 from so1.ports import Clock, Messenger, UnitOfWork, UnitOfWorkFactory
 from so1.services.clearance import require_clearance
@@ -203,3 +204,39 @@ def message_by_ref(uow_factory: UnitOfWorkFactory, ref: str) -> Outbound | None:
     """The delivered message a vendor knows by ``ref`` (a reaction names it so)."""
     with uow_factory(read_only=True) as uow:
         return uow.outbox.by_vendor_ref(ref)
+
+
+def queue_resolution(uow: UnitOfWork, now: datetime, incident: Incident) -> None:
+    """Resolved: the war-room notice always; the status page when customers were told of it
+    (a resolved update under the same title); every page it raised resolved at the pager."""
+    said = uow.outbox.for_incident(incident.id)
+    if not any(m.destination is Destination.WAR_ROOM for m in said):
+        queue_pager_followups(uow, now, incident.id, "resolve")
+        return  # never declared (no war room): nothing to announce
+    public = next((m for m in said if m.destination is Destination.STATUS_PAGE), None)
+    title = str(public.payload.get("title") or incident.title) if public else None
+    internal, customer = render_resolved(incident, title)
+    uow.outbox.add(
+        Outbound(
+            incident.id,
+            Destination.WAR_ROOM,
+            "internal",
+            "resolved",
+            internal,
+            now,
+            payload={"channel": incident.channel},
+        )
+    )
+    if customer is not None:
+        uow.outbox.add(
+            Outbound(
+                incident.id,
+                Destination.STATUS_PAGE,
+                "customer",
+                "resolved",
+                customer,
+                now,
+                payload={"title": title, "state": "resolved"},
+            )
+        )
+    queue_pager_followups(uow, now, incident.id, "resolve")

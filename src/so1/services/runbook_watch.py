@@ -4,8 +4,9 @@ deadline however many workers run or restart (runbook_alarms' primary key decide
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from so1.agents.commander_comms import render_update_reminder
 from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
 from so1.domain.runbook import CheckResult, CheckState, evaluate
@@ -14,6 +15,21 @@ from so1.services.commander_flow import page_payload
 from so1.services.runbook import gather_facts, runbook_checks
 
 OPEN = [s.value for s in IncidentStatus if s.is_open]
+UPDATES_CHECK = "updates"
+UPDATE_EVERY = timedelta(minutes=15)
+REMIND_BEFORE = timedelta(minutes=3)  # the commander gets the draft this long before it is due
+DRAFT_LINES = 6
+# What an update reports: what changed on the record since the last one.
+DRAFT_KINDS = (
+    "status.changed",
+    "severity.changed",
+    "role.assumed",
+    "alert.correlated",
+    "incident.updated",
+    "war_room.message",
+    "incident.storm",
+    "runbook.late",
+)
 WATCH_LIMIT = 500  # open incidents looked at per pass
 
 
@@ -22,19 +38,53 @@ def check_clocks(uow_factory: UnitOfWorkFactory, clock: Clock) -> int:
     now = clock.now()
     with uow_factory(read_only=True) as uow:
         incidents, _ = uow.incidents.search(IncidentFilter(status=OPEN, limit=WATCH_LIMIT))
-        late = {
-            incident.id: [
-                c
-                for c in evaluate(runbook_checks(), gather_facts(uow, incident), now)
-                if c.state is CheckState.LATE and c.escalate
-            ]
-            for incident in incidents
-        }
+        checks = {i.id: evaluate(runbook_checks(), gather_facts(uow, i), now) for i in incidents}
     fired = 0
     for incident in incidents:
-        for check in late[incident.id]:
-            fired += _fire(uow_factory, now, incident, check)
+        for check in checks[incident.id]:
+            if check.state is CheckState.LATE and check.escalate:
+                fired += _fire(uow_factory, now, incident, check)
+            elif _update_due_soon(check, now) and incident.commander:
+                fired += _remind(uow_factory, now, incident, check)
     return fired
+
+
+def _update_due_soon(check: CheckResult, now: datetime) -> bool:
+    return (
+        check.id == UPDATES_CHECK
+        and check.state is CheckState.PENDING
+        and check.due_at is not None
+        and check.due_at - now <= REMIND_BEFORE
+    )
+
+
+def _remind(
+    uow_factory: UnitOfWorkFactory, now: datetime, incident: Incident, check: CheckResult
+) -> bool:
+    """Once per deadline: remind the commander, with an update drafted from the timeline."""
+    assert check.due_at is not None
+    with uow_factory() as uow:
+        if not uow.outbox.claim_alarm(incident.id, "update_reminder", check.occurrence, now):
+            return False
+        since = check.due_at - UPDATE_EVERY
+        events = [
+            e for e in uow.timeline.for_incident(incident.id, DRAFT_KINDS) if e.occurred_at >= since
+        ]
+        lines = [f"{e.occurred_at:%H:%M} {e.summary}" for e in events[-DRAFT_LINES:]]
+        text = render_update_reminder(incident, check.due_at, lines)
+        uow.outbox.add(
+            Outbound(
+                incident.id,
+                Destination.WAR_ROOM,
+                "internal",
+                "update_reminder",
+                text,
+                now,
+                target=incident.commander,
+            )
+        )
+        uow.commit()
+    return True
 
 
 def _fire(
