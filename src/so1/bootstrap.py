@@ -22,6 +22,7 @@ from so1.adapters.sources.base import SourceAdapter
 from so1.adapters.sources.datadog import DatadogAdapter
 from so1.adapters.sources.pagerduty_webhooks import PagerDutyWebhooksAdapter
 from so1.adapters.sources.sentry import SentryAdapter
+from so1.adapters.statuspage.atlassian import AtlassianStatusPage
 from so1.adapters.statuspage.builtin import BuiltinStatusPage
 from so1.agents.registry import default_agents
 from so1.config import Settings
@@ -140,7 +141,7 @@ def build_container(
         key_cache=KeyCache(settings.auth_cache_seconds),
         messengers={
             Destination.WAR_ROOM: _chat(settings),
-            Destination.STATUS_PAGE: BuiltinStatusPage(),
+            Destination.STATUS_PAGE: _status_page(settings),
             Destination.PAGER: _pager(settings),
         },
     )
@@ -158,3 +159,16 @@ def _chat(settings: Settings) -> Messenger:
             raise ValueError("SO1_CHAT=slack needs SO1_SLACK_BOT_TOKEN")
         return SlackChat(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     return BuiltinChat()
+
+
+def _status_page(settings: Settings) -> Messenger:
+    if settings.status_page == "atlassian":
+        if not settings.statuspage_page_id or settings.statuspage_api_key is None:
+            raise ValueError("SO1_STATUS_PAGE=atlassian needs SO1_STATUSPAGE_PAGE_ID and _API_KEY")
+        return AtlassianStatusPage(
+            settings.statuspage_page_id,
+            settings.statuspage_api_key.get_secret_value(),
+            settings.statuspage_components,
+            settings.statuspage_api_url,
+        )
+    return BuiltinStatusPage()

@@ -56,6 +56,18 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         default="https://slack.com/api/", description="Slack Web API base (a proxy, a test server)"
     )
+    status_page: Literal["builtin", "atlassian"] = Field(
+        default="builtin",
+        description="customer updates: builtin (/status) or atlassian (Statuspage REST)",
+    )
+    statuspage_page_id: str | None = Field(default=None, description="Atlassian Statuspage page id")
+    statuspage_api_key: SecretStr | None = Field(default=None, description="Statuspage API key")
+    statuspage_components: dict[str, str] = Field(
+        default_factory=dict, description='JSON {"service name": "Statuspage component id"}'
+    )
+    statuspage_api_url: str = Field(
+        default="https://api.statuspage.io/v1/", description="Statuspage API base URL"
+    )
     pager: Literal["builtin", "pagerduty"] = Field(
         default="builtin",
         description="where pages go: builtin (log + optional webhook) or pagerduty (Events v2)",

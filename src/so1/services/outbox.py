@@ -73,16 +73,18 @@ def _deliver(
         uow.commit()
 
 
+CARRIED = {Destination.WAR_ROOM: "channel_id", Destination.STATUS_PAGE: "statuspage_incident_id"}
+
+
 def _with_known_facts(uow: UnitOfWork, message: Outbound) -> Outbound:
-    """Hand the adapter what earlier deliveries learnt (the chat channel's id), so the
-    incident's later messages go to the channel the first one created."""
-    if message.destination is not Destination.WAR_ROOM or "channel_id" in message.payload:
+    """Hand the adapter what earlier deliveries learnt (the chat channel's id, the status
+    page's incident id), so later messages go where the first one created."""
+    key = CARRIED.get(message.destination)
+    if key is None or key in message.payload:
         return message
-    earlier = uow.outbox.for_incident(message.incident_id, Destination.WAR_ROOM)
-    known = [m.payload["channel_id"] for m in earlier if m.payload.get("channel_id")]
-    return (
-        replace(message, payload={**message.payload, "channel_id": known[-1]}) if known else message
-    )
+    earlier = uow.outbox.for_incident(message.incident_id, message.destination)
+    known = [m.payload[key] for m in earlier if m.payload.get(key)]
+    return replace(message, payload={**message.payload, key: known[-1]}) if known else message
 
 
 def _failed(
