@@ -166,6 +166,8 @@ def test_escalation_policy_walks_until_acknowledged_once_per_step(
     assert escalate_unacknowledged(container.uow, clock) == 1
     assert escalate_unacknowledged(container.uow, clock) == 0
     assert paged() == ["oncall-backend", "bo"]
+    current = quiet_api.get(f"/v1/incidents/{incident.id}").json()
+    assert current["commander"] == "bo"  # no answer from the commander: the backup takes over
     clock.advance(timedelta(minutes=10))  # then the engineering lead
     assert escalate_unacknowledged(container.uow, clock) == 1
     assert paged()[-1] == "eng-lead"

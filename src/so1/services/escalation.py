@@ -1,18 +1,23 @@
 """Escalation until acknowledged: the commander's page starts the owning team's policy
 (on-call engineer → backup → engineering lead → executive, with the policy's timeouts and
 repeats); each later level is paged when its time comes, unless the incident was
-acknowledged first. Each step fires once (runbook_alarms), whatever the workers do."""
+acknowledged first. Each step fires once (runbook_alarms), whatever the workers do. When the
+first level times out, whoever it pages next (the backup) becomes the commander."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
 from so1.domain.oncall import EscalationStep
+from so1.domain.participants import Role
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.commander_flow import page_payload
+from so1.services.context import Actor
 from so1.services.oncall import resolve_targets
+from so1.services.participants import hand_role
 
 OPEN = [s.value for s in IncidentStatus if s.is_open]
 ALARM = "escalation"
@@ -73,6 +78,8 @@ def _fire(
         )
         data = {"policy": policy, "step": step.number, "handles": handles}
         uow.timeline.add(TimelineEvent(incident.id, now, "escalation.step", "so1", text, data))
+        if step.number == 1 and handles and handles[0] != incident.commander:
+            _backup_takes_over(uow, now, incident, handles[0])
         for handle in handles:
             payload = page_payload(incident.id, handle, team, f"esc{step.number}")
             uow.outbox.add(
@@ -89,3 +96,14 @@ def _fire(
             )
         uow.commit()
     return True
+
+
+def _backup_takes_over(uow: UnitOfWork, now: datetime, incident: Incident, backup: str) -> None:
+    """The runbook's "Commander unavailable (no response) → assign backup from rotation": the
+    first escalation level takes the commander role until someone says otherwise."""
+    actor = Actor(name="so1")
+    hand_role(uow, actor, now, incident.id, backup, Role.COMMANDER)
+    current = uow.incidents.get(incident.id, for_update=True)
+    if current is not None:
+        changed = replace(current, commander=backup, updated_at=now, version=current.version + 1)
+        uow.incidents.update(changed, expected_version=current.version)
