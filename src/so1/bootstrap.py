@@ -75,11 +75,14 @@ class Container:
             raise NotFound(f"the {TRIAGE_AGENT} agent is not registered")
         return agent
 
-    def start_background(self) -> None:
-        """Start the intake writer and the triage worker (servers only; never the CLI)."""
-        if self.ingest_writer is None:
+    def start_background(self, server: bool = True) -> None:
+        """API servers: the intake writer, and (with SO1_BACKGROUND=server, the default) the
+        background loops; `so1 worker` (``server=False``): the loops only. Never the CLI."""
+        if server and self.ingest_writer is None:
             self.ingest_writer = IngestWriter(self.uow, self.clock)
             self.ingest_writer.start()
+        if server and self.settings.background == "worker":
+            return  # a separate `so1 worker` process runs them
         if self.settings.triage_worker and TRIAGE_AGENT in self.agents and self.worker is None:
             commander = self.agents.get(COMMANDER_AGENT)
             self.worker = TriageWorker(self.uow, self.clock, self.agents[TRIAGE_AGENT], commander)

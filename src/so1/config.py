@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     triage_worker: bool = Field(
         default=True, description="triage new alerts in a background thread of each server"
     )
+    background: Literal["server", "worker"] = Field(
+        default="server",
+        description="where triage, delivery and clocks run: in each API server, or only in"
+        " `so1 worker` processes",
+    )
     delivery_worker: bool = Field(
         default=True,
         description="deliver war-room messages, status-page updates and pages in a background"

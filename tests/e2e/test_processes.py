@@ -139,10 +139,17 @@ def test_first_start_prints_admin_key_once_then_the_seed_calls_work(tmp_path: Pa
         assert health.json()["status"] == "healthy"
         assert health.json()["checks"]["database"] == "ok"
 
-        declared = curl(f"{url}/incidents", token, "POST", {
-            "title": "Control plane API errors", "severity": "SEV2",
-            "service": "control-plane-api", "detected_at": "2024-01-15T13:50:00Z",
-        })  # fmt: skip
+        declared = curl(
+            f"{url}/incidents",
+            token,
+            "POST",
+            {
+                "title": "Control plane API errors",
+                "severity": "SEV2",
+                "service": "control-plane-api",
+                "detected_at": "2024-01-15T13:50:00Z",
+            },
+        )
         assert declared.status_code == 201, declared.text
         inc_id = declared.json()["id"]
         assert inc_id.startswith(f"INC-{datetime.now(UTC):%Y%m%d}-")
@@ -264,3 +271,56 @@ def test_start_on_fresh_sqlite_waits_for_another_writer(tmp_path: Path) -> None:
             server.wait_healthy()
     finally:
         holder.close()
+
+
+def test_so1_worker_delivers_what_a_server_queued(tmp_path: Path) -> None:
+    """SO1_BACKGROUND=worker: the server only takes requests; `so1 worker` does the rest."""
+    from so1.bootstrap import build_container
+    from so1.config import Settings
+    from so1.domain.severity import Severity
+    from so1.services.commander_flow import commander_request
+    from so1.services.context import Actor
+    from so1.services.incidents import NewIncident, create_incident
+
+    url = f"sqlite:///{tmp_path / 'so1.db'}"
+    env = clean_env(SO1_DATABASE_URL=url, SO1_BACKGROUND="worker", SO1_LOG_LEVEL="warning")
+    container = build_container(Settings(database_url=url))
+    from so1.adapters.db import migrate
+
+    migrate.upgrade(container.engine)
+    actor = Actor("test")
+    incident = create_incident(
+        container.uow, container.clock, actor, NewIncident("Checkout down", Severity.SEV2)
+    )
+    commander = container.agents["incident-commander"]
+    commander_request(
+        container.uow, container.clock, actor, commander, {"incident_id": incident.id}
+    )
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "so1"), "worker"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT
+            while time.monotonic() < deadline:
+                with container.uow(read_only=True) as uow:
+                    said = uow.outbox.for_incident(incident.id)
+                if said and all(m.status.value == "sent" for m in said):
+                    break
+                assert proc.poll() is None, log.read_text()
+                time.sleep(0.2)
+            else:
+                pytest.fail(f"the worker delivered nothing:\n{log.read_text()}")
+        finally:
+            proc.terminate()
+            code = proc.wait(timeout=15)
+    container.close()
+    assert code == 0, log.read_text()
+    text = log.read_text()
+    assert "SO1 worker running: triage, delivery, runbook clocks" in text
+    assert "SO1 worker stopped" in text

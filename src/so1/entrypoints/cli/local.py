@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from datetime import timedelta
 from typing import Annotated
 
@@ -188,7 +190,32 @@ def open_migrated() -> Container:
     return container
 
 
+def worker() -> None:
+    """Run the background work (triage, delivery of messages and pages, runbook clocks and
+    escalation) without serving HTTP; pair with SO1_BACKGROUND=worker on the servers."""
+    container = _container()
+    _upgrade(container)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    container.start_background(server=False)
+    running = [
+        n
+        for n, on in (
+            ("triage", container.worker),
+            ("delivery", container.delivery),
+            ("runbook clocks", container.clocks),
+        )
+        if on
+    ]
+    typer.echo(f"SO1 worker running: {', '.join(running) or 'nothing (all switched off)'}")
+    stop.wait()
+    container.close()
+    typer.echo("SO1 worker stopped")
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
+    app.command()(worker)
     app.add_typer(db_app, name="db")
     app.add_typer(keys_app, name="keys")
