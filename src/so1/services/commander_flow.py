@@ -212,19 +212,41 @@ def _queue(uow: UnitOfWork, now: datetime, incident_id: str, plan: dict[str, Any
             )
         )
     for page in plan.get("pages", []):
-        uow.outbox.add(
-            Outbound(
-                incident_id,
-                Destination.PAGER,
-                "person",
-                "page",
-                page["reason"],
-                now,
-                target=page["handle"],
-                payload=page_payload(incident_id, page["handle"], plan.get("owning_team"))
-                | {"policy": page.get("policy")},
-            )
+        queue_page(
+            uow,
+            now,
+            incident_id,
+            page["handle"],
+            page["reason"],
+            plan.get("owning_team"),
+            extra={"policy": page.get("policy")},
         )
+
+
+def queue_page(
+    uow: UnitOfWork,
+    now: datetime,
+    incident_id: str,
+    handle: str,
+    reason: str,
+    team: str | None,
+    topic: str = "",
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Page a person about the incident (through the outbox; its dedup key stored first)."""
+    payload = page_payload(incident_id, handle, team, topic) | (extra or {})
+    uow.outbox.add(
+        Outbound(
+            incident_id,
+            Destination.PAGER,
+            "person",
+            "page",
+            reason,
+            now,
+            target=handle,
+            payload=payload,
+        )
+    )
 
 
 def page_payload(

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from so1.domain.comms import Destination, Outbound
+from so1.domain.comms import Destination
 from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
 from so1.domain.oncall import EscalationStep
 from so1.domain.participants import Role
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
-from so1.services.commander_flow import page_payload
+from so1.services.commander_flow import queue_page
 from so1.services.context import Actor
 from so1.services.oncall import resolve_targets
 from so1.services.participants import hand_role
@@ -81,19 +81,8 @@ def _fire(
         if step.number == 1 and handles and handles[0] != incident.commander:
             _backup_takes_over(uow, now, incident, handles[0])
         for handle in handles:
-            payload = page_payload(incident.id, handle, team, f"esc{step.number}")
-            uow.outbox.add(
-                Outbound(
-                    incident.id,
-                    Destination.PAGER,
-                    "person",
-                    "page",
-                    f"escalation {level}: not acknowledged",
-                    now,
-                    target=handle,
-                    payload=payload,
-                )
-            )
+            reason = f"escalation {level}: not acknowledged"
+            queue_page(uow, now, incident.id, handle, reason, team, f"esc{step.number}")
         uow.commit()
     return True
 

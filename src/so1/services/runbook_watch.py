@@ -11,7 +11,7 @@ from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
 from so1.domain.runbook import CheckResult, CheckState, evaluate
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
-from so1.services.commander_flow import page_payload
+from so1.services.commander_flow import queue_page
 from so1.services.runbook import gather_facts, runbook_checks
 
 OPEN = [s.value for s in IncidentStatus if s.is_open]
@@ -110,19 +110,9 @@ def _fire(
         )
         lead, team = _lead(uow, incident)
         if lead is not None:
-            uow.outbox.add(
-                Outbound(
-                    incident.id,
-                    Destination.PAGER,
-                    "person",
-                    "page",
-                    f"runbook check late: {check.title}",
-                    now,
-                    target=lead,
-                    payload=page_payload(incident.id, lead, team, f"{check.id}-{check.occurrence}")
-                    | {"check": check.id},
-                )
-            )
+            reason = f"runbook check late: {check.title}"
+            topic = f"{check.id}-{check.occurrence}"
+            queue_page(uow, now, incident.id, lead, reason, team, topic, {"check": check.id})
         uow.commit()
     return True
 
