@@ -18,6 +18,8 @@ import pytest
 from hypothesis import strategies as st
 
 from so1.adapters.sources.base import InboundRequest
+from so1.domain.incidents import Incident, IncidentStatus
+from so1.domain.severity import Severity
 
 NOW = datetime(2024, 1, 15, 14, 45, tzinfo=UTC)
 PAYLOADS = Path("reference") / "payloads"
@@ -116,3 +118,19 @@ def mutated_body(data: st.DataObject, document: Any) -> bytes:
     """``document`` with one value (or the whole of it) swapped for arbitrary JSON."""
     path = data.draw(st.sampled_from(json_paths(document)), label="path")
     return compact(replaced(document, path, data.draw(JSON_VALUES, label="value")))
+
+
+def sample_incident(severity: str = "SEV2", **fields: Any) -> Incident:
+    """The seed's incident as the outbound adapters see it (INC-20240115-0042)."""
+    at = datetime(2024, 1, 15, 14, 45, tzinfo=UTC)
+    base: dict[str, Any] = {"service": "control-plane-api", "channel": "#incident-20240115-0042"}
+    return Incident(
+        "INC-20240115-0042",
+        "API error rate spike",
+        IncidentStatus.INVESTIGATING,
+        Severity(severity),
+        at,
+        at,
+        at,
+        **{**base, **fields},
+    )

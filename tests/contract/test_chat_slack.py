@@ -16,22 +16,12 @@ import pytest
 
 from so1.adapters.chat.slack import SlackChat, channel_name
 from so1.domain.comms import Destination, Outbound
-from so1.domain.incidents import Incident, IncidentStatus
-from so1.domain.severity import Severity
 from so1.errors import AuthFailed, RateLimited, Rejected, Unavailable
+from tests.contract import sample_incident
 
 TOKEN = "xoxb-test-token"
 NOW = datetime(2024, 1, 15, 14, 45, tzinfo=UTC)
-INCIDENT = Incident(
-    "INC-20240115-0042",
-    "API error rate spike",
-    IncidentStatus.INVESTIGATING,
-    Severity.SEV2,
-    NOW,
-    NOW,
-    NOW,
-    channel="#incident-20240115-0042",
-)
+INCIDENT = sample_incident("SEV2", service=None)
 TOPIC = "SEV2: API error rate spike | Commander: @oncall-backend"
 
 

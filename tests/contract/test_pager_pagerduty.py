@@ -17,24 +17,13 @@ import pytest
 from so1.adapters.paging.pagerduty import PagerDutyPager
 from so1.adapters.sources.pagerduty_events import InvalidEvent, parse_enqueue
 from so1.domain.comms import Destination, Outbound
-from so1.domain.incidents import Incident, IncidentStatus
-from so1.domain.severity import Severity
 from so1.errors import RateLimited, Rejected, Unavailable
+from tests.contract import sample_incident
 
 KEY = "e93facc04764012d7bfb002500d5d1a6"
 OTHER_KEY = "737ea619db564d41bd9824063e1f6b08"
 NOW = datetime(2024, 1, 15, 14, 45, tzinfo=UTC)
-INCIDENT = Incident(
-    "INC-20240115-0042",
-    "API error rate spike",
-    IncidentStatus.INVESTIGATING,
-    Severity.SEV2,
-    NOW,
-    NOW,
-    NOW,
-    service="control-plane-api",
-    channel="#incident-20240115-0042",
-)
+INCIDENT = sample_incident("SEV2")
 
 
 class EventsApi(BaseHTTPRequestHandler):

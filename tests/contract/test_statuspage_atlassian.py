@@ -18,24 +18,14 @@ import pytest
 
 from so1.adapters.statuspage.atlassian import AtlassianStatusPage
 from so1.domain.comms import Destination, Outbound
-from so1.domain.incidents import Incident, IncidentStatus
-from so1.domain.severity import Severity
 from so1.errors import AuthFailed, RateLimited, Rejected
+from tests.contract import sample_incident
 
 API_KEY = "sp-key"
 PAGE = "kctbh9vrtdwd"
 COMPONENT = "8kbf7d35c070"
 NOW = datetime(2024, 1, 15, 14, 45, tzinfo=UTC)
-INCIDENT = Incident(
-    "INC-20240115-0042",
-    "API error rate spike",
-    IncidentStatus.INVESTIGATING,
-    Severity.SEV1,
-    NOW,
-    NOW,
-    NOW,
-    service="control-plane-api",
-)
+INCIDENT = sample_incident("SEV1", channel=None)
 STATES = {"investigating", "identified", "monitoring", "resolved"}
 COMPONENT_STATES = {"operational", "degraded_performance", "partial_outage", "major_outage"}
 

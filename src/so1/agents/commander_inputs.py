@@ -14,18 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from so1.domain.oncall import Seniority
+from so1.domain.oncall import Person, Seniority
 from so1.domain.severity import Severity
 
 INCIDENT_ID = re.compile(r"^INC-(\d{8})-(\d{4,})$")
-
-
-@dataclass(frozen=True, slots=True)
-class PersonInfo:
-    handle: str
-    name: str | None = None
-    team: str | None = None
-    seniority: Seniority = Seniority.ENGINEER
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +55,7 @@ class CommanderInputs:
     services: dict[str, ServiceInfo] = field(default_factory=dict)
     alert_counts: dict[str, int] = field(default_factory=dict)
     teams: dict[str, TeamInfo] = field(default_factory=dict)
-    people: dict[str, PersonInfo] = field(default_factory=dict)
+    people: dict[str, Person] = field(default_factory=dict)
     away: frozenset[str] = frozenset()
 
 
@@ -149,8 +141,11 @@ def _context(context: Mapping[str, Any]) -> dict[str, Any]:
         for s in _list(context, "services")
     }
     people = {
-        p["handle"]: PersonInfo(
-            p["handle"], p.get("name"), p.get("team"), Seniority(p.get("seniority", "engineer"))
+        p["handle"]: Person(
+            p["handle"],
+            name=p.get("name"),
+            team=p.get("team"),
+            seniority=Seniority(p.get("seniority", "engineer")),
         )
         for p in _list(context, "people")
     }
