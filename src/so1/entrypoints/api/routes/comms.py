@@ -3,6 +3,7 @@ with their delivery state), its runbook checks, and acknowledging it."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
@@ -107,18 +108,7 @@ def incident_runbook(incident_id: IncidentPath, container: ContainerDep, _: Read
         status=incident.status.value,
         at=now,
         late=[c.id for c in checks if c.state is CheckState.LATE],
-        checks=[
-            CheckOut(
-                id=c.id,
-                title=c.title,
-                phase=c.phase,
-                state=c.state,
-                due_at=c.due_at,
-                done_at=c.done_at,
-                evidence=c.evidence,
-            )
-            for c in checks
-        ],
+        checks=[CheckOut(**asdict(c)) for c in checks],  # escalate/occurrence stay internal
     )
 
 
