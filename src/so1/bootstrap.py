@@ -14,6 +14,7 @@ from so1.adapters.db.engine import build_engine
 from so1.adapters.db.health import DatabaseHealth
 from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.uow import SqlUnitOfWork
+from so1.adapters.jobs.procrastinate_runner import ProcrastinateJobRunner
 from so1.adapters.paging.builtin import BuiltinPager
 from so1.adapters.paging.pagerduty import PagerDutyPager
 from so1.adapters.publishing.ical import IcalWriter
@@ -30,7 +31,14 @@ from so1.domain.alerts import AlertSource
 from so1.domain.comms import Destination
 from so1.entrypoints.api.ratelimit import RateLimiter
 from so1.entrypoints.ingest_writer import IngestWriter
-from so1.entrypoints.worker import ClockWorker, DeliveryWorker, TriageWorker
+from so1.entrypoints.worker import (
+    DELIVERY,
+    TRIAGE,
+    TRIAGE_AGENT,
+    Switches,
+    ThreadJobRunner,
+    background_jobs,
+)
 from so1.errors import NotFound
 from so1.ports import (
     Agent,
@@ -38,13 +46,11 @@ from so1.ports import (
     Clock,
     HealthCheck,
     IdempotencyStore,
+    JobRunner,
     Messenger,
     UnitOfWork,
 )
 from so1.services.access import KeyCache
-
-TRIAGE_AGENT = "triage-responder"
-COMMANDER_AGENT = "incident-commander"
 
 
 @dataclass
@@ -58,12 +64,12 @@ class Container:
     sources: dict[AlertSource, SourceAdapter] = field(default_factory=dict)
     events_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200))
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
-    worker: TriageWorker | None = None
+    jobs: JobRunner | None = None
+    job_engine: str = ""  # which engine runs the jobs in this process ("" when none)
+    job_names: list[str] = field(default_factory=list)
     ingest_writer: IngestWriter | None = None
     calendar: CalendarWriter = field(default_factory=IcalWriter)
     messengers: dict[Destination, Messenger] = field(default_factory=dict)
-    delivery: DeliveryWorker | None = None
-    clocks: ClockWorker | None = None
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(self.engine, read_only=read_only)
@@ -77,43 +83,58 @@ class Container:
 
     def start_background(self, server: bool = True) -> None:
         """API servers: the intake writer, and (with SO1_BACKGROUND=server, the default) the
-        background loops; `so1 worker` (``server=False``): the loops only. Never the CLI."""
+        background jobs in threads; `so1 worker` (``server=False``): the jobs only, on
+        procrastinate when the database is PostgreSQL. Never the CLI."""
         if server and self.ingest_writer is None:
             self.ingest_writer = IngestWriter(self.uow, self.clock)
             self.ingest_writer.start()
+        if self.jobs is not None:
+            return
+        jobs = background_jobs(
+            self.uow,
+            self.clock,
+            self.wake_job,
+            Switches(
+                self.settings.triage_worker,
+                self.settings.delivery_worker,
+                self.settings.runbook_clocks,
+            ),
+            self.agents,
+            self.messengers,
+        )
+        on_postgres = self.engine.dialect.name == "postgresql"
+        url = self.settings.database_url
         if server and self.settings.background == "worker":
-            return  # a separate `so1 worker` process runs them
-        if self.settings.triage_worker and TRIAGE_AGENT in self.agents and self.worker is None:
-            commander = self.agents.get(COMMANDER_AGENT)
-            self.worker = TriageWorker(self.uow, self.clock, self.agents[TRIAGE_AGENT], commander)
-            self.worker.start()
-        if self.settings.delivery_worker and self.delivery is None:
-            self.delivery = DeliveryWorker(self.uow, self.clock, self.messengers)
-            self.delivery.start()
-        if self.settings.runbook_clocks and self.clocks is None:
-            self.clocks = ClockWorker(self.uow, self.clock, self.wake_worker)
-            self.clocks.start()
+            if not on_postgres:
+                return  # `so1 worker` polls the SQLite database
+            # Only defers: a committed alert or message wakes a worker through the engine.
+            self._run_jobs(ProcrastinateJobRunner(url, jobs, execute=False), "")
+        elif not server and on_postgres:
+            self._run_jobs(ProcrastinateJobRunner(url, jobs, execute=True), "procrastinate")
+        elif jobs:
+            self._run_jobs(ThreadJobRunner(jobs), "in-process")
+        self.job_names = [job.name for job in jobs] if self.job_engine else []
+
+    def _run_jobs(self, runner: JobRunner, engine: str) -> None:
+        runner.start()
+        self.jobs, self.job_engine = runner, engine
 
     def stop_background(self) -> None:
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker = None
-        if self.delivery is not None:
-            self.delivery.stop()
-            self.delivery = None
-        if self.clocks is not None:
-            self.clocks.stop()
-            self.clocks = None
+        if self.jobs is not None:
+            self.jobs.stop()
+            self.jobs = None
         if self.ingest_writer is not None:
             self.ingest_writer.stop()
             self.ingest_writer = None
 
+    def wake_job(self, name: str) -> None:
+        if self.jobs is not None:
+            self.jobs.wake(name)
+
     def wake_worker(self) -> None:
         """New alerts or new outbound messages were committed: start on them now."""
-        if self.worker is not None:
-            self.worker.wake()
-        if self.delivery is not None:
-            self.delivery.wake()
+        self.wake_job(TRIAGE)
+        self.wake_job(DELIVERY)
 
     def close(self) -> None:
         self.stop_background()

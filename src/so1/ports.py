@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
@@ -344,3 +344,27 @@ class CalendarWriter(Protocol):
     ) -> bytes:
         """An iCalendar file with one event per covered shift."""
         ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """One kind of background work. ``run`` does one pass over what is due (the queues are
+    tables, so a pass is safe to repeat and to run in several processes); it runs every
+    ``every_seconds`` and as soon as it is woken. ``serial``: never two passes at once."""
+
+    name: str
+    run: Callable[[], None]
+    every_seconds: int
+    serial: bool = False
+
+
+class JobRunner(Protocol):
+    """Runs Jobs: the in-process runner (threads) or a job engine (procrastinate)."""
+
+    def start(self) -> None: ...
+
+    def wake(self, name: str) -> None:
+        """New work for ``name`` was committed: run a pass soon. Never blocks on I/O."""
+        ...
+
+    def stop(self) -> None: ...

@@ -322,5 +322,72 @@ def test_so1_worker_delivers_what_a_server_queued(tmp_path: Path) -> None:
     container.close()
     assert code == 0, log.read_text()
     text = log.read_text()
-    assert "SO1 worker running: triage, delivery, runbook clocks" in text
+    assert "SO1 worker running on in-process: triage, delivery, clocks" in text
     assert "SO1 worker stopped" in text
+
+
+@pytest.mark.postgres
+def test_so1_worker_on_postgres_runs_what_a_server_wakes(postgres_url: str, tmp_path: Path) -> None:
+    """PostgreSQL: the server commits an alert and defers a triage job; `so1 worker` runs it
+    on procrastinate, the commander declares, and the worker delivers the messages."""
+    from fastapi.testclient import TestClient
+
+    from so1.bootstrap import build_container
+    from so1.config import Settings
+    from so1.entrypoints.api.app import create_app
+    from so1.services import access
+    from tests.conftest import _truncate_postgres
+    from tests.e2e.intake_support import SEED_ALERT
+
+    _truncate_postgres(postgres_url)
+    env = clean_env(SO1_DATABASE_URL=postgres_url, SO1_LOG_LEVEL="warning")
+    container = build_container(Settings(database_url=postgres_url, background="worker"))
+    token = access.ensure_admin_key(container.uow, container.clock)
+    assert token is not None
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out, TestClient(create_app(container)) as api:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "so1"), "worker"],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_for_line(proc, log, "SO1 worker running on procrastinate")
+            api.headers["Authorization"] = f"Bearer {token.token}"
+            assert api.post("/v1/alerts", json=SEED_ALERT).status_code == 202
+            delivered = wait_until(lambda: _declared_and_delivered(container), proc, log)
+        finally:
+            proc.terminate()
+            code = proc.wait(timeout=45)
+    container.close()
+    assert code == 0, log.read_text()
+    assert delivered[0].kind == "declared"
+    assert "SO1 worker stopped" in log.read_text()
+
+
+def _declared_and_delivered(container: Any) -> list[Any]:
+    from so1.ports import IncidentFilter
+
+    with container.uow(read_only=True) as uow:
+        incidents = uow.incidents.search(IncidentFilter())[0]
+        if not incidents:
+            return []
+        said = uow.outbox.for_incident(incidents[0].id)
+    return said if said and all(m.status.value == "sent" for m in said) else []
+
+
+def wait_for_line(proc: subprocess.Popen[bytes], log: Path, line: str) -> None:
+    wait_until(lambda: line in log.read_text(), proc, log)
+
+
+def wait_until(probe: Any, proc: subprocess.Popen[bytes], log: Path) -> Any:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        assert proc.poll() is None, log.read_text()
+        time.sleep(0.2)
+    pytest.fail(f"timed out; worker output:\n{log.read_text()}")

@@ -1,9 +1,11 @@
-"""Background work inside each server process: triage and correlation of new alerts, and
-delivery of the outbox (war-room messages, status-page updates, pages).
+"""Background work: triage and correlation of new alerts, delivery of the outbox (war-room
+messages, status-page updates, pages), and the runbook clocks with escalation.
 
-The queues are the database (alerts with triage_state 'pending', communications with status
-'pending'), so several processes can run workers side by side and nothing is lost when one
-dies: its claims expire and are retried.
+The work is three Jobs (see ports.Job). Who runs them is a JobRunner: the in-process runner
+below (one thread per job, in each server or in `so1 worker` on SQLite), or procrastinate in
+`so1 worker` on PostgreSQL (adapters/jobs). The queues are the database (alerts with
+triage_state 'pending', communications with status 'pending', runbook_alarms), so several
+processes can run the jobs side by side and nothing is lost when one dies.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from so1.domain.comms import Destination
-from so1.ports import Agent, Clock, Messenger, UnitOfWorkFactory
+from so1.ports import Agent, Clock, Job, Messenger, UnitOfWorkFactory
 from so1.services.escalation import escalate_unacknowledged
 from so1.services.outbox import deliver_due
 from so1.services.runbook_watch import check_clocks
@@ -22,32 +25,126 @@ from so1.services.triage_flow import process_pending
 
 log = logging.getLogger("so1.worker")
 
-POLL_SECONDS = 1.0
+TRIAGE, DELIVERY, CLOCKS = "triage", "delivery", "clocks"
+TRIAGE_AGENT = "triage-responder"
+COMMANDER_AGENT = "incident-commander"
+POLL_SECONDS = 1
+CLOCK_SECONDS = 15  # how often runbook deadlines are re-evaluated
 # Claims a crashed worker left behind expire after a minute (triage_flow.STALE_CLAIM); looking
 # for them on every pass cost a query per alert under load, so look every 15 seconds.
 RECOVER_STALE_EVERY = 15.0
-CLOCK_SECONDS = 15.0  # how often runbook deadlines are re-evaluated
+DELIVERIES_PER_PASS = 50  # then the pass wakes itself, so a stop is never held up long
 SLOW_PASS_SECONDS = 1.0
+
+Wake = Callable[[str], None]
+
+
+class TriagePass:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        wake: Wake,
+        agent: Agent,
+        commander: Agent | None,
+    ) -> None:
+        self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
+        self._agent, self._commander = agent, commander
+        self._last_recovery = float("-inf")
+
+    def __call__(self) -> None:
+        recover = time.monotonic() - self._last_recovery >= RECOVER_STALE_EVERY
+        handled = process_pending(
+            self._uow_factory, self._clock, self._agent, recover, self._commander
+        )
+        if recover:
+            self._last_recovery = time.monotonic()
+        if handled:
+            self.wake(DELIVERY)  # a declaration queued messages and pages
+
+
+class DeliveryPass:
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        wake: Wake,
+        messengers: Mapping[Destination, Messenger],
+    ) -> None:
+        self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
+        self._messengers = messengers
+
+    def __call__(self) -> None:
+        for _ in range(DELIVERIES_PER_PASS):
+            if not deliver_due(self._uow_factory, self._clock, self._messengers):
+                return
+        self.wake(DELIVERY)
+
+
+class ClockPass:
+    """Re-evaluates the runbook clocks of open incidents (late checks escalate once) and
+    walks escalation policies until someone acknowledges."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, wake: Wake) -> None:
+        self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
+
+    def __call__(self) -> None:
+        started = time.monotonic()
+        fired = check_clocks(self._uow_factory, self._clock)
+        fired += escalate_unacknowledged(self._uow_factory, self._clock)
+        took = time.monotonic() - started
+        if took > SLOW_PASS_SECONDS:
+            log.warning("runbook clock pass took %.1f s (%d alarms fired)", took, fired)
+        if fired:
+            self.wake(DELIVERY)  # alarms queued messages: deliver them now
+
+
+@dataclass(frozen=True)
+class Switches:
+    """Which jobs run (settings triage_worker, delivery_worker, runbook_clocks)."""
+
+    triage: bool = True
+    delivery: bool = True
+    clocks: bool = True
+
+
+def background_jobs(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    wake: Wake,
+    switches: Switches,
+    agents: Mapping[str, Agent],
+    messengers: Mapping[Destination, Messenger],
+) -> list[Job]:
+    jobs: list[Job] = []
+    triage_agent = agents.get(TRIAGE_AGENT)
+    if switches.triage and triage_agent is not None:
+        triage = TriagePass(uow_factory, clock, wake, triage_agent, agents.get(COMMANDER_AGENT))
+        jobs.append(Job(TRIAGE, triage, POLL_SECONDS))
+    if switches.delivery:
+        delivery = DeliveryPass(uow_factory, clock, wake, messengers)
+        jobs.append(Job(DELIVERY, delivery, POLL_SECONDS))
+    if switches.clocks:
+        jobs.append(Job(CLOCKS, ClockPass(uow_factory, clock, wake), CLOCK_SECONDS, serial=True))
+    return jobs
 
 
 class LoopWorker:
-    """A daemon thread that runs ``step()`` when woken, or every POLL_SECONDS."""
+    """A daemon thread that runs one job when woken, or every ``job.every_seconds``."""
 
-    name = "so1-worker"
-    interval = POLL_SECONDS
-
-    def __init__(self) -> None:
+    def __init__(self, job: Job) -> None:
+        self.job = job
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            name = f"so1-{self.job.name}"
+            self._thread = threading.Thread(target=self._run, name=name, daemon=True)
             self._thread.start()
 
     def wake(self) -> None:
-        """Called after new work is committed, so it starts at once instead of polling."""
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -59,76 +156,35 @@ class LoopWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
+            self._wake.wait(self.job.every_seconds)
             self._wake.clear()
-            try:
-                self.step()
-            except Exception:
-                log.exception("%s pass failed; retrying", self.name)
-
-    def step(self) -> None:
-        raise NotImplementedError
-
-
-class TriageWorker(LoopWorker):
-    name = "so1-triage"
-
-    def __init__(
-        self,
-        uow_factory: UnitOfWorkFactory,
-        clock: Clock,
-        agent: Agent,
-        commander: Agent | None = None,
-    ) -> None:
-        super().__init__()
-        self._uow_factory, self._clock = uow_factory, clock
-        self._agent, self._commander = agent, commander
-        self._last_recovery = float("-inf")
-
-    def step(self) -> None:
-        recover = time.monotonic() - self._last_recovery >= RECOVER_STALE_EVERY
-        process_pending(self._uow_factory, self._clock, self._agent, recover, self._commander)
-        if recover:
-            self._last_recovery = time.monotonic()
-
-
-class DeliveryWorker(LoopWorker):
-    name = "so1-delivery"
-
-    def __init__(
-        self,
-        uow_factory: UnitOfWorkFactory,
-        clock: Clock,
-        messengers: Mapping[Destination, Messenger],
-    ) -> None:
-        super().__init__()
-        self._uow_factory, self._clock, self._messengers = uow_factory, clock, messengers
-
-    def step(self) -> None:
-        while deliver_due(self._uow_factory, self._clock, self._messengers):
             if self._stop.is_set():
                 return
+            try:
+                self.job.run()
+            except Exception:
+                log.exception("%s pass failed; retrying", self.job.name)
 
 
-class ClockWorker(LoopWorker):
-    """Re-evaluates the runbook clocks of open incidents (late checks escalate once) and
-    walks escalation policies until someone acknowledges."""
+class ThreadJobRunner:
+    """The in-process runner: one thread per job in this process."""
 
-    name = "so1-clocks"
-    interval = CLOCK_SECONDS
+    def __init__(self, jobs: Sequence[Job]) -> None:
+        self._loops = {job.name: LoopWorker(job) for job in jobs}
 
-    def __init__(
-        self, uow_factory: UnitOfWorkFactory, clock: Clock, after: Callable[[], None]
-    ) -> None:
-        super().__init__()
-        self._uow_factory, self._clock, self._after = uow_factory, clock, after
+    @property
+    def names(self) -> list[str]:
+        return list(self._loops)
 
-    def step(self) -> None:
-        started = time.monotonic()
-        fired = check_clocks(self._uow_factory, self._clock)
-        fired += escalate_unacknowledged(self._uow_factory, self._clock)
-        took = time.monotonic() - started
-        if took > SLOW_PASS_SECONDS:
-            log.warning("runbook clock pass took %.1f s (%d alarms fired)", took, fired)
-        if fired:
-            self._after()  # alarms queued messages: deliver them now
+    def start(self) -> None:
+        for loop in self._loops.values():
+            loop.start()
+
+    def wake(self, name: str) -> None:
+        loop = self._loops.get(name)
+        if loop is not None:
+            loop.wake()
+
+    def stop(self) -> None:
+        for loop in self._loops.values():
+            loop.stop()

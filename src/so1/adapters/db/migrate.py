@@ -21,6 +21,7 @@ from so1.adapters.db.tables import metadata
 _SCRIPTS = Path(__file__).parent / "migrations"
 # Any fixed number: serialises concurrent `so1 serve` start-ups on one PostgreSQL.
 _ADVISORY_LOCK_ID = 0x50_31_4D_49
+JOB_ENGINE_PREFIX = "procrastinate_"
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -54,10 +55,16 @@ def downgrade(engine: Engine, revision: str) -> None:
         conn.commit()
 
 
+def _ours(name: str | None, type_: str, _parents: object) -> bool:
+    """The job engine's tables (PostgreSQL) belong to procrastinate, not to our metadata."""
+    return not (type_ == "table" and (name or "").startswith(JOB_ENGINE_PREFIX))
+
+
 def schema_drift(engine: Engine) -> list[object]:
     """Differences between the migrated database and the table definitions (want: none)."""
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_name": _ours}
+        context = MigrationContext.configure(conn, opts=opts)
         return list(compare_metadata(context, metadata))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from datetime import timedelta
@@ -190,25 +191,29 @@ def open_migrated() -> Container:
     return container
 
 
+def _log_to_stderr(level: str) -> None:
+    """Warnings and failed passes reach the terminal; procrastinate's line per job only at
+    debug level."""
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if level.lower() != "debug":
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
+
+
 def worker() -> None:
     """Run the background work (triage, delivery of messages and pages, runbook clocks and
     escalation) without serving HTTP; pair with SO1_BACKGROUND=worker on the servers."""
     container = _container()
+    _log_to_stderr(container.settings.log_level)
     _upgrade(container)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     container.start_background(server=False)
-    running = [
-        n
-        for n, on in (
-            ("triage", container.worker),
-            ("delivery", container.delivery),
-            ("runbook clocks", container.clocks),
-        )
-        if on
-    ]
-    typer.echo(f"SO1 worker running: {', '.join(running) or 'nothing (all switched off)'}")
+    running = ", ".join(container.job_names) or "nothing (all switched off)"
+    engine = f" on {container.job_engine}" if container.job_engine else ""
+    typer.echo(f"SO1 worker running{engine}: {running}")
     stop.wait()
     container.close()
     typer.echo("SO1 worker stopped")

@@ -1,0 +1,1 @@
+"""Job engines that run the background Jobs (see ports.JobRunner)."""

@@ -1,0 +1,184 @@
+"""Jobs on procrastinate, the PostgreSQL job engine: several workers on several machines,
+periodic tasks deferred once per tick across all of them, LISTEN/NOTIFY wake-ups, and locks.
+
+Each SO1 Job becomes a procrastinate task ``so1.<name>`` with a queueing lock (at most one
+waiting job per name: a burst of wake-ups costs one pass, not one per wake-up) and, for
+serial jobs, a lock (never two passes at once across the cluster). A periodic tick defers
+each task as a safety net; with LISTEN/NOTIFY a woken worker starts at once, so polling more
+often than every few seconds buys nothing.
+
+One asyncio loop in a daemon thread holds the connection pool. With ``execute=True``
+(`so1 worker`) it also runs procrastinate's worker; with ``execute=False`` (API servers with
+SO1_BACKGROUND=worker) it only defers jobs when the server commits new work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from procrastinate import App, PsycopgConnector
+from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy.engine import make_url
+
+from so1.ports import Job
+
+log = logging.getLogger("so1.jobs")
+
+MIN_TICK_SECONDS = 5
+STALLED_AFTER_SECONDS = 30  # a worker with no heartbeat for this long is gone
+STOP_GRACE_SECONDS = 30.0
+START_TIMEOUT_SECONDS = 30.0
+
+
+def libpq_url(database_url: str) -> str:
+    """``postgresql+psycopg://...`` (SQLAlchemy) → ``postgresql://...`` (libpq)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(f"procrastinate needs PostgreSQL, not {url.get_backend_name()}")
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def tick_cron(every_seconds: int) -> str:
+    """A cron line (seconds in the sixth column) firing every ``every_seconds``: at least
+    MIN_TICK_SECONDS, rounded down to whole minutes from a minute and whole hours from an
+    hour."""
+    seconds = max(every_seconds, MIN_TICK_SECONDS)
+    if seconds < 60:
+        return f"* * * * * */{seconds}"
+    if seconds < 3600:
+        return f"*/{seconds // 60} * * * *"
+    return f"0 */{min(seconds // 3600, 23)} * * *"
+
+
+class ProcrastinateJobRunner:
+    def __init__(
+        self,
+        database_url: str,
+        jobs: Sequence[Job],
+        *,
+        execute: bool,
+        worker_name: str = "so1-worker",
+    ) -> None:
+        self.app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url), max_size=4))
+        self._execute, self._worker_name = execute, worker_name
+        self._jobs = list(jobs)
+        self._tasks: dict[str, Any] = {job.name: self._register(job) for job in jobs}
+        self._register_stalled_retry()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._ready = threading.Event()
+        self._failed: BaseException | None = None
+        self._in_flight: set[str] = set()
+        self._again: set[str] = set()
+        self._deferring: set[asyncio.Future[None]] = set()
+
+    @property
+    def names(self) -> list[str]:
+        return [job.name for job in self._jobs]
+
+    def _register(self, job: Job) -> Any:
+        def run_pass(timestamp: int = 0) -> None:  # noqa: ARG001 - the tick's time
+            job.run()
+
+        task = self.app.task(
+            name=f"so1.{job.name}",
+            queueing_lock=f"so1.{job.name}",
+            lock=f"so1.{job.name}" if job.serial else None,
+        )(run_pass)
+        return self.app.periodic(cron=tick_cron(job.every_seconds), periodic_id=job.name)(task)
+
+    def _register_stalled_retry(self) -> None:
+        """procrastinate leaves the jobs of a worker that died mid-pass in 'doing' (holding
+        their lock); put them back in the queue once the worker's heartbeat has stopped."""
+        app = self.app
+
+        async def retry_stalled(timestamp: int = 0) -> None:  # noqa: ARG001
+            manager = app.job_manager
+            stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS)
+            for job in stalled:
+                log.warning("retrying job %s left by a stopped worker", job.id)
+                await manager.retry_job(job)
+
+        task = app.task(name="so1.retry_stalled", queueing_lock="so1.retry_stalled")(retry_stalled)
+        app.periodic(cron="* * * * *", periodic_id="retry_stalled")(task)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run_loop, name="so1-jobs", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT_SECONDS) or self._failed is not None:
+            raise RuntimeError(f"the job engine did not start: {self._failed}")
+
+    def _run_loop(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # reported to start() or logged
+            self._failed = exc
+            self._ready.set()
+            log.exception("job engine stopped")
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._main = asyncio.current_task()
+        async with self.app.open_async():
+            self._ready.set()
+            if self._execute:
+                await self.app.run_worker_async(
+                    name=self._worker_name,
+                    concurrency=len(self._jobs) + 1,
+                    install_signal_handlers=False,
+                    delete_jobs="successful",
+                    shutdown_graceful_timeout=STOP_GRACE_SECONDS,
+                    stalled_worker_timeout=STALLED_AFTER_SECONDS,
+                )
+            else:
+                await asyncio.Event().wait()  # serve defers until cancelled
+
+    def stop(self) -> None:
+        loop, main, thread = self._loop, self._main, self._thread
+        if loop is None or main is None or thread is None:
+            return
+        loop.call_soon_threadsafe(main.cancel)
+        thread.join(STOP_GRACE_SECONDS + 5)
+        self._thread = self._loop = self._main = None
+
+    # --- wake-ups -----------------------------------------------------------------------------
+
+    def wake(self, name: str) -> None:
+        loop = self._loop
+        if loop is None or name not in self._tasks:
+            return
+        loop.call_soon_threadsafe(self._defer_soon, name)
+
+    def _defer_soon(self, name: str) -> None:
+        """On the loop: one defer in flight per job; wake-ups meanwhile cost one more."""
+        if name in self._in_flight:
+            self._again.add(name)
+            return
+        self._in_flight.add(name)
+        pending = asyncio.ensure_future(self._defer(name))
+        self._deferring.add(pending)
+        pending.add_done_callback(self._deferring.discard)
+
+    async def _defer(self, name: str) -> None:
+        try:
+            await self._tasks[name].defer_async()
+        except AlreadyEnqueued:
+            pass  # a pass is already waiting; it will see the new work
+        except Exception:
+            log.exception("could not queue a %s pass; the periodic tick will run it", name)
+        finally:
+            self._in_flight.discard(name)
+            if name in self._again:
+                self._again.discard(name)
+                self._defer_soon(name)

@@ -1,0 +1,123 @@
+"""procrastinate as the job engine on PostgreSQL: wake-ups coalesce into one waiting job,
+workers run woken and periodic jobs, and a serial job never runs twice at once even with
+two workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from so1.adapters.jobs.procrastinate_runner import (
+    ProcrastinateJobRunner,
+    libpq_url,
+    tick_cron,
+)
+from so1.ports import Job
+
+pytestmark = pytest.mark.postgres
+
+WAIT = 20.0
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> str:
+    engine = create_engine(postgres_url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE procrastinate_jobs, procrastinate_periodic_defers CASCADE"))
+    engine.dispose()
+    return postgres_url
+
+
+def waiting_jobs(url: str, task: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = "SELECT count(*) FROM procrastinate_jobs WHERE task_name = :t AND status='todo'"
+            return int(conn.execute(text(query), {"t": task}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@contextmanager
+def running(*runners: ProcrastinateJobRunner) -> Iterator[None]:
+    for runner in runners:
+        runner.start()
+    try:
+        yield
+    finally:
+        for runner in runners:
+            runner.stop()
+
+
+def test_urls_and_ticks() -> None:
+    assert libpq_url("postgresql+psycopg://u:p@h:5/db") == "postgresql://u:p@h:5/db"
+    with pytest.raises(ValueError, match="needs PostgreSQL"):
+        libpq_url("sqlite:///x.db")
+    assert tick_cron(1) == "* * * * * */5"
+    assert tick_cron(15) == "* * * * * */15"
+    assert tick_cron(120) == "*/2 * * * *"
+    assert tick_cron(7200) == "0 */2 * * *"
+
+
+def test_a_burst_of_wakeups_leaves_one_waiting_job(pg: str) -> None:
+    deferrer = ProcrastinateJobRunner(pg, [Job("triage", lambda: None, 1)], execute=False)
+    with running(deferrer):
+        for _ in range(25):
+            deferrer.wake("triage")
+        deferrer.wake("unknown")  # not a job here: ignored
+        wait_for(lambda: waiting_jobs(pg, "so1.triage") >= 1, "a deferred triage job")
+        time.sleep(0.3)  # any later defer would have landed by now
+        assert waiting_jobs(pg, "so1.triage") == 1
+
+
+def test_a_worker_runs_woken_jobs_and_periodic_ticks(pg: str) -> None:
+    woken, ticked = threading.Event(), threading.Event()
+    jobs = [Job("woken", woken.set, 3600), Job("ticked", ticked.set, 5)]
+    worker = ProcrastinateJobRunner(pg, jobs, execute=True)
+    deferrer = ProcrastinateJobRunner(pg, jobs, execute=False)
+    with running(worker, deferrer):
+        deferrer.wake("woken")  # another process (an API server) commits work
+        assert woken.wait(WAIT), "the woken job never ran"
+        assert ticked.wait(WAIT), "the periodic tick never ran"
+    assert waiting_jobs(pg, "so1.woken") == 0
+
+
+def test_a_serial_job_never_overlaps_across_two_workers(pg: str) -> None:
+    guard = threading.Lock()
+    active, peak, runs = [0], [0], [0]
+
+    def slow_pass() -> None:
+        with guard:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.3)
+        with guard:
+            active[0] -= 1
+            runs[0] += 1
+
+    jobs = [Job("clocks", slow_pass, 3600, serial=True)]
+    one = ProcrastinateJobRunner(pg, jobs, execute=True, worker_name="one")
+    two = ProcrastinateJobRunner(pg, jobs, execute=True, worker_name="two")
+
+    def woken_three_times() -> bool:
+        one.wake("clocks")  # both workers keep asking for passes while one runs
+        two.wake("clocks")
+        return runs[0] >= 3
+
+    with running(one, two):
+        wait_for(woken_three_times, "three serial passes")
+    assert peak[0] == 1
