@@ -148,3 +148,6 @@ class SeverityChange:
     actor: str
     reason: str | None
     changed_at: datetime
+
+
+OPEN_STATUSES = tuple(s.value for s in IncidentStatus if s.is_open)

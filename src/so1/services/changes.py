@@ -7,8 +7,9 @@ from datetime import timedelta
 
 from so1.domain.catalog import CatalogService
 from so1.domain.changes import Deployment, FeatureFlag, FlagChange
+from so1.domain.incidents import OPEN_STATUSES, TimelineEvent
 from so1.errors import NotFound, ValidationFailed
-from so1.ports import Clock, UnitOfWorkFactory
+from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
 
 
@@ -112,10 +113,15 @@ def set_flag(
     description: str | None = None,
     service: str | None = None,
     create: bool = False,
+    incident_id: str | None = None,
 ) -> tuple[FeatureFlag, bool]:
-    """Flip or define a flag; every flip keeps who, when and why. Returns (flag, created)."""
+    """Flip or define a flag; every flip keeps who, when and why, and lands on the timeline of
+    ``incident_id`` or, without one, of the open incidents of the flag's service.
+    Returns (flag, created)."""
     now = clock.now()
     with uow_factory() as uow:
+        if incident_id is not None and uow.incidents.get(incident_id) is None:
+            raise NotFound(f"incident '{incident_id}' does not exist")
         current = uow.flags.get(key)
         if current is None and not create:
             raise NotFound(f"feature flag '{key}' does not exist; create it with PUT")
@@ -133,12 +139,36 @@ def set_flag(
         uow.flags.upsert(flag)
         before = current.enabled if current else None
         if before != new_enabled:
-            uow.flags.add_change(FlagChange(key, before, new_enabled, actor.name, reason, now))
+            change = FlagChange(key, before, new_enabled, actor.name, reason, now)
+            uow.flags.add_change(change)
+            if before is not None:  # a flip, not the flag's creation
+                _on_incident_timelines(uow, flag, change, incident_id)
         state = "enabled" if new_enabled else "disabled"
         detail = {"enabled_before": before, "enabled": new_enabled, "reason": reason}
         record(uow, actor, now, Change("flag.set", "feature_flag", key, f"flag {state}", detail))
         uow.commit()
     return flag, current is None
+
+
+def _on_incident_timelines(
+    uow: UnitOfWork, flag: FeatureFlag, change: FlagChange, incident_id: str | None
+) -> None:
+    if incident_id is not None:
+        targets = [incident_id]
+    elif flag.service:
+        found, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, service=flag.service))
+        targets = [incident.id for incident in found]
+    else:
+        return
+    state = "on" if change.enabled_after else "off"
+    why = f": {change.reason}" if change.reason else ""
+    text = f"feature flag {flag.key} turned {state} by {change.actor}{why}"
+    data = {"flag": flag.key, "enabled_before": change.enabled_before}
+    data |= {"enabled": change.enabled_after, "reason": change.reason}
+    for target in targets:
+        uow.timeline.add(
+            TimelineEvent(target, change.changed_at, "flag.flipped", change.actor, text, data)
+        )
 
 
 def _keep(flag: FeatureFlag | None, name: str) -> str | None:

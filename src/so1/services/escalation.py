@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from so1.domain.comms import Destination
-from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
+from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
 from so1.domain.oncall import EscalationStep
 from so1.domain.participants import Role
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
@@ -19,7 +19,6 @@ from so1.services.context import Actor
 from so1.services.oncall import resolve_targets
 from so1.services.participants import hand_role
 
-OPEN = [s.value for s in IncidentStatus if s.is_open]
 ALARM = "escalation"
 
 
@@ -27,7 +26,7 @@ def escalate_unacknowledged(uow_factory: UnitOfWorkFactory, clock: Clock) -> int
     """One pass; returns how many escalation steps fired."""
     now = clock.now()
     with uow_factory(read_only=True) as uow:
-        incidents, _ = uow.incidents.search(IncidentFilter(status=OPEN, limit=500))
+        incidents, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=500))
         waiting = [i for i in incidents if i.acknowledged_at is None]
         due = {i.id: _due_steps(uow, i, now) for i in waiting}
     fired = 0

@@ -8,13 +8,12 @@ from datetime import datetime, timedelta
 
 from so1.agents.commander_comms import render_update_reminder
 from so1.domain.comms import Destination, Outbound
-from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
+from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
 from so1.domain.runbook import CheckResult, CheckState, evaluate
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.commander_flow import queue_page
 from so1.services.runbook import gather_facts, runbook_checks
 
-OPEN = [s.value for s in IncidentStatus if s.is_open]
 UPDATES_CHECK = "updates"
 UPDATE_EVERY = timedelta(minutes=15)
 REMIND_BEFORE = timedelta(minutes=3)  # the commander gets the draft this long before it is due
@@ -37,7 +36,7 @@ def check_clocks(uow_factory: UnitOfWorkFactory, clock: Clock) -> int:
     """One pass over the open incidents; returns how many alarms fired."""
     now = clock.now()
     with uow_factory(read_only=True) as uow:
-        incidents, _ = uow.incidents.search(IncidentFilter(status=OPEN, limit=WATCH_LIMIT))
+        incidents, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=WATCH_LIMIT))
         checks = {i.id: evaluate(runbook_checks(), gather_facts(uow, i), now) for i in incidents}
     fired = 0
     for incident in incidents:

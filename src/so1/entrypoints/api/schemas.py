@@ -205,11 +205,18 @@ class ServiceOut(ServiceIn):
     updated_at: datetime | None
 
 
+FLAG_INCIDENT = (
+    "the incident whose timeline records the flip (default: the open incidents of the flag's"
+    " service)"
+)
+
+
 class FlagPut(Strict):
     enabled: bool
     description: str | None = Field(default=None, max_length=2_000)
     service: str | None = Field(default=None, max_length=100)
     reason: str | None = Field(default=None, max_length=2_000)
+    incident_id: str | None = Field(default=None, max_length=40, description=FLAG_INCIDENT)
 
 
 class FlagPatch(Strict):
@@ -218,6 +225,7 @@ class FlagPatch(Strict):
     enabled: bool | None = None
     description: str | None = Field(default=None, max_length=2_000)
     reason: str | None = Field(default=None, max_length=2_000)
+    incident_id: str | None = Field(default=None, max_length=40, description=FLAG_INCIDENT)
 
 
 class FlagOut(BaseModel):

@@ -104,6 +104,7 @@ def put_flag(
         description=body.description,
         service=body.service,
         create=True,
+        incident_id=body.incident_id,
     )
     response.status_code = 201 if created else 200
     return FlagOut(**asdict(flag))
@@ -119,5 +120,6 @@ def patch_flag(key: NamePath, body: FlagPatch, container: ContainerDep, actor: W
         body.enabled,
         reason=body.reason,
         description=body.description,
+        incident_id=body.incident_id,
     )
     return FlagOut(**asdict(flag))
