@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import Engine
 
@@ -15,6 +16,8 @@ from so1.adapters.db.health import DatabaseHealth
 from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.uow import SqlUnitOfWork
 from so1.adapters.jobs.procrastinate_runner import ProcrastinateJobRunner
+from so1.adapters.metrics.builtin import BuiltinMetrics
+from so1.adapters.metrics.prometheus import PrometheusMetrics
 from so1.adapters.paging.builtin import BuiltinPager
 from so1.adapters.paging.pagerduty import PagerDutyPager
 from so1.adapters.publishing.ical import IcalWriter
@@ -35,7 +38,7 @@ from so1.entrypoints.worker import (
     DELIVERY,
     TRIAGE,
     TRIAGE_AGENT,
-    Switches,
+    JobSettings,
     ThreadJobRunner,
     background_jobs,
 )
@@ -48,6 +51,7 @@ from so1.ports import (
     IdempotencyStore,
     JobRunner,
     Messenger,
+    MetricsSource,
     UnitOfWork,
 )
 from so1.services.access import KeyCache
@@ -64,6 +68,7 @@ class Container:
     sources: dict[AlertSource, SourceAdapter] = field(default_factory=dict)
     events_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200))
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
+    metrics: MetricsSource | None = None  # set by build_container
     jobs: JobRunner | None = None
     job_engine: str = ""  # which engine runs the jobs in this process ("" when none)
     job_names: list[str] = field(default_factory=list)
@@ -73,6 +78,12 @@ class Container:
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(self.engine, read_only=read_only)
+
+    @property
+    def metrics_source(self) -> MetricsSource:
+        if self.metrics is None:
+            self.metrics = _metrics(self.settings, self)
+        return self.metrics
 
     @property
     def triage_agent(self) -> Agent:
@@ -94,10 +105,11 @@ class Container:
             self.uow,
             self.clock,
             self.wake_job,
-            Switches(
+            JobSettings(
                 self.settings.triage_worker,
                 self.settings.delivery_worker,
                 self.settings.runbook_clocks,
+                timedelta(hours=self.settings.metrics_retention_hours),
             ),
             self.agents,
             self.messengers,
@@ -148,7 +160,7 @@ def build_container(
 ) -> Container:
     settings = settings or Settings()
     engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)
-    return Container(
+    container = Container(
         settings=settings,
         engine=engine,
         clock=clock or SystemClock(),
@@ -169,6 +181,16 @@ def build_container(
             Destination.PAGER: _pager(settings),
         },
     )
+    container.metrics = _metrics(settings, container)
+    return container
+
+
+def _metrics(settings: Settings, container: Container) -> MetricsSource:
+    if settings.metrics == "prometheus":
+        token = settings.prometheus_token
+        secret = token.get_secret_value() if token else None
+        return PrometheusMetrics(settings.prometheus_url, settings.prometheus_window, secret)
+    return BuiltinMetrics(container.uow)
 
 
 def _pager(settings: Settings) -> Messenger:

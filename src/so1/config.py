@@ -97,6 +97,25 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long a verified API key is trusted without a read"
     )
+    metrics: Literal["builtin", "prometheus"] = Field(
+        default="builtin",
+        description="where service metrics are read: builtin (pushed to POST /v1/metrics) or"
+        " prometheus",
+    )
+    prometheus_url: str = Field(
+        default="http://127.0.0.1:9090", description="Prometheus base URL for metrics=prometheus"
+    )
+    prometheus_token: SecretStr | None = Field(
+        default=None, description="bearer token sent to Prometheus (behind an auth proxy)"
+    )
+    prometheus_window: str = Field(
+        default="1m",
+        pattern=r"^[0-9]+[smh]$",
+        description="range of rate() in the default PromQL (at least 4x the scrape interval)",
+    )
+    metrics_retention_hours: int = Field(
+        default=168, ge=1, description="how long pushed metric samples are kept"
+    )
     log_level: str = Field(default="info", description="debug, info, warning, error")
     api_url: str = Field(default="http://127.0.0.1:8000", description="server the CLI talks to")
     api_key: SecretStr | None = Field(default=None, description="API key the CLI sends")

@@ -15,6 +15,7 @@ from so1.domain.changes import Deployment, FeatureFlag, FlagChange
 from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, SeverityChange, TimelineEvent
 from so1.domain.intake import CorrelationRule, Delivery, DeliveryOutcome, Integration, Silence
+from so1.domain.metrics import Sample, Series
 from so1.domain.oncall import EscalationPolicy, Person, Schedule, Shift, Team, Window
 from so1.domain.participants import Participation, Role
 from so1.domain.records import AgentRun, AuditRecord
@@ -268,6 +269,23 @@ class Messenger(Protocol):
     def deliver(self, message: Outbound, incident: Incident) -> dict[str, Any]: ...
 
 
+class MetricSampleRepository(Protocol):
+    def add(self, samples: Sequence[Sample]) -> None: ...
+    def range(self, service: str, metric: str, start: datetime, end: datetime) -> Series: ...
+    def purge_before(self, cutoff: datetime) -> int: ...
+
+
+class MetricsSource(Protocol):
+    """Where service metrics are read: samples pushed to SO1, or a Prometheus server."""
+
+    def series(
+        self, service: CatalogService, metric: str, start: datetime, end: datetime, step: int
+    ) -> Series:
+        """``metric`` of ``service`` from ``start`` to ``end``, one point per ``step``
+        seconds at most; raises Unavailable when the source cannot answer."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; leaving the block without ``commit()`` rolls back."""
 
@@ -285,6 +303,7 @@ class UnitOfWork(Protocol):
     action_items: ActionItemRepository
     oncall: OnCallRepository
     outbox: OutboxRepository
+    metrics: MetricSampleRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -28,4 +28,5 @@ class CatalogService:
     platform: str | None = None
     description: str | None = None
     public_name: str | None = None  # what customers call it (status page), e.g. "API"
+    metric_queries: dict[str, str] = field(default_factory=dict)  # PromQL per metric name
     updated_at: datetime | None = None

@@ -15,10 +15,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from so1.domain.comms import Destination
 from so1.ports import Agent, Clock, Job, Messenger, UnitOfWorkFactory
 from so1.services.escalation import escalate_unacknowledged
+from so1.services.metrics import purge_expired
 from so1.services.outbox import deliver_due
 from so1.services.runbook_watch import check_clocks
 from so1.services.triage_flow import process_pending
@@ -83,15 +85,19 @@ class DeliveryPass:
 
 class ClockPass:
     """Re-evaluates the runbook clocks of open incidents (late checks escalate once) and
-    walks escalation policies until someone acknowledges."""
+    walks escalation policies until someone acknowledges; drops expired metric samples."""
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, wake: Wake) -> None:
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, clock: Clock, wake: Wake, retention: timedelta
+    ) -> None:
         self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
+        self._retention = retention
 
     def __call__(self) -> None:
         started = time.monotonic()
         fired = check_clocks(self._uow_factory, self._clock)
         fired += escalate_unacknowledged(self._uow_factory, self._clock)
+        purge_expired(self._uow_factory, self._clock, self._retention)
         took = time.monotonic() - started
         if took > SLOW_PASS_SECONDS:
             log.warning("runbook clock pass took %.1f s (%d alarms fired)", took, fired)
@@ -100,19 +106,21 @@ class ClockPass:
 
 
 @dataclass(frozen=True)
-class Switches:
-    """Which jobs run (settings triage_worker, delivery_worker, runbook_clocks)."""
+class JobSettings:
+    """Which jobs run (settings triage_worker, delivery_worker, runbook_clocks), and how long
+    pushed metric samples are kept (the clocks job drops older ones)."""
 
     triage: bool = True
     delivery: bool = True
     clocks: bool = True
+    metrics_retention: timedelta = timedelta(days=7)
 
 
 def background_jobs(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
     wake: Wake,
-    switches: Switches,
+    switches: JobSettings,
     agents: Mapping[str, Agent],
     messengers: Mapping[Destination, Messenger],
 ) -> list[Job]:
@@ -125,7 +133,8 @@ def background_jobs(
         delivery = DeliveryPass(uow_factory, clock, wake, messengers)
         jobs.append(Job(DELIVERY, delivery, POLL_SECONDS))
     if switches.clocks:
-        jobs.append(Job(CLOCKS, ClockPass(uow_factory, clock, wake), CLOCK_SECONDS, serial=True))
+        clocks = ClockPass(uow_factory, clock, wake, switches.metrics_retention)
+        jobs.append(Job(CLOCKS, clocks, CLOCK_SECONDS, serial=True))
     return jobs
 
 

@@ -11,8 +11,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
-from so1.adapters.db import (  # noqa: F401 - registers the intake and on-call tables
+from so1.adapters.db import (  # noqa: F401 - registers the intake, on-call, metrics tables
     intake_tables,
+    metrics_repo,
     oncall_tables,
 )
 from so1.adapters.db.engine import WRITE_OPTION

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -109,6 +110,7 @@ services = Table(
     Column("platform", String(50)),
     Column("description", Text),
     Column("public_name", String(100)),
+    Column("metric_queries", Json, nullable=False, server_default=text("'{}'")),
     _now_col("updated_at"),
     CheckConstraint("tier IN ('critical','high','medium','low')", name="tier"),
 )

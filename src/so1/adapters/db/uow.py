@@ -22,6 +22,7 @@ from so1.adapters.db.incident_repo import (
     SqlTimelineRepository,
 )
 from so1.adapters.db.intake_repo import SqlActionItemRepository, SqlIntakeRepository
+from so1.adapters.db.metrics_repo import SqlMetricSampleRepository
 from so1.adapters.db.oncall_repo import SqlOnCallRepository
 from so1.errors import Unavailable
 from so1.ports import (
@@ -35,6 +36,7 @@ from so1.ports import (
     IncidentRepository,
     IntakeRepository,
     KeyRepository,
+    MetricSampleRepository,
     OnCallRepository,
     OutboxRepository,
     ParticipantRepository,
@@ -83,6 +85,7 @@ class SqlUnitOfWork:
         self.action_items: ActionItemRepository = SqlActionItemRepository(conn)
         self.oncall: OnCallRepository = SqlOnCallRepository(conn)
         self.outbox: OutboxRepository = SqlOutboxRepository(conn)
+        self.metrics: MetricSampleRepository = SqlMetricSampleRepository(conn)
 
     def commit(self) -> None:
         assert self._tx is not None, "commit() outside of a `with` block"

@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from so1.domain.catalog import Tier
 from so1.domain.incidents import IncidentStatus
+from so1.domain.metrics import METRICS
 from so1.domain.participants import Role
 from so1.domain.severity import Severity
 
@@ -197,6 +205,19 @@ class ServiceIn(Strict):
     public_name: str | None = Field(
         default=None, max_length=100, description="what customers call it (status page)"
     )
+    metric_queries: dict[str, str] = Field(
+        default_factory=dict,
+        description="PromQL per metric name (error_rate, latency_p99_ms, ...) replacing the"
+        " defaults; $service and $window are filled in",
+    )
+
+    @field_validator("metric_queries")
+    @classmethod
+    def known_metrics(cls, queries: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(queries) - set(METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric '{unknown[0]}' (known: {', '.join(METRICS)})")
+        return queries
 
 
 class ServiceOut(ServiceIn):

@@ -1,0 +1,1 @@
+"""Metrics sources: samples pushed to SO1 (builtin) and Prometheus."""

@@ -1,0 +1,79 @@
+"""Service metrics: push samples (the builtin source) and read series from the configured
+source (builtin or Prometheus)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from so1.domain.metrics import KEY_METRICS, METRICS
+from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
+from so1.entrypoints.api.schemas import Strict
+from so1.services import metrics as svc
+
+router = APIRouter(tags=["metrics"])
+
+SERVICE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+
+
+class SampleBody(Strict):
+    service: str = Field(min_length=1, max_length=100, pattern=SERVICE_PATTERN)
+    metric: str = Field(description=f"one of: {', '.join(METRICS)}")
+    value: float
+    at: AwareDatetime | None = Field(default=None, description="default: now")
+
+
+class SamplesIn(Strict):
+    samples: list[SampleBody] = Field(min_length=1, max_length=5_000)
+
+
+class Stored(BaseModel):
+    stored: int
+
+
+class SeriesOut(BaseModel):
+    metric: str
+    unit: str
+    points: list[tuple[datetime, float]]
+
+
+class MetricsOut(BaseModel):
+    service: str
+    start: datetime
+    end: datetime
+    series: list[SeriesOut]
+
+
+@router.post("/v1/metrics", response_model=Stored)
+def push_samples(body: SamplesIn, container: ContainerDep, _: Writer) -> Stored:
+    given = [svc.SampleIn(s.service, s.metric, s.value, s.at) for s in body.samples]
+    return Stored(stored=svc.record_samples(container.uow, container.clock, given))
+
+
+@router.get("/v1/metrics", response_model=MetricsOut)
+def read_series(
+    container: ContainerDep,
+    _: Reader,
+    service: Annotated[str, Query(min_length=1, max_length=100, pattern=SERVICE_PATTERN)],
+    metric: Annotated[list[str] | None, Query(description="repeat for several")] = None,
+    start: AwareDatetime | None = None,
+    end: AwareDatetime | None = None,
+    minutes: Annotated[int, Query(ge=1, le=10_080, description="window when no start")] = 60,
+    step: Annotated[int | None, Query(ge=1, le=86_400, description="seconds")] = None,
+) -> MetricsOut:
+    end = end or container.clock.now()
+    start = start or end - timedelta(minutes=minutes)
+    found = svc.metric_series(
+        container.uow,
+        container.metrics_source,
+        service,
+        metric or list(KEY_METRICS),
+        start,
+        end,
+        step,
+    )
+    series = [SeriesOut(metric=s.metric, unit=s.unit, points=s.points) for s in found]
+    return MetricsOut(service=service, start=start, end=end, series=series)
