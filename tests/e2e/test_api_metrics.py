@@ -95,3 +95,38 @@ def test_catalog_keeps_promql_overrides(api: TestClient) -> None:
     wrong = {"tier": "low", "metric_queries": {"happiness": "up"}}
     refused = api.put("/v1/services/x", json=wrong)
     assert refused.status_code == 422 and "happiness" in refused.text
+
+
+def test_verification_judges_the_incident_service_since_the_mitigation(
+    api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    from so1.domain.severity import Severity
+    from so1.services.context import Actor
+    from so1.services.incidents import NewIncident, create_incident
+
+    clock.set(T0)
+    new = NewIncident("Errors", Severity.SEV2, service="control-plane-api")
+    incident = create_incident(container.uow, container.clock, Actor("test"), new)
+    url = f"/v1/incidents/{incident.id}/verification"
+    early = api.get(url)
+    assert early.status_code == 422 and "acted_at" in early.text
+
+    clock.set(T0 + timedelta(minutes=20))
+    errors = [12.0] * 10 + [6.0, 0.5, 0.4, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
+    push(api, *[{"service": "control-plane-api", "metric": "error_rate", "value": v, "at": at(i)}
+                for i, v in enumerate(errors)])  # fmt: skip
+    push(api, *[{"service": "control-plane-api", "metric": "latency_p99_ms", "value": 320,
+                 "at": at(i)} for i in range(20)])  # fmt: skip
+    answer = api.get(url, params={"acted_at": at(10)})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["outcome"] == "effective"
+    assert body["stable_for_seconds"] == 9 * 60  # passing since minute 11
+    [error_gate, p99_gate] = body["gates"]
+    assert (error_gate["gate"], error_gate["before"], error_gate["latest"]) == (
+        "error_rate < 1%",
+        12.0,
+        0.3,
+    )
+    assert p99_gate["passing"] is True
+    assert api.get("/v1/incidents/INC-20240115-9999/verification").status_code == 404

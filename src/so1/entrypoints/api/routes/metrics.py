@@ -13,6 +13,7 @@ from so1.domain.metrics import KEY_METRICS, METRICS
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
 from so1.services import metrics as svc
+from so1.services.verification import verify_incident
 
 router = APIRouter(tags=["metrics"])
 
@@ -45,6 +46,47 @@ class MetricsOut(BaseModel):
     start: datetime
     end: datetime
     series: list[SeriesOut]
+
+
+class GateOut(BaseModel):
+    gate: str
+    metric: str
+    below: float
+    before: float | None
+    latest: float | None
+    passing: bool
+    passing_since: datetime | None
+
+
+class VerificationOut(BaseModel):
+    incident_id: str
+    service: str
+    acted_at: datetime
+    outcome: str
+    reason: str
+    stable_for_seconds: float
+    gates: list[GateOut]
+
+
+@router.get("/v1/incidents/{incident_id}/verification", response_model=VerificationOut)
+def verification(
+    incident_id: str,
+    container: ContainerDep,
+    _: Reader,
+    acted_at: Annotated[AwareDatetime | None, Query(description="default: mitigated_at")] = None,
+) -> VerificationOut:
+    """The runbook's gates (error rate < 1 %, p99 < 500 ms, 30 minutes stable) judged on the
+    service's metrics since the mitigation."""
+    service, acted, verdict = verify_incident(
+        container.uow, container.clock, container.metrics_source, incident_id, acted_at
+    )
+    gates = [GateOut(gate=r.gate.label, metric=r.gate.metric, below=r.gate.below,
+                     before=r.before, latest=r.latest, passing=r.passing,
+                     passing_since=r.passing_since) for r in verdict.gates]  # fmt: skip
+    return VerificationOut(
+        incident_id=incident_id, service=service, acted_at=acted, outcome=verdict.outcome.value,
+        reason=verdict.reason, stable_for_seconds=verdict.stable_for.total_seconds(), gates=gates,
+    )  # fmt: skip
 
 
 @router.post("/v1/metrics", response_model=Stored)

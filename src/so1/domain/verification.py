@@ -1,0 +1,164 @@
+"""Did the mitigation work? The runbook's metric gates judged over series, pure.
+
+Seed Phase 3 "Monitor mitigation impact" and Phase 4 "Verify resolution": error rate back
+under 1 % within 5 minutes, p99 under 500 ms, metrics stable for 30 minutes. A catalog entry's
+``baselines["gates"]`` (metric → threshold) replaces the default thresholds for that service.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from so1.domain.metrics import Series
+
+SETTLE = timedelta(minutes=5)  # seed: "Error rate back under 1% within 5 minutes"
+STABILITY = timedelta(minutes=30)  # seed: "Metrics stable for 30+ minutes"
+NO_CHANGE = 0.9  # latest value at or above 90 % of the pre-action level: no real improvement
+
+
+@dataclass(frozen=True, slots=True)
+class Gate:
+    metric: str
+    below: float
+
+    @property
+    def label(self) -> str:
+        unit = "%" if self.metric.endswith(("rate", "utilization")) else " ms"
+        return f"{self.metric} < {self.below:g}{unit}"
+
+
+DEFAULT_GATES = (Gate("error_rate", 1.0), Gate("latency_p99_ms", 500.0))
+
+
+def gates_for(baselines: Mapping[str, Any]) -> tuple[Gate, ...]:
+    """The default gates with the service's own thresholds where its catalog entry has them."""
+    own = baselines.get("gates") or {}
+    if not isinstance(own, Mapping):
+        return DEFAULT_GATES
+    gates = [Gate(g.metric, float(own.get(g.metric, g.below))) for g in DEFAULT_GATES]
+    extra = [Gate(m, float(v)) for m, v in own.items() if m not in {g.metric for g in gates}]
+    return tuple(gates + extra)
+
+
+class Outcome(enum.StrEnum):
+    WAITING = "waiting"  # inside the settle window and not yet passing
+    EFFECTIVE = "effective"  # every gate passes; the stability window is running
+    STABLE = "stable"  # every gate has passed for the whole stability window: resolvable
+    PARTIAL = "partial"  # better, but some gates still fail after the settle window
+    INEFFECTIVE = "ineffective"  # no real change after the settle window
+    NEW_SYMPTOMS = "new_symptoms"  # a gate that passed before the action fails now
+    NO_DATA = "no_data"  # a gate metric has no points after the action
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    gate: Gate
+    before: float | None  # mean over the window before the action
+    latest: float | None
+    passing: bool
+    passing_since: datetime | None  # start of the current run of passing points
+
+    def summary(self) -> str:
+        shown = "no data" if self.latest is None else f"{self.latest:g}"
+        was = "" if self.before is None else f" (before: {self.before:g})"
+        mark = "✅" if self.passing else "❌"
+        return f"{mark} {self.gate.label}: {shown}{was}"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    outcome: Outcome
+    gates: tuple[GateResult, ...]
+    stable_for: timedelta
+    reason: str
+
+    @property
+    def failing(self) -> list[str]:
+        return [r.gate.label for r in self.gates if not r.passing]
+
+
+def judge(
+    gates: Sequence[Gate],
+    before: Mapping[str, Series],
+    after: Mapping[str, Series],
+    acted_at: datetime,
+    now: datetime,
+    settle: timedelta = SETTLE,
+    stability: timedelta = STABILITY,
+) -> Verdict:
+    """``before``: each gate metric over a window ending at the action; ``after``: from the
+    action to ``now``."""
+    results = tuple(_gate_result(g, before.get(g.metric), after.get(g.metric)) for g in gates)
+    stable_for = _stable_for(results, now)
+    outcome, reason = _outcome(results, now - acted_at, settle, stable_for, stability)
+    return Verdict(outcome, results, stable_for, reason)
+
+
+def _gate_result(gate: Gate, before: Series | None, after: Series | None) -> GateResult:
+    prior = [v for _, v in before.points] if before else []
+    points = after.points if after else []
+    since: datetime | None = None
+    for at, value in reversed(points):
+        if value >= gate.below:
+            break
+        since = at
+    latest = points[-1][1] if points else None
+    mean = sum(prior) / len(prior) if prior else None
+    return GateResult(gate, mean, latest, since is not None, since)
+
+
+def _stable_for(results: Sequence[GateResult], now: datetime) -> timedelta:
+    starts = [r.passing_since for r in results]
+    if not results or any(s is None for s in starts):
+        return timedelta(0)
+    return now - max(s for s in starts if s is not None)
+
+
+def _outcome(
+    results: Sequence[GateResult],
+    elapsed: timedelta,
+    settle: timedelta,
+    stable_for: timedelta,
+    stability: timedelta,
+) -> tuple[Outcome, str]:
+    problem = _data_or_new_symptoms(results)
+    if problem is not None:
+        return problem
+    if all(r.passing for r in results):
+        if stable_for >= stability:
+            return Outcome.STABLE, f"every gate has passed for {_minutes(stable_for)}"
+        return Outcome.EFFECTIVE, f"every gate passes; stable for {_minutes(stable_for)} so far"
+    if elapsed < settle:
+        return Outcome.WAITING, f"{_minutes(elapsed)} since the action; gates not yet passing"
+    if any(_improved(r) for r in results):
+        names = ", ".join(r.gate.label for r in results if not r.passing)
+        return Outcome.PARTIAL, f"improved, still failing: {names}"
+    return Outcome.INEFFECTIVE, f"no real change after {_minutes(elapsed)}"
+
+
+def _data_or_new_symptoms(results: Sequence[GateResult]) -> tuple[Outcome, str] | None:
+    missing = [r.gate.metric for r in results if r.latest is None]
+    if missing:
+        return Outcome.NO_DATA, f"no data after the action for {', '.join(missing)}"
+    worse = [r.gate.label for r in results if not r.passing and _passed_before(r)]
+    if worse:
+        return Outcome.NEW_SYMPTOMS, f"passed before the action, failing now: {', '.join(worse)}"
+    return None
+
+
+def _passed_before(result: GateResult) -> bool:
+    return result.before is not None and result.before < result.gate.below
+
+
+def _improved(result: GateResult) -> bool:
+    if result.before is None or result.latest is None or result.before <= 0:
+        return False
+    return result.latest < result.before * NO_CHANGE
+
+
+def _minutes(span: timedelta) -> str:
+    return f"{span.total_seconds() / 60:.0f} min"

@@ -1,0 +1,45 @@
+"""Verify a mitigation against the runbook's gates: read the incident's service metrics before
+and after the action through the metrics port, and judge them (domain/verification.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from so1.domain.catalog import CatalogService, Tier
+from so1.domain.verification import Verdict, gates_for, judge
+from so1.errors import ValidationFailed
+from so1.ports import Clock, MetricsSource, UnitOfWorkFactory
+from so1.services.incidents import get_incident
+
+BEFORE = timedelta(minutes=15)  # the "before" level: the quarter hour before the action
+STEP_SECONDS = 30
+
+
+def verify_incident(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    source: MetricsSource,
+    incident_id: str,
+    acted_at: datetime | None = None,
+) -> tuple[str, datetime, Verdict]:
+    """Returns (service, acted_at, verdict). ``acted_at`` defaults to when the incident was
+    marked mitigated."""
+    incident = get_incident(uow_factory, incident_id)
+    if incident.service is None:
+        raise ValidationFailed(f"incident {incident_id} names no service to measure",
+                               field="service")  # fmt: skip
+    acted_at = acted_at or incident.mitigated_at
+    if acted_at is None:
+        raise ValidationFailed("no mitigation recorded on the incident yet; pass acted_at",
+                               field="acted_at")  # fmt: skip
+    now = clock.now()
+    if acted_at >= now:
+        raise ValidationFailed("acted_at must be in the past", field="acted_at")
+    with uow_factory(read_only=True) as uow:
+        entry = uow.catalog.get(incident.service) or CatalogService(incident.service, Tier.MEDIUM)
+    gates = gates_for(entry.baselines)
+    last_before = acted_at - timedelta(seconds=1)  # the action's own instant counts as after
+    before = {g.metric: source.series(entry, g.metric, acted_at - BEFORE, last_before,
+                                      STEP_SECONDS) for g in gates}  # fmt: skip
+    after = {g.metric: source.series(entry, g.metric, acted_at, now, STEP_SECONDS) for g in gates}
+    return incident.service, acted_at, judge(gates, before, after, acted_at, now)
