@@ -197,7 +197,7 @@ class RecentDeployments(BaseModel):
 class ServiceIn(Strict):
     tier: Tier
     owner_team: str | None = Field(default=None, max_length=100)
-    users: int | None = Field(default=None, ge=0)
+    users: int | None = Field(default=None, ge=0, le=2_147_483_647)
     dependencies: list[str] = Field(default_factory=list)
     baselines: dict[str, Any] = Field(default_factory=dict)
     platform: str | None = Field(default=None, max_length=50)
