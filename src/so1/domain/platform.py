@@ -1,0 +1,59 @@
+"""What SO1 knows about the platform that runs a service: its deployments, their states and
+logs, and the actions the railway-deployer agent can take on it."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class PlatformAction(enum.StrEnum):
+    ROLLBACK = "rollback"  # serve a previous successful deployment again
+    REDEPLOY = "redeploy"  # a new deployment of the same build
+    RESTART = "restart"  # restart the running deployment's processes
+    SET_VARIABLES = "set_variables"  # change environment variables (applied by a redeploy)
+    SCALE = "scale"  # change the number of replicas
+
+
+# Railway's deployment status values; other platforms map onto them.
+SUCCESS = "SUCCESS"
+IN_PROGRESS = frozenset({"BUILDING", "DEPLOYING", "INITIALIZING", "QUEUED", "WAITING"})
+FAILED = frozenset({"CRASHED", "FAILED", "REMOVED", "REMOVING", "SKIPPED"})
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformDeployment:
+    id: str
+    service: str
+    status: str
+    created_at: datetime
+    version: str | None = None  # image tag, commit or release name, when the platform says
+    can_rollback: bool = False
+    can_redeploy: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return self.status == SUCCESS or self.status in FAILED
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    at: datetime
+    message: str
+    severity: str | None = None
+
+
+def rollback_target(
+    deployments: list[PlatformDeployment], target: str = "previous"
+) -> PlatformDeployment | None:
+    """The deployment to roll back to. ``previous``: the newest successful deployment that can
+    be rolled back to, older than the newest one; otherwise the deployment with id or version
+    ``target``, only if it can be rolled back to. ``deployments`` are newest first."""
+    if target == "previous":
+        older = deployments[1:]
+        return next((d for d in older if d.status == SUCCESS and d.can_rollback), None)
+    named = next((d for d in deployments if target in (d.id, d.version)), None)
+    return named if named is not None and named.can_rollback else None
