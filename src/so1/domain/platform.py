@@ -20,7 +20,10 @@ class PlatformAction(enum.StrEnum):
 # Railway's deployment status values; other platforms map onto them.
 SUCCESS = "SUCCESS"
 IN_PROGRESS = frozenset({"BUILDING", "DEPLOYING", "INITIALIZING", "QUEUED", "WAITING"})
-FAILED = frozenset({"CRASHED", "FAILED", "REMOVED", "REMOVING", "SKIPPED"})
+FAILED = frozenset({"CRASHED", "FAILED", "SKIPPED"})
+# A deployment that ran and was replaced by a newer one (Railway marks it REMOVED).
+SUPERSEDED = frozenset({"REMOVED", "REMOVING"})
+RAN_WELL = SUPERSEDED | {SUCCESS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,7 @@ class PlatformDeployment:
 
     @property
     def finished(self) -> bool:
-        return self.status == SUCCESS or self.status in FAILED
+        return self.status == SUCCESS or self.status in FAILED | SUPERSEDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +52,12 @@ class LogLine:
 def rollback_target(
     deployments: list[PlatformDeployment], target: str = "previous"
 ) -> PlatformDeployment | None:
-    """The deployment to roll back to. ``previous``: the newest successful deployment that can
-    be rolled back to, older than the newest one; otherwise the deployment with id or version
+    """The deployment to roll back to. ``previous``: the newest deployment older than the
+    newest one that ran well (live, or replaced by a later one; never a failed or crashed one)
+    and that the platform can roll back to; otherwise the deployment with id or version
     ``target``, only if it can be rolled back to. ``deployments`` are newest first."""
     if target == "previous":
         older = deployments[1:]
-        return next((d for d in older if d.status == SUCCESS and d.can_rollback), None)
+        return next((d for d in older if d.status in RAN_WELL and d.can_rollback), None)
     named = next((d for d in deployments if target in (d.id, d.version)), None)
     return named if named is not None and named.can_rollback else None

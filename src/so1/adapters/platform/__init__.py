@@ -1,0 +1,1 @@
+"""Platform adapters: Railway (GraphQL API v2) and this machine's supervisord (local)."""
