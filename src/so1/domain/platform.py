@@ -60,4 +60,6 @@ def rollback_target(
         older = deployments[1:]
         return next((d for d in older if d.status in RAN_WELL and d.can_rollback), None)
     named = next((d for d in deployments if target in (d.id, d.version)), None)
-    return named if named is not None and named.can_rollback else None
+    if named is None or named is deployments[0] or not named.can_rollback:
+        return None  # unknown, the one already live, or one the platform cannot return to
+    return named

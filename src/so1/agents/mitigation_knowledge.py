@@ -1,0 +1,34 @@
+"""Loads knowledge/mitigations.yaml into the domain's Playbook (once per process)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from so1.domain.mitigation import ApprovalPolicy, Playbook, Risk, Strategy
+from so1.domain.severity import Severity
+
+
+@cache
+def playbook() -> Playbook:
+    text = resources.files("so1.knowledge").joinpath("mitigations.yaml").read_text("utf-8")
+    return parse(yaml.safe_load(text))
+
+
+def parse(raw: dict[str, Any]) -> Playbook:
+    strategies = {
+        name: Strategy(name, s["label"], s["when"], Risk(s["risk"]), s["speed"], s["action"])
+        for name, s in raw["strategies"].items()
+    }
+    approval = raw.get("approval") or {}
+    by_risk = {Risk(risk): frozenset(Severity(s) for s in severities)
+               for risk, severities in (approval.get("by_risk") or {}).items()}  # fmt: skip
+    policy = ApprovalPolicy(frozenset(approval.get("always") or ()), by_risk)
+    by_cause = {cause: list(names) for cause, names in (raw.get("by_cause") or {}).items()}
+    unknown = {n for names in by_cause.values() for n in names} - set(strategies)
+    if unknown:
+        raise ValueError(f"mitigations.yaml names unknown strategies: {sorted(unknown)}")
+    return Playbook(strategies, by_cause, policy)
