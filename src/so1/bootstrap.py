@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -20,6 +22,8 @@ from so1.adapters.metrics.builtin import BuiltinMetrics
 from so1.adapters.metrics.prometheus import PrometheusMetrics
 from so1.adapters.paging.builtin import BuiltinPager
 from so1.adapters.paging.pagerduty import PagerDutyPager
+from so1.adapters.platform.railway import RailwayPlatform
+from so1.adapters.platform.railway_client import RailwayClient
 from so1.adapters.publishing.ical import IcalWriter
 from so1.adapters.sources.alertmanager import AlertmanagerAdapter
 from so1.adapters.sources.base import SourceAdapter
@@ -42,7 +46,7 @@ from so1.entrypoints.worker import (
     ThreadJobRunner,
     background_jobs,
 )
-from so1.errors import NotFound
+from so1.errors import NotFound, ValidationFailed
 from so1.ports import (
     Agent,
     CalendarWriter,
@@ -54,7 +58,9 @@ from so1.ports import (
     MetricsSource,
     UnitOfWork,
 )
+from so1.ports_platform import Platform
 from so1.services.access import KeyCache
+from so1.services.deployer_flow import DEPLOYER_AGENT, DeployerDeps
 
 
 @dataclass
@@ -69,6 +75,10 @@ class Container:
     events_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200))
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
     metrics: MetricsSource | None = None  # set by build_container
+    platform: Platform | None = None  # built on first use (a platform action)
+    actions: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="so1-action")
+    )
     jobs: JobRunner | None = None
     job_engine: str = ""  # which engine runs the jobs in this process ("" when none)
     job_names: list[str] = field(default_factory=list)
@@ -84,6 +94,20 @@ class Container:
         if self.metrics is None:
             self.metrics = _metrics(self.settings, self)
         return self.metrics
+
+    @property
+    def deployer(self) -> DeployerDeps:
+        if self.platform is None:
+            self.platform = _platform(self.settings)
+        return DeployerDeps(
+            agent=self.agents[DEPLOYER_AGENT],
+            platform=self.platform,
+            background=self._in_background,
+            follow_timeout=self.settings.deploy_follow_seconds,
+        )
+
+    def _in_background(self, work: Callable[[], None]) -> None:
+        self.actions.submit(work)
 
     @property
     def triage_agent(self) -> Agent:
@@ -150,6 +174,7 @@ class Container:
 
     def close(self) -> None:
         self.stop_background()
+        self.actions.shutdown(wait=True, cancel_futures=False)
         self.engine.dispose()
 
 
@@ -191,6 +216,34 @@ def _metrics(settings: Settings, container: Container) -> MetricsSource:
         secret = token.get_secret_value() if token else None
         return PrometheusMetrics(settings.prometheus_url, settings.prometheus_window, secret)
     return BuiltinMetrics(container.uow)
+
+
+def _platform(settings: Settings) -> Platform:
+    if settings.platform == "railway":
+        token = settings.railway_token
+        if token is None or not settings.railway_project_id or not settings.railway_environment_id:
+            raise ValidationFailed(
+                "SO1_PLATFORM=railway needs SO1_RAILWAY_TOKEN, SO1_RAILWAY_PROJECT_ID and"
+                " SO1_RAILWAY_ENVIRONMENT_ID"
+            )
+        client = RailwayClient(
+            token.get_secret_value(), settings.railway_api_url, settings.railway_project_token
+        )
+        return RailwayPlatform(
+            client,
+            settings.railway_project_id,
+            settings.railway_environment_id,
+            settings.railway_services,
+        )
+    from so1.adapters.platform.local import LocalPlatform
+
+    password = settings.supervisor_password
+    return LocalPlatform(
+        Path(settings.local_platform_root),
+        settings.supervisor_url,
+        settings.supervisor_username,
+        password.get_secret_value() if password else None,
+    )
 
 
 def _pager(settings: Settings) -> Messenger:

@@ -116,6 +116,36 @@ class Settings(BaseSettings):
     metrics_retention_hours: int = Field(
         default=168, ge=1, description="how long pushed metric samples are kept"
     )
+    platform: Literal["local", "railway"] = Field(
+        default="local",
+        description="where services run, for the railway-deployer: local (supervisord on this"
+        " machine) or railway",
+    )
+    local_platform_root: str = Field(
+        default="so1-local", description="local platform: releases, env and history per service"
+    )
+    supervisor_url: str = Field(
+        default="http://127.0.0.1:9001",
+        description="local platform: supervisord's inet_http_server",
+    )
+    supervisor_username: str | None = Field(default=None, description="supervisord user")
+    supervisor_password: SecretStr | None = Field(default=None, description="supervisord password")
+    railway_token: SecretStr | None = Field(default=None, description="Railway API token")
+    railway_project_token: bool = Field(
+        default=False,
+        description="the Railway token is a project token (Project-Access-Token header)",
+    )
+    railway_api_url: str = Field(
+        default="https://backboard.railway.com/graphql/v2", description="Railway GraphQL endpoint"
+    )
+    railway_project_id: str | None = Field(default=None, description="Railway project id")
+    railway_environment_id: str | None = Field(default=None, description="Railway environment id")
+    railway_services: dict[str, str] = Field(
+        default_factory=dict, description="SO1 service name → Railway service id (JSON)"
+    )
+    deploy_follow_seconds: float = Field(
+        default=600.0, gt=0, description="how long a platform action follows its deployment"
+    )
     log_level: str = Field(default="info", description="debug, info, warning, error")
     api_url: str = Field(default="http://127.0.0.1:8000", description="server the CLI talks to")
     api_key: SecretStr | None = Field(default=None, description="API key the CLI sends")

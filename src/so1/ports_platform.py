@@ -29,6 +29,10 @@ class Platform(Protocol):
 
     def restart(self, service: str, deployment_id: str) -> None: ...
 
+    def variables(self, service: str) -> dict[str, str]:
+        """The service's environment variables now."""
+        ...
+
     def set_variables(self, service: str, variables: Mapping[str, str], apply: bool) -> str | None:
         """Upsert environment variables; with ``apply`` also roll them out (a redeploy or a
         restart) and return the new deployment's id."""

@@ -92,6 +92,10 @@ class _Operations:
             self.state.add(given["serviceId"])  # Railway redeploys unless told not to
         return True
 
+    def variables(self, v: dict[str, Any]) -> Any:
+        assert v["projectId"] == PROJECT and v["environmentId"] == ENVIRONMENT
+        return dict(self.state.variables.get(v["serviceId"], {}))
+
     def serviceInstanceRedeploy(self, v: dict[str, Any]) -> Any:  # noqa: N802
         assert v["environmentId"] == ENVIRONMENT
         self.state.add(v["serviceId"])

@@ -72,7 +72,7 @@ def test_variables_skip_deploys_then_one_redeploy_applies_them(world: World) -> 
     assert world.names().count("serviceInstanceRedeploy") == 1
     assert len(world.state.deployments[SERVICE_ID]) == before + 1
     assert new_id == world.platform.deployments(SERVICE, 1)[0].id
-    assert world.state.variables[SERVICE_ID] == {"DATABASE_POOL_SIZE": "50", "X": "1"}
+    assert world.platform.variables(SERVICE) == {"DATABASE_POOL_SIZE": "50", "X": "1"}
     assert world.platform.set_variables(SERVICE, {"Y": "2"}, False) is None
     assert len(world.state.deployments[SERVICE_ID]) == before + 1
 

@@ -8,9 +8,11 @@ of what is registered.
 from __future__ import annotations
 
 from so1.agents.commander import IncidentCommander
+from so1.agents.deployer import RailwayDeployer
 from so1.agents.triage import TriageResponder
 from so1.ports import Agent
 
 
 def default_agents() -> dict[str, Agent]:
-    return {TriageResponder.name: TriageResponder(), IncidentCommander.name: IncidentCommander()}
+    agents: list[Agent] = [TriageResponder(), IncidentCommander(), RailwayDeployer()]
+    return {agent.name: agent for agent in agents}

@@ -36,8 +36,10 @@ class ApprovalPolicy:
         if strategy.name in self.always:
             return f"{strategy.label} always needs an approval"
         severities = self.by_risk.get(strategy.risk, frozenset())
-        if severity is None and severities:
-            return f"{strategy.risk} risk outside an incident needs an approval"
+        if severity is None:  # outside an incident: only what every incident would need
+            if severities >= frozenset(Severity):
+                return f"{strategy.risk} risk needs an approval"
+            return None
         if severity is not None and severity in severities:
             return f"{strategy.risk} risk during a {severity.value} needs an approval"
         return None

@@ -30,6 +30,7 @@ class AuditRecord:
 
 
 class RunStatus(enum.StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"  # a platform action waiting for a human's yes
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"

@@ -19,6 +19,7 @@ class Actor:
     key_id: str | None = None
     source_ip: str | None = None
     security_cleared: bool = True  # the key has the security scope (or admin); CLI and agents do
+    can_deploy: bool = True  # the key has the deploy scope (or admin): platform actions
 
     @property
     def label(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -13,6 +13,7 @@ from so1.errors import NotFound, UnknownAgent
 from so1.ports import Agent, Clock, UnitOfWorkFactory
 from so1.services.commander_flow import COMMANDER_AGENT, commander_request
 from so1.services.context import Actor, Change, record
+from so1.services.deployer_flow import DEPLOYER_AGENT, DeployerDeps, deployer_request
 from so1.services.triage_requests import triage_request
 
 TRIAGE_AGENT = "triage-responder"
@@ -25,10 +26,14 @@ def orchestrate(
     agents: Mapping[str, Agent],
     name: str,
     inputs: dict[str, Any],
+    deployer: Callable[[], DeployerDeps] | None = None,
 ) -> AgentRun:
+    """``deployer`` builds what a platform action needs (only called for railway-deployer)."""
     agent = agents.get(name)
     if agent is None:
         raise UnknownAgent(name, sorted(agents))
+    if name == DEPLOYER_AGENT and deployer is not None:  # acts on the platform, in the background
+        return deployer_request(uow_factory, clock, actor, deployer(), inputs)
     if name == TRIAGE_AGENT:  # needs the alert store: take the alert in, triage, apply
         commander = agents.get(COMMANDER_AGENT)
         return triage_request(uow_factory, clock, actor, agent, inputs, commander)

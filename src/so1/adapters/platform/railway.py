@@ -39,6 +39,10 @@ SCALE = (
     " $input: ServiceInstanceUpdateInput!) { serviceInstanceUpdate(environmentId:"
     " $environmentId, serviceId: $serviceId, input: $input) }"
 )
+VARIABLES = (
+    "query Variables($projectId: String!, $environmentId: String!, $serviceId: String) {"
+    " variables(projectId: $projectId, environmentId: $environmentId, serviceId: $serviceId) }"
+)
 LOGS = (
     "query DeploymentLogs($deploymentId: String!, $limit: Int) {"
     " deploymentLogs(deploymentId: $deploymentId, limit: $limit) { timestamp message severity } }"
@@ -98,6 +102,12 @@ class RailwayPlatform:
         self.deployment(service, deployment_id)  # it must be this service's
         if not self._client.call(RESTART, {"id": deployment_id})["deploymentRestart"]:
             raise Rejected(f"Railway did not restart {deployment_id}")
+
+    def variables(self, service: str) -> dict[str, str]:
+        scope = {"projectId": self._project, "environmentId": self._environment,
+                 "serviceId": self._service_id(service)}  # fmt: skip
+        found = self._client.call(VARIABLES, scope)["variables"] or {}
+        return {str(k): str(v) for k, v in found.items()}
 
     def set_variables(self, service: str, variables: Mapping[str, str], apply: bool) -> str | None:
         service_id = self._service_id(service)

@@ -49,7 +49,13 @@ def require(scope: Scope) -> Callable[..., Awaitable[Actor]]:
                 access.authenticate, container.uow, container.clock, token, ip, container.key_cache
             )
         cleared = key.allows(Scope.SECURITY)
-        actor = Actor(name=key.name, key_id=key.id, source_ip=ip, security_cleared=cleared)
+        actor = Actor(
+            name=key.name,
+            key_id=key.id,
+            source_ip=ip,
+            security_cleared=cleared,
+            can_deploy=key.allows(Scope.DEPLOY),
+        )
         if not key.allows(scope):
             action = f"{request.method} {request.url.path}"
             await run_in_threadpool(

@@ -274,7 +274,7 @@ class OrchestrateIn(Strict):
 class RunOut(BaseModel):
     run_id: str
     agent: str
-    status: Literal["running", "completed", "failed"]
+    status: Literal["awaiting_approval", "running", "completed", "failed"]
     output: dict[str, Any] | None
     error: str | None
     incident_id: str | None

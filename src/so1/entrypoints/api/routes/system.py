@@ -13,6 +13,7 @@ from so1.domain.records import AgentRun
 from so1.entrypoints.api.deps import Admin, ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import AuditOut, HealthOut, OrchestrateIn, RunOut
 from so1.services import access, orchestration
+from so1.services.deployer_flow import decide_approval
 
 router = APIRouter()
 
@@ -36,10 +37,34 @@ def _run_out(run: AgentRun) -> RunOut:
 @router.post("/v1/orchestrate", response_model=RunOut, tags=["agents"])
 def orchestrate(body: OrchestrateIn, container: ContainerDep, actor: Writer) -> RunOut:
     run = orchestration.orchestrate(
-        container.uow, container.clock, actor, container.agents, body.agent, body.inputs
+        container.uow,
+        container.clock,
+        actor,
+        container.agents,
+        body.agent,
+        body.inputs,
+        deployer=lambda: container.deployer,
     )
     container.wake_worker()  # a declaration queues messages and pages
     return _run_out(run)
+
+
+@router.post("/v1/orchestrate/runs/{run_id}/approve", response_model=RunOut, tags=["agents"])
+def approve_run(run_id: str, container: ContainerDep, actor: Writer) -> RunOut:
+    """Approve a railway-deployer action that awaits approval (someone other than the requester,
+    with the deploy scope); it runs at once."""
+    decided = decide_approval(
+        container.uow, container.clock, actor, container.deployer, run_id, True
+    )
+    return _run_out(decided)
+
+
+@router.post("/v1/orchestrate/runs/{run_id}/decline", response_model=RunOut, tags=["agents"])
+def decline_run(run_id: str, container: ContainerDep, actor: Writer) -> RunOut:
+    decided = decide_approval(
+        container.uow, container.clock, actor, container.deployer, run_id, False
+    )
+    return _run_out(decided)
 
 
 @router.get("/v1/orchestrate/runs/{run_id}", response_model=RunOut, tags=["agents"])

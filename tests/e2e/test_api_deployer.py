@@ -1,0 +1,167 @@
+"""The railway-deployer through the public API, acting on a local server that speaks
+Railway's GraphQL API: the seed's rollback call, approvals, refusals, progress and audit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from so1.adapters.platform.railway import RailwayPlatform
+from so1.adapters.platform.railway_client import RailwayClient
+from so1.bootstrap import Container
+from so1.domain.access import Scope
+from so1.domain.severity import Severity
+from so1.services.context import Actor
+from so1.services.incidents import NewIncident, create_incident
+from tests.conftest import make_key
+from tests.contract.railway_server import ENVIRONMENT, PROJECT, TOKEN, RailwayState, railway_server
+
+SERVICE, SERVICE_ID = "control-plane-api", "svc-cpa"
+ROLLBACK_INPUTS = {"action": "rollback", "service": SERVICE, "target_version": "previous"}
+SEED_ROLLBACK = {"agent": "railway-deployer", "inputs": ROLLBACK_INPUTS}
+
+
+@pytest.fixture
+def railway(container: Container) -> Iterator[RailwayState]:
+    with railway_server() as (url, state):
+        state.add(SERVICE_ID, commit="a1")
+        state.add(SERVICE_ID, commit="b2")
+        state.add(SERVICE_ID, status="FAILED", commit="c3", can_rollback=False)
+        state.add(SERVICE_ID, commit="d4")
+        client = RailwayClient(TOKEN, url, sleep=lambda _: None)
+        container.platform = RailwayPlatform(client, PROJECT, ENVIRONMENT, {SERVICE: SERVICE_ID})
+        yield state
+
+
+def finished(api: TestClient, run_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        run: dict[str, Any] = api.get(f"/v1/orchestrate/runs/{run_id}").json()
+        if run["status"] in ("completed", "failed"):
+            return run
+        time.sleep(0.05)
+    pytest.fail(f"run {run_id} did not finish")
+
+
+def client_for(container: Container, token: str) -> TestClient:
+    from so1.entrypoints.api.app import create_app
+
+    client = TestClient(create_app(container), raise_server_exceptions=False)
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def test_the_seed_rollback_call(api: TestClient, railway: RailwayState) -> None:
+    started = api.post("/v1/orchestrate", json=SEED_ROLLBACK)
+    assert started.status_code == 200, started.text
+    assert started.json()["status"] == "running"
+    run = finished(api, started.json()["run_id"])
+    assert run["status"] == "completed", run
+    plan, result = run["output"]["plan"], run["output"]["result"]
+    assert plan["target"]["version"] == "b2" and plan["undo"]["target_version"] == "dep-4"
+    assert result["deployment"]["status"] == "SUCCESS"
+    assert result["deployment"]["version"] == "b2"
+    assert "Listening on :8080" in result["logs"][-1]
+    actions = [a["action"] for a in api.get("/v1/audit", params={"limit": 20}).json()]
+    assert "platform.action.requested" in actions and "platform.action.done" in actions
+
+
+def test_a_sev1_rollback_waits_for_someone_else_to_approve(
+    api: TestClient, container: Container, railway: RailwayState
+) -> None:
+    incident = create_incident(
+        container.uow,
+        container.clock,
+        Actor("t"),
+        NewIncident("Outage", Severity.SEV1, service=SERVICE),
+    )
+    body = {
+        "agent": "railway-deployer",
+        "inputs": {**ROLLBACK_INPUTS, "incident_id": incident.id},
+    }
+    run = api.post("/v1/orchestrate", json=body).json()
+    assert run["status"] == "awaiting_approval"
+    assert run["output"]["plan"]["approval_reason"] == "medium risk during a SEV1 needs an approval"
+    assert not [c for c in railway.calls if c[0] == "deploymentRollback"]
+    own = api.post(f"/v1/orchestrate/runs/{run['run_id']}/approve")
+    assert own.status_code == 409 and "someone other" in own.text
+
+    reader = client_for(container, make_key(container, Scope.READ, Scope.WRITE, name="viewer"))
+    assert reader.post(f"/v1/orchestrate/runs/{run['run_id']}/approve").status_code == 403
+    lead = client_for(container, make_key(container, Scope.WRITE, Scope.DEPLOY, name="lead"))
+    approved = lead.post(f"/v1/orchestrate/runs/{run['run_id']}/approve")
+    assert approved.status_code == 200, approved.text
+    done = finished(api, run["run_id"])
+    assert done["status"] == "completed" and done["output"]["approved_by"] == "lead"
+    kinds = [e["kind"] for e in api.get(f"/v1/incidents/{incident.id}/timeline").json()["events"]]
+    for kind in (
+        "mitigation.awaiting_approval",
+        "mitigation.approved",
+        "mitigation.progress",
+        "mitigation.finished",
+    ):
+        assert kind in kinds
+    again = lead.post(f"/v1/orchestrate/runs/{run['run_id']}/approve")
+    assert again.status_code == 409
+
+
+def test_refusals_never_touch_the_platform(
+    api: TestClient, container: Container, railway: RailwayState
+) -> None:
+    body = {
+        "agent": "railway-deployer",
+        "inputs": {"action": "rollback", "service": SERVICE, "target_version": "c3"},
+    }
+    run = api.post("/v1/orchestrate", json=body).json()
+    assert run["status"] == "failed"
+    assert "cannot be rolled back" in run["error"]
+    bad = api.post(
+        "/v1/orchestrate",
+        json={"agent": "railway-deployer", "inputs": {"action": "explode", "service": SERVICE}},
+    )
+    assert bad.status_code == 422 and "inputs.action" in bad.text
+    nobody = client_for(container, make_key(container, Scope.WRITE, name="writer"))
+    assert nobody.post("/v1/orchestrate", json=SEED_ROLLBACK).status_code == 403
+    unknown = api.post(
+        "/v1/orchestrate",
+        json={"agent": "railway-deployer", "inputs": {"action": "restart", "service": "x"}},
+    )
+    assert unknown.status_code == 404 and "SO1_RAILWAY_SERVICES" in unknown.text
+    assert [c for c in railway.calls if c[0] not in ("deployments", "deployment")] == []
+
+
+def test_the_seed_pool_change_and_a_decline(
+    api: TestClient, container: Container, railway: RailwayState
+) -> None:
+    body = {
+        "agent": "railway-deployer",
+        "inputs": {
+            "action": "set_variables",
+            "service": SERVICE,
+            "variables": {"DATABASE_POOL_SIZE": "50"},
+        },
+    }
+    run = finished(api, api.post("/v1/orchestrate", json=body).json()["run_id"])
+    assert run["status"] == "completed", run
+    assert railway.variables[SERVICE_ID] == {"DATABASE_POOL_SIZE": "50"}
+    assert run["output"]["plan"]["undo"] is None  # it was unset before
+
+    incident = create_incident(
+        container.uow,
+        container.clock,
+        Actor("t"),
+        NewIncident("Outage", Severity.SEV0, service=SERVICE),
+    )
+    restart = {
+        "agent": "railway-deployer",
+        "inputs": {"action": "restart", "service": SERVICE, "incident_id": incident.id},
+    }
+    waiting = api.post("/v1/orchestrate", json=restart).json()
+    assert waiting["status"] == "awaiting_approval"
+    declined = api.post(f"/v1/orchestrate/runs/{waiting['run_id']}/decline").json()
+    assert declined["status"] == "failed" and declined["error"] == "declined by admin"
+    assert not [c for c in railway.calls if c[0] == "deploymentRestart"]
