@@ -134,9 +134,11 @@ class Container:
                 self.settings.delivery_worker,
                 self.settings.runbook_clocks,
                 timedelta(hours=self.settings.metrics_retention_hours),
+                timedelta(minutes=self.settings.stability_minutes),
             ),
             self.agents,
             self.messengers,
+            self.metrics_source,
         )
         on_postgres = self.engine.dialect.name == "postgresql"
         url = self.settings.database_url

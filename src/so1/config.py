@@ -113,6 +113,12 @@ class Settings(BaseSettings):
         pattern=r"^[0-9]+[smh]$",
         description="range of rate() in the default PromQL (at least 4x the scrape interval)",
     )
+    stability_minutes: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long the gates must pass after a mitigation before SO1 resolves the"
+        " incident (the runbook's 30 minutes)",
+    )
     metrics_retention_hours: int = Field(
         default=168, ge=1, description="how long pushed metric samples are kept"
     )

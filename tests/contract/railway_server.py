@@ -29,15 +29,23 @@ class RailwayState:
     fail_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     counter: int = 0
 
-    def add(self, service_id: str, status: str = "SUCCESS", commit: str | None = None,
-            can_rollback: bool = True) -> dict[str, Any]:  # fmt: skip
+    def add(
+        self,
+        service_id: str,
+        status: str = "SUCCESS",
+        commit: str | None = None,
+        can_rollback: bool = True,
+    ) -> dict[str, Any]:
         self.counter += 1
         node = {
-            "id": f"dep-{self.counter}", "serviceId": service_id, "status": status,
+            "id": f"dep-{self.counter}",
+            "serviceId": service_id,
+            "status": status,
             "createdAt": (T0 + timedelta(minutes=self.counter)).isoformat().replace("+00:00", "Z"),
-            "canRollback": can_rollback, "canRedeploy": True,
+            "canRollback": can_rollback,
+            "canRedeploy": True,
             "meta": {"commitHash": commit or f"c{self.counter:04d}"},
-        }  # fmt: skip
+        }
         for older in self.deployments.get(service_id, []):
             if older["status"] == "SUCCESS":
                 older["status"] = "REMOVED"  # Railway keeps one active deployment
@@ -108,8 +116,10 @@ class _Operations:
     def deploymentLogs(self, v: dict[str, Any]) -> Any:  # noqa: N802
         if self.state.find(v["deploymentId"]) is None:
             raise ValueError("Deployment not found")
-        lines = [("2024-01-15T10:05:02Z", "Listening on :8080"),
-                 ("2024-01-15T10:05:01Z", "Starting with DATABASE_POOL_SIZE=50")]  # fmt: skip
+        lines = [
+            ("2024-01-15T10:05:02Z", "Listening on :8080"),
+            ("2024-01-15T10:05:01Z", "Starting with DATABASE_POOL_SIZE=50"),
+        ]
         return [{"timestamp": t, "message": m, "severity": "info"} for t, m in lines]
 
 

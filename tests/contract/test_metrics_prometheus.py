@@ -54,11 +54,16 @@ def exporter() -> Iterator[tuple[Exporter, int]]:
     registry = CollectorRegistry()
     found = Exporter(
         Counter("http_requests", "requests", ["service", "status"], registry=registry),
-        Histogram("http_request_duration_seconds", "latency", ["service"], registry=registry,
-                  buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5)),
+        Histogram(
+            "http_request_duration_seconds",
+            "latency",
+            ["service"],
+            registry=registry,
+            buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        ),
         Gauge("db_pool_in_use", "connections in use", ["service"], registry=registry),
         Gauge("db_pool_size", "pool size", ["service"], registry=registry),
-    )  # fmt: skip
+    )
     port = free_port()
     server, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
     found.in_use.labels(SERVICE.name).set(15)
@@ -77,17 +82,23 @@ def prometheus(
     workdir = tmp_path_factory.mktemp("prometheus")
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "scrape_configs": [{"job_name": "app",
-                            "static_configs": [{"targets": [f"127.0.0.1:{exporter[1]}"]}]}],
-    }  # fmt: skip
+        "scrape_configs": [
+            {"job_name": "app", "static_configs": [{"targets": [f"127.0.0.1:{exporter[1]}"]}]}
+        ],
+    }
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
     log = (workdir / "prometheus.log").open("wb")
     process = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={workdir / 'prometheus.yml'}",
-         f"--storage.tsdb.path={workdir / 'data'}", f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            PROMETHEUS,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, workdir / "prometheus.log")

@@ -134,8 +134,16 @@ def local(tmp_path: Path) -> Iterator[Local]:
     platform = LocalPlatform(root, url, USER, PASSWORD, start_timeout=START_TIMEOUT)
     assert platform.set_variables(SERVICE, {"PORT": str(app_port)}, apply=False) is None
     conf = tmp_path / "supervisord.conf"
-    conf.write_text(CONF.format(tmp=tmp_path, port=rpc_port, user=USER, password=PASSWORD,
-                                python=sys.executable, root=root))  # fmt: skip
+    conf.write_text(
+        CONF.format(
+            tmp=tmp_path,
+            port=rpc_port,
+            user=USER,
+            password=PASSWORD,
+            python=sys.executable,
+            root=root,
+        )
+    )
     process = subprocess.Popen([str(SUPERVISORD), "-c", str(conf)], stdout=subprocess.DEVNULL)
     try:
         wait_running(platform)

@@ -89,7 +89,9 @@ def test_redeploy_restart_scale_and_logs(world: World) -> None:
     assert world.state.replicas == {SERVICE_ID: 3}
     lines = world.platform.logs(SERVICE, new_id)
     assert [line.message for line in lines] == [
-        "Starting with DATABASE_POOL_SIZE=50", "Listening on :8080"]  # fmt: skip
+        "Starting with DATABASE_POOL_SIZE=50",
+        "Listening on :8080",
+    ]
 
 
 def test_429_waits_for_retry_after_and_5xx_is_retried(world: World) -> None:

@@ -159,6 +159,7 @@ def quiet_api(container: Container, admin_token: str) -> Iterator[TestClient]:
 
 
 # Intake fixtures (a scripted triage agent and a client whose worker is driven by the test).
+from tests.e2e.deployer_support import railway  # noqa: E402
 from tests.e2e.intake_support import alerts_api, triage  # noqa: E402
 
-__all__ = ["alerts_api", "triage"]
+__all__ = ["alerts_api", "railway", "triage"]

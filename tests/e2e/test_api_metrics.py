@@ -28,23 +28,45 @@ def push(api: TestClient, *samples: dict[str, object]) -> int:
 def test_pushed_samples_come_back_as_series(api: TestClient, clock: FixedClock) -> None:
     clock.set(T0 + timedelta(minutes=30))
     rates = [0.3, 0.4, 12.0, 11.5, 0.6]
-    push(api, *[{"service": "control-plane-api", "metric": "error_rate", "value": v, "at": at(i)}
-                for i, v in enumerate(rates)])  # fmt: skip
-    push(api, {"service": "control-plane-api", "metric": "db_pool_utilization", "value": 100},
-         {"service": "other", "metric": "error_rate", "value": 50, "at": at(1)})  # fmt: skip
+    push(
+        api,
+        *[
+            {"service": "control-plane-api", "metric": "error_rate", "value": v, "at": at(i)}
+            for i, v in enumerate(rates)
+        ],
+    )
+    push(
+        api,
+        {"service": "control-plane-api", "metric": "db_pool_utilization", "value": 100},
+        {"service": "other", "metric": "error_rate", "value": 50, "at": at(1)},
+    )
     # the same instant again replaces the value
     push(api, {"service": "control-plane-api", "metric": "error_rate", "value": 0.5, "at": at(4)})
 
-    read = api.get("/v1/metrics", params={"service": "control-plane-api", "start": at(-1),
-                                           "minutes": 60, "metric": "error_rate"})  # fmt: skip
+    read = api.get(
+        "/v1/metrics",
+        params={
+            "service": "control-plane-api",
+            "start": at(-1),
+            "minutes": 60,
+            "metric": "error_rate",
+        },
+    )
     assert read.status_code == 200, read.text
     [series] = read.json()["series"]
     assert series["unit"] == "percent"
     assert [p[1] for p in series["points"]] == [0.3, 0.4, 12.0, 11.5, 0.5]
 
-    thinned = api.get("/v1/metrics", params={"service": "control-plane-api", "start": at(0),
-                                              "end": at(5), "step": 120,
-                                              "metric": "error_rate"}).json()  # fmt: skip
+    thinned = api.get(
+        "/v1/metrics",
+        params={
+            "service": "control-plane-api",
+            "start": at(0),
+            "end": at(5),
+            "step": 120,
+            "metric": "error_rate",
+        },
+    ).json()
     assert [p[1] for p in thinned["series"][0]["points"]] == [0.4, 11.5, 0.5]
 
     defaults = api.get("/v1/metrics", params={"service": "control-plane-api"}).json()
@@ -62,8 +84,11 @@ def test_bad_samples_are_refused_naming_the_field(api: TestClient, clock: FixedC
     assert "samples[1]" in unknown.text and "vibes" in unknown.text
     future = api.post("/v1/metrics", json={"samples": [{**good, "at": at(60)}]})
     assert future.status_code == 422 and "future" in future.text
-    nan = api.post("/v1/metrics", content=b'{"samples":[{"service":"api","metric":"error_rate",'
-                   b'"value":NaN}]}', headers={"Content-Type": "application/json"})  # fmt: skip
+    nan = api.post(
+        "/v1/metrics",
+        content=b'{"samples":[{"service":"api","metric":"error_rate","value":NaN}]}',
+        headers={"Content-Type": "application/json"},
+    )
     assert nan.status_code == 422
     naive = api.post("/v1/metrics", json={"samples": [{**good, "at": "2024-01-15T14:00:00"}]})
     assert naive.status_code == 422
@@ -80,8 +105,11 @@ def test_samples_past_retention_are_dropped(
     api: TestClient, container: Container, clock: FixedClock
 ) -> None:
     clock.set(T0 + timedelta(days=8))
-    push(api, {"service": "api", "metric": "cpu", "value": 10, "at": at(0)},
-         {"service": "api", "metric": "cpu", "value": 20, "at": at(60 * 24 * 7.5)})  # fmt: skip
+    push(
+        api,
+        {"service": "api", "metric": "cpu", "value": 10, "at": at(0)},
+        {"service": "api", "metric": "cpu", "value": 20, "at": at(60 * 24 * 7.5)},
+    )
     assert purge_expired(container.uow, container.clock, timedelta(days=7)) == 1
     left = api.get("/v1/metrics", params={"service": "api", "metric": "cpu", "minutes": 10_080})
     assert [p[1] for p in left.json()["series"][0]["points"]] == [20.0]
@@ -113,10 +141,20 @@ def test_verification_judges_the_incident_service_since_the_mitigation(
 
     clock.set(T0 + timedelta(minutes=20))
     errors = [12.0] * 10 + [6.0, 0.5, 0.4, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
-    push(api, *[{"service": "control-plane-api", "metric": "error_rate", "value": v, "at": at(i)}
-                for i, v in enumerate(errors)])  # fmt: skip
-    push(api, *[{"service": "control-plane-api", "metric": "latency_p99_ms", "value": 320,
-                 "at": at(i)} for i in range(20)])  # fmt: skip
+    push(
+        api,
+        *[
+            {"service": "control-plane-api", "metric": "error_rate", "value": v, "at": at(i)}
+            for i, v in enumerate(errors)
+        ],
+    )
+    push(
+        api,
+        *[
+            {"service": "control-plane-api", "metric": "latency_p99_ms", "value": 320, "at": at(i)}
+            for i in range(20)
+        ],
+    )
     answer = api.get(url, params={"acted_at": at(10)})
     assert answer.status_code == 200, answer.text
     body = answer.json()

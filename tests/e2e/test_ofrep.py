@@ -67,9 +67,13 @@ def test_ofrep_answers_and_errors(api: TestClient) -> None:
     one = api.post(f"/ofrep/v1/evaluate/flags/{FLAG}", json={"context": {"targetingKey": "u"}})
     assert one.status_code == 200
     assert one.json() | {"metadata": None} == {
-        "key": FLAG, "value": True, "reason": "STATIC", "variant": "on", "metadata": None,
+        "key": FLAG,
+        "value": True,
+        "reason": "STATIC",
+        "variant": "on",
+        "metadata": None,
         "cacheable": False,
-    }  # fmt: skip
+    }
     assert api.post(f"/ofrep/v1/evaluate/flags/{FLAG}").json()["value"] is True  # no body
 
     garbled = api.post(f"/ofrep/v1/evaluate/flags/{FLAG}", content=b"{nope")
@@ -107,9 +111,11 @@ def test_a_flip_lands_on_the_timelines_of_the_incidents_it_touches(
 ) -> None:
     actor = Actor("test")
     on_service = create_incident(
-        container.uow, container.clock, actor,
+        container.uow,
+        container.clock,
+        actor,
         NewIncident("Errors", Severity.SEV2, service="control-plane-api"),
-    )  # fmt: skip
+    )
     elsewhere = create_incident(
         container.uow, container.clock, actor, NewIncident("Other", Severity.SEV3, service="web")
     )

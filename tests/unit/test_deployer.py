@@ -13,9 +13,14 @@ T0 = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 
 
 def dep(n: int, status: str = "SUCCESS", can_rollback: bool = True) -> dict[str, Any]:
-    return {"id": f"dep-{n}", "version": f"v{n}", "status": status,
-            "created_at": T0 + timedelta(hours=n), "can_rollback": can_rollback,
-            "can_redeploy": True}  # fmt: skip
+    return {
+        "id": f"dep-{n}",
+        "version": f"v{n}",
+        "status": status,
+        "created_at": T0 + timedelta(hours=n),
+        "can_rollback": can_rollback,
+        "can_redeploy": True,
+    }
 
 
 HISTORY = [dep(4), dep(3, "FAILED", False), dep(2, "REMOVED"), dep(1, "REMOVED")]
@@ -27,8 +32,11 @@ def plan(
     deployments: list[dict[str, Any]] | None = None,
     **inputs: Any,
 ) -> dict[str, Any]:
-    context = {"severity": severity, "deployments": HISTORY if deployments is None else deployments,
-               "variables": {"DATABASE_POOL_SIZE": "20"}}  # fmt: skip
+    context = {
+        "severity": severity,
+        "deployments": HISTORY if deployments is None else deployments,
+        "variables": {"DATABASE_POOL_SIZE": "20"},
+    }
     base = {"action": action, "service": "control-plane-api", "incident_id": "INC-20240115-0042"}
     return RailwayDeployer().run(base | inputs | {"context": context})
 
@@ -63,8 +71,10 @@ def test_approvals_follow_risk_and_severity() -> None:
 def test_the_seed_pool_change_plans_a_redeploy_and_an_undo() -> None:
     got = plan("set_variables", variables={"DATABASE_POOL_SIZE": "50"})
     assert got["strategy"] == "config_change"
-    assert got["steps"] == ["Set DATABASE_POOL_SIZE=20→50 on control-plane-api",
-                            "Redeploy so the new values take effect; follow its logs"]  # fmt: skip
+    assert got["steps"] == [
+        "Set DATABASE_POOL_SIZE=20→50 on control-plane-api",
+        "Redeploy so the new values take effect; follow its logs",
+    ]
     assert got["undo"] == {"action": "set_variables", "variables": {"DATABASE_POOL_SIZE": "20"}}
     assert plan("set_variables", variables={"NEW": "1"})["undo"] is None
     assert "NAME=string" in plan("set_variables", variables={"bad name": "1"})["refused"]

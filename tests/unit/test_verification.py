@@ -17,14 +17,18 @@ def series(metric: str, values: list[float], start: datetime, every: int = 60) -
 
 def before(error: float = 12.0, p99: float = 300.0) -> dict[str, Series]:
     start = ACTED - timedelta(minutes=10)
-    return {"error_rate": series("error_rate", [error] * 10, start),
-            "latency_p99_ms": series("latency_p99_ms", [p99] * 10, start)}  # fmt: skip
+    return {
+        "error_rate": series("error_rate", [error] * 10, start),
+        "latency_p99_ms": series("latency_p99_ms", [p99] * 10, start),
+    }
 
 
 def after(errors: list[float], p99s: list[float] | None = None) -> dict[str, Series]:
     p99s = p99s if p99s is not None else [300.0] * len(errors)
-    return {"error_rate": series("error_rate", errors, ACTED),
-            "latency_p99_ms": series("latency_p99_ms", p99s, ACTED)}  # fmt: skip
+    return {
+        "error_rate": series("error_rate", errors, ACTED),
+        "latency_p99_ms": series("latency_p99_ms", p99s, ACTED),
+    }
 
 
 def at(minutes: int) -> datetime:
@@ -73,8 +77,9 @@ def test_a_gate_that_passed_before_and_fails_now_is_a_new_symptom() -> None:
 
 
 def test_missing_data_is_said_not_guessed() -> None:
-    verdict = judge(DEFAULT_GATES, before(), {"error_rate": series("error_rate", [0.1], ACTED)},
-                    ACTED, at(6))  # fmt: skip
+    verdict = judge(
+        DEFAULT_GATES, before(), {"error_rate": series("error_rate", [0.1], ACTED)}, ACTED, at(6)
+    )
     assert verdict.outcome is Outcome.NO_DATA
     assert "latency_p99_ms" in verdict.reason
     assert "no data" in verdict.gates[1].summary()
@@ -82,8 +87,11 @@ def test_missing_data_is_said_not_guessed() -> None:
 
 def test_catalog_baselines_replace_thresholds() -> None:
     gates = gates_for({"gates": {"error_rate": 2.5, "db_pool_utilization": 80}})
-    assert gates == (Gate("error_rate", 2.5), Gate("latency_p99_ms", 500.0),
-                     Gate("db_pool_utilization", 80.0))  # fmt: skip
+    assert gates == (
+        Gate("error_rate", 2.5),
+        Gate("latency_p99_ms", 500.0),
+        Gate("db_pool_utilization", 80.0),
+    )
     assert gates_for({}) == DEFAULT_GATES
     assert gates_for({"gates": "nonsense"}) == DEFAULT_GATES
     verdict = judge(gates[:1], before(), after([2.0] * 6), ACTED, at(6))

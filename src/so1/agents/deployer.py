@@ -46,8 +46,11 @@ class RailwayDeployer:
 
 def _strategy(plan: Plan, action: PlatformAction, context: Mapping[str, Any]) -> None:
     book = playbook()
-    name = "config_change" if action is PlatformAction.SET_VARIABLES else {
-        PlatformAction.SCALE: "scale_up"}.get(action, action.value)  # fmt: skip
+    name = (
+        "config_change"
+        if action is PlatformAction.SET_VARIABLES
+        else {PlatformAction.SCALE: "scale_up"}.get(action, action.value)
+    )
     strategy = book.strategies.get(name) or book.for_action(action.value)
     severity = Severity(context["severity"]) if context.get("severity") else None
     plan["strategy"] = strategy.name if strategy else action.value
@@ -66,8 +69,11 @@ def _check(plan: Plan, name: str, ok: bool, detail: str) -> None:
 
 def _busy_check(plan: Plan, deployments: list[Mapping[str, Any]]) -> None:
     busy = next((d for d in deployments if d.get("status") in IN_PROGRESS), None)
-    detail = (f"deployment {busy['id']} is {busy['status']}; wait for it to finish"
-              if busy else "no deployment in progress")  # fmt: skip
+    detail = (
+        f"deployment {busy['id']} is {busy['status']}; wait for it to finish"
+        if busy
+        else "no deployment in progress"
+    )
     _check(plan, "no deployment in progress", busy is None, detail)
 
 
@@ -79,15 +85,19 @@ def _plan_rollback(
     target = next((d for d in deps if found and d["id"] == found.id), None)
     current = deps[0] if deps else None
     if target is None:
-        detail = ("no earlier deployment that ran well and can be rolled back to"
-                  if wanted == "previous" else
-                  f"deployment '{wanted}' does not exist or cannot be rolled back to")  # fmt: skip
+        detail = (
+            "no earlier deployment that ran well and can be rolled back to"
+            if wanted == "previous"
+            else f"deployment '{wanted}' does not exist or cannot be rolled back to"
+        )
         _check(plan, "rollback target", False, detail)
         return
     _check(plan, "rollback target", True, f"{_name(target)} (canRollback)")
     plan["target"] = _brief(target)
-    plan["steps"] = [f"Roll back {plan['service']} from {_name(current)} to {_name(target)}",
-                     "Wait for the new deployment to finish; follow its logs"]  # fmt: skip
+    plan["steps"] = [
+        f"Roll back {plan['service']} from {_name(current)} to {_name(target)}",
+        "Wait for the new deployment to finish; follow its logs",
+    ]
     plan["undo"] = {"action": "rollback", "target_version": current["id"]} if current else None
 
 
@@ -98,8 +108,10 @@ def _plan_restart(
     state = f"{_name(current)} is {current['status']}" if current else "no deployment yet"
     _check(plan, "a deployment to restart", current is not None, state)
     plan["target"] = _brief(current) if current else None
-    plan["steps"] = [f"Restart {plan['service']} ({_name(current)})",
-                     "Wait for it to run again; follow its logs"]  # fmt: skip
+    plan["steps"] = [
+        f"Restart {plan['service']} ({_name(current)})",
+        "Wait for it to run again; follow its logs",
+    ]
     plan["undo"] = None  # a restart cannot be undone
 
 
@@ -140,8 +152,14 @@ def _plan_scale(
 ) -> None:
     replicas = inputs.get("replicas")
     ok = isinstance(replicas, int) and 1 <= replicas <= MAX_REPLICAS
-    _check(plan, "replicas", ok, f"{replicas} replicas" if ok else
-           f"replicas must be a whole number from 1 to {MAX_REPLICAS}")  # fmt: skip
+    _check(
+        plan,
+        "replicas",
+        ok,
+        f"{replicas} replicas"
+        if ok
+        else f"replicas must be a whole number from 1 to {MAX_REPLICAS}",
+    )
     plan["replicas"] = replicas
     plan["steps"] = [f"Scale {plan['service']} to {replicas} replicas"]
     plan["undo"] = None  # the platform does not tell the replica count it had
@@ -151,8 +169,10 @@ def _post_checks(plan: Plan, inputs: Mapping[str, Any]) -> list[str]:
     checks = ["the new deployment reaches SUCCESS"] if plan["action"] != "scale" else []
     incident = inputs.get("incident_id")
     if incident:
-        checks.append(f"error rate < 1% within 5 minutes, p99 < 500 ms"
-                      f" (GET /v1/incidents/{incident}/verification)")  # fmt: skip
+        checks.append(
+            f"error rate < 1% within 5 minutes, p99 < 500 ms"
+            f" (GET /v1/incidents/{incident}/verification)"
+        )
     return checks
 
 

@@ -24,8 +24,10 @@ def parse(raw: dict[str, Any]) -> Playbook:
         for name, s in raw["strategies"].items()
     }
     approval = raw.get("approval") or {}
-    by_risk = {Risk(risk): frozenset(Severity(s) for s in severities)
-               for risk, severities in (approval.get("by_risk") or {}).items()}  # fmt: skip
+    by_risk = {
+        Risk(risk): frozenset(Severity(s) for s in severities)
+        for risk, severities in (approval.get("by_risk") or {}).items()
+    }
     policy = ApprovalPolicy(frozenset(approval.get("always") or ()), by_risk)
     by_cause = {cause: list(names) for cause, names in (raw.get("by_cause") or {}).items()}
     unknown = {n for names in by_cause.values() for n in names} - set(strategies)

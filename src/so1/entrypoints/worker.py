@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from so1.domain.comms import Destination
-from so1.ports import Agent, Clock, Job, Messenger, UnitOfWorkFactory
+from so1.ports import Agent, Clock, Job, Messenger, MetricsSource, UnitOfWorkFactory
 from so1.services.escalation import escalate_unacknowledged
 from so1.services.metrics import purge_expired
 from so1.services.outbox import deliver_due
 from so1.services.runbook_watch import check_clocks
 from so1.services.triage_flow import process_pending
+from so1.services.verification_watch import watch_mitigations
 
 log = logging.getLogger("so1.worker")
 
@@ -85,19 +86,28 @@ class DeliveryPass:
 
 class ClockPass:
     """Re-evaluates the runbook clocks of open incidents (late checks escalate once) and
-    walks escalation policies until someone acknowledges; drops expired metric samples."""
+    walks escalation policies until someone acknowledges; judges finished mitigations on the
+    runbook's metric gates; drops expired metric samples."""
 
     def __init__(
-        self, uow_factory: UnitOfWorkFactory, clock: Clock, wake: Wake, retention: timedelta
+        self,
+        uow_factory: UnitOfWorkFactory,
+        clock: Clock,
+        wake: Wake,
+        settings: JobSettings,
+        metrics: MetricsSource | None,
     ) -> None:
         self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
-        self._retention = retention
+        self._settings, self._metrics = settings, metrics
 
     def __call__(self) -> None:
         started = time.monotonic()
         fired = check_clocks(self._uow_factory, self._clock)
         fired += escalate_unacknowledged(self._uow_factory, self._clock)
-        purge_expired(self._uow_factory, self._clock, self._retention)
+        if self._metrics is not None:  # mitigations judged on the runbook's gates
+            stability = self._settings.stability
+            fired += watch_mitigations(self._uow_factory, self._clock, self._metrics, stability)
+        purge_expired(self._uow_factory, self._clock, self._settings.metrics_retention)
         took = time.monotonic() - started
         if took > SLOW_PASS_SECONDS:
             log.warning("runbook clock pass took %.1f s (%d alarms fired)", took, fired)
@@ -114,6 +124,7 @@ class JobSettings:
     delivery: bool = True
     clocks: bool = True
     metrics_retention: timedelta = timedelta(days=7)
+    stability: timedelta = timedelta(minutes=30)  # metrics stable this long → resolved
 
 
 def background_jobs(
@@ -123,6 +134,7 @@ def background_jobs(
     switches: JobSettings,
     agents: Mapping[str, Agent],
     messengers: Mapping[Destination, Messenger],
+    metrics: MetricsSource | None = None,
 ) -> list[Job]:
     jobs: list[Job] = []
     triage_agent = agents.get(TRIAGE_AGENT)
@@ -133,7 +145,7 @@ def background_jobs(
         delivery = DeliveryPass(uow_factory, clock, wake, messengers)
         jobs.append(Job(DELIVERY, delivery, POLL_SECONDS))
     if switches.clocks:
-        clocks = ClockPass(uow_factory, clock, wake, switches.metrics_retention)
+        clocks = ClockPass(uow_factory, clock, wake, switches, metrics)
         jobs.append(Job(CLOCKS, clocks, CLOCK_SECONDS, serial=True))
     return jobs
 

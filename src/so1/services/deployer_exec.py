@@ -114,8 +114,15 @@ def _progress(
     if run.incident_id is None:
         return
     with uow_factory() as uow:
-        change = Change("platform.action.progress", "agent_run", run.id, text,
-                        {"run_id": run.id}, run.incident_id, "mitigation.progress")  # fmt: skip
+        change = Change(
+            "platform.action.progress",
+            "agent_run",
+            run.id,
+            text,
+            {"run_id": run.id},
+            run.incident_id,
+            "mitigation.progress",
+        )
         record(uow, actor, clock.now(), change)
         uow.commit()
 
@@ -138,8 +145,15 @@ def _finish(
     kind = f"mitigation.{word}" if run.incident_id else None
     with uow_factory() as uow:
         uow.agent_runs.update(done)
-        change = Change(f"platform.action.{'failed' if failure else 'done'}", "agent_run", run.id,
-                        summary, detail, run.incident_id, kind)  # fmt: skip
+        change = Change(
+            f"platform.action.{'failed' if failure else 'done'}",
+            "agent_run",
+            run.id,
+            summary,
+            detail,
+            run.incident_id,
+            kind,
+        )
         record(uow, actor, clock.now(), change)
         uow.commit()
     return done

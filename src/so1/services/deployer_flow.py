@@ -79,9 +79,14 @@ def _severity(uow_factory: UnitOfWorkFactory, incident_id: object) -> str | None
 
 
 def _as_input(deployment: Any) -> dict[str, Any]:
-    return {"id": deployment.id, "version": deployment.version, "status": deployment.status,
-            "created_at": deployment.created_at, "can_rollback": deployment.can_rollback,
-            "can_redeploy": deployment.can_redeploy}  # fmt: skip
+    return {
+        "id": deployment.id,
+        "version": deployment.version,
+        "status": deployment.status,
+        "created_at": deployment.created_at,
+        "can_rollback": deployment.can_rollback,
+        "can_redeploy": deployment.can_redeploy,
+    }
 
 
 def deployer_request(
@@ -98,11 +103,17 @@ def deployer_request(
     status = _first_status(plan)
     incident_id = full.get("incident_id")
     run = AgentRun(
-        id=f"run_{secrets.token_hex(10)}", agent=DEPLOYER_AGENT, status=status,
-        inputs={k: v for k, v in full.items() if k != "context"}, started_at=clock.now(),
-        actor=actor.name, output={"plan": plan}, incident_id=incident_id,
-        error=plan["refused"], finished_at=clock.now() if plan["refused"] else None,
-    )  # fmt: skip
+        id=f"run_{secrets.token_hex(10)}",
+        agent=DEPLOYER_AGENT,
+        status=status,
+        inputs={k: v for k, v in full.items() if k != "context"},
+        started_at=clock.now(),
+        actor=actor.name,
+        output={"plan": plan},
+        incident_id=incident_id,
+        error=plan["refused"],
+        finished_at=clock.now() if plan["refused"] else None,
+    )
     with uow_factory() as uow:
         uow.agent_runs.add(run)
         record(uow, actor, clock.now(), _requested(run, plan))
@@ -121,17 +132,28 @@ def _first_status(plan: Mapping[str, Any]) -> RunStatus:
 def _requested(run: AgentRun, plan: Mapping[str, Any]) -> Change:
     steps = "; ".join(plan.get("steps") or [])
     if plan["refused"]:
-        summary, kind = f"{plan['action']} of {plan['service']} refused: {plan['refused']}", (
-            "mitigation.refused")  # fmt: skip
+        summary, kind = (
+            f"{plan['action']} of {plan['service']} refused: {plan['refused']}",
+            ("mitigation.refused"),
+        )
     elif plan["needs_approval"]:
         summary = f"{plan['action']} of {plan['service']} awaits approval: {steps}"
         kind = "mitigation.awaiting_approval"
     else:
-        summary, kind = f"{plan['action']} of {plan['service']} started: {steps}", (
-            "mitigation.started")  # fmt: skip
+        summary, kind = (
+            f"{plan['action']} of {plan['service']} started: {steps}",
+            ("mitigation.started"),
+        )
     detail = {"run_id": run.id, "plan": _jsonable(plan)}
-    return Change("platform.action.requested", "agent_run", run.id, summary, detail,
-                  run.incident_id, kind if run.incident_id else None)  # fmt: skip
+    return Change(
+        "platform.action.requested",
+        "agent_run",
+        run.id,
+        summary,
+        detail,
+        run.incident_id,
+        kind if run.incident_id else None,
+    )
 
 
 def _jsonable(plan: Mapping[str, Any]) -> dict[str, Any]:
@@ -180,8 +202,13 @@ def _decided(run: AgentRun, actor: Actor, approve: bool, clock: Clock) -> AgentR
     output = dict(run.output or {}) | {"approved_by" if approve else "declined_by": actor.name}
     if approve:
         return replace(run, status=RunStatus.RUNNING, output=output)
-    return replace(run, status=RunStatus.FAILED, output=output, finished_at=clock.now(),
-                   error=f"declined by {actor.name}")  # fmt: skip
+    return replace(
+        run,
+        status=RunStatus.FAILED,
+        output=output,
+        finished_at=clock.now(),
+        error=f"declined by {actor.name}",
+    )
 
 
 def _start(

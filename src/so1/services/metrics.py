@@ -39,8 +39,9 @@ def _checked(index: int, given: SampleIn, now: datetime) -> Sample:
     where = f"samples[{index}]"
     if given.metric not in METRICS:
         known = ", ".join(METRICS)
-        raise ValidationFailed(f"{where}: unknown metric '{given.metric}' (known: {known})",
-                               field=f"{where}.metric")  # fmt: skip
+        raise ValidationFailed(
+            f"{where}: unknown metric '{given.metric}' (known: {known})", field=f"{where}.metric"
+        )
     if not math.isfinite(given.value):
         raise ValidationFailed(f"{where}: value must be a finite number", field=f"{where}.value")
     at = given.at or now
@@ -62,8 +63,9 @@ def metric_series(
         raise ValidationFailed("'end' must be after 'start'", field="end")
     unknown = [m for m in metrics if m not in METRICS]
     if unknown:
-        raise ValidationFailed(f"unknown metric '{unknown[0]}' (known: {', '.join(METRICS)})",
-                               field="metric")  # fmt: skip
+        raise ValidationFailed(
+            f"unknown metric '{unknown[0]}' (known: {', '.join(METRICS)})", field="metric"
+        )
     span = (end - start).total_seconds()
     step = max(step or 0, math.ceil(span / MAX_POINTS_PER_SERIES), 1)
     with uow_factory(read_only=True) as uow:

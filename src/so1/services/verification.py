@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from so1.domain.catalog import CatalogService, Tier
-from so1.domain.verification import Verdict, gates_for, judge
+from so1.domain.incidents import Incident
+from so1.domain.verification import STABILITY, Verdict, gates_for, judge
 from so1.errors import ValidationFailed
 from so1.ports import Clock, MetricsSource, UnitOfWorkFactory
 from so1.services.incidents import get_incident
@@ -26,20 +27,41 @@ def verify_incident(
     marked mitigated."""
     incident = get_incident(uow_factory, incident_id)
     if incident.service is None:
-        raise ValidationFailed(f"incident {incident_id} names no service to measure",
-                               field="service")  # fmt: skip
+        raise ValidationFailed(
+            f"incident {incident_id} names no service to measure", field="service"
+        )
     acted_at = acted_at or incident.mitigated_at
     if acted_at is None:
-        raise ValidationFailed("no mitigation recorded on the incident yet; pass acted_at",
-                               field="acted_at")  # fmt: skip
-    now = clock.now()
-    if acted_at >= now:
+        raise ValidationFailed(
+            "no mitigation recorded on the incident yet; pass acted_at", field="acted_at"
+        )
+    if acted_at >= clock.now():
         raise ValidationFailed("acted_at must be in the past", field="acted_at")
+    return (
+        incident.service,
+        acted_at,
+        judge_incident(uow_factory, clock, source, incident, acted_at),
+    )
+
+
+def judge_incident(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    source: MetricsSource,
+    incident: Incident,
+    acted_at: datetime,
+    stability: timedelta = STABILITY,
+) -> Verdict:
+    """The gates of the incident's service judged from ``acted_at`` to now."""
+    assert incident.service is not None
+    now = clock.now()
     with uow_factory(read_only=True) as uow:
         entry = uow.catalog.get(incident.service) or CatalogService(incident.service, Tier.MEDIUM)
     gates = gates_for(entry.baselines)
     last_before = acted_at - timedelta(seconds=1)  # the action's own instant counts as after
-    before = {g.metric: source.series(entry, g.metric, acted_at - BEFORE, last_before,
-                                      STEP_SECONDS) for g in gates}  # fmt: skip
+    before = {
+        g.metric: source.series(entry, g.metric, acted_at - BEFORE, last_before, STEP_SECONDS)
+        for g in gates
+    }
     after = {g.metric: source.series(entry, g.metric, acted_at, now, STEP_SECONDS) for g in gates}
-    return incident.service, acted_at, judge(gates, before, after, acted_at, now)
+    return judge(gates, before, after, acted_at, now, stability=stability)

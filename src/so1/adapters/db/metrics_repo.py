@@ -34,8 +34,10 @@ class SqlMetricSampleRepository:
     def add(self, samples: Sequence[Sample]) -> None:
         if not samples:
             return
-        rows = [{"service": s.service, "metric": s.metric, "at": s.at, "value": s.value}
-                for s in samples]  # fmt: skip
+        rows = [
+            {"service": s.service, "metric": s.metric, "at": s.at, "value": s.value}
+            for s in samples
+        ]
         dialect = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
         statement = dialect(metric_samples)
         keys = [_c.service, _c.metric, _c.at]

@@ -31,8 +31,15 @@ from so1.errors import AuthFailed, Conflict, NotFound, Rejected, Unavailable, Va
 
 log = logging.getLogger("so1.platform.local")
 
-LIVE = {"RUNNING": SUCCESS, "STARTING": "DEPLOYING", "BACKOFF": "CRASHED", "FATAL": "CRASHED",
-        "EXITED": "CRASHED", "STOPPED": "REMOVED", "STOPPING": "REMOVING"}  # fmt: skip
+LIVE = {
+    "RUNNING": SUCCESS,
+    "STARTING": "DEPLOYING",
+    "BACKOFF": "CRASHED",
+    "FATAL": "CRASHED",
+    "EXITED": "CRASHED",
+    "STOPPED": "REMOVED",
+    "STOPPING": "REMOVING",
+}
 BAD_NAME, NOT_RUNNING, ALREADY_STARTED = 10, 70, 60
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # services and releases: safe as directories
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -82,8 +89,10 @@ class LocalPlatform:
         folder = self._folder(service)
         live = self._state(service)
         newest_first = list(reversed(_records(folder, live)))[: max(limit, 0)]
-        return [_deployment(folder, record, live if index == 0 else None)
-                for index, record in enumerate(newest_first)]  # fmt: skip
+        return [
+            _deployment(folder, record, live if index == 0 else None)
+            for index, record in enumerate(newest_first)
+        ]
 
     def deployment(self, service: str, deployment_id: str) -> PlatformDeployment:
         folder = self._folder(service)
@@ -166,9 +175,13 @@ class LocalPlatform:
         records = _records(folder, live)
         if records and records[-1]["status"] != SUCCESS and records[-1]["status"] not in FAILED:
             records[-1]["status"] = LIVE.get(live, "FAILED")  # how the interrupted one ended
-        record = {"id": f"{service}-{len(records) + 1}", "release": release,
-                  "created_at": datetime.now(UTC).isoformat(), "status": "DEPLOYING",
-                  "reason": reason}  # fmt: skip
+        record = {
+            "id": f"{service}-{len(records) + 1}",
+            "release": release,
+            "created_at": datetime.now(UTC).isoformat(),
+            "status": "DEPLOYING",
+            "reason": reason,
+        }
         _write(folder / "deployments.json", json.dumps([*records, record], indent=2))
         _write(folder / "current", release)
         log.info("%s: %s, release %s, as %s", service, reason, release, record["id"])
@@ -284,8 +297,15 @@ def _records(folder: Path, live: str) -> list[dict[str, Any]]:
         return []
     created = datetime.fromtimestamp((folder / "current").stat().st_mtime, UTC).isoformat()
     status, reason = LIVE.get(live, "FAILED"), "running before SO1 acted on it"
-    return [{"id": f"{folder.name}-1", "release": release, "created_at": created,
-             "status": status, "reason": reason}]  # fmt: skip
+    return [
+        {
+            "id": f"{folder.name}-1",
+            "release": release,
+            "created_at": created,
+            "status": status,
+            "reason": reason,
+        }
+    ]
 
 
 def _deployment(folder: Path, record: Mapping[str, Any], live: str | None) -> PlatformDeployment:

@@ -70,8 +70,11 @@ class RailwayPlatform:
         return found
 
     def deployments(self, service: str, limit: int = 10) -> list[PlatformDeployment]:
-        scope = {"projectId": self._project, "environmentId": self._environment,
-                 "serviceId": self._service_id(service)}  # fmt: skip
+        scope = {
+            "projectId": self._project,
+            "environmentId": self._environment,
+            "serviceId": self._service_id(service),
+        }
         data = self._client.call(DEPLOYMENTS, {"input": scope, "first": limit})
         edges = data["deployments"]["edges"]
         found = [_deployment(service, edge["node"]) for edge in edges]
@@ -104,17 +107,25 @@ class RailwayPlatform:
             raise Rejected(f"Railway did not restart {deployment_id}")
 
     def variables(self, service: str) -> dict[str, str]:
-        scope = {"projectId": self._project, "environmentId": self._environment,
-                 "serviceId": self._service_id(service)}  # fmt: skip
+        scope = {
+            "projectId": self._project,
+            "environmentId": self._environment,
+            "serviceId": self._service_id(service),
+        }
         found = self._client.call(VARIABLES, scope)["variables"] or {}
         return {str(k): str(v) for k, v in found.items()}
 
     def set_variables(self, service: str, variables: Mapping[str, str], apply: bool) -> str | None:
         service_id = self._service_id(service)
         for name, value in variables.items():
-            upsert = {"projectId": self._project, "environmentId": self._environment,
-                      "serviceId": service_id, "name": name, "value": value,
-                      "skipDeploys": True}  # fmt: skip
+            upsert = {
+                "projectId": self._project,
+                "environmentId": self._environment,
+                "serviceId": service_id,
+                "name": name,
+                "value": value,
+                "skipDeploys": True,
+            }
             self._client.call(UPSERT, {"input": upsert})
         if not apply:
             return None
@@ -124,16 +135,21 @@ class RailwayPlatform:
         return self.deployments(service, 1)[0].id
 
     def scale(self, service: str, replicas: int) -> None:
-        variables = {"environmentId": self._environment, "serviceId": self._service_id(service),
-                     "input": {"numReplicas": replicas}}  # fmt: skip
+        variables = {
+            "environmentId": self._environment,
+            "serviceId": self._service_id(service),
+            "input": {"numReplicas": replicas},
+        }
         if not self._client.call(SCALE, variables)["serviceInstanceUpdate"]:
             raise Rejected(f"Railway did not scale {service} to {replicas} replicas")
 
     def logs(self, service: str, deployment_id: str, limit: int = 100) -> list[LogLine]:
         self.deployment(service, deployment_id)
         data = self._client.call(LOGS, {"deploymentId": deployment_id, "limit": limit})
-        lines = [LogLine(_when(row["timestamp"]), str(row["message"]), row.get("severity"))
-                 for row in data["deploymentLogs"]]  # fmt: skip
+        lines = [
+            LogLine(_when(row["timestamp"]), str(row["message"]), row.get("severity"))
+            for row in data["deploymentLogs"]
+        ]
         return sorted(lines, key=lambda line: line.at)[-limit:]
 
 

@@ -34,8 +34,11 @@ class RailwayClient:
     ) -> None:
         """``project_token``: the token is scoped to one environment (``Project-Access-Token``
         header) rather than an account or workspace token (``Authorization: Bearer``)."""
-        header = {"Project-Access-Token": token} if project_token else {
-            "Authorization": f"Bearer {token}"}  # fmt: skip
+        header = (
+            {"Project-Access-Token": token}
+            if project_token
+            else {"Authorization": f"Bearer {token}"}
+        )
         self._http = httpx.Client(timeout=timeout, headers=header)
         self._url, self._sleep = api_url, sleep
 

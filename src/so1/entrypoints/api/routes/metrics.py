@@ -94,13 +94,27 @@ def verification(
         incident_id,
         _instant(acted_at, "acted_at"),
     )
-    gates = [GateOut(gate=r.gate.label, metric=r.gate.metric, below=r.gate.below,
-                     before=r.before, latest=r.latest, passing=r.passing,
-                     passing_since=r.passing_since) for r in verdict.gates]  # fmt: skip
+    gates = [
+        GateOut(
+            gate=r.gate.label,
+            metric=r.gate.metric,
+            below=r.gate.below,
+            before=r.before,
+            latest=r.latest,
+            passing=r.passing,
+            passing_since=r.passing_since,
+        )
+        for r in verdict.gates
+    ]
     return VerificationOut(
-        incident_id=incident_id, service=service, acted_at=acted, outcome=verdict.outcome.value,
-        reason=verdict.reason, stable_for_seconds=verdict.stable_for.total_seconds(), gates=gates,
-    )  # fmt: skip
+        incident_id=incident_id,
+        service=service,
+        acted_at=acted,
+        outcome=verdict.outcome.value,
+        reason=verdict.reason,
+        stable_for_seconds=verdict.stable_for.total_seconds(),
+        gates=gates,
+    )
 
 
 @router.post("/v1/metrics", response_model=Stored)

@@ -1,0 +1,165 @@
+"""After a mitigation the clocks job judges the runbook's gates: effective → monitoring,
+stable for the window → resolved with the seed's resolved notice; ineffective → the next
+hypothesis; new symptoms → undo proposed. Each outcome once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from so1.adapters.clock import FixedClock
+from so1.bootstrap import Container
+from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
+from so1.domain.severity import Severity
+from so1.services.context import Actor
+from so1.services.incidents import NewIncident, create_incident, get_incident
+from so1.services.verification_watch import watch_mitigations
+from tests.e2e.deployer_support import SERVICE, finished
+
+HYPOTHESES = [
+    {"cause": "connection_exhaustion", "confidence": 0.85},
+    {"cause": "traffic_surge", "confidence": 0.4},
+]
+
+
+@pytest.fixture
+def incident(container: Container, railway: Any) -> Incident:
+    made = create_incident(
+        container.uow,
+        container.clock,
+        Actor("t"),
+        NewIncident(
+            "API error rate spike",
+            Severity.SEV2,
+            service=SERVICE,
+            status=IncidentStatus.INVESTIGATING,
+        ),
+    )
+    with container.uow() as uow:
+        uow.timeline.add(
+            TimelineEvent(
+                made.id,
+                container.clock.now(),
+                "triage.report",
+                "so1",
+                "triage",
+                {"hypotheses": HYPOTHESES},
+            )
+        )
+        uow.commit()
+    return made
+
+
+def mitigate(api: TestClient, incident: Incident) -> None:
+    body = {
+        "agent": "railway-deployer",
+        "inputs": {
+            "action": "set_variables",
+            "service": SERVICE,
+            "incident_id": incident.id,
+            "variables": {"DATABASE_POOL_SIZE": "50"},
+        },
+    }
+    run = finished(api, api.post("/v1/orchestrate", json=body).json()["run_id"])
+    assert run["status"] == "completed", run
+
+
+def push(api: TestClient, clock: FixedClock, metric: str, values: list[float]) -> None:
+    """One sample a minute from 10 minutes before now."""
+    start = clock.now() - timedelta(minutes=10)
+    samples = [
+        {
+            "service": SERVICE,
+            "metric": metric,
+            "value": v,
+            "at": (start + timedelta(minutes=i)).isoformat(),
+        }
+        for i, v in enumerate(values)
+    ]
+    assert api.post("/v1/metrics", json={"samples": samples}).status_code == 200
+
+
+def results(api: TestClient, incident: Incident, kind: str = "verification.result") -> list[Any]:
+    events = api.get(f"/v1/incidents/{incident.id}/timeline").json()["events"]
+    return [e for e in events if e["kind"] == kind]
+
+
+def watch(container: Container) -> int:
+    return watch_mitigations(
+        container.uow, container.clock, container.metrics_source, timedelta(minutes=30)
+    )
+
+
+def test_effective_then_stable_resolves_with_the_mitigation(
+    api: TestClient, container: Container, clock: FixedClock, incident: Incident
+) -> None:
+    acted = clock.now()
+    mitigate(api, incident)
+    clock.set(acted + timedelta(minutes=10))
+    push(api, clock, "error_rate", [12.0, 3.0] + [0.3] * 9)
+    push(api, clock, "latency_p99_ms", [320.0] * 11)
+    assert watch(container) == 1
+    assert watch(container) == 0  # once per outcome
+    [effective] = results(api, incident)
+    assert effective["data"]["outcome"] == "effective"
+    assert "✅ error_rate < 1%: 0.3" in effective["summary"]
+    assert get_incident(container.uow, incident.id).status is IncidentStatus.MONITORING
+
+    clock.set(acted + timedelta(minutes=41))
+    push(api, clock, "error_rate", [0.3] * 11)
+    push(api, clock, "latency_p99_ms", [300.0] * 11)
+    assert watch(container) == 1
+    resolved = get_incident(container.uow, incident.id)
+    assert resolved.status is IncidentStatus.RESOLVED
+    assert resolved.resolution_summary is not None
+    assert resolved.resolution_summary.startswith(
+        "Set DATABASE_POOL_SIZE=(unset)→50 on control-plane-api; stable for"
+    )
+
+
+def test_ineffective_rejects_the_hypothesis_and_proposes_the_next(
+    api: TestClient, container: Container, clock: FixedClock, incident: Incident
+) -> None:
+    acted = clock.now()
+    mitigate(api, incident)
+    clock.set(acted + timedelta(minutes=3))
+    push(api, clock, "error_rate", [12.0] * 11)
+    push(api, clock, "latency_p99_ms", [320.0] * 11)
+    assert watch(container) == 0  # still inside the 5-minute settle window
+    clock.set(acted + timedelta(minutes=7))
+    push(api, clock, "error_rate", [12.0] * 11)
+    assert watch(container) == 1
+    [result] = results(api, incident)
+    assert result["data"]["outcome"] == "ineffective"
+    assert result["data"]["rejected"] == "connection_exhaustion"
+    assert result["data"]["next_hypothesis"] == "traffic_surge"
+    assert "Scale up" in result["data"]["proposal"]
+    [rejected] = results(api, incident, "hypothesis.rejected")
+    assert rejected["data"]["cause"] == "connection_exhaustion"
+    assert get_incident(container.uow, incident.id).status is IncidentStatus.INVESTIGATING
+
+
+def test_new_symptoms_propose_the_undo(
+    api: TestClient,
+    container: Container,
+    clock: FixedClock,
+    incident: Incident,
+    railway: Any,
+) -> None:
+    railway.variables["svc-cpa"] = {"DATABASE_POOL_SIZE": "20"}
+    acted = clock.now()
+    mitigate(api, incident)
+    clock.set(acted + timedelta(minutes=8))
+    push(api, clock, "error_rate", [12.0] * 3 + [0.3] * 8)
+    push(api, clock, "latency_p99_ms", [300.0] * 3 + [900.0] * 8)
+    assert watch(container) == 1
+    [result] = results(api, incident)
+    assert result["data"]["outcome"] == "new_symptoms"
+    assert result["data"]["undo"] == {
+        "action": "set_variables",
+        "variables": {"DATABASE_POOL_SIZE": "20"},
+    }
+    assert "undo the mitigation (set_variables DATABASE_POOL_SIZE=20)" in result["summary"]
