@@ -96,12 +96,17 @@ class Container:
         return self.metrics
 
     @property
-    def deployer(self) -> DeployerDeps:
+    def platform_adapter(self) -> Platform:
+        """The configured platform; raises ValidationFailed when its settings are missing."""
         if self.platform is None:
             self.platform = _platform(self.settings)
+        return self.platform
+
+    @property
+    def deployer(self) -> DeployerDeps:
         return DeployerDeps(
             agent=self.agents[DEPLOYER_AGENT],
-            platform=self.platform,
+            platform=self.platform_adapter,
             background=self._in_background,
             follow_timeout=self.settings.deploy_follow_seconds,
         )

@@ -27,6 +27,7 @@ class RailwayState:
     replicas: dict[str, int] = field(default_factory=dict)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     fail_next: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    logs: dict[str, list[str]] = field(default_factory=dict)  # deployment id → lines
     counter: int = 0
 
     def add(
@@ -120,6 +121,8 @@ class _Operations:
             ("2024-01-15T10:05:02Z", "Listening on :8080"),
             ("2024-01-15T10:05:01Z", "Starting with DATABASE_POOL_SIZE=50"),
         ]
+        given = self.state.logs.get(v["deploymentId"], [])
+        lines += [(f"2024-01-15T10:06:{i % 60:02d}Z", m) for i, m in enumerate(given)]
         return [{"timestamp": t, "message": m, "severity": "info"} for t, m in lines]
 
 

@@ -1,0 +1,104 @@
+"""Investigation: the incident's context in one call, and hypotheses documented in the
+runbook's format (on the timeline, and in the war room on request)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from so1.domain.investigation import Hypothesis, InvestigationStep
+from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
+from so1.entrypoints.api.schemas import Strict
+from so1.errors import So1Error
+from so1.ports_platform import Platform
+from so1.services.hypotheses import document_hypothesis
+from so1.services.investigation import InvestigationContext, investigation_context
+
+router = APIRouter(prefix="/v1/incidents", tags=["investigation"])
+
+
+class StepIn(Strict):
+    text: str = Field(min_length=1, max_length=500)
+    done: bool = False
+
+
+class HypothesisIn(Strict):
+    hypothesis: str = Field(min_length=1, max_length=500)
+    confidence: float = Field(ge=0, le=1, description="0 to 1 (0.85 is shown as 85%)")
+    evidence: list[str] = Field(default_factory=list, max_length=50)
+    steps: list[StepIn] = Field(default_factory=list, max_length=50)
+    cause: str | None = Field(default=None, max_length=100, description="a cause id, if known")
+    post_to_war_room: bool = False
+
+
+class HypothesisOut(BaseModel):
+    incident_id: str
+    markdown: str
+    posted: bool
+
+
+@router.get("/{incident_id}/context")
+def context(incident_id: str, container: ContainerDep, actor: Reader) -> dict[str, Any]:
+    """Recent deployments and what changed, key metrics, error log patterns (new ones first),
+    the runbook's symptom table applied, and the hypotheses so far."""
+    platform: Platform | None
+    try:
+        platform = container.platform_adapter
+    except So1Error:
+        platform = None
+    found = investigation_context(
+        container.uow, container.clock, actor, container.metrics_source, platform, incident_id
+    )
+    return _context_out(found)
+
+
+def _context_out(found: InvestigationContext) -> dict[str, Any]:
+    metrics = [
+        {
+            "metric": s.metric,
+            "unit": s.unit,
+            "latest": s.last(),
+            "points": [[at.isoformat(), v] for at, v in s.points],
+        }
+        for s in found.metrics
+    ]
+    return {
+        "incident_id": found.incident.id,
+        "service": found.incident.service,
+        "window": {"start": found.start.isoformat(), "end": found.end.isoformat()},
+        "deployment_diff": _plain(asdict(found.diff)) if found.diff else None,
+        "platform_deployments": [_plain(asdict(d)) for d in found.platform],
+        "metrics": metrics,
+        "log_patterns": _plain(asdict(found.logs)) if found.logs else None,
+        "symptoms": [asdict(row) for row in found.symptoms],
+        "hypotheses": found.hypotheses,
+        "unavailable": found.unavailable,
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+@router.post("/{incident_id}/hypotheses", response_model=HypothesisOut, status_code=201)
+def hypothesis(
+    incident_id: str, body: HypothesisIn, container: ContainerDep, actor: Writer
+) -> HypothesisOut:
+    """The runbook's "Document hypothesis": kept on the timeline; posted to the war room too
+    with ``post_to_war_room``."""
+    steps = [InvestigationStep(s.text, s.done) for s in body.steps]
+    given = Hypothesis(body.hypothesis, body.confidence, body.evidence, steps)
+    posted = document_hypothesis(
+        container.uow, container.clock, actor, incident_id, given, body.cause, body.post_to_war_room
+    )
+    if posted:
+        container.wake_worker()
+    return HypothesisOut(incident_id=incident_id, markdown=given.markdown(), posted=posted)
