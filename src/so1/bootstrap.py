@@ -140,6 +140,7 @@ class Container:
                 self.settings.runbook_clocks,
                 timedelta(hours=self.settings.metrics_retention_hours),
                 timedelta(minutes=self.settings.stability_minutes),
+                self.settings.clock_seconds,
             ),
             self.agents,
             self.messengers,

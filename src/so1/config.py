@@ -47,7 +47,11 @@ class Settings(BaseSettings):
     )
     runbook_clocks: bool = Field(
         default=True,
-        description="re-evaluate runbook deadlines every 15 s and escalate late checks once",
+        description="re-evaluate runbook deadlines (and judge mitigations on the metric gates)"
+        " every SO1_CLOCK_SECONDS and escalate late checks once",
+    )
+    clock_seconds: int = Field(
+        default=15, ge=1, le=300, description="how often the clocks job runs (seconds)"
     )
     chat: Literal["builtin", "slack"] = Field(
         default="builtin", description="the war room: builtin (kept by SO1) or slack"

@@ -125,29 +125,27 @@ def _outcome(
     stable_for: timedelta,
     stability: timedelta,
 ) -> tuple[Outcome, str]:
-    problem = _data_or_new_symptoms(results)
-    if problem is not None:
-        return problem
+    missing = [r.gate.metric for r in results if r.latest is None]
+    if missing:
+        return Outcome.NO_DATA, f"no data after the action for {', '.join(missing)}"
     if all(r.passing for r in results):
         if stable_for >= stability:
             return Outcome.STABLE, f"every gate has passed for {_minutes(stable_for)}"
         return Outcome.EFFECTIVE, f"every gate passes; stable for {_minutes(stable_for)} so far"
-    if elapsed < settle:
+    if elapsed < settle:  # a restart's own blip is not a verdict
         return Outcome.WAITING, f"{_minutes(elapsed)} since the action; gates not yet passing"
+    return _failing_outcome(results, elapsed)
+
+
+def _failing_outcome(results: Sequence[GateResult], elapsed: timedelta) -> tuple[Outcome, str]:
+    """After the settle window, with some gate still failing: why."""
+    worse = [r.gate.label for r in results if not r.passing and _passed_before(r)]
+    if worse:
+        return Outcome.NEW_SYMPTOMS, f"passed before the action, failing now: {', '.join(worse)}"
     if any(_improved(r) for r in results):
         names = ", ".join(r.gate.label for r in results if not r.passing)
         return Outcome.PARTIAL, f"improved, still failing: {names}"
     return Outcome.INEFFECTIVE, f"no real change after {_minutes(elapsed)}"
-
-
-def _data_or_new_symptoms(results: Sequence[GateResult]) -> tuple[Outcome, str] | None:
-    missing = [r.gate.metric for r in results if r.latest is None]
-    if missing:
-        return Outcome.NO_DATA, f"no data after the action for {', '.join(missing)}"
-    worse = [r.gate.label for r in results if not r.passing and _passed_before(r)]
-    if worse:
-        return Outcome.NEW_SYMPTOMS, f"passed before the action, failing now: {', '.join(worse)}"
-    return None
 
 
 def _passed_before(result: GateResult) -> bool:
@@ -161,4 +159,6 @@ def _improved(result: GateResult) -> bool:
 
 
 def _minutes(span: timedelta) -> str:
-    return f"{span.total_seconds() / 60:.0f} min"
+    """A duration as people say it: seconds under two minutes, minutes after."""
+    seconds = span.total_seconds()
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"

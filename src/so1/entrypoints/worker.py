@@ -125,6 +125,7 @@ class JobSettings:
     clocks: bool = True
     metrics_retention: timedelta = timedelta(days=7)
     stability: timedelta = timedelta(minutes=30)  # metrics stable this long → resolved
+    clock_seconds: int = CLOCK_SECONDS
 
 
 def background_jobs(
@@ -146,7 +147,7 @@ def background_jobs(
         jobs.append(Job(DELIVERY, delivery, POLL_SECONDS))
     if switches.clocks:
         clocks = ClockPass(uow_factory, clock, wake, switches, metrics)
-        jobs.append(Job(CLOCKS, clocks, CLOCK_SECONDS, serial=True))
+        jobs.append(Job(CLOCKS, clocks, switches.clock_seconds, serial=True))
     return jobs
 
 

@@ -177,8 +177,8 @@ def _move(
     elif verdict.outcome is Outcome.STABLE:
         with uow_factory(read_only=True) as uow:
             steps = _plan(uow, mitigation).get("steps") or [mitigation.summary]
-        minutes = int(verdict.stable_for.total_seconds() // 60)
-        resolution = f"{steps[0]}; stable for {minutes} minutes, no recurrence"
+        resolution = f"{steps[0]}; {verdict.reason.replace('every gate has passed', 'stable')}"
+        resolution += ", no recurrence"
         update_incident(
             uow_factory,
             clock,

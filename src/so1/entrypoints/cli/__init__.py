@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from so1.entrypoints.cli import intake, local, oncall, remote, warroom
+from so1.entrypoints.cli import demo, intake, local, oncall, remote, warroom
 
 app = typer.Typer(
     name="so1",
@@ -17,6 +17,7 @@ remote.register(app)
 intake.register(app)
 oncall.register(app)
 warroom.register(app)
+demo.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,169 @@
+"""The processes of `so1 demo`, all real: supervisord running the sample service through the
+local platform, and `so1 serve` on a SQLite file, each on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from so1.adapters.platform.local import LocalPlatform, add_release
+from so1.examples import pool_service
+
+SERVICE = "control-plane-api"
+START_TIMEOUT = 60.0
+TOKEN = re.compile(r"\bso1_[A-Za-z0-9_-]+\b")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    app_port: int = field(default_factory=free_port)
+    supervisor_port: int = field(default_factory=free_port)
+    so1_port: int = field(default_factory=free_port)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    token: str = ""
+
+    @property
+    def app_url(self) -> str:
+        return f"http://127.0.0.1:{self.app_port}"
+
+    @property
+    def so1_url(self) -> str:
+        return f"http://127.0.0.1:{self.so1_port}"
+
+    @property
+    def supervisor_url(self) -> str:
+        return f"http://127.0.0.1:{self.supervisor_port}"
+
+    @property
+    def platform_root(self) -> Path:
+        return self.workdir / "platform"
+
+    @property
+    def database_url(self) -> str:
+        return f"sqlite:///{self.workdir / 'so1.db'}"
+
+    def start_service(self, pool_size: int) -> None:
+        """Release v1 of the sample service under supervisord, on the local platform."""
+        add_release(self.platform_root, SERVICE, "v1", [sys.executable, pool_service.__file__])
+        env = {"PORT": str(self.app_port), "DATABASE_POOL_SIZE": str(pool_size)}
+        self.platform().set_variables(SERVICE, env, apply=False)
+        config = self.workdir / "supervisord.conf"
+        config.write_text(self._supervisor_config())
+        supervisord = Path(sys.executable).with_name("supervisord")
+        self._spawn([str(supervisord), "-c", str(config)], "supervisord.log")
+        self._wait(self._program_running, "the sample service under supervisord")
+
+    def _supervisor_config(self) -> str:
+        launcher = f"{sys.executable} -m so1.adapters.platform.local_launcher"
+        return "\n".join(
+            [
+                "[supervisord]",
+                "nodaemon=true",
+                f"logfile={self.workdir / 'supervisord.main.log'}",
+                f"pidfile={self.workdir / 'supervisord.pid'}",
+                "",
+                "[inet_http_server]",
+                f"port=127.0.0.1:{self.supervisor_port}",
+                "",
+                "[rpcinterface:supervisor]",
+                "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+                "",
+                f"[program:{SERVICE}]",
+                f"command={launcher} {self.platform_root / SERVICE}",
+                "autostart=true",
+                "startsecs=1",
+                "stopwaitsecs=5",
+                "redirect_stderr=true",
+                f"stdout_logfile={self.workdir / 'service.log'}",
+                "",
+            ]
+        )
+
+    def _program_running(self) -> bool:
+        try:
+            proxy = xmlrpc.client.ServerProxy(f"{self.supervisor_url}/RPC2")
+            info: dict[str, object] = proxy.supervisor.getProcessInfo(SERVICE)  # type: ignore[assignment]
+        except (OSError, xmlrpc.client.Error):
+            return False
+        return info.get("statename") == "RUNNING" and self._answers(f"{self.app_url}/stats")
+
+    def platform(self) -> LocalPlatform:
+        return LocalPlatform(self.platform_root, self.supervisor_url, start_timeout=20.0)
+
+    def start_so1(self, stability_minutes: float) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SO1_")} | {
+            "SO1_DATABASE_URL": self.database_url,
+            "SO1_PORT": str(self.so1_port),
+            "SO1_PLATFORM": "local",
+            "SO1_LOCAL_PLATFORM_ROOT": str(self.platform_root),
+            "SO1_SUPERVISOR_URL": self.supervisor_url,
+            "SO1_CLOCK_SECONDS": "2",
+            "SO1_STABILITY_MINUTES": str(stability_minutes),
+            "SO1_LOG_LEVEL": "warning",
+            "PYTHONUNBUFFERED": "1",
+        }
+        log = self._spawn([sys.executable, "-m", "so1", "serve"], "so1.log", env)
+        self._wait(lambda: self._answers(f"{self.so1_url}/v1/health"), "so1 serve")
+        found = TOKEN.search(log.read_text(errors="replace"))
+        if found is None:
+            raise RuntimeError(f"so1 serve printed no admin key; see {log}")
+        self.token = found.group(0)
+
+    def _spawn(self, command: list[str], log_name: str, env: dict[str, str] | None = None) -> Path:
+        log = self.workdir / log_name
+        with log.open("wb") as out:
+            self.processes.append(
+                subprocess.Popen(  # noqa: S603 - our own interpreter and supervisord
+                    command, cwd=self.workdir, env=env, stdout=out, stderr=subprocess.STDOUT
+                )
+            )
+        return log
+
+    def _answers(self, url: str) -> bool:
+        try:
+            return httpx.get(url, timeout=1.0).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _wait(self, ready: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            for process in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"a process exited while starting {what}; logs in {self.workdir}"
+                    )
+            time.sleep(0.2)
+        raise RuntimeError(
+            f"{what} did not start within {START_TIMEOUT:.0f} s; logs in {self.workdir}"
+        )
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
