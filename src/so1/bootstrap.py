@@ -17,6 +17,7 @@ from so1.adapters.db.engine import build_engine
 from so1.adapters.db.health import DatabaseHealth
 from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.uow import SqlUnitOfWork
+from so1.adapters.diagnostics.postgres import PostgresDiagnostics
 from so1.adapters.jobs.procrastinate_runner import ProcrastinateJobRunner
 from so1.adapters.metrics.builtin import BuiltinMetrics
 from so1.adapters.metrics.prometheus import PrometheusMetrics
@@ -94,6 +95,13 @@ class Container:
         if self.metrics is None:
             self.metrics = _metrics(self.settings, self)
         return self.metrics
+
+    @property
+    def diagnostics(self) -> dict[str, PostgresDiagnostics]:
+        return {
+            name: PostgresDiagnostics(name, url)
+            for name, url in self.settings.diagnose_databases.items()
+        }
 
     @property
     def platform_adapter(self) -> Platform:

@@ -153,6 +153,11 @@ class Settings(BaseSettings):
     railway_services: dict[str, str] = Field(
         default_factory=dict, description="SO1 service name → Railway service id (JSON)"
     )
+    diagnose_databases: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON: name → PostgreSQL URL of the services' databases the database"
+        " playbook may inspect (use a role with pg_monitor and pg_signal_backend)",
+    )
     deploy_follow_seconds: float = Field(
         default=600.0, gt=0, description="how long a platform action follows its deployment"
     )

@@ -1,0 +1,1 @@
+"""Diagnostics of the databases services use (the runbook's database failure scenario)."""
