@@ -76,6 +76,9 @@ class AuditRepository(Protocol):
     def search(
         self, limit: int, offset: int, actor: str | None = None, action: str | None = None
     ) -> list[AuditRecord]: ...
+    def between(self, start: datetime, end: datetime, limit: int) -> list[AuditRecord]:
+        """Oldest first."""
+        ...
 
 
 class CatalogRepository(Protocol):

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from so1.domain.access import ApiKey, IssuedKey, Scope, new_key, secret_matches, split_token
 from so1.domain.records import AuditRecord, Outcome
 from so1.errors import Conflict, NotFound, Unauthorized
-from so1.ports import Clock, UnitOfWorkFactory
+from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
 
 # last_used_at is refreshed at most this often, so reads do not turn into writes.
@@ -82,14 +82,22 @@ def rotate_key(
         old = uow.keys.get(key_id)
         if old is None or not old.is_usable(now):
             raise NotFound(f"API key {key_id} does not exist or is no longer usable")
-        issued = new_key(old.name, old.scopes, now, old.expires_at, rotated_from=old.id)
-        uow.keys.add(issued.key)
-        retire_at = now + grace
-        if old.expires_at is None or retire_at < old.expires_at:
-            uow.keys.expire(old.id, retire_at)
-        detail = {"new_key_id": issued.key.id, "old_key_expires_at": retire_at.isoformat()}
-        record(uow, actor, now, Change("key.rotate", "api_key", old.id, "rotated", detail))
+        issued = rotate_in(uow, actor, now, old, grace)
         uow.commit()
+    return issued
+
+
+def rotate_in(
+    uow: UnitOfWork, actor: Actor, now: datetime, old: ApiKey, grace: timedelta
+) -> IssuedKey:
+    """Rotate ``old`` inside the caller's transaction."""
+    issued = new_key(old.name, old.scopes, now, old.expires_at, rotated_from=old.id)
+    uow.keys.add(issued.key)
+    retire_at = now + grace
+    if old.expires_at is None or retire_at < old.expires_at:
+        uow.keys.expire(old.id, retire_at)
+    detail = {"new_key_id": issued.key.id, "old_key_expires_at": retire_at.isoformat()}
+    record(uow, actor, now, Change("key.rotate", "api_key", old.id, "rotated", detail))
     return issued
 
 
@@ -125,6 +133,10 @@ class KeyCache:
     def forget(self, key_id: str) -> None:
         with self._lock:
             self._entries.pop(key_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 NO_CACHE = KeyCache(0)

@@ -11,7 +11,7 @@ from so1.domain.alerts import AlertSource
 from so1.domain.intake import Integration, new_integration_secret
 from so1.domain.records import AuditRecord, Outcome
 from so1.errors import Conflict, Forbidden, NotFound, So1Error, Unauthorized, ValidationFailed
-from so1.ports import Clock, UnitOfWorkFactory
+from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
 
 # PagerDuty documents 403 for a bad signature (so it does not redeliver); others get 401.
@@ -77,22 +77,32 @@ def rotate_integration(
         current = uow.intake.integration(integration_id)
         if current is None or current.disabled_at is not None:
             raise NotFound(f"integration {integration_id} does not exist or is disabled")
-        rotated = replace(
-            current,
-            secret=secret or new_integration_secret(current.source),
-            previous_secret=current.secret,
-            previous_valid_until=now + grace,
-            rotated_at=now,
-        )
-        uow.intake.update_integration(rotated)
-        detail = {"previous_valid_until": rotated.previous_valid_until.isoformat()}  # type: ignore[union-attr]
-        record(
-            uow,
-            actor,
-            now,
-            Change("integration.rotate", "integration", current.id, "rotated", detail),
-        )
+        rotated = rotate_in(uow, actor, now, current, grace, secret)
         uow.commit()
+    return rotated
+
+
+def rotate_in(
+    uow: UnitOfWork,
+    actor: Actor,
+    now: datetime,
+    current: Integration,
+    grace: timedelta,
+    secret: str | None = None,
+) -> Integration:
+    """Rotate ``current``'s secret inside the caller's transaction."""
+    valid_until = now + grace
+    rotated = replace(
+        current,
+        secret=secret or new_integration_secret(current.source),
+        previous_secret=current.secret,
+        previous_valid_until=valid_until,
+        rotated_at=now,
+    )
+    uow.intake.update_integration(rotated)
+    detail = {"previous_valid_until": valid_until.isoformat()}
+    change = Change("integration.rotate", "integration", current.id, "rotated", detail)
+    record(uow, actor, now, change)
     return rotated
 
 

@@ -88,6 +88,13 @@ class SqlAuditRepository:
         ).mappings()
         return [AuditRecord(**{**dict(r), "outcome": Outcome(r["outcome"])}) for r in rows]
 
+    def between(self, start: datetime, end: datetime, limit: int) -> list[AuditRecord]:
+        """Oldest first, ``start`` <= at <= ``end``."""
+        a = t.audit_log
+        query = select(a).where(a.c.at >= start, a.c.at <= end)
+        rows = self._conn.execute(query.order_by(a.c.at, a.c.id).limit(limit)).mappings()
+        return [AuditRecord(**{**dict(r), "outcome": Outcome(r["outcome"])}) for r in rows]
+
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(t.audit_log)).scalar_one())
 

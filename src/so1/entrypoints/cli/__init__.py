@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from so1.entrypoints.cli import demo, intake, local, oncall, remote, warroom
+from so1.entrypoints.cli import demo, intake, local, oncall, remote, security, warroom
 
 app = typer.Typer(
     name="so1",
@@ -18,6 +18,7 @@ intake.register(app)
 oncall.register(app)
 warroom.register(app)
 demo.register(app)
+security.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,115 @@
+"""The security-breach playbook: rotate everything at once, export the audit log, and an
+evidence bundle whose hashes are on the timeline."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from so1.bootstrap import Container
+from so1.domain.access import Scope
+from so1.domain.alerts import AlertSource
+from so1.domain.severity import Severity
+from so1.entrypoints.api.app import create_app
+from so1.services.context import Actor
+from so1.services.incidents import NewIncident, create_incident
+from so1.services.integrations import add_integration, list_integrations
+from tests.conftest import make_key
+from tests.e2e.conftest import Cli
+
+
+def client(container: Container, token: str) -> TestClient:
+    made = TestClient(create_app(container), raise_server_exceptions=False)
+    made.headers["Authorization"] = f"Bearer {token}"
+    return made
+
+
+def test_rotate_everything_stops_every_old_secret_now(
+    api: TestClient, container: Container, admin_token: str
+) -> None:
+    reader_token = make_key(container, Scope.READ, name="dashboard")
+    hook = add_integration(container.uow, container.clock, Actor("t"), AlertSource.DATADOG, "dd")
+    answer = api.post("/v1/security/rotate")
+    assert answer.status_code == 200, answer.text
+    rotated = answer.json()
+    names = {k["name"]: k for k in rotated["keys"]}
+    assert set(names) == {"admin", "dashboard"}
+    assert names["dashboard"]["scopes"] == ["read"]
+    assert client(container, admin_token).get("/v1/incidents").status_code == 401
+    assert client(container, reader_token).get("/v1/incidents").status_code == 401
+    assert client(container, names["admin"]["token"]).get("/v1/incidents").status_code == 200
+    [new_secret] = rotated["integrations"]
+    assert new_secret["id"] == hook.id and new_secret["secret"] != hook.secret
+    [stored] = list_integrations(container.uow)
+    assert stored.valid_secrets(container.clock.now() + timedelta(seconds=1)) == [
+        new_secret["secret"]
+    ]
+
+
+def test_audit_export_is_json_lines_for_the_window(api: TestClient, container: Container) -> None:
+    now = container.clock.now()
+    api.put("/v1/feature-flags/bulk-execution", json={"enabled": True})
+    exported = api.get("/v1/audit/export", params={"start": (now - timedelta(hours=1)).isoformat()})
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in exported.text.splitlines()]
+    assert "flag.set" in [line["action"] for line in lines]
+    later = api.get(
+        "/v1/audit/export",
+        params={
+            "start": (now + timedelta(hours=1)).isoformat(),
+            "end": (now + timedelta(hours=2)).isoformat(),
+        },
+    )
+    assert later.text == ""
+    backwards = api.get(
+        "/v1/audit/export",
+        params={"start": now.isoformat(), "end": (now - timedelta(hours=1)).isoformat()},
+    )
+    assert backwards.status_code == 422
+    viewer = client(container, make_key(container, Scope.READ, Scope.WRITE))
+    assert viewer.get("/v1/audit/export", params={"start": now.isoformat()}).status_code == 403
+
+
+def test_evidence_bundle_hashes_match_and_are_on_the_timeline(
+    api: TestClient, container: Container
+) -> None:
+    incident = create_incident(
+        container.uow,
+        container.clock,
+        Actor("t"),
+        NewIncident("Credential leak", Severity.SEV0, service="api"),
+    )
+    answer = api.post(f"/v1/incidents/{incident.id}/evidence")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["X-SO1-SHA256"] == hashlib.sha256(answer.content).hexdigest()
+    archive = zipfile.ZipFile(io.BytesIO(answer.content))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert set(manifest["sha256"]) == {
+        "incident.json",
+        "timeline.json",
+        "alerts.json",
+        "messages.json",
+        "audit.jsonl",
+    }
+    for name, digest in manifest["sha256"].items():
+        assert hashlib.sha256(archive.read(name)).hexdigest() == digest
+    assert json.loads(archive.read("incident.json"))["title"] == "Credential leak"
+    events = api.get(f"/v1/incidents/{incident.id}/timeline").json()["events"]
+    [logged] = [e for e in events if e["kind"] == "evidence.bundle"]
+    assert logged["data"]["sha256"] == answer.headers["X-SO1-SHA256"]
+    no_clearance = client(container, make_key(container, Scope.READ, Scope.WRITE))
+    assert no_clearance.post(f"/v1/incidents/{incident.id}/evidence").status_code == 403
+
+
+def test_so1_security_rotate_needs_yes(cli: Cli, container: Container, admin_token: str) -> None:
+    refused = cli("security", "rotate").assert_clean_failure()
+    assert "--yes" in refused
+    done = cli("security", "rotate", "--yes").assert_ok()
+    assert "Rotated 1 API keys and 0 integration secrets" in done.stdout
+    assert client(container, admin_token).get("/v1/incidents").status_code == 401
