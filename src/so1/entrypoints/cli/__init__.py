@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from so1.entrypoints.cli import demo, intake, local, oncall, remote, security, warroom
+from so1.entrypoints.cli import demo, intake, local, oncall, remote, runs, security, warroom
 
 app = typer.Typer(
     name="so1",
@@ -19,6 +19,7 @@ oncall.register(app)
 warroom.register(app)
 demo.register(app)
 security.register(app)
+runs.register(app)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from so1.errors import MalformedRequest, So1Error, Unauthorized
 from so1.services import incidents
 from so1.services.commander_flow import COMMANDER_AGENT, commander_request
 from so1.services.context import Actor
+from so1.services.deployer_flow import decide_approval
 from so1.services.oncall import person_by_slack_id
 from so1.services.outbox import message_by_ref, post_to_war_room
 from so1.services.participants import assign_role
@@ -45,7 +46,9 @@ USAGE = (
     '• `/incident severity INC-... SEV1 "why"` changes the severity\n'
     "• `/incident handover INC-... @handle` hands the commander role over\n"
     '• `/incident update INC-... "what changed"` posts an update to the war room\n'
-    '• `/incident resolve INC-... "how it was fixed"` resolves it'
+    '• `/incident resolve INC-... "how it was fixed"` resolves it\n'
+    "• `/incident approve run_...` / `/incident decline run_...` decides a platform action"
+    " waiting for approval"
 )
 
 
@@ -80,12 +83,12 @@ async def slash_command(request: Request, container: ContainerDep) -> JSONRespon
         container, body, headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")
     )
     form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-    actor = Actor(name=f"slack:{form.get('user_name') or form.get('user_id') or 'unknown'}")
     try:
         words = shlex.split(form.get("text", ""))
     except ValueError:
         words = []
     room = _war_room_incident(form.get("channel_name", ""))
+    actor = await run_in_threadpool(_slack_actor, container, form)
     answer = await run_in_threadpool(_run, container, actor, words, room)
     container.wake_worker()
     return JSONResponse(answer)
@@ -128,6 +131,40 @@ def _reaction(container: Container, event: dict[str, Any]) -> str | None:
     actor = Actor(name=person.handle if person else f"slack:{user}")
     acknowledge_incident(container.uow, container.clock, actor, message.incident_id)
     return message.incident_id
+
+
+def _slack_actor(container: Container, form: dict[str, str]) -> Actor:
+    """The person in the on-call directory with this Slack id, else ``slack:<name>`` (who
+    may not approve platform actions: SO1 cannot tell who they are)."""
+    person = person_by_slack_id(container.uow, form.get("user_id", ""))
+    if person is not None:
+        return Actor(name=person.handle)
+    return Actor(
+        name=f"slack:{form.get('user_name') or form.get('user_id') or 'unknown'}", can_deploy=False
+    )
+
+
+def _decide(approve: bool) -> Callable[[Container, Actor, list[str]], dict[str, str] | None]:
+    def handler(container: Container, actor: Actor, args: list[str]) -> dict[str, str] | None:
+        run_id = next((a for a in args if a.startswith("run_")), None)
+        if run_id is None:
+            return None
+        if not actor.can_deploy:
+            return {
+                "response_type": "ephemeral",
+                "text": "Approvals from Slack need your Slack"
+                " id in SO1's on-call directory (so1 oncall load).",
+            }
+        run = decide_approval(
+            container.uow, container.clock, actor, container.deployer, run_id, approve
+        )
+        word = "approved: it runs now" if approve else "declined"
+        return _said(
+            f"{run.inputs.get('action')} of {run.inputs.get('service')} {word}"
+            f" (@{actor.name}, {run_id})"
+        )
+
+    return handler
 
 
 def _run(container: Container, actor: Actor, words: list[str], room: str) -> dict[str, str]:
@@ -229,4 +266,6 @@ _COMMANDS: dict[str, Callable[[Container, Actor, list[str]], dict[str, str] | No
     "handover": _handover,
     "update": _update,
     "resolve": _resolve,
+    "approve": _decide(approve=True),
+    "decline": _decide(approve=False),
 }

@@ -1,0 +1,83 @@
+"""Approvals of platform actions from the war room (Slack `/incident approve`) and the CLI
+(`so1 run approve|decline`), besides the API."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from so1.adapters.clock import FixedClock
+from so1.bootstrap import Container
+from so1.domain.access import Scope
+from so1.domain.severity import Severity
+from so1.services.context import Actor
+from so1.services.incidents import NewIncident, create_incident
+from tests.conftest import make_key
+from tests.contract.railway_server import RailwayState
+from tests.e2e.conftest import Cli
+from tests.e2e.deployer_support import SERVICE, finished
+from tests.e2e.test_api_oncall import example
+from tests.e2e.test_slack_commands import SECRET, signed
+
+
+def waiting_run(api: TestClient, container: Container, action: str) -> tuple[str, str]:
+    incident = create_incident(
+        container.uow,
+        container.clock,
+        Actor("t"),
+        NewIncident("Outage", Severity.SEV1, service=SERVICE),
+    )
+    inputs = {"action": action, "service": SERVICE, "incident_id": incident.id}
+    run = api.post("/v1/orchestrate", json={"agent": "railway-deployer", "inputs": inputs}).json()
+    assert run["status"] == "awaiting_approval", run
+    return incident.id, run["run_id"]
+
+
+def slack(api: TestClient, clock: FixedClock, text: str, user_id: str, room: str) -> str:
+    body = urlencode(
+        {
+            "command": "/incident",
+            "text": text,
+            "user_name": "someone",
+            "user_id": user_id,
+            "channel_name": room,
+        }
+    )
+    answer = api.post(
+        "/v1/slack/commands", content=body, headers=signed(body, str(int(clock.now().timestamp())))
+    )
+    assert answer.status_code == 200, answer.text
+    text_out: str = answer.json()["text"]
+    return text_out
+
+
+def test_approve_from_the_war_room_as_a_known_person(
+    api: TestClient, container: Container, clock: FixedClock, railway: RailwayState
+) -> None:
+    container.settings.slack_signing_secret = SecretStr(SECRET)
+    assert api.put("/v1/oncall/config", json=example()).status_code == 200
+    incident_id, run_id = waiting_run(api, container, "rollback")
+    room = "incident-" + incident_id.removeprefix("INC-")
+    stranger = slack(api, clock, f"approve {run_id}", "U999", room)
+    assert "on-call directory" in stranger
+    said = slack(api, clock, f"approve {run_id}", "U01BO", room)
+    assert said.startswith("rollback of control-plane-api approved: it runs now (@bo")
+    done = finished(api, run_id)
+    assert done["status"] == "completed" and done["output"]["approved_by"] == "bo"
+    again = slack(api, clock, f"approve {run_id}", "U01BO", room)
+    assert "Could not do that" in again and "not awaiting approval" in again
+
+
+def test_show_and_decline_from_the_cli(
+    api: TestClient, container: Container, server_cli: Cli, railway: RailwayState
+) -> None:
+    _, run_id = waiting_run(api, container, "restart")
+    shown = server_cli("run", "show", run_id).assert_ok().stdout
+    assert "awaiting_approval" in shown and "medium risk during a SEV1" in shown
+    own = server_cli("run", "approve", run_id).assert_clean_failure()
+    assert "someone other" in own
+    lead = make_key(container, Scope.WRITE, Scope.DEPLOY, name="lead")
+    declined = server_cli("run", "decline", run_id, SO1_API_KEY=lead).assert_ok().stdout
+    assert "failed" in declined and "declined by lead" in declined
