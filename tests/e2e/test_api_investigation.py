@@ -156,5 +156,15 @@ def test_a_documented_hypothesis_in_the_runbook_format(
     assert [e["kind"] for e in events].count("hypothesis.documented") == 1
     context = api.get(f"/v1/incidents/{incident.id}/context").json()
     assert context["hypotheses"][-1]["cause"] == "connection_exhaustion"
+    first = context["mitigations"][0]
+    assert (first["strategy"], first["risk"], first["needs_approval"]) == (
+        "config_change",
+        "low",
+        False,
+    )
+    assert [m["label"] for m in context["mitigations"]][:2] == [
+        "Configuration change",
+        "Feature flag disable",
+    ]
     bad = api.post(f"/v1/incidents/{incident.id}/hypotheses", json={**body, "confidence": 85})
     assert bad.status_code == 422 and "confidence" in bad.text

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from so1.agents.mitigation_knowledge import playbook
 from so1.domain.catalog import CatalogService, Tier
 from so1.domain.incidents import Incident
 from so1.domain.investigation import DeploymentDiff, SymptomRow, deployment_diff, symptom_table
 from so1.domain.metrics import Series
 from so1.domain.platform import LogLine, PlatformDeployment
+from so1.domain.severity import Severity
 from so1.errors import So1Error
 from so1.ports import Clock, MetricsSource, UnitOfWork, UnitOfWorkFactory
 from so1.ports_platform import Platform
@@ -52,6 +54,7 @@ class InvestigationContext:
     logs: Any = None  # log_patterns.LogSummary
     symptoms: list[SymptomRow] = field(default_factory=list)
     hypotheses: list[dict[str, Any]] = field(default_factory=list)
+    mitigations: list[dict[str, Any]] = field(default_factory=list)  # for the leading cause
     unavailable: dict[str, str] = field(default_factory=dict)  # source → why
 
 
@@ -68,6 +71,7 @@ def investigation_context(
         require_clearance(uow, actor, incident_id)
         found = InvestigationContext(incident, incident.detected_at - BEFORE_DETECTION, clock.now())
         found.hypotheses = _hypotheses(uow, incident_id)
+        found.mitigations = recommended(found.hypotheses, incident.severity)
         service = incident.service
         if service is None:
             found.unavailable["service"] = "the incident names no service"
@@ -83,6 +87,29 @@ def investigation_context(
     deployed_at = found.diff.deployed_at if found.diff else None
     found.symptoms = symptom_table(by_metric, deployed_at, incident.detected_at)
     return found
+
+
+def recommended(hypotheses: list[dict[str, Any]], severity: Severity) -> list[dict[str, Any]]:
+    """The runbook's strategies for the leading hypothesis still standing, best first, with
+    whether SO1's policy wants an approval at this severity."""
+    standing = [h for h in hypotheses if h.get("cause") and not h.get("rejected")]
+    if not standing:
+        return []
+    cause = str(standing[0]["cause"])
+    book = playbook()
+    return [
+        {
+            "cause": cause,
+            "strategy": s.name,
+            "label": s.label,
+            "when": s.when,
+            "risk": s.risk.value,
+            "speed": s.speed,
+            "action": s.action,
+            "needs_approval": book.approval.needs_approval(s, severity) is not None,
+        }
+        for s in book.for_cause(cause)
+    ]
 
 
 def _hypotheses(uow: UnitOfWork, incident_id: str) -> list[dict[str, Any]]:

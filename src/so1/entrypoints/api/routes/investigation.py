@@ -76,6 +76,7 @@ def _context_out(found: InvestigationContext) -> dict[str, Any]:
         "log_patterns": _plain(asdict(found.logs)) if found.logs else None,
         "symptoms": [asdict(row) for row in found.symptoms],
         "hypotheses": found.hypotheses,
+        "mitigations": found.mitigations,
         "unavailable": found.unavailable,
     }
 
