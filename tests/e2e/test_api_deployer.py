@@ -33,6 +33,9 @@ def test_the_seed_rollback_call(api: TestClient, railway: RailwayState) -> None:
     assert result["deployment"]["status"] == "SUCCESS"
     assert result["deployment"]["version"] == "b2"
     assert "Listening on :8080" in result["logs"][-1]
+    live = run["output"]["live"]  # kept while the deployment was followed
+    assert live["status"] == "SUCCESS" and live["deployment"] == result["deployment"]["id"]
+    assert any("Listening on :8080" in line for line in live["logs"])
     actions = [a["action"] for a in api.get("/v1/audit", params={"limit": 20}).json()]
     assert "platform.action.requested" in actions and "platform.action.done" in actions
 

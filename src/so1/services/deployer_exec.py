@@ -92,7 +92,8 @@ def _follow(
     service: str,
     deployment_id: str,
 ) -> PlatformDeployment:
-    """Poll the deployment until it finishes, noting each status change on the timeline."""
+    """Poll the deployment until it finishes, noting each status change on the timeline and
+    keeping its latest log lines in the run as they come ("railway logs --follow")."""
     deadline = time.monotonic() + deps.follow_timeout
     seen: str | None = None
     while True:
@@ -100,12 +101,39 @@ def _follow(
         if current.status != seen:
             seen = current.status
             _progress(uow_factory, clock, actor, run, f"deployment {deployment_id}: {seen}")
+        _stream_logs(uow_factory, deps, run, service, deployment_id, seen)
         if current.finished:
             return current
         if time.monotonic() >= deadline:
             waited = f"{deps.follow_timeout:.0f} s"
             raise Unavailable(f"deployment {deployment_id} still {seen} after {waited}")
         time.sleep(deps.poll_seconds)
+
+
+def _stream_logs(
+    uow_factory: UnitOfWorkFactory,
+    deps: DeployerDeps,
+    run: AgentRun,
+    service: str,
+    deployment_id: str,
+    status: str | None,
+) -> None:
+    try:
+        lines = deps.platform.logs(service, deployment_id, LOG_LINES)
+    except So1Error:
+        return  # logs are a nicety while following; the status decides
+    live = {
+        "deployment": deployment_id,
+        "status": status,
+        "logs": [f"{line.at.isoformat()} {line.message}" for line in lines],
+    }
+    with uow_factory() as uow:
+        current = uow.agent_runs.get(run.id)
+        if current is not None and current.status is RunStatus.RUNNING:
+            uow.agent_runs.update(
+                replace(current, output=dict(current.output or {}) | {"live": live})
+            )
+            uow.commit()
 
 
 def _progress(
@@ -135,15 +163,16 @@ def _finish(
     result: dict[str, Any] | None,
     failure: str | None,
 ) -> AgentRun:
-    output = dict(run.output or {}) | {"result": result}
     status = RunStatus.FAILED if failure else RunStatus.COMPLETED
-    done = replace(run, status=status, output=output, error=failure, finished_at=clock.now())
     action, service = run.inputs.get("action"), run.inputs.get("service")
     word = "failed" if failure else "finished"
     summary = f"{action} of {service} {word}" + (f": {failure}" if failure else "")
     detail = {"run_id": run.id, "ok": failure is None, "result": result}
     kind = f"mitigation.{word}" if run.incident_id else None
     with uow_factory() as uow:
+        latest = uow.agent_runs.get(run.id) or run  # with the log lines streamed meanwhile
+        output = dict(latest.output or {}) | {"result": result}
+        done = replace(latest, status=status, output=output, error=failure, finished_at=clock.now())
         uow.agent_runs.update(done)
         change = Change(
             f"platform.action.{'failed' if failure else 'done'}",
