@@ -160,7 +160,8 @@ def test_verification_judges_the_incident_service_since_the_mitigation(
     body = answer.json()
     assert body["outcome"] == "effective"
     assert body["stable_for_seconds"] == 9 * 60  # passing since minute 11
-    [error_gate, p99_gate] = body["gates"]
+    [error_gate, p99_gate, alerts_gate] = body["gates"]
+    assert (alerts_gate["gate"], alerts_gate["latest"]) == ("no new alerts firing", 0)
     assert (error_gate["gate"], error_gate["before"], error_gate["latest"]) == (
         "error_rate < 1%",
         12.0,

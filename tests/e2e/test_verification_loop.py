@@ -163,3 +163,26 @@ def test_new_symptoms_propose_the_undo(
         "variables": {"DATABASE_POOL_SIZE": "20"},
     }
     assert "undo the mitigation (set_variables DATABASE_POOL_SIZE=20)" in result["summary"]
+
+
+def test_an_alert_firing_after_the_mitigation_is_a_new_symptom(
+    api: TestClient, container: Container, clock: FixedClock, incident: Incident
+) -> None:
+    acted = clock.now()
+    mitigate(api, incident)
+    clock.set(acted + timedelta(minutes=2))
+    alert = {
+        "event_action": "trigger",
+        "source": "datadog",
+        "service": SERVICE,
+        "dedup_key": "disk",
+        "summary": "Disk 95% full on control-plane-api",
+    }
+    assert api.post("/v1/alerts", json=alert).status_code == 202
+    clock.set(acted + timedelta(minutes=8))
+    push(api, clock, "error_rate", [12.0] * 3 + [0.3] * 8)
+    push(api, clock, "latency_p99_ms", [300.0] * 11)
+    assert watch(container) == 1
+    [result] = results(api, incident)
+    assert result["data"]["outcome"] == "new_symptoms"
+    assert "no new alerts firing" in result["data"]["reason"]

@@ -96,3 +96,15 @@ def test_catalog_baselines_replace_thresholds() -> None:
     assert gates_for({"gates": "nonsense"}) == DEFAULT_GATES
     verdict = judge(gates[:1], before(), after([2.0] * 6), ACTED, at(6))
     assert verdict.outcome is Outcome.EFFECTIVE
+
+
+def test_a_new_alert_after_the_action_is_a_new_symptom() -> None:
+    good = after([0.3] * 8)
+    fired = [ACTED + timedelta(minutes=6)]
+    early = judge(DEFAULT_GATES, before(), good, ACTED, at(8), new_alerts=[])
+    assert early.outcome is Outcome.EFFECTIVE
+    assert early.gates[-1].summary() == "✅ no new alerts firing: 0 (before: 0)"
+    verdict = judge(DEFAULT_GATES, before(), good, ACTED, at(8), new_alerts=fired)
+    assert verdict.outcome is Outcome.NEW_SYMPTOMS
+    assert "no new alerts firing" in verdict.reason
+    assert verdict.stable_for == timedelta(0)

@@ -27,6 +27,8 @@ class Gate:
 
     @property
     def label(self) -> str:
+        if self.metric == "new_alerts":
+            return "no new alerts firing"
         unit = "%" if self.metric.endswith(("rate", "utilization")) else " ms"
         return f"{self.metric} < {self.below:g}{unit}"
 
@@ -89,13 +91,27 @@ def judge(
     now: datetime,
     settle: timedelta = SETTLE,
     stability: timedelta = STABILITY,
+    new_alerts: Sequence[datetime] | None = None,
 ) -> Verdict:
     """``before``: each gate metric over a window ending at the action; ``after``: from the
-    action to ``now``."""
+    action to ``now``; ``new_alerts``: when alerts of the service first fired after the action
+    and still fire (the runbook's "No new alerts firing"), when known."""
     results = tuple(_gate_result(g, before.get(g.metric), after.get(g.metric)) for g in gates)
+    if new_alerts is not None:
+        results += (_alerts_result(new_alerts, acted_at),)
     stable_for = _stable_for(results, now)
     outcome, reason = _outcome(results, now - acted_at, settle, stable_for, stability)
     return Verdict(outcome, results, stable_for, reason)
+
+
+NO_NEW_ALERTS = Gate("new_alerts", 1.0)
+
+
+def _alerts_result(fired_at: Sequence[datetime], acted_at: datetime) -> GateResult:
+    """A gate on the count of new alerts: passing (since the action) when there are none;
+    failing alerts are new symptoms, as the count before the action is taken as none."""
+    count = float(len(fired_at))
+    return GateResult(NO_NEW_ALERTS, 0.0, count, count == 0, acted_at if count == 0 else None)
 
 
 def _gate_result(gate: Gate, before: Series | None, after: Series | None) -> GateResult:

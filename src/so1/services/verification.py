@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from so1.domain.alerts import AlertStatus
 from so1.domain.catalog import CatalogService, Tier
 from so1.domain.incidents import Incident
 from so1.domain.verification import STABILITY, Verdict, gates_for, judge
 from so1.errors import ValidationFailed
-from so1.ports import Clock, MetricsSource, UnitOfWorkFactory
+from so1.ports import AlertFilter, Clock, MetricsSource, UnitOfWorkFactory
 from so1.services.incidents import get_incident
 
 BEFORE = timedelta(minutes=15)  # the "before" level: the quarter hour before the action
@@ -64,4 +65,13 @@ def judge_incident(
         for g in gates
     }
     after = {g.metric: source.series(entry, g.metric, acted_at, now, STEP_SECONDS) for g in gates}
-    return judge(gates, before, after, acted_at, now, stability=stability)
+    fired = _new_alerts(uow_factory, incident.service, acted_at)
+    return judge(gates, before, after, acted_at, now, stability=stability, new_alerts=fired)
+
+
+def _new_alerts(uow_factory: UnitOfWorkFactory, service: str, acted_at: datetime) -> list[datetime]:
+    """When the service's alerts that first fired after the action and still fire did."""
+    firing = (AlertStatus.FIRING.value, AlertStatus.ACKNOWLEDGED.value)
+    with uow_factory(read_only=True) as uow:
+        found, _ = uow.alerts.search(AlertFilter(status=firing, service=service, limit=500))
+    return [a.first_seen_at for a in found if a.first_seen_at > acted_at]
