@@ -104,6 +104,16 @@ def test_context_gathers_the_runbook_phase3_facts(
     assert rows["Latency spike"]["matched"] is False
     assert found["unavailable"] == {}
 
+    posted = api.post(f"/v1/incidents/{incident_id}/context/post")
+    assert posted.status_code == 201, posted.text
+    text = posted.json()["text"]
+    assert "**Deployed**: v1.4.2 (previous v1.4.1) by alice" in text
+    assert "config BULK_EXECUTION: False → True" in text
+    assert "🆕 Connection timeout after <*>" in text
+    assert "5xx spike + pool at 100% → Connection exhaustion" in text
+    said = api.get(f"/v1/incidents/{incident_id}/messages").json()
+    assert said[-1]["text"] == text
+
 
 def test_context_names_what_is_unavailable(api: TestClient, container: Container) -> None:
     bare = create_incident(

@@ -15,8 +15,10 @@ from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
 from so1.errors import So1Error
 from so1.ports_platform import Platform
+from so1.services.context_summary import context_markdown
 from so1.services.hypotheses import document_hypothesis
 from so1.services.investigation import InvestigationContext, investigation_context
+from so1.services.outbox import post_to_war_room
 
 router = APIRouter(prefix="/v1/incidents", tags=["investigation"])
 
@@ -87,6 +89,29 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     return value.isoformat() if isinstance(value, datetime) else value
+
+
+class PostedOut(BaseModel):
+    incident_id: str
+    text: str
+
+
+@router.post("/{incident_id}/context/post", response_model=PostedOut, status_code=201)
+def post_context(incident_id: str, container: ContainerDep, actor: Writer) -> PostedOut:
+    """Post a summary of the context to the war room (deployment, metrics, new error
+    patterns, matched symptoms, the suggested mitigation)."""
+    platform: Platform | None
+    try:
+        platform = container.platform_adapter
+    except So1Error:
+        platform = None
+    found = investigation_context(
+        container.uow, container.clock, actor, container.metrics_source, platform, incident_id
+    )
+    text = context_markdown(found)
+    post_to_war_room(container.uow, container.clock, actor, incident_id, text)
+    container.wake_worker()
+    return PostedOut(incident_id=incident_id, text=text)
 
 
 @router.post("/{incident_id}/hypotheses", response_model=HypothesisOut, status_code=201)
