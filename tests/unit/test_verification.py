@@ -94,6 +94,8 @@ def test_catalog_baselines_replace_thresholds() -> None:
     )
     assert gates_for({}) == DEFAULT_GATES
     assert gates_for({"gates": "nonsense"}) == DEFAULT_GATES
+    assert gates_for({"gates": {"error_rate": "high", "latency_p99_ms": True}}) == DEFAULT_GATES
+    assert gates_for({"gates": {"error_rate": "2"}})[0] == Gate("error_rate", 2.0)
     verdict = judge(gates[:1], before(), after([2.0] * 6), ACTED, at(6))
     assert verdict.outcome is Outcome.EFFECTIVE
 

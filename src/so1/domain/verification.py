@@ -8,6 +8,7 @@ under 1 % within 5 minutes, p99 under 500 ms, metrics stable for 30 minutes. A c
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,13 +38,26 @@ DEFAULT_GATES = (Gate("error_rate", 1.0), Gate("latency_p99_ms", 500.0))
 
 
 def gates_for(baselines: Mapping[str, Any]) -> tuple[Gate, ...]:
-    """The default gates with the service's own thresholds where its catalog entry has them."""
+    """The default gates with the service's own thresholds where its catalog entry has them
+    (``baselines["gates"]``: metric → number); anything not a number is ignored."""
     own = baselines.get("gates") or {}
     if not isinstance(own, Mapping):
         return DEFAULT_GATES
-    gates = [Gate(g.metric, float(own.get(g.metric, g.below))) for g in DEFAULT_GATES]
-    extra = [Gate(m, float(v)) for m, v in own.items() if m not in {g.metric for g in gates}]
-    return tuple(gates + extra)
+    parsed = {str(metric): _number(value) for metric, value in own.items()}
+    numbers = {metric: value for metric, value in parsed.items() if value is not None}
+    gates = [Gate(g.metric, numbers.get(g.metric, g.below)) for g in DEFAULT_GATES]
+    known = {g.metric for g in gates}
+    return tuple(gates + [Gate(m, v) for m, v in numbers.items() if m not in known])
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        found = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return found if math.isfinite(found) else None
 
 
 class Outcome(enum.StrEnum):
