@@ -113,10 +113,9 @@ def test_cancel_first_then_terminate_an_idle_blocker(
     slow.thread.join(10)
     assert isinstance(slow.error, psycopg.errors.QueryCanceled)
 
-    victims("setup", "CREATE TABLE IF NOT EXISTS playbook_t (id int)").thread.join(10)
-    holder = victims("holder", "BEGIN", "LOCK TABLE playbook_t")
+    holder = victims("holder", "BEGIN", "SELECT pg_advisory_xact_lock(424242)")
     holder.thread.join(10)  # idle in transaction, holding the lock
-    waiter = victims("waiter", "SELECT count(*) FROM playbook_t")
+    waiter = victims("waiter", "SELECT pg_advisory_xact_lock(424242)")
     blocked = listed(pg_api, inc, waiter.pid)
     assert blocked["blocked_by"] == [holder.pid]
     assert listed(pg_api, inc, holder.pid, min_seconds=3600)["state"] == "idle in transaction"
