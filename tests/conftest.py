@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,9 +27,12 @@ from so1.adapters.db.tables import metadata
 from so1.bootstrap import Container, build_container
 from so1.config import Settings
 from so1.domain.access import Scope
+from so1.domain.incidents import Incident
+from so1.domain.severity import Severity
 from so1.entrypoints.api.app import create_app
 from so1.services import access
 from so1.services.context import Actor
+from so1.services.incidents import NewIncident, create_incident
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2024, 1, 15, 14, 45, tzinfo=UTC)
@@ -118,6 +122,13 @@ def container(db_url: str, clock: FixedClock) -> Iterator[Container]:
     )
     yield built
     built.close()
+
+
+def open_incident(container: Container, title: str, severity: Severity, **fields: Any) -> Incident:
+    """An incident created as the fixture actor (``fields``: service, status, detected_at)."""
+    return create_incident(
+        container.uow, container.clock, Actor("t"), NewIncident(title, severity, **fields)
+    )
 
 
 def make_key(container: Container, *scopes: Scope, name: str = "tester") -> str:

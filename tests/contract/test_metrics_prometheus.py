@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -20,19 +19,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from so1.adapters.metrics.prometheus import PrometheusMetrics
 from so1.domain.catalog import CatalogService, Tier
 from so1.errors import Unavailable, ValidationFailed
+from tests.e2e.test_processes import free_port
 
 pytestmark = pytest.mark.slow
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 SERVICE = CatalogService("control-plane-api", Tier.CRITICAL)
 WAIT = 40.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -8,9 +8,7 @@ from fastapi.testclient import TestClient
 from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.domain.severity import Severity
-from so1.services.context import Actor
-from so1.services.incidents import NewIncident, create_incident
-from tests.conftest import make_key
+from tests.conftest import make_key, open_incident
 from tests.contract.railway_server import RailwayState
 from tests.e2e.deployer_support import (
     ROLLBACK_INPUTS,
@@ -43,12 +41,7 @@ def test_the_seed_rollback_call(api: TestClient, railway: RailwayState) -> None:
 def test_a_sev1_rollback_waits_for_someone_else_to_approve(
     api: TestClient, container: Container, railway: RailwayState
 ) -> None:
-    incident = create_incident(
-        container.uow,
-        container.clock,
-        Actor("t"),
-        NewIncident("Outage", Severity.SEV1, service=SERVICE),
-    )
+    incident = open_incident(container, "Outage", Severity.SEV1, service=SERVICE)
     body = {
         "agent": "railway-deployer",
         "inputs": {**ROLLBACK_INPUTS, "incident_id": incident.id},
@@ -120,12 +113,7 @@ def test_the_seed_pool_change_and_a_decline(
     assert railway.variables[SERVICE_ID] == {"DATABASE_POOL_SIZE": "50"}
     assert run["output"]["plan"]["undo"] is None  # it was unset before
 
-    incident = create_incident(
-        container.uow,
-        container.clock,
-        Actor("t"),
-        NewIncident("Outage", Severity.SEV0, service=SERVICE),
-    )
+    incident = open_incident(container, "Outage", Severity.SEV0, service=SERVICE)
     restart = {
         "agent": "railway-deployer",
         "inputs": {"action": "restart", "service": SERVICE, "incident_id": incident.id},

@@ -12,6 +12,7 @@ from so1.bootstrap import Container
 from so1.domain.severity import Severity
 from so1.services.context import Actor
 from so1.services.incidents import NewIncident, create_incident
+from tests.conftest import open_incident
 from tests.contract.railway_server import RailwayState
 from tests.e2e.deployer_support import SERVICE
 
@@ -116,17 +117,10 @@ def test_context_gathers_the_runbook_phase3_facts(
 
 
 def test_context_names_what_is_unavailable(api: TestClient, container: Container) -> None:
-    bare = create_incident(
-        container.uow, container.clock, Actor("t"), NewIncident("Something", Severity.SEV3)
-    )
+    bare = open_incident(container, "Something", Severity.SEV3)
     found = api.get(f"/v1/incidents/{bare.id}/context").json()
     assert found["unavailable"] == {"service": "the incident names no service"}
-    elsewhere = create_incident(
-        container.uow,
-        container.clock,
-        Actor("t"),
-        NewIncident("Other", Severity.SEV3, service="billing"),
-    )
+    elsewhere = open_incident(container, "Other", Severity.SEV3, service="billing")
     found = api.get(f"/v1/incidents/{elsewhere.id}/context").json()
     assert "platform" in found["unavailable"]  # supervisord is not running here
     assert api.get("/v1/incidents/INC-20240115-9999/context").status_code == 404
@@ -135,12 +129,7 @@ def test_context_names_what_is_unavailable(api: TestClient, container: Container
 def test_a_documented_hypothesis_in_the_runbook_format(
     api: TestClient, container: Container, railway: RailwayState
 ) -> None:
-    incident = create_incident(
-        container.uow,
-        container.clock,
-        Actor("t"),
-        NewIncident("API error rate spike", Severity.SEV2, service=SERVICE),
-    )
+    incident = open_incident(container, "API error rate spike", Severity.SEV2, service=SERVICE)
     body = {
         "hypothesis": "Database connection pool exhaustion",
         "confidence": 0.85,

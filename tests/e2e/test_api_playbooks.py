@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from so1.bootstrap import Container
 from so1.domain.severity import Severity
-from so1.services.context import Actor
-from so1.services.incidents import NewIncident, create_incident, get_incident
+from so1.services.incidents import get_incident
+from tests.conftest import open_incident
 from tests.contract.railway_server import RailwayState
 from tests.e2e.deployer_support import SERVICE
 
@@ -18,12 +18,7 @@ from tests.e2e.deployer_support import SERVICE
 def test_outage_quick_start_raises_to_sev0_and_requests_a_rollback(
     api: TestClient, container: Container, railway: RailwayState
 ) -> None:
-    incident = create_incident(
-        container.uow,
-        container.clock,
-        Actor("t"),
-        NewIncident("Everything is down", Severity.SEV1, service=SERVICE),
-    )
+    incident = open_incident(container, "Everything is down", Severity.SEV1, service=SERVICE)
     deployed = (container.clock.now() - timedelta(hours=2)).isoformat()
     api.post("/v1/deployments", json={"service": SERVICE, "version": "v9", "deployed_at": deployed})
     answer = api.post(f"/v1/incidents/{incident.id}/playbooks/outage")
@@ -38,21 +33,14 @@ def test_outage_quick_start_raises_to_sev0_and_requests_a_rollback(
 
 
 def test_outage_without_a_recent_deployment(api: TestClient, container: Container) -> None:
-    incident = create_incident(
-        container.uow,
-        container.clock,
-        Actor("t"),
-        NewIncident("Down", Severity.SEV0, service="billing"),
-    )
+    incident = open_incident(container, "Down", Severity.SEV0, service="billing")
     found = api.post(f"/v1/incidents/{incident.id}/playbooks/outage").json()
     assert found["done"] == ["no deployment of billing in the last 4 hours"]
     assert found["rollback_run_id"] is None
 
 
 def test_checklists_keep_who_ticked_what(api: TestClient, container: Container) -> None:
-    incident = create_incident(
-        container.uow, container.clock, Actor("t"), NewIncident("Leak", Severity.SEV0)
-    )
+    incident = open_incident(container, "Leak", Severity.SEV0)
     url = f"/v1/incidents/{incident.id}/checklists/security"
     before = api.get(url).json()
     assert before["title"] == "Security Breach (SEV0)"

@@ -17,9 +17,8 @@ from so1.domain.alerts import AlertSource
 from so1.domain.severity import Severity
 from so1.entrypoints.api.app import create_app
 from so1.services.context import Actor
-from so1.services.incidents import NewIncident, create_incident
 from so1.services.integrations import add_integration, list_integrations
-from tests.conftest import make_key
+from tests.conftest import make_key, open_incident
 from tests.e2e.conftest import Cli
 
 
@@ -79,12 +78,7 @@ def test_audit_export_is_json_lines_for_the_window(api: TestClient, container: C
 def test_evidence_bundle_hashes_match_and_are_on_the_timeline(
     api: TestClient, container: Container
 ) -> None:
-    incident = create_incident(
-        container.uow,
-        container.clock,
-        Actor("t"),
-        NewIncident("Credential leak", Severity.SEV0, service="api"),
-    )
+    incident = open_incident(container, "Credential leak", Severity.SEV0, service="api")
     answer = api.post(f"/v1/incidents/{incident.id}/evidence")
     assert answer.status_code == 200, answer.text
     assert answer.headers["X-SO1-SHA256"] == hashlib.sha256(answer.content).hexdigest()

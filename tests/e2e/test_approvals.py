@@ -12,9 +12,7 @@ from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.domain.severity import Severity
-from so1.services.context import Actor
-from so1.services.incidents import NewIncident, create_incident
-from tests.conftest import make_key
+from tests.conftest import make_key, open_incident
 from tests.contract.railway_server import RailwayState
 from tests.e2e.conftest import Cli
 from tests.e2e.deployer_support import SERVICE, finished
@@ -23,12 +21,7 @@ from tests.e2e.test_slack_commands import SECRET, signed
 
 
 def waiting_run(api: TestClient, container: Container, action: str) -> tuple[str, str]:
-    incident = create_incident(
-        container.uow,
-        container.clock,
-        Actor("t"),
-        NewIncident("Outage", Severity.SEV1, service=SERVICE),
-    )
+    incident = open_incident(container, "Outage", Severity.SEV1, service=SERVICE)
     inputs = {"action": action, "service": SERVICE, "incident_id": incident.id}
     run = api.post("/v1/orchestrate", json={"agent": "railway-deployer", "inputs": inputs}).json()
     assert run["status"] == "awaiting_approval", run

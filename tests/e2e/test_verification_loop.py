@@ -14,9 +14,9 @@ from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
 from so1.domain.severity import Severity
-from so1.services.context import Actor
-from so1.services.incidents import NewIncident, create_incident, get_incident
+from so1.services.incidents import get_incident
 from so1.services.verification_watch import watch_mitigations
+from tests.conftest import open_incident
 from tests.e2e.deployer_support import SERVICE, finished
 
 HYPOTHESES = [
@@ -27,16 +27,12 @@ HYPOTHESES = [
 
 @pytest.fixture
 def incident(container: Container, railway: Any) -> Incident:
-    made = create_incident(
-        container.uow,
-        container.clock,
-        Actor("t"),
-        NewIncident(
-            "API error rate spike",
-            Severity.SEV2,
-            service=SERVICE,
-            status=IncidentStatus.INVESTIGATING,
-        ),
+    made = open_incident(
+        container,
+        "API error rate spike",
+        Severity.SEV2,
+        service=SERVICE,
+        status=IncidentStatus.INVESTIGATING,
     )
     with container.uow() as uow:
         uow.timeline.add(

@@ -21,9 +21,7 @@ from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.domain.severity import Severity
 from so1.entrypoints.api.app import create_app
-from so1.services.context import Actor
-from so1.services.incidents import NewIncident, create_incident
-from tests.conftest import make_key
+from tests.conftest import make_key, open_incident
 
 pytestmark = pytest.mark.postgres
 
@@ -72,12 +70,7 @@ def victims(postgres_url: str) -> Iterator[Callable[..., Victim]]:
 
 
 def incident(container: Container) -> str:
-    return create_incident(
-        container.uow,
-        container.clock,
-        Actor("t"),
-        NewIncident("Database down", Severity.SEV1, service="orders"),
-    ).id
+    return open_incident(container, "Database down", Severity.SEV1, service="orders").id
 
 
 def listed(api: TestClient, incident_id: str, pid: int, min_seconds: int = 0) -> dict[str, Any]:

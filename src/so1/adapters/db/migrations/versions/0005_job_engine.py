@@ -42,33 +42,29 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    like = {"pattern": f"{PREFIX}\\_%"}
-    tables = bind.execute(
-        text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-            " AND tablename LIKE :pattern"
-        ),
-        like,
-    ).scalars()
-    for table in list(tables):
-        op.execute(f'DROP TABLE IF EXISTS "{table}" CASCADE')
-    functions = bind.execute(
-        text(
-            "SELECT p.oid::regprocedure::text FROM pg_proc p"
-            " JOIN pg_namespace n ON n.oid = p.pronamespace"
-            " WHERE n.nspname = current_schema() AND p.proname LIKE :pattern"
-        ),
-        like,
-    ).scalars()
-    for signature in list(functions):
-        op.execute(f"DROP FUNCTION IF EXISTS {signature} CASCADE")
-    types = bind.execute(
-        text(
-            "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
-            " WHERE n.nspname = current_schema() AND t.typname LIKE :pattern"
-            " AND t.typtype IN ('e', 'c')"
-        ),
-        like,
-    ).scalars()
-    for name in list(types):
-        op.execute(f'DROP TYPE IF EXISTS "{name}" CASCADE')
+    # What procrastinate's schema made, found by name, each with how to drop it.
+    for query, drop in _OBJECTS:
+        found = bind.execute(text(query), {"pattern": f"{PREFIX}\\_%"}).scalars()
+        for name in list(found):
+            op.execute(drop.format(name=name))
+
+
+_OBJECTS = (
+    (
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        " AND tablename LIKE :pattern",
+        'DROP TABLE IF EXISTS "{name}" CASCADE',
+    ),
+    (
+        "SELECT p.oid::regprocedure::text FROM pg_proc p"
+        " JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " WHERE n.nspname = current_schema() AND p.proname LIKE :pattern",
+        "DROP FUNCTION IF EXISTS {name} CASCADE",
+    ),
+    (
+        "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+        " WHERE n.nspname = current_schema() AND t.typname LIKE :pattern"
+        " AND t.typtype IN ('e', 'c')",
+        'DROP TYPE IF EXISTS "{name}" CASCADE',
+    ),
+)
