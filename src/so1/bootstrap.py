@@ -47,7 +47,7 @@ from so1.entrypoints.worker import (
     ThreadJobRunner,
     background_jobs,
 )
-from so1.errors import NotFound, ValidationFailed
+from so1.errors import NotFound, So1Error, ValidationFailed
 from so1.ports import (
     Agent,
     CalendarWriter,
@@ -109,6 +109,13 @@ class Container:
         if self.platform is None:
             self.platform = _platform(self.settings)
         return self.platform
+
+    def platform_or_none(self) -> Platform | None:
+        """The platform, or None when its settings are incomplete (context still works)."""
+        try:
+            return self.platform_adapter
+        except So1Error:
+            return None
 
     @property
     def deployer(self) -> DeployerDeps:

@@ -13,8 +13,6 @@ from pydantic import BaseModel, Field
 from so1.domain.investigation import Hypothesis, InvestigationStep
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
-from so1.errors import So1Error
-from so1.ports_platform import Platform
 from so1.services.context_summary import context_markdown
 from so1.services.hypotheses import document_hypothesis
 from so1.services.investigation import InvestigationContext, investigation_context
@@ -47,13 +45,13 @@ class HypothesisOut(BaseModel):
 def context(incident_id: str, container: ContainerDep, actor: Reader) -> dict[str, Any]:
     """Recent deployments and what changed, key metrics, error log patterns (new ones first),
     the runbook's symptom table applied, and the hypotheses so far."""
-    platform: Platform | None
-    try:
-        platform = container.platform_adapter
-    except So1Error:
-        platform = None
     found = investigation_context(
-        container.uow, container.clock, actor, container.metrics_source, platform, incident_id
+        container.uow,
+        container.clock,
+        actor,
+        container.metrics_source,
+        container.platform_or_none(),
+        incident_id,
     )
     return _context_out(found)
 
@@ -100,13 +98,13 @@ class PostedOut(BaseModel):
 def post_context(incident_id: str, container: ContainerDep, actor: Writer) -> PostedOut:
     """Post a summary of the context to the war room (deployment, metrics, new error
     patterns, matched symptoms, the suggested mitigation)."""
-    platform: Platform | None
-    try:
-        platform = container.platform_adapter
-    except So1Error:
-        platform = None
     found = investigation_context(
-        container.uow, container.clock, actor, container.metrics_source, platform, incident_id
+        container.uow,
+        container.clock,
+        actor,
+        container.metrics_source,
+        container.platform_or_none(),
+        incident_id,
     )
     text = context_markdown(found)
     post_to_war_room(container.uow, container.clock, actor, incident_id, text)
