@@ -20,7 +20,14 @@ import httpx
 import pytest
 
 from so1.adapters.platform.local import LocalPlatform, add_release
+from so1.agents.deployer import RailwayDeployer
+from so1.bootstrap import Container
+from so1.domain.records import RunStatus
 from so1.errors import AuthFailed, NotFound, Rejected, Unavailable
+from so1.services import access
+from so1.services.context import Actor
+from so1.services.deployer_flow import DeployerDeps, deployer_request
+from so1.services.orchestration import get_run
 
 pytestmark = pytest.mark.slow
 
@@ -268,3 +275,33 @@ def test_a_release_that_exits_at_once_fails(local: Local) -> None:
 
     assert local.platform.rollback(SERVICE, "checkout-2") == "checkout-5"
     assert local.answer()["release"] == "v2"
+
+
+def test_the_deployer_rolls_back_and_restarts_on_this_machine(
+    local: Local, container: Container
+) -> None:
+    """The railway-deployer's whole flow (plan, act, follow, logs, audit) on real processes."""
+    deps = DeployerDeps(
+        RailwayDeployer(), local.platform, background=lambda job: job(), poll_seconds=0.1
+    )
+    ask = {"action": "rollback", "service": SERVICE, "target_version": "previous"}
+    run = deployer_request(container.uow, container.clock, Actor("ana"), deps, ask)
+    done = get_run(container.uow, run.id)
+    assert done.status is RunStatus.COMPLETED, done.error
+    assert done.output is not None
+    assert done.output["plan"]["target"]["version"] == "v1"
+    assert local.answer()["release"] == "v1"
+
+    before = local.pid()
+    restart = deployer_request(
+        container.uow,
+        container.clock,
+        Actor("ana"),
+        deps,
+        {"action": "restart", "service": SERVICE},
+    )
+    assert get_run(container.uow, restart.id).status is RunStatus.COMPLETED
+    assert local.pid() != before and local.answer()["release"] == "v1"
+    actions = [r.action for r in access.audit_log(container.uow, 50, 0)]
+    assert actions.count("platform.action.requested") == 2
+    assert actions.count("platform.action.done") == 2
