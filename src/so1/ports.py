@@ -19,6 +19,7 @@ from so1.domain.metrics import Sample, Series
 from so1.domain.oncall import EscalationPolicy, Person, Schedule, Shift, Team, Window
 from so1.domain.participants import Participation, Role
 from so1.domain.records import AgentRun, AuditRecord
+from so1.ports_postmortem import PostmortemRepository
 
 
 class Clock(Protocol):
@@ -307,6 +308,7 @@ class UnitOfWork(Protocol):
     oncall: OnCallRepository
     outbox: OutboxRepository
     metrics: MetricSampleRepository
+    postmortems: PostmortemRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -9,10 +9,16 @@ from __future__ import annotations
 
 from so1.agents.commander import IncidentCommander
 from so1.agents.deployer import RailwayDeployer
+from so1.agents.postmortem import PostmortemAnalyst
 from so1.agents.triage import TriageResponder
 from so1.ports import Agent
 
 
 def default_agents() -> dict[str, Agent]:
-    agents: list[Agent] = [TriageResponder(), IncidentCommander(), RailwayDeployer()]
+    agents: list[Agent] = [
+        TriageResponder(),
+        IncidentCommander(),
+        RailwayDeployer(),
+        PostmortemAnalyst(),
+    ]
     return {agent.name: agent for agent in agents}

@@ -22,6 +22,7 @@ from so1.ports import Agent, Clock, Job, Messenger, MetricsSource, UnitOfWorkFac
 from so1.services.escalation import escalate_unacknowledged
 from so1.services.metrics import purge_expired
 from so1.services.outbox import deliver_due
+from so1.services.postmortem_flow import POSTMORTEM_AGENT, draft_missing
 from so1.services.runbook_watch import check_clocks
 from so1.services.triage_flow import process_pending
 from so1.services.verification_watch import watch_mitigations
@@ -96,9 +97,10 @@ class ClockPass:
         wake: Wake,
         settings: JobSettings,
         metrics: MetricsSource | None,
+        analyst: Agent | None = None,
     ) -> None:
         self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
-        self._settings, self._metrics = settings, metrics
+        self._settings, self._metrics, self._analyst = settings, metrics, analyst
 
     def __call__(self) -> None:
         started = time.monotonic()
@@ -108,6 +110,8 @@ class ClockPass:
             stability = self._settings.stability
             fired += watch_mitigations(self._uow_factory, self._clock, self._metrics, stability)
         purge_expired(self._uow_factory, self._clock, self._settings.metrics_retention)
+        if self._analyst is not None:  # every resolved incident gets its postmortem draft
+            draft_missing(self._uow_factory, self._clock, self._analyst)
         took = time.monotonic() - started
         if took > SLOW_PASS_SECONDS:
             log.warning("runbook clock pass took %.1f s (%d alarms fired)", took, fired)
@@ -146,7 +150,9 @@ def background_jobs(
         delivery = DeliveryPass(uow_factory, clock, wake, messengers)
         jobs.append(Job(DELIVERY, delivery, POLL_SECONDS))
     if switches.clocks:
-        clocks = ClockPass(uow_factory, clock, wake, switches, metrics)
+        clocks = ClockPass(
+            uow_factory, clock, wake, switches, metrics, agents.get(POSTMORTEM_AGENT)
+        )
         jobs.append(Job(CLOCKS, clocks, switches.clock_seconds, serial=True))
     return jobs
 

@@ -14,6 +14,7 @@ from so1.ports import Agent, Clock, UnitOfWorkFactory
 from so1.services.commander_flow import COMMANDER_AGENT, commander_request
 from so1.services.context import Actor, Change, record
 from so1.services.deployer_flow import DEPLOYER_AGENT, DeployerDeps, deployer_request
+from so1.services.postmortem_flow import POSTMORTEM_AGENT, postmortem_request
 from so1.services.triage_requests import triage_request
 
 TRIAGE_AGENT = "triage-responder"
@@ -32,6 +33,8 @@ def orchestrate(
     agent = agents.get(name)
     if agent is None:
         raise UnknownAgent(name, sorted(agents))
+    if name == POSTMORTEM_AGENT:  # needs the whole incident record; keeps the draft
+        return postmortem_request(uow_factory, clock, actor, agent, inputs)
     if name == DEPLOYER_AGENT and deployer is not None:  # acts on the platform, in the background
         return deployer_request(uow_factory, clock, actor, deployer(), inputs)
     if name == TRIAGE_AGENT:  # needs the alert store: take the alert in, triage, apply

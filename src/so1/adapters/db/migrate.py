@@ -15,6 +15,7 @@ from so1.adapters.db import (  # noqa: F401 - registers the intake, on-call, met
     intake_tables,
     metrics_repo,
     oncall_tables,
+    postmortem_repo,
 )
 from so1.adapters.db.engine import WRITE_OPTION
 from so1.adapters.db.tables import metadata

@@ -24,6 +24,7 @@ from so1.adapters.db.incident_repo import (
 from so1.adapters.db.intake_repo import SqlActionItemRepository, SqlIntakeRepository
 from so1.adapters.db.metrics_repo import SqlMetricSampleRepository
 from so1.adapters.db.oncall_repo import SqlOnCallRepository
+from so1.adapters.db.postmortem_repo import SqlPostmortemRepository
 from so1.errors import Unavailable
 from so1.ports import (
     ActionItemRepository,
@@ -42,6 +43,7 @@ from so1.ports import (
     ParticipantRepository,
     TimelineRepository,
 )
+from so1.ports_postmortem import PostmortemRepository
 
 _LOCK_WAIT_SECONDS = 30  # same as SQLite's busy timeout
 
@@ -86,6 +88,7 @@ class SqlUnitOfWork:
         self.oncall: OnCallRepository = SqlOnCallRepository(conn)
         self.outbox: OutboxRepository = SqlOutboxRepository(conn)
         self.metrics: MetricSampleRepository = SqlMetricSampleRepository(conn)
+        self.postmortems: PostmortemRepository = SqlPostmortemRepository(conn)
 
     def commit(self) -> None:
         assert self._tx is not None, "commit() outside of a `with` block"

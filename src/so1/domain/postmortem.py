@@ -1,0 +1,29 @@
+"""The postmortem of an incident: the analyst's structured draft, its markdown, and where it
+stands in review (draft → in review → published)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class PostmortemStatus(enum.StrEnum):
+    DRAFT = "draft"
+    IN_REVIEW = "in_review"
+    PUBLISHED = "published"
+
+
+@dataclass(frozen=True, slots=True)
+class Postmortem:
+    incident_id: str
+    status: PostmortemStatus
+    method: str
+    draft: dict[str, Any]
+    markdown: str
+    created_at: datetime
+    updated_at: datetime
+    version: int = 1
+    published_at: datetime | None = None
+    meta: dict[str, Any] = field(default_factory=dict)

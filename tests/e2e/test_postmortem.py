@@ -1,0 +1,188 @@
+"""The postmortem-analyst on the seed's worked example and on a thin record."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from so1.adapters.clock import FixedClock
+from so1.bootstrap import Container
+from so1.domain.incidents import IncidentStatus
+from so1.domain.severity import Severity
+from so1.services.postmortem_flow import draft_missing
+from tests.conftest import open_incident
+from tests.contract.railway_server import RailwayState
+from tests.e2e.deployer_support import SERVICE
+from tests.e2e.test_api_oncall import example
+from tests.e2e.test_verification_loop import mitigate, push, watch
+
+SEED_HYPOTHESIS = {
+    "hypothesis": "Database connection pool exhaustion",
+    "confidence": 0.85,
+    "cause": "connection_exhaustion",
+    "evidence": [
+        "Connection pool at 100% utilization",
+        'Errors: "Connection timeout after 5000ms"',
+        "Traffic 2x normal due to bulk execution feature",
+        "Deployed 4 hours ago",
+    ],
+    "steps": [
+        {"text": "Check connection pool configuration", "done": True},
+        {"text": "Review bulk execution concurrency", "done": True},
+        {"text": "Assess if pool can be increased"},
+    ],
+}
+
+
+def worked_example(api: TestClient, container: Container, clock: FixedClock) -> str:
+    assert api.put("/v1/oncall/config", json=example()).status_code == 200
+    api.put(f"/v1/services/{SERVICE}", json={"tier": "critical", "owner_team": "backend"})
+    start = clock.now()
+    api.post(
+        "/v1/deployments",
+        json={
+            "service": SERVICE,
+            "version": "v2.14.0",
+            "deployed_by": "dana",
+            "deployed_at": (start - timedelta(hours=4)).isoformat(),
+        },
+    )
+    api.post(
+        "/v1/alerts",
+        json={
+            "event_action": "trigger",
+            "source": "datadog",
+            "dedup_key": "err",
+            "service": SERVICE,
+            "metric": "error_rate",
+            "current_value": "12%",
+            "threshold": "< 1%",
+            "summary": "API error rate 12% (threshold < 1%)",
+        },
+    )
+    incident = open_incident(
+        container,
+        "API error rate spike",
+        Severity.SEV2,
+        service=SERVICE,
+        status=IncidentStatus.INVESTIGATING,
+    )
+    api.post(f"/v1/incidents/{incident.id}/acknowledge")
+    clock.advance(timedelta(minutes=3))
+    api.post(f"/v1/incidents/{incident.id}/hypotheses", json=SEED_HYPOTHESIS)
+    clock.advance(timedelta(minutes=5))
+    acted = clock.now()
+    mitigate(api, incident)
+    clock.set(acted + timedelta(minutes=10))
+    push(api, clock, "error_rate", [12.0, 3.0] + [0.3] * 9)
+    push(api, clock, "latency_p99_ms", [320.0] * 11)
+    assert watch(container) == 1
+    clock.set(acted + timedelta(minutes=41))
+    push(api, clock, "error_rate", [0.3] * 11)
+    push(api, clock, "latency_p99_ms", [300.0] * 11)
+    assert watch(container) == 1
+    return incident.id
+
+
+def test_the_seed_example_postmortem(
+    api: TestClient, container: Container, clock: FixedClock, railway: RailwayState
+) -> None:
+    incident_id = worked_example(api, container, clock)
+    run = api.post(
+        "/v1/orchestrate",
+        json={
+            "agent": "postmortem-analyst",
+            "inputs": {
+                "incident_id": incident_id,
+                "analysis_method": "5_whys",
+                "responders": ["oncall-backend", "platform-team"],
+                "timeline_source": "incident_record",
+            },
+        },
+    )
+    assert run.status_code == 200, run.text
+    assert run.json()["status"] == "completed"
+    found: dict[str, Any] = api.get(f"/v1/incidents/{incident_id}/postmortem").json()
+    draft, markdown = found["draft"], found["markdown"]
+    cause = draft["root_cause"]
+    assert cause["title"] == "Database connection pool exhaustion"
+    assert cause["confidence"] == 0.9 and "gates passed" in cause["confirmed_by"]
+    assert draft["durations"]["time_to_acknowledge_minutes"] == 0.0
+    assert draft["durations"]["time_to_mitigate_minutes"] == 8.0
+    assert draft["key_times"]["resolved"] is not None
+    assert [w["level"] for w in draft["whys"]] == [
+        "symptom",
+        "mechanism",
+        "trigger",
+        "missing safeguard",
+        "process gap",
+    ]
+    assert all(w["because"] for w in draft["whys"])
+    assert (
+        "v2.14.0 of control-plane-api was deployed 4 h before detection"
+        in draft["whys"][2]["because"]
+    )
+    titles = [a["title"] for a in draft["action_items"]]
+    assert titles == [
+        "Add pool monitoring (alert when utilization stays above 80%)",
+        "Load test bulk features against the production pool size",
+    ]
+    assert {a["owner"] for a in draft["action_items"]} == {"eng-lead"}
+    for section in (
+        "## Summary",
+        "## Impact",
+        "## Key times (UTC)",
+        "## Timeline",
+        "## Root cause",
+        "## 5 Whys",
+        "## Action items",
+        "## What went well (to confirm)",
+        "## Where we got lucky (to confirm)",
+    ):
+        assert section in markdown
+    assert (
+        "| Add pool monitoring (alert when utilization stays above 80%) | @eng-lead |" in markdown
+    )
+    assert "Responders: @oncall-backend, @platform-team" in markdown
+    text = api.get(f"/v1/incidents/{incident_id}/postmortem", params={"format": "markdown"})
+    assert text.headers["content-type"].startswith("text/markdown")
+    assert text.text == markdown
+
+
+def test_a_thin_record_says_what_is_missing(
+    api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    incident = open_incident(container, "Something odd", Severity.SEV3)
+    api.patch(f"/v1/incidents/{incident.id}", json={"status": "resolved"})
+    assert (
+        draft_missing(container.uow, container.clock, container.agents["postmortem-analyst"]) == 1
+    )
+    draft = api.get(f"/v1/incidents/{incident.id}/postmortem").json()["draft"]
+    assert draft["root_cause"] is None
+    assert "no hypothesis: the root cause and its 5 whys need the meeting" in draft["missing"]
+    assert "no mitigation is recorded" in draft["missing"]
+    assert "no alerts are linked to the incident" in draft["missing"]
+    gaps = [w["gap"] for w in draft["whys"] if w["gap"]]
+    assert len(gaps) == 4 and "no hypothesis in the record explains it" in gaps
+    assert "The record does not establish a root cause." in draft["summary"]
+    assert (
+        draft_missing(container.uow, container.clock, container.agents["postmortem-analyst"]) == 0
+    )
+    fish = api.post(
+        "/v1/orchestrate",
+        json={
+            "agent": "postmortem-analyst",
+            "inputs": {"incident_id": incident.id, "analysis_method": "fishbone"},
+        },
+    ).json()
+    assert "## Contributing causes (fishbone)" in fish["output"]["markdown"]
+    bad = api.post(
+        "/v1/orchestrate",
+        json={
+            "agent": "postmortem-analyst",
+            "inputs": {"incident_id": incident.id, "analysis_method": "vibes"},
+        },
+    )
+    assert bad.status_code == 422 and "analysis_method" in bad.text
