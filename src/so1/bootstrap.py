@@ -26,6 +26,7 @@ from so1.adapters.paging.pagerduty import PagerDutyPager
 from so1.adapters.platform.railway import RailwayPlatform
 from so1.adapters.platform.railway_client import RailwayClient
 from so1.adapters.publishing.ical import IcalWriter
+from so1.adapters.publishing.markdown_dir import MarkdownDirectory
 from so1.adapters.sources.alertmanager import AlertmanagerAdapter
 from so1.adapters.sources.base import SourceAdapter
 from so1.adapters.sources.datadog import DatadogAdapter
@@ -109,6 +110,12 @@ class Container:
         if self.platform is None:
             self.platform = _platform(self.settings)
         return self.platform
+
+    def postmortem_folder(self) -> MarkdownDirectory:
+        """Where published postmortems are written (and committed, when configured)."""
+        return MarkdownDirectory(
+            Path(self.settings.postmortem_dir), self.settings.postmortem_git_commit
+        )
 
     def platform_or_none(self) -> Platform | None:
         """The platform, or None when its settings are incomplete (context still works)."""

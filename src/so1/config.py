@@ -161,6 +161,13 @@ class Settings(BaseSettings):
     deploy_follow_seconds: float = Field(
         default=600.0, gt=0, description="how long a platform action follows its deployment"
     )
+    postmortem_dir: str = Field(
+        default="so1-content",
+        description="published postmortems are written to <dir>/postmortems/YYYY-MM-DD-<slug>.md",
+    )
+    postmortem_git_commit: bool = Field(
+        default=False, description="commit each published postmortem (the dir is a git repo)"
+    )
     log_level: str = Field(default="info", description="debug, info, warning, error")
     api_url: str = Field(default="http://127.0.0.1:8000", description="server the CLI talks to")
     api_key: SecretStr | None = Field(default=None, description="API key the CLI sends")

@@ -19,7 +19,7 @@ from so1.domain.metrics import Sample, Series
 from so1.domain.oncall import EscalationPolicy, Person, Schedule, Shift, Team, Window
 from so1.domain.participants import Participation, Role
 from so1.domain.records import AgentRun, AuditRecord
-from so1.ports_postmortem import PostmortemRepository
+from so1.ports_postmortem import ActionItemRepository, PostmortemRepository
 
 
 class Clock(Protocol):
@@ -215,10 +215,6 @@ class IntakeRepository(Protocol):
     def lock_correlation(self) -> None:
         """Serialise correlation decisions across processes until the transaction ends."""
         ...
-
-
-class ActionItemRepository(Protocol):
-    def add_ticket(self, alert_id: str, title: str, priority: str, at: datetime) -> int: ...
 
 
 class OnCallRepository(Protocol):

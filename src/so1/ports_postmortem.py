@@ -1,10 +1,11 @@
-"""Port for the postmortem record (kept apart from ports.py, which holds the core ports)."""
+"""Ports for Phase 5: the postmortem record and the action items (apart from ports.py)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Protocol
 
-from so1.domain.postmortem import Postmortem
+from so1.domain.postmortem import ActionItem, Postmortem
 
 
 class PostmortemRepository(Protocol):
@@ -16,3 +17,26 @@ class PostmortemRepository(Protocol):
     def without_postmortem(self, limit: int) -> list[str]:
         """Resolved or closed incidents that have none yet, oldest first."""
         ...
+
+
+class ActionItemRepository(Protocol):
+    def add_ticket(self, alert_id: str, title: str, priority: str, at: datetime) -> int: ...
+    def add(
+        self,
+        incident_id: str,
+        title: str,
+        owner: str | None,
+        due: date | None,
+        priority: str,
+        at: datetime,
+    ) -> int: ...
+    def get(self, item_id: int) -> ActionItem | None: ...
+    def search(
+        self,
+        owner: str | None = None,
+        status: str | None = None,
+        incident_id: str | None = None,
+        due_before: date | None = None,
+        limit: int = 500,
+    ) -> list[ActionItem]: ...
+    def update(self, item: ActionItem) -> None: ...

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from icalendar import Calendar
 
 from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.incidents import IncidentStatus
 from so1.domain.severity import Severity
+from so1.services.incidents import get_incident
 from so1.services.postmortem_flow import draft_missing
 from tests.conftest import open_incident
 from tests.contract.railway_server import RailwayState
@@ -186,3 +190,80 @@ def test_a_thin_record_says_what_is_missing(
         },
     )
     assert bad.status_code == 422 and "analysis_method" in bad.text
+
+
+def test_review_publish_and_the_meeting(
+    api: TestClient,
+    container: Container,
+    clock: FixedClock,
+    railway: RailwayState,
+    tmp_path: Path,
+) -> None:
+    incident_id = worked_example(api, container, clock)
+    api.post(
+        "/v1/orchestrate",
+        json={"agent": "postmortem-analyst", "inputs": {"incident_id": incident_id}},
+    )
+    content = tmp_path / "so1-content"
+    content.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=content, check=True)
+    subprocess.run(["git", "config", "user.email", "so1@example.com"], cwd=content, check=True)
+    subprocess.run(["git", "config", "user.name", "SO1"], cwd=content, check=True)
+    container.settings.postmortem_dir = str(content)
+    container.settings.postmortem_git_commit = True
+    base = f"/v1/incidents/{incident_id}/postmortem"
+
+    api.post(f"{base}/comments", json={"text": "the trigger was the bulk feature launch"})
+    original = api.get(base).json()["markdown"]
+    edited = api.post(
+        f"{base}/edits", json={"markdown": original + "\nEdited.\n", "note": "added a line"}
+    ).json()
+    assert edited["version"] == 2
+    assert edited["review"]["revisions"][0]["markdown"] == original
+    assert edited["review"]["comments"][0]["text"] == "the trigger was the bulk feature launch"
+    early = api.post(f"{base}/publish")
+    assert early.status_code == 409 and "in review" in early.text
+    assert api.post(f"{base}/submit").json()["status"] == "in_review"
+    unticked = api.post(f"{base}/publish")
+    assert unticked.status_code == 409 and "Timeline accuracy" in unticked.text
+    for check in ("timeline_accurate", "root_cause_validated", "action_items_complete"):
+        assert api.post(f"{base}/checks/{check}").status_code == 200
+    assert api.post(f"{base}/checks/vibes").status_code == 422
+    published = api.post(f"{base}/publish")
+    assert published.status_code == 200, published.text
+    found = published.json()
+    assert found["status"] == "published"
+    path = Path(found["review"]["published_to"])
+    assert path.parent == content / "postmortems"
+    assert path.name.endswith("-api-error-rate-spike.md")
+    assert path.read_text() == original + "\nEdited.\n"
+    log = subprocess.run(
+        ["git", "log", "--oneline"], cwd=content, check=True, capture_output=True, text=True
+    ).stdout
+    assert f"Postmortem: {incident_id} - API error rate spike" in log
+    assert api.post(f"{base}/edits", json={"markdown": "x"}).status_code == 409
+    with container.uow(read_only=True) as uow:
+        items = uow.action_items.search(incident_id=incident_id)
+    assert [(i.title[:19], i.owner, i.status) for i in items] == [
+        ("Add pool monitoring", "eng-lead", "open"),
+        ("Load test bulk feat", "eng-lead", "open"),
+    ]
+
+    invite = api.get(f"{base}/meeting.ics")
+    assert invite.headers["content-type"].startswith("text/calendar")
+    event = next(c for c in Calendar.from_ical(invite.content).walk("VEVENT"))
+    assert str(event["summary"]) == f"Postmortem: {incident_id} - API Error Rate Spike"
+    start, end = event.decoded("dtstart"), event.decoded("dtend")
+    resolved = get_incident(container.uow, incident_id).resolved_at
+    assert resolved is not None
+    assert timedelta(hours=24) <= start - resolved <= timedelta(hours=48)
+    assert (start.hour, end - start) == (14, timedelta(minutes=60))
+    attendees = [
+        str(a)
+        for a in (
+            event.get("attendee")
+            if isinstance(event.get("attendee"), list)
+            else [event.get("attendee")]
+        )
+    ]
+    assert "mailto:eli@example.com" in attendees  # the owning team's lead

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -27,3 +27,21 @@ class Postmortem:
     version: int = 1
     published_at: datetime | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionItem:
+    """Follow-up work: from a postmortem (linked to the cause it addresses) or a SEV4 ticket."""
+
+    id: int
+    title: str
+    status: str  # open, done, dropped
+    priority: str
+    created_at: datetime
+    incident_id: str | None = None
+    alert_id: str | None = None
+    owner: str | None = None
+    due_date: date | None = None
+
+    def overdue(self, today: date) -> bool:
+        return self.status == "open" and self.due_date is not None and self.due_date < today

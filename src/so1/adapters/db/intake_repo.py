@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, String, cast, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from so1.adapters.db import intake_tables as it, tables as t
+from so1.adapters.db import intake_tables as it
 from so1.domain.alerts import AlertSource
 from so1.domain.intake import CorrelationRule, Delivery, DeliveryOutcome, Integration, Silence
 
@@ -180,16 +180,3 @@ _CORRELATION_LOCK = 0x50_31_43_4F  # any fixed number, distinct from the others
 def _lock(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":  # SQLite write transactions are already exclusive
         conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CORRELATION_LOCK})
-
-
-class SqlActionItemRepository:
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def add_ticket(self, alert_id: str, title: str, priority: str, at: datetime) -> int:
-        new_id: int = self._conn.execute(
-            insert(t.action_items)
-            .values(alert_id=alert_id, title=title, priority=priority, status="open", created_at=at)
-            .returning(t.action_items.c.id)
-        ).scalar_one()
-        return new_id

@@ -8,6 +8,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine, RootTransaction
 
 from so1.adapters.db.access_repos import SqlAgentRunRepository, SqlAuditRepository, SqlKeyRepository
+from so1.adapters.db.action_item_repo import SqlActionItemRepository
 from so1.adapters.db.alert_repo import SqlAlertRepository
 from so1.adapters.db.change_repos import (
     SqlCatalogRepository,
@@ -21,13 +22,12 @@ from so1.adapters.db.incident_repo import (
     SqlParticipantRepository,
     SqlTimelineRepository,
 )
-from so1.adapters.db.intake_repo import SqlActionItemRepository, SqlIntakeRepository
+from so1.adapters.db.intake_repo import SqlIntakeRepository
 from so1.adapters.db.metrics_repo import SqlMetricSampleRepository
 from so1.adapters.db.oncall_repo import SqlOnCallRepository
 from so1.adapters.db.postmortem_repo import SqlPostmortemRepository
 from so1.errors import Unavailable
 from so1.ports import (
-    ActionItemRepository,
     AgentRunRepository,
     AlertRepository,
     AuditRepository,
@@ -43,7 +43,7 @@ from so1.ports import (
     ParticipantRepository,
     TimelineRepository,
 )
-from so1.ports_postmortem import PostmortemRepository
+from so1.ports_postmortem import ActionItemRepository, PostmortemRepository
 
 _LOCK_WAIT_SECONDS = 30  # same as SQLite's busy timeout
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event, vCalAddress
 
@@ -40,3 +40,34 @@ class IcalWriter:
                 event.add("attendee", attendee)
             calendar.add_component(event)
         return bytes(calendar.to_ical())
+
+
+def meeting(
+    uid: str,
+    title: str,
+    starts_at: datetime,
+    minutes: int,
+    attendees: Sequence[Person],
+    description: str,
+    stamp: datetime,
+) -> bytes:
+    """One meeting (the postmortem review): everyone with an email is an attendee."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("method", "REQUEST")
+    event = Event()
+    event.add("uid", uid)
+    event.add("dtstamp", stamp)
+    event.add("dtstart", starts_at)
+    event.add("dtend", starts_at + timedelta(minutes=minutes))
+    event.add("summary", title)
+    event.add("description", description)
+    for person in attendees:
+        if person.email:
+            attendee = vCalAddress(f"mailto:{person.email}")
+            attendee.params["cn"] = person.name or person.handle
+            attendee.params["role"] = "REQ-PARTICIPANT"
+            event.add("attendee", attendee)
+    calendar.add_component(event)
+    return bytes(calendar.to_ical())

@@ -5,14 +5,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, Field
 
-from so1.entrypoints.api.deps import ContainerDep, Reader
+from so1.adapters.publishing import ical
+from so1.agents.commander_comms import title_case
+from so1.domain.postmortem import Postmortem
+from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
+from so1.entrypoints.api.schemas import Strict
+from so1.errors import Conflict
+from so1.services import postmortem_review as review
 from so1.services.clearance import require_clearance
 from so1.services.postmortem_flow import get_postmortem
+from so1.services.postmortem_review import REVIEW_CHECKS
 
 router = APIRouter(prefix="/v1/incidents/{incident_id}", tags=["postmortems"])
+Check = Annotated[str, Path(pattern=r"^[a-z_]{1,40}$", description=", ".join(REVIEW_CHECKS))]
+
+
+class EditIn(Strict):
+    markdown: str = Field(min_length=1, max_length=200_000)
+    note: str | None = Field(default=None, max_length=1_000)
+
+
+class CommentIn(Strict):
+    text: str = Field(min_length=1, max_length=5_000)
 
 
 class PostmortemOut(BaseModel):
@@ -25,6 +42,7 @@ class PostmortemOut(BaseModel):
     published_at: datetime | None
     draft: dict[str, Any]
     markdown: str
+    review: dict[str, Any]
 
 
 @router.get("/postmortem", response_model=PostmortemOut)
@@ -42,6 +60,10 @@ def postmortem(
     found = get_postmortem(container.uow, incident_id)
     if format == "markdown":
         return Response(found.markdown, media_type="text/markdown; charset=utf-8")
+    return _out(found)
+
+
+def _out(found: Postmortem) -> PostmortemOut:
     return PostmortemOut(
         incident_id=found.incident_id,
         status=found.status.value,
@@ -52,4 +74,76 @@ def postmortem(
         published_at=found.published_at,
         draft=found.draft,
         markdown=found.markdown,
+        review=found.meta,
     )
+
+
+@router.post("/postmortem/edits", response_model=PostmortemOut)
+def edit(incident_id: str, body: EditIn, container: ContainerDep, actor: Writer) -> PostmortemOut:
+    """Replace the document; the previous revision stays in ``review.revisions``."""
+    return _out(
+        review.edit(container.uow, container.clock, actor, incident_id, body.markdown, body.note)
+    )
+
+
+@router.post("/postmortem/comments", response_model=PostmortemOut)
+def comment(
+    incident_id: str, body: CommentIn, container: ContainerDep, actor: Writer
+) -> PostmortemOut:
+    return _out(review.comment(container.uow, container.clock, actor, incident_id, body.text))
+
+
+@router.post("/postmortem/submit", response_model=PostmortemOut)
+def submit(incident_id: str, container: ContainerDep, actor: Writer) -> PostmortemOut:
+    """Draft → in review."""
+    return _out(review.submit(container.uow, container.clock, actor, incident_id))
+
+
+@router.post("/postmortem/checks/{check}", response_model=PostmortemOut)
+def tick(incident_id: str, check: Check, container: ContainerDep, actor: Writer) -> PostmortemOut:
+    """Tick one of the runbook's review checks (who and when are kept)."""
+    return _out(review.tick(container.uow, container.clock, actor, incident_id, check))
+
+
+@router.post("/postmortem/publish", response_model=PostmortemOut)
+def publish(incident_id: str, container: ContainerDep, actor: Writer) -> PostmortemOut:
+    """In review with every check ticked → published: the markdown file is written (and
+    committed when SO1_POSTMORTEM_GIT_COMMIT), the action items are opened."""
+    folder = container.postmortem_folder()
+
+    def write(found: Postmortem, now: datetime) -> str:
+        day = (found.draft.get("key_times") or {}).get("detected") or now.isoformat()
+        message = f"Postmortem: {found.incident_id} - {found.draft.get('title', '')}"
+        title = str(found.draft.get("title"))
+        day_of = datetime.fromisoformat(day).date()
+        return str(folder.publish(day_of, title, found.markdown, message))
+
+    return _out(review.publish(container.uow, container.clock, actor, incident_id, write))
+
+
+@router.get("/postmortem/meeting.ics")
+def meeting(incident_id: str, container: ContainerDep, _: Reader) -> Response:
+    """The review meeting (60 minutes, 24-48 hours after resolution) as an iCalendar file."""
+    with container.uow(read_only=True) as uow:
+        found = review.meeting_details(uow, incident_id)
+    incident = found["incident"]
+    if incident.resolved_at is None:
+        raise Conflict(f"{incident_id} is not resolved yet: the review follows resolution")
+    start = review.meeting_time(incident.resolved_at)
+    title = f"Postmortem: {incident.id} - {title_case(incident.title)}"
+    about = (
+        f"Blameless review of {incident.id}. The draft: "
+        f"GET /v1/incidents/{incident.id}/postmortem?format=markdown"
+    )
+    body = ical.meeting(
+        f"postmortem-{incident.id}@so1",
+        title,
+        start,
+        60,
+        found["people"],
+        about,
+        container.clock.now(),
+    )
+    name = f"{incident.id}-postmortem.ics"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
