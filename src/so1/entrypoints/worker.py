@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from so1.domain.comms import Destination
 from so1.ports import Agent, Clock, Job, Messenger, MetricsSource, UnitOfWorkFactory
+from so1.services.action_items import remind_overdue
 from so1.services.escalation import escalate_unacknowledged
 from so1.services.metrics import purge_expired
 from so1.services.outbox import deliver_due
@@ -112,6 +113,7 @@ class ClockPass:
         purge_expired(self._uow_factory, self._clock, self._settings.metrics_retention)
         if self._analyst is not None:  # every resolved incident gets its postmortem draft
             draft_missing(self._uow_factory, self._clock, self._analyst)
+        fired += remind_overdue(self._uow_factory, self._clock)
         took = time.monotonic() - started
         if took > SLOW_PASS_SECONDS:
             log.warning("runbook clock pass took %.1f s (%d alarms fired)", took, fired)

@@ -12,6 +12,7 @@ from so1.bootstrap import Container, build_container
 from so1.entrypoints.api import problems
 from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
 from so1.entrypoints.api.routes import (
+    action_items,
     alerts,
     changes,
     comms,
@@ -69,6 +70,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         security,
         playbooks,
         postmortems,
+        action_items,
         participants,
         changes,
         metrics,

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from so1.entrypoints.cli import demo, intake, local, oncall, remote, runs, security, warroom
+from so1.entrypoints.cli import (
+    actions,
+    demo,
+    intake,
+    local,
+    oncall,
+    remote,
+    runs,
+    security,
+    warroom,
+)
 
 app = typer.Typer(
     name="so1",
@@ -20,6 +30,7 @@ warroom.register(app)
 demo.register(app)
 security.register(app)
 runs.register(app)
+actions.register(app)
 
 
 def main() -> None:
