@@ -14,6 +14,7 @@ from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddl
 from so1.entrypoints.api.routes import (
     action_items,
     alerts,
+    analytics,
     changes,
     comms,
     database,
@@ -71,6 +72,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         playbooks,
         postmortems,
         action_items,
+        analytics,
         participants,
         changes,
         metrics,

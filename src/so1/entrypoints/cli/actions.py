@@ -58,5 +58,39 @@ def done(item_id: int) -> None:
     console.print(f"action item {item['id']} is done: {item['title']}")
 
 
+def report(
+    days: Annotated[int, typer.Option(help="the last N days")] = 90,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """MTTA, MTTM, MTTR and incidents by severity, service and cause (GET /v1/analytics)."""
+    found = call("GET", "/v1/analytics", params={"days": days})
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"{found['incidents']} incidents in the last {days} days")
+    times = [
+        [
+            name.upper(),
+            _num(found[name]["mean_minutes"]),
+            _num(found[name]["median_minutes"]),
+            found[name]["count"],
+        ]
+        for name in ("mtta", "mttm", "mttr")
+    ]
+    print_table("Times (minutes)", ["", "mean", "median", "incidents"], times)
+    for key, title in (
+        ("by_severity", "By severity"),
+        ("by_service", "By service"),
+        ("by_cause", "By cause"),
+        ("checks_missed", "Runbook checks missed"),
+    ):
+        print_table(title, ["", "incidents"], [[k, v] for k, v in found[key].items()])
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(actions_app, name="actions")
+    app.command("report")(report)

@@ -3,7 +3,7 @@ source (builtin or Prometheus)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -12,22 +12,13 @@ from pydantic import AwareDatetime, BaseModel, Field
 from so1.domain.metrics import KEY_METRICS, METRICS
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
-from so1.errors import ValidationFailed
+from so1.entrypoints.api.times import instant
 from so1.services import metrics as svc
 from so1.services.verification import verify_incident
 
 router = APIRouter(tags=["metrics"])
 
 SERVICE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
-EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)
-LATEST = datetime(9000, 1, 1, tzinfo=UTC)
-
-
-def _instant(value: datetime | None, name: str) -> datetime | None:
-    """Metric times are between 1970 and 9000 (Prometheus and date arithmetic need it)."""
-    if value is not None and not EARLIEST <= value <= LATEST:
-        raise ValidationFailed(f"'{name}' is out of range (1970 to 9000)", field=name)
-    return value
 
 
 class SampleBody(Strict):
@@ -92,7 +83,7 @@ def verification(
         container.clock,
         container.metrics_source,
         incident_id,
-        _instant(acted_at, "acted_at"),
+        instant(acted_at, "acted_at"),
     )
     gates = [
         GateOut(
@@ -120,7 +111,7 @@ def verification(
 @router.post("/v1/metrics", response_model=Stored)
 def push_samples(body: SamplesIn, container: ContainerDep, _: Writer) -> Stored:
     given = [
-        svc.SampleIn(s.service, s.metric, s.value, _instant(s.at, f"samples[{i}].at"))
+        svc.SampleIn(s.service, s.metric, s.value, instant(s.at, f"samples[{i}].at"))
         for i, s in enumerate(body.samples)
     ]
     return Stored(stored=svc.record_samples(container.uow, container.clock, given))
@@ -137,8 +128,8 @@ def read_series(
     minutes: Annotated[int, Query(ge=1, le=10_080, description="window when no start")] = 60,
     step: Annotated[int | None, Query(ge=1, le=86_400, description="seconds")] = None,
 ) -> MetricsOut:
-    end = _instant(end, "end") or container.clock.now()
-    start = _instant(start, "start") or end - timedelta(minutes=minutes)
+    end = instant(end, "end") or container.clock.now()
+    start = instant(start, "start") or end - timedelta(minutes=minutes)
     found = svc.metric_series(
         container.uow,
         container.metrics_source,
