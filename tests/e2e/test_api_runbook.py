@@ -51,6 +51,9 @@ def test_declaration_and_acknowledgement_tick_the_checks(
         "resolved": "pending",
         "postmortem_drafted": "waiting",
         "postmortem_published": "waiting",
+        "root_cause_identified": "waiting",
+        "action_items_owned": "waiting",
+        "learnings_incorporated": "waiting",
     }
     checks = runbook(quiet_api)
     assert "declared delivered" in checks["initial_communication"]["evidence"]

@@ -249,6 +249,23 @@ def test_review_publish_and_the_meeting(
         ("Load test bulk feat", "eng-lead", "open"),
     ]
 
+    def states() -> dict[str, str]:
+        found = api.get(f"/v1/incidents/{incident_id}/runbook").json()
+        checks = found["checks"] if isinstance(found, dict) else found
+        return {c["id"]: c["state"] for c in checks}
+
+    phase5 = states()
+    assert phase5["postmortem_published"] == "done"
+    assert phase5["root_cause_identified"] == "done"  # 90%: confirmed by the gates
+    assert phase5["action_items_owned"] == "done"
+    assert phase5["learnings_incorporated"] == "pending"
+    linked = api.post(
+        f"{base}/learnings",
+        json={"summary": "pool alert added to runbook", "reference": "so1-content@4f2a1c9"},
+    )
+    assert linked.status_code == 204
+    assert states()["learnings_incorporated"] == "done"
+
     invite = api.get(f"{base}/meeting.ics")
     assert invite.headers["content-type"].startswith("text/calendar")
     event = next(c for c in Calendar.from_ical(invite.content).walk("VEVENT"))

@@ -27,6 +27,9 @@ EVIDENCE = (
     "resolved",
     "postmortem_drafted",
     "postmortem_published",
+    "root_cause_confident",  # published with a root cause at over 85% confidence
+    "action_items_owned",  # published with every action item owned and dated
+    "learnings_linked",  # a runbook or knowledge change linked to the postmortem
 )
 
 

@@ -33,10 +33,16 @@ def _load(uow: UnitOfWork, incident_id: str) -> Postmortem:
 
 
 def _save(
-    uow: UnitOfWork, actor: Actor, now: datetime, after: Postmortem, text: str, kind: str
+    uow: UnitOfWork,
+    actor: Actor,
+    now: datetime,
+    after: Postmortem,
+    text: str,
+    kind: str,
+    **extra: Any,
 ) -> None:
     uow.postmortems.put(after)
-    detail = {"version": after.version, "status": after.status.value}
+    detail = {"version": after.version, "status": after.status.value} | extra
     record(
         uow,
         actor,
@@ -191,9 +197,49 @@ def publish(
             f"postmortem published{f' to {where}' if where else ''}; "
             f"{len(items)} action items opened",
             "published",
+            **_quality(after),
         )
         uow.commit()
     return after
+
+
+def _quality(found: Postmortem) -> dict[str, Any]:
+    """What the runbook's Phase 5 verification reads from the publication."""
+    root = found.draft.get("root_cause") or {}
+    items = found.draft.get("action_items") or []
+    owned = bool(items) and all(i.get("owner") and i.get("due") for i in items)
+    return {"root_cause_confidence": root.get("confidence"), "action_items_owned": owned}
+
+
+def link_learning(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    incident_id: str,
+    summary: str,
+    reference: str,
+) -> None:
+    """A runbook or knowledge change that incorporates what the postmortem taught (a commit,
+    a pull request, a file in knowledge/), linked on the incident's timeline."""
+    with uow_factory() as uow:
+        _load(uow, incident_id)
+        text = f"learning incorporated: {summary} ({reference})"
+        detail = {"summary": summary, "reference": reference}
+        record(
+            uow,
+            actor,
+            clock.now(),
+            Change(
+                "postmortem.learning",
+                "postmortem",
+                incident_id,
+                text,
+                detail,
+                incident_id,
+                "learning.linked",
+            ),
+        )
+        uow.commit()
 
 
 def _open_action_items(uow: UnitOfWork, found: Postmortem, now: datetime) -> list[int]:

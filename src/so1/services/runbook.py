@@ -4,6 +4,7 @@ and evidence, derived from the record (nothing stored, so a restart loses no dea
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from importlib import resources
@@ -24,12 +25,14 @@ from so1.services.outbox import queue_pager_followups
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 UPDATE_KINDS = frozenset({"declared", "update", "note", "resolved"})
 # The timeline events that prove checks (read by kind: a storm's timeline is long).
+ROOT_CAUSE_CONFIDENCE = 0.85  # seed Phase 5: "Root cause identified with >85% confidence"
 FACT_KINDS = (
     "triage.report",
     "war_room.opened",
     "role.assumed",
     "postmortem.drafted",
     "postmortem.published",
+    "learning.linked",
 )
 
 
@@ -112,6 +115,7 @@ def gather_facts(uow: UnitOfWork, incident: Incident) -> Facts:
         event = _first(timeline, kind.replace("_", "."))
         if event is not None:
             prove(kind, event.occurred_at, event.summary)
+    _postmortem_quality(timeline, prove)
     anchors = {
         "detected": incident.detected_at,
         "declared": incident.declared_at or (opened.occurred_at if opened else None),
@@ -119,6 +123,26 @@ def gather_facts(uow: UnitOfWork, incident: Incident) -> Facts:
     }
     updates = [m.sent_at for m in room + page if m.sent_at is not None]
     return Facts(incident.severity, anchors, proofs, {"update": updates})
+
+
+def _postmortem_quality(
+    timeline: list[TimelineEvent], prove: Callable[[str, datetime | None, str], None]
+) -> None:
+    """Phase 5 verification from what publishing recorded, and linked learnings."""
+    published = _first(timeline, "postmortem.published")
+    if published is not None:
+        confidence = float(published.data.get("root_cause_confidence") or 0)
+        if confidence > ROOT_CAUSE_CONFIDENCE:
+            prove(
+                "root_cause_confident",
+                published.occurred_at,
+                f"root cause at {confidence:.0%} confidence",
+            )
+        if published.data.get("action_items_owned"):
+            prove("action_items_owned", published.occurred_at, "every action item owned and dated")
+    learning = _first(timeline, "learning.linked")
+    if learning is not None:
+        prove("learnings_linked", learning.occurred_at, learning.summary)
 
 
 def _acknowledged(incident: Incident, alert: Alert | None) -> tuple[datetime | None, str]:

@@ -28,6 +28,11 @@ class EditIn(Strict):
     note: str | None = Field(default=None, max_length=1_000)
 
 
+class LearningIn(Strict):
+    summary: str = Field(min_length=1, max_length=1_000)
+    reference: str = Field(min_length=1, max_length=500, description="commit, PR or file")
+
+
 class CommentIn(Strict):
     text: str = Field(min_length=1, max_length=5_000)
 
@@ -119,6 +124,15 @@ def publish(incident_id: str, container: ContainerDep, actor: Writer) -> Postmor
         return str(folder.publish(day_of, title, found.markdown, message))
 
     return _out(review.publish(container.uow, container.clock, actor, incident_id, write))
+
+
+@router.post("/postmortem/learnings", status_code=204)
+def learning(incident_id: str, body: LearningIn, container: ContainerDep, actor: Writer) -> None:
+    """Link a runbook or knowledge change that incorporates the postmortem's learnings (the
+    runbook's "Learnings incorporated into runbooks" check)."""
+    review.link_learning(
+        container.uow, container.clock, actor, incident_id, body.summary, body.reference
+    )
 
 
 @router.get("/postmortem/meeting.ics")
