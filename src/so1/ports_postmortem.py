@@ -14,6 +14,10 @@ class PostmortemRepository(Protocol):
         """Insert, or replace the incident's postmortem."""
         ...
 
+    def root_causes(self, incident_ids: list[str]) -> dict[str, str]:
+        """Incident id → the published or drafted root cause, where there is one."""
+        ...
+
     def without_postmortem(self, limit: int) -> list[str]:
         """Resolved or closed incidents that have none yet, oldest first."""
         ...

@@ -31,6 +31,7 @@ REPORT_KEYS = frozenset(
         "status",
         "incident_id",
         "rationale",
+        "similar_incidents",
     ]
 )
 NOW = "2024-01-15T14:45:00Z"

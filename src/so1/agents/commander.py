@@ -64,7 +64,25 @@ class IncidentCommander:
             "pages": _pages(parsed, roles),
             "timers": _timers(parsed),
         }
+        _similar(plan, inputs)
         return plan
+
+
+def _similar(plan: dict[str, Any], inputs: Mapping[str, Any]) -> None:
+    """Past incidents like this one (from triage) as evidence for the room."""
+    report = inputs.get("triage_report")
+    found = report.get("similar_incidents") if isinstance(report, Mapping) else None
+    past = [s for s in found or [] if isinstance(s, Mapping) and s.get("incident_id")]
+    plan["similar_incidents"] = past
+    lines = [
+        f"- {s['incident_id']} ({s.get('cause', 'unknown').replace('_', ' ')}, similarity"
+        f" {float(s.get('score', 0)):.2f}): {s.get('title', '')}"
+        + (f"; fixed by: {s['resolution']}" if s.get("resolution") else "")
+        for s in past
+    ]
+    if lines and not plan["private"]:
+        text = "📎 **Similar past incidents**\n" + "\n".join(lines)
+        plan["messages"].append(_message("war_room", "internal", "note", text))
 
 
 def default_channel(incident_id: str) -> str:

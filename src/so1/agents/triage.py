@@ -47,13 +47,14 @@ class TriageResponder:
         facts = gather(inp, kn)
         impact = estimate_impact(facts)
         reason = non_incident_reason(facts, kn)
+        similar = (inputs.get("context") or {}).get("similar_incidents")
         if reason is not None:
-            return _non_incident(facts, impact, reason, inp.incident_id)
+            return with_similar(_non_incident(facts, impact, reason, inp.incident_id), similar)
         result = assess(facts, impact, kn)
         hypotheses = rank(facts, kn)
         top = (hypotheses[0].cause, hypotheses[0].confidence) if hypotheses else None
         score, doubts = confidence(facts, result, top)
-        return _report(
+        report = _report(
             severity=result.severity,
             confidence=score,
             impact=impact,
@@ -61,6 +62,22 @@ class TriageResponder:
             incident_id=inp.incident_id,
             rationale=[*result.rationale, *doubts],
         )
+        return with_similar(report, similar)
+
+
+def with_similar(report: dict[str, Any], similar: Any) -> dict[str, Any]:
+    """Past incidents like this one (found by SO1) as evidence: "last time this cause was
+    fixed by ..." on each hypothesis with the same cause."""
+    past = [s for s in similar or [] if isinstance(s, Mapping) and s.get("incident_id")]
+    report["similar_incidents"] = past
+    for hypothesis in report["hypotheses"]:
+        for match in past:
+            if match.get("cause") == hypothesis["cause"] and match.get("resolution"):
+                hypothesis["evidence"].append(
+                    f"last time ({match['incident_id']}, similarity {float(match['score']):.2f})"
+                    f" this cause was fixed by: {match['resolution']}"
+                )
+    return report
 
 
 def escalation_for(severity: Severity) -> str:

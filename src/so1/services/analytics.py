@@ -9,6 +9,7 @@ from so1.domain.incidents import Incident
 from so1.domain.runbook import CheckState, evaluate
 from so1.errors import ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
+from so1.services.causes import incident_cause
 from so1.services.runbook import gather_facts, runbook_checks
 
 LIMIT = 10_000
@@ -33,7 +34,7 @@ def _facts(uow: UnitOfWork, incident: Incident, now: datetime) -> IncidentFacts:
         id=incident.id,
         severity=incident.severity.value,
         service=incident.service,
-        cause=_cause(uow, incident.id),
+        cause=incident_cause(uow, incident.id),
         detected_at=incident.detected_at,
         acknowledged_at=incident.acknowledged_at,
         mitigated_at=_mitigated(uow, incident),
@@ -49,14 +50,3 @@ def _mitigated(uow: UnitOfWork, incident: Incident) -> datetime | None:
         if e.data.get("ok")
     ]
     return done[0] if done else incident.mitigated_at
-
-
-def _cause(uow: UnitOfWork, incident_id: str) -> str:
-    """The postmortem's root cause, else triage's leading hypothesis, else unknown."""
-    postmortem = uow.postmortems.get(incident_id)
-    root = (postmortem.draft.get("root_cause") or {}) if postmortem else {}
-    if root.get("cause"):
-        return str(root["cause"])
-    reports = uow.timeline.for_incident(incident_id, ["triage.report"])
-    hypotheses = (reports[-1].data.get("hypotheses") or []) if reports else []
-    return str(hypotheses[0].get("cause") or "unknown") if hypotheses else "unknown"

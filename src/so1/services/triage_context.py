@@ -9,6 +9,7 @@ from typing import Any
 from so1.domain.alerts import Alert
 from so1.domain.intake import connected_services
 from so1.ports import UnitOfWork
+from so1.services.similar import similar_incidents
 
 DEPLOY_LOOKBACK = timedelta(hours=4)
 MAX_RELATED = 50
@@ -105,6 +106,9 @@ def triage_inputs(
         ],
         "related_alerts": [_related(a) for a in related[:MAX_RELATED]],
         "incident_id": alert.incident_id,
+        "similar_incidents": similar_incidents(
+            uow, f"{alert.summary} {alert.service or ''} {alert.metric or ''}", alert.incident_id
+        ),
     }
     origin = alert.labels.get("origin", alert.source.value)
     return {

@@ -58,6 +58,15 @@ class SqlPostmortemRepository:
         if changed == 0:
             self._conn.execute(insert(postmortems).values(values))
 
+    def root_causes(self, incident_ids: list[str]) -> dict[str, str]:
+        if not incident_ids:
+            return {}
+        rows = self._conn.execute(
+            select(_c.incident_id, _c.draft).where(_c.incident_id.in_(incident_ids))
+        )
+        found = {r.incident_id: (r.draft or {}).get("root_cause") or {} for r in rows}
+        return {k: str(v["cause"]) for k, v in found.items() if v.get("cause")}
+
     def without_postmortem(self, limit: int) -> list[str]:
         i = t.incidents.c
         query = (

@@ -1,0 +1,75 @@
+"""Similar past incidents: TF-IDF over what each resolved incident was (title, cause,
+resolution, alert summaries) with scikit-learn, cosine similarity against a new alert or
+incident. Shown to the triage-responder and the incident-commander as evidence ("last time
+this cause was fixed by ...")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from so1.domain.incidents import Incident
+from so1.ports import IncidentFilter, UnitOfWork
+
+CORPUS_LIMIT = 300  # the most recent resolved incidents
+MIN_SCORE = 0.2
+TOP = 3
+
+
+@dataclass(frozen=True)
+class Past:
+    incident: Incident
+    cause: str
+    text: str
+
+
+def similar_incidents(
+    uow: UnitOfWork, query: str, exclude: str | None = None, limit: int = TOP
+) -> list[dict[str, Any]]:
+    """The resolved incidents most like ``query`` (score ≥ 0.2), best first."""
+    past = [p for p in _corpus(uow) if p.incident.id != exclude]
+    if not past or not query.strip():
+        return []
+    scores = _scores(query, [p.text for p in past])
+    ranked = sorted(zip(scores, past, strict=True), key=lambda pair: -pair[0])
+    return [
+        {
+            "incident_id": p.incident.id,
+            "title": p.incident.title,
+            "cause": p.cause,
+            "resolution": p.incident.resolution_summary,
+            "score": round(float(score), 3),
+        }
+        for score, p in ranked[:limit]
+        if score >= MIN_SCORE
+    ]
+
+
+def _scores(query: str, documents: Sequence[str]) -> list[float]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, stop_words="english")
+    matrix = vectorizer.fit_transform([*documents, query])
+    return [float(s) for s in cosine_similarity(matrix[-1], matrix[:-1])[0]]
+
+
+def _corpus(uow: UnitOfWork) -> list[Past]:
+    """Two queries, however many incidents: their record and their root causes."""
+    found, _ = uow.incidents.search(
+        IncidentFilter(status=("resolved", "closed"), limit=CORPUS_LIMIT)
+    )
+    causes = uow.postmortems.root_causes([i.id for i in found])
+    return [_past(incident, causes.get(incident.id, "unknown")) for incident in found]
+
+
+def _past(incident: Incident, cause: str) -> Past:
+    words = [
+        incident.title,
+        cause.replace("_", " "),
+        incident.resolution_summary or "",
+        incident.service or "",
+        incident.summary or "",
+    ]
+    return Past(incident, cause, " ".join(words))
