@@ -284,3 +284,29 @@ def test_review_publish_and_the_meeting(
         )
     ]
     assert "mailto:eli@example.com" in attendees  # the owning team's lead
+
+
+def test_the_first_draft_tells_the_room_when_the_review_is(
+    api: TestClient, container: Container
+) -> None:
+    incident = open_incident(container, "Checkout down", Severity.SEV2)
+    api.patch(f"/v1/incidents/{incident.id}", json={"channel": "#incident-x"})
+    api.patch(f"/v1/incidents/{incident.id}", json={"status": "resolved"})
+    analyst = container.agents["postmortem-analyst"]
+    assert draft_missing(container.uow, container.clock, analyst) == 1
+    said = [
+        m
+        for m in api.get(f"/v1/incidents/{incident.id}/messages").json()
+        if m["kind"] == "postmortem_meeting"
+    ]
+    assert len(said) == 1 and "14:00 UTC, 60 min" in said[0]["text"]
+    api.post(
+        "/v1/orchestrate",
+        json={"agent": "postmortem-analyst", "inputs": {"incident_id": incident.id}},
+    )
+    again = [
+        m
+        for m in api.get(f"/v1/incidents/{incident.id}/messages").json()
+        if m["kind"] == "postmortem_meeting"
+    ]
+    assert len(again) == 1  # only with the first draft

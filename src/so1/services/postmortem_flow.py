@@ -14,6 +14,7 @@ from typing import Any
 
 import jinja2
 
+from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, is_incident_id
 from so1.domain.postmortem import Postmortem, PostmortemStatus
 from so1.domain.records import AgentRun, RunStatus
@@ -21,6 +22,7 @@ from so1.domain.runbook import evaluate
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import Agent, AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import SYSTEM, Actor, Change, record
+from so1.services.postmortem_review import meeting_time
 from so1.services.runbook import gather_facts, runbook_checks
 
 POSTMORTEM_AGENT = "postmortem-analyst"
@@ -80,6 +82,8 @@ def postmortem_request(
     with uow_factory() as uow:
         uow.agent_runs.add(done)
         uow.postmortems.put(kept)
+        if existing is None:
+            _invite_in_war_room(uow, incident, now)
         summary = f"postmortem draft v{kept.version} ({kept.method})"
         record(
             uow,
@@ -97,6 +101,31 @@ def postmortem_request(
         )
         uow.commit()
     return done
+
+
+def _invite_in_war_room(uow: UnitOfWork, incident: Incident, now: datetime) -> None:
+    """With the first draft, the room hears when the review meeting is (a chat adapter
+    delivers it like every message)."""
+    if incident.resolved_at is None or not incident.channel:
+        return
+
+    start = meeting_time(incident.resolved_at)
+    text = (
+        f"📅 Postmortem review of {incident.id}: {start:%A %Y-%m-%d %H:%M} UTC, 60 min. "
+        f"Draft: GET /v1/incidents/{incident.id}/postmortem?format=markdown; invitation: "
+        f"GET /v1/incidents/{incident.id}/postmortem/meeting.ics"
+    )
+    uow.outbox.add(
+        Outbound(
+            incident.id,
+            Destination.WAR_ROOM,
+            "internal",
+            "postmortem_meeting",
+            text,
+            now,
+            payload={"channel": incident.channel},
+        )
+    )
 
 
 def incident_record(uow: UnitOfWork, incident: Incident, now: datetime) -> dict[str, Any]:
