@@ -3,7 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help run test venv lint format typecheck check bench clean
+.PHONY: help run test venv lint format typecheck check bench clean screenshots
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -16,6 +16,9 @@ run: ## README command 1: install, migrate and serve on http://127.0.0.1:8000
 
 test: ## README command 2: the whole suite on SQLite and PostgreSQL
 	./scripts/test
+
+screenshots: ## Regenerate docs/screenshots/*.png from the browser test (headless Chromium)
+	SO1_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest -q tests/e2e/test_browser.py
 
 lint: ## ruff lint and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -20,6 +20,7 @@ from so1.domain.oncall import EscalationPolicy, Person, Schedule, Shift, Team, W
 from so1.domain.participants import Participation, Role
 from so1.domain.records import AgentRun, AuditRecord
 from so1.ports_postmortem import ActionItemRepository, PostmortemRepository
+from so1.ports_web import WebRepository
 
 
 class Clock(Protocol):
@@ -305,6 +306,7 @@ class UnitOfWork(Protocol):
     outbox: OutboxRepository
     metrics: MetricSampleRepository
     postmortems: PostmortemRepository
+    web: WebRepository
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -10,8 +10,10 @@ from so1.services.context import Actor
 def require_clearance(uow: UnitOfWork, actor: Actor, incident_id: str) -> None:
     """A security incident's record is for keys with the `security` scope only (its war room
     is private; the runbook: do not disclose until assessed)."""
-    if actor.security_cleared:
-        return
-    opened = uow.timeline.for_incident(incident_id, ["war_room.opened"])
-    if any(e.data.get("private") for e in opened):
+    if not actor.security_cleared and is_private(uow, incident_id):
         raise Forbidden("a security incident: its timeline needs a key with the 'security' scope")
+
+
+def is_private(uow: UnitOfWork, incident_id: str) -> bool:
+    opened = uow.timeline.for_incident(incident_id, ["war_room.opened"])
+    return any(e.data.get("private") for e in opened)

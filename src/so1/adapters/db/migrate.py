@@ -11,11 +11,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
-from so1.adapters.db import (  # noqa: F401 - registers the intake, on-call, metrics tables
+from so1.adapters.db import (  # noqa: F401 - registers their tables
     intake_tables,
     metrics_repo,
     oncall_tables,
     postmortem_repo,
+    web_repo,
 )
 from so1.adapters.db.engine import WRITE_OPTION
 from so1.adapters.db.tables import metadata

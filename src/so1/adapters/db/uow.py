@@ -26,6 +26,7 @@ from so1.adapters.db.intake_repo import SqlIntakeRepository
 from so1.adapters.db.metrics_repo import SqlMetricSampleRepository
 from so1.adapters.db.oncall_repo import SqlOnCallRepository
 from so1.adapters.db.postmortem_repo import SqlPostmortemRepository
+from so1.adapters.db.web_repo import SqlWebRepository
 from so1.errors import Unavailable
 from so1.ports import (
     AgentRunRepository,
@@ -44,6 +45,7 @@ from so1.ports import (
     TimelineRepository,
 )
 from so1.ports_postmortem import ActionItemRepository, PostmortemRepository
+from so1.ports_web import WebRepository
 
 _LOCK_WAIT_SECONDS = 30  # same as SQLite's busy timeout
 
@@ -89,6 +91,7 @@ class SqlUnitOfWork:
         self.outbox: OutboxRepository = SqlOutboxRepository(conn)
         self.metrics: MetricSampleRepository = SqlMetricSampleRepository(conn)
         self.postmortems: PostmortemRepository = SqlPostmortemRepository(conn)
+        self.web: WebRepository = SqlWebRepository(conn)
 
     def commit(self) -> None:
         assert self._tx is not None, "commit() outside of a `with` block"

@@ -14,6 +14,7 @@ from so1.entrypoints.cli import (
     runs,
     security,
     warroom,
+    web,
 )
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ demo.register(app)
 security.register(app)
 runs.register(app)
 actions.register(app)
+web.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,62 @@
+"""Server secrets (the cookie-signing key) and one-time login links."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Column, Connection, String, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from so1.adapters.db.tables import UTCDateTime, metadata
+
+server_secrets = Table(
+    "server_secrets",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+login_links = Table(
+    "login_links",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("key_id", String(40), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+
+class SqlWebRepository:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def secret(self, name: str, at: datetime) -> str:
+        """The named secret, made (256 random bits) by whichever server asks first."""
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        values = {"name": name, "value": secrets.token_urlsafe(32), "created_at": at}
+        self._conn.execute(dialect.insert(server_secrets).values(values).on_conflict_do_nothing())
+        found = self._conn.execute(
+            select(server_secrets.c.value).where(server_secrets.c.name == name)
+        ).scalar_one()
+        return str(found)
+
+    def add_link(self, token_hash: str, key_id: str, expires_at: datetime, at: datetime) -> None:
+        self._conn.execute(
+            login_links.insert().values(
+                token_hash=token_hash, key_id=key_id, expires_at=expires_at, created_at=at
+            )
+        )
+
+    def use_link(self, token_hash: str, at: datetime) -> str | None:
+        """The key id of an unused, unexpired link, marked used; None otherwise."""
+        c = login_links.c
+        found = self._conn.execute(
+            update(login_links)
+            .where(c.token_hash == token_hash, c.used_at.is_(None), c.expires_at > at)
+            .values(used_at=at)
+            .returning(c.key_id)
+        ).scalar_one_or_none()
+        return str(found) if found else None

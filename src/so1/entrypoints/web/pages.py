@@ -1,0 +1,153 @@
+"""The signed-in web pages: sign-in (API key or one-time link), the dashboard and the
+incident page with its war room. Session cookie: signed, HttpOnly, SameSite=Lax (Secure over
+HTTPS); every form carries the session's CSRF token."""
+
+from __future__ import annotations
+
+import hmac
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from so1.domain.access import Scope
+from so1.entrypoints.api.deps import ContainerDep, client_ip
+from so1.errors import Forbidden, So1Error, Unauthorized
+from so1.services import web_sessions as sessions
+from so1.services.outbox import post_to_war_room
+from so1.services.web_views import dashboard, incident_page
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+COOKIE = "so1_session"
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+def _signed_in(container: ContainerDep, request: Request) -> sessions.Session | None:
+    return sessions.from_cookie(container.uow, container.clock, request.cookies.get(COOKIE))
+
+
+def _with_cookie(response: Response, request: Request, value: str) -> Response:
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=sessions.SESSION_SECONDS,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request) -> HTMLResponse:
+    return _page(request, "login.html", error=None)
+
+
+@router.post("/login")
+async def login(request: Request, container: ContainerDep) -> Response:
+    form = await _form(request)
+    try:
+        _, cookie = await run_in_threadpool(
+            sessions.start_with_key,
+            container.uow,
+            container.clock,
+            form.get("api_key", "").strip(),
+            client_ip(request),
+        )
+    except Unauthorized:
+        return _page(request, "login.html", 401, error="That API key was not accepted.")
+    return _with_cookie(RedirectResponse("/", status_code=303), request, cookie)
+
+
+@router.get("/login/{token}")
+def login_link(token: str, request: Request, container: ContainerDep) -> Response:
+    try:
+        _, cookie = sessions.start_with_link(container.uow, container.clock, token)
+    except Unauthorized as exc:
+        return _page(request, "login.html", 401, error=exc.detail)
+    return _with_cookie(RedirectResponse("/", status_code=303), request, cookie)
+
+
+@router.post("/logout")
+async def logout(request: Request, container: ContainerDep) -> Response:
+    session = _signed_in(container, request)
+    if session is not None:
+        _check_csrf(session, await _form(request))
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+def _check_csrf(session: sessions.Session, form: dict[str, str]) -> None:
+    if not hmac.compare_digest(form.get("csrf", ""), session.csrf):
+        raise Forbidden("the form's CSRF token does not match this session; reload the page")
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, container: ContainerDep) -> Response:
+    session = _signed_in(container, request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    found = dashboard(container.uow, container.clock, session.actor)
+    return _page(request, "dashboard.html", session=session, **found)
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident(incident_id: str, request: Request, container: ContainerDep) -> Response:
+    session = _signed_in(container, request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        found = incident_page(container.uow, container.clock, session.actor, incident_id)
+    except So1Error as exc:
+        return _page(
+            request,
+            "error.html",
+            404 if "does not exist" in exc.detail else 403,
+            session=session,
+            message=exc.detail,
+        )
+    return _page(
+        request,
+        "incident.html",
+        session=session,
+        page=found,
+        now=container.clock.now(),
+        can_write=session.may(Scope.WRITE),
+    )
+
+
+@router.post("/incidents/{incident_id}/messages")
+async def say(incident_id: str, request: Request, container: ContainerDep) -> Response:
+    session = _signed_in(container, request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    form = await _form(request)
+    _check_csrf(session, form)
+    if not session.may(Scope.WRITE):
+        raise Forbidden("posting to the war room needs a key with the 'write' scope")
+    text = form.get("text", "").strip()
+    if text:
+        await run_in_threadpool(
+            post_to_war_room,
+            container.uow,
+            container.clock,
+            session.actor,
+            incident_id,
+            text[:4000],
+        )
+        container.wake_worker()
+    return RedirectResponse(f"/incidents/{incident_id}#war-room", status_code=303)

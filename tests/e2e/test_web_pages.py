@@ -1,0 +1,128 @@
+"""The signed-in pages over HTTP: sign-in with a key or a one-time link, the cookie's
+attributes, CSRF on forms, scopes, the dashboard and the incident page."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+
+from so1.bootstrap import Container
+from so1.domain.access import Scope
+from so1.domain.severity import Severity
+from so1.entrypoints.api.app import create_app
+from so1.services.context import Actor
+from so1.services.web_sessions import new_login_link
+from tests.conftest import make_key, open_incident
+from tests.e2e.conftest import Cli
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def browser(container: Container) -> TestClient:
+    return TestClient(create_app(container), raise_server_exceptions=False, follow_redirects=False)
+
+
+def sign_in(container: Container, token: str) -> TestClient:
+    client = browser(container)
+    answer = client.post(
+        "/login",
+        content=f"api_key={token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 303, answer.text
+    return client
+
+
+def test_sign_in_sets_a_safe_cookie_and_shows_the_dashboard(
+    container: Container, admin_token: str
+) -> None:
+    incident = open_incident(container, "Checkout down", Severity.SEV1, service="checkout")
+    anonymous = browser(container)
+    assert anonymous.get("/").headers["location"] == "/login"
+    refused = anonymous.post(
+        "/login",
+        content="api_key=so1_nope_nope",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert refused.status_code == 401 and "was not accepted" in refused.text
+
+    client = browser(container)
+    answer = client.post(
+        "/login",
+        content=f"api_key={admin_token}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "so1_session=" in cookie
+    page = client.get("/")
+    assert page.status_code == 200
+    assert incident.id in page.text and "Checkout down" in page.text
+    assert '<span class="sev SEV1">' in page.text
+
+
+def test_the_incident_page_posts_to_the_war_room_with_csrf(
+    container: Container, admin_token: str
+) -> None:
+    incident = open_incident(container, "Checkout down", Severity.SEV1)
+    client = sign_in(container, admin_token)
+    page = client.get(f"/incidents/{incident.id}")
+    assert page.status_code == 200 and "Runbook checks" in page.text
+    token = CSRF.search(page.text)
+    assert token is not None
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    forged = client.post(
+        f"/incidents/{incident.id}/messages", content="text=hi&csrf=wrong", headers=form
+    )
+    assert forged.status_code == 403
+    posted = client.post(
+        f"/incidents/{incident.id}/messages",
+        content=f"text=Rolling+back+now&csrf={token.group(1)}",
+        headers=form,
+    )
+    assert posted.status_code == 303
+    assert "Rolling back now" in client.get(f"/incidents/{incident.id}").text
+    assert client.get("/incidents/INC-20240115-9999").status_code == 404
+
+
+def test_scopes_apply_and_revocation_ends_the_session(container: Container) -> None:
+    incident = open_incident(container, "Checkout down", Severity.SEV2)
+    reader_token = make_key(container, Scope.READ, name="viewer")
+    reader = sign_in(container, reader_token)
+    page = reader.get(f"/incidents/{incident.id}")
+    assert page.status_code == 200 and "Post to the war room" not in page.text
+    token = CSRF.search(page.text)
+    assert token is not None
+    refused = reader.post(
+        f"/incidents/{incident.id}/messages",
+        content=f"text=x&csrf={token.group(1)}",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert refused.status_code == 403
+    from so1.services import access
+
+    [key] = [k for k in access.list_keys(container.uow) if k.name == "viewer"]
+    access.revoke_key(container.uow, container.clock, Actor("t"), key.id)
+    assert reader.get("/").headers["location"] == "/login"
+
+
+def test_a_login_link_works_once(container: Container, admin_token: str) -> None:
+    token = new_login_link(container.uow, container.clock, Actor("cli"), "admin")
+    client = browser(container)
+    first = client.get(f"/login/{token}")
+    assert first.status_code == 303 and "so1_session=" in first.headers["set-cookie"]
+    assert client.get("/").status_code == 200
+    again = browser(container).get(f"/login/{token}")
+    assert again.status_code == 401 and "unknown, used or expired" in again.text
+
+
+def test_so1_login_link_prints_a_working_link(
+    cli: Cli, container: Container, admin_token: str
+) -> None:
+    printed = cli("login-link", "--key", "admin").assert_ok().last_line
+    token = printed.rsplit("/login/", 1)[1]
+    assert browser(container).get(f"/login/{token}").status_code == 303
+    assert (
+        "no usable API key named 'ghost'"
+        in cli("login-link", "--key", "ghost").assert_clean_failure()
+    )
