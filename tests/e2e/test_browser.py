@@ -97,3 +97,44 @@ def test_sign_in_see_the_incident_and_post_in_the_war_room(
         said = httpx.get(f"{server.url}/v1/incidents/{made['id']}/messages", headers=auth).json()
         assert said[-1]["text"] == "Pool at 100%: raising DATABASE_POOL_SIZE to 50"
         assert said[-1]["target"] == "bootstrap-admin"  # posted as the signed-in key
+
+
+def test_an_incident_appears_live_and_its_timeline_grows(tmp_path: Path, chrome: WebDriver) -> None:
+    with serving(tmp_path, clean_env()) as server:
+        token = TOKEN_RE.findall(server.output())[0]
+        auth = {"Authorization": f"Bearer {token}"}
+        wait = WebDriverWait(chrome, 30)
+        chrome.get(f"{server.url}/login")
+        chrome.find_element(By.ID, "api_key").send_keys(token)
+        chrome.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+        wait.until(ready.presence_of_element_located((By.ID, "incidents-wrap")))
+        assert "No open incidents" in chrome.find_element(By.ID, "incidents-wrap").text
+
+        alert = {
+            "event_action": "trigger",
+            "source": "datadog",
+            "service": "checkout",
+            "metric": "error_rate",
+            "current_value": "45%",
+            "threshold": "< 1%",
+            "summary": "Checkout error rate 45%: all payments failing",
+        }
+        assert httpx.post(f"{server.url}/v1/alerts", json=alert, headers=auth).status_code == 202
+        wait.until(ready.text_to_be_present_in_element((By.ID, "incidents-wrap"), "INC-"))
+        link = chrome.find_element(By.CSS_SELECTOR, "#incidents-wrap a")
+        incident_id = link.text
+        link.click()
+        wait.until(ready.presence_of_element_located((By.ID, "timeline")))
+        said = {"text": "Payments provider confirms an outage on their side"}
+        posted = httpx.post(
+            f"{server.url}/v1/incidents/{incident_id}/messages", json=said, headers=auth
+        )
+        assert posted.status_code == 201, posted.text
+        wait.until(
+            ready.text_to_be_present_in_element((By.ID, "timeline"), "Payments provider confirms")
+        )
+        wait.until(
+            ready.text_to_be_present_in_element(
+                (By.ID, "war-room-messages"), "Payments provider confirms"
+            )
+        )

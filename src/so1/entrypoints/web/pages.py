@@ -31,7 +31,7 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
 
 
-def _signed_in(container: ContainerDep, request: Request) -> sessions.Session | None:
+def signed_in(container: ContainerDep, request: Request) -> sessions.Session | None:
     return sessions.from_cookie(container.uow, container.clock, request.cookies.get(COOKIE))
 
 
@@ -83,7 +83,7 @@ def login_link(token: str, request: Request, container: ContainerDep) -> Respons
 
 @router.post("/logout")
 async def logout(request: Request, container: ContainerDep) -> Response:
-    session = _signed_in(container, request)
+    session = signed_in(container, request)
     if session is not None:
         _check_csrf(session, await _form(request))
     response = RedirectResponse("/login", status_code=303)
@@ -98,7 +98,7 @@ def _check_csrf(session: sessions.Session, form: dict[str, str]) -> None:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, container: ContainerDep) -> Response:
-    session = _signed_in(container, request)
+    session = signed_in(container, request)
     if session is None:
         return RedirectResponse("/login", status_code=303)
     found = dashboard(container.uow, container.clock, session.actor)
@@ -107,7 +107,7 @@ def home(request: Request, container: ContainerDep) -> Response:
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
 def incident(incident_id: str, request: Request, container: ContainerDep) -> Response:
-    session = _signed_in(container, request)
+    session = signed_in(container, request)
     if session is None:
         return RedirectResponse("/login", status_code=303)
     try:
@@ -132,7 +132,7 @@ def incident(incident_id: str, request: Request, container: ContainerDep) -> Res
 
 @router.post("/incidents/{incident_id}/messages")
 async def say(incident_id: str, request: Request, container: ContainerDep) -> Response:
-    session = _signed_in(container, request)
+    session = signed_in(container, request)
     if session is None:
         return RedirectResponse("/login", status_code=303)
     form = await _form(request)
