@@ -14,7 +14,9 @@ from so1.entrypoints.api.app import create_app
 from so1.services.context import Actor
 from so1.services.web_sessions import new_login_link
 from tests.conftest import make_key, open_incident
+from tests.contract.railway_server import RailwayState
 from tests.e2e.conftest import Cli
+from tests.e2e.deployer_support import ROLLBACK_INPUTS, SERVICE, finished
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -126,3 +128,35 @@ def test_so1_login_link_prints_a_working_link(
         "no usable API key named 'ghost'"
         in cli("login-link", "--key", "ghost").assert_clean_failure()
     )
+
+
+def test_approve_and_undo_a_mitigation_from_the_incident_page(
+    api: TestClient, container: Container, railway: RailwayState
+) -> None:
+    incident = open_incident(container, "Outage", Severity.SEV1, service=SERVICE)
+    inputs = {**ROLLBACK_INPUTS, "incident_id": incident.id}
+    run = api.post("/v1/orchestrate", json={"agent": "railway-deployer", "inputs": inputs}).json()
+    lead = sign_in(container, make_key(container, Scope.WRITE, Scope.DEPLOY, name="lead"))
+    page = lead.get(f"/incidents/{incident.id}")
+    assert "awaiting approval" in page.text and f"/runs/{run['run_id']}/approve" in page.text
+    token = CSRF.search(page.text)
+    assert token is not None
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    approved = lead.post(
+        f"/incidents/{incident.id}/runs/{run['run_id']}/approve",
+        content=f"csrf={token.group(1)}",
+        headers=form,
+    )
+    assert approved.status_code == 303
+    done = finished(api, run["run_id"])
+    assert done["status"] == "completed" and done["output"]["approved_by"] == "lead"
+    page = lead.get(f"/incidents/{incident.id}")
+    assert "Undo (rollback)" in page.text
+    undone = lead.post(
+        f"/incidents/{incident.id}/runs/{run['run_id']}/undo",
+        content=f"csrf={token.group(1)}",
+        headers=form,
+    )
+    assert undone.status_code == 303
+    runs = api.get(f"/v1/incidents/{incident.id}/timeline").json()["events"]
+    assert sum(e["kind"] == "mitigation.awaiting_approval" for e in runs) == 2  # the undo waits too

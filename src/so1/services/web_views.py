@@ -9,6 +9,8 @@ from typing import Any
 
 from so1.domain.alerts import Alert
 from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
+from so1.domain.postmortem import Postmortem
+from so1.domain.records import AgentRun
 from so1.domain.runbook import CheckResult, CheckState, evaluate
 from so1.domain.severity import Severity
 from so1.errors import NotFound
@@ -67,6 +69,8 @@ class IncidentPage:
     checks: list[CheckResult]
     alerts: list[Alert]
     triage: dict[str, Any] | None
+    runs: list[AgentRun] = field(default_factory=list)  # platform actions, newest first
+    postmortem: Postmortem | None = None
 
 
 def incident_page(
@@ -81,6 +85,15 @@ def incident_page(
         checks = evaluate(runbook_checks(), gather_facts(uow, incident), clock.now())
         alerts, _ = uow.alerts.search(AlertFilter(incident_id=incident_id, limit=50))
         messages = uow.outbox.for_incident(incident_id)
+        run_ids = dict.fromkeys(
+            str(e.data["run_id"])
+            for e in reversed(timeline)
+            if e.kind.startswith("mitigation.") and e.data.get("run_id")
+        )
+        runs = [r for r in (uow.agent_runs.get(i) for i in run_ids) if r is not None]
+        postmortem = uow.postmortems.get(incident_id)
     reports = [e for e in timeline if e.kind == "triage.report"]
     triage = dict(reports[-1].data) if reports else None
-    return IncidentPage(incident, list(reversed(timeline)), messages, checks, alerts, triage)
+    return IncidentPage(
+        incident, list(reversed(timeline)), messages, checks, alerts, triage, runs, postmortem
+    )

@@ -18,6 +18,8 @@ from so1.domain.access import Scope
 from so1.entrypoints.api.deps import ContainerDep, client_ip
 from so1.errors import Forbidden, So1Error, Unauthorized
 from so1.services import web_sessions as sessions
+from so1.services.deployer_flow import decide_approval, deployer_request
+from so1.services.orchestration import get_run
 from so1.services.outbox import post_to_war_room
 from so1.services.web_views import dashboard, incident_page
 
@@ -151,3 +153,59 @@ async def say(incident_id: str, request: Request, container: ContainerDep) -> Re
         )
         container.wake_worker()
     return RedirectResponse(f"/incidents/{incident_id}#war-room", status_code=303)
+
+
+@router.post("/incidents/{incident_id}/runs/{run_id}/{decision}")
+async def decide(
+    incident_id: str, run_id: str, decision: str, request: Request, container: ContainerDep
+) -> Response:
+    """Approve or decline a platform action waiting for a human, or run its undo."""
+    session = signed_in(container, request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    _check_csrf(session, await _form(request))
+    if decision not in ("approve", "decline", "undo"):
+        raise Forbidden(f"'{decision}' is not something to do with a run")
+    actor = session.actor
+    if decision == "undo":
+        run = await run_in_threadpool(get_run, container.uow, run_id)
+        undo = ((run.output or {}).get("plan") or {}).get("undo")
+        if not undo:
+            raise Forbidden("this action has no undo")
+        inputs = dict(undo) | {"service": run.inputs.get("service"), "incident_id": incident_id}
+        await run_in_threadpool(
+            deployer_request, container.uow, container.clock, actor, container.deployer, inputs
+        )
+    else:
+        await run_in_threadpool(
+            decide_approval,
+            container.uow,
+            container.clock,
+            actor,
+            container.deployer,
+            run_id,
+            decision == "approve",
+        )
+    return RedirectResponse(f"/incidents/{incident_id}#mitigations", status_code=303)
+
+
+@router.get("/incidents/{incident_id}/postmortem", response_class=HTMLResponse)
+def postmortem_page(incident_id: str, request: Request, container: ContainerDep) -> Response:
+    session = signed_in(container, request)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    try:
+        found = incident_page(container.uow, container.clock, session.actor, incident_id)
+    except So1Error as exc:
+        return _page(request, "error.html", 404, session=session, message=exc.detail)
+    if found.postmortem is None:
+        return _page(
+            request,
+            "error.html",
+            404,
+            session=session,
+            message=f"{incident_id} has no postmortem yet",
+        )
+    return _page(
+        request, "postmortem.html", session=session, page=found, postmortem=found.postmortem
+    )
