@@ -4,6 +4,8 @@ attributes, CSRF on forms, scopes, the dashboard and the incident page."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
 
@@ -160,3 +162,66 @@ def test_approve_and_undo_a_mitigation_from_the_incident_page(
     assert undone.status_code == 303
     runs = api.get(f"/v1/incidents/{incident.id}/timeline").json()["events"]
     assert sum(e["kind"] == "mitigation.awaiting_approval" for e in runs) == 2  # the undo waits too
+
+
+def test_declare_mitigate_resolve_and_publish_by_forms(
+    api: TestClient,
+    container: Container,
+    admin_token: str,
+    railway: RailwayState,
+    tmp_path: Path,
+) -> None:
+    container.settings.postmortem_dir = str(tmp_path / "content")
+    client = sign_in(container, admin_token)
+    token = CSRF.search(client.get("/").text)
+    assert token is not None
+    csrf = token.group(1)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def post(path: str, fields: dict[str, str]) -> str:
+        answer = client.post(path, content=urlencode(fields | {"csrf": csrf}), headers=form)
+        assert answer.status_code == 303, answer.text
+        return str(answer.headers["location"])
+
+    where = post(
+        "/incidents", {"title": "API error rate spike", "severity": "SEV2", "service": SERVICE}
+    )
+    incident_id = where.rsplit("/", 1)[1]
+    page = client.get(where).text
+    assert "#incident-" in page and "Incident Declared" in page
+    post(
+        f"/incidents/{incident_id}/platform",
+        {"action": "set_variables", "service": SERVICE, "variable": "DATABASE_POOL_SIZE=50"},
+    )
+    assert wait_for_variables(railway)  # the deployer runs in the background
+    post(
+        f"/incidents/{incident_id}/change",
+        {"status": "resolved", "resolution": "Pool raised from 20 to 50"},
+    )
+    api.post(
+        "/v1/orchestrate",
+        json={"agent": "postmortem-analyst", "inputs": {"incident_id": incident_id}},
+    )
+    assert "Send for review" in client.get(f"/incidents/{incident_id}/postmortem").text
+    post(f"/incidents/{incident_id}/postmortem/submit", {})
+    for check in ("timeline_accurate", "root_cause_validated", "action_items_complete"):
+        post(f"/incidents/{incident_id}/postmortem/{check}", {})
+    post(f"/incidents/{incident_id}/postmortem/publish", {})
+    published = client.get(f"/incidents/{incident_id}/postmortem").text
+    assert '<strong id="pm-status">published</strong>' in published
+    assert list((tmp_path / "content" / "postmortems").glob("*-api-error-rate-spike.md"))
+    refused = client.post(
+        "/incidents", content=urlencode({"title": "", "csrf": csrf}), headers=form
+    )
+    assert refused.status_code == 422 and "needs a title" in refused.text
+
+
+def wait_for_variables(railway: RailwayState) -> bool:
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if railway.variables.get("svc-cpa") == {"DATABASE_POOL_SIZE": "50"}:
+            return True
+        time.sleep(0.05)
+    return False

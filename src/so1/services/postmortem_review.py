@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Protocol
 
 from so1.domain.postmortem import Postmortem, PostmortemStatus
 from so1.errors import Conflict, NotFound, ValidationFailed
@@ -23,6 +24,24 @@ REVIEW_CHECKS = {
 }
 MEETING_AT = time(14, 0)  # seed: "Postmortem scheduled for tomorrow 2pm"
 Publisher = Callable[[Postmortem, datetime], str]  # returns where it was published
+
+
+class Folder(Protocol):
+    def publish(self, day: date, title: str, markdown: str, message: str) -> Path: ...
+
+
+def file_writer(folder: Folder) -> Publisher:
+    """Publishing as a file named by the day of detection and the title."""
+
+    def write(found: Postmortem, now: datetime) -> str:
+        day = (found.draft.get("key_times") or {}).get("detected") or now.isoformat()
+        title = str(found.draft.get("title"))
+        message = f"Postmortem: {found.incident_id} - {title}"
+        return str(
+            folder.publish(datetime.fromisoformat(day).date(), title, found.markdown, message)
+        )
+
+    return write
 
 
 def _load(uow: UnitOfWork, incident_id: str) -> Postmortem:

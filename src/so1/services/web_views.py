@@ -4,19 +4,21 @@ their clocks, recent alerts, who is on call) and one incident's page."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from so1.domain.alerts import Alert
 from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
+from so1.domain.metrics import Series
 from so1.domain.postmortem import Postmortem
 from so1.domain.records import AgentRun
 from so1.domain.runbook import CheckResult, CheckState, evaluate
 from so1.domain.severity import Severity
-from so1.errors import NotFound
-from so1.ports import AlertFilter, Clock, IncidentFilter, UnitOfWorkFactory
+from so1.errors import NotFound, So1Error
+from so1.ports import AlertFilter, Clock, IncidentFilter, MetricsSource, UnitOfWorkFactory
 from so1.services.clearance import is_private, require_clearance
 from so1.services.context import Actor
+from so1.services.metrics import metric_series
 from so1.services.oncall import on_call_now
 from so1.services.runbook import gather_facts, runbook_checks
 
@@ -96,4 +98,61 @@ def incident_page(
     triage = dict(reports[-1].data) if reports else None
     return IncidentPage(
         incident, list(reversed(timeline)), messages, checks, alerts, triage, runs, postmortem
+    )
+
+
+@dataclass
+class Chart:
+    """An SVG polyline of one metric over the incident window, with its gate as a line."""
+
+    metric: str
+    unit: str
+    points: str  # "x,y x,y ..." in a 300 x 100 box
+    gate_y: float | None
+    gate: float | None
+    latest: float | None
+    top: float
+
+
+CHARTED = (("error_rate", 1.0), ("latency_p99_ms", 500.0), ("db_pool_utilization", None))
+WIDTH, HEIGHT = 300.0, 100.0
+
+
+def charts(
+    uow_factory: UnitOfWorkFactory, clock: Clock, source: MetricsSource, incident: Incident
+) -> list[Chart]:
+    if incident.service is None:
+        return []
+    start = incident.detected_at - timedelta(minutes=30)
+    end = max(clock.now(), start + timedelta(minutes=1))
+    try:
+        found = metric_series(
+            uow_factory, source, incident.service, [m for m, _ in CHARTED], start, end, 30
+        )
+    except So1Error:
+        return []
+    return [
+        _chart(series, gate, start, end) for series, (_, gate) in zip(found, CHARTED, strict=True)
+    ]
+
+
+def _chart(series: Series, gate: float | None, start: datetime, end: datetime) -> Chart:
+    values = [v for _, v in series.points]
+    top = max([*values, (gate or 0) * 1.5, 1.0])
+    span = (end - start).total_seconds() or 1.0
+
+    def y(value: float) -> float:
+        return round(HEIGHT - value / top * HEIGHT, 1)
+
+    points = " ".join(
+        f"{round((at - start).total_seconds() / span * WIDTH, 1)},{y(v)}" for at, v in series.points
+    )
+    return Chart(
+        series.metric,
+        series.unit,
+        points,
+        y(gate) if gate is not None else None,
+        gate,
+        series.last(),
+        round(top, 1),
     )

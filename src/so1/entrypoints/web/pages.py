@@ -21,6 +21,7 @@ from so1.services import web_sessions as sessions
 from so1.services.deployer_flow import decide_approval, deployer_request
 from so1.services.orchestration import get_run
 from so1.services.outbox import post_to_war_room
+from so1.services.postmortem_review import REVIEW_CHECKS
 from so1.services.web_views import dashboard, incident_page
 
 router = APIRouter(include_in_schema=False)
@@ -104,7 +105,9 @@ def home(request: Request, container: ContainerDep) -> Response:
     if session is None:
         return RedirectResponse("/login", status_code=303)
     found = dashboard(container.uow, container.clock, session.actor)
-    return _page(request, "dashboard.html", session=session, **found)
+    return _page(
+        request, "dashboard.html", session=session, can_write=session.may(Scope.WRITE), **found
+    )
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
@@ -207,5 +210,11 @@ def postmortem_page(incident_id: str, request: Request, container: ContainerDep)
             message=f"{incident_id} has no postmortem yet",
         )
     return _page(
-        request, "postmortem.html", session=session, page=found, postmortem=found.postmortem
+        request,
+        "postmortem.html",
+        session=session,
+        page=found,
+        postmortem=found.postmortem,
+        checks=REVIEW_CHECKS,
+        can_write=session.may(Scope.WRITE),
     )

@@ -114,15 +114,7 @@ def tick(incident_id: str, check: Check, container: ContainerDep, actor: Writer)
 def publish(incident_id: str, container: ContainerDep, actor: Writer) -> PostmortemOut:
     """In review with every check ticked → published: the markdown file is written (and
     committed when SO1_POSTMORTEM_GIT_COMMIT), the action items are opened."""
-    folder = container.postmortem_folder()
-
-    def write(found: Postmortem, now: datetime) -> str:
-        day = (found.draft.get("key_times") or {}).get("detected") or now.isoformat()
-        message = f"Postmortem: {found.incident_id} - {found.draft.get('title', '')}"
-        title = str(found.draft.get("title"))
-        day_of = datetime.fromisoformat(day).date()
-        return str(folder.publish(day_of, title, found.markdown, message))
-
+    write = review.file_writer(container.postmortem_folder())
     return _out(review.publish(container.uow, container.clock, actor, incident_id, write))
 
 
