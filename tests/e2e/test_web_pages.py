@@ -189,6 +189,11 @@ def test_declare_mitigate_resolve_and_publish_by_forms(
     incident_id = where.rsplit("/", 1)[1]
     page = client.get(where).text
     assert "#incident-" in page and "Incident Declared" in page
+    assert 'id="platform-form"' in page  # the admin key may deploy
+    samples = [{"service": SERVICE, "metric": "error_rate", "value": v} for v in (12.0,)]
+    api.post("/v1/metrics", json={"samples": samples})
+    charted = client.get(where).text
+    assert "<polyline" in charted and "error_rate: 12 percent (gate &lt; 1)" in charted
     post(
         f"/incidents/{incident_id}/platform",
         {"action": "set_variables", "service": SERVICE, "variable": "DATABASE_POOL_SIZE=50"},

@@ -22,7 +22,7 @@ from so1.services.deployer_flow import decide_approval, deployer_request
 from so1.services.orchestration import get_run
 from so1.services.outbox import post_to_war_room
 from so1.services.postmortem_review import REVIEW_CHECKS
-from so1.services.web_views import dashboard, incident_page
+from so1.services.web_views import charts, dashboard, incident_page
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -125,13 +125,16 @@ def incident(incident_id: str, request: Request, container: ContainerDep) -> Res
             session=session,
             message=exc.detail,
         )
+    graphs = charts(container.uow, container.clock, container.metrics_source, found.incident)
     return _page(
         request,
         "incident.html",
         session=session,
         page=found,
+        charts=graphs,
         now=container.clock.now(),
         can_write=session.may(Scope.WRITE),
+        can_deploy=session.may(Scope.DEPLOY),
     )
 
 
