@@ -71,22 +71,26 @@ def test_sign_in_see_the_incident_and_post_in_the_war_room(
                 "status": "investigating",
             },
         ).json()
-        wait = WebDriverWait(chrome, 15)
+        wait = WebDriverWait(chrome, 30)
 
         chrome.get(f"{server.url}/")
         wait.until(ready.presence_of_element_located((By.ID, "api_key")))
         shot(chrome, "login")
         chrome.find_element(By.ID, "api_key").send_keys(token)
-        chrome.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+        button = chrome.find_element(By.CSS_SELECTOR, "form[action='/login'] button")
+        button.click()
+        wait.until(ready.staleness_of(button))
         link = wait.until(ready.element_to_be_clickable((By.LINK_TEXT, made["id"])))
         assert "API error rate spike" in chrome.find_element(By.ID, "incidents").text
         shot(chrome, "dashboard")
 
         link.click()
+        wait.until(ready.staleness_of(link))
         box = wait.until(ready.presence_of_element_located((By.ID, "text")))
         assert made["id"] in chrome.title
         box.send_keys("Pool at 100%: raising DATABASE_POOL_SIZE to 50")
         chrome.find_element(By.CSS_SELECTOR, "#war-room form button").click()
+        wait.until(ready.staleness_of(box))  # the post redirects to a new page
         wait.until(
             ready.text_to_be_present_in_element(
                 (By.ID, "war-room"), "raising DATABASE_POOL_SIZE to 50"
@@ -106,7 +110,9 @@ def test_an_incident_appears_live_and_its_timeline_grows(tmp_path: Path, chrome:
         wait = WebDriverWait(chrome, 30)
         chrome.get(f"{server.url}/login")
         chrome.find_element(By.ID, "api_key").send_keys(token)
-        chrome.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+        button = chrome.find_element(By.CSS_SELECTOR, "form[action='/login'] button")
+        button.click()
+        wait.until(ready.staleness_of(button))
         wait.until(ready.presence_of_element_located((By.ID, "incidents-wrap")))
         assert "No open incidents" in chrome.find_element(By.ID, "incidents-wrap").text
 
@@ -124,6 +130,7 @@ def test_an_incident_appears_live_and_its_timeline_grows(tmp_path: Path, chrome:
         link = chrome.find_element(By.CSS_SELECTOR, "#incidents-wrap a")
         incident_id = link.text
         link.click()
+        wait.until(ready.staleness_of(link))
         wait.until(ready.presence_of_element_located((By.ID, "timeline")))
         said = {"text": "Payments provider confirms an outage on their side"}
         posted = httpx.post(
