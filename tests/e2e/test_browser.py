@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ready
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.contract.railway_server import ENVIRONMENT, PROJECT, TOKEN, railway_server
 from tests.e2e.conftest import TOKEN_RE
 from tests.e2e.test_processes import clean_env, serving
 
@@ -145,3 +147,91 @@ def test_an_incident_appears_live_and_its_timeline_grows(tmp_path: Path, chrome:
                 (By.ID, "war-room-messages"), "Payments provider confirms"
             )
         )
+
+
+def click(driver: WebDriver, wait: WebDriverWait, css: str) -> None:  # type: ignore[type-arg]
+    """Click a submit button and wait for the page it leads to."""
+    button = driver.find_element(By.CSS_SELECTOR, css)
+    button.click()
+    wait.until(ready.staleness_of(button))
+
+
+def test_the_worked_example_by_clicking(tmp_path: Path, chrome: WebDriver) -> None:
+    """Declare, follow the clocks, run the pool-size change, watch the gates pass and the
+    incident resolve, then review and publish the postmortem: all from the pages."""
+    with railway_server() as (railway_url, state):
+        state.add("svc-cpa", commit="a1")
+        env = clean_env(
+            SO1_PLATFORM="railway",
+            SO1_RAILWAY_TOKEN=TOKEN,
+            SO1_RAILWAY_API_URL=railway_url,
+            SO1_RAILWAY_PROJECT_ID=PROJECT,
+            SO1_RAILWAY_ENVIRONMENT_ID=ENVIRONMENT,
+            SO1_RAILWAY_SERVICES='{"control-plane-api": "svc-cpa"}',
+            SO1_CLOCK_SECONDS="1",
+            SO1_STABILITY_MINUTES="0.1",
+            SO1_POSTMORTEM_DIR=str(tmp_path / "content"),
+        )
+        with serving(tmp_path, env) as server:
+            token = TOKEN_RE.findall(server.output())[0]
+            auth = {"Authorization": f"Bearer {token}"}
+            wait = WebDriverWait(chrome, 60)
+            chrome.get(f"{server.url}/login")
+            chrome.find_element(By.ID, "api_key").send_keys(token)
+            click(chrome, wait, "form[action='/login'] button")
+
+            chrome.find_element(By.CSS_SELECTOR, "details summary").click()
+            chrome.find_element(By.ID, "title").send_keys("API error rate spike")
+            chrome.find_element(By.ID, "service").send_keys("control-plane-api")
+            click(chrome, wait, "form[action='/incidents'] button")
+            wait.until(ready.text_to_be_present_in_element((By.TAG_NAME, "main"), "Runbook checks"))
+            incident_id = chrome.title.split(" ")[0]
+            push(server.url, auth, 12.0, 320.0)  # the error rate before the change
+
+            chrome.find_element(By.ID, "variable").send_keys("DATABASE_POOL_SIZE=50")
+            click(chrome, wait, "#platform-form button")
+            wait.until(lambda d: state.variables.get("svc-cpa") == {"DATABASE_POOL_SIZE": "50"})
+            for _ in range(8):  # the error rate after it
+                push(server.url, auth, 0.3, 180.0)
+                time.sleep(1)
+            chrome.get(f"{server.url}/incidents/{incident_id}")
+            wait.until(
+                lambda d: (
+                    "resolved" in status_of(server.url, auth, incident_id)
+                    or bool(push(server.url, auth, 0.3, 180.0))
+                )
+            )
+            chrome.get(f"{server.url}/incidents/{incident_id}")
+            assert "verification stable" in chrome.find_element(By.ID, "timeline").text
+            shot(chrome, "resolved")
+
+            wait.until(
+                lambda d: (
+                    httpx.get(
+                        f"{server.url}/v1/incidents/{incident_id}/postmortem", headers=auth
+                    ).status_code
+                    == 200
+                )
+            )
+            chrome.get(f"{server.url}/incidents/{incident_id}/postmortem")
+            click(chrome, wait, "form[action$='/postmortem/submit'] button")
+            for check in ("timeline_accurate", "root_cause_validated", "action_items_complete"):
+                click(chrome, wait, f"form[action$='/postmortem/{check}'] button")
+            click(chrome, wait, "#publish")
+            assert chrome.find_element(By.ID, "pm-status").text == "published"
+            shot(chrome, "postmortem")
+    assert list((tmp_path / "content" / "postmortems").glob("*-api-error-rate-spike.md"))
+
+
+def push(base: str, auth: dict[str, str], error_rate: float, p99: float) -> bool:
+    samples = [
+        {"service": "control-plane-api", "metric": "error_rate", "value": error_rate},
+        {"service": "control-plane-api", "metric": "latency_p99_ms", "value": p99},
+    ]
+    httpx.post(f"{base}/v1/metrics", json={"samples": samples}, headers=auth, timeout=10)
+    return False
+
+
+def status_of(base: str, auth: dict[str, str], incident_id: str) -> str:
+    found: str = httpx.get(f"{base}/v1/incidents/{incident_id}", headers=auth).json()["status"]
+    return found

@@ -138,6 +138,8 @@ def charts(
 
 def _chart(series: Series, gate: float | None, start: datetime, end: datetime) -> Chart:
     values = [v for _, v in series.points]
+    if series.points:  # draw over the data there is, not mostly empty space
+        start = min(series.points[0][0], end - timedelta(minutes=1))
     top = max([*values, (gate or 0) * 1.5, 1.0])
     span = (end - start).total_seconds() or 1.0
 
