@@ -230,3 +230,54 @@ def wait_for_variables(railway: RailwayState) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_the_list_pages(
+    api: TestClient, container: Container, admin_token: str, railway: RailwayState
+) -> None:
+    from tests.e2e.test_api_oncall import example
+
+    api.put("/v1/oncall/config", json=example())
+    api.put("/v1/feature-flags/bulk-execution", json={"enabled": True, "service": SERVICE})
+    api.post("/v1/deployments", json={"service": SERVICE, "version": "v9", "deployed_by": "dana"})
+    api.post(
+        "/v1/alerts",
+        json={
+            "event_action": "trigger",
+            "source": "datadog",
+            "summary": "Disk 91% full",
+            "service": SERVICE,
+        },
+    )
+    client = sign_in(container, admin_token)
+    for path, expected in (
+        ("/alerts", "Disk 91% full"),
+        ("/oncall", "backend-primary"),
+        ("/deployments", "Roll back control-plane-api"),
+        ("/flags", "bulk-execution"),
+        ("/analytics", "By severity"),
+    ):
+        page = client.get(path)
+        assert page.status_code == 200 and expected in page.text, path
+    token = CSRF.search(client.get("/flags").text)
+    assert token is not None
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    base = {"key": "bulk-execution", "enabled": "false", "csrf": token.group(1)}
+    unconfirmed = client.post(
+        "/flags/flip", content=urlencode(base | {"reason": "pool"}), headers=form
+    )
+    assert unconfirmed.status_code == 422 and "confirmation" in unconfirmed.text
+    flipped = client.post(
+        "/flags/flip",
+        headers=form,
+        content=urlencode(base | {"reason": "pool exhaustion", "confirm": "yes"}),
+    )
+    assert flipped.status_code == 303
+    assert api.get("/v1/feature-flags/bulk-execution").json()["enabled"] is False
+    rolled = client.post(
+        "/deployments/rollback",
+        headers=form,
+        content=urlencode({"service": SERVICE, "csrf": token.group(1)}),
+    )
+    assert rolled.status_code == 303
+    assert any(name == "deployments" for name, _ in railway.calls)

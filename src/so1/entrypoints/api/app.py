@@ -32,7 +32,7 @@ from so1.entrypoints.api.routes import (
     system,
     webhooks,
 )
-from so1.entrypoints.web import forms, live, pages, status as status_page
+from so1.entrypoints.web import forms, lists, live, pages, status as status_page
 
 DESCRIPTION = """SO1 runs a production incident from the first alert to the published postmortem.
 
@@ -85,6 +85,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         pages,
         live,
         forms,
+        lists,
     ):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.

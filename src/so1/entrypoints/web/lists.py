@@ -1,0 +1,135 @@
+"""The list pages: alerts, on call (each schedule's next two weeks), deployments (with a
+rollback button), feature flags (flip with a reason) and analytics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from so1.domain.access import Scope
+from so1.entrypoints.api.deps import ContainerDep
+from so1.entrypoints.web.forms import _act
+from so1.entrypoints.web.pages import _page, signed_in
+from so1.errors import ValidationFailed
+from so1.ports import AlertFilter
+from so1.services import changes, oncall
+from so1.services.analytics import analytics
+from so1.services.context import Actor
+from so1.services.deployer_flow import deployer_request
+
+router = APIRouter(include_in_schema=False)
+WEEKS = 2
+
+
+def _signed(request: Request, container: ContainerDep) -> Any:
+    return signed_in(container, request)
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, container: ContainerDep) -> Response:
+    session = _signed(request, container)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    with container.uow(read_only=True) as uow:
+        found, total = uow.alerts.search(AlertFilter(limit=200))
+    return _page(request, "alerts.html", session=session, alerts=found, total=total)
+
+
+@router.get("/oncall", response_class=HTMLResponse)
+def oncall_page(request: Request, container: ContainerDep) -> Response:
+    session = _signed(request, container)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    now = container.clock.now()
+    now_on = oncall.on_call_now(container.uow, now)
+    weeks = [
+        (
+            s.schedule.name,
+            oncall.schedule_shifts(
+                container.uow, s.schedule.name, now, now + timedelta(weeks=WEEKS)
+            )[1],
+        )
+        for s in now_on
+    ]
+    return _page(request, "oncall.html", session=session, now_on=now_on, weeks=weeks)
+
+
+@router.get("/deployments", response_class=HTMLResponse)
+def deployments_page(request: Request, container: ContainerDep) -> Response:
+    session = _signed(request, container)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    found = changes.recent_deployments(container.uow, container.clock, 24 * 7, None)
+    return _page(
+        request,
+        "deployments.html",
+        session=session,
+        deployments=found,
+        can_deploy=session.may(Scope.DEPLOY),
+    )
+
+
+def _rollback(container: Any, actor: Actor, form: dict[str, str]) -> str:
+    service = form.get("service", "")
+    deployer_request(
+        container.uow,
+        container.clock,
+        actor,
+        container.deployer,
+        {"action": "rollback", "service": service, "target_version": "previous"},
+    )
+    return "/deployments"
+
+
+@router.post("/deployments/rollback")
+async def rollback(request: Request, container: ContainerDep) -> Response:
+    return await _act(request, container, Scope.DEPLOY, _rollback)
+
+
+@router.get("/flags", response_class=HTMLResponse)
+def flags_page(request: Request, container: ContainerDep) -> Response:
+    session = _signed(request, container)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    found = changes.list_flags(container.uow)
+    return _page(
+        request, "flags.html", session=session, flags=found, can_write=session.may(Scope.WRITE)
+    )
+
+
+def _flip(container: Any, actor: Actor, form: dict[str, str]) -> str:
+    if form.get("confirm") != "yes":
+        raise ValidationFailed("tick the confirmation to flip a flag", field="confirm")
+    reason = form.get("reason", "").strip()
+    if not reason:
+        raise ValidationFailed("say why the flag changes (it goes on the record)", field="reason")
+    changes.set_flag(
+        container.uow,
+        container.clock,
+        actor,
+        form.get("key", ""),
+        form.get("enabled") == "true",
+        reason=reason,
+    )
+    return "/flags"
+
+
+@router.post("/flags/flip")
+async def flip(request: Request, container: ContainerDep) -> Response:
+    return await _act(request, container, Scope.WRITE, _flip)
+
+
+@router.get("/analytics", response_class=HTMLResponse)
+async def analytics_page(request: Request, container: ContainerDep) -> Response:
+    session = _signed(request, container)
+    if session is None:
+        return RedirectResponse("/login", status_code=303)
+    end = container.clock.now()
+    found = await run_in_threadpool(
+        analytics, container.uow, container.clock, end - timedelta(days=90), end
+    )
+    return _page(request, "analytics.html", session=session, found=found)
