@@ -207,7 +207,9 @@ def test_declare_mitigate_resolve_and_publish_by_forms(
         "/v1/orchestrate",
         json={"agent": "postmortem-analyst", "inputs": {"incident_id": incident_id}},
     )
-    assert "Send for review" in client.get(f"/incidents/{incident_id}/postmortem").text
+    review_page = client.get(f"/incidents/{incident_id}/postmortem").text
+    assert "Send for review" in review_page
+    assert "<h2>Action items</h2>" in review_page and "@" in review_page
     post(f"/incidents/{incident_id}/postmortem/submit", {})
     for check in ("timeline_accurate", "root_cause_validated", "action_items_complete"):
         post(f"/incidents/{incident_id}/postmortem/{check}", {})
@@ -281,3 +283,28 @@ def test_the_list_pages(
     )
     assert rolled.status_code == 303
     assert any(name == "deployments" for name, _ in railway.calls)
+
+
+def test_the_incident_page_recommends_the_runbook_strategies(
+    container: Container, admin_token: str
+) -> None:
+    from so1.domain.incidents import TimelineEvent
+
+    incident = open_incident(container, "Pool exhausted", Severity.SEV1, service=SERVICE)
+    hypotheses = [{"cause": "connection_exhaustion", "confidence": 0.9, "evidence": ["pool 100%"]}]
+    with container.uow() as uow:
+        uow.timeline.add(
+            TimelineEvent(
+                incident.id,
+                container.clock.now(),
+                "triage.report",
+                "so1",
+                "triage",
+                {"hypotheses": hypotheses},
+            )
+        )
+        uow.commit()
+    page = sign_in(container, admin_token).get(f"/incidents/{incident.id}").text
+    assert "Recommended for connection exhaustion" in page
+    assert "Configuration change" in page and "Restart" in page
+    assert "needs an approval" in page  # restart is medium risk, and this is a SEV1

@@ -19,6 +19,7 @@ from so1.entrypoints.api.deps import ContainerDep, client_ip
 from so1.errors import Forbidden, So1Error, Unauthorized
 from so1.services import web_sessions as sessions
 from so1.services.deployer_flow import decide_approval, deployer_request
+from so1.services.investigation import recommended
 from so1.services.orchestration import get_run
 from so1.services.outbox import post_to_war_room
 from so1.services.postmortem_review import REVIEW_CHECKS
@@ -126,12 +127,14 @@ def incident(incident_id: str, request: Request, container: ContainerDep) -> Res
             message=exc.detail,
         )
     graphs = charts(container.uow, container.clock, container.metrics_source, found.incident)
+    hypotheses = list((found.triage or {}).get("hypotheses") or [])
     return _page(
         request,
         "incident.html",
         session=session,
         page=found,
         charts=graphs,
+        recommended=recommended(hypotheses, found.incident.severity),
         now=container.clock.now(),
         can_write=session.may(Scope.WRITE),
         can_deploy=session.may(Scope.DEPLOY),
