@@ -210,6 +210,12 @@ def test_declare_mitigate_resolve_and_publish_by_forms(
     review_page = client.get(f"/incidents/{incident_id}/postmortem").text
     assert "Send for review" in review_page
     assert "<h2>Action items</h2>" in review_page and "@" in review_page
+    assert "<h2>Summary</h2>" in review_page  # the markdown is rendered for the preview
+    injected = "# Title\n<script>alert(1)</script>\n"
+    post(f"/incidents/{incident_id}/postmortem/edit", {"markdown": injected})
+    preview = client.get(f"/incidents/{incident_id}/postmortem").text
+    assert "<script>alert(1)</script>" not in preview  # escaped in the editor and the preview
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in preview
     post(f"/incidents/{incident_id}/postmortem/submit", {})
     for check in ("timeline_accurate", "root_cause_validated", "action_items_complete"):
         post(f"/incidents/{incident_id}/postmortem/{check}", {})

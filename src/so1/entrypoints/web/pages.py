@@ -12,6 +12,8 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from so1.domain.access import Scope
@@ -26,6 +28,8 @@ from so1.services.postmortem_review import REVIEW_CHECKS
 from so1.services.web_views import charts, dashboard, incident_page
 
 router = APIRouter(include_in_schema=False)
+# CommonMark with raw HTML off: a postmortem's text can never inject markup into the page.
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 COOKIE = "so1_session"
 
@@ -221,6 +225,7 @@ def postmortem_page(incident_id: str, request: Request, container: ContainerDep)
         session=session,
         page=found,
         postmortem=found.postmortem,
+        rendered=Markup(MARKDOWN.render(found.postmortem.markdown)),  # noqa: S704 - html off
         checks=REVIEW_CHECKS,
         can_write=session.may(Scope.WRITE),
     )
