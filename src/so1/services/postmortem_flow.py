@@ -16,6 +16,7 @@ import jinja2
 
 from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, is_incident_id
+from so1.domain.plain import plain
 from so1.domain.postmortem import Postmortem, PostmortemStatus
 from so1.domain.records import AgentRun, RunStatus
 from so1.domain.runbook import evaluate
@@ -139,7 +140,7 @@ def incident_record(uow: UnitOfWork, incident: Incident, now: datetime) -> dict[
     checks = evaluate(runbook_checks(), gather_facts(uow, incident), now)
     lead = _owner_lead(uow, incident)
     responders = sorted({p.handle for p in uow.participants.history(incident.id)})
-    plain: dict[str, Any] = _plain(
+    found: dict[str, Any] = plain(
         {
             "incident": asdict(incident),
             "severity_history": [
@@ -166,7 +167,7 @@ def incident_record(uow: UnitOfWork, incident: Incident, now: datetime) -> dict[
             "now": now,
         }
     )
-    return plain
+    return found
 
 
 def _owner_lead(uow: UnitOfWork, incident: Incident) -> str | None:
@@ -175,18 +176,6 @@ def _owner_lead(uow: UnitOfWork, incident: Incident) -> str | None:
         return None
     team = next((t for t in uow.oncall.teams() if t.name == service.owner_team), None)
     return team.lead if team else None
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value.value) if hasattr(value, "value") else str(value)
 
 
 @cache

@@ -15,6 +15,7 @@ from typing import Any
 
 from so1.domain.access import IssuedKey
 from so1.domain.intake import Integration
+from so1.domain.plain import plain
 from so1.domain.records import AuditRecord
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
@@ -79,7 +80,7 @@ def export_audit(
 
 def audit_lines(records: list[AuditRecord]) -> str:
     """JSON lines, one record each, as log tools ingest them."""
-    return "".join(json.dumps(_plain(asdict(r)), sort_keys=True) + "\n" for r in records)
+    return "".join(json.dumps(plain(asdict(r)), sort_keys=True) + "\n" for r in records)
 
 
 @dataclass(frozen=True)
@@ -151,17 +152,7 @@ def _evidence_files(
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(_plain(value), indent=2, sort_keys=True).encode()
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value if isinstance(value, str | int | float | bool | None) else str(value)
+    return json.dumps(plain(value), indent=2, sort_keys=True).encode()
 
 
 def _zip(files: dict[str, bytes], now: datetime) -> bytes:

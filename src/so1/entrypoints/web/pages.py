@@ -25,7 +25,7 @@ from so1.services.investigation import recommended
 from so1.services.orchestration import get_run
 from so1.services.outbox import post_to_war_room
 from so1.services.postmortem_review import REVIEW_CHECKS
-from so1.services.web_views import charts, dashboard, incident_page
+from so1.services.web_views import IncidentPage, charts, dashboard, incident_page
 
 router = APIRouter(include_in_schema=False)
 # CommonMark with raw HTML off: a postmortem's text can never inject markup into the page.
@@ -115,21 +115,27 @@ def home(request: Request, container: ContainerDep) -> Response:
     )
 
 
-@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-def incident(incident_id: str, request: Request, container: ContainerDep) -> Response:
+def _load(
+    incident_id: str, request: Request, container: ContainerDep
+) -> tuple[sessions.Session, IncidentPage] | Response:
+    """The signed-in session and the incident's page data, or the response to give instead
+    (sign in first; not found; not cleared)."""
     session = signed_in(container, request)
     if session is None:
         return RedirectResponse("/login", status_code=303)
     try:
-        found = incident_page(container.uow, container.clock, session.actor, incident_id)
+        return session, incident_page(container.uow, container.clock, session.actor, incident_id)
     except So1Error as exc:
-        return _page(
-            request,
-            "error.html",
-            404 if "does not exist" in exc.detail else 403,
-            session=session,
-            message=exc.detail,
-        )
+        status = 404 if "does not exist" in exc.detail else 403
+        return _page(request, "error.html", status, session=session, message=exc.detail)
+
+
+@router.get("/incidents/{incident_id}", response_class=HTMLResponse)
+def incident(incident_id: str, request: Request, container: ContainerDep) -> Response:
+    loaded = _load(incident_id, request, container)
+    if isinstance(loaded, Response):
+        return loaded
+    session, found = loaded
     graphs = charts(container.uow, container.clock, container.metrics_source, found.incident)
     hypotheses = list((found.triage or {}).get("hypotheses") or [])
     return _page(
@@ -204,13 +210,10 @@ async def decide(
 
 @router.get("/incidents/{incident_id}/postmortem", response_class=HTMLResponse)
 def postmortem_page(incident_id: str, request: Request, container: ContainerDep) -> Response:
-    session = signed_in(container, request)
-    if session is None:
-        return RedirectResponse("/login", status_code=303)
-    try:
-        found = incident_page(container.uow, container.clock, session.actor, incident_id)
-    except So1Error as exc:
-        return _page(request, "error.html", 404, session=session, message=exc.detail)
+    loaded = _load(incident_id, request, container)
+    if isinstance(loaded, Response):
+        return loaded
+    session, found = loaded
     if found.postmortem is None:
         return _page(
             request,

@@ -4,15 +4,17 @@ runbook's format (on the timeline, and in the war room on request)."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from so1.bootstrap import Container
 from so1.domain.investigation import Hypothesis, InvestigationStep
+from so1.domain.plain import plain
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
+from so1.services.context import Actor
 from so1.services.context_summary import context_markdown
 from so1.services.hypotheses import document_hypothesis
 from so1.services.investigation import InvestigationContext, investigation_context
@@ -45,7 +47,12 @@ class HypothesisOut(BaseModel):
 def context(incident_id: str, container: ContainerDep, actor: Reader) -> dict[str, Any]:
     """Recent deployments and what changed, key metrics, error log patterns (new ones first),
     the runbook's symptom table applied, and the hypotheses so far."""
-    found = investigation_context(
+    found = _gather(container, actor, incident_id)
+    return _context_out(found)
+
+
+def _gather(container: Container, actor: Actor, incident_id: str) -> InvestigationContext:
+    return investigation_context(
         container.uow,
         container.clock,
         actor,
@@ -53,7 +60,6 @@ def context(incident_id: str, container: ContainerDep, actor: Reader) -> dict[st
         container.platform_or_none(),
         incident_id,
     )
-    return _context_out(found)
 
 
 def _context_out(found: InvestigationContext) -> dict[str, Any]:
@@ -70,23 +76,15 @@ def _context_out(found: InvestigationContext) -> dict[str, Any]:
         "incident_id": found.incident.id,
         "service": found.incident.service,
         "window": {"start": found.start.isoformat(), "end": found.end.isoformat()},
-        "deployment_diff": _plain(asdict(found.diff)) if found.diff else None,
-        "platform_deployments": [_plain(asdict(d)) for d in found.platform],
+        "deployment_diff": plain(asdict(found.diff)) if found.diff else None,
+        "platform_deployments": [plain(asdict(d)) for d in found.platform],
         "metrics": metrics,
-        "log_patterns": _plain(asdict(found.logs)) if found.logs else None,
+        "log_patterns": plain(asdict(found.logs)) if found.logs else None,
         "symptoms": [asdict(row) for row in found.symptoms],
         "hypotheses": found.hypotheses,
         "mitigations": found.mitigations,
         "unavailable": found.unavailable,
     }
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 class PostedOut(BaseModel):
@@ -98,14 +96,7 @@ class PostedOut(BaseModel):
 def post_context(incident_id: str, container: ContainerDep, actor: Writer) -> PostedOut:
     """Post a summary of the context to the war room (deployment, metrics, new error
     patterns, matched symptoms, the suggested mitigation)."""
-    found = investigation_context(
-        container.uow,
-        container.clock,
-        actor,
-        container.metrics_source,
-        container.platform_or_none(),
-        incident_id,
-    )
+    found = _gather(container, actor, incident_id)
     text = context_markdown(found)
     post_to_war_room(container.uow, container.clock, actor, incident_id, text)
     container.wake_worker()
