@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ready
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.contract.railway_server import ENVIRONMENT, PROJECT, TOKEN, railway_server
 from tests.e2e.conftest import TOKEN_RE
@@ -235,3 +237,80 @@ def push(base: str, auth: dict[str, str], error_rate: float, p99: float) -> bool
 def status_of(base: str, auth: dict[str, str], incident_id: str) -> str:
     found: str = httpx.get(f"{base}/v1/incidents/{incident_id}", headers=auth).json()["status"]
     return found
+
+
+def test_someone_else_approves_a_sev1_rollback_by_clicking(
+    tmp_path: Path, chrome: WebDriver
+) -> None:
+    """A medium-risk action during a SEV1 waits for a second person: one key requests the
+    rollback on the incident page, another signs in and clicks Approve."""
+    with railway_server() as (railway_url, state):
+        state.add("svc-cpa", commit="a1")
+        state.add("svc-cpa", commit="b2")
+        env = clean_env(
+            SO1_PLATFORM="railway",
+            SO1_RAILWAY_TOKEN=TOKEN,
+            SO1_RAILWAY_API_URL=railway_url,
+            SO1_RAILWAY_PROJECT_ID=PROJECT,
+            SO1_RAILWAY_ENVIRONMENT_ID=ENVIRONMENT,
+            SO1_RAILWAY_SERVICES='{"control-plane-api": "svc-cpa"}',
+        )
+        with serving(tmp_path, env) as server:
+            admin = TOKEN_RE.findall(server.output())[0]
+            auth = {"Authorization": f"Bearer {admin}"}
+            lead = (
+                subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "so1",
+                        "keys",
+                        "create",
+                        "--name",
+                        "lead",
+                        "--scopes",
+                        "write,deploy",
+                    ],
+                    cwd=tmp_path,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=True,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
+            made = httpx.post(
+                f"{server.url}/v1/incidents",
+                headers=auth,
+                json={
+                    "title": "Everything returns 500",
+                    "severity": "SEV1",
+                    "service": "control-plane-api",
+                    "status": "investigating",
+                },
+            ).json()
+            wait = WebDriverWait(chrome, 30)
+
+            def sign_in(token: str) -> None:
+                chrome.get(f"{server.url}/login")
+                chrome.find_element(By.ID, "api_key").send_keys(token)
+                click(chrome, wait, "form[action='/login'] button")
+
+            sign_in(admin)
+            chrome.get(f"{server.url}/incidents/{made['id']}")
+            Select(chrome.find_element(By.ID, "action")).select_by_value("rollback")
+            click(chrome, wait, "#platform-form button")
+            wait.until(
+                ready.text_to_be_present_in_element((By.ID, "mitigations"), "awaiting approval")
+            )
+            click(chrome, wait, "form[action='/logout'] button")
+
+            sign_in(lead)
+            chrome.get(f"{server.url}/incidents/{made['id']}")
+            click(chrome, wait, "form[action$='/approve'] button")
+            wait.until(lambda d: any(n == "deploymentRollback" for n, _ in state.calls))
+            chrome.get(f"{server.url}/incidents/{made['id']}")
+            wait.until(ready.text_to_be_present_in_element((By.ID, "mitigations"), "completed"))
+            assert "Undo (rollback)" in chrome.find_element(By.ID, "mitigations").text
