@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -51,6 +52,23 @@ def chrome() -> Iterator[WebDriver]:
         driver.quit()
 
 
+def waiter(driver: WebDriver, seconds: float) -> WebDriverWait:  # type: ignore[type-arg]
+    """Waits that retry while live updates (server-sent events) swap parts of the page: an
+    element found a moment ago may be gone from the document."""
+    return WebDriverWait(driver, seconds, ignored_exceptions=(WebDriverException,))
+
+
+def text_of(wait: WebDriverWait, element_id: str, expected: str) -> None:  # type: ignore[type-arg]
+    wait.until(lambda d: expected in d.find_element(By.ID, element_id).text)
+
+
+def open_link(driver: WebDriver, wait: WebDriverWait, css: str) -> str:  # type: ignore[type-arg]
+    """Follow a link that live updates may replace: read its address, then go there."""
+    href: str = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, css).get_attribute("href"))
+    driver.get(href)
+    return href
+
+
 def shot(driver: WebDriver, name: str) -> None:
     folder = os.environ.get("SO1_SCREENSHOTS")
     if folder:
@@ -75,26 +93,21 @@ def test_sign_in_see_the_incident_and_post_in_the_war_room(
                 "status": "investigating",
             },
         ).json()
-        wait = WebDriverWait(chrome, 30)
+        wait = waiter(chrome, 30)
 
         chrome.get(f"{server.url}/")
         wait.until(ready.presence_of_element_located((By.ID, "api_key")))
         shot(chrome, "login")
         chrome.find_element(By.ID, "api_key").send_keys(token)
-        button = chrome.find_element(By.CSS_SELECTOR, "form[action='/login'] button")
-        button.click()
-        wait.until(ready.staleness_of(button))
-        link = wait.until(ready.element_to_be_clickable((By.LINK_TEXT, made["id"])))
-        assert "API error rate spike" in chrome.find_element(By.ID, "incidents").text
+        click(chrome, wait, "form[action='/login'] button")
+        text_of(wait, "incidents-wrap", "API error rate spike")
         shot(chrome, "dashboard")
 
-        link.click()
-        wait.until(ready.staleness_of(link))
+        open_link(chrome, wait, f"a[href='/incidents/{made['id']}']")
         box = wait.until(ready.presence_of_element_located((By.ID, "text")))
         assert made["id"] in chrome.title
         box.send_keys("Pool at 100%: raising DATABASE_POOL_SIZE to 50")
-        chrome.find_element(By.CSS_SELECTOR, "#war-room form button").click()
-        wait.until(ready.staleness_of(box))  # the post redirects to a new page
+        click(chrome, wait, "#war-room form button")
         wait.until(
             ready.text_to_be_present_in_element(
                 (By.ID, "war-room"), "raising DATABASE_POOL_SIZE to 50"
@@ -111,12 +124,10 @@ def test_an_incident_appears_live_and_its_timeline_grows(tmp_path: Path, chrome:
     with serving(tmp_path, clean_env()) as server:
         token = TOKEN_RE.findall(server.output())[0]
         auth = {"Authorization": f"Bearer {token}"}
-        wait = WebDriverWait(chrome, 30)
+        wait = waiter(chrome, 30)
         chrome.get(f"{server.url}/login")
         chrome.find_element(By.ID, "api_key").send_keys(token)
-        button = chrome.find_element(By.CSS_SELECTOR, "form[action='/login'] button")
-        button.click()
-        wait.until(ready.staleness_of(button))
+        click(chrome, wait, "form[action='/login'] button")
         wait.until(ready.presence_of_element_located((By.ID, "incidents-wrap")))
         assert "No open incidents" in chrome.find_element(By.ID, "incidents-wrap").text
 
@@ -130,11 +141,8 @@ def test_an_incident_appears_live_and_its_timeline_grows(tmp_path: Path, chrome:
             "summary": "Checkout error rate 45%: all payments failing",
         }
         assert httpx.post(f"{server.url}/v1/alerts", json=alert, headers=auth).status_code == 202
-        wait.until(ready.text_to_be_present_in_element((By.ID, "incidents-wrap"), "INC-"))
-        link = chrome.find_element(By.CSS_SELECTOR, "#incidents-wrap a")
-        incident_id = link.text
-        link.click()
-        wait.until(ready.staleness_of(link))
+        text_of(wait, "incidents-wrap", "INC-")
+        incident_id = open_link(chrome, wait, "#incidents-wrap a").rsplit("/", 1)[1]
         wait.until(ready.presence_of_element_located((By.ID, "timeline")))
         said = {"text": "Payments provider confirms an outage on their side"}
         posted = httpx.post(
@@ -152,10 +160,11 @@ def test_an_incident_appears_live_and_its_timeline_grows(tmp_path: Path, chrome:
 
 
 def click(driver: WebDriver, wait: WebDriverWait, css: str) -> None:  # type: ignore[type-arg]
-    """Click a submit button and wait for the page it leads to."""
-    button = driver.find_element(By.CSS_SELECTOR, css)
-    button.click()
-    wait.until(ready.staleness_of(button))
+    """Click a submit button and wait for the page it leads to: the old document carries a
+    mark that the new one does not (staleness checks race with Chromium here)."""
+    driver.execute_script("window.so1OldPage = true")
+    driver.find_element(By.CSS_SELECTOR, css).click()
+    wait.until(lambda d: d.execute_script("return window.so1OldPage === undefined"))
 
 
 def test_the_worked_example_by_clicking(tmp_path: Path, chrome: WebDriver) -> None:
@@ -177,7 +186,7 @@ def test_the_worked_example_by_clicking(tmp_path: Path, chrome: WebDriver) -> No
         with serving(tmp_path, env) as server:
             token = TOKEN_RE.findall(server.output())[0]
             auth = {"Authorization": f"Bearer {token}"}
-            wait = WebDriverWait(chrome, 60)
+            wait = waiter(chrome, 60)
             chrome.get(f"{server.url}/login")
             chrome.find_element(By.ID, "api_key").send_keys(token)
             click(chrome, wait, "form[action='/login'] button")
@@ -291,7 +300,7 @@ def test_someone_else_approves_a_sev1_rollback_by_clicking(
                     "status": "investigating",
                 },
             ).json()
-            wait = WebDriverWait(chrome, 30)
+            wait = waiter(chrome, 30)
 
             def sign_in(token: str) -> None:
                 chrome.get(f"{server.url}/login")
