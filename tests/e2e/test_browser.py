@@ -159,6 +159,19 @@ def test_an_incident_appears_live_and_its_timeline_grows(tmp_path: Path, chrome:
         )
 
 
+def on_railway(railway_url: str, **settings: str) -> dict[str, str]:
+    """A `so1 serve` environment whose platform is the local Railway-speaking server."""
+    return clean_env(
+        SO1_PLATFORM="railway",
+        SO1_RAILWAY_TOKEN=TOKEN,
+        SO1_RAILWAY_API_URL=railway_url,
+        SO1_RAILWAY_PROJECT_ID=PROJECT,
+        SO1_RAILWAY_ENVIRONMENT_ID=ENVIRONMENT,
+        SO1_RAILWAY_SERVICES='{"control-plane-api": "svc-cpa"}',
+        **settings,
+    )
+
+
 def click(driver: WebDriver, wait: WebDriverWait, css: str) -> None:  # type: ignore[type-arg]
     """Click a submit button and wait for the page it leads to: the old document carries a
     mark that the new one does not (staleness checks race with Chromium here)."""
@@ -172,13 +185,8 @@ def test_the_worked_example_by_clicking(tmp_path: Path, chrome: WebDriver) -> No
     incident resolve, then review and publish the postmortem: all from the pages."""
     with railway_server() as (railway_url, state):
         state.add("svc-cpa", commit="a1")
-        env = clean_env(
-            SO1_PLATFORM="railway",
-            SO1_RAILWAY_TOKEN=TOKEN,
-            SO1_RAILWAY_API_URL=railway_url,
-            SO1_RAILWAY_PROJECT_ID=PROJECT,
-            SO1_RAILWAY_ENVIRONMENT_ID=ENVIRONMENT,
-            SO1_RAILWAY_SERVICES='{"control-plane-api": "svc-cpa"}',
+        env = on_railway(
+            railway_url,
             SO1_CLOCK_SECONDS="1",
             SO1_STABILITY_MINUTES="0.1",
             SO1_POSTMORTEM_DIR=str(tmp_path / "content"),
@@ -256,14 +264,7 @@ def test_someone_else_approves_a_sev1_rollback_by_clicking(
     with railway_server() as (railway_url, state):
         state.add("svc-cpa", commit="a1")
         state.add("svc-cpa", commit="b2")
-        env = clean_env(
-            SO1_PLATFORM="railway",
-            SO1_RAILWAY_TOKEN=TOKEN,
-            SO1_RAILWAY_API_URL=railway_url,
-            SO1_RAILWAY_PROJECT_ID=PROJECT,
-            SO1_RAILWAY_ENVIRONMENT_ID=ENVIRONMENT,
-            SO1_RAILWAY_SERVICES='{"control-plane-api": "svc-cpa"}',
-        )
+        env = on_railway(railway_url)
         with serving(tmp_path, env) as server:
             admin = TOKEN_RE.findall(server.output())[0]
             auth = {"Authorization": f"Bearer {admin}"}
