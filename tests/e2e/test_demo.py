@@ -5,13 +5,17 @@ resolution. Checked from its output and from the database it leaves behind."""
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
+from so1.adapters.platform.local import add_release
+from so1.entrypoints.demo.stack import SERVICE, Stack
 from tests.e2e.test_processes import clean_env
 
 pytestmark = pytest.mark.slow
@@ -69,3 +73,33 @@ def test_so1_demo_runs_the_worked_example(tmp_path: Path) -> None:
     env = json.loads((workdir / "platform" / "control-plane-api" / "env.json").read_text())
     assert env["DATABASE_POOL_SIZE"] == "50"
     assert "pool-service listening" in (workdir / "service.log").read_text()
+
+
+def test_the_sample_service_moves_off_a_port_another_process_took(tmp_path: Path) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        stack = Stack(tmp_path, app_port=taken)
+        try:
+            stack.start_service(pool_size=20)
+            assert stack.app_port != taken
+            stats = httpx.get(f"{stack.app_url}/stats", timeout=5, trust_env=False).json()
+            assert stats["pool_size"] == 20
+            assert "Address already in use" in (tmp_path / "service.log").read_text()
+        finally:
+            stack.stop()
+
+
+def test_a_service_that_cannot_start_says_why(tmp_path: Path) -> None:
+    stack = Stack(tmp_path)
+    add_release(
+        stack.platform_root, SERVICE, "v0", [sys.executable, "-c", "raise SystemExit('no config')"]
+    )
+    try:
+        with pytest.raises(
+            RuntimeError, match=r"gave up starting the sample service:\n(.|\n)*no config"
+        ):
+            stack.start_service(pool_size=20)
+    finally:
+        stack.stop()

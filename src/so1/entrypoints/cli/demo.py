@@ -33,7 +33,7 @@ def demo(
     try:
         incident = Demo(folder, stability_seconds, console).run()
     except RuntimeError as exc:
-        fail(f"the demo stopped: {exc} (logs in {folder})")
+        fail(f"the demo stopped: {exc}\nlogs in {folder}")
     took = time.monotonic() - started
     console.print(f"\nDone in {took:.0f} s. The whole record stays in {folder / 'so1.db'}:")
     console.print(f"  SO1_DATABASE_URL=sqlite:///{folder / 'so1.db'} so1 serve")

@@ -21,7 +21,15 @@ from so1.examples import pool_service
 
 SERVICE = "control-plane-api"
 START_TIMEOUT = 60.0
+PORT_ATTEMPTS = 3
 TOKEN = re.compile(r"\bso1_[A-Za-z0-9_-]+\b")
+
+
+class PortTaken(RuntimeError):
+    """The sample service could not bind its port: another process took it first."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(f"port {port} is taken")
 
 
 def free_port() -> int:
@@ -69,7 +77,19 @@ class Stack:
         config.write_text(self._supervisor_config())
         supervisord = Path(sys.executable).with_name("supervisord")
         self._spawn([str(supervisord), "-c", str(config)], "supervisord.log")
+        for _ in range(PORT_ATTEMPTS - 1):
+            try:
+                self._wait(self._program_running, "the sample service under supervisord")
+                return
+            except PortTaken:
+                self._move_service_port()
         self._wait(self._program_running, "the sample service under supervisord")
+
+    def _move_service_port(self) -> None:
+        """Another process took the service's port before it bound it: pick another, retry."""
+        self.app_port = free_port()
+        self.platform().set_variables(SERVICE, {"PORT": str(self.app_port)}, apply=False)
+        self._supervisor().supervisor.startProcess(SERVICE)
 
     def _supervisor_config(self) -> str:
         launcher = f"{sys.executable} -m so1.adapters.platform.local_launcher"
@@ -97,13 +117,30 @@ class Stack:
             ]
         )
 
+    def _supervisor(self) -> xmlrpc.client.ServerProxy:
+        return xmlrpc.client.ServerProxy(f"{self.supervisor_url}/RPC2")
+
     def _program_running(self) -> bool:
+        """True once the service answers; raises when supervisord gave up starting it."""
         try:
-            proxy = xmlrpc.client.ServerProxy(f"{self.supervisor_url}/RPC2")
-            info: dict[str, object] = proxy.supervisor.getProcessInfo(SERVICE)  # type: ignore[assignment]
+            info: dict[str, object] = self._supervisor().supervisor.getProcessInfo(SERVICE)  # type: ignore[assignment]
         except (OSError, xmlrpc.client.Error):
             return False
-        return info.get("statename") == "RUNNING" and self._answers(f"{self.app_url}/stats")
+        state = info.get("statename")
+        if state == "FATAL":
+            log = self.tail("service.log")
+            if "Address already in use" in log:
+                raise PortTaken(self.app_port)
+            raise RuntimeError(f"supervisord gave up starting the sample service:\n{log}")
+        return state == "RUNNING" and self._answers(f"{self.app_url}/stats")
+
+    def tail(self, log_name: str, lines: int = 15) -> str:
+        """The last lines of one of the demo's logs, for an error message."""
+        try:
+            text = (self.workdir / log_name).read_text(errors="replace")
+        except OSError as exc:
+            return f"({log_name}: {exc.strerror})"
+        return "\n".join(text.splitlines()[-lines:]) or f"({log_name} is empty)"
 
     def platform(self) -> LocalPlatform:
         return LocalPlatform(self.platform_root, self.supervisor_url, start_timeout=20.0)
@@ -139,7 +176,7 @@ class Stack:
 
     def _answers(self, url: str) -> bool:
         try:
-            return httpx.get(url, timeout=1.0).status_code == 200
+            return httpx.get(url, timeout=1.0, trust_env=False).status_code == 200
         except httpx.HTTPError:
             return False
 
@@ -150,13 +187,14 @@ class Stack:
                 return
             for process in self.processes:
                 if process.poll() is not None:
-                    raise RuntimeError(
-                        f"a process exited while starting {what}; logs in {self.workdir}"
-                    )
+                    raise RuntimeError(f"a process exited while starting {what}{self._log_ends()}")
             time.sleep(0.2)
-        raise RuntimeError(
-            f"{what} did not start within {START_TIMEOUT:.0f} s; logs in {self.workdir}"
-        )
+        raise RuntimeError(f"{what} did not start within {START_TIMEOUT:.0f} s{self._log_ends()}")
+
+    def _log_ends(self) -> str:
+        """The end of each log, so that a failure explains itself."""
+        names = sorted(path.name for path in self.workdir.glob("*.log"))
+        return "".join(f"\n--- {name} (last lines)\n{self.tail(name)}" for name in names)
 
     def stop(self) -> None:
         for process in reversed(self.processes):
