@@ -18,6 +18,7 @@ from so1.bootstrap import Container
 from so1.domain.severity import Severity
 from so1.services.context import Actor
 from so1.services.incidents import NewIncident, create_incident
+from tests.e2e.deployer_support import finished
 
 FLAG = "bulk-execution"
 
@@ -149,3 +150,41 @@ def test_raw_ofrep_over_http(live_server: str, admin_token: str, api: TestClient
         headers={"Authorization": f"Bearer {admin_token}"},
     )
     assert answer.json()["variant"] == "off"
+
+
+def test_a_flag_disable_mitigation_turns_the_feature_off_and_its_undo_back_on(
+    api: TestClient, container: Container, app_client: OpenFeatureClient
+) -> None:
+    service = "control-plane-api"
+    api.put(f"/v1/feature-flags/{FLAG}", json={"enabled": True, "service": service})
+    incident = create_incident(
+        container.uow,
+        container.clock,
+        Actor("t"),
+        NewIncident("Connection pool exhausted", Severity.SEV2, service=service),
+    )
+    inputs = {"action": "flag_disable", "service": service, "flag": FLAG}
+    body = {"agent": "railway-deployer", "inputs": inputs | {"incident_id": incident.id}}
+    run = finished(api, api.post("/v1/orchestrate", json=body).json()["run_id"])
+    assert run["status"] == "completed", run
+    assert run["output"]["result"] == {"flag": {"key": FLAG, "served": False}}
+    assert app_client.get_boolean_value(FLAG, True) is False
+    events = api.get(f"/v1/incidents/{incident.id}/timeline").json()["events"]
+    flipped = [e for e in events if e["kind"] == "flag.flipped"]
+    assert [e["data"]["reason"] for e in flipped] == [
+        f"mitigation {run['run_id']} for {incident.id}"
+    ]
+    assert "mitigation.finished" in [e["kind"] for e in events]
+
+    again = api.post("/v1/orchestrate", json=body).json()
+    assert again["status"] == "failed" and again["error"] == f"'{FLAG}' is off"
+
+    undo = run["output"]["plan"]["undo"] | {"service": service, "incident_id": incident.id}
+    back = api.post("/v1/orchestrate", json={"agent": "railway-deployer", "inputs": undo})
+    assert finished(api, back.json()["run_id"])["status"] == "completed"
+    assert app_client.get_boolean_value(FLAG, False) is True
+
+    nameless = api.post(
+        "/v1/orchestrate", json={"agent": "railway-deployer", "inputs": inputs | {"flag": ""}}
+    )
+    assert nameless.status_code == 422 and "'flag' names the feature flag" in nameless.text

@@ -314,3 +314,32 @@ def test_the_incident_page_recommends_the_runbook_strategies(
     assert "Recommended for connection exhaustion" in page
     assert "Configuration change" in page and "Restart" in page
     assert "needs an approval" in page  # restart is medium risk, and this is a SEV1
+
+
+def test_a_feature_flag_is_turned_off_from_the_incident_page(
+    api: TestClient, container: Container, admin_token: str
+) -> None:
+    incident = open_incident(container, "Pool exhausted", Severity.SEV2, service=SERVICE)
+    api.put("/v1/feature-flags/bulk-execution", json={"enabled": True, "service": SERVICE})
+    api.put("/v1/feature-flags/billing-v2", json={"enabled": True, "service": "billing"})
+    client = sign_in(container, admin_token)
+    page = client.get(f"/incidents/{incident.id}").text
+    assert '<option value="flag_disable">Turn a feature flag off</option>' in page
+    assert '<option value="bulk-execution">' in page
+    assert "billing-v2" not in page  # another service's flag is not offered
+    token = CSRF.search(page)
+    assert token is not None
+    fields = {"action": "flag_disable", "service": SERVICE, "flag": "bulk-execution"}
+    answer = client.post(
+        f"/incidents/{incident.id}/platform",
+        content=urlencode(fields | {"csrf": token.group(1)}),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 303, answer.text
+    events = api.get(f"/v1/incidents/{incident.id}/timeline").json()["events"]
+    run_id = next(e["data"]["run_id"] for e in events if e["kind"] == "mitigation.started")
+    assert finished(api, run_id)["status"] == "completed"
+    assert api.get("/v1/feature-flags/bulk-execution").json()["enabled"] is False
+    after = client.get(f"/incidents/{incident.id}").text
+    assert "Undo (flag_enable)" in after
+    assert '<option value="flag_disable">' not in after  # no flag of this service is on now

@@ -91,3 +91,36 @@ def test_restart_and_redeploy_target_the_live_deployment() -> None:
     assert plan("redeploy")["steps"][0] == "Redeploy control-plane-api from the build of v4 (dep-4)"
     assert plan("restart", deployments=[])["refused"] == "no deployment yet"
     assert plan("scale", replicas=3)["refused"] is None
+
+
+def flag_plan(action: str, flag: dict[str, Any] | None, **inputs: Any) -> dict[str, Any]:
+    context = {"severity": "SEV2", "flag": flag}
+    base = {"action": action, "service": "control-plane-api", "flag": "bulk-execution"}
+    return RailwayDeployer().run(base | inputs | {"context": context})
+
+
+def test_the_seed_flag_disable_plans_the_flip_its_check_and_its_undo() -> None:
+    got = flag_plan("flag_disable", {"enabled": True, "service": "control-plane-api"})
+    assert got["refused"] is None
+    assert (got["strategy"], got["risk"], got["needs_approval"]) == ("flag_disable", "low", False)
+    assert got["steps"][0] == "Turn feature flag bulk-execution off for control-plane-api"
+    assert got["post_checks"][0] == "OFREP evaluates bulk-execution to false"
+    assert got["undo"] == {"action": "flag_enable", "flag": "bulk-execution"}
+    back = flag_plan("flag_enable", {"enabled": False, "service": None})
+    assert back["refused"] is None and back["risk"] == "low"
+    assert back["undo"] == {"action": "flag_disable", "flag": "bulk-execution"}
+
+
+def test_flag_flips_that_make_no_sense_are_refused() -> None:
+    missing = flag_plan("flag_disable", None)
+    assert missing["refused"] == "feature flag 'bulk-execution' does not exist"
+    already = flag_plan("flag_disable", {"enabled": False, "service": None})
+    assert already["refused"] == "'bulk-execution' is off"
+    other = flag_plan("flag_disable", {"enabled": True, "service": "billing"})
+    assert other["refused"] == "'bulk-execution' belongs to billing"
+
+
+def test_a_flag_flip_does_not_wait_for_a_deployment() -> None:
+    busy = {"severity": "SEV2", "flag": {"enabled": True}, "deployments": [dep(5, "BUILDING")]}
+    base = {"action": "flag_disable", "service": "control-plane-api", "flag": "bulk-execution"}
+    assert RailwayDeployer().run(base | {"context": busy})["refused"] is None

@@ -14,10 +14,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from so1.agents.mitigation_knowledge import playbook
-from so1.domain.platform import IN_PROGRESS, PlatformAction, PlatformDeployment, rollback_target
+from so1.domain.platform import (
+    FLAG_ACTIONS,
+    IN_PROGRESS,
+    PlatformAction,
+    PlatformDeployment,
+    rollback_target,
+)
 from so1.domain.severity import Severity
 
 MAX_REPLICAS = 50
+# The runbook strategy an action carries out, where the names differ; turning a flag back on
+# is as low-risk as turning it off.
+STRATEGY_OF = {
+    PlatformAction.SCALE: "scale_up",
+    PlatformAction.FLAG_ENABLE: "flag_disable",
+}
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 Plan = dict[str, Any]
@@ -38,7 +50,8 @@ class RailwayDeployer:
             "refused": None,
         }
         _strategy(plan, action, context)
-        _busy_check(plan, deployments)
+        if action not in FLAG_ACTIONS:  # a flag flip does not wait for a deployment
+            _busy_check(plan, deployments)
         PLANNERS[action](plan, inputs, context, deployments)
         plan["post_checks"] = _post_checks(plan, inputs)
         return plan
@@ -49,7 +62,7 @@ def _strategy(plan: Plan, action: PlatformAction, context: Mapping[str, Any]) ->
     name = (
         "config_change"
         if action is PlatformAction.SET_VARIABLES
-        else {PlatformAction.SCALE: "scale_up"}.get(action, action.value)
+        else STRATEGY_OF.get(action, action.value)
     )
     strategy = book.strategies.get(name) or book.for_action(action.value)
     severity = Severity(context["severity"]) if context.get("severity") else None
@@ -165,8 +178,44 @@ def _plan_scale(
     plan["undo"] = None  # the platform does not tell the replica count it had
 
 
+def _plan_flag(
+    plan: Plan, inputs: Mapping[str, Any], context: Mapping[str, Any], _: list[Mapping[str, Any]]
+) -> None:
+    """Turn a feature flag off (or back on): it must exist, be in the other state, and belong
+    to the service acted on when it names one."""
+    key = str(inputs.get("flag") or "")
+    wanted = plan["action"] == PlatformAction.FLAG_ENABLE
+    flag: Mapping[str, Any] | None = context.get("flag")
+    word = "on" if wanted else "off"
+    plan["flag"], plan["enabled"] = key, wanted
+    plan["target"] = {"id": key, "enabled": flag.get("enabled") if flag else None}
+    if not flag:
+        _check(plan, "flag", False, f"feature flag '{key}' does not exist")
+        return
+    owner = flag.get("service")
+    belongs = owner in (None, plan["service"])
+    _check(plan, "flag", belongs, f"'{key}' belongs to {owner}" if not belongs else key)
+    _check(
+        plan,
+        f"flag is {'off' if wanted else 'on'}",
+        flag["enabled"] != wanted,
+        f"'{key}' is {'on' if flag['enabled'] else 'off'}",
+    )
+    plan["steps"] = [
+        f"Turn feature flag {key} {word} for {plan['service']}",
+        "OpenFeature clients see it on their next evaluation (OFREP)",
+    ]
+    undo = PlatformAction.FLAG_DISABLE if wanted else PlatformAction.FLAG_ENABLE
+    plan["undo"] = {"action": undo.value, "flag": key}
+
+
 def _post_checks(plan: Plan, inputs: Mapping[str, Any]) -> list[str]:
-    checks = ["the new deployment reaches SUCCESS"] if plan["action"] != "scale" else []
+    if plan["action"] in FLAG_ACTIONS:
+        checks = [f"OFREP evaluates {plan['flag']} to {str(plan['enabled']).lower()}"]
+    elif plan["action"] != "scale":
+        checks = ["the new deployment reaches SUCCESS"]
+    else:
+        checks = []
     incident = inputs.get("incident_id")
     if incident:
         checks.append(
@@ -205,4 +254,6 @@ PLANNERS = {
     PlatformAction.REDEPLOY: _plan_redeploy,
     PlatformAction.SET_VARIABLES: _plan_variables,
     PlatformAction.SCALE: _plan_scale,
+    PlatformAction.FLAG_DISABLE: _plan_flag,
+    PlatformAction.FLAG_ENABLE: _plan_flag,
 }

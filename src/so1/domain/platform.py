@@ -15,6 +15,12 @@ class PlatformAction(enum.StrEnum):
     RESTART = "restart"  # restart the running deployment's processes
     SET_VARIABLES = "set_variables"  # change environment variables (applied by a redeploy)
     SCALE = "scale"  # change the number of replicas
+    # The runbook's "feature flag disable": a flag SO1 serves over OFREP, not the platform's.
+    FLAG_DISABLE = "flag_disable"  # turn a feature flag off
+    FLAG_ENABLE = "flag_enable"  # turn it back on (the undo of flag_disable)
+
+
+FLAG_ACTIONS = frozenset({PlatformAction.FLAG_DISABLE, PlatformAction.FLAG_ENABLE})
 
 
 # Railway's deployment status values; other platforms map onto them.

@@ -10,10 +10,12 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from so1.domain.platform import PlatformDeployment
+from so1.domain.ofrep import evaluation
+from so1.domain.platform import FLAG_ACTIONS, PlatformDeployment
 from so1.domain.records import AgentRun, RunStatus
 from so1.errors import So1Error, Unavailable
 from so1.ports import Clock, UnitOfWorkFactory
+from so1.services.changes import get_flag, set_flag
 from so1.services.context import Actor, Change, record
 from so1.services.deployer_flow import DeployerDeps, plan_inputs
 
@@ -47,6 +49,8 @@ def _carry_out(
     if _target_id(plan) != _target_id(approved):
         return {"failure": "the platform changed since the plan was made; request it again"}
     service = str(plan["service"])
+    if plan["action"] in FLAG_ACTIONS:
+        return _flip(uow_factory, clock, actor, run, plan)
     new_id = _act(deps, plan)
     followed = new_id or _target_id(plan)
     if followed is None:
@@ -59,6 +63,20 @@ def _carry_out(
     }
     if final.status != "SUCCESS":
         result["failure"] = f"deployment {final.id} ended {final.status}"
+    return result
+
+
+def _flip(
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, run: AgentRun, plan: dict[str, Any]
+) -> dict[str, Any]:
+    """Turn the flag, then check what an OpenFeature client would be served now."""
+    key, wanted = str(plan["flag"]), bool(plan["enabled"])
+    reason = f"mitigation {run.id}" + (f" for {run.incident_id}" if run.incident_id else "")
+    set_flag(uow_factory, clock, actor, key, wanted, reason=reason, incident_id=run.incident_id)
+    served = evaluation(get_flag(uow_factory, key))["value"]
+    result: dict[str, Any] = {"flag": {"key": key, "served": served}}
+    if served is not wanted:
+        result["failure"] = f"OFREP still serves {key}={str(served).lower()}"
     return result
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from so1.domain.incidents import is_incident_id
-from so1.domain.platform import PlatformAction
+from so1.domain.platform import FLAG_ACTIONS, PlatformAction
 from so1.domain.records import AgentRun, RunStatus
 from so1.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from so1.ports import Agent, Clock, UnitOfWorkFactory
@@ -47,6 +47,9 @@ def plan_inputs(
     if not isinstance(service, str) or not 0 < len(service) <= SERVICE_NAME_MAX:
         raise ValidationFailed("'service' names the service to act on", field="inputs.service")
     severity = _severity(uow_factory, inputs.get("incident_id"))
+    if action in FLAG_ACTIONS:
+        flag = _flag_state(uow_factory, inputs.get("flag"))
+        return {**inputs, "action": action.value, "context": {"severity": severity, "flag": flag}}
     found = deps.platform.deployments(service, 10)
     context: dict[str, Any] = {
         "severity": severity,
@@ -64,6 +67,14 @@ def _action(inputs: Mapping[str, Any]) -> PlatformAction:
     except ValueError:
         known = ", ".join(a.value for a in PlatformAction)
         raise ValidationFailed(f"'action' must be one of: {known}", field="inputs.action") from None
+
+
+def _flag_state(uow_factory: UnitOfWorkFactory, key: object) -> dict[str, Any] | None:
+    if not isinstance(key, str) or not key:
+        raise ValidationFailed("'flag' names the feature flag to turn", field="inputs.flag")
+    with uow_factory(read_only=True) as uow:
+        flag = uow.flags.get(key)
+    return {"enabled": flag.enabled, "service": flag.service} if flag else None
 
 
 def _severity(uow_factory: UnitOfWorkFactory, incident_id: object) -> str | None:

@@ -120,6 +120,9 @@ def _proposal(
 
 
 def _describe(undo: dict[str, Any]) -> str:
+    if undo.get("action") in ("flag_enable", "flag_disable"):
+        state = "on" if undo["action"] == "flag_enable" else "off"
+        return f"turn feature flag {undo.get('flag')} {state}"
     if undo.get("action") == "set_variables":
         values = ", ".join(f"{k}={v}" for k, v in sorted((undo.get("variables") or {}).items()))
         return f"set_variables {values}"

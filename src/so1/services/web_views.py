@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from so1.domain.alerts import Alert
+from so1.domain.changes import FeatureFlag
 from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
 from so1.domain.metrics import Series
 from so1.domain.postmortem import Postmortem
@@ -73,6 +74,7 @@ class IncidentPage:
     triage: dict[str, Any] | None
     runs: list[AgentRun] = field(default_factory=list)  # platform actions, newest first
     postmortem: Postmortem | None = None
+    flags_on: list[FeatureFlag] = field(default_factory=list)  # that a mitigation could turn off
 
 
 def incident_page(
@@ -94,10 +96,21 @@ def incident_page(
         )
         runs = [r for r in (uow.agent_runs.get(i) for i in run_ids) if r is not None]
         postmortem = uow.postmortems.get(incident_id)
+        flags_on = [
+            f for f in uow.flags.all() if f.enabled and f.service in (None, incident.service)
+        ]
     reports = [e for e in timeline if e.kind == "triage.report"]
     triage = dict(reports[-1].data) if reports else None
     return IncidentPage(
-        incident, list(reversed(timeline)), messages, checks, alerts, triage, runs, postmortem
+        incident,
+        list(reversed(timeline)),
+        messages,
+        checks,
+        alerts,
+        triage,
+        runs,
+        postmortem,
+        flags_on,
     )
 
 

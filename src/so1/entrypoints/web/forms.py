@@ -101,6 +101,8 @@ def _platform(incident_id: str) -> Action:
         if form.get("action") == "set_variables":
             name, _, value = form.get("variable", "").partition("=")
             inputs["variables"] = {name.strip(): value.strip()}
+        if form.get("action") in ("flag_disable", "flag_enable"):
+            inputs["flag"] = form.get("flag")
         deployer_request(container.uow, container.clock, actor, container.deployer, inputs)
         return f"/incidents/{incident_id}#mitigations"
 
