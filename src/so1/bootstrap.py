@@ -23,6 +23,7 @@ from so1.adapters.metrics.builtin import BuiltinMetrics
 from so1.adapters.metrics.prometheus import PrometheusMetrics
 from so1.adapters.paging.builtin import BuiltinPager
 from so1.adapters.paging.pagerduty import PagerDutyPager
+from so1.adapters.platform.health_probe import HttpHealthProbe
 from so1.adapters.platform.railway import RailwayPlatform
 from so1.adapters.platform.railway_client import RailwayClient
 from so1.adapters.publishing.ical import IcalWriter
@@ -60,7 +61,7 @@ from so1.ports import (
     MetricsSource,
     UnitOfWork,
 )
-from so1.ports_platform import Platform
+from so1.ports_platform import HealthProbe, Platform
 from so1.services.access import KeyCache
 from so1.services.deployer_flow import DEPLOYER_AGENT, DeployerDeps
 
@@ -77,6 +78,7 @@ class Container:
     events_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200))
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
     metrics: MetricsSource | None = None  # set by build_container
+    health_probe: HealthProbe | None = None  # services' own health checks (clocks job)
     platform: Platform | None = None  # built on first use (a platform action)
     actions: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="so1-action")
@@ -167,6 +169,7 @@ class Container:
             self.agents,
             self.messengers,
             self.metrics_source,
+            self.health_probe,
         )
         on_postgres = self.engine.dialect.name == "postgresql"
         url = self.settings.database_url
@@ -237,6 +240,7 @@ def build_container(
         },
     )
     container.metrics = _metrics(settings, container)
+    container.health_probe = HttpHealthProbe(settings.health_probe_seconds)
     return container
 
 

@@ -161,6 +161,12 @@ class Settings(BaseSettings):
     deploy_follow_seconds: float = Field(
         default=600.0, gt=0, description="how long a platform action follows its deployment"
     )
+    health_probe_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="how long a service's health check may take before it counts as failing",
+    )
     postmortem_dir: str = Field(
         default="so1-content",
         description="published postmortems are written to <dir>/postmortems/YYYY-MM-DD-<slug>.md",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
+from so1.domain.health import HealthReading
 from so1.domain.platform import LogLine, PlatformDeployment
 
 
@@ -42,4 +43,13 @@ class Platform(Protocol):
 
     def logs(self, service: str, deployment_id: str, limit: int = 100) -> list[LogLine]:
         """Oldest first, the last ``limit`` lines."""
+        ...
+
+
+class HealthProbe(Protocol):
+    """Asks a service's own health endpoint how it is (the runbook's "Verify service health")."""
+
+    def check(self, url: str) -> HealthReading:
+        """Never raises for the service's failure: a refused connection or a timeout is a
+        failing reading that says so."""
         ...

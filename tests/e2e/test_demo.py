@@ -39,6 +39,7 @@ def test_so1_demo_runs_the_worked_example(tmp_path: Path) -> None:
         "triage: connection_exhaustion",
         "Incident Declared",
         "Set DATABASE_POOL_SIZE=20→50 on control-plane-api",
+        "✅ service health checks passing",
         "7. Resolved",
         "Incident Resolved",
     ):

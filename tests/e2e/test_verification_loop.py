@@ -11,12 +11,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from so1.adapters.clock import FixedClock
+from so1.adapters.platform.health_probe import HttpHealthProbe
 from so1.bootstrap import Container
 from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
 from so1.domain.severity import Severity
+from so1.services.health_watch import probe_services
 from so1.services.incidents import get_incident
 from so1.services.verification_watch import watch_mitigations
 from tests.conftest import open_incident
+from tests.contract.health_server import health_server
 from tests.e2e.deployer_support import SERVICE, finished
 
 HYPOTHESES = [
@@ -182,3 +185,41 @@ def test_an_alert_firing_after_the_mitigation_is_a_new_symptom(
     [result] = results(api, incident)
     assert result["data"]["outcome"] == "new_symptoms"
     assert "no new alerts firing" in result["data"]["reason"]
+
+
+def test_the_service_health_check_is_a_gate(
+    api: TestClient, container: Container, clock: FixedClock, incident: Incident
+) -> None:
+    probe = HttpHealthProbe(timeout=2.0)
+    with health_server() as (url, answer):
+        body = {"tier": "critical", "health_url": url}
+        assert api.put(f"/v1/services/{SERVICE}", json=body).status_code in (200, 201)
+        acted = clock.now()
+        mitigate(api, incident)
+        clock.set(acted + timedelta(minutes=5))  # the settle window is over
+        push(api, clock, "error_rate", [12.0] * 5 + [0.3] * 6)  # 5 minutes before, 6 after
+        push(api, clock, "latency_p99_ms", [320.0] * 11)
+        answer.status, answer.body = 503, {"status": "unhealthy", "checks": {"database": "down"}}
+        assert probe_services(container.uow, container.clock, probe) == 1
+        assert watch(container) == 1
+        [partial] = results(api, incident)
+        assert partial["data"]["outcome"] == "partial"
+        assert "❌ service health checks passing: no;" in partial["summary"]
+        [failing] = results(api, incident, "health.changed")
+        assert failing["summary"] == (
+            f"health check of {SERVICE} failing (503 unhealthy: database=down)"
+        )
+
+        answer.status, answer.body = 200, {"status": "healthy", "checks": {"database": "ok"}}
+        clock.set(acted + timedelta(minutes=6))
+        probe_services(container.uow, container.clock, probe)
+        assert watch(container) == 1
+        outcomes = [r["data"]["outcome"] for r in results(api, incident)]
+        assert outcomes == ["partial", "effective"]
+        changes = [e["summary"] for e in results(api, incident, "health.changed")]
+        assert changes[-1] == f"health check of {SERVICE} passing (200 healthy)"
+        probe_services(container.uow, container.clock, probe)  # no change: no new note
+        assert len(results(api, incident, "health.changed")) == 2
+
+    refused = api.put(f"/v1/services/{SERVICE}", json={"tier": "high", "health_url": "ftp://x"})
+    assert refused.status_code == 422 and "health_url must be an http" in refused.text

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from so1.domain.health import HEALTH_METRIC
 from so1.domain.metrics import Series
-from so1.domain.verification import DEFAULT_GATES, Gate, Outcome, gates_for, judge
+from so1.domain.verification import DEFAULT_GATES, HEALTH_GATE, Gate, Outcome, gates_for, judge
 
 ACTED = datetime(2024, 1, 15, 14, 30, tzinfo=UTC)
 
@@ -110,3 +111,20 @@ def test_a_new_alert_after_the_action_is_a_new_symptom() -> None:
     assert verdict.outcome is Outcome.NEW_SYMPTOMS
     assert "no new alerts firing" in verdict.reason
     assert verdict.stable_for == timedelta(0)
+
+
+def test_a_health_check_that_starts_failing_is_a_new_symptom() -> None:
+    gates = (*DEFAULT_GATES, HEALTH_GATE)
+    was = before() | {
+        HEALTH_METRIC: series(HEALTH_METRIC, [0.0] * 10, ACTED - timedelta(minutes=10))
+    }
+    now = after([0.3] * 6) | {HEALTH_METRIC: series(HEALTH_METRIC, [0.0] * 3 + [1.0] * 3, ACTED)}
+    verdict = judge(gates, was, now, ACTED, at(6))
+    assert verdict.outcome is Outcome.NEW_SYMPTOMS
+    assert verdict.failing == ["service health checks passing"]
+    assert verdict.gates[-1].summary() == "❌ service health checks passing: no (before: yes)"
+
+    healed = after([0.3] * 6) | {HEALTH_METRIC: series(HEALTH_METRIC, [1.0] * 2 + [0.0] * 4, ACTED)}
+    recovered = judge(gates, before(), healed, ACTED, at(6))
+    assert recovered.outcome is Outcome.EFFECTIVE
+    assert recovered.stable_for == timedelta(minutes=4)  # the health check decides

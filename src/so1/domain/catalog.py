@@ -29,4 +29,5 @@ class CatalogService:
     description: str | None = None
     public_name: str | None = None  # what customers call it (status page), e.g. "API"
     metric_queries: dict[str, str] = field(default_factory=dict)  # PromQL per metric name
+    health_url: str | None = None  # its own health check, probed while it has open incidents
     updated_at: datetime | None = None

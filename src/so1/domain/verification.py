@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from so1.domain.health import HEALTH_METRIC
 from so1.domain.metrics import Series
 
 SETTLE = timedelta(minutes=5)  # seed: "Error rate back under 1% within 5 minutes"
@@ -30,11 +31,14 @@ class Gate:
     def label(self) -> str:
         if self.metric == "new_alerts":
             return "no new alerts firing"
+        if self.metric == HEALTH_METRIC:
+            return "service health checks passing"
         unit = "%" if self.metric.endswith(("rate", "utilization")) else " ms"
         return f"{self.metric} < {self.below:g}{unit}"
 
 
 DEFAULT_GATES = (Gate("error_rate", 1.0), Gate("latency_p99_ms", 500.0))
+HEALTH_GATE = Gate(HEALTH_METRIC, 0.5)  # probes are 0 (passing) or 1 (failing)
 
 
 def gates_for(baselines: Mapping[str, Any]) -> tuple[Gate, ...]:
@@ -79,10 +83,15 @@ class GateResult:
     passing_since: datetime | None  # start of the current run of passing points
 
     def summary(self) -> str:
-        shown = "no data" if self.latest is None else f"{self.latest:g}"
-        was = "" if self.before is None else f" (before: {self.before:g})"
+        shown = "no data" if self.latest is None else self._value(self.latest)
+        was = "" if self.before is None else f" (before: {self._value(self.before)})"
         mark = "✅" if self.passing else "❌"
         return f"{mark} {self.gate.label}: {shown}{was}"
+
+    def _value(self, value: float) -> str:
+        if self.gate.metric == HEALTH_METRIC:  # probes: 0 passing, 1 failing; a mean between
+            return "yes" if value == 0 else "no" if value == 1 else f"{value:.0%} of probes failed"
+        return f"{value:g}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,8 +19,10 @@ from datetime import timedelta
 
 from so1.domain.comms import Destination
 from so1.ports import Agent, Clock, Job, Messenger, MetricsSource, UnitOfWorkFactory
+from so1.ports_platform import HealthProbe
 from so1.services.action_items import remind_overdue
 from so1.services.escalation import escalate_unacknowledged
+from so1.services.health_watch import probe_services
 from so1.services.metrics import purge_expired
 from so1.services.outbox import deliver_due
 from so1.services.postmortem_flow import POSTMORTEM_AGENT, draft_missing
@@ -88,8 +90,8 @@ class DeliveryPass:
 
 class ClockPass:
     """Re-evaluates the runbook clocks of open incidents (late checks escalate once) and
-    walks escalation policies until someone acknowledges; judges finished mitigations on the
-    runbook's metric gates; drops expired metric samples."""
+    walks escalation policies until someone acknowledges; probes affected services' health
+    checks; judges finished mitigations on the runbook's gates; drops expired metric samples."""
 
     def __init__(
         self,
@@ -99,14 +101,18 @@ class ClockPass:
         settings: JobSettings,
         metrics: MetricsSource | None,
         analyst: Agent | None = None,
+        health: HealthProbe | None = None,
     ) -> None:
         self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
         self._settings, self._metrics, self._analyst = settings, metrics, analyst
+        self._health = health
 
     def __call__(self) -> None:
         started = time.monotonic()
         fired = check_clocks(self._uow_factory, self._clock)
         fired += escalate_unacknowledged(self._uow_factory, self._clock)
+        if self._health is not None:  # services' own health checks, for the health gate
+            probe_services(self._uow_factory, self._clock, self._health)
         if self._metrics is not None:  # mitigations judged on the runbook's gates
             stability = self._settings.stability
             fired += watch_mitigations(self._uow_factory, self._clock, self._metrics, stability)
@@ -142,6 +148,7 @@ def background_jobs(
     agents: Mapping[str, Agent],
     messengers: Mapping[Destination, Messenger],
     metrics: MetricsSource | None = None,
+    health: HealthProbe | None = None,
 ) -> list[Job]:
     jobs: list[Job] = []
     triage_agent = agents.get(TRIAGE_AGENT)
@@ -152,9 +159,8 @@ def background_jobs(
         delivery = DeliveryPass(uow_factory, clock, wake, messengers)
         jobs.append(Job(DELIVERY, delivery, POLL_SECONDS))
     if switches.clocks:
-        clocks = ClockPass(
-            uow_factory, clock, wake, switches, metrics, agents.get(POSTMORTEM_AGENT)
-        )
+        analyst = agents.get(POSTMORTEM_AGENT)
+        clocks = ClockPass(uow_factory, clock, wake, switches, metrics, analyst, health)
         jobs.append(Job(CLOCKS, clocks, switches.clock_seconds, serial=True))
     return jobs
 

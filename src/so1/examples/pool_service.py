@@ -3,7 +3,8 @@
 Each request borrows one of ``DATABASE_POOL_SIZE`` connections (default 20) for
 ``QUERY_SECONDS`` (a query). When none frees up within ``POOL_TIMEOUT_MS`` the request fails
 with 500 "Connection timeout after <n>ms", as a real pool does. ``GET /stats`` reports the pool
-size and how many connections are in use. Stdlib only: it runs under the local platform
+size and how many connections are in use; ``GET /health`` answers 503 while every connection is
+taken. Stdlib only: it runs under the local platform
 (supervisord) like any release.
 """
 
@@ -44,6 +45,13 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path == "/stats":
             self._send(200, {"pool_size": POOL_SIZE, "in_use": in_use})
+        elif self.path == "/health":  # the runbook's {"status": "healthy", "checks": {...}}
+            exhausted = in_use >= POOL_SIZE
+            database = "exhausted" if exhausted else "ok"
+            status = "unhealthy" if exhausted else "healthy"
+            self._send(
+                503 if exhausted else 200, {"status": status, "checks": {"database": database}}
+            )
         elif not _borrow():
             self._send(500, {"error": f"Connection timeout after {TIMEOUT_MS}ms"})
             print(

@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 
 from so1.domain.alerts import AlertStatus
 from so1.domain.catalog import CatalogService, Tier
+from so1.domain.health import HEALTH_METRIC
 from so1.domain.incidents import Incident
-from so1.domain.verification import STABILITY, Verdict, gates_for, judge
+from so1.domain.verification import HEALTH_GATE, STABILITY, Verdict, gates_for, judge
 from so1.errors import ValidationFailed
 from so1.ports import AlertFilter, Clock, MetricsSource, UnitOfWorkFactory
 from so1.services.incidents import get_incident
@@ -65,6 +66,13 @@ def judge_incident(
         for g in gates
     }
     after = {g.metric: source.series(entry, g.metric, acted_at, now, STEP_SECONDS) for g in gates}
+    if entry.health_url:  # the runbook's "Service health checks passing", from our probes
+        gates += (HEALTH_GATE,)
+        with uow_factory(read_only=True) as uow:
+            before[HEALTH_METRIC] = uow.metrics.range(
+                entry.name, HEALTH_METRIC, acted_at - BEFORE, last_before
+            )
+            after[HEALTH_METRIC] = uow.metrics.range(entry.name, HEALTH_METRIC, acted_at, now)
     fired = _new_alerts(uow_factory, incident.service, acted_at)
     return judge(gates, before, after, acted_at, now, stability=stability, new_alerts=fired)
 

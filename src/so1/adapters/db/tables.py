@@ -111,6 +111,7 @@ services = Table(
     Column("description", Text),
     Column("public_name", String(100)),
     Column("metric_queries", Json, nullable=False, server_default=text("'{}'")),
+    Column("health_url", String(500)),
     _now_col("updated_at"),
     CheckConstraint("tier IN ('critical','high','medium','low')", name="tier"),
 )

@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from so1.domain.catalog import Tier
+from so1.domain.health import health_url_problem
 from so1.domain.incidents import IncidentStatus
 from so1.domain.metrics import METRICS
 from so1.domain.participants import Role
@@ -210,6 +211,20 @@ class ServiceIn(Strict):
         description="PromQL per metric name (error_rate, latency_p99_ms, ...) replacing the"
         " defaults; $service and $window are filled in",
     )
+
+    health_url: str | None = Field(
+        default=None,
+        max_length=500,
+        description="the service's own health check (http or https), probed while it has open"
+        " incidents: the 'health checks passing' gate",
+    )
+
+    @field_validator("health_url")
+    @classmethod
+    def http_url(cls, url: str | None) -> str | None:
+        if url is not None and health_url_problem(url):
+            raise ValueError(health_url_problem(url))
+        return url
 
     @field_validator("metric_queries")
     @classmethod

@@ -88,7 +88,13 @@ class Demo:
         self._call(
             "PUT",
             f"/v1/services/{SERVICE}",
-            {"tier": "critical", "owner_team": "backend", "users": 150, "platform": "local"},
+            {
+                "tier": "critical",
+                "owner_team": "backend",
+                "users": 150,
+                "platform": "local",
+                "health_url": f"{self.stack.app_url}/health",
+            },
         )
         self._call("PUT", "/v1/oncall/config", ONCALL)
         self._call(
@@ -176,13 +182,18 @@ class Demo:
         self.say(f"   deployment {deployment['id']}: {deployment['status']}")
 
     def _phase_resolution(self, incident: str) -> None:
-        self.say("[bold]6. Verification[/]: error rate < 1%, p99 < 500 ms, then stable")
+        self.say(
+            "[bold]6. Verification[/]: error rate < 1%, p99 < 500 ms, health check passing,"
+            " no new alerts; then stable"
+        )
         limit = 120.0 + self.stability_seconds
 
         def resolved() -> bool:
             return bool(self._call("GET", f"/v1/incidents/{incident}")["status"] == "resolved")
 
         self._watch(limit, resolved, f"the incident was not resolved within {limit:.0f} s")
+        for event in self._timeline(incident, "health.changed"):
+            self.say(f"   {event['summary']}")
         for event in self._timeline(incident, "verification.result"):
             self.say(f"   {event['summary']}")
         self.say("[bold green]7. Resolved[/]")
