@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from so1.bootstrap import Container
 from so1.domain.access import Scope, new_key
@@ -171,9 +172,20 @@ def test_deployments_recent_with_previous_version(container: Container) -> None:
         uow.deployments.add(Deployment("web", "w9", T0 - timedelta(hours=1)))
         uow.commit()
     assert stored.previous_version == "v1" and stored.id is not None
-    with container.uow(read_only=True) as uow:
-        recent = uow.deployments.recent(T0 - timedelta(hours=24), None)
-        only_api = uow.deployments.recent(T0 - timedelta(hours=24), "api")
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(container.engine, "before_cursor_execute", count)
+    try:
+        with container.uow(read_only=True) as uow:
+            statements.clear()
+            recent = uow.deployments.recent(T0 - timedelta(hours=24), None)
+            assert len(statements) == 1  # one query, not one more per row
+            only_api = uow.deployments.recent(T0 - timedelta(hours=24), "api")
+    finally:
+        event.remove(container.engine, "before_cursor_execute", count)
     assert [(d.service, d.version, d.previous_version) for d in recent] == [
         ("web", "w9", None),
         ("api", "v3", "v1"),

@@ -58,16 +58,24 @@ class SqlDeploymentRepository:
         return Deployment(**{**values, "id": new_id, "previous_version": previous})
 
     def recent(self, since: datetime, service: str | None) -> list[Deployment]:
-        d = t.deployments
-        query = select(d).where(d.c.deployed_at >= since)
+        """One query: each row's previous version is a correlated subquery."""
+        d, p = t.deployments, t.deployments.alias("p")
+        earlier = (p.c.deployed_at < d.c.deployed_at) | (
+            (p.c.deployed_at == d.c.deployed_at) & (p.c.id < d.c.id)
+        )
+        previous = (
+            select(p.c.version)
+            .where(p.c.service == d.c.service, p.c.status == "succeeded", earlier)
+            .order_by(p.c.deployed_at.desc(), p.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+            .label("previous_version")
+        )
+        query = select(d, previous).where(d.c.deployed_at >= since)
         if service:
             query = query.where(d.c.service == service)
         rows = self._conn.execute(query.order_by(d.c.deployed_at.desc(), d.c.id.desc())).mappings()
-        result = []
-        for r in rows:
-            previous = self._previous_version(r["service"], r["deployed_at"], r["id"])
-            result.append(Deployment(**dict(r), previous_version=previous))
-        return result
+        return [Deployment(**dict(r)) for r in rows]
 
     def _previous_version(self, service: str, deployed_at: datetime, dep_id: int) -> str | None:
         """Version of the last successful deployment of ``service`` before this one."""
