@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
@@ -24,6 +25,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.contract.railway_server import ENVIRONMENT, PROJECT, TOKEN, railway_server
 from tests.e2e.conftest import TOKEN_RE
+from tests.e2e.test_api_oncall import EXAMPLE as ONCALL_EXAMPLE
 from tests.e2e.test_processes import clean_env, serving
 
 pytestmark = pytest.mark.slow
@@ -118,6 +120,14 @@ def test_sign_in_see_the_incident_and_post_in_the_war_room(
         said = httpx.get(f"{server.url}/v1/incidents/{made['id']}/messages", headers=auth).json()
         assert said[-1]["text"] == "Pool at 100%: raising DATABASE_POOL_SIZE to 50"
         assert said[-1]["target"] == "bootstrap-admin"  # posted as the signed-in key
+
+        oncall = yaml.load(ONCALL_EXAMPLE.read_text(), Loader=yaml.BaseLoader)
+        loaded = httpx.put(f"{server.url}/v1/oncall/config", headers=auth, json=oncall, timeout=30)
+        assert loaded.status_code == 200, loaded.text
+        chrome.get(f"{server.url}/oncall")
+        today = wait.until(ready.presence_of_element_located((By.CSS_SELECTOR, "td.today")))
+        assert today.get_attribute("aria-current") == "date" and "@" in today.text
+        shot(chrome, "oncall")
 
 
 def test_an_incident_appears_live_and_its_timeline_grows(tmp_path: Path, chrome: WebDriver) -> None:

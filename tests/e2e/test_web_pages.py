@@ -4,11 +4,13 @@ attributes, CSRF on forms, scopes, the dashboard and the incident page."""
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
 
+from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.domain.severity import Severity
@@ -343,3 +345,26 @@ def test_a_feature_flag_is_turned_off_from_the_incident_page(
     after = client.get(f"/incidents/{incident.id}").text
     assert "Undo (flag_enable)" in after
     assert '<option value="flag_disable">' not in after  # no flag of this service is on now
+
+
+def test_the_oncall_page_is_a_calendar_with_overrides_marked(
+    api: TestClient, container: Container, admin_token: str, clock: FixedClock
+) -> None:
+    from tests.e2e.test_api_oncall import example
+
+    clock.set(datetime(2026, 1, 7, 12, 0, tzinfo=UTC))  # a Wednesday
+    assert api.put("/v1/oncall/config", json=example()).status_code == 200
+    cover = {"handle": "cy", "start": "2026-01-07T06:00:00Z", "end": "2026-01-07T18:00:00Z"}
+    assert api.post("/v1/schedules/backend-primary/overrides", json=cover).status_code == 201
+    page = sign_in(container, admin_token).get("/oncall").text
+    primary = page[page.index("backend-primary") :]
+    primary = primary[: primary.index("</table>")]
+    assert "Now: <strong>@cy</strong>" in primary
+    assert primary.count("<tbody><tr>") == 1 and primary.count("<td") == 14  # two weeks
+    today = primary[primary.index('aria-current="date"') :]
+    today = today[: today.index("</td>")]
+    assert "07 Jan" in today
+    cover_slot = '<div class="slot override" title="override">@cy <span class="hours">07:00'
+    assert cover_slot + "\u201319:00" in today
+    days = re.findall(r'<div class="date">(\d\d \w+)</div>', primary)
+    assert days[0] == "05 Jan" and days[2] == "07 Jan" and days[-1] == "18 Jan"  # Monday first

@@ -1,16 +1,19 @@
-"""The list pages: alerts, on call (each schedule's next two weeks), deployments (with a
-rollback button), feature flags (flip with a reason) and analytics."""
+"""The list pages: alerts, on call (each schedule's calendar for this week and the next),
+deployments (with a rollback button), feature flags (flip with a reason) and analytics."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from so1.domain.access import Scope
+from so1.domain.oncall import Schedule
+from so1.domain.oncall_calendar import calendar_weeks, first_monday
 from so1.entrypoints.api.deps import ContainerDep
 from so1.entrypoints.web.forms import _act
 from so1.entrypoints.web.pages import _page, signed_in
@@ -46,16 +49,17 @@ def oncall_page(request: Request, container: ContainerDep) -> Response:
         return RedirectResponse("/login", status_code=303)
     now = container.clock.now()
     now_on = oncall.on_call_now(container.uow, now)
-    weeks = [
-        (
-            s.schedule.name,
-            oncall.schedule_shifts(
-                container.uow, s.schedule.name, now, now + timedelta(weeks=WEEKS)
-            )[1],
-        )
-        for s in now_on
-    ]
-    return _page(request, "oncall.html", session=session, now_on=now_on, weeks=weeks)
+    calendars = [(s, _calendar(container, s.schedule, now)) for s in now_on]
+    return _page(request, "oncall.html", session=session, calendars=calendars, now=now)
+
+
+def _calendar(container: ContainerDep, schedule: Schedule, now: datetime) -> Any:
+    """This week and the next, Monday first, in the schedule's time zone."""
+    zone = ZoneInfo(schedule.timezone)
+    start = first_monday(now, zone)
+    end = start + timedelta(weeks=WEEKS, hours=2)  # a DST change still reaches the last day
+    _, shifts = oncall.schedule_shifts(container.uow, schedule.name, start, end)
+    return calendar_weeks(shifts, zone, start, WEEKS, now)
 
 
 @router.get("/deployments", response_class=HTMLResponse)
