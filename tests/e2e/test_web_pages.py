@@ -4,7 +4,7 @@ attributes, CSRF on forms, scopes, the dashboard and the incident page."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -368,3 +368,22 @@ def test_the_oncall_page_is_a_calendar_with_overrides_marked(
     assert cover_slot + "\u201319:00" in today
     days = re.findall(r'<div class="date">(\d\d \w+)</div>', primary)
     assert days[0] == "05 Jan" and days[2] == "07 Jan" and days[-1] == "18 Jan"  # Monday first
+
+
+def test_the_charts_refresh_as_samples_arrive(
+    api: TestClient, container: Container, admin_token: str, clock: FixedClock
+) -> None:
+    incident = open_incident(container, "Pool exhausted", Severity.SEV2, service=SERVICE)
+    client = sign_in(container, admin_token)
+    page = client.get(f"/incidents/{incident.id}").text
+    assert f'<div id="charts-wrap" data-incident="{incident.id}"' in page
+    path = f"/partials/incidents/{incident.id}/charts"
+    sample = {"service": SERVICE, "metric": "error_rate", "value": 12.0}
+    api.post("/v1/metrics", json={"samples": [sample]})
+    assert "error_rate: 12 percent (gate &lt; 1)" in client.get(path).text
+    later = clock.now() + timedelta(seconds=30)
+    api.post("/v1/metrics", json={"samples": [sample | {"value": 0.4, "at": later.isoformat()}]})
+    clock.set(later)
+    assert "error_rate: 0.4 percent (gate &lt; 1)" in client.get(path).text
+    assert browser(container).get(path).status_code == 401
+    assert client.get("/partials/incidents/INC-20240115-9999/charts").status_code == 404

@@ -16,11 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from so1.domain.incidents import OPEN_STATUSES
 from so1.entrypoints.api.deps import ContainerDep
 from so1.entrypoints.web.pages import signed_in, templates
-from so1.errors import Unauthorized
+from so1.errors import NotFound, Unauthorized
 from so1.ports import IncidentFilter
 from so1.services.clearance import require_clearance
 from so1.services.web_sessions import Session
-from so1.services.web_views import dashboard
+from so1.services.web_views import charts, dashboard
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"
@@ -58,6 +58,19 @@ def war_room_fragment(incident_id: str, request: Request, container: ContainerDe
         require_clearance(uow, session.actor, incident_id)
         messages = uow.outbox.for_incident(incident_id)
     return templates.TemplateResponse(request, "war_room_messages.html", {"messages": messages})
+
+
+@router.get("/partials/incidents/{incident_id}/charts", response_class=HTMLResponse)
+def charts_fragment(incident_id: str, request: Request, container: ContainerDep) -> HTMLResponse:
+    """The metric charts again: samples arrive without timeline events, so the page asks."""
+    session = _session_or_401(container, request)
+    with container.uow(read_only=True) as uow:
+        require_clearance(uow, session.actor, incident_id)
+        incident = uow.incidents.get(incident_id)
+    if incident is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    graphs = charts(container.uow, container.clock, container.metrics_source, incident)
+    return templates.TemplateResponse(request, "charts.html", {"charts": graphs})
 
 
 def _stream(

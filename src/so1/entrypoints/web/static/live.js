@@ -15,6 +15,14 @@
     var dashboard = new EventSource("/events/dashboard");
     dashboard.onmessage = function () { swap("/partials/incidents", "incidents-wrap"); };
   }
+  var graphs = document.getElementById("charts-wrap");
+  var refreshCharts = function () {};
+  if (graphs) {
+    var chartsUrl = "/partials/incidents/" + graphs.getAttribute("data-incident") + "/charts";
+    refreshCharts = function () { swap(chartsUrl, "charts-wrap"); };
+    // Metric samples arrive without timeline events: ask again while the page is in view.
+    setInterval(function () { if (!document.hidden) { refreshCharts(); } }, 15000);
+  }
   var timeline = document.getElementById("timeline");
   if (timeline) {
     var incident = timeline.getAttribute("data-incident");
@@ -23,6 +31,7 @@
     stream.onmessage = function (event) {
       timeline.insertAdjacentHTML("afterbegin", event.data);
       swap("/partials/incidents/" + incident + "/war-room", "war-room-messages");
+      refreshCharts();
     };
   }
 })();
