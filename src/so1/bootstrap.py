@@ -16,6 +16,7 @@ from so1.adapters.clock import SystemClock
 from so1.adapters.db.engine import build_engine
 from so1.adapters.db.health import DatabaseHealth
 from so1.adapters.db.idempotency import SqlIdempotencyStore
+from so1.adapters.db.secret_box import SecretBox, parse_keys
 from so1.adapters.db.uow import SqlUnitOfWork
 from so1.adapters.diagnostics.postgres import PostgresDiagnostics
 from so1.adapters.jobs.procrastinate_runner import ProcrastinateJobRunner
@@ -79,6 +80,7 @@ class Container:
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
     metrics: MetricsSource | None = None  # set by build_container
     health_probe: HealthProbe | None = None  # services' own health checks (clocks job)
+    secret_box: SecretBox = field(default_factory=SecretBox)  # seals secrets kept in the DB
     platform: Platform | None = None  # built on first use (a platform action)
     actions: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="so1-action")
@@ -91,7 +93,7 @@ class Container:
     messengers: dict[Destination, Messenger] = field(default_factory=dict)
 
     def uow(self, read_only: bool = False) -> UnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only)
+        return SqlUnitOfWork(self.engine, read_only=read_only, box=self.secret_box)
 
     @property
     def metrics_source(self) -> MetricsSource:
@@ -217,6 +219,8 @@ def build_container(
     agents: Mapping[str, Agent] | None = None,
 ) -> Container:
     settings = settings or Settings()
+    key = settings.secret_key.get_secret_value() if settings.secret_key else None
+    box = SecretBox(parse_keys(key))
     engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)
     container = Container(
         settings=settings,
@@ -224,6 +228,7 @@ def build_container(
         clock=clock or SystemClock(),
         idempotency=SqlIdempotencyStore(engine),
         agents=default_agents() if agents is None else agents,
+        secret_box=box,
         health_checks={"database": DatabaseHealth(engine)},
         sources={
             AlertSource.PAGERDUTY: PagerDutyWebhooksAdapter(),

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     prometheus_url: str = Field(
         default="http://127.0.0.1:9090", description="Prometheus base URL for metrics=prometheus"
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s), comma-separated, that seal stored secrets (the first seals)",
+    )
     prometheus_token: SecretStr | None = Field(
         default=None, description="bearer token sent to Prometheus (behind an auth proxy)"
     )

@@ -10,6 +10,7 @@ import zipfile
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from so1.bootstrap import Container
 from so1.domain.access import Scope
@@ -107,3 +108,19 @@ def test_so1_security_rotate_needs_yes(cli: Cli, container: Container, admin_tok
     done = cli("security", "rotate", "--yes").assert_ok()
     assert "Rotated 1 API keys and 0 integration secrets" in done.stdout
     assert client(container, admin_token).get("/v1/incidents").status_code == 401
+
+
+def test_so1_security_new_key_and_seal_secrets(cli: Cli, container: Container) -> None:
+    cli("integrations", "add", "datadog", "--name", "prod").assert_ok()
+    key = cli("security", "new-key").assert_ok().last_line
+    assert len(key) == 44 and key.endswith("=")
+    sealed = cli("security", "seal-secrets", SO1_SECRET_KEY=key).assert_ok()
+    assert "1 integration secrets and 0 server secrets are now stored sealed" in sealed.stdout
+    with container.engine.connect() as conn:
+        [stored] = conn.execute(text("SELECT secret FROM integrations")).scalars()
+    assert str(stored).startswith("fernet:")
+    refused = cli("integrations", "list").assert_clean_failure()
+    assert "SO1_SECRET_KEY is not set" in refused
+    assert "prod" in cli("integrations", "list", SO1_SECRET_KEY=key).assert_ok().stdout
+    bad = cli("security", "seal-secrets", SO1_SECRET_KEY="nope").assert_clean_failure()
+    assert "key 1 is not a Fernet key" in bad

@@ -14,6 +14,8 @@ from so1.errors import Conflict, Forbidden, NotFound, So1Error, Unauthorized, Va
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
 
+SECRET_MAX = 500
+
 # PagerDuty documents 403 for a bad signature (so it does not redeliver); others get 401.
 _FORBIDDEN_ON_BAD_SECRET = {AlertSource.PAGERDUTY}
 
@@ -36,6 +38,8 @@ def add_integration(
     now = clock.now()
     if secret is not None and len(secret) < 8:
         raise ValidationFailed("a secret shorter than 8 characters is too easy to guess", "secret")
+    if secret is not None and len(secret) > SECRET_MAX:
+        raise ValidationFailed(f"a secret longer than {SECRET_MAX} characters", "secret")
     integration = Integration(
         id=f"int_{secrets.token_hex(8)}",
         source=source,
@@ -170,3 +174,22 @@ def audit_refusal(
             )
         )
         uow.commit()
+
+
+def reseal_secrets(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor) -> dict[str, int]:
+    """Write every stored secret again in one transaction, so each is sealed with the first
+    key of SO1_SECRET_KEY (or stored in clear when no key is set). Returns counts."""
+    with uow_factory() as uow:
+        found = uow.intake.integrations()
+        for integration in found:
+            uow.intake.update_integration(integration)
+        servers = uow.web.reseal_secrets()
+        counts = {"integrations": len(found), "server_secrets": servers}
+        record(
+            uow,
+            actor,
+            clock.now(),
+            Change("secrets.resealed", "secrets", "all", "stored secrets written again", counts),
+        )
+        uow.commit()
+    return counts

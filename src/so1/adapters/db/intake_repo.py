@@ -10,6 +10,7 @@ from sqlalchemy import Connection, RowMapping, String, cast, insert, select, tex
 from sqlalchemy.dialects import postgresql, sqlite
 
 from so1.adapters.db import intake_tables as it
+from so1.adapters.db.secret_box import SecretBox
 from so1.domain.alerts import AlertSource
 from so1.domain.intake import CorrelationRule, Delivery, DeliveryOutcome, Integration, Silence
 
@@ -18,9 +19,18 @@ _INTEGRATION_FIELDS = list(Integration.__dataclass_fields__)
 REDELIVERY_WINDOW = timedelta(hours=24)
 
 
-def _integration_from_row(row: RowMapping) -> Integration:
+def _integration_from_row(row: RowMapping, box: SecretBox) -> Integration:
     values: dict[str, Any] = {name: row[name] for name in _INTEGRATION_FIELDS}
+    values["secret"] = box.open(values["secret"])
+    values["previous_secret"] = box.open_optional(values["previous_secret"])
     return Integration(**{**values, "source": AlertSource(values["source"])})
+
+
+def _integration_row(integration: Integration, box: SecretBox) -> dict[str, Any]:
+    values = {name: getattr(integration, name) for name in _INTEGRATION_FIELDS}
+    values["secret"] = box.seal(integration.secret)
+    values["previous_secret"] = box.seal_optional(integration.previous_secret)
+    return values
 
 
 def _rule_from_row(row: RowMapping) -> CorrelationRule:
@@ -62,27 +72,29 @@ _ADD_DELIVERY = {
 
 
 class SqlIntakeRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, box: SecretBox | None = None) -> None:
         self._conn = conn
+        self._box = box or SecretBox()
         self._insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
     def add_integration(self, integration: Integration) -> None:
-        values = {name: getattr(integration, name) for name in _INTEGRATION_FIELDS}
+        values = _integration_row(integration, self._box)
         self._conn.execute(insert(it.integrations).values(values))
 
     def integration(self, integration_id: str) -> Integration | None:
         query = select(it.integrations).where(it.integrations.c.id == integration_id)
         row = self._conn.execute(query).mappings().first()
-        return _integration_from_row(row) if row else None
+        return _integration_from_row(row, self._box) if row else None
 
     def integrations(self, source: AlertSource | None = None) -> list[Integration]:
         query = select(it.integrations).order_by(it.integrations.c.created_at)
         if source is not None:
             query = query.where(it.integrations.c.source == source.value)
-        return [_integration_from_row(r) for r in self._conn.execute(query).mappings()]
+        rows = self._conn.execute(query).mappings()
+        return [_integration_from_row(r, self._box) for r in rows]
 
     def update_integration(self, integration: Integration) -> None:
-        values = {name: getattr(integration, name) for name in _INTEGRATION_FIELDS}
+        values = _integration_row(integration, self._box)
         self._conn.execute(
             update(it.integrations).where(it.integrations.c.id == integration.id).values(values)
         )

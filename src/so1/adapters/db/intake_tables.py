@@ -25,16 +25,15 @@ integrations = Table(
     Column("id", String(40), primary_key=True),
     Column("source", String(30), nullable=False),
     Column("name", String(100), nullable=False),
-    # Signing secrets must be kept as they are to compute HMACs; tokens likewise for
-    # constant-time comparison. They never leave the database after creation.
-    Column("secret", String(255), nullable=False),
-    Column("previous_secret", String(255)),
+    # Signing secrets must be recoverable to compute HMACs; tokens likewise for constant-time
+    # comparison. Sealed with SO1_SECRET_KEY when it is set (adapters/db/secret_box.py).
+    Column("secret", Text, nullable=False),
+    Column("previous_secret", Text),
     Column("previous_valid_until", UTCDateTime()),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("rotated_at", UTCDateTime()),
     Column("disabled_at", UTCDateTime()),
     UniqueConstraint("source", "name", name="uq_integrations_source_name"),
-    Index("ix_integrations_secret", "secret"),
 )
 
 deliveries = Table(

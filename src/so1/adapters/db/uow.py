@@ -26,6 +26,7 @@ from so1.adapters.db.intake_repo import SqlIntakeRepository
 from so1.adapters.db.metrics_repo import SqlMetricSampleRepository
 from so1.adapters.db.oncall_repo import SqlOnCallRepository
 from so1.adapters.db.postmortem_repo import SqlPostmortemRepository
+from so1.adapters.db.secret_box import SecretBox
 from so1.adapters.db.web_repo import SqlWebRepository
 from so1.errors import Unavailable
 from so1.ports import (
@@ -53,8 +54,11 @@ _LOCK_WAIT_SECONDS = 30  # same as SQLite's busy timeout
 class SqlUnitOfWork:
     """``with uow: ...; uow.commit()``; leaving without commit rolls everything back."""
 
-    def __init__(self, engine: Engine, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: Engine, read_only: bool = False, box: SecretBox | None = None
+    ) -> None:
         self._engine = engine
+        self._box = box or SecretBox()
         self._write = not read_only
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
@@ -85,13 +89,13 @@ class SqlUnitOfWork:
         self.keys: KeyRepository = SqlKeyRepository(conn)
         self.agent_runs: AgentRunRepository = SqlAgentRunRepository(conn)
         self.alerts: AlertRepository = SqlAlertRepository(conn)
-        self.intake: IntakeRepository = SqlIntakeRepository(conn)
+        self.intake: IntakeRepository = SqlIntakeRepository(conn, self._box)
         self.action_items: ActionItemRepository = SqlActionItemRepository(conn)
         self.oncall: OnCallRepository = SqlOnCallRepository(conn)
         self.outbox: OutboxRepository = SqlOutboxRepository(conn)
         self.metrics: MetricSampleRepository = SqlMetricSampleRepository(conn)
         self.postmortems: PostmortemRepository = SqlPostmortemRepository(conn)
-        self.web: WebRepository = SqlWebRepository(conn)
+        self.web: WebRepository = SqlWebRepository(conn, self._box)
 
     def commit(self) -> None:
         assert self._tx is not None, "commit() outside of a `with` block"

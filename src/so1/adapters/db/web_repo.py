@@ -5,16 +5,17 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import Column, Connection, String, Table, select, update
+from sqlalchemy import Column, Connection, String, Table, Text, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from so1.adapters.db.secret_box import SecretBox
 from so1.adapters.db.tables import UTCDateTime, metadata
 
 server_secrets = Table(
     "server_secrets",
     metadata,
     Column("name", String(50), primary_key=True),
-    Column("value", String(200), nullable=False),
+    Column("value", Text, nullable=False),  # sealed (fernet:...) when SO1_SECRET_KEY is set
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
@@ -30,18 +31,31 @@ login_links = Table(
 
 
 class SqlWebRepository:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, box: SecretBox | None = None) -> None:
         self._conn = conn
+        self._box = box or SecretBox()
 
     def secret(self, name: str, at: datetime) -> str:
         """The named secret, made (256 random bits) by whichever server asks first."""
         dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
-        values = {"name": name, "value": secrets.token_urlsafe(32), "created_at": at}
+        made = self._box.seal(secrets.token_urlsafe(32))
+        values = {"name": name, "value": made, "created_at": at}
         self._conn.execute(dialect.insert(server_secrets).values(values).on_conflict_do_nothing())
         found = self._conn.execute(
             select(server_secrets.c.value).where(server_secrets.c.name == name)
         ).scalar_one()
-        return str(found)
+        return self._box.open(str(found))
+
+    def reseal_secrets(self) -> int:
+        """Write every server secret again, sealed with the first key (or in clear without
+        one); returns how many."""
+        rows = self._conn.execute(select(server_secrets.c.name, server_secrets.c.value)).all()
+        for name, value in rows:
+            sealed = self._box.seal(self._box.open(str(value)))
+            self._conn.execute(
+                update(server_secrets).where(server_secrets.c.name == name).values(value=sealed)
+            )
+        return len(rows)
 
     def add_link(self, token_hash: str, key_id: str, expires_at: datetime, at: datetime) -> None:
         self._conn.execute(

@@ -56,8 +56,12 @@ def add(
 def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List senders (never their secrets)."""
     container = open_migrated()
-    found = integrations.list_integrations(container.uow)
-    container.close()
+    try:
+        found = integrations.list_integrations(container.uow)
+    except So1Error as exc:
+        fail(exc.detail)
+    finally:
+        container.close()
     rows = [
         [
             i.id,

@@ -32,6 +32,8 @@ def _container() -> Container:
         return build_container(Settings())
     except (ValueError, SQLAlchemyError) as exc:
         fail(f"cannot open the database: {exc}")
+    except So1Error as exc:  # a setting that cannot work, e.g. a malformed SO1_SECRET_KEY
+        fail(exc.detail)
 
 
 def _upgrade(container: Container) -> None:

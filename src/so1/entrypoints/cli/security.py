@@ -7,13 +7,18 @@ from typing import Annotated
 
 import typer
 
+from so1.adapters.db.secret_box import new_key
 from so1.entrypoints.cli.local import open_migrated
 from so1.entrypoints.cli.output import console, fail, print_json, print_table
+from so1.errors import So1Error
 from so1.services.access import NO_CACHE
 from so1.services.context import Actor
+from so1.services.integrations import reseal_secrets
 from so1.services.security_playbook import rotate_everything
 
-security_app = typer.Typer(help="Security-breach playbook.", no_args_is_help=True)
+security_app = typer.Typer(
+    help="Security-breach playbook, and the key that seals stored secrets.", no_args_is_help=True
+)
 
 
 @security_app.command("rotate")
@@ -45,6 +50,33 @@ def rotate(
     print_table("API keys", ["key", "id", "scopes", "new token"], keys)
     print_table("Integrations", ["source", "integration", "id", "new secret"], secrets)
     console.print("Running servers forget cached keys within SO1_AUTH_CACHE_SECONDS.")
+
+
+@security_app.command("new-key")
+def new_key_command() -> None:
+    """Print a new key for SO1_SECRET_KEY (Fernet: 32 random bytes, url-safe base64). Keep it
+    with the database's backups' keys, not beside them."""
+    typer.echo(new_key())
+
+
+@security_app.command("seal-secrets")
+def seal_secrets() -> None:
+    """Write every stored secret again with the first key of SO1_SECRET_KEY: secrets stored
+    in clear become sealed, ones sealed with an older key move to the first. Without a key,
+    sealed secrets are written back in clear."""
+    container = open_migrated()
+    try:
+        counts = reseal_secrets(container.uow, container.clock, Actor("cli"))
+        sealing = container.secret_box.sealing
+    except So1Error as exc:  # sealed with a key that SO1_SECRET_KEY no longer holds
+        fail(exc.detail)
+    finally:
+        container.close()
+    how = "sealed with the first key of SO1_SECRET_KEY" if sealing else "in clear (no key set)"
+    console.print(
+        f"{counts['integrations']} integration secrets and {counts['server_secrets']} server"
+        f" secrets are now stored {how}."
+    )
 
 
 def register(app: typer.Typer) -> None:
