@@ -4,6 +4,7 @@ hypothesis; new symptoms → undo proposed. Each outcome once."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from fastapi.testclient import TestClient
 from so1.adapters.clock import FixedClock
 from so1.adapters.platform.health_probe import HttpHealthProbe
 from so1.bootstrap import Container
+from so1.domain.health import HealthReading
 from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
 from so1.domain.severity import Severity
 from so1.services.health_watch import probe_services
@@ -223,3 +225,27 @@ def test_the_service_health_check_is_a_gate(
 
     refused = api.put(f"/v1/services/{SERVICE}", json={"tier": "high", "health_url": "ftp://x"})
     assert refused.status_code == 422 and "health_url must be an http" in refused.text
+
+
+class BarrierProbe:
+    """Answers only once ``parties`` probes wait at the same time: serial probing breaks it."""
+
+    def __init__(self, parties: int) -> None:
+        self.barrier = threading.Barrier(parties, timeout=10)
+
+    def check(self, url: str) -> HealthReading:
+        self.barrier.wait()
+        return HealthReading(True, f"200 {url}")
+
+
+def test_services_health_checks_are_asked_side_by_side(
+    api: TestClient, container: Container
+) -> None:
+    names = ["api", "billing", "search"]
+    for name in names:
+        body = {"tier": "high", "health_url": f"http://{name}.internal/health"}
+        assert api.put(f"/v1/services/{name}", json=body).status_code == 201
+        open_incident(container, f"{name} is slow", Severity.SEV3, service=name)
+    probe = BarrierProbe(len(names))
+    assert probe_services(container.uow, container.clock, probe) == 3
+    assert not probe.barrier.broken

@@ -4,6 +4,8 @@ as it is now."""
 
 from __future__ import annotations
 
+import threading
+
 import httpx
 
 from so1.domain.health import DETAIL_MAX, HealthReading, read_health_answer
@@ -15,15 +17,17 @@ class HttpHealthProbe:
     def __init__(self, timeout: float = 5.0, client: httpx.Client | None = None) -> None:
         self._timeout = timeout
         self._client = client  # made on the first probe: most processes never probe
+        self._making = threading.Lock()  # probes run side by side (services/health_watch.py)
 
     def _http(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(
-                timeout=self._timeout,
-                follow_redirects=False,
-                headers={"Accept": "application/json", "User-Agent": "so1-health-probe"},
-            )
-        return self._client
+        with self._making:
+            if self._client is None:
+                self._client = httpx.Client(
+                    timeout=self._timeout,
+                    follow_redirects=False,
+                    headers={"Accept": "application/json", "User-Agent": "so1-health-probe"},
+                )
+            return self._client
 
     def check(self, url: str) -> HealthReading:
         try:
