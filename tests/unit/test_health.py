@@ -45,3 +45,4 @@ def test_only_http_urls_with_a_host_can_be_probed() -> None:
     assert health_url_problem("https://api.so1.io/v1/health") is None
     assert "http or https" in (health_url_problem("ftp://x/health") or "")
     assert "no host" in (health_url_problem("http:///health") or "")
+    assert "credentials" in (health_url_problem("https://ops:pw@api.internal/health") or "")

@@ -76,4 +76,6 @@ def health_url_problem(url: str) -> str | None:
         return f"health_url must be an http or https URL, not '{url[:60]}'"
     if not parts.hostname:
         return f"health_url names no host: '{url[:60]}'"
+    if parts.username or parts.password:
+        return "health_url must not carry credentials: the catalog shows it to every reader"
     return None
