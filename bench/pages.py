@@ -19,6 +19,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
@@ -36,6 +37,7 @@ from so1.services.context import Actor
 from so1.services.incidents import IncidentPatch, NewIncident, create_incident, update_incident
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+ONCALL = Path(__file__).resolve().parents[1] / "docs" / "examples" / "oncall.yaml"
 
 
 def seed(container, incidents: int, open_count: int, alert_count: int) -> list[str]:  # type: ignore[no-untyped-def]
@@ -124,12 +126,17 @@ def main() -> None:
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     client.headers["Authorization"] = f"Bearer {token}"
+    oncall = yaml.load(ONCALL.read_text(), Loader=yaml.BaseLoader)  # three schedules
+    assert client.put("/v1/oncall/config", json=oncall).status_code == 200
     pages = {
         "baseline GET /v1/health": "/v1/health",
         "dashboard /": "/",
         "fragment /partials/incidents": "/partials/incidents",
         "incident page (open)": f"/incidents/{ids[-1]}",
         "incident page (resolved, 100 alerts)": f"/incidents/{ids[0]}",
+        "charts fragment (open incident)": f"/partials/incidents/{ids[-1]}/charts",
+        "alerts /alerts": "/alerts",
+        "on-call calendar /oncall": "/oncall",
     }
     results = {}
     for label, path in pages.items():
