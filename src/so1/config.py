@@ -171,6 +171,10 @@ class Settings(BaseSettings):
         le=60,
         description="how long a service's health check may take before it counts as failing",
     )
+    war_room_archive: Literal["on_publish", "never"] = Field(
+        default="on_publish",
+        description="archive the war room when its postmortem is published, or never",
+    )
     postmortem_dir: str = Field(
         default="so1-content",
         description="published postmortems are written to <dir>/postmortems/YYYY-MM-DD-<slug>.md",

@@ -63,6 +63,12 @@ class SlackApi(BaseHTTPRequestHandler):
         if method == "conversations.invite":
             channel["members"] = args["users"].split(",")
             return {"ok": True}
+        if channel.get("archived"):
+            error = "already_archived" if method == "conversations.archive" else "is_archived"
+            return {"ok": False, "error": error}
+        if method == "conversations.archive":
+            channel["archived"] = True
+            return {"ok": True}
         if method == "chat.postMessage":
             channel["messages"].append(args["text"])
             return {
@@ -170,3 +176,21 @@ def test_channel_names_follow_slacks_rules() -> None:
     assert channel_name("#incident-20240115-0042") == "incident-20240115-0042"
     assert channel_name("#Incident 42: API!") == "incident-42--api-"
     assert len(channel_name("#" + "x" * 100)) == 80
+
+
+def test_the_last_message_archives_the_war_room_and_a_retry_is_harmless(
+    slack: tuple[str, type[SlackApi]],
+) -> None:
+    url, api = slack
+    chat = SlackChat(TOKEN, url)
+    channel_id = chat.deliver(message("declared"), INCIDENT)["channel_id"]
+    last = message("📁 The postmortem is published.", channel_id=channel_id, archive=True)
+    facts = chat.deliver(last, INCIDENT)
+    (channel,) = api.channels.values()
+    assert channel["archived"] is True and facts["archived"] is True
+    assert channel["messages"][-1] == "📁 The postmortem is published."
+    again = chat.deliver(last, INCIDENT)  # the answer was lost; the outbox tries again
+    assert again == {"channel_id": channel_id, "archived": True}
+    assert len(channel["messages"]) == 2
+    with pytest.raises(Rejected):  # an ordinary message to an archived channel is refused
+        chat.deliver(message("late update", channel_id=channel_id), INCIDENT)

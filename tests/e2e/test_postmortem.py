@@ -229,6 +229,8 @@ def test_review_publish_and_the_meeting(
     for check in ("timeline_accurate", "root_cause_validated", "action_items_complete"):
         assert api.post(f"{base}/checks/{check}").status_code == 200
     assert api.post(f"{base}/checks/vibes").status_code == 422
+    declare = {"agent": "incident-commander", "inputs": {"incident_id": incident_id}}
+    assert api.post("/v1/orchestrate", json=declare).status_code == 200  # a war room to archive
     published = api.post(f"{base}/publish")
     assert published.status_code == 200, published.text
     found = published.json()
@@ -241,6 +243,9 @@ def test_review_publish_and_the_meeting(
         ["git", "log", "--oneline"], cwd=content, check=True, capture_output=True, text=True
     ).stdout
     assert f"Postmortem: {incident_id} - API error rate spike" in log
+    said = api.get(f"/v1/incidents/{incident_id}/messages").json()
+    [last] = [m for m in said if m["kind"] == "archive"]  # SO1_WAR_ROOM_ARCHIVE=on_publish
+    assert last["to"] == "war_room" and str(path) in last["text"] and "archived" in last["text"]
     assert api.post(f"{base}/edits", json={"markdown": "x"}).status_code == 409
     with container.uow(read_only=True) as uow:
         items = uow.action_items.search(incident_id=incident_id)

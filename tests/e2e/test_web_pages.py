@@ -221,10 +221,13 @@ def test_declare_mitigate_resolve_and_publish_by_forms(
     post(f"/incidents/{incident_id}/postmortem/submit", {})
     for check in ("timeline_accurate", "root_cause_validated", "action_items_complete"):
         post(f"/incidents/{incident_id}/postmortem/{check}", {})
+    container.settings.war_room_archive = "never"
     post(f"/incidents/{incident_id}/postmortem/publish", {})
     published = client.get(f"/incidents/{incident_id}/postmortem").text
     assert '<strong id="pm-status">published</strong>' in published
     assert list((tmp_path / "content" / "postmortems").glob("*-api-error-rate-spike.md"))
+    said = api.get(f"/v1/incidents/{incident_id}/messages").json()
+    assert "archive" not in [m["kind"] for m in said]  # the war room stays open
     refused = client.post(
         "/incidents", content=urlencode({"title": "", "csrf": csrf}), headers=form
     )

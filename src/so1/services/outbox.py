@@ -242,3 +242,24 @@ def queue_resolution(uow: UnitOfWork, now: datetime, incident: Incident) -> None
             )
         )
     queue_pager_followups(uow, now, incident.id, "resolve")
+
+
+def queue_archive(uow: UnitOfWork, now: datetime, incident_id: str, where: str | None) -> bool:
+    """The war room's last message, which archives it (the retrospective is done); only for an
+    incident that had a war room. In the caller's transaction."""
+    said = uow.outbox.for_incident(incident_id, Destination.WAR_ROOM)
+    incident = uow.incidents.get(incident_id)
+    if not said or incident is None:
+        return False
+    published = f" at {where}" if where else ""
+    body = (
+        f"📁 The postmortem is published{published}. This war room is now archived; the"
+        " incident's record stays in SO1."
+    )
+    payload = {"channel": incident.channel, "archive": True}
+    uow.outbox.add(
+        Outbound(
+            incident_id, Destination.WAR_ROOM, "internal", "archive", body, now, payload=payload
+        )
+    )
+    return True

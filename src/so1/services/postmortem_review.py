@@ -15,6 +15,7 @@ from so1.domain.postmortem import Postmortem, PostmortemStatus
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.context import Actor, Change, record
+from so1.services.outbox import queue_archive
 
 # The runbook's review checks (Phase 5 "Review and publish").
 REVIEW_CHECKS = {
@@ -181,8 +182,10 @@ def publish(
     actor: Actor,
     incident_id: str,
     publisher: Publisher | None,
+    archive_war_room: bool = False,
 ) -> Postmortem:
-    """In review, every check ticked → published: the file written, the action items opened."""
+    """In review, every check ticked → published: the file written, the action items opened,
+    and with ``archive_war_room`` a last war-room message that archives the channel."""
     now = clock.now()
     with uow_factory() as uow:
         found = _load(uow, incident_id)
@@ -218,6 +221,8 @@ def publish(
             "published",
             **_quality(after),
         )
+        if archive_war_room:
+            queue_archive(uow, now, incident_id, where)
         uow.commit()
     return after
 

@@ -7,7 +7,8 @@ Retries are the outbox's (persisted, with Retry-After), not the SDK's in-process
 
 The first message of an incident creates the channel, sets the topic and invites the people
 in the message's ``invite`` list (Slack user ids); the channel id is returned and handed back
-with the incident's later messages (``channel_id``).
+with the incident's later messages (``channel_id``). A message with ``archive`` in its payload
+(the postmortem is published) is posted, then the channel archived.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class SlackChat:
     def deliver(self, message: Outbound, incident: Incident) -> dict[str, Any]:
         try:
             channel_id = message.payload.get("channel_id") or self._open(message, incident)
+            if message.payload.get("archive"):
+                return self._last_word(channel_id, message.body)
             answer = self._client.chat_postMessage(channel=channel_id, text=message.body)
         except SlackApiError as exc:
             raise _mapped(exc) from exc
@@ -75,6 +78,24 @@ class SlackChat:
                 if exc.response.get("error") not in HARMLESS_INVITE:
                     raise
         return channel_id
+
+    def _last_word(self, channel_id: str, text: str) -> dict[str, Any]:
+        """The retrospective is done: say so, then archive the channel. A retry after a lost
+        answer finds the channel archived, and that is success."""
+        try:
+            answer = self._client.chat_postMessage(channel=channel_id, text=text)
+            self._client.conversations_archive(channel=channel_id)
+        except SlackApiError as exc:
+            if exc.response.get("error") not in ("is_archived", "already_archived"):
+                raise
+            return {"channel_id": channel_id, "archived": True}
+        ts = answer.get("ts")
+        return {
+            "channel_id": channel_id,
+            "ts": ts,
+            "ref": slack_ref(channel_id, ts),
+            "archived": True,
+        }
 
     def _find(self, name: str) -> str:
         cursor = None

@@ -122,8 +122,10 @@ def _review(incident_id: str, step: str) -> Action:
         elif step == "submit":
             review.submit(uow, clock, actor, incident_id)
         elif step == "publish":
-            folder = container.postmortem_folder()
-            review.publish(uow, clock, actor, incident_id, review.file_writer(folder))
+            write = review.file_writer(container.postmortem_folder())
+            archive = container.settings.war_room_archive == "on_publish"
+            review.publish(uow, clock, actor, incident_id, write, archive)
+            container.wake_worker()  # the war room's last message
         else:
             review.tick(uow, clock, actor, incident_id, step)
         return f"/incidents/{incident_id}/postmortem"

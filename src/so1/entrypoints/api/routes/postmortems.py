@@ -113,9 +113,13 @@ def tick(incident_id: str, check: Check, container: ContainerDep, actor: Writer)
 @router.post("/postmortem/publish", response_model=PostmortemOut)
 def publish(incident_id: str, container: ContainerDep, actor: Writer) -> PostmortemOut:
     """In review with every check ticked → published: the markdown file is written (and
-    committed when SO1_POSTMORTEM_GIT_COMMIT), the action items are opened."""
+    committed when SO1_POSTMORTEM_GIT_COMMIT), the action items are opened, and the war room
+    is archived (SO1_WAR_ROOM_ARCHIVE)."""
     write = review.file_writer(container.postmortem_folder())
-    return _out(review.publish(container.uow, container.clock, actor, incident_id, write))
+    archive = container.settings.war_room_archive == "on_publish"
+    published = review.publish(container.uow, container.clock, actor, incident_id, write, archive)
+    container.wake_worker()  # the war room's last message
+    return _out(published)
 
 
 @router.post("/postmortem/learnings", status_code=204)
