@@ -46,8 +46,8 @@ from so1.config import Settings
 from so1.domain.access import Scope
 from so1.entrypoints.api.app import create_app
 from so1.ports import Agent
-from so1.services import access
-from so1.services.context import Actor
+from so1.services.access import keys as access
+from so1.services.incidents.recording import Actor
 
 LOOPBACK = "127.0.0.1"
 LOOPBACK_HOSTS = {None, "127.0.0.1", "localhost", "::1"}

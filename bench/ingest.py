@@ -58,7 +58,7 @@ TRIAGE_SERVICES = tuple(f"tri-{n:02d}" for n in range(20))
 STORM_CAP = 180.0  # seconds: the storm runs to its end even on a slow server
 DURABILITY = (
     "POST /v1/alerts answers 202 only after intake.ingest has committed the delivery and the "
-    "alert (src/so1/services/intake.py); this benchmark kills nothing to demonstrate it."
+    "alert (src/so1/services/intake/deliveries.py); this benchmark kills nothing to demonstrate it."
 )
 
 

@@ -32,9 +32,14 @@ from so1.domain.access import Scope
 from so1.domain.incidents import IncidentStatus
 from so1.domain.severity import Severity
 from so1.entrypoints.api.app import create_app
-from so1.services import access
-from so1.services.context import Actor
-from so1.services.incidents import IncidentPatch, NewIncident, create_incident, update_incident
+from so1.services.access import keys as access
+from so1.services.incidents.lifecycle import (
+    IncidentPatch,
+    NewIncident,
+    create_incident,
+    update_incident,
+)
+from so1.services.incidents.recording import Actor
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 ONCALL = Path(__file__).resolve().parents[1] / "docs" / "examples" / "oncall.yaml"

@@ -23,16 +23,16 @@ from sqlalchemy.engine import make_url
 from so1.adapters.clock import FixedClock
 from so1.adapters.db import migrate
 from so1.adapters.db.engine import build_engine
-from so1.adapters.db.tables import metadata
+from so1.adapters.db.schema import metadata
 from so1.bootstrap import Container, build_container
 from so1.config import Settings
 from so1.domain.access import Scope
 from so1.domain.incidents import Incident
 from so1.domain.severity import Severity
 from so1.entrypoints.api.app import create_app
-from so1.services import access
-from so1.services.context import Actor
-from so1.services.incidents import NewIncident, create_incident
+from so1.services.access import keys as access
+from so1.services.incidents.lifecycle import NewIncident, create_incident
+from so1.services.incidents.recording import Actor
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2024, 1, 15, 14, 45, tzinfo=UTC)

@@ -20,6 +20,7 @@ from so1.adapters.db.secret_box import SecretBox, parse_keys
 from so1.adapters.db.uow import SqlUnitOfWork
 from so1.adapters.diagnostics.postgres import PostgresDiagnostics
 from so1.adapters.jobs.procrastinate_runner import ProcrastinateJobRunner
+from so1.adapters.jobs.threads import ThreadJobRunner
 from so1.adapters.metrics.builtin import BuiltinMetrics
 from so1.adapters.metrics.prometheus import PrometheusMetrics
 from so1.adapters.paging.builtin import BuiltinPager
@@ -29,6 +30,7 @@ from so1.adapters.platform.railway import RailwayPlatform
 from so1.adapters.platform.railway_client import RailwayClient
 from so1.adapters.publishing.ical import IcalWriter
 from so1.adapters.publishing.markdown_dir import MarkdownDirectory
+from so1.adapters.ratelimit import RateLimiter
 from so1.adapters.sources.alertmanager import AlertmanagerAdapter
 from so1.adapters.sources.base import SourceAdapter
 from so1.adapters.sources.datadog import DatadogAdapter
@@ -40,31 +42,30 @@ from so1.agents.registry import default_agents
 from so1.config import Settings
 from so1.domain.alerts import AlertSource
 from so1.domain.comms import Destination
-from so1.entrypoints.api.ratelimit import RateLimiter
-from so1.entrypoints.ingest_writer import IngestWriter
-from so1.entrypoints.worker import (
-    DELIVERY,
-    TRIAGE,
-    TRIAGE_AGENT,
-    JobSettings,
-    ThreadJobRunner,
-    background_jobs,
-)
 from so1.errors import NotFound, So1Error, ValidationFailed
 from so1.ports import (
     Agent,
     CalendarWriter,
     Clock,
     HealthCheck,
+    HealthProbe,
     IdempotencyStore,
     JobRunner,
     Messenger,
     MetricsSource,
+    Platform,
     UnitOfWork,
 )
-from so1.ports_platform import HealthProbe, Platform
-from so1.services.access import KeyCache
-from so1.services.deployer_flow import DEPLOYER_AGENT, DeployerDeps
+from so1.services.access.keys import KeyCache
+from so1.services.background import (
+    DELIVERY,
+    TRIAGE,
+    TRIAGE_AGENT,
+    JobSettings,
+    background_jobs,
+)
+from so1.services.intake.writer import IngestWriter
+from so1.services.mitigation.runs import DEPLOYER_AGENT, DeployerDeps
 
 
 @dataclass

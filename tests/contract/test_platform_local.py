@@ -20,13 +20,13 @@ import httpx
 import pytest
 
 from so1.adapters.platform.local import LocalPlatform, add_release
-from so1.agents.deployer import RailwayDeployer
+from so1.agents.deployer.agent import RailwayDeployer
 from so1.bootstrap import Container
 from so1.domain.records import RunStatus
 from so1.errors import AuthFailed, NotFound, Rejected, Unavailable
-from so1.services import access
-from so1.services.context import Actor
-from so1.services.deployer_flow import DeployerDeps, deployer_request
+from so1.services.access import keys as access
+from so1.services.incidents.recording import Actor
+from so1.services.mitigation.runs import DeployerDeps, deployer_request
 from so1.services.orchestration import get_run
 
 pytestmark = pytest.mark.slow

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.severity import Severity
-from so1.services.action_items import remind_overdue
+from so1.services.postmortem.action_items import remind_overdue
 from tests.conftest import open_incident
 from tests.e2e.conftest import Cli
 

@@ -11,8 +11,8 @@ from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.errors import Unauthorized
-from so1.services import access
-from so1.services.context import Actor
+from so1.services.access import keys as access
+from so1.services.incidents.recording import Actor
 from tests.conftest import make_key
 
 INCIDENT = {"title": "x", "severity": "SEV3"}

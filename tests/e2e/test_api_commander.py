@@ -24,9 +24,9 @@ from so1.domain.incidents import Incident
 from so1.domain.severity import Severity
 from so1.errors import Unavailable
 from so1.ports import Messenger
-from so1.services.context import Actor
-from so1.services.incidents import NewIncident, create_incident
-from so1.services.outbox import deliver_due
+from so1.services.declaration.outbox import deliver_due
+from so1.services.incidents.lifecycle import NewIncident, create_incident
+from so1.services.incidents.recording import Actor
 from tests.e2e.test_api_oncall import example
 from tests.unit.test_commander import SEED_INTERNAL, SEED_STATUS_PAGE
 

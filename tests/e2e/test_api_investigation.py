@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.severity import Severity
-from so1.services.context import Actor
-from so1.services.incidents import NewIncident, create_incident
+from so1.services.incidents.lifecycle import NewIncident, create_incident
+from so1.services.incidents.recording import Actor
 from tests.conftest import open_incident
 from tests.contract.railway_server import RailwayState
 from tests.e2e.deployer_support import SERVICE

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
-from so1.services.metrics import purge_expired
+from so1.services.investigation.metrics import purge_expired
 
 T0 = datetime(2024, 1, 15, 14, 0, tzinfo=UTC)
 
@@ -129,8 +129,8 @@ def test_verification_judges_the_incident_service_since_the_mitigation(
     api: TestClient, container: Container, clock: FixedClock
 ) -> None:
     from so1.domain.severity import Severity
-    from so1.services.context import Actor
-    from so1.services.incidents import NewIncident, create_incident
+    from so1.services.incidents.lifecycle import NewIncident, create_incident
+    from so1.services.incidents.recording import Actor
 
     clock.set(T0)
     new = NewIncident("Errors", Severity.SEV2, service="control-plane-api")

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from so1.bootstrap import Container
 from so1.domain.severity import Severity
-from so1.services.incidents import get_incident
+from so1.services.incidents.lifecycle import get_incident
 from tests.conftest import open_incident
 from tests.contract.railway_server import RailwayState
 from tests.e2e.deployer_support import SERVICE

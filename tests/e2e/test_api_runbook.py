@@ -12,10 +12,10 @@ from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container, build_container
 from so1.config import Settings
 from so1.domain.severity import Severity
-from so1.services.context import Actor
-from so1.services.incidents import NewIncident, create_incident
-from so1.services.outbox import deliver_due
-from so1.services.runbook_watch import check_clocks
+from so1.services.declaration.outbox import deliver_due
+from so1.services.incidents.lifecycle import NewIncident, create_incident
+from so1.services.incidents.recording import Actor
+from so1.services.runbook.clocks import check_clocks
 from tests.e2e.conftest import Cli
 from tests.e2e.test_api_commander import SEED_ID, declare, seed_incident
 from tests.e2e.test_api_oncall import example
@@ -145,7 +145,7 @@ def test_cli_declares_acknowledges_and_shows_runbook_and_messages(
 def test_escalation_policy_walks_until_acknowledged_once_per_step(
     quiet_api: TestClient, container: Container, clock: FixedClock
 ) -> None:
-    from so1.services.escalation import escalate_unacknowledged
+    from so1.services.declaration.escalation import escalate_unacknowledged
 
     quiet_api.put("/v1/oncall/config", json=example())
     owned = {"tier": "critical", "owner_team": "backend"}

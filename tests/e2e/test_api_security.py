@@ -17,8 +17,8 @@ from so1.domain.access import Scope
 from so1.domain.alerts import AlertSource
 from so1.domain.severity import Severity
 from so1.entrypoints.api.app import create_app
-from so1.services.context import Actor
-from so1.services.integrations import add_integration, list_integrations
+from so1.services.incidents.recording import Actor
+from so1.services.intake.integrations import add_integration, list_integrations
 from tests.conftest import make_key, open_incident
 from tests.e2e.conftest import Cli
 

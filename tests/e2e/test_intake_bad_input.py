@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from so1.bootstrap import Container
 from so1.domain.alerts import AlertSource
-from so1.services import integrations
-from so1.services.context import Actor
+from so1.services.incidents.recording import Actor
+from so1.services.intake import integrations
 from tests.contract import payload
 
 SECRETS = {

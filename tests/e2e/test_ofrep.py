@@ -16,8 +16,8 @@ from openfeature.exception import ErrorCode
 
 from so1.bootstrap import Container
 from so1.domain.severity import Severity
-from so1.services.context import Actor
-from so1.services.incidents import NewIncident, create_incident
+from so1.services.incidents.lifecycle import NewIncident, create_incident
+from so1.services.incidents.recording import Actor
 from tests.e2e.deployer_support import finished
 
 FLAG = "bulk-execution"

@@ -26,8 +26,8 @@ import pytest
 
 from so1.bootstrap import Container
 from so1.domain.alerts import AlertSource
-from so1.services import integrations
-from so1.services.context import Actor
+from so1.services.incidents.recording import Actor
+from so1.services.intake import integrations
 from tests.e2e.conftest import serve
 
 OPENSSL = shutil.which("openssl") or "/usr/bin/openssl"

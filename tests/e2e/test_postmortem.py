@@ -14,8 +14,8 @@ from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.incidents import IncidentStatus
 from so1.domain.severity import Severity
-from so1.services.incidents import get_incident
-from so1.services.postmortem_flow import draft_missing
+from so1.services.incidents.lifecycle import get_incident
+from so1.services.postmortem.drafting import draft_missing
 from tests.conftest import open_incident
 from tests.contract.railway_server import RailwayState
 from tests.e2e.deployer_support import SERVICE

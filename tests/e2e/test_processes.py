@@ -278,9 +278,9 @@ def test_so1_worker_delivers_what_a_server_queued(tmp_path: Path) -> None:
     from so1.bootstrap import build_container
     from so1.config import Settings
     from so1.domain.severity import Severity
-    from so1.services.commander_flow import commander_request
-    from so1.services.context import Actor
-    from so1.services.incidents import NewIncident, create_incident
+    from so1.services.declaration.flow import commander_request
+    from so1.services.incidents.lifecycle import NewIncident, create_incident
+    from so1.services.incidents.recording import Actor
 
     url = f"sqlite:///{tmp_path / 'so1.db'}"
     env = clean_env(SO1_DATABASE_URL=url, SO1_BACKGROUND="worker", SO1_LOG_LEVEL="warning")
@@ -335,7 +335,7 @@ def test_so1_worker_on_postgres_runs_what_a_server_wakes(postgres_url: str, tmp_
     from so1.bootstrap import build_container
     from so1.config import Settings
     from so1.entrypoints.api.app import create_app
-    from so1.services import access
+    from so1.services.access import keys as access
     from tests.conftest import _truncate_postgres
     from tests.e2e.intake_support import SEED_ALERT
 

@@ -29,8 +29,8 @@ from sqlalchemy import func, select
 from so1.adapters.db.intake_tables import deliveries
 from so1.bootstrap import Container
 from so1.domain.alerts import AlertSource
-from so1.services import integrations
-from so1.services.context import Actor
+from so1.services.incidents.recording import Actor
+from so1.services.intake import integrations
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.entrypoints.api.app import create_app
-from so1.services.triage_flow import process_pending
+from so1.services.triage.flow import process_pending
 
 SEED_INPUTS = {
     "alert_id": "pd-alert-123",

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.severity import Severity
-from so1.services.similar import similar_incidents
-from so1.services.triage_flow import process_pending
+from so1.services.incidents.similar import similar_incidents
+from so1.services.triage.flow import process_pending
 from tests.conftest import open_incident
 from tests.e2e.test_api_oncall import example
 

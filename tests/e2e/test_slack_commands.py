@@ -21,7 +21,7 @@ from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.comms import Destination
 from so1.entrypoints.api.app import create_app
-from so1.services.outbox import deliver_due
+from so1.services.declaration.outbox import deliver_due
 from tests.contract.test_chat_slack import TOKEN, SlackApi
 from tests.e2e.test_api_oncall import example
 

@@ -17,9 +17,9 @@ from so1.bootstrap import Container
 from so1.domain.health import HealthReading
 from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
 from so1.domain.severity import Severity
-from so1.services.health_watch import probe_services
-from so1.services.incidents import get_incident
-from so1.services.verification_watch import watch_mitigations
+from so1.services.incidents.lifecycle import get_incident
+from so1.services.verification.health import probe_services
+from so1.services.verification.watch import watch_mitigations
 from tests.conftest import open_incident
 from tests.contract.health_server import health_server
 from tests.e2e.deployer_support import SERVICE, finished

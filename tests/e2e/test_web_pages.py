@@ -15,8 +15,8 @@ from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.domain.severity import Severity
 from so1.entrypoints.api.app import create_app
-from so1.services.context import Actor
-from so1.services.web_sessions import new_login_link
+from so1.services.access.web_sessions import new_login_link
+from so1.services.incidents.recording import Actor
 from tests.conftest import make_key, open_incident
 from tests.contract.railway_server import RailwayState
 from tests.e2e.conftest import Cli
@@ -105,7 +105,7 @@ def test_scopes_apply_and_revocation_ends_the_session(container: Container) -> N
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert refused.status_code == 403
-    from so1.services import access
+    from so1.services.access import keys as access
 
     [key] = [k for k in access.list_keys(container.uow) if k.name == "viewer"]
     access.revoke_key(container.uow, container.clock, Actor("t"), key.id)

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from so1.bootstrap import Container
 from so1.domain.alerts import AlertSource
-from so1.services import integrations
-from so1.services.context import Actor
+from so1.services.incidents.recording import Actor
+from so1.services.intake import integrations
 from tests.contract import payload, signature_vectors
 
 PD_SECRET = "HvPtlQNKMPpHSSqJpCdndXfo7HnGXa1pnH6w5axpxLFn9aRBNBGh4e8/HlonK5mz"
@@ -213,7 +213,7 @@ def test_events_v2_enqueue_speaks_pagerduty(hooks: TestClient, container: Contai
 
 
 def test_events_v2_rate_limit(hooks: TestClient, container: Container) -> None:
-    from so1.entrypoints.api.ratelimit import RateLimiter
+    from so1.adapters.ratelimit import RateLimiter
 
     container.events_limiter = RateLimiter(per_minute=3)
     key = add(container, AlertSource.EVENTS)

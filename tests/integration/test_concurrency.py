@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from so1.bootstrap import Container
 from so1.domain.severity import Severity
 from so1.ports import AlertFilter, IncidentFilter
-from so1.services import incidents
-from so1.services.context import Actor
+from so1.services.incidents import lifecycle as incidents
+from so1.services.incidents.recording import Actor
 
 
 def test_fifty_concurrent_declarations_get_sequential_ids(container: Container) -> None:
@@ -30,7 +30,7 @@ def test_fifty_concurrent_declarations_get_sequential_ids(container: Container) 
 def test_identical_deliveries_at_once_make_exactly_one_alert(container: Container) -> None:
     from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, ParsedDelivery
     from so1.domain.intake import Delivery, DeliveryOutcome
-    from so1.services import intake
+    from so1.services.intake import deliveries as intake
 
     event = AlertEvent(AlertSource.EVENTS, AlertAction.TRIGGER, "same-key", "disk full")
 
@@ -54,7 +54,7 @@ def test_identical_deliveries_at_once_make_exactly_one_alert(container: Containe
 def test_redelivered_webhook_is_stored_once(container: Container) -> None:
     from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, ParsedDelivery
     from so1.domain.intake import Delivery, DeliveryOutcome
-    from so1.services import intake
+    from so1.services.intake import deliveries as intake
 
     event = AlertEvent(AlertSource.PAGERDUTY, AlertAction.TRIGGER, "PGR0VU2", "bump")
     parsed = ParsedDelivery([event], delivery_key="webhook-1")
@@ -75,7 +75,7 @@ def test_same_delivery_key_a_day_later_is_a_new_delivery(container: Container) -
 
     from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, ParsedDelivery
     from so1.domain.intake import Delivery, DeliveryOutcome
-    from so1.services import intake
+    from so1.services.intake import deliveries as intake
 
     event = AlertEvent(AlertSource.SENTRY, AlertAction.RESOLVE, "1170820242", "resolved")
     parsed = ParsedDelivery([event], delivery_key="issue:resolved:1170820242")

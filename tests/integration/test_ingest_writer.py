@@ -9,9 +9,9 @@ import pytest
 from so1.bootstrap import Container
 from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, ParsedDelivery
 from so1.domain.intake import Delivery, DeliveryOutcome
-from so1.entrypoints.ingest_writer import IngestWriter
 from so1.ports import AlertFilter
-from so1.services import intake
+from so1.services.intake import deliveries as intake
+from so1.services.intake.writer import IngestWriter
 
 
 def delivery(container: Container) -> Delivery:

@@ -6,7 +6,7 @@ from sqlalchemy import inspect
 
 from so1.adapters.db import migrate
 from so1.adapters.db.engine import build_engine
-from so1.adapters.db.tables import metadata
+from so1.adapters.db.schema import metadata
 
 
 def test_migrated_schema_matches_table_definitions(db_url: str) -> None:
@@ -14,6 +14,9 @@ def test_migrated_schema_matches_table_definitions(db_url: str) -> None:
     try:
         assert migrate.current_revision(engine) == migrate.head_revision()
         assert migrate.schema_drift(engine) == []
+        migrated = set(inspect(engine).get_table_names()) - {"alembic_version"}
+        ours = {name for name in migrated if not name.startswith("procrastinate_")}
+        assert set(metadata.tables) == ours  # one MetaData holds every table
     finally:
         engine.dispose()
 

@@ -15,9 +15,9 @@ from so1.bootstrap import Container, build_container
 from so1.config import Settings
 from so1.domain.alerts import AlertSource
 from so1.errors import Unavailable
-from so1.services import web_sessions
-from so1.services.context import Actor
-from so1.services.integrations import add_integration, list_integrations, reseal_secrets
+from so1.services.access import web_sessions
+from so1.services.incidents.recording import Actor
+from so1.services.intake.integrations import add_integration, list_integrations, reseal_secrets
 from tests.conftest import make_key
 
 SECRET = "whsec_0123456789abcdef"

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from so1.agents.triage import TriageResponder
+from so1.agents.triage.agent import TriageResponder
 from so1.domain.triage import CAUSES
 
 HERE = Path(__file__).parent

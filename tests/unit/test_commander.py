@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from so1.agents.commander import IncidentCommander
+from so1.agents.commander.agent import IncidentCommander
 
 SEED_INPUTS: dict[str, Any] = {
     "incident_id": "INC-20240115-0042",

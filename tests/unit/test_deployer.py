@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from so1.agents.deployer import RailwayDeployer
+from so1.agents.deployer.agent import RailwayDeployer
 
 T0 = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
 

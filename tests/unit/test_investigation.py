@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from so1.domain.investigation import symptom_table
 from so1.domain.metrics import Series
-from so1.services.log_patterns import stack_traces, summarize
+from so1.services.investigation.log_patterns import stack_traces, summarize
 
 T0 = datetime(2024, 1, 15, 14, 0, tzinfo=UTC)
 

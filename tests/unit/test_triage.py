@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from so1.agents.triage import TriageResponder, escalation_for
-from so1.agents.triage_facts import resolve, walk
-from so1.agents.triage_inputs import ServiceInfo
-from so1.agents.triage_knowledge import knowledge, parse_knowledge
-from so1.agents.triage_values import Quantity, compare, parse_quantity
+from so1.agents.triage.agent import TriageResponder, escalation_for
+from so1.agents.triage.facts import resolve, walk
+from so1.agents.triage.inputs import ServiceInfo
+from so1.agents.triage.knowledge import knowledge, parse_knowledge
+from so1.agents.triage.values import Quantity, compare, parse_quantity
 from so1.domain.severity import Severity
 from so1.domain.triage import CAUSES
 from so1.ports import Agent

@@ -1,16 +1,14 @@
 """Agent registry: a plain dict from the seed's agent names to agent objects.
 
-The runbook's other agents (railway-deployer, postmortem-analyst) join this dict as their
-issues land; until then the orchestrate endpoint answers 404 with the list
-of what is registered.
+The orchestrate endpoint answers 404 with the list of registered names for any other name.
 """
 
 from __future__ import annotations
 
-from so1.agents.commander import IncidentCommander
-from so1.agents.deployer import RailwayDeployer
-from so1.agents.postmortem import PostmortemAnalyst
-from so1.agents.triage import TriageResponder
+from so1.agents.commander.agent import IncidentCommander
+from so1.agents.deployer.agent import RailwayDeployer
+from so1.agents.postmortem.agent import PostmortemAnalyst
+from so1.agents.triage.agent import TriageResponder
 from so1.ports import Agent
 
 

@@ -11,11 +11,11 @@ from so1.domain.incidents import is_incident_id
 from so1.domain.records import AgentRun, RunStatus
 from so1.errors import NotFound, UnknownAgent
 from so1.ports import Agent, Clock, UnitOfWorkFactory
-from so1.services.commander_flow import COMMANDER_AGENT, commander_request
-from so1.services.context import Actor, Change, record
-from so1.services.deployer_flow import DEPLOYER_AGENT, DeployerDeps, deployer_request
-from so1.services.postmortem_flow import POSTMORTEM_AGENT, postmortem_request
-from so1.services.triage_requests import triage_request
+from so1.services.declaration.flow import COMMANDER_AGENT, commander_request
+from so1.services.incidents.recording import Actor, Change, record
+from so1.services.mitigation.runs import DEPLOYER_AGENT, DeployerDeps, deployer_request
+from so1.services.postmortem.drafting import POSTMORTEM_AGENT, postmortem_request
+from so1.services.triage.requests import triage_request
 
 TRIAGE_AGENT = "triage-responder"
 

@@ -17,7 +17,7 @@ from sqlalchemy import (
     text,
 )
 
-from so1.adapters.db.tables import Json, UTCDateTime, metadata
+from so1.adapters.db.columns import Json, UTCDateTime, metadata
 
 integrations = Table(
     "integrations",

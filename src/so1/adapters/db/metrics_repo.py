@@ -11,7 +11,7 @@ from sqlalchemy import Column, Connection, Double, Index, String, Table, delete,
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from so1.adapters.db.tables import UTCDateTime, metadata
+from so1.adapters.db.columns import UTCDateTime, metadata
 from so1.domain.metrics import Sample, Series
 
 metric_samples = Table(

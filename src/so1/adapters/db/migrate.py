@@ -11,15 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
-from so1.adapters.db import (  # noqa: F401 - registers their tables
-    intake_tables,
-    metrics_repo,
-    oncall_tables,
-    postmortem_repo,
-    web_repo,
-)
 from so1.adapters.db.engine import WRITE_OPTION
-from so1.adapters.db.tables import metadata
+from so1.adapters.db.schema import metadata
 
 _SCRIPTS = Path(__file__).parent / "migrations"
 # Any fixed number: serialises concurrent `so1 serve` start-ups on one PostgreSQL.

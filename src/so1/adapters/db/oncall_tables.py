@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, String, Table, Text
 
-from so1.adapters.db.tables import Json, UTCDateTime, metadata
+from so1.adapters.db.columns import Json, UTCDateTime, metadata
 
 schedules = Table(
     "oncall_schedules",

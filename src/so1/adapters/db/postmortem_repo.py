@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 
 from so1.adapters.db import tables as t
-from so1.adapters.db.tables import Json, UTCDateTime, metadata
+from so1.adapters.db.columns import Json, UTCDateTime, metadata
 from so1.domain.postmortem import Postmortem, PostmortemStatus
 
 postmortems = Table(

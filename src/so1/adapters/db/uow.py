@@ -30,6 +30,7 @@ from so1.adapters.db.secret_box import SecretBox
 from so1.adapters.db.web_repo import SqlWebRepository
 from so1.errors import Unavailable
 from so1.ports import (
+    ActionItemRepository,
     AgentRunRepository,
     AlertRepository,
     AuditRepository,
@@ -43,10 +44,10 @@ from so1.ports import (
     OnCallRepository,
     OutboxRepository,
     ParticipantRepository,
+    PostmortemRepository,
     TimelineRepository,
+    WebRepository,
 )
-from so1.ports_postmortem import ActionItemRepository, PostmortemRepository
-from so1.ports_web import WebRepository
 
 _LOCK_WAIT_SECONDS = 30  # same as SQLite's busy timeout
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import Column, Connection, String, Table, Text, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from so1.adapters.db.columns import UTCDateTime, metadata
 from so1.adapters.db.secret_box import SecretBox
-from so1.adapters.db.tables import UTCDateTime, metadata
 
 server_secrets = Table(
     "server_secrets",

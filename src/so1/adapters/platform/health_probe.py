@@ -17,7 +17,7 @@ class HttpHealthProbe:
     def __init__(self, timeout: float = 5.0, client: httpx.Client | None = None) -> None:
         self._timeout = timeout
         self._client = client  # made on the first probe: most processes never probe
-        self._making = threading.Lock()  # probes run side by side (services/health_watch.py)
+        self._making = threading.Lock()  # probes run side by side (services/verification/health.py)
 
     def _http(self) -> httpx.Client:
         with self._making:

@@ -12,8 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.errors import Forbidden
-from so1.services import access
-from so1.services.context import Actor
+from so1.services.access import keys as access
+from so1.services.incidents.recording import Actor
 
 _bearer = HTTPBearer(auto_error=False, description="API key: `so1_<id>_<secret>`")
 

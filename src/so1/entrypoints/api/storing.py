@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from so1.bootstrap import Container
 from so1.domain.alerts import ParsedDelivery
 from so1.domain.intake import Delivery
-from so1.services import intake
+from so1.services.intake import deliveries as intake
 
 
 async def store(

@@ -12,7 +12,7 @@ from so1.entrypoints.cli.client import call
 from so1.entrypoints.cli.local import CLI_ACTOR, open_migrated
 from so1.entrypoints.cli.output import console, fail, print_json, print_table
 from so1.errors import So1Error
-from so1.services import integrations
+from so1.services.intake import integrations
 
 integrations_app = typer.Typer(help="Alert senders and their secrets.", no_args_is_help=True)
 silences_app = typer.Typer(help="Silences / maintenance windows.", no_args_is_help=True)

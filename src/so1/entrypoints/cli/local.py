@@ -18,8 +18,8 @@ from so1.config import Settings
 from so1.domain.access import ApiKey, parse_scopes
 from so1.entrypoints.cli.output import console, fail, print_json, print_table
 from so1.errors import So1Error
-from so1.services import access
-from so1.services.context import Actor
+from so1.services.access import keys as access
+from so1.services.incidents.recording import Actor
 
 CLI_ACTOR = Actor(name="cli")
 

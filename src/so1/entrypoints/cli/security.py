@@ -11,10 +11,10 @@ from so1.adapters.db.secret_box import new_key
 from so1.entrypoints.cli.local import open_migrated
 from so1.entrypoints.cli.output import console, fail, print_json, print_table
 from so1.errors import So1Error
-from so1.services.access import NO_CACHE
-from so1.services.context import Actor
-from so1.services.integrations import reseal_secrets
-from so1.services.security_playbook import rotate_everything
+from so1.services.access.keys import NO_CACHE
+from so1.services.incidents.recording import Actor
+from so1.services.intake.integrations import reseal_secrets
+from so1.services.investigation.security_playbook import rotate_everything
 
 security_app = typer.Typer(
     help="Security-breach playbook, and the key that seals stored secrets.", no_args_is_help=True

@@ -10,8 +10,8 @@ import typer
 from so1.entrypoints.cli.local import open_migrated
 from so1.entrypoints.cli.output import fail
 from so1.errors import So1Error
-from so1.services.context import Actor
-from so1.services.web_sessions import LINK_LIFETIME, new_login_link
+from so1.services.access.web_sessions import LINK_LIFETIME, new_login_link
+from so1.services.incidents.recording import Actor
 
 
 def login_link(

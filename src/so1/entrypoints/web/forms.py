@@ -19,11 +19,16 @@ from so1.domain.severity import Severity
 from so1.entrypoints.api.deps import ContainerDep
 from so1.entrypoints.web.pages import _check_csrf, _form, _page, signed_in
 from so1.errors import Forbidden, So1Error, ValidationFailed
-from so1.services import postmortem_review as review
-from so1.services.commander_flow import COMMANDER_AGENT, commander_request
-from so1.services.context import Actor
-from so1.services.deployer_flow import deployer_request
-from so1.services.incidents import IncidentPatch, NewIncident, create_incident, update_incident
+from so1.services.declaration.flow import COMMANDER_AGENT, commander_request
+from so1.services.incidents.lifecycle import (
+    IncidentPatch,
+    NewIncident,
+    create_incident,
+    update_incident,
+)
+from so1.services.incidents.recording import Actor
+from so1.services.mitigation.runs import deployer_request
+from so1.services.postmortem import review
 
 router = APIRouter(include_in_schema=False)
 

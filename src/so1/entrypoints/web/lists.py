@@ -19,10 +19,11 @@ from so1.entrypoints.web.forms import _act
 from so1.entrypoints.web.pages import _page, signed_in
 from so1.errors import ValidationFailed
 from so1.ports import AlertFilter
-from so1.services import changes, oncall
-from so1.services.analytics import analytics
-from so1.services.context import Actor
-from so1.services.deployer_flow import deployer_request
+from so1.services.declaration import oncall
+from so1.services.incidents.analytics import analytics
+from so1.services.incidents.recording import Actor
+from so1.services.mitigation import changes
+from so1.services.mitigation.runs import deployer_request
 
 router = APIRouter(include_in_schema=False)
 WEEKS = 2

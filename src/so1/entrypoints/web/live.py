@@ -18,9 +18,9 @@ from so1.entrypoints.api.deps import ContainerDep
 from so1.entrypoints.web.pages import signed_in, templates
 from so1.errors import NotFound, Unauthorized
 from so1.ports import IncidentFilter
-from so1.services.clearance import require_clearance
-from so1.services.web_sessions import Session
-from so1.services.web_views import charts, dashboard
+from so1.services.access.clearance import require_clearance
+from so1.services.access.web_sessions import Session
+from so1.services.views import charts, dashboard
 
 router = APIRouter(include_in_schema=False)
 STATIC = Path(__file__).parent / "static"

@@ -19,13 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from so1.domain.access import Scope
 from so1.entrypoints.api.deps import ContainerDep, client_ip
 from so1.errors import Forbidden, So1Error, Unauthorized
-from so1.services import web_sessions as sessions
-from so1.services.deployer_flow import decide_approval, deployer_request
-from so1.services.investigation import recommended
+from so1.services.access import web_sessions as sessions
+from so1.services.declaration.outbox import post_to_war_room
+from so1.services.investigation.gather import recommended
+from so1.services.mitigation.runs import decide_approval, deployer_request
 from so1.services.orchestration import get_run
-from so1.services.outbox import post_to_war_room
-from so1.services.postmortem_review import REVIEW_CHECKS
-from so1.services.web_views import IncidentPage, charts, dashboard, incident_page
+from so1.services.postmortem.review import REVIEW_CHECKS
+from so1.services.views import IncidentPage, charts, dashboard, incident_page
 
 router = APIRouter(include_in_schema=False)
 # CommonMark with raw HTML off: a postmortem's text can never inject markup into the page.

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from so1.entrypoints.api.deps import ContainerDep
-from so1.services.status_page import public_status
+from so1.services.declaration.status_page import public_status
 
 router = APIRouter(tags=["status page"])
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")

@@ -5,11 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from so1.adapters.db import (  # noqa: F401 - registers the intake and on-call tables
-    intake_tables,
-    oncall_tables,
-)
-from so1.adapters.db.tables import metadata
+from so1.adapters.db.schema import metadata
 
 
 def _run(connection: Connection) -> None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
-from so1.services import action_items as svc
+from so1.services.postmortem import action_items as svc
 
 router = APIRouter(prefix="/v1/action-items", tags=["postmortems"])
 

@@ -23,7 +23,7 @@ from so1.entrypoints.api.intake_schemas import AlertIn, AlertOut, AlertPage
 from so1.entrypoints.api.storing import store
 from so1.errors import ValidationFailed
 from so1.ports import AlertFilter
-from so1.services import intake
+from so1.services.intake import deliveries as intake
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 

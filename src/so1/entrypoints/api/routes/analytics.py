@@ -11,7 +11,7 @@ from pydantic import AwareDatetime
 
 from so1.entrypoints.api.deps import ContainerDep, Reader
 from so1.entrypoints.api.times import instant
-from so1.services.analytics import analytics as compute
+from so1.services.incidents.analytics import analytics as compute
 
 router = APIRouter(tags=["analytics"])
 

@@ -21,7 +21,7 @@ from so1.entrypoints.api.schemas import (
     ServiceIn,
     ServiceOut,
 )
-from so1.services import changes as svc
+from so1.services.mitigation import changes as svc
 
 router = APIRouter(tags=["changes"])
 

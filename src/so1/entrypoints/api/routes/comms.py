@@ -14,7 +14,8 @@ from so1.domain.comms import Destination, Outbound
 from so1.domain.runbook import CheckState
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
-from so1.services import outbox, runbook
+from so1.services.declaration import outbox
+from so1.services.runbook import checks as runbook
 
 router = APIRouter(tags=["war room"])
 IncidentPath = Annotated[str, Path(pattern=r"^INC-\d{8}-\d{4,}$", max_length=32)]

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from so1.domain.database import Session, Signal
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.errors import NotFound
-from so1.services import database_playbook as svc
+from so1.services.investigation import database_playbook as svc
 
 router = APIRouter(prefix="/v1/incidents/{incident_id}", tags=["playbooks"])
 Database = Annotated[str | None, Query(max_length=100, description="a SO1_DIAGNOSE_DATABASES name")]

@@ -21,7 +21,7 @@ from so1.entrypoints.api.schemas import (
 )
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import IncidentFilter
-from so1.services import incidents as svc
+from so1.services.incidents import lifecycle as svc
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 

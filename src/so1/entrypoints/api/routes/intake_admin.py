@@ -19,7 +19,7 @@ from so1.entrypoints.api.intake_schemas import (
     SilenceOut,
 )
 from so1.errors import ValidationFailed
-from so1.services import correlation
+from so1.services.intake import correlation
 
 router = APIRouter(tags=["correlation"])
 

@@ -14,11 +14,11 @@ from so1.domain.investigation import Hypothesis, InvestigationStep
 from so1.domain.plain import plain
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
-from so1.services.context import Actor
-from so1.services.context_summary import context_markdown
-from so1.services.hypotheses import document_hypothesis
-from so1.services.investigation import InvestigationContext, investigation_context
-from so1.services.outbox import post_to_war_room
+from so1.services.declaration.outbox import post_to_war_room
+from so1.services.incidents.recording import Actor
+from so1.services.investigation.gather import InvestigationContext, investigation_context
+from so1.services.investigation.hypotheses import document_hypothesis
+from so1.services.investigation.summary import context_markdown
 
 router = APIRouter(prefix="/v1/incidents", tags=["investigation"])
 

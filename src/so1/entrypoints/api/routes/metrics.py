@@ -13,8 +13,8 @@ from so1.domain.metrics import KEY_METRICS, METRICS
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
 from so1.entrypoints.api.times import instant
-from so1.services import metrics as svc
-from so1.services.verification import verify_incident
+from so1.services.investigation import metrics as svc
+from so1.services.verification.gates import verify_incident
 
 router = APIRouter(tags=["metrics"])
 

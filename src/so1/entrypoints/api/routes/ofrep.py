@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from so1.domain import ofrep
 from so1.entrypoints.api.deps import ContainerDep, Reader
 from so1.errors import NotFound
-from so1.services import changes as svc
+from so1.services.mitigation import changes as svc
 
 router = APIRouter(tags=["ofrep"])
 

@@ -21,8 +21,8 @@ from so1.entrypoints.api.oncall_schemas import (
     WindowIn,
     WindowOut,
 )
-from so1.services import oncall as svc
-from so1.services.oncall import OnCallConfig
+from so1.services.declaration import oncall as svc
+from so1.services.declaration.oncall import OnCallConfig
 
 router = APIRouter(tags=["on-call"])
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.routes.incidents import checked_id
 from so1.entrypoints.api.schemas import ParticipantOut, RoleChange
-from so1.services import participants as svc
+from so1.services.incidents import participants as svc
 
 router = APIRouter(prefix="/v1/incidents/{incident_id}/participants", tags=["incidents"])
 

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
 from so1.errors import So1Error
-from so1.services import playbooks as svc
-from so1.services.deployer_flow import DeployerDeps
+from so1.services.investigation import playbooks as svc
+from so1.services.mitigation.runs import DeployerDeps
 
 router = APIRouter(prefix="/v1/incidents/{incident_id}", tags=["playbooks"])
 Name = Annotated[str, Path(pattern=r"^[a-z_]{1,40}$", description="outage, database or security")]

@@ -9,15 +9,15 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from so1.adapters.publishing import ical
-from so1.agents.commander_comms import title_case
+from so1.agents.commander.comms import title_case
 from so1.domain.postmortem import Postmortem
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
 from so1.errors import Conflict
-from so1.services import postmortem_review as review
-from so1.services.clearance import require_clearance
-from so1.services.postmortem_flow import get_postmortem
-from so1.services.postmortem_review import REVIEW_CHECKS
+from so1.services.access.clearance import require_clearance
+from so1.services.postmortem import review
+from so1.services.postmortem.drafting import get_postmortem
+from so1.services.postmortem.review import REVIEW_CHECKS
 
 router = APIRouter(prefix="/v1/incidents/{incident_id}", tags=["postmortems"])
 Check = Annotated[str, Path(pattern=r"^[a-z_]{1,40}$", description=", ".join(REVIEW_CHECKS))]

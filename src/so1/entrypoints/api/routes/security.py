@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response
 from pydantic import AwareDatetime, BaseModel
 
 from so1.entrypoints.api.deps import Admin, ContainerDep, Security
-from so1.services import security_playbook as svc
+from so1.services.investigation import security_playbook as svc
 
 router = APIRouter(tags=["security"])
 

@@ -27,14 +27,14 @@ from so1.domain.participants import Role
 from so1.domain.severity import Severity
 from so1.entrypoints.api.deps import ContainerDep
 from so1.errors import MalformedRequest, So1Error, Unauthorized
-from so1.services import incidents
-from so1.services.commander_flow import COMMANDER_AGENT, commander_request
-from so1.services.context import Actor
-from so1.services.deployer_flow import decide_approval
-from so1.services.oncall import person_by_slack_id
-from so1.services.outbox import message_by_ref, post_to_war_room
-from so1.services.participants import assign_role
-from so1.services.runbook import acknowledge_incident
+from so1.services.declaration.flow import COMMANDER_AGENT, commander_request
+from so1.services.declaration.oncall import person_by_slack_id
+from so1.services.declaration.outbox import message_by_ref, post_to_war_room
+from so1.services.incidents import lifecycle as incidents
+from so1.services.incidents.participants import assign_role
+from so1.services.incidents.recording import Actor
+from so1.services.mitigation.runs import decide_approval
+from so1.services.runbook.checks import acknowledge_incident
 
 router = APIRouter(tags=["slack"])
 ACK_REACTIONS = frozenset({"eyes"})  # 👀, as in the runbook's Phase 1

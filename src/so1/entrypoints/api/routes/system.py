@@ -12,8 +12,9 @@ from so1 import __version__
 from so1.domain.records import AgentRun
 from so1.entrypoints.api.deps import Admin, ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import AuditOut, HealthOut, OrchestrateIn, RunOut
-from so1.services import access, orchestration
-from so1.services.deployer_flow import decide_approval
+from so1.services import orchestration
+from so1.services.access import keys as access
+from so1.services.mitigation.runs import decide_approval
 
 router = APIRouter()
 

@@ -19,8 +19,9 @@ from so1.domain.intake import Delivery, DeliveryOutcome, Integration
 from so1.entrypoints.api.deps import ContainerDep, client_ip
 from so1.entrypoints.api.storing import store
 from so1.errors import So1Error
-from so1.services import changes, intake, integrations
-from so1.services.context import Actor
+from so1.services.incidents.recording import Actor
+from so1.services.intake import deliveries as intake, integrations
+from so1.services.mitigation import changes
 
 router = APIRouter(tags=["intake"])
 

@@ -1,0 +1,157 @@
+"""The runbook's Phase 2 messages, rendered from ``so1.knowledge/comms.yaml`` (Jinja2)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jinja2
+
+from so1 import knowledge
+from so1.agents.commander.inputs import CommanderInputs
+from so1.agents.triage.knowledge import knowledge as triage_knowledge
+from so1.domain.incidents import Incident
+
+UPDATE_MINUTES = 15  # the runbook: "Updates every 15 min"
+_SMALL_WORDS = frozenset({"a", "an", "and", "as", "at", "by", "for", "in", "of", "on", "or", "to"})
+_ACRONYMS = frozenset({"api", "cdn", "db", "dns", "http", "k8s", "sso", "ui", "vpn"})
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerSymptom:
+    pattern: re.Pattern[str]
+    customer: str
+    issue: str
+
+
+@dataclass(frozen=True, slots=True)
+class Comms:
+    templates: dict[str, jinja2.Template]
+    focus: dict[str, str]
+    symptoms: tuple[CustomerSymptom, ...]
+
+    def render(self, name: str, **values: Any) -> str:
+        return self.templates[name].render(**values).strip()
+
+
+@functools.cache
+def comms() -> Comms:
+    return parse_comms(knowledge.comms())
+
+
+def parse_comms(doc: Mapping[str, Any]) -> Comms:
+    # Chat and status-page text, not HTML: nothing to escape.
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
+    templates = {name: env.from_string(str(body)) for name, body in doc["templates"].items()}
+    symptoms = tuple(
+        CustomerSymptom(re.compile(s["pattern"], re.IGNORECASE), s["customer"], s["issue"])
+        for s in doc["symptoms"]
+    )
+    return Comms(templates, {str(k): str(v) for k, v in doc["focus"].items()}, symptoms)
+
+
+def title_case(text: str) -> str:
+    """ "API error rate spike" → "API Error Rate Spike" (acronyms and small words kept)."""
+    words = text.split()
+    out = []
+    for index, word in enumerate(words):
+        if word.isupper() or any(c.isdigit() for c in word):
+            out.append(word)
+        elif word.lower() in _ACRONYMS:
+            out.append(word.upper())
+        elif index and word.lower() in _SMALL_WORDS:
+            out.append(word.lower())
+        else:
+            out.append(word[:1].upper() + word[1:])
+    return " ".join(out)
+
+
+def leading_cause(inputs: CommanderInputs) -> str:
+    """The triage report's top cause, or the cause its free-text hypotheses and symptoms
+    match best in the triage knowledge (the seed passes "Connection pool undersized")."""
+    hypotheses = inputs.report.get("hypotheses")
+    if isinstance(hypotheses, list) and hypotheses and isinstance(hypotheses[0], Mapping):
+        return str(hypotheses[0].get("cause") or "unknown")
+    texts = [*_strings(inputs.report.get("hypothesis")), *_strings(inputs.report.get("symptoms"))]
+    for text in texts:
+        scores = {
+            spec.cause: sum(
+                s.weight
+                for s in spec.signals
+                if s.when == "text" and s.pattern and s.pattern.search(text)
+            )
+            for spec in triage_knowledge().causes
+        }
+        best = max(scores, key=lambda cause: scores[cause], default="unknown")
+        if scores.get(best):
+            return best
+    return "unknown"
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def impact_line(inputs: CommanderInputs) -> tuple[str, str | None]:
+    """("150 users, workflow executions failing", "workflow executions")."""
+    impact = inputs.report.get("impact") or {}
+    impact = impact if isinstance(impact, Mapping) else {}
+    users = impact.get("users_affected")
+    affected = impact.get("affected")
+    parts = [f"{users} users" if isinstance(users, int) else str(users)] if users else []
+    if affected:
+        parts.append(f"{affected} failing")
+    services = [s for s in impact.get("services") or [] if isinstance(s, str)]
+    if not parts and services:
+        parts.append(f"{', '.join(services)} affected")
+    return ", ".join(parts) or "being assessed", str(affected) if affected else None
+
+
+def customer_symptom(inputs: CommanderInputs) -> CustomerSymptom:
+    texts = " ".join([*_strings(inputs.report.get("symptoms")), inputs.title])
+    return next(s for s in comms().symptoms if s.pattern.search(texts))
+
+
+def render_update_reminder(
+    incident: Incident, due: datetime, since: list[str], status: str | None = None
+) -> str:
+    """The reminder before a 15-minute update, with an update drafted from the timeline."""
+    return comms().render(
+        "update_reminder",
+        commander=incident.commander or "commander",
+        due=due.strftime("%H:%M UTC"),
+        severity=incident.severity.value,
+        title=title_case(incident.title),
+        status=status or incident.status.value.capitalize(),
+        since=since,
+        update_minutes=UPDATE_MINUTES,
+    )
+
+
+def render_resolved(incident: Incident, public_title: str | None) -> tuple[str, str | None]:
+    """(war-room text, status-page text or None when the status page was not used)."""
+    resolved_at = incident.resolved_at or incident.updated_at
+    minutes = max(0, int((resolved_at - incident.detected_at).total_seconds() // 60))
+    resolution = incident.resolution_summary or "see the incident record"
+    internal = comms().render(
+        "resolved_internal",
+        severity=incident.severity.value,
+        title=title_case(incident.title),
+        duration=f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min",
+        resolution=resolution,
+        commander=incident.commander or "unassigned",
+    )
+    if public_title is None:
+        return internal, None
+    public = comms().render(
+        "resolved_status_page",
+        public_title=public_title,
+        resolution_public="Thank you for your patience.",
+    )
+    return internal, public

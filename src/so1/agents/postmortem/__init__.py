@@ -1,0 +1,9 @@
+"""postmortem-analyst (Phase 5): the blameless draft from the incident record alone: key
+times, timeline, root cause, 5 whys or fishbone, action items, what went well.
+
+``agent`` is the entry; ``record`` reads the incident record it is given.
+"""
+
+from so1.agents.postmortem.agent import PostmortemAnalyst
+
+__all__ = ["PostmortemAnalyst"]

@@ -1,0 +1,263 @@
+"""What triage knows about one alert: the catalog entry, the graph around it, parsed values,
+the impact class, and the related alerts, deployments and flag flips that matter.
+
+Everything is derived from the inputs (time included: ``context.now``), never from a clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from so1.agents.triage.inputs import (
+    AlertInfo,
+    DeploymentInfo,
+    FlagChangeInfo,
+    ServiceInfo,
+    TriageInput,
+)
+from so1.agents.triage.knowledge import Knowledge
+from so1.agents.triage.values import Breach, Quantity, compare, format_number, parse_quantity
+
+RECENT = timedelta(hours=24)
+OPEN_STATUSES = ("firing", "acknowledged")
+HEALTHY = Quantity(1.0, "", ">=")
+_T = TypeVar("_T")
+CLASS_WORDS = {
+    "security_breach": "security breach",
+    "data_loss": "data loss",
+    "monitoring_gap": "visibility lost",
+    "cosmetic": "cosmetic issue",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    alert: AlertInfo
+    service: str  # the catalog's name when the alert's name resolves to an entry
+    entry: ServiceInfo | None
+    catalog: dict[str, ServiceInfo]
+    value: Quantity | None
+    threshold: Quantity | None
+    breach: Breach
+    impact_class: str  # see triage_severity.BASE
+    impact_reason: str
+    related: tuple[AlertInfo, ...]  # open related alerts (service names resolved)
+    scoped: tuple[AlertInfo, ...]  # ... on the service itself or one of its dependencies
+    dependencies: tuple[str, ...]  # transitive, nearest first
+    dependents: tuple[str, ...]  # transitive, nearest first
+    deployments: tuple[tuple[DeploymentInfo, timedelta | None], ...]  # the service's, newest first
+    flags: tuple[tuple[FlagChangeInfo, timedelta | None], ...]  # newest first
+    now: datetime | None
+
+
+def gather(inp: TriageInput, kn: Knowledge) -> Facts:
+    """Collect the facts triage decides on."""
+    catalog = {s.name: s for s in inp.services}
+    service = resolve(inp.alert.service or "", catalog)
+    value = parse_quantity(inp.alert.current_value, kn.states)
+    threshold = parse_quantity(inp.alert.threshold, kn.states)
+    metric = inp.alert.metric or ""
+    if threshold is None and metric and kn.health_metric.search(metric):
+        threshold = HEALTHY
+    breach = compare(value, threshold, higher_is_worse(metric, kn))
+    related = tuple(_open_related(inp, catalog))
+    dependencies = walk(service, catalog, upstream=True)
+    impact_class, reason = classify(inp.alert, value, breach, kn)
+    return Facts(
+        alert=inp.alert,
+        service=service,
+        entry=catalog.get(service),
+        catalog=catalog,
+        value=value,
+        threshold=threshold,
+        breach=breach,
+        impact_class=impact_class,
+        impact_reason=reason,
+        related=related,
+        scoped=tuple(a for a in related if a.service in (service, *dependencies)),
+        dependencies=dependencies,
+        dependents=walk(service, catalog, upstream=False),
+        deployments=_recent(
+            ((d, d.deployed_at) for d in inp.deployments if resolve(d.service, catalog) == service),
+            inp.now,
+        ),
+        flags=_recent(
+            (
+                (f, f.changed_at)
+                for f in inp.flag_changes
+                if f.service is None or resolve(f.service, catalog) == service
+            ),
+            inp.now,
+        ),
+        now=inp.now,
+    )
+
+
+def resolve(name: str, catalog: dict[str, ServiceInfo]) -> str:
+    """The catalog name for ``name``: exact, or equal once an organisation prefix is dropped
+    from either side ("so1-control-plane-api" is "control-plane-api")."""
+    if name in catalog or not name:
+        return name
+    lowered = name.lower()
+    for known in sorted(catalog):
+        k = known.lower()
+        if lowered == k or _strip_prefix(lowered) == k or _strip_prefix(k) == lowered:
+            return known
+    return name
+
+
+def _strip_prefix(name: str) -> str:
+    return name.split("-", 1)[1] if "-" in name else name
+
+
+def walk(service: str, catalog: dict[str, ServiceInfo], *, upstream: bool) -> tuple[str, ...]:
+    """Transitive dependencies (upstream) or dependents (downstream), nearest first."""
+    seen: list[str] = []
+    frontier = [service]
+    while frontier:
+        step: set[str] = set()
+        for name in frontier:
+            step.update(_neighbours(name, catalog, upstream=upstream))
+        frontier = sorted(step - {service, *seen})
+        seen.extend(frontier)
+    return tuple(seen)
+
+
+def _neighbours(name: str, catalog: dict[str, ServiceInfo], *, upstream: bool) -> Iterable[str]:
+    if upstream:
+        entry = catalog.get(name)
+        return entry.dependencies if entry else ()
+    return (s.name for s in catalog.values() if name in s.dependencies)
+
+
+def higher_is_worse(metric: str, kn: Knowledge) -> bool | None:
+    """Which side of the threshold is bad for this metric; None when the metric is unknown."""
+    if not metric:
+        return None
+    if kn.lower_is_worse.search(metric) or kn.health_metric.search(metric):
+        return False
+    return True if kn.higher_is_worse.search(metric) else None
+
+
+def alert_text(alert: AlertInfo) -> str:
+    """The words an alert carries: summary, labels and textual details."""
+    parts = [alert.summary]
+    parts.extend(f"{k}={v}" for k, v in sorted(alert.labels.items()))
+    parts.extend(f"{k}={v}" for k, v in sorted(alert.details.items()) if isinstance(v, str))
+    return " | ".join(p for p in parts if p)
+
+
+def classify(
+    alert: AlertInfo, value: Quantity | None, breach: Breach, kn: Knowledge
+) -> tuple[str, str]:
+    """The alert's impact class and why; the severity table starts from it."""
+    text = alert_text(alert)
+    if found := _keyword_class(text, ("security_breach", "data_loss"), kn):
+        return found
+    if reason := _outage_reason(alert, value, breach, text, kn):
+        return "outage", reason
+    if reason := _anomaly_reason(alert, text, kn):
+        return "security_anomaly", reason
+    if breach.state != "breached" and (
+        found := _keyword_class(text, ("monitoring_gap", "cosmetic"), kn)
+    ):
+        return found
+    if breach.state == "breached":
+        return "degraded", f"{describe_value(alert)} is past its threshold; no sign of an outage"
+    return "degraded", "no sign of an outage or of a cosmetic-only issue; treated as degraded"
+
+
+def _keyword_class(text: str, names: tuple[str, ...], kn: Knowledge) -> tuple[str, str] | None:
+    for name in names:
+        if found := kn.impact[name].search(text):
+            return name, f'{CLASS_WORDS[name]}: alert says "{_excerpt(text, found.start())}"'
+    return None
+
+
+def _anomaly_reason(alert: AlertInfo, text: str, kn: Knowledge) -> str | None:
+    if found := kn.impact["security_anomaly"].search(text):
+        return f'possible attack: alert says "{_excerpt(text, found.start())}"'
+    metric = alert.metric or ""
+    if metric and kn.impact["security_anomaly_metrics"].search(metric):
+        return f"possible attack: {describe_value(alert)}"
+    return None
+
+
+def _outage_reason(
+    alert: AlertInfo, value: Quantity | None, breach: Breach, text: str, kn: Knowledge
+) -> str | None:
+    metric = alert.metric or ""
+    if breach.state == "breached" and metric and value is not None:
+        shown = describe_value(alert)
+        if kn.health_metric.search(metric):
+            return f"health endpoint down: {shown}"
+        if value.unit == "%" and kn.error_metric.search(metric):
+            if value.value >= kn.outage_error_percent:
+                return f"nearly all requests fail: {shown}"
+        elif value.unit == "%" and kn.success_metric.search(metric):
+            if value.value <= kn.outage_success_percent:
+                return f"nearly all requests fail: {shown}"
+        elif value.value == 0 and kn.throughput_metric.search(metric):
+            return f"nothing is getting through: {shown}"
+    if found := kn.impact["outage"].search(text):
+        return f'service unavailable: alert says "{_excerpt(text, found.start())}"'
+    return None
+
+
+def describe_value(alert: AlertInfo, service: str | None = None) -> str:
+    """ "error_rate at 12% on control-plane-api (threshold < 1%)" from the alert's own words."""
+    value = alert.current_value
+    shown = format_number(value) if isinstance(value, int | float) else value
+    text = f"{alert.metric or 'value'} at {shown}" if shown is not None else alert.metric or ""
+    text = f"{text} on {service}" if service else text
+    return f"{text} (threshold {alert.threshold})" if alert.threshold else text
+
+
+def _excerpt(text: str, start: int, width: int = 90) -> str:
+    begin = max(0, text.rfind(" | ", 0, start) + 3) if " | " in text[:start] else 0
+    piece = text[begin : begin + width]
+    return piece if len(text) <= begin + width else piece.rstrip() + "..."
+
+
+def age_text(age: timedelta | None) -> str:
+    """ "4h ago", "25m ago", "2d ago"."""
+    if age is None:
+        return "recently"
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes}m ago"
+    hours, rest = divmod(minutes, 60)
+    if hours >= 48:
+        return f"{hours // 24}d ago"
+    return f"{hours}h ago" if rest == 0 else f"{hours}h{rest}m ago"
+
+
+def _open_related(inp: TriageInput, catalog: dict[str, ServiceInfo]) -> Iterable[AlertInfo]:
+    for related in inp.related_alerts:
+        if related.status not in OPEN_STATUSES or related.is_test:
+            continue
+        if related.id is not None and related.id == inp.alert.id:
+            continue
+        name = related.service
+        yield related if name is None else _with_service(related, resolve(name, catalog))
+
+
+def _with_service(alert: AlertInfo, service: str) -> AlertInfo:
+    return alert if alert.service == service else replace(alert, service=service)
+
+
+def _recent(
+    items: Iterable[tuple[_T, datetime | None]], now: datetime | None
+) -> tuple[tuple[_T, timedelta | None], ...]:
+    """Changes up to 24 h old (all of them when the time is unknown), newest first."""
+    kept: list[tuple[_T, timedelta | None, datetime | None]] = []
+    for item, at in items:
+        age = now - at if now is not None and at is not None else None
+        if age is not None and (age < timedelta(0) or age > RECENT):
+            continue
+        kept.append((item, age, at))
+    kept.sort(key=lambda k: k[2].timestamp() if k[2] else float("-inf"), reverse=True)
+    return tuple((item, age) for item, age, _ in kept)

@@ -1,0 +1,36 @@
+"""What changes production: the service catalog, deployments and feature flags."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from so1.domain.catalog import CatalogService
+from so1.domain.changes import Deployment, FeatureFlag, FlagChange
+
+
+class CatalogRepository(Protocol):
+    def get(self, name: str) -> CatalogService | None: ...
+    def upsert(self, service: CatalogService) -> bool:
+        """Insert or replace; True when the service is new."""
+        ...
+
+    def all(self) -> list[CatalogService]: ...
+
+
+class DeploymentRepository(Protocol):
+    def add(self, deployment: Deployment) -> Deployment: ...
+    def recent(self, since: datetime, service: str | None) -> list[Deployment]:
+        """Newest first, each with ``previous_version`` of the same service filled in."""
+        ...
+
+
+class FlagRepository(Protocol):
+    def get(self, key: str) -> FeatureFlag | None: ...
+    def upsert(self, flag: FeatureFlag) -> None: ...
+    def all(self) -> list[FeatureFlag]: ...
+    def add_change(self, change: FlagChange) -> None: ...
+    def changes(self, key: str) -> list[FlagChange]: ...
+    def changes_since(self, since: datetime) -> list[tuple[FlagChange, str | None]]:
+        """Every flip since then with the flag's service, oldest first."""
+        ...

@@ -1,0 +1,38 @@
+"""Communications (Phase 2): the outbox and the adapters that deliver its messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+from so1.domain.comms import Destination, Outbound
+from so1.domain.incidents import Incident
+
+
+class OutboxRepository(Protocol):
+    def add(self, message: Outbound) -> Outbound: ...
+    def any_due(self, now: datetime) -> bool: ...
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Outbound]: ...
+    def mark_sent(self, message_id: int, at: datetime, payload: dict[str, Any]) -> None: ...
+    def by_vendor_ref(self, ref: str) -> Outbound | None:
+        """The message the vendor knows as ``ref`` (e.g. ``slack:C123:1705329900.000100``)."""
+        ...
+
+    def mark_failed(self, message_id: int, error: str, retry_at: datetime | None) -> None: ...
+    def for_incident(
+        self, incident_id: str, destination: Destination | None = None
+    ) -> list[Outbound]: ...
+    def sent_to(self, destination: Destination, since: datetime) -> list[Outbound]: ...
+    def claim_alarm(self, incident_id: str, check_id: str, occurrence: int, at: datetime) -> bool:
+        """Record that a late check was escalated; False if someone already did."""
+        ...
+
+
+class Messenger(Protocol):
+    """Delivers one outbound message (war room, status page or pager adapter).
+
+    Returns vendor facts to keep (message ts, their incident id ...), merged into the
+    message's payload. Raises RateLimited / Unavailable (retried later) or Rejected / AuthFailed
+    (given up: a person must fix the set-up)."""
+
+    def deliver(self, message: Outbound, incident: Incident) -> dict[str, Any]: ...

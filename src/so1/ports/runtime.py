@@ -1,0 +1,55 @@
+"""What the process runs on: the clock, health checks, agents, background jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class HealthCheck(Protocol):
+    def __call__(self) -> str:
+        """'ok' or a short reason the dependency is unhealthy."""
+        ...
+
+
+HealthChecks = Mapping[str, HealthCheck]
+
+
+class Agent(Protocol):
+    """Agents decide without I/O: inputs and a read-only view of state in, a report out."""
+
+    name: str
+
+    def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """One kind of background work. ``run`` does one pass over what is due (the queues are
+    tables, so a pass is safe to repeat and to run in several processes); it runs every
+    ``every_seconds`` and as soon as it is woken. ``serial``: never two passes at once."""
+
+    name: str
+    run: Callable[[], None]
+    every_seconds: int
+    serial: bool = False
+
+
+class JobRunner(Protocol):
+    """Runs Jobs: the in-process runner (threads) or a job engine (procrastinate)."""
+
+    def start(self) -> None: ...
+
+    def wake(self, name: str) -> None:
+        """New work for ``name`` was committed: run a pass soon. Never blocks on I/O."""
+        ...
+
+    def stop(self) -> None: ...

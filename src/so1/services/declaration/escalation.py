@@ -1,0 +1,97 @@
+"""Escalation until acknowledged: the commander's page starts the owning team's policy
+(on-call engineer → backup → engineering lead → executive, with the policy's timeouts and
+repeats); each later level is paged when its time comes, unless the incident was
+acknowledged first. Each step fires once (runbook_alarms), whatever the workers do. When the
+first level times out, whoever it pages next (the backup) becomes the commander."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from so1.domain.comms import Destination
+from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
+from so1.domain.oncall import EscalationStep
+from so1.domain.participants import Role
+from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
+from so1.services.declaration.flow import queue_page
+from so1.services.declaration.oncall import resolve_targets
+from so1.services.incidents.participants import hand_role
+from so1.services.incidents.recording import Actor
+
+ALARM = "escalation"
+
+
+def escalate_unacknowledged(uow_factory: UnitOfWorkFactory, clock: Clock) -> int:
+    """One pass; returns how many escalation steps fired."""
+    now = clock.now()
+    with uow_factory(read_only=True) as uow:
+        incidents, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=500))
+        waiting = [i for i in incidents if i.acknowledged_at is None]
+        due = {i.id: _due_steps(uow, i, now) for i in waiting}
+    fired = 0
+    for incident in waiting:
+        for step, policy, team in due[incident.id]:
+            fired += _fire(uow_factory, now, incident, step, policy, team)
+    return fired
+
+
+def _due_steps(
+    uow: UnitOfWork, incident: Incident, now: datetime
+) -> list[tuple[EscalationStep, str, str | None]]:
+    first = next(
+        (
+            m
+            for m in uow.outbox.for_incident(incident.id, Destination.PAGER)
+            if m.payload.get("policy") and m.payload.get("action", "trigger") == "trigger"
+        ),
+        None,
+    )
+    if first is None:
+        return []
+    name = str(first.payload["policy"])
+    policies = uow.oncall.policies([name])
+    if not policies:
+        return []
+    team = first.payload.get("team")
+    steps = [s for s in policies[0].due(first.created_at, now) if s.number > 0]  # 0: sent
+    return [(s, name, team) for s in steps]
+
+
+def _fire(
+    uow_factory: UnitOfWorkFactory,
+    now: datetime,
+    incident: Incident,
+    step: EscalationStep,
+    policy: str,
+    team: str | None,
+) -> bool:
+    with uow_factory() as uow:
+        if not uow.outbox.claim_alarm(incident.id, ALARM, step.number, now):
+            return False
+        away = uow.oncall.time_off(now)
+        handles = resolve_targets(step.targets, uow.oncall.schedules(now), away, now)
+        level = f"level {step.level + 1}" + (f", round {step.cycle + 1}" if step.cycle else "")
+        text = f"not acknowledged: escalating ({policy} {level}) to " + (
+            ", ".join(f"@{h}" for h in handles) or "nobody (no one resolvable)"
+        )
+        data = {"policy": policy, "step": step.number, "handles": handles}
+        uow.timeline.add(TimelineEvent(incident.id, now, "escalation.step", "so1", text, data))
+        if step.number == 1 and handles and handles[0] != incident.commander:
+            _backup_takes_over(uow, now, incident, handles[0])
+        for handle in handles:
+            reason = f"escalation {level}: not acknowledged"
+            queue_page(uow, now, incident.id, handle, reason, team, f"esc{step.number}")
+        uow.commit()
+    return True
+
+
+def _backup_takes_over(uow: UnitOfWork, now: datetime, incident: Incident, backup: str) -> None:
+    """The runbook's "Commander unavailable (no response) → assign backup from rotation": the
+    first escalation level takes the commander role until someone says otherwise."""
+    actor = Actor(name="so1")
+    hand_role(uow, actor, now, incident.id, backup, Role.COMMANDER)
+    current = uow.incidents.get(incident.id, for_update=True)
+    if current is not None:
+        changed = replace(current, commander=backup, updated_at=now, version=current.version + 1)
+        uow.incidents.update(changed, expected_version=current.version)

@@ -1,0 +1,199 @@
+"""Alert intake: keep the raw delivery and apply its events to the alert store in one
+transaction (durable before the sender is answered); triage happens afterwards."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from so1.domain.alerts import (
+    Alert,
+    AlertAction,
+    AlertEvent,
+    AlertStatus,
+    ParsedDelivery,
+    storable_event,
+)
+from so1.domain.incidents import TimelineEvent
+from so1.domain.intake import FLAP_WINDOW, Delivery, DeliveryOutcome, Silence
+from so1.errors import Conflict, NotFound
+from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.incidents.recording import Actor, Change, record
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    """What happened to one event: the alert it touched (None when dropped) and how."""
+
+    event: AlertEvent
+    alert: Alert | None
+    outcome: str  # created, duplicate, acknowledged, resolved, annotated, dropped
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    results: list[EventResult] = field(default_factory=list)
+    duplicate_delivery: bool = False
+
+    @property
+    def needs_triage(self) -> bool:
+        return any(
+            r.outcome == "created" and r.alert is not None and r.alert.status is AlertStatus.FIRING
+            for r in self.results
+        )
+
+
+def new_alert_id() -> str:
+    return f"alt_{secrets.token_hex(10)}"
+
+
+def ingest(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    delivery: Delivery,
+    parsed: ParsedDelivery,
+) -> IngestResult:
+    """Store the delivery and apply its events; a repeated ``delivery_key`` changes nothing."""
+    return ingest_batch(uow_factory, clock, [(delivery, parsed)])[0]
+
+
+def ingest_batch(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    items: list[tuple[Delivery, ParsedDelivery]],
+) -> list[IngestResult]:
+    """Several deliveries in one transaction (group commit); one result each, in order.
+
+    Deliveries without a redelivery key cannot be duplicates, so they are written in one
+    multi-row statement; keyed ones are inserted one by one to learn whether they are new."""
+    now = clock.now()
+    stored = [_as_stored(delivery, parsed) for delivery, parsed in items]
+    with uow_factory() as uow:
+        silences = uow.intake.silences(active_at=now)
+        uow.intake.add_unkeyed_deliveries([d for d in stored if d.delivery_key is None])
+        results = []
+        for delivery, (_, parsed) in zip(stored, items, strict=True):
+            if delivery.delivery_key is not None and uow.intake.add_delivery(delivery) is None:
+                results.append(IngestResult(duplicate_delivery=True))
+                continue
+            applied = [
+                apply_event(uow, now, e, delivery.integration_id, silences) for e in parsed.events
+            ]
+            results.append(IngestResult(results=applied))
+        uow.commit()
+    return results
+
+
+def _as_stored(delivery: Delivery, parsed: ParsedDelivery) -> Delivery:
+    outcome = DeliveryOutcome.ACCEPTED if parsed.events else DeliveryOutcome.IGNORED
+    return replace(
+        delivery, outcome=outcome, delivery_key=parsed.delivery_key, detail=parsed.ignored_reason
+    )
+
+
+def apply_event(
+    uow: UnitOfWork,
+    now: datetime,
+    event: AlertEvent,
+    integration_id: str | None,
+    silences: list[Silence],
+) -> EventResult:
+    event = storable_event(event)
+    if event.action is AlertAction.TRIGGER:
+        return _trigger(uow, now, event, integration_id, silences)
+    if event.action is AlertAction.ANNOTATE:
+        return _annotate(uow, now, event)
+    to = (
+        AlertStatus.ACKNOWLEDGED
+        if event.action is AlertAction.ACKNOWLEDGE
+        else AlertStatus.RESOLVED
+    )
+    if integration_id is not None and not _same_sender(uow, event, integration_id):
+        return EventResult(event, None, "dropped")  # Events v2: only the opening key may close
+    alert = uow.alerts.transition(event.source, event.dedup_key, to, now)
+    if alert is None:
+        return EventResult(event, None, "dropped")
+    _note_on_incident(uow, alert, now, f"alert.{to.value}", f"alert {to.value}: {alert.summary}")
+    return EventResult(event, alert, to.value)
+
+
+def _trigger(
+    uow: UnitOfWork,
+    now: datetime,
+    event: AlertEvent,
+    integration_id: str | None,
+    silences: list[Silence],
+) -> EventResult:
+    new_id = new_alert_id()
+    alert = uow.alerts.trigger(event, new_id, now, integration_id=integration_id)
+    if alert.id != new_id:
+        return EventResult(event, alert, "duplicate")
+    previous = uow.alerts.last_resolved(event.source, event.dedup_key)
+    if previous and previous.resolved_at and now - previous.resolved_at <= FLAP_WINDOW:
+        alert = replace(alert, flap_count=previous.flap_count + 1)
+        uow.alerts.set_flaps(alert.id, alert.flap_count)
+    silenced = next((s for s in silences if s.matches(alert)), None)
+    if silenced is not None:
+        alert = uow.alerts.set_status(alert.id, AlertStatus.SUPPRESSED, now) or alert
+        uow.alerts.finish_triage(alert.id, "suppressed")
+    return EventResult(event, alert, "created")
+
+
+def _same_sender(uow: UnitOfWork, event: AlertEvent, integration_id: str) -> bool:
+    current = uow.alerts.find(event.source, event.dedup_key)
+    return current is None or current.integration_id in (None, integration_id)
+
+
+def _annotate(uow: UnitOfWork, now: datetime, event: AlertEvent) -> EventResult:
+    alert = uow.alerts.find(event.source, event.dedup_key)
+    if alert is None:
+        return EventResult(event, None, "dropped")
+    _note_on_incident(uow, alert, now, "alert.note", event.summary)
+    return EventResult(event, alert, "annotated")
+
+
+def _note_on_incident(uow: UnitOfWork, alert: Alert, now: datetime, kind: str, text: str) -> None:
+    if alert.incident_id is None:
+        return
+    data = {"alert_id": alert.id, "source": alert.source.value, "dedup_key": alert.dedup_key}
+    uow.timeline.add(TimelineEvent(alert.incident_id, now, kind, f"{alert.source}", text, data))
+
+
+def acknowledge_alert(
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, alert_id: str
+) -> Alert:
+    """Acknowledge by id (API, CLI, chat); the seed's target is within 2 minutes."""
+    now = clock.now()
+    with uow_factory() as uow:
+        current = uow.alerts.get(alert_id)
+        if current is None:
+            raise NotFound(f"alert {alert_id} does not exist")
+        if current.status is AlertStatus.ACKNOWLEDGED:
+            return current
+        alert = uow.alerts.set_status(alert_id, AlertStatus.ACKNOWLEDGED, now)
+        if alert is None:
+            raise Conflict(f"alert {alert_id} is {current.status} and cannot be acknowledged")
+        seconds = (now - alert.first_seen_at).total_seconds()
+        detail = {"seconds_to_acknowledge": round(seconds, 1), "within_target": seconds <= 120}
+        record(
+            uow, actor, now, Change("alert.acknowledge", "alert", alert_id, "acknowledged", detail)
+        )
+        _note_on_incident(
+            uow, alert, now, "alert.acknowledged", f"{actor.name} acknowledged {alert.summary}"
+        )
+        uow.commit()
+    return alert
+
+
+def get_alert(uow_factory: UnitOfWorkFactory, alert_id: str) -> Alert:
+    with uow_factory(read_only=True) as uow:
+        alert = uow.alerts.get(alert_id)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} does not exist")
+    return alert
+
+
+def list_alerts(uow_factory: UnitOfWorkFactory, flt: AlertFilter) -> tuple[list[Alert], int]:
+    with uow_factory(read_only=True) as uow:
+        return uow.alerts.search(flt)

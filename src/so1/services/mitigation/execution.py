@@ -1,0 +1,206 @@
+"""Runs an approved railway-deployer plan through the Platform port: re-plans on fresh state
+(refusing when the platform changed since the plan), acts, follows the new deployment with
+progress on the timeline ("Wait for deployment", "railway logs --follow"), keeps the last log
+lines in the run, and audits the outcome."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any
+
+from so1.domain.ofrep import evaluation
+from so1.domain.platform import FLAG_ACTIONS, PlatformDeployment
+from so1.domain.records import AgentRun, RunStatus
+from so1.errors import So1Error, Unavailable
+from so1.ports import Clock, UnitOfWorkFactory
+from so1.services.incidents.recording import Actor, Change, record
+from so1.services.mitigation.changes import get_flag, set_flag
+from so1.services.mitigation.runs import DeployerDeps, plan_inputs
+
+LOG_LINES = 20
+log = logging.getLogger("so1.deployer")
+
+
+def execute(
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, deps: DeployerDeps, run_id: str
+) -> AgentRun:
+    with uow_factory(read_only=True) as uow:
+        run = uow.agent_runs.get(run_id)
+    assert run is not None, run_id
+    try:
+        result = _carry_out(uow_factory, clock, actor, deps, run)
+    except So1Error as exc:
+        return _finish(uow_factory, clock, actor, run, None, exc.detail)
+    except Exception as exc:  # a bug must still end the run, not leave it "running"
+        log.exception("railway-deployer run %s failed", run_id)
+        return _finish(uow_factory, clock, actor, run, None, f"{type(exc).__name__}: {exc}")
+    return _finish(uow_factory, clock, actor, run, result, result.get("failure"))
+
+
+def _carry_out(
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, deps: DeployerDeps, run: AgentRun
+) -> dict[str, Any]:
+    approved: dict[str, Any] = (run.output or {}).get("plan") or {}
+    plan = deps.agent.run(plan_inputs(uow_factory, deps, run.inputs))
+    if plan["refused"]:
+        return {"failure": f"refused on fresh state: {plan['refused']}"}
+    if _target_id(plan) != _target_id(approved):
+        return {"failure": "the platform changed since the plan was made; request it again"}
+    service = str(plan["service"])
+    if plan["action"] in FLAG_ACTIONS:
+        return _flip(uow_factory, clock, actor, run, plan)
+    new_id = _act(deps, plan)
+    followed = new_id or _target_id(plan)
+    if followed is None:
+        return {"deployment": None}
+    final = _follow(uow_factory, clock, actor, deps, run, service, followed)
+    lines = deps.platform.logs(service, final.id, LOG_LINES)
+    result: dict[str, Any] = {
+        "deployment": {"id": final.id, "status": final.status, "version": final.version},
+        "logs": [f"{line.at.isoformat()} {line.message}" for line in lines],
+    }
+    if final.status != "SUCCESS":
+        result["failure"] = f"deployment {final.id} ended {final.status}"
+    return result
+
+
+def _flip(
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, run: AgentRun, plan: dict[str, Any]
+) -> dict[str, Any]:
+    """Turn the flag, then check what an OpenFeature client would be served now."""
+    key, wanted = str(plan["flag"]), bool(plan["enabled"])
+    reason = f"mitigation {run.id}" + (f" for {run.incident_id}" if run.incident_id else "")
+    set_flag(uow_factory, clock, actor, key, wanted, reason=reason, incident_id=run.incident_id)
+    served = evaluation(get_flag(uow_factory, key))["value"]
+    result: dict[str, Any] = {"flag": {"key": key, "served": served}}
+    if served is not wanted:
+        result["failure"] = f"OFREP still serves {key}={str(served).lower()}"
+    return result
+
+
+def _target_id(plan: dict[str, Any]) -> str | None:
+    target = plan.get("target") or {}
+    return target.get("id")
+
+
+def _act(deps: DeployerDeps, plan: dict[str, Any]) -> str | None:
+    platform, service, action = deps.platform, str(plan["service"]), plan["action"]
+    current = str((plan.get("current") or {}).get("id"))  # the planner checked one exists
+    if action == "rollback":
+        return platform.rollback(service, plan["target"]["id"])
+    if action == "redeploy":
+        return platform.redeploy(service, current)
+    if action == "restart":
+        platform.restart(service, current)
+        return None
+    if action == "set_variables":
+        return platform.set_variables(service, plan["variables"], plan["apply"])
+    platform.scale(service, int(plan["replicas"]))
+    return None
+
+
+def _follow(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    deps: DeployerDeps,
+    run: AgentRun,
+    service: str,
+    deployment_id: str,
+) -> PlatformDeployment:
+    """Poll the deployment until it finishes, noting each status change on the timeline and
+    keeping its latest log lines in the run as they come ("railway logs --follow")."""
+    deadline = time.monotonic() + deps.follow_timeout
+    seen: str | None = None
+    while True:
+        current = deps.platform.deployment(service, deployment_id)
+        if current.status != seen:
+            seen = current.status
+            _progress(uow_factory, clock, actor, run, f"deployment {deployment_id}: {seen}")
+        _stream_logs(uow_factory, deps, run, service, deployment_id, seen)
+        if current.finished:
+            return current
+        if time.monotonic() >= deadline:
+            waited = f"{deps.follow_timeout:.0f} s"
+            raise Unavailable(f"deployment {deployment_id} still {seen} after {waited}")
+        time.sleep(deps.poll_seconds)
+
+
+def _stream_logs(
+    uow_factory: UnitOfWorkFactory,
+    deps: DeployerDeps,
+    run: AgentRun,
+    service: str,
+    deployment_id: str,
+    status: str | None,
+) -> None:
+    try:
+        lines = deps.platform.logs(service, deployment_id, LOG_LINES)
+    except So1Error:
+        return  # logs are a nicety while following; the status decides
+    live = {
+        "deployment": deployment_id,
+        "status": status,
+        "logs": [f"{line.at.isoformat()} {line.message}" for line in lines],
+    }
+    with uow_factory() as uow:
+        current = uow.agent_runs.get(run.id)
+        if current is not None and current.status is RunStatus.RUNNING:
+            uow.agent_runs.update(
+                replace(current, output=dict(current.output or {}) | {"live": live})
+            )
+            uow.commit()
+
+
+def _progress(
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, run: AgentRun, text: str
+) -> None:
+    if run.incident_id is None:
+        return
+    with uow_factory() as uow:
+        change = Change(
+            "platform.action.progress",
+            "agent_run",
+            run.id,
+            text,
+            {"run_id": run.id},
+            run.incident_id,
+            "mitigation.progress",
+        )
+        record(uow, actor, clock.now(), change)
+        uow.commit()
+
+
+def _finish(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    run: AgentRun,
+    result: dict[str, Any] | None,
+    failure: str | None,
+) -> AgentRun:
+    status = RunStatus.FAILED if failure else RunStatus.COMPLETED
+    action, service = run.inputs.get("action"), run.inputs.get("service")
+    word = "failed" if failure else "finished"
+    summary = f"{action} of {service} {word}" + (f": {failure}" if failure else "")
+    detail = {"run_id": run.id, "ok": failure is None, "result": result}
+    kind = f"mitigation.{word}" if run.incident_id else None
+    with uow_factory() as uow:
+        latest = uow.agent_runs.get(run.id) or run  # with the log lines streamed meanwhile
+        output = dict(latest.output or {}) | {"result": result}
+        done = replace(latest, status=status, output=output, error=failure, finished_at=clock.now())
+        uow.agent_runs.update(done)
+        change = Change(
+            f"platform.action.{'failed' if failure else 'done'}",
+            "agent_run",
+            run.id,
+            summary,
+            detail,
+            run.incident_id,
+            kind,
+        )
+        record(uow, actor, clock.now(), change)
+        uow.commit()
+    return done

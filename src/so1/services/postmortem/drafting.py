@@ -1,0 +1,217 @@
+"""The postmortem-analyst's runs: gather the incident record, let the agent draft, render the
+markdown (knowledge/postmortem.md.j2) and keep both. Started through POST /v1/orchestrate
+and, for every resolved incident without one, by the clocks job."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import asdict, replace
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+import jinja2
+
+from so1 import knowledge
+from so1.domain.comms import Destination, Outbound
+from so1.domain.incidents import Incident, is_incident_id
+from so1.domain.plain import plain
+from so1.domain.postmortem import Postmortem, PostmortemStatus
+from so1.domain.records import AgentRun, RunStatus
+from so1.domain.runbook import evaluate
+from so1.errors import Conflict, NotFound, ValidationFailed
+from so1.ports import Agent, AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.incidents.recording import SYSTEM, Actor, Change, record
+from so1.services.postmortem.review import meeting_time
+from so1.services.runbook.checks import gather_facts, runbook_checks
+
+POSTMORTEM_AGENT = "postmortem-analyst"
+DEPLOYMENTS_BEFORE = timedelta(days=7)
+AUTO_PER_PASS = 5
+
+
+def postmortem_request(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    agent: Agent,
+    inputs: Mapping[str, Any],
+) -> AgentRun:
+    incident_id = inputs.get("incident_id")
+    if not isinstance(incident_id, str) or not is_incident_id(incident_id):
+        raise ValidationFailed("'incident_id' is INC-YYYYMMDD-NNNN", field="inputs.incident_id")
+    now = clock.now()
+    with uow_factory(read_only=True) as uow:
+        incident = uow.incidents.get(incident_id)
+        if incident is None:
+            raise NotFound(f"incident {incident_id} does not exist")
+        existing = uow.postmortems.get(incident_id)
+        full = dict(inputs) | {"record": incident_record(uow, incident, now)}
+    if existing is not None and existing.status is PostmortemStatus.PUBLISHED:
+        raise Conflict(f"the postmortem of {incident_id} is published; it is not redrafted")
+    run = AgentRun(
+        f"run_{secrets.token_hex(10)}",
+        POSTMORTEM_AGENT,
+        RunStatus.RUNNING,
+        dict(inputs),
+        now,
+        actor.name,
+        incident_id=incident_id,
+    )
+    try:
+        draft = agent.run(full)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field="inputs.analysis_method") from exc
+    markdown = render(draft)
+    kept = Postmortem(
+        incident_id,
+        PostmortemStatus.DRAFT,
+        draft["analysis_method"],
+        draft,
+        markdown,
+        existing.created_at if existing else now,
+        now,
+        (existing.version + 1) if existing else 1,
+    )
+    done = replace(
+        run,
+        status=RunStatus.COMPLETED,
+        finished_at=now,
+        output={"draft": draft, "markdown": markdown},
+    )
+    with uow_factory() as uow:
+        uow.agent_runs.add(done)
+        uow.postmortems.put(kept)
+        if existing is None:
+            _invite_in_war_room(uow, incident, now)
+        summary = f"postmortem draft v{kept.version} ({kept.method})"
+        record(
+            uow,
+            actor,
+            now,
+            Change(
+                "postmortem.draft",
+                "postmortem",
+                incident_id,
+                summary,
+                {"run_id": run.id, "missing": draft["missing"]},
+                incident_id,
+                "postmortem.drafted",
+            ),
+        )
+        uow.commit()
+    return done
+
+
+def _invite_in_war_room(uow: UnitOfWork, incident: Incident, now: datetime) -> None:
+    """With the first draft, the room hears when the review meeting is (a chat adapter
+    delivers it like every message)."""
+    if incident.resolved_at is None or not incident.channel:
+        return
+
+    start = meeting_time(incident.resolved_at)
+    text = (
+        f"📅 Postmortem review of {incident.id}: {start:%A %Y-%m-%d %H:%M} UTC, 60 min. "
+        f"Draft: GET /v1/incidents/{incident.id}/postmortem?format=markdown; invitation: "
+        f"GET /v1/incidents/{incident.id}/postmortem/meeting.ics"
+    )
+    uow.outbox.add(
+        Outbound(
+            incident.id,
+            Destination.WAR_ROOM,
+            "internal",
+            "postmortem_meeting",
+            text,
+            now,
+            payload={"channel": incident.channel},
+        )
+    )
+
+
+def incident_record(uow: UnitOfWork, incident: Incident, now: datetime) -> dict[str, Any]:
+    """Everything the analyst may use, as plain data."""
+    alerts, _ = uow.alerts.search(AlertFilter(incident_id=incident.id, limit=1000))
+    deployments = (
+        uow.deployments.recent(incident.detected_at - DEPLOYMENTS_BEFORE, incident.service)
+        if incident.service
+        else []
+    )
+    checks = evaluate(runbook_checks(), gather_facts(uow, incident), now)
+    lead = _owner_lead(uow, incident)
+    responders = sorted({p.handle for p in uow.participants.history(incident.id)})
+    found: dict[str, Any] = plain(
+        {
+            "incident": asdict(incident),
+            "severity_history": [
+                {
+                    "from": c.from_severity,
+                    "to": c.to_severity,
+                    "at": c.changed_at,
+                    "actor": c.actor,
+                    "reason": c.reason,
+                }
+                for c in uow.incidents.severity_changes(incident.id)
+            ],
+            "timeline": [
+                asdict(e) | {"at": e.occurred_at} for e in uow.timeline.for_incident(incident.id)
+            ],
+            "alerts": [asdict(a) for a in sorted(alerts, key=lambda a: a.first_seen_at)],
+            "deployments": [asdict(d) for d in deployments],
+            "messages": [
+                asdict(m) | {"to": m.destination} for m in uow.outbox.for_incident(incident.id)
+            ],
+            "checks": [asdict(c) for c in checks],
+            "owner_lead": lead,
+            "responders": responders,
+            "now": now,
+        }
+    )
+    return found
+
+
+def _owner_lead(uow: UnitOfWork, incident: Incident) -> str | None:
+    service = uow.catalog.get(incident.service) if incident.service else None
+    if service is None or not service.owner_team:
+        return None
+    team = next((t for t in uow.oncall.teams() if t.name == service.owner_team), None)
+    return team.lead if team else None
+
+
+@cache
+def _template() -> jinja2.Template:
+    # Markdown, not HTML: the web pages escape it when they show it.
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
+    env.filters["hm"] = _hm
+    env.filters["minutes"] = lambda v: "not recorded" if v is None else f"{v:g} min"
+    return env.from_string(knowledge.postmortem_template())
+
+
+def _hm(value: Any) -> str:
+    if value is None:
+        return "not recorded"
+    return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M")
+
+
+def render(draft: Mapping[str, Any]) -> str:
+    return _template().render(d=draft)
+
+
+def get_postmortem(uow_factory: UnitOfWorkFactory, incident_id: str) -> Postmortem:
+    with uow_factory(read_only=True) as uow:
+        found = uow.postmortems.get(incident_id)
+    if found is None:
+        raise NotFound(
+            f"incident {incident_id} has no postmortem yet (POST /v1/orchestrate "
+            "with the postmortem-analyst, or resolve it)"
+        )
+    return found
+
+
+def draft_missing(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) -> int:
+    """Draft the postmortem of resolved incidents that have none (a few per pass)."""
+    with uow_factory(read_only=True) as uow:
+        pending = uow.postmortems.without_postmortem(AUTO_PER_PASS)
+    for incident_id in pending:
+        postmortem_request(uow_factory, clock, SYSTEM, agent, {"incident_id": incident_id})
+    return len(pending)

@@ -1,0 +1,310 @@
+"""After intake: correlate each new alert with open incidents, otherwise triage it and apply
+the decision (incident, ticket, or close). Runs in the background worker, and inline for
+`POST /v1/orchestrate` with the triage-responder."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from so1.domain.alerts import Alert, AlertStatus
+from so1.domain.incidents import Incident, TimelineEvent
+from so1.domain.intake import DEFAULT_RULE, CorrelationRule, connected_services
+from so1.domain.records import AgentRun, RunStatus
+from so1.domain.severity import Severity
+from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.declaration.flow import run_and_apply
+from so1.services.incidents.lifecycle import NewIncident, declare
+from so1.services.incidents.recording import Actor
+from so1.services.triage.context import triage_inputs
+
+log = logging.getLogger("so1.triage")
+
+TRIAGE_ACTOR = Actor(name="triage-responder")
+CLAIM_BATCH = 100  # one transaction decides this many; bounded so intake is not held up long
+STALE_CLAIM = timedelta(seconds=60)
+
+
+@dataclass
+class _Batch:
+    """What one pass knows: the rule and graph (read once) and what it decided so far."""
+
+    rule: CorrelationRule
+    graph: dict[str, list[str]]
+    commander: Agent | None = None  # runs the declaration when triage opens an incident
+    targets: dict[frozenset[str], str] = field(default_factory=dict)
+    joined: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
+    finished: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    attached: set[str] = field(default_factory=set)
+
+
+def process_pending(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    agent: Agent,
+    recover_stale: bool = True,
+    commander: Agent | None = None,
+) -> int:
+    """Claim and process waiting alerts until none is left; returns how many were handled.
+
+    Each pass claims a batch and decides it in one transaction (a storm of thousands of
+    related alerts costs a few statements per batch, not per alert); if a pass fails, its
+    alerts are retried one transaction each so one bad alert cannot block the rest.
+    ``recover_stale`` also takes over claims a crashed worker left (older than a minute);
+    the background worker asks for it now and then rather than on every pass."""
+    handled = 0
+    while True:
+        try:
+            count = _process_batch(uow_factory, clock, agent, recover_stale, commander)
+        except Exception:
+            log.exception("triage batch failed; retrying its alerts one by one")
+            count = _process_singly(uow_factory, clock, agent, commander)
+        handled += count
+        if count < CLAIM_BATCH:  # the queue was empty when claimed; a new alert wakes us
+            return handled
+
+
+def _process_batch(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    agent: Agent,
+    recover_stale: bool,
+    commander: Agent | None,
+) -> int:
+    now = clock.now()
+    with uow_factory() as uow:
+        uow.intake.lock_correlation()
+        stale_before = now - STALE_CLAIM if recover_stale else None
+        claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, stale_before)
+        if not claimed:
+            return 0
+        batch = _Batch(rule=_active_rule(uow), graph=_graph(uow), commander=commander)
+        for alert in claimed:
+            _decide(uow, agent, now, alert, batch)
+        _flush(uow, now, batch)
+        uow.commit()
+    return len(claimed)
+
+
+def _decide(uow: UnitOfWork, agent: Agent, now: datetime, alert: Alert, batch: _Batch) -> None:
+    if alert.status is AlertStatus.SUPPRESSED:
+        batch.finished["suppressed"].append(alert.id)
+        return
+    if alert.id in batch.attached:
+        batch.finished["correlated"].append(alert.id)
+        return
+    services = frozenset(_scope(alert, batch.rule, batch.graph))
+    target = batch.targets.get(services) if services else None
+    if target is None and services:
+        target = uow.alerts.open_incident_for(sorted(services), now - batch.rule.window)
+    if target is not None and alert.status is not AlertStatus.RESOLVED:
+        batch.targets[services] = target
+        batch.joined[target].append(alert)
+        batch.finished["correlated"].append(alert.id)
+        return
+    outcome = _triage(uow, agent, alert, now, batch.rule, batch.commander)
+    if outcome is not None and outcome[1] is not None and services:
+        batch.targets[services] = outcome[1]
+        batch.attached.update(outcome[2])
+
+
+def _flush(uow: UnitOfWork, now: datetime, batch: _Batch) -> None:
+    for incident_id, alerts in batch.joined.items():
+        join_incident(uow, now, alerts, incident_id, batch.rule)
+    for state, alert_ids in batch.finished.items():
+        uow.alerts.finish_many(alert_ids, state)
+
+
+def _process_singly(
+    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, commander: Agent | None
+) -> int:
+    now = clock.now()
+    with uow_factory() as uow:
+        claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, now - STALE_CLAIM)
+        uow.commit()
+    for alert in claimed:
+        try:
+            process_alert(uow_factory, clock, agent, alert.id, commander)
+        except Exception:  # mark it, so a poison alert is not retried for ever
+            log.exception("processing alert %s failed", alert.id)
+            with uow_factory() as uow:
+                uow.alerts.finish_triage(alert.id, "failed")
+                uow.commit()
+    return len(claimed)
+
+
+def process_alert(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    agent: Agent,
+    alert_id: str,
+    commander: Agent | None = None,
+) -> dict[str, Any] | None:
+    """Correlate or triage one alert in one transaction; returns the triage report if run."""
+    now = clock.now()
+    with uow_factory() as uow:
+        uow.intake.lock_correlation()
+        alert = uow.alerts.get(alert_id)
+        if alert is None or uow.alerts.triage_state(alert_id) not in ("pending", "processing"):
+            return None
+        if alert.status is AlertStatus.SUPPRESSED:
+            uow.alerts.finish_triage(alert.id, "suppressed")
+            uow.commit()
+            return None
+        rule = _active_rule(uow)
+        services = _scope(alert, rule, _graph(uow))
+        incident_id = uow.alerts.open_incident_for(sorted(services), now - rule.window)
+        if incident_id is not None and alert.status is not AlertStatus.RESOLVED:
+            join_incident(uow, now, [alert], incident_id, rule)
+            uow.alerts.finish_triage(alert.id, "correlated")
+            uow.commit()
+            return None
+        outcome = _triage(uow, agent, alert, now, rule, commander)
+        uow.commit()
+    return outcome[0] if outcome else None
+
+
+def _triage(
+    uow: UnitOfWork,
+    agent: Agent,
+    alert: Alert,
+    now: datetime,
+    rule: CorrelationRule,
+    commander: Agent | None = None,
+) -> tuple[dict[str, Any], str | None, list[str]] | None:
+    """Run the agent and apply its report: (report, incident id, alerts attached) or None."""
+    inputs = triage_inputs(uow, alert, now, rule.window)
+    run = AgentRun(
+        f"run_{secrets.token_hex(10)}",
+        "triage-responder",
+        RunStatus.RUNNING,
+        inputs,
+        now,
+        TRIAGE_ACTOR.name,
+    )
+    try:
+        report = agent.run(inputs)
+    except Exception as exc:  # a failing agent is a failed run; the alert stays open
+        error = f"{type(exc).__name__}: {exc}"
+        uow.agent_runs.add(replace(run, status=RunStatus.FAILED, error=error, finished_at=now))
+        uow.alerts.finish_triage(alert.id, "failed", run.id)
+        return None
+    state, incident_id, attached = apply_report(uow, now, alert, report, rule, commander)
+    report = {**report, "incident_id": incident_id}
+    uow.agent_runs.add(
+        replace(
+            run, status=RunStatus.COMPLETED, output=report, finished_at=now, incident_id=incident_id
+        )
+    )
+    uow.alerts.finish_triage(alert.id, state, run.id)
+    return report, incident_id, attached
+
+
+def apply_report(
+    uow: UnitOfWork,
+    now: datetime,
+    alert: Alert,
+    report: dict[str, Any],
+    rule: CorrelationRule,
+    commander: Agent | None = None,
+) -> tuple[str, str | None, list[str]]:
+    """Act on the triage decision: an incident (SEV0-3), a ticket (SEV4), or close.
+    Returns the alert's triage state, the incident opened and the alerts attached to it."""
+    if report.get("classification") != "incident" or report.get("severity") is None:
+        reason = "; ".join(report.get("rationale", [])) or "triage: not an incident"
+        uow.alerts.close(alert.id, now, reason[:1000])
+        return "closed", None, []
+    if report.get("escalation") == "ticket":
+        uow.action_items.add_ticket(alert.id, f"SEV4: {alert.summary}"[:500], "low", now)
+        return "ticket", None, []
+    incident = _declare_from(uow, now, alert, report)
+    window_start = now - rule.window
+    nearby = uow.alerts.recent(sorted(_scope(alert, rule, _graph(uow))), window_start)
+    related = [a for a in nearby if a.incident_id is None and a.status.is_open and a.id != alert.id]
+    join_incident(uow, now, [alert, *related], incident.id, rule, announce=False)
+    if commander is not None:  # runbook Phase 2 follows at once: war room, commander, comms
+        run_and_apply(uow, now, TRIAGE_ACTOR, commander, incident, {"triage_report": report})
+    return "incident", incident.id, [a.id for a in related]
+
+
+def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: dict[str, Any]) -> Incident:
+    severity = Severity(report["severity"])
+    hypotheses = report.get("hypotheses") or []
+    top = hypotheses[0]["cause"] if hypotheses else "unknown"
+    summary = f"Triage: {severity}, confidence {report.get('confidence')}, likely {top}"
+    if report.get("status") == "investigation_required":
+        summary += " (investigation required: confidence below 70%)"
+    new = NewIncident(
+        title=alert.summary[:300],
+        severity=severity,
+        service=alert.service,
+        summary=summary,
+        impact=dict(report.get("impact") or {}),
+    )
+    incident = declare(uow, TRIAGE_ACTOR, now, new, min(alert.first_seen_at, now))
+    uow.timeline.add(
+        TimelineEvent(
+            incident.id,
+            now,
+            "triage.report",
+            TRIAGE_ACTOR.name,
+            summary,
+            {**report, "incident_id": incident.id},
+        )
+    )
+    return incident
+
+
+def join_incident(
+    uow: UnitOfWork,
+    now: datetime,
+    alerts: list[Alert],
+    incident_id: str,
+    rule: CorrelationRule,
+    announce: bool = True,
+) -> None:
+    """Attach alerts to an incident; mark it a storm once enough related alerts joined."""
+    uow.alerts.attach([a.id for a in alerts], incident_id)
+    if announce and alerts:
+        shown = "; ".join(f"{a.summary} ({a.service or 'no service'})" for a in alerts[:3])
+        more = f" and {len(alerts) - 3} more" if len(alerts) > 3 else ""
+        text = f"correlated {len(alerts)} alert(s): {shown}{more}"
+        data = {"alert_ids": [a.id for a in alerts[:100]], "count": len(alerts)}
+        uow.timeline.add(
+            TimelineEvent(incident_id, now, "alert.correlated", TRIAGE_ACTOR.name, text, data)
+        )
+    incident = uow.incidents.get(incident_id, for_update=True)
+    if incident is None or incident.storm:
+        return  # already a storm: no need to count its alerts on every batch
+    count = uow.alerts.count_for_incident(incident_id)
+    if count < rule.storm_threshold:
+        return
+    stormy = replace(incident, storm=True, updated_at=now, version=incident.version + 1)
+    uow.incidents.update(stormy, expected_version=incident.version)
+    text = f"alert storm: {count} related alerts treated as this one incident"
+    uow.timeline.add(
+        TimelineEvent(
+            incident_id, now, "incident.storm", TRIAGE_ACTOR.name, text, {"alert_count": count}
+        )
+    )
+
+
+def _active_rule(uow: UnitOfWork) -> CorrelationRule:
+    return next((r for r in uow.intake.rules() if r.enabled), DEFAULT_RULE)
+
+
+def _graph(uow: UnitOfWork) -> dict[str, list[str]]:
+    return {s.name: s.dependencies for s in uow.catalog.all()}
+
+
+def _scope(alert: Alert, rule: CorrelationRule, graph: dict[str, list[str]]) -> set[str]:
+    """The services whose alerts this one may be grouped with."""
+    if not alert.service:
+        return set()
+    if not rule.follow_dependencies:
+        return {alert.service}
+    return connected_services(alert.service, graph)

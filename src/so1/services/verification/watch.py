@@ -1,0 +1,191 @@
+"""Acting on the runbook's gates after a mitigation (seed Phases 3-4), from the clocks job.
+
+For each open incident whose last platform action finished well, judge the gates on the
+service's metrics since then. Each outcome is recorded once per mitigation (runbook_alarms
+decides, so several workers agree) with the numbers, and:
+- effective → the incident moves to ``monitoring``;
+- stable for the whole window → ``resolved``, with the mitigation as the resolution;
+- ineffective → the leading hypothesis is marked rejected and the next one proposed with its
+  strategies ("Try alternative hypothesis");
+- new symptoms → undoing the mitigation is proposed ("Rollback mitigation, reassess");
+- partial → the gates still failing are named ("Address remaining factors").
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from so1.agents.deployer.knowledge import playbook
+from so1.domain.incidents import OPEN_STATUSES, Incident, IncidentStatus, TimelineEvent
+from so1.domain.verification import STABILITY, Outcome, Verdict
+from so1.errors import So1Error
+from so1.ports import Clock, IncidentFilter, MetricsSource, UnitOfWork, UnitOfWorkFactory
+from so1.services.incidents.lifecycle import IncidentPatch, update_incident
+from so1.services.incidents.recording import Actor
+from so1.services.verification.gates import judge_incident
+
+WATCH = Actor("so1-verification")
+log = logging.getLogger("so1.verification")
+WATCH_LIMIT = 500
+
+
+def watch_mitigations(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    source: MetricsSource,
+    stability: timedelta = STABILITY,
+) -> int:
+    """One pass; returns how many outcomes were recorded."""
+    with uow_factory(read_only=True) as uow:
+        found, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=WATCH_LIMIT))
+        pending = [(i, m) for i in found if (m := _last_mitigation(uow, i)) is not None]
+    recorded = 0
+    for incident, mitigation in pending:
+        try:
+            recorded += _watch(uow_factory, clock, source, incident, mitigation, stability)
+        except So1Error as exc:  # metrics unavailable: try again on the next pass
+            log.warning("cannot verify %s yet: %s", incident.id, exc.detail)
+    return recorded
+
+
+def _last_mitigation(uow: UnitOfWork, incident: Incident) -> TimelineEvent | None:
+    if incident.service is None:
+        return None
+    done = uow.timeline.for_incident(incident.id, ["mitigation.finished"])
+    return done[-1] if done else None
+
+
+def _watch(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    source: MetricsSource,
+    incident: Incident,
+    mitigation: TimelineEvent,
+    stability: timedelta,
+) -> int:
+    acted_at = mitigation.occurred_at
+    verdict = judge_incident(uow_factory, clock, source, incident, acted_at, stability)
+    if verdict.outcome in (Outcome.WAITING, Outcome.NO_DATA):
+        return 0
+    now = clock.now()
+    with uow_factory() as uow:
+        occurrence = int(acted_at.timestamp())
+        if not uow.outbox.claim_alarm(incident.id, f"verify:{verdict.outcome}", occurrence, now):
+            return 0
+        _record(uow, incident, now, verdict, mitigation)
+        uow.commit()
+    _move(uow_factory, clock, incident, verdict, mitigation)
+    return 1
+
+
+def _record(
+    uow: UnitOfWork,
+    incident: Incident,
+    now: datetime,
+    verdict: Verdict,
+    mitigation: TimelineEvent,
+) -> None:
+    gates = "; ".join(r.summary() for r in verdict.gates)
+    data: dict[str, Any] = {
+        "outcome": verdict.outcome.value,
+        "reason": verdict.reason,
+        "gates": [
+            {"gate": r.gate.label, "latest": r.latest, "passing": r.passing} for r in verdict.gates
+        ],
+        "mitigation_run": mitigation.data.get("run_id"),
+    }
+    text = f"verification {verdict.outcome.value}: {verdict.reason} ({gates})"
+    data |= _proposal(uow, incident, now, verdict, mitigation)
+    if "proposal" in data:
+        text += f". Proposed: {data['proposal']}"
+    uow.timeline.add(TimelineEvent(incident.id, now, "verification.result", WATCH.name, text, data))
+
+
+def _proposal(
+    uow: UnitOfWork, incident: Incident, now: datetime, verdict: Verdict, mitigation: TimelineEvent
+) -> dict[str, Any]:
+    if verdict.outcome is Outcome.NEW_SYMPTOMS:
+        undo = _plan(uow, mitigation).get("undo")
+        if undo:
+            return {
+                "proposal": f"undo the mitigation ({_describe(undo)}) and reassess",
+                "undo": undo,
+            }
+        return {"proposal": "reassess: the mitigation has no automatic undo"}
+    if verdict.outcome is Outcome.INEFFECTIVE:
+        return _next_hypothesis(uow, incident, now)
+    return {}
+
+
+def _describe(undo: dict[str, Any]) -> str:
+    if undo.get("action") in ("flag_enable", "flag_disable"):
+        state = "on" if undo["action"] == "flag_enable" else "off"
+        return f"turn feature flag {undo.get('flag')} {state}"
+    if undo.get("action") == "set_variables":
+        values = ", ".join(f"{k}={v}" for k, v in sorted((undo.get("variables") or {}).items()))
+        return f"set_variables {values}"
+    return f"{undo.get('action')} to {undo.get('target_version')}"
+
+
+def _plan(uow: UnitOfWork, mitigation: TimelineEvent) -> dict[str, Any]:
+    run = uow.agent_runs.get(str(mitigation.data.get("run_id")))
+    plan: dict[str, Any] = ((run.output or {}).get("plan") or {}) if run else {}
+    return plan
+
+
+def _next_hypothesis(uow: UnitOfWork, incident: Incident, now: datetime) -> dict[str, Any]:
+    """Reject the leading hypothesis still standing and propose the one after it."""
+    reports = uow.timeline.for_incident(incident.id, ["triage.report"])
+    hypotheses = list((reports[-1].data.get("hypotheses") or []) if reports else [])
+    rejected = {
+        e.data.get("cause") for e in uow.timeline.for_incident(incident.id, ["hypothesis.rejected"])
+    }
+    standing = [h for h in hypotheses if h.get("cause") not in rejected]
+    if not standing:
+        return {"proposal": "no hypothesis left from triage: investigate further"}
+    leading = standing[0]
+    text = f"hypothesis {leading.get('cause')} rejected: the mitigation did not move the metrics"
+    cause = {"cause": leading.get("cause")}
+    uow.timeline.add(
+        TimelineEvent(incident.id, now, "hypothesis.rejected", WATCH.name, text, cause)
+    )
+    if len(standing) < 2:
+        return {
+            "proposal": "no other hypothesis from triage: investigate further",
+            "rejected": leading.get("cause"),
+        }
+    following = standing[1]
+    strategies = [s.label for s in playbook().for_cause(str(following.get("cause")))]
+    return {
+        "rejected": leading.get("cause"),
+        "next_hypothesis": following.get("cause"),
+        "proposal": f"try hypothesis {following.get('cause')}"
+        + (f" (strategies: {', '.join(strategies)})" if strategies else ""),
+    }
+
+
+def _move(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    incident: Incident,
+    verdict: Verdict,
+    mitigation: TimelineEvent,
+) -> None:
+    if verdict.outcome is Outcome.EFFECTIVE and incident.status is not IncidentStatus.MONITORING:
+        update_incident(
+            uow_factory, clock, WATCH, incident.id, IncidentPatch(status=IncidentStatus.MONITORING)
+        )
+    elif verdict.outcome is Outcome.STABLE:
+        with uow_factory(read_only=True) as uow:
+            steps = _plan(uow, mitigation).get("steps") or [mitigation.summary]
+        resolution = f"{steps[0]}; {verdict.reason.replace('every gate has passed', 'stable')}"
+        resolution += ", no recurrence"
+        update_incident(
+            uow_factory,
+            clock,
+            WATCH,
+            incident.id,
+            IncidentPatch(status=IncidentStatus.RESOLVED, resolution_summary=resolution),
+        )
