@@ -18,8 +18,9 @@ class PostmortemRepository(Protocol):
         """Incident id → the published or drafted root cause, where there is one."""
         ...
 
-    def without_postmortem(self, limit: int) -> list[str]:
-        """Resolved or closed incidents that have none yet, oldest first."""
+    def without_postmortem(self, limit: int, failed_since: datetime | None = None) -> list[str]:
+        """Resolved or closed incidents that have none yet, oldest first; with
+        ``failed_since``, not those whose drafting failed since then."""
         ...
 
 

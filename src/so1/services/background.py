@@ -21,6 +21,7 @@ from so1.ports import Agent, Clock, HealthProbe, Job, Messenger, MetricsSource, 
 from so1.services.declaration.escalation import escalate_unacknowledged
 from so1.services.declaration.outbox import deliver_due
 from so1.services.investigation.metrics import purge_expired
+from so1.services.isolation import guarded
 from so1.services.postmortem.action_items import remind_overdue
 from so1.services.postmortem.drafting import POSTMORTEM_AGENT, draft_missing
 from so1.services.runbook.clocks import check_clocks
@@ -107,22 +108,38 @@ class ClockPass:
 
     def __call__(self) -> None:
         started = time.monotonic()
-        fired = check_clocks(self._uow_factory, self._clock)
-        fired += escalate_unacknowledged(self._uow_factory, self._clock)
-        if self._health is not None:  # services' own health checks, for the health gate
-            probe_services(self._uow_factory, self._clock, self._health)
-        if self._metrics is not None:  # mitigations judged on the runbook's gates
-            stability = self._settings.stability
-            fired += watch_mitigations(self._uow_factory, self._clock, self._metrics, stability)
-        purge_expired(self._uow_factory, self._clock, self._settings.metrics_retention)
-        if self._analyst is not None:  # every resolved incident gets its postmortem draft
-            draft_missing(self._uow_factory, self._clock, self._analyst)
-        fired += remind_overdue(self._uow_factory, self._clock)
+        fired = sum(guarded(name, "this pass", stage, 0) for name, stage in self._stages())
         took = time.monotonic() - started
         if took > SLOW_PASS_SECONDS:
             log.warning("runbook clock pass took %.1f s (%d alarms fired)", took, fired)
         if fired:
             self.wake(DELIVERY)  # alarms queued messages: deliver them now
+
+    def _stages(self) -> list[tuple[str, Callable[[], int]]]:
+        """The parts of a pass, each returning the alarms it fired. Each runs on its own: one
+        that fails outright (the database refusing a query, say) is logged, the next runs."""
+        uow, clock, settings = self._uow_factory, self._clock, self._settings
+        stages: list[tuple[str, Callable[[], int]]] = [
+            ("runbook clocks", lambda: check_clocks(uow, clock)),
+            ("escalation", lambda: escalate_unacknowledged(uow, clock)),
+        ]
+        if (health := self._health) is not None:  # services' own checks, for the health gate
+            stages.append(("health probes", lambda: _none(probe_services(uow, clock, health))))
+        if (metrics := self._metrics) is not None:  # mitigations judged on the runbook's gates
+            stages.append(
+                ("verification", lambda: watch_mitigations(uow, clock, metrics, settings.stability))
+            )
+        retention = settings.metrics_retention
+        stages.append(("metric purge", lambda: _none(purge_expired(uow, clock, retention))))
+        if (analyst := self._analyst) is not None:  # every resolved incident gets its draft
+            stages.append(("drafting", lambda: _none(draft_missing(uow, clock, analyst))))
+        stages.append(("reminders", lambda: remind_overdue(uow, clock)))
+        return stages
+
+
+def _none(_: object) -> int:
+    """A stage that fires no alarms."""
+    return 0
 
 
 @dataclass(frozen=True)

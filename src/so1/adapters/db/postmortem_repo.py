@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -67,8 +68,8 @@ class SqlPostmortemRepository:
         found = {r.incident_id: (r.draft or {}).get("root_cause") or {} for r in rows}
         return {k: str(v["cause"]) for k, v in found.items() if v.get("cause")}
 
-    def without_postmortem(self, limit: int) -> list[str]:
-        i = t.incidents.c
+    def without_postmortem(self, limit: int, failed_since: datetime | None = None) -> list[str]:
+        i, r = t.incidents.c, t.agent_runs.c
         query = (
             select(i.id)
             .where(i.status.in_(("resolved", "closed")))
@@ -76,4 +77,12 @@ class SqlPostmortemRepository:
             .order_by(i.resolved_at)
             .limit(limit)
         )
+        if failed_since is not None:
+            failed = select(r.id).where(
+                r.incident_id == i.id,
+                r.agent == "postmortem-analyst",
+                r.status == "failed",
+                r.started_at >= failed_since,
+            )
+            query = query.where(~failed.exists())
         return [str(r) for r in self._conn.execute(query).scalars()]

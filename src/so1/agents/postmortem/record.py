@@ -101,6 +101,7 @@ def root_cause(record: Mapping[str, Any], causes: Mapping[str, Any]) -> dict[str
     found = dict(best) | {
         "title": _title(best["cause"], causes, best.get("statement")),
         "rejected": sorted(str(r) for r in rejected if r),
+        "confirmed_by": None,  # until a mitigation aimed at it passes the gates
     }
     if verified:
         found["confirmed_by"] = (

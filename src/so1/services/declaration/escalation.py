@@ -18,27 +18,40 @@ from so1.services.declaration.flow import queue_page
 from so1.services.declaration.oncall import resolve_targets
 from so1.services.incidents.participants import hand_role
 from so1.services.incidents.recording import Actor
+from so1.services.isolation import each, guarded
 
 ALARM = "escalation"
+Step = tuple[EscalationStep, str, str | None]  # the step, its policy, the team paged
 
 
 def escalate_unacknowledged(uow_factory: UnitOfWorkFactory, clock: Clock) -> int:
-    """One pass; returns how many escalation steps fired."""
+    """One pass; returns how many escalation steps fired. An incident that fails is logged
+    and skipped; the others still escalate."""
     now = clock.now()
     with uow_factory(read_only=True) as uow:
         incidents, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=500))
         waiting = [i for i in incidents if i.acknowledged_at is None]
-        due = {i.id: _due_steps(uow, i, now) for i in waiting}
-    fired = 0
-    for incident in waiting:
-        for step, policy, team in due[incident.id]:
-            fired += _fire(uow_factory, now, incident, step, policy, team)
-    return fired
+        due = {i.id: _steps_of(uow, i, now) for i in waiting}
+    return each(
+        "escalation", waiting, lambda i: i.id, lambda i: _escalate(uow_factory, now, i, due[i.id])
+    )
 
 
-def _due_steps(
-    uow: UnitOfWork, incident: Incident, now: datetime
-) -> list[tuple[EscalationStep, str, str | None]]:
+def _escalate(
+    uow_factory: UnitOfWorkFactory,
+    now: datetime,
+    incident: Incident,
+    due: list[Step],
+) -> int:
+    return sum(_fire(uow_factory, now, incident, s, policy, team) for s, policy, team in due)
+
+
+def _steps_of(uow: UnitOfWork, incident: Incident, now: datetime) -> list[Step]:
+    """The incident's due steps; none (logged) when its record cannot be read."""
+    return guarded("escalation", incident.id, lambda: _due_steps(uow, incident, now), [])
+
+
+def _due_steps(uow: UnitOfWork, incident: Incident, now: datetime) -> list[Step]:
     first = next(
         (
             m

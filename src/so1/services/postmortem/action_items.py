@@ -7,13 +7,14 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict, replace
-from datetime import date
+from datetime import date, datetime
 
 from so1.domain.comms import Destination, Outbound
 from so1.domain.postmortem import ActionItem
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor, Change, record
+from so1.services.isolation import each
 
 STATUSES = ("open", "done", "dropped")
 FIELDS = ("id", "incident_id", "title", "owner", "due_date", "priority", "status", "created_at")
@@ -89,37 +90,45 @@ def as_csv(items: list[ActionItem]) -> str:
 
 
 def remind_overdue(uow_factory: UnitOfWorkFactory, clock: Clock) -> int:
-    """One war-room reminder per overdue item per day (runbook_alarms keeps it to one)."""
+    """One war-room reminder per overdue item per day (runbook_alarms keeps it to one); an
+    item that fails is logged and skipped, the others are still reminded."""
     now = clock.now()
     today = now.date()
     with uow_factory(read_only=True) as uow:
         overdue = [i for i in uow.action_items.search(None, "open", None, today) if i.incident_id]
-    sent = 0
-    for item in overdue:
-        assert item.incident_id is not None
-        with uow_factory() as uow:
-            if not uow.outbox.claim_alarm(
-                item.incident_id, f"action:{item.id}", today.toordinal(), now
-            ):
-                continue
-            incident = uow.incidents.get(item.incident_id)
-            owner = f"@{item.owner}" if item.owner else "no owner yet"
-            text = (
-                f"⏰ Overdue action item from the postmortem of {item.incident_id}: "
-                f"{item.title} ({owner}, due {item.due_date}, {item.priority})"
+    return each(
+        "action item reminder",
+        overdue,
+        lambda item: f"{item.incident_id} (action item {item.id})",
+        lambda item: _remind(uow_factory, now, item),
+    )
+
+
+def _remind(uow_factory: UnitOfWorkFactory, now: datetime, item: ActionItem) -> int:
+    assert item.incident_id is not None
+    today = now.date()
+    with uow_factory() as uow:
+        if not uow.outbox.claim_alarm(
+            item.incident_id, f"action:{item.id}", today.toordinal(), now
+        ):
+            return 0
+        incident = uow.incidents.get(item.incident_id)
+        owner = f"@{item.owner}" if item.owner else "no owner yet"
+        text = (
+            f"⏰ Overdue action item from the postmortem of {item.incident_id}: "
+            f"{item.title} ({owner}, due {item.due_date}, {item.priority})"
+        )
+        uow.outbox.add(
+            Outbound(
+                item.incident_id,
+                Destination.WAR_ROOM,
+                "internal",
+                "reminder",
+                text,
+                now,
+                target=item.owner,
+                payload={"channel": incident.channel if incident else None},
             )
-            uow.outbox.add(
-                Outbound(
-                    item.incident_id,
-                    Destination.WAR_ROOM,
-                    "internal",
-                    "reminder",
-                    text,
-                    now,
-                    target=item.owner,
-                    payload={"channel": incident.channel if incident else None},
-                )
-            )
-            uow.commit()
-            sent += 1
-    return sent
+        )
+        uow.commit()
+    return 1

@@ -23,12 +23,14 @@ from so1.domain.runbook import evaluate
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import Agent, AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.incidents.recording import SYSTEM, Actor, Change, record
+from so1.services.isolation import each
 from so1.services.postmortem.review import meeting_time
 from so1.services.runbook.checks import gather_facts, runbook_checks
 
 POSTMORTEM_AGENT = "postmortem-analyst"
 DEPLOYMENTS_BEFORE = timedelta(days=7)
 AUTO_PER_PASS = 5
+RETRY_FAILED_AFTER = timedelta(hours=1)  # a draft that failed is tried again after this
 
 
 def postmortem_request(
@@ -209,9 +211,46 @@ def get_postmortem(uow_factory: UnitOfWorkFactory, incident_id: str) -> Postmort
 
 
 def draft_missing(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) -> int:
-    """Draft the postmortem of resolved incidents that have none (a few per pass)."""
+    """Draft the postmortem of resolved incidents that have none (a few per pass). One whose
+    drafting fails is logged, kept as a failed run and left alone for RETRY_FAILED_AFTER, so
+    it never holds up the others."""
+    now = clock.now()
     with uow_factory(read_only=True) as uow:
-        pending = uow.postmortems.without_postmortem(AUTO_PER_PASS)
-    for incident_id in pending:
+        pending = uow.postmortems.without_postmortem(AUTO_PER_PASS, now - RETRY_FAILED_AFTER)
+    return each(
+        "postmortem drafting",
+        pending,
+        lambda incident_id: incident_id,
+        lambda incident_id: _draft_or_keep_failure(uow_factory, clock, agent, incident_id),
+    )
+
+
+def _draft_or_keep_failure(
+    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, incident_id: str
+) -> int:
+    try:
         postmortem_request(uow_factory, clock, SYSTEM, agent, {"incident_id": incident_id})
-    return len(pending)
+    except Exception as exc:
+        _keep_failure(uow_factory, clock, incident_id, exc)
+        raise
+    return 1
+
+
+def _keep_failure(
+    uow_factory: UnitOfWorkFactory, clock: Clock, incident_id: str, error: Exception
+) -> None:
+    now = clock.now()
+    run = AgentRun(
+        f"run_{secrets.token_hex(10)}",
+        POSTMORTEM_AGENT,
+        RunStatus.FAILED,
+        {"incident_id": incident_id},
+        now,
+        SYSTEM.name,
+        error=f"{type(error).__name__}: {error}"[:2000],
+        finished_at=now,
+        incident_id=incident_id,
+    )
+    with uow_factory() as uow:
+        uow.agent_runs.add(run)
+        uow.commit()

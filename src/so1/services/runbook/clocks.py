@@ -12,6 +12,7 @@ from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
 from so1.domain.runbook import CheckResult, CheckState, evaluate
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.flow import queue_page
+from so1.services.isolation import each, guarded
 from so1.services.runbook.checks import gather_facts, runbook_checks
 
 UPDATES_CHECK = "updates"
@@ -33,18 +34,39 @@ WATCH_LIMIT = 500  # open incidents looked at per pass
 
 
 def check_clocks(uow_factory: UnitOfWorkFactory, clock: Clock) -> int:
-    """One pass over the open incidents; returns how many alarms fired."""
+    """One pass over the open incidents; returns how many alarms fired. An incident whose
+    record cannot be evaluated is logged and skipped; the others still get their alarms."""
     now = clock.now()
     with uow_factory(read_only=True) as uow:
         incidents, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=WATCH_LIMIT))
-        checks = {i.id: evaluate(runbook_checks(), gather_facts(uow, i), now) for i in incidents}
+        checks = {i.id: _evaluated(uow, i, now) for i in incidents}
+    return each(
+        "runbook clocks",
+        incidents,
+        lambda i: i.id,
+        lambda i: _alarms(uow_factory, now, i, checks[i.id]),
+    )
+
+
+def _evaluated(uow: UnitOfWork, incident: Incident, now: datetime) -> list[CheckResult]:
+    """The incident's checks; none (logged) when its record cannot be evaluated."""
+    return guarded(
+        "runbook clocks",
+        incident.id,
+        lambda: evaluate(runbook_checks(), gather_facts(uow, incident), now),
+        [],
+    )
+
+
+def _alarms(
+    uow_factory: UnitOfWorkFactory, now: datetime, incident: Incident, checks: list[CheckResult]
+) -> int:
     fired = 0
-    for incident in incidents:
-        for check in checks[incident.id]:
-            if check.state is CheckState.LATE and check.escalate:
-                fired += _fire(uow_factory, now, incident, check)
-            elif _update_due_soon(check, now) and incident.commander:
-                fired += _remind(uow_factory, now, incident, check)
+    for check in checks:
+        if check.state is CheckState.LATE and check.escalate:
+            fired += _fire(uow_factory, now, incident, check)
+        elif _update_due_soon(check, now) and incident.commander:
+            fired += _remind(uow_factory, now, incident, check)
     return fired
 
 

@@ -18,6 +18,7 @@ from so1.domain.health import HEALTH_METRIC, HealthReading
 from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
 from so1.domain.metrics import Sample
 from so1.ports import Clock, HealthProbe, IncidentFilter, UnitOfWork, UnitOfWorkFactory
+from so1.services.isolation import each, guarded
 
 log = logging.getLogger("so1.health")
 PROBER = "so1-health-probe"
@@ -27,20 +28,36 @@ REMEMBER = timedelta(hours=1)  # an older reading does not count as "the previou
 
 
 def probe_services(uow_factory: UnitOfWorkFactory, clock: Clock, probe: HealthProbe) -> int:
-    """One pass; returns how many services were probed."""
+    """One pass; returns how many services' readings were kept."""
     with uow_factory(read_only=True) as uow:
         found, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=WATCH_LIMIT))
-        services = {i.service for i in found if i.service}
-        entries = [e for e in (uow.catalog.get(s) for s in sorted(services)) if e and e.health_url]
+        services = sorted({i.service for i in found if i.service})
+        entries = [e for s in services if (e := _entry(uow, s)) and e.health_url]
     urls = [str(e.health_url) for e in entries]
     if not urls:
         return 0
     # Side by side: a few slow health checks must not hold up the runbook clocks behind them.
     with ThreadPoolExecutor(max_workers=min(PARALLEL, len(urls))) as pool:
-        readings = list(pool.map(probe.check, urls))
-    for entry, reading in zip(entries, readings, strict=True):
+        readings = list(pool.map(lambda e: _probe(probe, e), entries))
+
+    def keep(pair: tuple[CatalogService, HealthReading | None]) -> int:
+        entry, reading = pair
+        if reading is None:
+            return 0
         _keep(uow_factory, clock, entry, reading, [i for i in found if i.service == entry.name])
-    return len(entries)
+        return 1
+
+    return each("health probe", zip(entries, readings, strict=True), lambda p: p[0].name, keep)
+
+
+def _entry(uow: UnitOfWork, service: str) -> CatalogService | None:
+    """The service's catalog entry; None (logged) when it cannot be read."""
+    return guarded("health probe", service, lambda: uow.catalog.get(service), None)
+
+
+def _probe(probe: HealthProbe, entry: CatalogService) -> HealthReading | None:
+    """The reading; None (logged) when the probe itself failed: no sample is kept."""
+    return guarded("health probe", entry.name, lambda: probe.check(str(entry.health_url)), None)
 
 
 def _keep(

@@ -24,6 +24,7 @@ from so1.errors import So1Error
 from so1.ports import Clock, IncidentFilter, MetricsSource, UnitOfWork, UnitOfWorkFactory
 from so1.services.incidents.lifecycle import IncidentPatch, update_incident
 from so1.services.incidents.recording import Actor
+from so1.services.isolation import each, guarded
 from so1.services.verification.gates import judge_incident
 
 WATCH = Actor("so1-verification")
@@ -40,14 +41,22 @@ def watch_mitigations(
     """One pass; returns how many outcomes were recorded."""
     with uow_factory(read_only=True) as uow:
         found, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=WATCH_LIMIT))
-        pending = [(i, m) for i in found if (m := _last_mitigation(uow, i)) is not None]
-    recorded = 0
-    for incident, mitigation in pending:
+        pending = [(i, m) for i in found if (m := _mitigation_of(uow, i)) is not None]
+
+    def watch(item: tuple[Incident, TimelineEvent]) -> int:
+        incident, mitigation = item
         try:
-            recorded += _watch(uow_factory, clock, source, incident, mitigation, stability)
+            return _watch(uow_factory, clock, source, incident, mitigation, stability)
         except So1Error as exc:  # metrics unavailable: try again on the next pass
             log.warning("cannot verify %s yet: %s", incident.id, exc.detail)
-    return recorded
+            return 0
+
+    return each("verification", pending, lambda item: item[0].id, watch)
+
+
+def _mitigation_of(uow: UnitOfWork, incident: Incident) -> TimelineEvent | None:
+    """The last mitigation; None (logged) when the record cannot be read."""
+    return guarded("verification", incident.id, lambda: _last_mitigation(uow, incident), None)
 
 
 def _last_mitigation(uow: UnitOfWork, incident: Incident) -> TimelineEvent | None:
