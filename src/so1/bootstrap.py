@@ -182,7 +182,9 @@ class Container:
             # Only defers: a committed alert or message wakes a worker through the engine.
             self._run_jobs(ProcrastinateJobRunner(url, jobs, execute=False), "")
         elif not server and on_postgres:
-            self._run_jobs(ProcrastinateJobRunner(url, jobs, execute=True), "procrastinate")
+            stall = self.settings.worker_stall_seconds
+            runner = ProcrastinateJobRunner(url, jobs, execute=True, stall_seconds=stall)
+            self._run_jobs(runner, "procrastinate")
         elif jobs:
             self._run_jobs(ThreadJobRunner(jobs), "in-process")
         self.job_names = [job.name for job in jobs] if self.job_engine else []

@@ -53,6 +53,13 @@ class Settings(BaseSettings):
     clock_seconds: int = Field(
         default=15, ge=1, le=300, description="how often the clocks job runs (seconds)"
     )
+    worker_stall_seconds: int = Field(
+        default=30,
+        ge=3,
+        le=600,
+        description="PostgreSQL: a `so1 worker` whose heartbeat stops this long is taken as"
+        " dead; the passes it left unfinished are failed and queued again",
+    )
     chat: Literal["builtin", "slack"] = Field(
         default="builtin", description="the war room: builtin (kept by SO1) or slack"
     )

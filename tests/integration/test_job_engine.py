@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -121,3 +122,71 @@ def test_a_serial_job_never_overlaps_across_two_workers(pg: str) -> None:
     with running(one, two):
         wait_for(woken_three_times, "three serial passes")
     assert peak[0] == 1
+
+
+def _left_by_a_dead_worker(url: str, *tasks: str) -> list[int]:
+    """A worker whose heartbeat stopped an hour ago, holding a pass of each task in 'doing'
+    (its lock taken), and the next pass of each already waiting behind it (the queueing
+    lock's one slot), as a SIGKILL in the middle of a pass leaves them."""
+    engine = create_engine(url)
+    insert_job = text(
+        "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, queueing_lock, status,"
+        " worker_id) VALUES ('default', :t, :lock, :lock, CAST(:s AS procrastinate_job_status), :w)"
+        " RETURNING id"
+    )
+    try:
+        with engine.begin() as conn:
+            dead = conn.execute(
+                text(
+                    "INSERT INTO procrastinate_workers (last_heartbeat)"
+                    " VALUES (now() - interval '1 hour') RETURNING id"
+                )
+            ).scalar_one()
+            stalled = [
+                int(
+                    conn.execute(
+                        insert_job, {"t": t, "lock": t, "s": "doing", "w": dead}
+                    ).scalar_one()
+                )
+                for t in tasks
+            ]
+            for task in tasks:
+                conn.execute(insert_job, {"t": task, "lock": task, "s": "todo", "w": None})
+        return stalled
+    finally:
+        engine.dispose()
+
+
+def job_status(url: str, job_id: int) -> str:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT status FROM procrastinate_jobs WHERE id = :i")
+            return str(conn.execute(query, {"i": job_id}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_passes_left_by_a_dead_worker_are_failed_and_run_again_each_on_its_own(pg: str) -> None:
+    """The stalled pass keeps the lock and a newer one waits; putting the stalled one back
+    in the queue would collide with the waiting one. Recovery fails it instead, queues a
+    fresh pass (which runs at once), and one job it cannot recover does not stop the rest."""
+    clocks_ran, triage_ran = threading.Event(), threading.Event()
+    jobs = [Job("clocks", clocks_ran.set, 3600, serial=True), Job("triage", triage_ran.set, 3600)]
+    unrecoverable, clocks, triage = _left_by_a_dead_worker(
+        pg, "so1.delivery", "so1.clocks", "so1.triage"
+    )
+    worker = ProcrastinateJobRunner(pg, jobs, execute=True, stall_seconds=3)
+    recover = worker._recover
+
+    async def failing_on_the_first(job: Any) -> None:
+        if job.id == unrecoverable:
+            raise RuntimeError("cannot recover this one")
+        await recover(job)
+
+    worker._recover = failing_on_the_first  # type: ignore[method-assign]
+    with running(worker):
+        assert clocks_ran.wait(WAIT), "the clocks never ran again"
+        assert triage_ran.wait(WAIT), "triage never ran again"
+    assert job_status(pg, clocks) == job_status(pg, triage) == "failed"
+    assert job_status(pg, unrecoverable) == "doing"

@@ -5,7 +5,8 @@ Each SO1 Job becomes a procrastinate task ``so1.<name>`` with a queueing lock (a
 waiting job per name: a burst of wake-ups costs one pass, not one per wake-up) and, for
 serial jobs, a lock (never two passes at once across the cluster). A periodic tick defers
 each task as a safety net; with LISTEN/NOTIFY a woken worker starts at once, so polling more
-often than every few seconds buys nothing.
+often than every few seconds buys nothing. A worker killed mid-pass is noticed when its
+heartbeat stops; its passes are failed and queued afresh (see _recover).
 
 One asyncio loop in a daemon thread holds the connection pool. With ``execute=True``
 (`so1 worker`) it also runs procrastinate's worker; with ``execute=False`` (API servers with
@@ -15,12 +16,13 @@ SO1_BACKGROUND=worker) it only defers jobs when the server commits new work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
 
-from procrastinate import App, PsycopgConnector
+from procrastinate import App, PsycopgConnector, jobs as procrastinate_jobs
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.engine import make_url
 
@@ -30,6 +32,8 @@ log = logging.getLogger("so1.jobs")
 
 MIN_TICK_SECONDS = 5
 STALLED_AFTER_SECONDS = 30  # a worker with no heartbeat for this long is gone
+HEARTBEATS_PER_STALL = 3  # a live worker beats this often within the stall timeout
+RECOVERY_TASK = "so1.retry_stalled"
 STOP_GRACE_SECONDS = 30.0
 START_TIMEOUT_SECONDS = 30.0
 
@@ -62,12 +66,15 @@ class ProcrastinateJobRunner:
         *,
         execute: bool,
         worker_name: str = "so1-worker",
+        stall_seconds: float = STALLED_AFTER_SECONDS,
     ) -> None:
         self.app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url), max_size=4))
         self._execute, self._worker_name = execute, worker_name
         self._jobs = list(jobs)
+        self._stall_seconds = stall_seconds
         self._tasks: dict[str, Any] = {job.name: self._register(job) for job in jobs}
-        self._register_stalled_retry()
+        self._by_task_name = {f"so1.{name}": task for name, task in self._tasks.items()}
+        self._register_stalled_recovery()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._main: asyncio.Task[None] | None = None
@@ -92,20 +99,47 @@ class ProcrastinateJobRunner:
         )(run_pass)
         return self.app.periodic(cron=tick_cron(job.every_seconds), periodic_id=job.name)(task)
 
-    def _register_stalled_retry(self) -> None:
-        """procrastinate leaves the jobs of a worker that died mid-pass in 'doing' (holding
-        their lock); put them back in the queue once the worker's heartbeat has stopped."""
-        app = self.app
+    def _register_stalled_recovery(self) -> None:
+        """procrastinate leaves the jobs of a worker that died mid-pass in 'doing', holding
+        their lock; once the worker's heartbeat has stopped, recover each (see _recover)."""
 
-        async def retry_stalled(timestamp: int = 0) -> None:  # noqa: ARG001
-            manager = app.job_manager
-            stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS)
-            for job in stalled:
-                log.warning("retrying job %s left by a stopped worker", job.id)
-                await manager.retry_job(job)
+        async def recover_stalled(timestamp: int = 0) -> None:  # noqa: ARG001
+            manager = self.app.job_manager
+            stalled = await manager.get_stalled_jobs(seconds_since_heartbeat=self._stall_seconds)
+            for job in stalled:  # each on its own: one that fails does not stop the others
+                try:
+                    await self._recover(job)
+                except Exception:
+                    log.exception("could not recover job %s left by a stopped worker", job.id)
 
-        task = app.task(name="so1.retry_stalled", queueing_lock="so1.retry_stalled")(retry_stalled)
-        app.periodic(cron="* * * * *", periodic_id="retry_stalled")(task)
+        task = self.app.task(name=RECOVERY_TASK, queueing_lock=RECOVERY_TASK, lock=RECOVERY_TASK)(
+            recover_stalled
+        )
+        self.app.periodic(cron=tick_cron(MIN_TICK_SECONDS), periodic_id="retry_stalled")(task)
+
+    async def _recover(self, job: procrastinate_jobs.Job) -> None:
+        """A job without a queueing lock goes back to the queue. One with a queueing lock (every
+        SO1 pass) cannot: a newer pass usually waits there already, and the unique index on
+        waiting jobs refuses a second; so the stalled one is marked failed (its lock is
+        freed) and a fresh pass is queued in place of any waiting one, which wakes a worker."""
+        manager = self.app.job_manager
+        assert job.id is not None
+        if job.queueing_lock is None:
+            log.warning("retrying job %s left by a stopped worker", job.id)
+            await manager.retry_job(job)
+            return
+        log.warning(
+            "failing %s job %s left by a stopped worker; queueing a new pass", job.task_name, job.id
+        )
+        await manager.finish_job(job, status=procrastinate_jobs.Status.FAILED, delete_job=False)
+        waiting = await manager.list_jobs_async(queueing_lock=job.queueing_lock, status="todo")
+        for queued in waiting:
+            assert queued.id is not None
+            await manager.cancel_job_by_id_async(queued.id, delete_job=True)
+        task = self._by_task_name.get(job.task_name)
+        if task is not None:
+            with contextlib.suppress(AlreadyEnqueued):  # a tick queued one, waking a worker too
+                await task.defer_async()
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -139,7 +173,8 @@ class ProcrastinateJobRunner:
                     install_signal_handlers=False,
                     delete_jobs="successful",
                     shutdown_graceful_timeout=STOP_GRACE_SECONDS,
-                    stalled_worker_timeout=STALLED_AFTER_SECONDS,
+                    stalled_worker_timeout=self._stall_seconds,
+                    update_heartbeat_interval=self._stall_seconds / HEARTBEATS_PER_STALL,
                 )
             else:
                 await asyncio.Event().wait()  # serve defers until cancelled
