@@ -11,6 +11,9 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeEngine
+
+from so1.domain.json_limits import fold_deep
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -37,7 +40,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-Json: Any = JSON().with_variant(JSONB(), "postgresql")
+class _ServableJson(TypeDecorator[Any]):
+    """JSON (JSONB on PostgreSQL) that always reads back as something the API can serialise:
+    parts nested past domain.json_limits.FOLD_DEPTH (only rows stored before the input
+    limits can hold them) come back as their JSON text instead of failing every read."""
+
+    impl = JSON
+    cache_ok = True
+    should_evaluate_none = True  # as JSON's default: None is stored as JSON null
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:  # noqa: ARG002
+        return fold_deep(value)
+
+
+Json: Any = _ServableJson()
 
 metadata = MetaData(
     naming_convention={

@@ -8,6 +8,7 @@ Validation follows PagerDuty and reports every problem at once, as PagerDuty's 4
 - ``dedup_key``: at most 255 characters; required for acknowledge and resolve.
 - trigger: ``payload.summary`` (at most 1024), ``payload.source``, ``payload.severity``
   (critical, error, warning, info); ``payload.timestamp`` optional, ISO 8601.
+- ``payload.custom_details``: free-form, within SO1's JSON limits (domain.json_limits).
 
 A trigger without ``dedup_key`` gets one from the caller's ``new_key`` (default: a random UUID,
 as PagerDuty does) and ``generated_key=True``, so it always opens a new alert.
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, SeverityHint
+from so1.domain.json_limits import json_problem
 from so1.errors import MalformedRequest
 
 MAX_ROUTING_KEY = 64
@@ -113,6 +115,7 @@ def parse_change_enqueue(body: bytes) -> ChangeEvent:
     summary = _required_text(payload, "summary", MAX_SUMMARY, errors, "payload.summary")
     source = _optional_text(payload, "source", MAX_SUMMARY, errors, "payload.source")
     timestamp = _timestamp(payload, errors)
+    _check_custom_details(payload, errors)
     links = _entries(document.get("links"), "links", "href", errors)
     images = _entries(document.get("images"), "images", "src", errors)
     if errors:
@@ -146,6 +149,14 @@ def _check_trigger_payload(payload: object, errors: list[str]) -> None:
     _timestamp(payload, errors)
     for name in ("component", "group", "class"):
         _optional_text(payload, name, MAX_SUMMARY, errors, f"payload.{name}")
+    _check_custom_details(payload, errors)
+
+
+def _check_custom_details(payload: dict[str, Any], errors: list[str]) -> None:
+    """Free-form, so held to SO1's JSON limits (too deep, too big, not a finite number)."""
+    problem = json_problem(payload.get("custom_details"), "payload.custom_details", text=False)
+    if problem is not None:
+        errors.append(problem)
 
 
 def _alert_event(

@@ -10,13 +10,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
-    model_validator,
 )
 
 from so1.domain.catalog import Tier
 from so1.domain.health import health_url_problem
 from so1.domain.incidents import IncidentStatus
+from so1.domain.json_limits import json_problem
 from so1.domain.metrics import METRICS
 from so1.domain.participants import Role
 from so1.domain.severity import Severity
@@ -24,48 +25,20 @@ from so1.domain.severity import Severity
 Name = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$")
 
 
-def _storable(text: str) -> bool:
-    """PostgreSQL refuses NUL; neither database can store lone UTF-16 surrogates ("\\ud800")."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _unstorable_path(value: Any, path: str) -> str | None:
-    """Where a string the databases cannot store hides in a JSON value, or None."""
-    if isinstance(value, str):
-        return None if _storable(value) else path
-    if isinstance(value, dict):
-        for key, item in value.items():
-            found = _unstorable_path(key, path) or _unstorable_path(item, f"{path}.{key}")
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _unstorable_path(item, f"{path}[{index}]")
-            if found:
-                return found
-    return None
-
-
 class Strict(BaseModel):
-    """Request bodies: unknown fields and unstorable characters are refused, naming the field."""
+    """Request bodies: unknown fields refused; and in every field, text the databases cannot
+    store, non-finite numbers, JSON nested too deep or too big (domain.json_limits) refused,
+    naming the field and the place inside it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    @model_validator(mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _refuse_nul(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            for key, value in data.items():
-                found = _unstorable_path(value, str(key)) or _unstorable_path(key, str(key))
-                if found:
-                    raise ValueError(f"{found} contains a NUL character or a lone surrogate")
-        return data
+    def _refuse_unstorable(cls, value: Any, info: ValidationInfo) -> Any:
+        found = json_problem(value, info.field_name or "body")
+        if found:
+            raise ValueError(found)
+        return value
 
 
 class IncidentCreate(Strict):

@@ -15,7 +15,9 @@ from so1.services.intake import deliveries as intake
 async def store(
     container: Container, delivery: Delivery, parsed: ParsedDelivery
 ) -> intake.IngestResult:
-    """Returns once the delivery is committed; wakes triage when a new alert needs it."""
+    """Returns once the delivery is committed; wakes triage when a new alert needs it.
+    ValidationFailed (422, naming the field) for free-form JSON past the limits."""
+    intake.check_storable(parsed)
     writer = container.ingest_writer
     if writer is not None:
         result = await asyncio.wrap_future(writer.submit(delivery, parsed))

@@ -17,7 +17,8 @@ from so1.domain.alerts import (
 )
 from so1.domain.incidents import TimelineEvent
 from so1.domain.intake import FLAP_WINDOW, Delivery, DeliveryOutcome, Silence
-from so1.errors import Conflict, NotFound
+from so1.domain.json_limits import json_problem
+from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor, Change, record
 
@@ -46,6 +47,20 @@ class IngestResult:
 
 def new_alert_id() -> str:
     return f"alt_{secrets.token_hex(10)}"
+
+
+FREE_FORM = ("details", "labels", "links")  # the parts of an event taken as the sender gave them
+
+
+def check_storable(parsed: ParsedDelivery) -> None:
+    """Refuse, naming the field, a delivery whose events carry JSON past the limits
+    (domain.json_limits: too deep, too big, a non-finite number) before anything is stored;
+    text the databases cannot store is replaced instead (domain.alerts.storable)."""
+    for event in parsed.events:
+        for name in FREE_FORM:
+            problem = json_problem(getattr(event, name), name, text=False)
+            if problem is not None:
+                raise ValidationFailed(problem, field=name)
 
 
 def ingest(

@@ -26,7 +26,7 @@ async def _context_error(request: Request, key: str | None) -> JSONResponse | No
         return None  # no body: an empty context
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         details = f"the request body is not JSON: {exc}"
         return JSONResponse(ofrep.failure(key, ofrep.PARSE_ERROR, details), status_code=400)
     problem = ofrep.context_problem(body)

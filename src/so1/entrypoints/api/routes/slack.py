@@ -106,7 +106,7 @@ async def events(request: Request, container: ContainerDep) -> JSONResponse:
     )
     try:
         document = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise MalformedRequest("the Slack event is not JSON") from exc
     if not isinstance(document, dict):
         raise MalformedRequest("the Slack event is not a JSON object")
