@@ -5,6 +5,7 @@ PostgreSQL; and rows stored before the limits (300 levels deep) still read back.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -74,7 +75,7 @@ def post(api: TestClient, path: str, body: bytes) -> Any:
     return api.post(path, content=body, headers=headers)
 
 
-ROUTES = {
+ROUTES: dict[str, tuple[Callable[[str], bytes], int, str]] = {
     "/v1/alerts": (alert_body, 422, "details"),
     "/v2/enqueue": (enqueue_body, 400, "payload.custom_details"),
     "/v2/change/enqueue": (lambda d: enqueue_body(d, "/v2/change/enqueue"), 400, "custom_details"),
