@@ -67,6 +67,8 @@ from so1.services.background import (
 from so1.services.intake.writer import IngestWriter
 from so1.services.mitigation.runs import DEPLOYER_AGENT, DeployerDeps
 
+INGEST_WRITER = "ingest_writer"  # its health check's name
+
 
 @dataclass
 class Container:
@@ -155,6 +157,7 @@ class Container:
         if server and self.ingest_writer is None:
             self.ingest_writer = IngestWriter(self.uow, self.clock)
             self.ingest_writer.start()
+            self.health_checks[INGEST_WRITER] = self.ingest_writer.health
         if self.jobs is not None:
             return
         jobs = background_jobs(
@@ -198,6 +201,7 @@ class Container:
             self.jobs.stop()
             self.jobs = None
         if self.ingest_writer is not None:
+            self.health_checks.pop(INGEST_WRITER, None)
             self.ingest_writer.stop()
             self.ingest_writer = None
 

@@ -26,7 +26,7 @@ def test_health_needs_no_key(anon: TestClient) -> None:
     response = anon.get("/v1/health")
     assert response.status_code == 200
     assert response.json()["status"] == "healthy"
-    assert response.json()["checks"] == {"database": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "ingest_writer": "ok"}
 
 
 def test_health_reports_unhealthy_database(anon: TestClient, container: Container) -> None:

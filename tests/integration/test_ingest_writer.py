@@ -62,3 +62,22 @@ def test_a_failing_delivery_does_not_sink_its_batch(
     finally:
         writer.stop()
     assert [r.results[0].outcome for r in good] == ["created", "created"]
+
+
+def test_a_submission_whose_request_gave_up_is_skipped(container: Container) -> None:
+    """The request was cancelled (its client went away) before the writer took it: nothing
+    is stored for it, and the writer is not hurt by the cancelled future."""
+    writer = IngestWriter(container.uow, container.clock)
+    futures = [writer.submit(delivery(container), event(key)) for key in ("a", "gone", "b")]
+    assert futures[1].cancel()
+    writer.start()
+    try:
+        kept = [futures[0].result(timeout=30), futures[2].result(timeout=30)]
+        later = writer.submit(delivery(container), event("c")).result(timeout=30)
+        assert writer.health() == "ok"
+    finally:
+        writer.stop()
+    assert [r.results[0].outcome for r in [*kept, later]] == ["created"] * 3
+    with container.uow(read_only=True) as uow:
+        alerts, _ = uow.alerts.search(AlertFilter(limit=10))
+    assert sorted(a.dedup_key for a in alerts) == ["a", "b", "c"]

@@ -16,7 +16,8 @@ class Clock(Protocol):
 
 class HealthCheck(Protocol):
     def __call__(self) -> str:
-        """'ok' or a short reason the dependency is unhealthy."""
+        """'ok' (perhaps followed by a note: "ok (restarts: 1; ...)") or a short reason the
+        dependency is unhealthy."""
         ...
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from so1.entrypoints.api.problems import problem, so1_error_response
 from so1.errors import So1Error
 from so1.ports import Clock, IdempotencyStore, StoredResponse
+
+log = logging.getLogger("so1.api")
 
 _NOT_REPLAYED = {401, 403, 429}
 
@@ -143,13 +146,21 @@ class IdempotencyMiddleware:
         try:
             await self.app(scope, _replaying(body), capture)
         finally:
-            status = captured["status"]
-            if status >= 500 or status in _NOT_REPLAYED:
-                await run_in_threadpool(self.store.release, principal, key)
-            else:
-                content_type = Headers(raw=captured["headers"]).get("content-type", "")
-                stored = StoredResponse(status, captured["body"], content_type)
-                await run_in_threadpool(self.store.complete, principal, key, stored)
+            await self._settle(principal, key, captured)
+
+    async def _settle(self, principal: str, key: str, captured: dict[str, Any]) -> None:
+        """Keep the answer for replays, or release the key of a request that failed. The
+        client has its answer already: a database outage here only shortens what is kept."""
+        status = captured["status"]
+        if status >= 500 or status in _NOT_REPLAYED:
+            await run_in_threadpool(self.store.release, principal, key)
+            return
+        content_type = Headers(raw=captured["headers"]).get("content-type", "")
+        stored = StoredResponse(status, captured["body"], content_type)
+        try:
+            await run_in_threadpool(self.store.complete, principal, key, stored)
+        except So1Error as exc:
+            log.warning("could not keep the answer for Idempotency-Key replays: %s", exc.detail)
 
     async def _answer_repeat(
         self, scope: Scope, send: Send, principal: str, key: str, same_request: bool

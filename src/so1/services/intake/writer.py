@@ -16,6 +16,7 @@ from concurrent.futures import Future
 
 from so1.domain.alerts import ParsedDelivery
 from so1.domain.intake import Delivery
+from so1.errors import Unavailable
 from so1.ports import Clock, UnitOfWorkFactory
 from so1.services.intake import deliveries as intake
 
@@ -31,6 +32,11 @@ Item = tuple[Delivery, ParsedDelivery, "Future[intake.IngestResult]"]
 
 
 class IngestWriter:
+    """The writer thread and its queue. A request that gave up (its future cancelled) before
+    its batch was written is skipped. If the thread dies, the batch it held is answered with
+    Unavailable (503, the sender retries) and the next submit or health check starts a new
+    one; ``health()`` says so."""
+
     def __init__(
         self, uow_factory: UnitOfWorkFactory, clock: Clock, max_batch: int = MAX_BATCH
     ) -> None:
@@ -39,42 +45,87 @@ class IngestWriter:
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._guard = threading.Lock()
+        self._restarts = 0
+        self._last_stop: str | None = None
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="so1-ingest", daemon=True)
-            self._thread.start()
+        with self._guard:
+            if self._thread is None:
+                self._thread = self._started()
+
+    def _started(self) -> threading.Thread:
+        thread = threading.Thread(target=self._run, name="so1-ingest", daemon=True)
+        thread.start()
+        return thread
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self._thread is not None:
+        with self._guard:
+            thread, self._thread = self._thread, None
+        if thread is not None:
             self._queue.put(None)
-            self._thread.join(timeout)
-            self._thread = None
+            thread.join(timeout)
 
     def submit(self, delivery: Delivery, parsed: ParsedDelivery) -> Future[intake.IngestResult]:
+        self._ensure_running()
         future: Future[intake.IngestResult] = Future()
         self._queue.put((delivery, parsed, future))
         return future
 
+    def health(self) -> str:
+        """For GET /v1/health: "ok", with the restarts so far; a reason when not running."""
+        if not self._ensure_running():
+            return f"stopped: {self._last_stop}"
+        if not self._restarts:
+            return "ok"
+        return f"ok (restarts: {self._restarts}; last stop: {self._last_stop})"
+
+    def _ensure_running(self) -> bool:
+        """Start a new writer thread if the last one died; False when none is meant to run."""
+        with self._guard:
+            if self._thread is None:
+                return False
+            if not self._thread.is_alive():
+                log.error("the ingest writer had stopped (%s); starting it again", self._last_stop)
+                self._restarts += 1
+                self._thread = self._started()
+        return True
+
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            deadline = time.monotonic() + LINGER_SECONDS
-            while len(batch) < self._max_batch:
-                try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._write(batch)
-                    return
-                batch.append(item)
-            self._write(batch)
+        batch: list[Item] = []
+        try:
+            while (taken := self._next_batch()) is not None:
+                batch = taken
+                self._write(batch)
+                batch = []
+        except BaseException as exc:  # the thread ends: answer what it held, say why
+            self._last_stop = f"{type(exc).__name__}: {exc}"[:300]
+            for _, _, future in batch:
+                _fail(future, Unavailable("the intake writer stopped; retry shortly"))
+            raise
+
+    def _next_batch(self) -> list[Item] | None:
+        """The next deliveries to store (those whose request gave up are dropped), or None
+        to stop."""
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        deadline = time.monotonic() + LINGER_SECONDS
+        while len(batch) < self._max_batch:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if item is None:
+                self._queue.put(None)  # stop after this batch
+                break
+            batch.append(item)
+        return [item for item in batch if item[2].set_running_or_notify_cancel()]
 
     def _write(self, batch: list[Item]) -> None:
+        if not batch:
+            return
         try:
             results = intake.ingest_batch(
                 self._uow_factory, self._clock, [(d, p) for d, p, _ in batch]
@@ -92,3 +143,8 @@ class IngestWriter:
                 future.set_result(intake.ingest(self._uow_factory, self._clock, delivery, parsed))
             except Exception as exc:  # the request gets the error; the others are unaffected
                 future.set_exception(exc)
+
+
+def _fail(future: Future[intake.IngestResult], error: Exception) -> None:
+    if not future.done():
+        future.set_exception(error)

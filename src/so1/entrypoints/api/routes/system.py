@@ -22,7 +22,7 @@ router = APIRouter()
 @router.get("/v1/health", response_model=HealthOut, tags=["system"])
 def health(container: ContainerDep) -> JSONResponse:
     checks = {name: check() for name, check in container.health_checks.items()}
-    healthy = all(result == "ok" for result in checks.values())
+    healthy = all(result == "ok" or result.startswith("ok ") for result in checks.values())
     body = HealthOut(
         status="healthy" if healthy else "unhealthy", checks=checks, version=__version__
     )
