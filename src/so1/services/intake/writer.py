@@ -48,6 +48,7 @@ class IngestWriter:
         self._guard = threading.Lock()
         self._restarts = 0
         self._last_stop: str | None = None
+        self._stopping: threading.Thread | None = None  # a thread on its way out
 
     def start(self) -> None:
         with self._guard:
@@ -85,7 +86,7 @@ class IngestWriter:
         with self._guard:
             if self._thread is None:
                 return False
-            if not self._thread.is_alive():
+            if self._thread is self._stopping or not self._thread.is_alive():
                 log.error("the ingest writer had stopped (%s); starting it again", self._last_stop)
                 self._restarts += 1
                 self._thread = self._started()
@@ -100,6 +101,7 @@ class IngestWriter:
                 batch = []
         except BaseException as exc:  # the thread ends: answer what it held, say why
             self._last_stop = f"{type(exc).__name__}: {exc}"[:300]
+            self._stopping = threading.current_thread()  # before any answer: no race
             for _, _, future in batch:
                 _fail(future, Unavailable("the intake writer stopped; retry shortly"))
             raise
