@@ -113,7 +113,7 @@ def test_scopes_apply_and_revocation_ends_the_session(container: Container) -> N
 
 
 def test_a_login_link_works_once(container: Container, admin_token: str) -> None:
-    token = new_login_link(container.uow, container.clock, Actor("cli"), "admin")
+    token = new_login_link(container.uow, container.clock, Actor("cli"), "admin").token
     client = browser(container)
     first = client.get(f"/login/{token}")
     assert first.status_code == 303 and "so1_session=" in first.headers["set-cookie"]
