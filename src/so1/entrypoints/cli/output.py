@@ -14,13 +14,15 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.measure import Measurement
+from rich.cells import cell_len
 from rich.table import Table
+from rich.text import Text
 
 console = Console()
 # soft_wrap: messages stay one line when piped (Rich would break them at 80 columns).
 err_console = Console(stderr=True, soft_wrap=True)
 
+FOLD_WIDTH = 10  # a column that wraps is not made narrower than this for a long word
 _UTC_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(?:Z|\+00:00)$")
 
 
@@ -72,6 +74,24 @@ def _table(title: str, columns: Sequence[str], cells: list[list[str]], keep: int
     return table
 
 
+def _narrowest(texts: Sequence[str], whole: bool) -> int:
+    """How narrow a column can get: its widest cell when shown whole, else its longest word,
+    folded at FOLD_WIDTH at most."""
+    shown = [Text.from_markup(t) for t in texts]
+    if whole:
+        return max((t.cell_len for t in shown), default=0)
+    words = [cell_len(w) for t in shown for w in t.plain.split()]
+    return min(max(words, default=0), FOLD_WIDTH)
+
+
+def _needed_width(columns: Sequence[str], cells: list[list[str]], keep: int) -> int:
+    borders = 3 * len(columns) + 1  # a rule and a space each side of every column
+    return borders + sum(
+        _narrowest([column] + [row[i] for row in cells], whole=i < keep)
+        for i, column in enumerate(columns)
+    )
+
+
 def print_table(
     title: str,
     columns: Sequence[str],
@@ -86,13 +106,11 @@ def print_table(
     cells = [[plain(v) for v in row] for row in rows]
     droppable = [c for c in optional if c in shown]
     while True:
-        indexes = [columns.index(c) for c in shown]
-        table = _table(title, shown, [[row[i] for i in indexes] for row in cells], keep)
-        needed = Measurement.get(console, console.options, table).minimum
-        if needed <= console.width or not droppable:
+        kept = [[row[columns.index(c)] for c in shown] for row in cells]
+        if _needed_width(shown, kept, keep) <= console.width or not droppable:
             break
         shown.remove(droppable.pop())
-    console.print(table)
+    console.print(_table(title, shown, kept, keep))
     left_out = [c for c in columns if c not in shown]
     if left_out:
         console.print(
@@ -109,3 +127,13 @@ def print_record(title: str, record: dict[str, Any]) -> None:
     for key, value in record.items():
         table.add_row(key, plain(value))
     console.print(table)
+
+
+def print_fields(fields: dict[str, str]) -> None:
+    """Label and value lines, the values aligned and wrapped (no borders)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in fields.items():
+        grid.add_row(label, value)
+    console.print(grid, highlight=False)

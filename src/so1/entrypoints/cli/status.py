@@ -8,7 +8,7 @@ import typer
 
 from so1.config import Settings
 from so1.entrypoints.cli.client import ApiClient, api_url_set
-from so1.entrypoints.cli.output import fail, plain, print_json, print_record
+from so1.entrypoints.cli.output import fail, plain, print_fields, print_json
 
 
 def status(
@@ -36,7 +36,7 @@ def status(
         print_json(found)
     else:
         named = "SO1_API_URL" if api_url_set(settings) else "the default; set SO1_API_URL"
-        print_record("SO1", _summary(client.base_url, named, health, key, system))
+        print_fields(_summary(client.base_url, named, health, key, system))
     problems = (system or {}).get("background", {}).get("problems", [])
     if health.get("status") != "healthy" or problems:
         raise typer.Exit(1)
@@ -64,8 +64,13 @@ def _summary(
 
 
 def _background(background: dict[str, Any]) -> dict[str, str]:
-    where = background["engine"] or "other processes (so1 worker)"
-    lines = {"background": f"SO1_BACKGROUND={background['setting']}; jobs run in {where}"}
+    if background["engine"]:
+        where = f"in this server ({background['engine']})"
+    elif background["setting"] == "worker":
+        where = "in `so1 worker` processes"
+    else:
+        where = "nowhere: switched off in this server"
+    lines = {"background": f"SO1_BACKGROUND={background['setting']}; jobs run {where}"}
     for job in background["jobs"]:
         state = "running" if job["alive"] else "STOPPED"
         last = plain(job["last_finished_at"]) or "no pass yet"
