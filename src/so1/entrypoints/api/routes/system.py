@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from sqlalchemy.engine import URL
 
 from so1 import __version__
 from so1.adapters.db import migrate
@@ -43,7 +45,7 @@ def system(container: ContainerDep, _: Admin) -> SystemOut:
     how the background work fares: the jobs this process runs and the queues they empty."""
     engine = container.engine
     database = DatabaseOut(
-        url=engine.url.render_as_string(hide_password=True),
+        url=_database_url(engine.url),
         dialect=engine.dialect.name,
         revision=migrate.current_revision(engine),
         latest_revision=migrate.head_revision(),
@@ -58,6 +60,15 @@ def system(container: ContainerDep, _: Admin) -> SystemOut:
         problems=health.problems,
     )
     return SystemOut(version=__version__, database=database, background=background)
+
+
+def _database_url(url: URL) -> str:
+    """The URL without its password; a SQLite file by its absolute path (seen from elsewhere,
+    ./so1.db says nothing)."""
+    name = url.database
+    if url.get_backend_name() == "sqlite" and name and not name.startswith((":", "file:")):
+        url = url.set(database=str(Path(name).absolute()))
+    return url.render_as_string(hide_password=True)
 
 
 def _run_out(run: AgentRun) -> RunOut:
