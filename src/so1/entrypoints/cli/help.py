@@ -12,7 +12,7 @@ from typing import Any
 
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
-_TAG = re.compile(r"^<(.*)>(.*)$", re.DOTALL)
+_TAG = re.compile(r"^<([^>]*)>(.*)$", re.DOTALL)
 _WORDS = {"str": "TEXT", "int": "N", "float": "NUMBER", "datetime": "TIME", "path": "FILE"}
 
 
