@@ -80,7 +80,7 @@ def _upgrade(container: Container) -> None:
         migrate.upgrade(container.engine)
     except SQLAlchemyError as exc:
         fail(f"cannot migrate {url}: {exc.__class__.__name__}: {exc.args[0] if exc.args else exc}")
-    note(f"database {url} at revision {migrate.current_revision(container.engine)}")
+    note(f"schema at revision {migrate.current_revision(container.engine)}")
 
 
 def upgrade_if_behind(container: Container) -> None:

@@ -22,7 +22,7 @@ console = Console()
 # soft_wrap: messages stay one line when piped (Rich would break them at 80 columns).
 err_console = Console(stderr=True, soft_wrap=True)
 
-FOLD_WIDTH = 10  # a column that wraps is not made narrower than this for a long word
+FOLD_WIDTH = 16  # a wrapping column keeps its longest word whole up to this width
 _UTC_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2})(?::\d{2}(?:\.\d+)?)?(?:Z|\+00:00)$")
 
 

@@ -40,7 +40,7 @@ def incident_create(
         return
     inc_id = incident["id"]
     console.print(f"recorded {inc_id} ({incident['severity']}, {incident['status']})")
-    console.print(f"open its war room and page its responders: so1 incident declare {inc_id}")
+    console.print(f"declare it (war room, pages): so1 incident declare {inc_id}")
 
 
 @incident_app.command("list")

@@ -73,9 +73,10 @@ def _background(background: dict[str, Any]) -> dict[str, str]:
     lines = {"background": f"SO1_BACKGROUND={background['setting']}; jobs run {where}"}
     for job in background["jobs"]:
         state = "running" if job["alive"] else "STOPPED"
-        last = plain(job["last_finished_at"]) or "no pass yet"
+        last = plain(job["last_finished_at"])
+        passes = f"{job['passes']} passes, the last at {last}" if last else "no pass yet"
         failing = f"; FAILING: {job['last_error']}" if job["failures_in_a_row"] else ""
-        lines[f"  {job['name']}"] = f"{state}, {job['passes']} passes, last {last}{failing}"
+        lines[f"  {job['name']}"] = f"{state}, {passes}{failing}"
     queues = background["queues"]
     lines["queues"] = "; ".join(
         f"{name} {q['waiting']} waiting" + (f" since {plain(q['oldest'])}" if q["oldest"] else "")
