@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -28,7 +29,9 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from so1.entrypoints.cli import app as cli_app
 from tests.e2e.conftest import TOKEN_RE
 from tests.e2e.test_processes import clean_env, free_port
 
@@ -223,3 +226,18 @@ def check_what_they_did(reader: Reader, base: str) -> None:
     assert reader.links, "so1 login-link is in the README"
     assert any(c.startswith("so1 security rotate") for c in reader.ran)
     assert len(reader.ran) >= 25, reader.ran
+
+
+def test_the_commands_the_readme_mentions_exist() -> None:
+    """Commands named in the prose (`so1 keys rotate ID`) parse: each command path and
+    option exists (click reads the whole line before it answers --help)."""
+    prose = re.sub(r"^```.*?^```", "", README.read_text(), flags=re.M | re.S)
+    mentioned = re.findall(r"`(?:\.venv/bin/)?so1 ([^`]*)`", prose)
+    assert len(mentioned) >= 20
+    runner = CliRunner()
+    for line in mentioned:
+        args = shlex.split(line)
+        done = runner.invoke(cli_app, [*args, "--help"], env={"COLUMNS": "100"})
+        assert done.exit_code == 0, f"so1 {line}: {done.output}"
+    broken = runner.invoke(cli_app, ["keys", "rotate", "ID", "--bogus", "--help"])
+    assert broken.exit_code == 2  # the check can fail
