@@ -6,9 +6,9 @@ background thread, so it follows the ``db_url`` parametrization and the test's F
 ``cli`` runs the Typer app with CliRunner. Its environment (SO1_API_URL, SO1_API_KEY,
 SO1_DATABASE_URL, a fixed terminal width, no colour) is passed through the runner, which
 restores ``os.environ`` afterwards, and the working directory is a temporary one so no
-``so1.toml`` is picked up. The local commands (``keys ...``) build their own container; they
-are given the test's clock so that keys they create, revoke or rotate live on the same
-timeline as the server's.
+``so1.toml`` is picked up. The commands that open the database themselves (``keys create``
+without SO1_API_URL, ``security seal-secrets``) build their own container; they are given the
+test's clock so that keys they create live on the same timeline as the server's.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ class CliResult:
         assert self.exit_code == code, f"exit {self.exit_code}\n{self.stdout}\n{self.stderr}"
         assert self.exception is None or isinstance(self.exception, SystemExit), self.exception
         assert "Traceback" not in self.stdout + self.stderr
-        assert self.stderr.strip().startswith("error:"), self.stderr
+        # Commands that open a database name it on a line before the error.
+        assert "\nerror:" in "\n" + self.stderr.strip(), self.stderr
         return self.stderr
 
 

@@ -52,6 +52,17 @@ def test_seed_close_call(api: TestClient) -> None:
     assert kinds == ["incident.declared", "incident.updated", "status.changed"]
 
 
+def test_a_triggered_incident_is_recorded_not_declared(api: TestClient) -> None:
+    incident = declare(api)
+    assert (incident["status"], incident["declared_at"]) == ("triggered", None)
+    first = api.get(f"/v1/incidents/{incident['id']}/timeline").json()["events"][0]
+    assert first["kind"] == "incident.recorded"
+    assert "recorded" in first["summary"] and "declared" not in first["summary"]
+
+    moved = api.patch(f"/v1/incidents/{incident['id']}", json={"status": "investigating"})
+    assert moved.json()["declared_at"] == "2024-01-15T14:45:00Z"
+
+
 def test_invalid_transition_is_409_naming_allowed(api: TestClient) -> None:
     incident = declare(api)
     api.patch(f"/v1/incidents/{incident['id']}", json=SEED_CLOSE)

@@ -8,15 +8,19 @@ import io
 import json
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from so1.bootstrap import Container
+from so1.bootstrap import Container, build_container
+from so1.config import Settings
 from so1.domain.access import Scope
 from so1.domain.alerts import AlertSource
 from so1.domain.severity import Severity
 from so1.entrypoints.api.app import create_app
+from so1.errors import So1Error
 from so1.services.incidents.recording import Actor
 from so1.services.intake.integrations import add_integration, list_integrations
 from tests.conftest import make_key, open_incident
@@ -102,16 +106,23 @@ def test_evidence_bundle_hashes_match_and_are_on_the_timeline(
     assert no_clearance.post(f"/v1/incidents/{incident.id}/evidence").status_code == 403
 
 
-def test_so1_security_rotate_needs_yes(cli: Cli, container: Container, admin_token: str) -> None:
-    refused = cli("security", "rotate").assert_clean_failure()
+def test_so1_security_rotate_needs_yes(
+    server_cli: Cli, container: Container, admin_token: str
+) -> None:
+    refused = server_cli("security", "rotate").assert_clean_failure()
     assert "--yes" in refused
-    done = cli("security", "rotate", "--yes").assert_ok()
-    assert "Rotated 1 API keys and 0 integration secrets" in done.stdout
+    done = server_cli("security", "rotate", "--yes").assert_ok()
+    said = " ".join(done.stdout.split())
+    assert f"Rotated 1 API keys and 0 integration secrets on {server_cli.api_url}" in said
     assert client(container, admin_token).get("/v1/incidents").status_code == 401
+    exported = done.last_line
+    assert exported.startswith("export SO1_API_KEY=so1_")
+    fresh = exported.split("=", 1)[1]
+    assert client(container, fresh).get("/v1/incidents").status_code == 200
 
 
 def test_so1_security_new_key_and_seal_secrets(cli: Cli, container: Container) -> None:
-    cli("integrations", "add", "datadog", "--name", "prod").assert_ok()
+    add_integration(container.uow, container.clock, Actor("t"), AlertSource.DATADOG, "prod")
     key = cli("security", "new-key").assert_ok().last_line
     assert len(key) == 44 and key.endswith("=")
     sealed = cli("security", "seal-secrets", SO1_SECRET_KEY=key).assert_ok()
@@ -119,8 +130,21 @@ def test_so1_security_new_key_and_seal_secrets(cli: Cli, container: Container) -
     with container.engine.connect() as conn:
         [stored] = conn.execute(text("SELECT secret FROM integrations")).scalars()
     assert str(stored).startswith("fernet:")
-    refused = cli("integrations", "list").assert_clean_failure()
-    assert "SO1_SECRET_KEY is not set" in refused
-    assert "prod" in cli("integrations", "list", SO1_SECRET_KEY=key).assert_ok().stdout
+    with pytest.raises(So1Error, match="SO1_SECRET_KEY is not set"):
+        list_integrations(container.uow)
+    keyed = build_container(Settings(database_url=container.settings.database_url, secret_key=key))
+    try:
+        assert [i.name for i in list_integrations(keyed.uow)] == ["prod"]
+    finally:
+        keyed.close()
     bad = cli("security", "seal-secrets", SO1_SECRET_KEY="nope").assert_clean_failure()
     assert "key 1 is not a Fernet key" in bad
+
+
+def test_seal_secrets_never_creates_a_database(cli: Cli, tmp_path: Path) -> None:
+    absent = tmp_path / "elsewhere" / "so1.db"
+    refused = cli("security", "seal-secrets", SO1_DATABASE_URL=f"sqlite:///{absent}")
+    message = " ".join(refused.assert_clean_failure().split())
+    assert f"no database at {absent}" in message
+    assert "SO1_DATABASE_URL" in message
+    assert not absent.exists()

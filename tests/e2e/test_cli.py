@@ -41,7 +41,7 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
-# --- keys (local commands; the live server checks the keys they make) -----------------------
+# --- keys: the first through the database, the rest through the server ------------------
 
 
 def test_keys_create_prints_key_last_and_it_authenticates(cli: Cli, live_server: str) -> None:
@@ -50,6 +50,8 @@ def test_keys_create_prints_key_last_and_it_authenticates(cli: Cli, live_server:
     assert TOKEN_RE.fullmatch(token)
     assert result.stdout.count(token) == 1
     assert "ci-bot" in result.stdout.splitlines()[0]
+    assert "SO1_API_URL is not set" in result.stderr
+    assert cli.db_url.split("@")[-1].split("/")[-1] in result.stderr  # names the database
 
     assert status_of(live_server, token) == 200
     body = {"title": "read-only key tries to write", "severity": "SEV3"}
@@ -58,56 +60,84 @@ def test_keys_create_prints_key_last_and_it_authenticates(cli: Cli, live_server:
     assert "write" in denied.json()["detail"]
 
 
+def test_keys_create_through_the_server_when_api_url_is_set(
+    server_cli: Cli, live_server: str
+) -> None:
+    server_cli.db_url = "sqlite:///never-touched.db"
+    result = server_cli("keys", "create", "--name", "remote", "--scopes", "read,deploy")
+    token = result.assert_ok().last_line
+    assert "SO1_API_URL is not set" not in result.stderr
+    me = call(live_server, token, "GET", "/v1/keys/me").json()
+    assert (me["name"], me["scopes"]) == ("remote", ["deploy", "read"])
+    assert not Path("never-touched.db").exists()
+
+    server_cli.api_key = token  # not an admin key
+    refused = flat(server_cli("keys", "create", "--name", "x").assert_clean_failure())
+    assert "admin" in refused
+
+
 def test_keys_create_refuses_unknown_scope(cli: Cli) -> None:
     result = cli("keys", "create", "--name", "x", "--scopes", "read,root")
     assert "root" in flat(result.assert_clean_failure(code=2))
 
 
-def test_keys_list_table_and_json_without_secrets(cli: Cli) -> None:
-    tokens = [new_key(cli, "reader", "read"), new_key(cli, "deployer", "read,deploy")]
+def test_keys_list_table_and_json_without_secrets(server_cli: Cli) -> None:
+    tokens = [new_key(server_cli, "reader", "read"), new_key(server_cli, "deployer", "read,deploy")]
     secrets = [t.split("_", 2)[2] for t in tokens]
 
-    cli.columns = 200
-    table = cli("keys", "list").assert_ok().stdout
+    server_cli.columns = 200
+    table = server_cli("keys", "list").assert_ok().stdout
     for token, name in zip(tokens, ("reader", "deployer"), strict=True):
         assert key_id(token) in table
         assert name in table
     assert "deploy,read" in table
 
-    listed = json.loads(cli("keys", "list", "--json").assert_ok().stdout)
+    listed = json.loads(server_cli("keys", "list", "--json").assert_ok().stdout)
     by_id = {k["id"]: k for k in listed}
-    assert set(by_id) == {key_id(t) for t in tokens}
+    assert {key_id(t) for t in tokens} < set(by_id)  # beside the fixture's admin key
     assert by_id[key_id(tokens[1])]["scopes"] == "deploy,read"
-    assert by_id[key_id(tokens[0])]["created"] == "2024-01-15T14:45:00+00:00"
-    assert by_id[key_id(tokens[0])]["revoked"] is None
+    assert by_id[key_id(tokens[0])]["created_at"] == "2024-01-15T14:45:00Z"
+    assert by_id[key_id(tokens[0])]["revoked_at"] is None
     for output in (table, json.dumps(listed)):
         assert not any(s in output for s in secrets)
         assert "hash" not in output
 
 
-def test_keys_revoke_makes_the_key_401(cli: Cli, live_server: str) -> None:
-    token = new_key(cli, "leaked", "read,write")
+def test_keys_list_keeps_ids_whole_at_80_columns(server_cli: Cli) -> None:
+    tokens = [new_key(server_cli, f"a-rather-long-key-name-{n}", "read,write") for n in range(2)]
+    table = server_cli("keys", "list").assert_ok().stdout
+    for token in tokens:
+        assert key_id(token) in table
+    assert max(len(line) for line in table.splitlines()) <= 80
+
+
+def test_keys_revoke_makes_the_key_401(server_cli: Cli, live_server: str) -> None:
+    token = new_key(server_cli, "leaked", "read,write")
     assert status_of(live_server, token) == 200
 
-    cli("keys", "revoke", key_id(token)).assert_ok()
+    server_cli("keys", "revoke", key_id(token)).assert_ok()
     assert status_of(live_server, token) == 401
 
-    cli.api_url, cli.api_key = live_server, token
-    assert "API key" in flat(cli("incident", "list").assert_clean_failure())
-    again = cli("keys", "revoke", key_id(token)).assert_clean_failure()
+    admin = server_cli.api_key
+    server_cli.api_key = token
+    assert "API key" in flat(server_cli("incident", "list").assert_clean_failure())
+    server_cli.api_key = admin
+    again = server_cli("keys", "revoke", key_id(token)).assert_clean_failure()
     assert "already revoked" in flat(again)
-    assert "does not exist" in flat(cli("keys", "revoke", "0" * 16).assert_clean_failure())
+    missing = server_cli("keys", "revoke", "0" * 16).assert_clean_failure()
+    assert "does not exist" in flat(missing)
 
 
 def test_keys_rotate_keeps_old_key_for_the_grace_period(
-    cli: Cli, live_server: str, clock: FixedClock
+    server_cli: Cli, live_server: str, clock: FixedClock
 ) -> None:
-    old = new_key(cli, "ci", "read")
-    result = cli("keys", "rotate", key_id(old)).assert_ok()
+    old = new_key(server_cli, "ci", "read")
+    result = server_cli("keys", "rotate", key_id(old)).assert_ok()
     new = result.last_line
     assert TOKEN_RE.fullmatch(new)
     assert new != old
     assert old not in result.stdout
+    assert "until 2024-01-16 14:45Z" in flat(result.stdout)  # the old key lasts a day
 
     assert status_of(live_server, new) == 200
     assert status_of(live_server, old) == 200
@@ -116,7 +146,7 @@ def test_keys_rotate_keeps_old_key_for_the_grace_period(
     clock.advance(timedelta(seconds=1))
     assert status_of(live_server, old) == 401
     assert status_of(live_server, new) == 200
-    gone = cli("keys", "rotate", key_id(old)).assert_clean_failure()
+    gone = server_cli("keys", "rotate", key_id(old)).assert_clean_failure()
     assert "no longer usable" in flat(gone)
 
 
@@ -134,7 +164,9 @@ def test_incident_create_list_show_update(server_cli: Cli, live_server: str) -> 
     assert (incident["severity"], incident["status"]) == ("SEV2", "triggered")
 
     plain = server_cli("incident", "create", "--title", "Slow queries", "--severity", "SEV3")
-    assert "declared INC-20240115-0002 (SEV3, triggered)" in plain.assert_ok().stdout
+    printed = plain.assert_ok().stdout
+    assert "recorded INC-20240115-0002 (SEV3, triggered)" in printed
+    assert "declared" not in printed.replace("so1 incident declare", "")
 
     page = json.loads(server_cli("incident", "list", "--json").assert_ok().stdout)
     assert page["total"] == 2
@@ -160,7 +192,8 @@ def test_incident_create_list_show_update(server_cli: Cli, live_server: str) -> 
     shown = json.loads(server_cli("incident", "show", inc_id, "--json").assert_ok().stdout)
     assert shown["incident"]["status"] == "resolved"
     kinds = [e["kind"] for e in shown["timeline"]["events"]]
-    assert kinds[0] == "incident.declared"
+    assert kinds[0] == "incident.recorded"
+    assert "incident.declared" not in kinds  # created as triggered: never declared
     assert len(kinds) >= 3
     record = server_cli("incident", "show", inc_id).assert_ok().stdout
     assert "Increased connection pool size" in record

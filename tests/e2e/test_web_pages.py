@@ -113,7 +113,7 @@ def test_scopes_apply_and_revocation_ends_the_session(container: Container) -> N
 
 
 def test_a_login_link_works_once(container: Container, admin_token: str) -> None:
-    token = new_login_link(container.uow, container.clock, Actor("cli"), "admin")
+    token = new_login_link(container.uow, container.clock, Actor("cli"), "admin").token
     client = browser(container)
     first = client.get(f"/login/{token}")
     assert first.status_code == 303 and "so1_session=" in first.headers["set-cookie"]
@@ -122,16 +122,22 @@ def test_a_login_link_works_once(container: Container, admin_token: str) -> None
     assert again.status_code == 401 and "unknown, used or expired" in again.text
 
 
-def test_so1_login_link_prints_a_working_link(
-    cli: Cli, container: Container, admin_token: str
-) -> None:
-    printed = cli("login-link", "--key", "admin").assert_ok().last_line
+def test_so1_login_link_prints_a_working_link(server_cli: Cli, container: Container) -> None:
+    printed = server_cli("login-link").assert_ok().last_line
+    assert printed.startswith(f"{server_cli.api_url}/login/")
     token = printed.rsplit("/login/", 1)[1]
     assert browser(container).get(f"/login/{token}").status_code == 303
+    reader = make_key(container, Scope.READ, name="viewer")
+    named = server_cli("login-link", "--key", "viewer").assert_ok()
+    assert "Sign in as viewer" in named.stdout
     assert (
         "no usable API key named 'ghost'"
-        in cli("login-link", "--key", "ghost").assert_clean_failure()
+        in server_cli("login-link", "--key", "ghost").assert_clean_failure()
     )
+    server_cli.api_key = reader  # not an admin: its own link only
+    assert "Sign in as viewer" in server_cli("login-link").assert_ok().stdout
+    other = server_cli("login-link", "--key", "admin").assert_clean_failure()
+    assert "only an admin key" in other
 
 
 def test_approve_and_undo_a_mitigation_from_the_incident_page(

@@ -21,7 +21,16 @@ from so1.ports.metrics import MetricSampleRepository, MetricsSource
 from so1.ports.oncall import CalendarWriter, OnCallRepository
 from so1.ports.platform import HealthProbe, Platform
 from so1.ports.postmortem import ActionItemRepository, PostmortemRepository
-from so1.ports.runtime import Agent, Clock, HealthCheck, HealthChecks, Job, JobRunner
+from so1.ports.runtime import (
+    Agent,
+    Backlog,
+    Clock,
+    HealthCheck,
+    HealthChecks,
+    Job,
+    JobRunner,
+    JobState,
+)
 from so1.ports.store import (
     AgentRunRepository,
     AuditRepository,
@@ -44,6 +53,7 @@ __all__ = [
     "AlertFilter",
     "AlertRepository",
     "AuditRepository",
+    "Backlog",
     "CalendarWriter",
     "CatalogRepository",
     "Clock",
@@ -58,6 +68,7 @@ __all__ = [
     "IntakeRepository",
     "Job",
     "JobRunner",
+    "JobState",
     "KeyRepository",
     "Messenger",
     "MetricSampleRepository",

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident
+from so1.ports.runtime import Backlog
 
 
 class OutboxRepository(Protocol):
@@ -23,6 +24,10 @@ class OutboxRepository(Protocol):
         self, incident_id: str, destination: Destination | None = None
     ) -> list[Outbound]: ...
     def sent_to(self, destination: Destination, since: datetime) -> list[Outbound]: ...
+    def due_backlog(self, now: datetime) -> Backlog:
+        """Messages due for delivery now, and when the oldest of them was queued."""
+        ...
+
     def claim_alarm(self, incident_id: str, check_id: str, occurrence: int, at: datetime) -> bool:
         """Record that a late check was escalated; False if someone already did."""
         ...

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus
 from so1.domain.intake import CorrelationRule, Delivery, DeliveryOutcome, Integration, Silence
+from so1.ports.runtime import Backlog
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,9 @@ class AlertRepository(Protocol):
 
     def triage_state(self, alert_id: str) -> str | None: ...
     def triage_run_id(self, alert_id: str) -> str | None: ...
+    def triage_backlog(self) -> Backlog:
+        """Alerts not yet triaged (waiting or being triaged), the oldest first seen when."""
+        ...
 
 
 class IntakeRepository(Protocol):

@@ -44,10 +44,36 @@ class Job:
     serial: bool = False
 
 
+@dataclass(frozen=True)
+class JobState:
+    """How one job fares in this process: its passes, the last one's outcome, and whether
+    its runner is alive (a thread that died, an engine that stopped)."""
+
+    name: str
+    alive: bool
+    passes: int = 0
+    last_started_at: datetime | None = None
+    last_finished_at: datetime | None = None
+    last_error: str | None = None  # the last pass's failure; None after a pass that worked
+    failures_in_a_row: int = 0
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Work waiting in one of the queues the jobs empty: how much, and since when."""
+
+    waiting: int
+    oldest: datetime | None
+
+
 class JobRunner(Protocol):
     """Runs Jobs: the in-process runner (threads) or a job engine (procrastinate)."""
 
     def start(self) -> None: ...
+
+    def states(self) -> list[JobState]:
+        """The jobs this process runs (none when it only hands work to other processes)."""
+        ...
 
     def wake(self, name: str) -> None:
         """New work for ``name`` was committed: run a pass soon. Never blocks on I/O."""

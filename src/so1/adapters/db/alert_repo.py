@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Connection, RowMapping, func, select, upda
 
 from so1.adapters.db import alert_sql as sql, intake_tables as it
 from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus, SeverityHint
-from so1.ports import AlertFilter
+from so1.ports import AlertFilter, Backlog
 
 a = it.alerts
 _ALERT_FIELDS = list(Alert.__dataclass_fields__)
@@ -207,6 +207,13 @@ class SqlAlertRepository:
             select(a.c.triage_state).where(a.c.id == alert_id)
         ).scalar_one_or_none()
         return state
+
+    def triage_backlog(self) -> Backlog:
+        waiting = a.c.triage_state.in_(("pending", "processing"))
+        row = self._conn.execute(
+            select(func.count(), func.min(a.c.first_seen_at)).where(waiting)
+        ).one()
+        return Backlog(int(row[0]), row[1])
 
     def triage_run_id(self, alert_id: str) -> str | None:
         run_id: str | None = self._conn.execute(

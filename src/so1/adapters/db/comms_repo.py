@@ -6,11 +6,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, and_, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from so1.adapters.db import oncall_tables as ot, tables as t
 from so1.domain.comms import DeliveryStatus, Destination, Outbound
+from so1.ports import Backlog
 
 c = t.communications
 
@@ -59,6 +60,11 @@ class SqlOutboxRepository:
     def any_due(self, now: datetime) -> bool:
         found = self._conn.execute(select(c.c.id).where(*self._due(now)).limit(1)).first()
         return found is not None
+
+    def due_backlog(self, now: datetime) -> Backlog:
+        query = select(func.count(), func.min(c.c.created_at)).where(*self._due(now))
+        row = self._conn.execute(query).one()
+        return Backlog(int(row[0]), row[1])
 
     @staticmethod
     def _due(now: datetime) -> list[Any]:

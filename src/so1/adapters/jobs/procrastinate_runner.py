@@ -26,7 +26,8 @@ from procrastinate import App, PsycopgConnector, jobs as procrastinate_jobs
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.engine import make_url
 
-from so1.ports import Job
+from so1.adapters.jobs.passes import PassLog
+from so1.ports import Job, JobState
 
 log = logging.getLogger("so1.jobs")
 
@@ -72,6 +73,7 @@ class ProcrastinateJobRunner:
         self._execute, self._worker_name = execute, worker_name
         self._jobs = list(jobs)
         self._stall_seconds = stall_seconds
+        self._passes = {job.name: PassLog(job.name) for job in jobs}
         self._tasks: dict[str, Any] = {job.name: self._register(job) for job in jobs}
         self._by_task_name = {f"so1.{name}": task for name, task in self._tasks.items()}
         self._register_stalled_recovery()
@@ -89,8 +91,16 @@ class ProcrastinateJobRunner:
         return [job.name for job in self._jobs]
 
     def _register(self, job: Job) -> Any:
+        passes = self._passes[job.name]
+
         def run_pass(timestamp: int = 0) -> None:  # noqa: ARG001 - the tick's time
-            job.run()
+            passes.started()
+            try:
+                job.run()
+            except Exception as exc:
+                passes.finished(exc)
+                raise
+            passes.finished()
 
         task = self.app.task(
             name=f"so1.{job.name}",
@@ -186,6 +196,15 @@ class ProcrastinateJobRunner:
         loop.call_soon_threadsafe(main.cancel)
         thread.join(STOP_GRACE_SECONDS + 5)
         self._thread = self._loop = self._main = None
+
+    def states(self) -> list[JobState]:
+        """The jobs this process executes: none when it only defers them (API servers with
+        SO1_BACKGROUND=worker), each with its passes in `so1 worker`."""
+        if not self._execute:
+            return []
+        thread = self._thread
+        alive = thread is not None and thread.is_alive() and self._failed is None
+        return [self._passes[job.name].state(alive) for job in self._jobs]
 
     # --- wake-ups -----------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ import logging
 import threading
 from collections.abc import Sequence
 
-from so1.ports import Job
+from so1.adapters.jobs.passes import PassLog
+from so1.ports import Job, JobState
 
 log = logging.getLogger("so1.worker")
 
@@ -20,6 +21,7 @@ class LoopWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.passes = PassLog(job.name)
 
     def start(self) -> None:
         if self._thread is None:
@@ -43,10 +45,18 @@ class LoopWorker:
             self._wake.clear()
             if self._stop.is_set():
                 return
+            self.passes.started()
             try:
                 self.job.run()
-            except Exception:
+            except Exception as exc:
                 log.exception("%s pass failed; retrying", self.job.name)
+                self.passes.finished(exc)
+            else:
+                self.passes.finished()
+
+    def state(self) -> JobState:
+        thread = self._thread
+        return self.passes.state(alive=thread is not None and thread.is_alive())
 
 
 class ThreadJobRunner:
@@ -71,3 +81,6 @@ class ThreadJobRunner:
     def stop(self) -> None:
         for loop in self._loops.values():
             loop.stop()
+
+    def states(self) -> list[JobState]:
+        return [loop.state() for loop in self._loops.values()]

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from so1 import __version__
 from so1.bootstrap import Container, build_container
@@ -20,7 +21,9 @@ from so1.entrypoints.api.routes import (
     database,
     incidents,
     intake_admin,
+    integrations,
     investigation,
+    keys,
     metrics,
     ofrep,
     oncall,
@@ -50,13 +53,16 @@ def create_app(container: Container | None = None) -> FastAPI:
         yield
         container.stop_background()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the fastapi-offline package, so /docs works without a network.
+    app = FastAPIOffline(
         lifespan=lifespan,
         title="SO1 Incident Response",
         version=__version__,
         description=DESCRIPTION,
         docs_url="/docs",
         redoc_url="/redoc",
+        static_url="/docs-assets",
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.container = container
     problems.install(app)
@@ -78,6 +84,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         metrics,
         ofrep,
         intake_admin,
+        integrations,
+        keys,
         oncall,
         comms,
         slack,

@@ -8,22 +8,28 @@ from so1.entrypoints.cli import (
     actions,
     demo,
     intake,
+    keys,
     local,
     oncall,
     remote,
     runs,
     security,
+    status,
     warroom,
     web,
 )
+from so1.entrypoints.cli.help import PlainHelpGroup
 
 app = typer.Typer(
     name="so1",
+    cls=PlainHelpGroup,
     help="SO1 Incident Response: from first alert to published postmortem.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
 local.register(app)
+keys.register(app)
+status.register(app)
 remote.register(app)
 intake.register(app)
 oncall.register(app)

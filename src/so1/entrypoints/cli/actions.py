@@ -21,6 +21,7 @@ def list_items(
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV for a ticket tracker")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
+    """List postmortem action items: a table, JSON, or CSV for a ticket tracker."""
     params: dict[str, Any] = {
         k: v for k, v in {"owner": owner, "status": status, "incident_id": incident}.items() if v
     }
@@ -46,9 +47,8 @@ def list_items(
         ]
         for i in items
     ]
-    print_table(
-        "Action items", ["id", "incident", "action", "owner", "due", "priority", "status"], rows
-    )
+    columns = ["id", "incident", "action", "owner", "due", "priority", "status"]
+    print_table("Action items", columns, rows, keep=2, optional=["owner", "priority", "due"])
 
 
 @actions_app.command("done")
@@ -62,7 +62,7 @@ def report(
     days: Annotated[int, typer.Option(help="the last N days")] = 90,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """MTTA, MTTM, MTTR and incidents by severity, service and cause (GET /v1/analytics)."""
+    """MTTA, MTTM, MTTR, and incidents by severity, service and cause."""
     found = call("GET", "/v1/analytics", params={"days": days})
     if as_json:
         print_json(found)

@@ -1,21 +1,19 @@
-"""Commands for alert senders (local database): integrations; and silences (through the API)."""
+"""Commands for alert senders: integrations (admin key) and silences, on the server named by
+SO1_API_URL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from so1.domain.alerts import AlertSource
 from so1.entrypoints.cli.client import call
-from so1.entrypoints.cli.local import CLI_ACTOR, open_migrated
-from so1.entrypoints.cli.output import console, fail, print_json, print_table
-from so1.errors import So1Error
-from so1.services.intake import integrations
+from so1.entrypoints.cli.output import console, fail, plain, print_json, print_table
 
 integrations_app = typer.Typer(help="Alert senders and their secrets.", no_args_is_help=True)
-silences_app = typer.Typer(help="Silences / maintenance windows.", no_args_is_help=True)
+silences_app = typer.Typer(help="Silences (maintenance windows).", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
 
 _WHERE = {
     AlertSource.EVENTS: "routing_key of POST /v2/enqueue (PagerDuty Events v2 compatible)",
@@ -37,47 +35,34 @@ def add(
     ] = None,
 ) -> None:
     """Add a sender; its secret is printed once, alone on the last line."""
-    container = open_migrated()
-    try:
-        created = integrations.add_integration(
-            container.uow, container.clock, CLI_ACTOR, source, name or source.value, secret
-        )
-    except So1Error as exc:
-        fail(exc.detail)
-    finally:
-        container.close()
+    body: dict[str, Any] = {"source": source.value, "name": name, "secret": secret}
+    made = call("POST", "/v1/integrations", json={k: v for k, v in body.items() if v})
     console.print(
-        f"added {source} integration {created.id} '{created.name}'; use it as the {_WHERE[source]}:"
+        f"added {source} integration {made['id']} '{made['name']}'; use it as the {_WHERE[source]}:"
     )
-    typer.echo(created.secret)
+    typer.echo(made["secret"])
 
 
 @integrations_app.command("list")
-def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def list_(as_json: JsonOpt = False) -> None:
     """List senders (never their secrets)."""
-    container = open_migrated()
-    try:
-        found = integrations.list_integrations(container.uow)
-    except So1Error as exc:
-        fail(exc.detail)
-    finally:
-        container.close()
+    found = call("GET", "/v1/integrations")
+    if as_json:
+        print_json(found)
+        return
     rows = [
         [
-            i.id,
-            i.source.value,
-            i.name,
-            i.created_at.isoformat(timespec="seconds"),
-            i.rotated_at.isoformat(timespec="seconds") if i.rotated_at else None,
-            "disabled" if i.disabled_at else "active",
+            i["id"],
+            i["source"],
+            i["name"],
+            i["created_at"],
+            i["rotated_at"],
+            "disabled" if i["disabled_at"] else "active",
         ]
         for i in found
     ]
     columns = ["id", "source", "name", "created", "rotated", "state"]
-    if as_json:
-        print_json([dict(zip(columns, row, strict=True)) for row in rows])
-    else:
-        print_table("Integrations", columns, rows)
+    print_table("Integrations", columns, rows, optional=["created", "rotated"])
 
 
 @integrations_app.command("rotate")
@@ -93,41 +78,21 @@ def rotate(
     ] = None,
 ) -> None:
     """New secret; the previous one stays valid for the grace period. Printed on the last line."""
-    container = open_migrated()
-    seconds = (
-        container.settings.integration_rotation_grace_seconds
-        if grace_seconds is None
-        else grace_seconds
+    body = {"secret": secret, "grace_seconds": grace_seconds}
+    made = call(
+        "POST",
+        f"/v1/integrations/{integration_id}/rotate",
+        json={k: v for k, v in body.items() if v is not None},
     )
-    try:
-        rotated = integrations.rotate_integration(
-            container.uow,
-            container.clock,
-            CLI_ACTOR,
-            integration_id,
-            timedelta(seconds=seconds),
-            secret,
-        )
-    except So1Error as exc:
-        fail(exc.detail)
-    finally:
-        container.close()
-    console.print(
-        f"rotated {integration_id}; the old secret works {timedelta(seconds=seconds)} more:"
-    )
-    typer.echo(rotated.secret)
+    until = plain(made["previous_valid_until"])
+    console.print(f"rotated {integration_id}; the old secret works until {until}:")
+    typer.echo(made["secret"])
 
 
 @integrations_app.command("disable")
 def disable(integration_id: str) -> None:
     """Stop accepting anything signed with this integration's secrets."""
-    container = open_migrated()
-    try:
-        integrations.disable_integration(container.uow, container.clock, CLI_ACTOR, integration_id)
-    except So1Error as exc:
-        fail(exc.detail)
-    finally:
-        container.close()
+    call("POST", f"/v1/integrations/{integration_id}/disable")
     console.print(f"disabled {integration_id}")
 
 
@@ -148,19 +113,25 @@ def silence_add(
             fail(f"--match takes field=value, not '{item}'", code=2)
         matchers[key.strip()] = value.strip()
     body = {"matchers": matchers, "reason": reason, "duration_minutes": duration}
-    created = call("POST", "/v1/silences", json=body)
-    console.print(f"silence {created['id']} active until {created['ends_at']}")
+    created = call(
+        "POST",
+        "/v1/silences",
+        json=body,
+        fields={"matchers": "--match", "duration_minutes": "--duration"},
+    )
+    console.print(f"silence {created['id']} active until {plain(created['ends_at'])}")
 
 
 @silences_app.command("list")
-def silence_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def silence_list(as_json: JsonOpt = False) -> None:
     """List silences, active first."""
     found = call("GET", "/v1/silences")
     if as_json:
         print_json(found)
         return
     columns = ["id", "matchers", "starts_at", "ends_at", "active", "reason"]
-    print_table("Silences", columns, [[s.get(c) for c in columns] for s in found])
+    rows = [[s.get(c) for c in columns] for s in found]
+    print_table("Silences", columns, rows, optional=["starts_at"])
 
 
 @silences_app.command("expire")

@@ -1,22 +1,27 @@
-"""Commands that work on this machine's database directly: serve, db, keys."""
+"""Commands that work on a database directly: serve, worker, db upgrade (and, through
+``open_database``, `so1 keys create` without SO1_API_URL and `so1 security seal-secrets`).
+
+Each says which database it uses, and none creates a SQLite file unannounced: the ones whose
+job it is (serve, db upgrade, the first key) say they are creating it, the others refuse."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 import threading
-from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from so1.adapters.db import migrate
 from so1.bootstrap import Container, build_container
 from so1.config import Settings
-from so1.domain.access import ApiKey, parse_scopes
-from so1.entrypoints.cli.output import console, fail, print_json, print_table
+from so1.entrypoints.cli.output import console, fail, note
 from so1.errors import So1Error
 from so1.services.access import keys as access
 from so1.services.incidents.recording import Actor
@@ -24,16 +29,49 @@ from so1.services.incidents.recording import Actor
 CLI_ACTOR = Actor(name="cli")
 
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
-keys_app = typer.Typer(help="API keys (works on the local database).", no_args_is_help=True)
 
 
-def _container() -> Container:
+def _container(settings: Settings) -> Container:
     try:
-        return build_container(Settings())
+        return build_container(settings)
     except (ValueError, SQLAlchemyError) as exc:
         fail(f"cannot open the database: {exc}")
     except So1Error as exc:  # a setting that cannot work, e.g. a malformed SO1_SECRET_KEY
         fail(exc.detail)
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file a SQLite URL names (None for other databases and in-memory ones)."""
+    url = make_url(database_url)
+    name = url.database
+    if url.get_backend_name() != "sqlite" or not name or name == ":memory:":
+        return None
+    if name.startswith("file:") or url.query.get("uri"):
+        return None  # a SQLite URI: its own rules
+    return Path(name).absolute()
+
+
+def open_database(command: str, *, create: bool) -> Container:
+    """A container on SO1_DATABASE_URL, named on stderr. A SQLite file that does not exist
+    yet is created only with ``create`` (and said so); otherwise the command stops."""
+    settings = Settings()
+    try:
+        shown = make_url(settings.database_url).render_as_string(hide_password=True)
+        new_file = sqlite_file(settings.database_url)
+    except ArgumentError:
+        fail(f"SO1_DATABASE_URL is not a database URL: {settings.database_url!r}")
+    if new_file is not None and new_file.exists():
+        new_file = None
+    if new_file is None:
+        note(f"database: {shown}")
+    elif create:
+        note(f"database: {shown} (a new SQLite file, created now: {new_file})")
+    else:
+        fail(
+            f"no database at {new_file}: `so1 {command}` creates none. Run it where `so1 serve`"
+            " keeps its database, or set SO1_DATABASE_URL (client commands use SO1_API_URL)"
+        )
+    return _container(settings)
 
 
 def _upgrade(container: Container) -> None:
@@ -42,7 +80,26 @@ def _upgrade(container: Container) -> None:
         migrate.upgrade(container.engine)
     except SQLAlchemyError as exc:
         fail(f"cannot migrate {url}: {exc.__class__.__name__}: {exc.args[0] if exc.args else exc}")
-    console.print(f"database {url} at revision {migrate.current_revision(container.engine)}")
+    note(f"schema at revision {migrate.current_revision(container.engine)}")
+
+
+def upgrade_if_behind(container: Container) -> None:
+    if migrate.current_revision(container.engine) != migrate.head_revision():
+        _upgrade(container)
+
+
+def client_url(host: str, port: int) -> str:
+    """Where a client on this machine reaches a server bound to ``host``."""
+    if host in ("0.0.0.0", ""):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass  # a host name
+    return f"http://{host}:{port}"
 
 
 def serve(
@@ -53,7 +110,7 @@ def serve(
     """Migrate the database, then serve the API and web pages."""
     settings = Settings()
     host, port = host or settings.host, port or settings.port
-    container = _container()
+    container = open_database("serve", create=True)
     _upgrade(container)
     if settings.bootstrap_admin_key:
         issued = access.ensure_admin_key(container.uow, container.clock)
@@ -64,8 +121,11 @@ def serve(
                 "  export SO1_API_KEY=<that key>; more with `so1 keys create --name NAME`"
             )
     container.close()
-    base = f"http://{host}:{port}"
+    base = client_url(host, port)
     typer.echo(f"SO1 serving on {base}  (API docs: {base}/docs, health: {base}/v1/health)")
+    if base != settings.api_url.rstrip("/"):
+        typer.echo(f"The CLI calls {settings.api_url}; point it here with:")
+        typer.echo(f"  export SO1_API_URL={base}")
     uvicorn.run(
         "so1.entrypoints.api.app:create_default_app",
         factory=True,
@@ -80,117 +140,9 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply pending migrations (safe to run while servers start)."""
-    container = _container()
+    container = open_database("db upgrade", create=True)
     _upgrade(container)
     container.close()
-
-
-def _key_row(key: ApiKey) -> list[str | None]:
-    def iso(value: object) -> str | None:
-        return value.isoformat(timespec="seconds") if hasattr(value, "isoformat") else None
-
-    scopes = ",".join(sorted(s.value for s in key.scopes))
-    return [
-        key.id,
-        key.name,
-        scopes,
-        iso(key.created_at),
-        iso(key.expires_at),
-        iso(key.revoked_at),
-        iso(key.last_used_at),
-    ]
-
-
-_KEY_COLUMNS = ["id", "name", "scopes", "created", "expires", "revoked", "last used"]
-
-
-@keys_app.command("create")
-def keys_create(
-    name: Annotated[str, typer.Option(help="who or what uses the key")],
-    scopes: Annotated[
-        str, typer.Option(help="comma-separated: read,write,deploy,security,admin")
-    ] = "read,write",
-    expires_in_days: Annotated[int | None, typer.Option(min=1, help="expire after N days")] = None,
-) -> None:
-    """Create a key; the key itself is printed once, alone on the last line."""
-    try:
-        wanted = parse_scopes([s.strip() for s in scopes.split(",") if s.strip()])
-    except ValueError as exc:
-        fail(str(exc), code=2)
-    container = _container()
-    _upgrade_quietly(container)
-    expires = container.clock.now() + timedelta(days=expires_in_days) if expires_in_days else None
-    issued = access.create_key(container.uow, container.clock, CLI_ACTOR, name, wanted, expires)
-    container.close()
-    console.print(f"created key {issued.key.id} '{name}' with scopes {scopes}; store it now:")
-    typer.echo(issued.token)
-
-
-@keys_app.command("list")
-def keys_list(as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False) -> None:
-    """List keys (never their secrets)."""
-    container = _container()
-    _upgrade_quietly(container)
-    rows = [_key_row(k) for k in access.list_keys(container.uow)]
-    container.close()
-    if as_json:
-        print_json([dict(zip(_KEY_COLUMNS, row, strict=True)) for row in rows])
-    else:
-        print_table("API keys", _KEY_COLUMNS, rows)
-
-
-@keys_app.command("revoke")
-def keys_revoke(
-    key_id: Annotated[str, typer.Argument(help="the key's id (not the secret)")],
-) -> None:
-    """Revoke a key at once."""
-    container = _container()
-    try:
-        access.revoke_key(container.uow, container.clock, CLI_ACTOR, key_id)
-    except So1Error as exc:
-        fail(exc.detail)
-    finally:
-        container.close()
-    console.print(f"revoked key {key_id}")
-
-
-@keys_app.command("rotate")
-def keys_rotate(
-    key_id: Annotated[str, typer.Argument(help="the key's id (not the secret)")],
-    grace_seconds: Annotated[
-        int | None,
-        typer.Option(
-            min=0, help="old key keeps working this long [SO1_KEY_ROTATION_GRACE_SECONDS]"
-        ),
-    ] = None,
-) -> None:
-    """Issue a replacement key; the old one keeps working for the grace period."""
-    container = _container()
-    grace = timedelta(
-        seconds=grace_seconds
-        if grace_seconds is not None
-        else container.settings.key_rotation_grace_seconds
-    )
-    try:
-        issued = access.rotate_key(container.uow, container.clock, CLI_ACTOR, key_id, grace)
-    except So1Error as exc:
-        fail(exc.detail)
-    finally:
-        container.close()
-    console.print(f"new key {issued.key.id} replaces {key_id}, which expires in {grace}:")
-    typer.echo(issued.token)
-
-
-def _upgrade_quietly(container: Container) -> None:
-    if migrate.current_revision(container.engine) != migrate.head_revision():
-        _upgrade(container)
-
-
-def open_migrated() -> Container:
-    """A container on a database at the latest schema (migrating first when needed)."""
-    container = _container()
-    _upgrade_quietly(container)
-    return container
 
 
 def _log_to_stderr(level: str) -> None:
@@ -206,7 +158,7 @@ def _log_to_stderr(level: str) -> None:
 def worker() -> None:
     """Run the background work (triage, delivery of messages and pages, runbook clocks and
     escalation) without serving HTTP; pair with SO1_BACKGROUND=worker on the servers."""
-    container = _container()
+    container = open_database("worker", create=False)
     _log_to_stderr(container.settings.log_level)
     _upgrade(container)
     stop = threading.Event()
@@ -225,4 +177,3 @@ def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command()(worker)
     app.add_typer(db_app, name="db")
-    app.add_typer(keys_app, name="keys")

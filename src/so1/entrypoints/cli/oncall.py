@@ -52,7 +52,7 @@ def now(
             ]
         )
     columns = ["schedule", "team", "on call", "via", "until", "next", "from"]
-    print_table("On call now", columns, rows)
+    print_table("On call now", columns, rows, optional=["via", "from", "next"])
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 import yaml
@@ -11,12 +11,15 @@ import yaml
 from so1.entrypoints.cli.client import ApiClient, call
 from so1.entrypoints.cli.output import console, fail, print_json, print_record, print_table
 
-incident_app = typer.Typer(help="Declare, list, show and update incidents.", no_args_is_help=True)
+incident_app = typer.Typer(
+    help="Record, declare, list, show and update incidents.", no_args_is_help=True
+)
 catalog_app = typer.Typer(help="The service catalog.", no_args_is_help=True)
 flags_app = typer.Typer(help="Feature flags.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
-_INCIDENT_COLUMNS = ["id", "severity", "status", "title", "service", "commander", "detected_at"]
+_INCIDENT_FIELDS = ["id", "severity", "status", "title", "service", "commander", "detected_at"]
+_INCIDENT_COLUMNS = ["id", "sev", "status", "title", "service", "commander", "detected"]
 
 
 @incident_app.command("create")
@@ -28,14 +31,16 @@ def incident_create(
     status: Annotated[str, typer.Option(help="triggered or investigating")] = "triggered",
     as_json: JsonOpt = False,
 ) -> None:
-    """Declare an incident."""
+    """Record an incident (no war room, no pages: `so1 incident declare` does that)."""
     body = {"title": title, "severity": severity.upper(), "status": status}
     body |= {k: v for k, v in {"service": service, "summary": summary}.items() if v}
     incident = call("POST", "/v1/incidents", json=body)
     if as_json:
         print_json(incident)
         return
-    console.print(f"declared {incident['id']} ({incident['severity']}, {incident['status']})")
+    inc_id = incident["id"]
+    console.print(f"recorded {inc_id} ({incident['severity']}, {incident['status']})")
+    console.print(f"declare it (war room, pages): so1 incident declare {inc_id}")
 
 
 @incident_app.command("list")
@@ -52,8 +57,10 @@ def incident_list(
     if as_json:
         print_json(page)
         return
-    rows = [[i.get(c) for c in _INCIDENT_COLUMNS] for i in page["items"]]
-    print_table(f"Incidents ({len(rows)} of {page['total']})", _INCIDENT_COLUMNS, rows)
+    rows = [[i.get(c) for c in _INCIDENT_FIELDS] for i in page["items"]]
+    title = f"Incidents ({len(rows)} of {page['total']})"
+    optional = ["service", "commander", "detected"]
+    print_table(title, _INCIDENT_COLUMNS, rows, optional=optional)
 
 
 @incident_app.command("show")
@@ -66,7 +73,7 @@ def incident_show(incident_id: str, as_json: JsonOpt = False) -> None:
         return
     print_record(incident["id"], incident)
     rows = [[e["occurred_at"], e["kind"], e["actor"], e["summary"]] for e in timeline["events"]]
-    print_table("Timeline", ["at", "kind", "actor", "summary"], rows)
+    print_table("Timeline", ["at", "kind", "actor", "summary"], rows, optional=["actor"])
 
 
 @incident_app.command("update")
@@ -83,7 +90,8 @@ def incident_update(
     commander: Annotated[str | None, typer.Option()] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Change status, severity or fields (the seed's close call is --status resolved)."""
+    """Change status, severity (with --reason) or fields; close with --status resolved and
+    --resolution-summary."""
     fields = {
         "status": status,
         "severity": severity.upper() if severity else None,
@@ -96,7 +104,9 @@ def incident_update(
     body = {k: v for k, v in fields.items() if v is not None}
     if not body:
         fail("nothing to update: give at least one option (see --help)", code=2)
-    incident = call("PATCH", f"/v1/incidents/{incident_id}", json=body)
+    incident = call(
+        "PATCH", f"/v1/incidents/{incident_id}", json=body, fields={"severity_reason": "--reason"}
+    )
     if as_json:
         print_json(incident)
         return
@@ -136,6 +146,18 @@ def catalog_load(
     console.print(f"loaded {len(services)} service(s) from {file}")
 
 
+@catalog_app.command("list")
+def catalog_list(as_json: JsonOpt = False) -> None:
+    """List the services in the catalog."""
+    services = call("GET", "/v1/services")
+    if as_json:
+        print_json(services)
+        return
+    columns = ["name", "tier", "owner_team", "dependencies", "users"]
+    rows = [[s.get(c) for c in columns] for s in services]
+    print_table("Services", columns, rows, optional=["dependencies", "users"])
+
+
 @flags_app.command("list")
 def flags_list(as_json: JsonOpt = False) -> None:
     """List feature flags."""
@@ -144,7 +166,8 @@ def flags_list(as_json: JsonOpt = False) -> None:
         print_json(flags)
         return
     columns = ["key", "enabled", "service", "updated_by", "updated_at"]
-    print_table("Feature flags", columns, [[f.get(c) for c in columns] for f in flags])
+    rows = [[f.get(c) for c in columns] for f in flags]
+    print_table("Feature flags", columns, rows, optional=["updated_by", "updated_at"])
 
 
 _STATES = {"on": True, "true": True, "enable": True, "off": False, "false": False, "disable": False}
@@ -155,19 +178,37 @@ def flags_set(
     key: str,
     state: Annotated[str, typer.Argument(help="on or off")],
     reason: Annotated[str | None, typer.Option(help="why (kept with the flip)")] = None,
-    create: Annotated[bool, typer.Option(help="create the flag if it does not exist")] = False,
+    create: Annotated[
+        bool, typer.Option("--create", help="create the flag (or replace it) if need be")
+    ] = False,
+    service: Annotated[
+        str | None, typer.Option(help="with --create: the service the flag belongs to")
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="with --create: what it does")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Turn a flag on or off (the seed's PATCH {"enabled": false})."""
+    """Turn a flag on or off; every flip is kept with who, when and why. A flag must exist:
+    make it with --create."""
     if state.lower() not in _STATES:
         fail(f"state must be on or off, not '{state}'", code=2)
+    if (service or description) and not create:
+        fail("--service and --description describe a new flag: add --create", code=2)
     body: dict[str, Any] = {"enabled": _STATES[state.lower()], "reason": reason}
-    method = "PUT" if create else "PATCH"
-    flag = call(method, f"/v1/feature-flags/{key}", json=body)
+    if create:
+        body |= {k: v for k, v in {"service": service, "description": description}.items() if v}
+    flag = call("PUT" if create else "PATCH", f"/v1/feature-flags/{key}", json=body, none_on=(404,))
+    if flag is None:
+        _no_such_flag(key)
     if as_json:
         print_json(flag)
         return
     console.print(f"{flag['key']} is now {'on' if flag['enabled'] else 'off'}")
+
+
+def _no_such_flag(key: str) -> NoReturn:
+    known = [f["key"] for f in call("GET", "/v1/feature-flags")]
+    some = ", ".join(known[:10]) or "none yet"
+    fail(f"no feature flag '{key}' (flags: {some}); create it with --create")
 
 
 def register(app: typer.Typer) -> None:

@@ -80,7 +80,8 @@ def runbook(incident_id: str, as_json: JsonOpt = False) -> None:
         state = f"[{style}]{check['state']}[/]" if style else check["state"]
         rows.append([check["phase"], check["title"], state, check["due_at"], check["evidence"]])
     title = f"Runbook of {incident_id} ({len(found['late'])} late)"
-    print_table(title, ["phase", "check", "state", "due", "evidence"], rows)
+    columns = ["phase", "check", "state", "due", "evidence"]
+    print_table(title, columns, rows, keep=0, optional=["phase", "evidence"])
 
 
 def register(app: typer.Typer) -> None:  # noqa: ARG001 - they join `so1 incident`

@@ -1,5 +1,5 @@
-"""`so1 login-link`: a one-time link that signs in to the web pages (works on the local
-database, like `so1 keys`)."""
+"""`so1 login-link`: a one-time link that signs in to the web pages of the server named by
+SO1_API_URL."""
 
 from __future__ import annotations
 
@@ -7,31 +7,26 @@ from typing import Annotated
 
 import typer
 
-from so1.entrypoints.cli.local import open_migrated
-from so1.entrypoints.cli.output import fail
-from so1.errors import So1Error
-from so1.services.access.web_sessions import LINK_LIFETIME, new_login_link
-from so1.services.incidents.recording import Actor
+from so1.entrypoints.cli.client import ApiClient
+from so1.entrypoints.cli.output import plain
 
 
 def login_link(
     key_name: Annotated[
-        str, typer.Option("--key", help="sign in as this API key's name")
-    ] = "admin",
+        str | None,
+        typer.Option("--key", help="sign in as this API key's name (admin); default: your own"),
+    ] = None,
 ) -> None:
-    """Print a link that signs in to the web pages once, within 15 minutes, with the scopes
-    of the newest usable key of that name."""
-    container = open_migrated()
+    """Print a link that signs in to the web pages once, within 15 minutes, with the scopes of
+    your key (SO1_API_KEY), or of the newest usable key of another name."""
+    client = ApiClient.from_settings()
     try:
-        token = new_login_link(container.uow, container.clock, Actor("cli"), key_name)
-    except So1Error as exc:
-        fail(exc.detail)
+        body = {"key_name": key_name} if key_name else {}
+        link = client.request("POST", "/v1/login-links", json=body, fields={"key_name": "--key"})
     finally:
-        container.close()
-    base = container.settings.api_url.rstrip("/")
-    minutes = int(LINK_LIFETIME.total_seconds() // 60)
-    typer.echo(f"Open within {minutes} minutes (it works once):")
-    typer.echo(f"{base}/login/{token}")
+        client.close()
+    typer.echo(f"Sign in as {link['key_name']}; open before {plain(link['expires_at'])} (once):")
+    typer.echo(f"{client.base_url}{link['path']}")
 
 
 def register(app: typer.Typer) -> None:

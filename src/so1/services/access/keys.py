@@ -60,6 +60,14 @@ def list_keys(uow_factory: UnitOfWorkFactory) -> list[ApiKey]:
         return uow.keys.all()
 
 
+def get_key(uow_factory: UnitOfWorkFactory, key_id: str) -> ApiKey:
+    with uow_factory(read_only=True) as uow:
+        key = uow.keys.get(key_id)
+    if key is None:
+        raise NotFound(f"API key {key_id} does not exist")
+    return key
+
+
 def revoke_key(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, key_id: str) -> None:
     now = clock.now()
     with uow_factory() as uow:

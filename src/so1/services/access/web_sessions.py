@@ -7,12 +7,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from so1.domain.access import ApiKey, Scope
-from so1.errors import NotFound, Unauthorized
+from so1.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from so1.ports import Clock, UnitOfWorkFactory
 from so1.services.access import keys as access
 from so1.services.incidents.recording import Actor, Change, record
@@ -76,27 +76,43 @@ def from_cookie(uow_factory: UnitOfWorkFactory, clock: Clock, cookie: str | None
     return Session(key, str(data.get("c")))
 
 
+@dataclass(frozen=True)
+class LoginLink:
+    token: str  # for /login/<token>; shown once, only its hash is kept
+    key: ApiKey
+    expires_at: datetime
+
+
 def new_login_link(
-    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, key_name: str
-) -> str:
-    """A token for /login/<token>, usable once within 15 minutes, signing in as the newest
-    usable key named ``key_name``."""
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, key_name: str | None = None
+) -> LoginLink:
+    """A token for /login/<token>, usable once within 15 minutes. It signs in as the caller's
+    own key, or (``key_name``, admin keys only) as the newest usable key of that name."""
     now = clock.now()
     with uow_factory() as uow:
-        usable = [k for k in uow.keys.all() if k.name == key_name and k.is_usable(now)]
-        if not usable:
-            raise NotFound(f"no usable API key named '{key_name}' (so1 keys list)")
-        key = max(usable, key=lambda k: k.created_at)
+        caller = uow.keys.get(actor.key_id) if actor.key_id else None
+        if key_name is None or (caller is not None and key_name == caller.name):
+            if caller is None:
+                raise ValidationFailed("name the key to sign in as", "key_name")
+            key = caller
+        elif caller is not None and not caller.allows(Scope.ADMIN):
+            raise Forbidden("only an admin key makes login links for other keys")
+        else:
+            key = _newest_usable(uow.keys.all(), key_name, now)
         token = secrets.token_urlsafe(32)
-        uow.web.add_link(_hash(token), key.id, now + LINK_LIFETIME, now)
-        record(
-            uow,
-            actor,
-            now,
-            Change("web.login_link", "api_key", key.id, f"login link for {key_name}"),
-        )
+        expires_at = now + LINK_LIFETIME
+        uow.web.add_link(_hash(token), key.id, expires_at, now)
+        change = Change("web.login_link", "api_key", key.id, f"login link for {key.name}")
+        record(uow, actor, now, change)
         uow.commit()
-    return token
+    return LoginLink(token, key, expires_at)
+
+
+def _newest_usable(keys: list[ApiKey], name: str, now: datetime) -> ApiKey:
+    usable = [k for k in keys if k.name == name and k.is_usable(now)]
+    if not usable:
+        raise NotFound(f"no usable API key named '{name}' (so1 keys list)")
+    return max(usable, key=lambda k: k.created_at)
 
 
 def start_with_link(

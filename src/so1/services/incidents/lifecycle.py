@@ -98,14 +98,19 @@ def declare(
 
 
 def _created_change(incident: Incident) -> Change:
+    """The first timeline event: ``incident.declared`` only when the record starts declared
+    (``investigating``, ``declared_at`` set); a ``triggered`` one is just recorded, and is
+    declared later (its move to investigating, or the incident-commander's war room)."""
+    declared = incident.declared_at is not None
+    verb = "declared" if declared else "recorded"
     return Change(
         action="incident.create",
         resource_type="incident",
         resource_id=incident.id,
-        summary=f"{incident.severity} incident declared: {incident.title}",
+        summary=f"{incident.severity} incident {verb}: {incident.title}",
         detail={"severity": incident.severity.value, "status": incident.status.value},
         incident_id=incident.id,
-        timeline_kind="incident.declared",
+        timeline_kind="incident.declared" if declared else "incident.recorded",
     )
 
 

@@ -36,10 +36,7 @@ def add_integration(
     secret: str | None = None,
 ) -> Integration:
     now = clock.now()
-    if secret is not None and len(secret) < 8:
-        raise ValidationFailed("a secret shorter than 8 characters is too easy to guess", "secret")
-    if secret is not None and len(secret) > SECRET_MAX:
-        raise ValidationFailed(f"a secret longer than {SECRET_MAX} characters", "secret")
+    _check_secret(secret)
     integration = Integration(
         id=f"int_{secrets.token_hex(8)}",
         source=source,
@@ -62,6 +59,13 @@ def add_integration(
     return integration
 
 
+def _check_secret(secret: str | None) -> None:
+    if secret is not None and len(secret) < 8:
+        raise ValidationFailed("a secret shorter than 8 characters is too easy to guess", "secret")
+    if secret is not None and len(secret) > SECRET_MAX:
+        raise ValidationFailed(f"a secret longer than {SECRET_MAX} characters", "secret")
+
+
 def list_integrations(uow_factory: UnitOfWorkFactory) -> list[Integration]:
     with uow_factory(read_only=True) as uow:
         return uow.intake.integrations()
@@ -77,6 +81,7 @@ def rotate_integration(
 ) -> Integration:
     """New secret; the previous one keeps working for ``grace``."""
     now = clock.now()
+    _check_secret(secret)
     with uow_factory() as uow:
         current = uow.intake.integration(integration_id)
         if current is None or current.disabled_at is not None:

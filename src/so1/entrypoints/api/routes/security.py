@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Response
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, Field
 
 from so1.entrypoints.api.deps import Admin, ContainerDep, Security
 from so1.services.investigation import security_playbook as svc
@@ -19,6 +19,7 @@ class RotatedKey(BaseModel):
     name: str
     scopes: list[str]
     token: str
+    replaces: str | None = Field(description="the id of the key this one replaces")
 
 
 class RotatedIntegration(BaseModel):
@@ -45,6 +46,7 @@ def rotate(container: ContainerDep, actor: Admin) -> RotationOut:
             name=k.key.name,
             scopes=sorted(s.value for s in k.key.scopes),
             token=k.token,
+            replaces=k.key.rotated_from,
         )
         for k in done.keys
     ]

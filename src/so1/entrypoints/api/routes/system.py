@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
+from sqlalchemy.engine import URL
 
 from so1 import __version__
+from so1.adapters.db import migrate
 from so1.domain.records import AgentRun
+from so1.entrypoints.api.admin_schemas import (
+    BackgroundOut,
+    DatabaseOut,
+    JobOut,
+    QueueOut,
+    SystemOut,
+)
 from so1.entrypoints.api.deps import Admin, ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import AuditOut, HealthOut, OrchestrateIn, RunOut
-from so1.services import orchestration
+from so1.services import orchestration, worker_health
 from so1.services.access import keys as access
 from so1.services.mitigation.runs import decide_approval
 
@@ -27,6 +37,38 @@ def health(container: ContainerDep) -> JSONResponse:
         status="healthy" if healthy else "unhealthy", checks=checks, version=__version__
     )
     return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+
+
+@router.get("/v1/system", response_model=SystemOut, tags=["system"])
+def system(container: ContainerDep, _: Admin) -> SystemOut:
+    """What `so1 status` shows: the version, the database this server uses (no password), and
+    how the background work fares: the jobs this process runs and the queues they empty."""
+    engine = container.engine
+    database = DatabaseOut(
+        url=_database_url(engine.url),
+        dialect=engine.dialect.name,
+        revision=migrate.current_revision(engine),
+        latest_revision=migrate.head_revision(),
+    )
+    states = container.jobs.states() if container.jobs is not None else []
+    health = worker_health.worker_health(container.uow, container.clock, states)
+    background = BackgroundOut(
+        setting=container.settings.background,
+        engine=container.job_engine,
+        jobs=[JobOut(**asdict(job)) for job in health.jobs],
+        queues={name: QueueOut(**asdict(q)) for name, q in health.queues.items()},
+        problems=health.problems,
+    )
+    return SystemOut(version=__version__, database=database, background=background)
+
+
+def _database_url(url: URL) -> str:
+    """The URL without its password; a SQLite file by its absolute path (seen from elsewhere,
+    ./so1.db says nothing)."""
+    name = url.database
+    if url.get_backend_name() == "sqlite" and name and not name.startswith((":", "file:")):
+        url = url.set(database=str(Path(name).absolute()))
+    return url.render_as_string(hide_password=True)
 
 
 def _run_out(run: AgentRun) -> RunOut:
