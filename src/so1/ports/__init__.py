@@ -25,6 +25,7 @@ from so1.ports.runtime import Agent, Clock, HealthCheck, HealthChecks, Job, JobR
 from so1.ports.store import (
     AgentRunRepository,
     AuditRepository,
+    EventDispatcher,
     IdempotencyStore,
     IncidentFilter,
     IncidentRepository,
@@ -48,6 +49,7 @@ __all__ = [
     "CatalogRepository",
     "Clock",
     "DeploymentRepository",
+    "EventDispatcher",
     "FlagRepository",
     "HealthCheck",
     "HealthChecks",

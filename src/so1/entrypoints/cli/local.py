@@ -213,8 +213,8 @@ def worker() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     container.start_background(server=False)
-    running = ", ".join(container.job_names) or "nothing (all switched off)"
-    engine = f" on {container.job_engine}" if container.job_engine else ""
+    running = ", ".join(container.jobs.names) or "nothing (all switched off)"
+    engine = f" on {container.jobs.engine}" if container.jobs.engine else ""
     typer.echo(f"SO1 worker running{engine}: {running}")
     stop.wait()
     container.close()

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from so1.domain.events import IncidentDeclared
 from so1.domain.incidents import (
     Incident,
     IncidentStatus,
@@ -15,6 +16,7 @@ from so1.domain.incidents import (
 )
 from so1.domain.participants import Role
 from so1.domain.severity import Severity
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.access.clearance import require_clearance
@@ -92,6 +94,7 @@ def declare(
         SeverityChange(incident.id, None, new.severity, actor.name, "declared", now)
     )
     record(uow, actor, now, _created_change(incident))
+    uow.add_event(IncidentDeclared(incident.id))
     if incident.commander:
         hand_role(uow, actor, now, incident.id, incident.commander, Role.COMMANDER)
     return incident
@@ -105,7 +108,7 @@ def _created_change(incident: Incident) -> Change:
         summary=f"{incident.severity} incident declared: {incident.title}",
         detail={"severity": incident.severity.value, "status": incident.status.value},
         incident_id=incident.id,
-        timeline_kind="incident.declared",
+        timeline_kind=EventKind.INCIDENT_DECLARED,
     )
 
 
@@ -177,7 +180,7 @@ def _apply_fields(
         summary="updated " + ", ".join(sorted(changed)),
         detail={"changed": changed},
         incident_id=incident.id,
-        timeline_kind="incident.updated",
+        timeline_kind=EventKind.INCIDENT_UPDATED,
     )
     record(uow, actor, now, change)
     if "commander" in changed:
@@ -217,7 +220,7 @@ def apply_severity(
             "reason": patch.severity_reason,
         },
         incident_id=incident.id,
-        timeline_kind="severity.changed",
+        timeline_kind=EventKind.SEVERITY_CHANGED,
     )
     record(uow, actor, now, change)
     return replace(incident, severity=patch.severity)
@@ -239,7 +242,7 @@ def _apply_status(
         summary=f"status {incident.status} → {moved.status}",
         detail=detail,
         incident_id=incident.id,
-        timeline_kind="status.changed",
+        timeline_kind=EventKind.STATUS_CHANGED,
     )
     record(uow, actor, now, change)
     if moved.status is IncidentStatus.RESOLVED:  # tell the room, customers, the pager

@@ -11,8 +11,10 @@ from datetime import date
 
 from so1.domain.comms import Destination, Outbound
 from so1.domain.postmortem import ActionItem
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, UnitOfWorkFactory
+from so1.services.declaration.outbox import queue_message
 from so1.services.incidents.recording import Actor, Change, record
 
 STATUSES = ("open", "done", "dropped")
@@ -71,7 +73,7 @@ def change_item(
                 summary,
                 {"status": after.status},
                 item.incident_id,
-                "action_item.updated" if item.incident_id else None,
+                EventKind.ACTION_ITEM_UPDATED if item.incident_id else None,
             ),
         )
         uow.commit()
@@ -108,7 +110,8 @@ def remind_overdue(uow_factory: UnitOfWorkFactory, clock: Clock) -> int:
                 f"⏰ Overdue action item from the postmortem of {item.incident_id}: "
                 f"{item.title} ({owner}, due {item.due_date}, {item.priority})"
             )
-            uow.outbox.add(
+            queue_message(
+                uow,
                 Outbound(
                     item.incident_id,
                     Destination.WAR_ROOM,
@@ -118,7 +121,7 @@ def remind_overdue(uow_factory: UnitOfWorkFactory, clock: Clock) -> int:
                     now,
                     target=item.owner,
                     payload={"channel": incident.channel if incident else None},
-                )
+                ),
             )
             uow.commit()
             sent += 1

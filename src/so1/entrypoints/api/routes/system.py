@@ -21,7 +21,7 @@ router = APIRouter()
 
 @router.get("/v1/health", response_model=HealthOut, tags=["system"])
 def health(container: ContainerDep) -> JSONResponse:
-    checks = {name: check() for name, check in container.health_checks.items()}
+    checks = {name: check() for name, check in container.edge.health_checks.items()}
     healthy = all(result == "ok" for result in checks.values())
     body = HealthOut(
         status="healthy" if healthy else "unhealthy", checks=checks, version=__version__
@@ -46,7 +46,6 @@ def orchestrate(body: OrchestrateIn, container: ContainerDep, actor: Writer) -> 
         body.inputs,
         deployer=lambda: container.deployer,
     )
-    container.wake_worker()  # a declaration queues messages and pages
     return _run_out(run)
 
 
