@@ -47,7 +47,7 @@ from so1.adapters.sources.sentry import SentryAdapter
 from so1.adapters.statuspage.atlassian import AtlassianStatusPage
 from so1.adapters.statuspage.builtin import BuiltinStatusPage
 from so1.agents.registry import default_agents
-from so1.config import Settings, check
+from so1.config import Settings, check, load_settings
 from so1.domain.alerts import AlertSource
 from so1.domain.comms import Destination
 from so1.domain.records import AgentName
@@ -210,10 +210,12 @@ def build_container(
     clock: Clock | None = None,
     agents: Mapping[str, Agent] | None = None,
 ) -> Container:
-    """Raises ConfigurationError (one line naming the variable) before building anything
-    when the settings cannot work."""
-    settings = settings or Settings()
-    check(settings)
+    """Settings from the environment unless given; raises ConfigurationError (one line naming
+    the variable) before building anything when they cannot work."""
+    if settings is None:
+        settings = load_settings()
+    else:
+        check(settings)
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
     box = SecretBox(parse_keys(key))
     engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)

@@ -28,11 +28,4 @@ class MessageQueued:
     destination: Destination
 
 
-@dataclass(frozen=True, slots=True)
-class IncidentDeclared:
-    """An incident was opened: its runbook clocks and health checks start."""
-
-    incident_id: str
-
-
-DomainEvent = AlertStored | MessageQueued | IncidentDeclared
+DomainEvent = AlertStored | MessageQueued

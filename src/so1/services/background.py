@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from so1.domain.comms import Destination
-from so1.domain.events import AlertStored, DomainEvent, IncidentDeclared, MessageQueued
+from so1.domain.events import AlertStored, DomainEvent, MessageQueued
 from so1.domain.records import AgentName
 from so1.ports import (
     Agent,
@@ -58,8 +58,7 @@ Wake = Callable[[str], None]
 # Which job acts on each domain event once its transaction is committed.
 WOKEN_BY: Mapping[type[DomainEvent], str] = {
     AlertStored: TRIAGE,  # correlate or triage the new alert
-    MessageQueued: DELIVERY,  # send the message, update or page
-    IncidentDeclared: CLOCKS,  # start its runbook clocks and health checks
+    MessageQueued: DELIVERY,  # send the message, update or page (a declaration's too)
 }
 
 

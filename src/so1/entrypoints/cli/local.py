@@ -14,7 +14,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from so1.adapters.db import migrate
 from so1.bootstrap import Container, build_container
-from so1.config import Settings
 from so1.domain.access import ApiKey, parse_scopes
 from so1.entrypoints.cli.output import console, fail, print_json, print_table
 from so1.errors import So1Error
@@ -28,12 +27,13 @@ keys_app = typer.Typer(help="API keys (works on the local database).", no_args_i
 
 
 def _container() -> Container:
+    """The container, or one line naming the setting that cannot work (checked here, once)."""
     try:
-        return build_container(Settings())
+        return build_container()
+    except So1Error as exc:  # a setting that cannot work: SO1_RAILWAY_TOKEN, SO1_SECRET_KEY...
+        fail(exc.detail)
     except (ValueError, SQLAlchemyError) as exc:
         fail(f"cannot open the database: {exc}")
-    except So1Error as exc:  # a setting that cannot work, e.g. a malformed SO1_SECRET_KEY
-        fail(exc.detail)
 
 
 def _upgrade(container: Container) -> None:
@@ -51,9 +51,9 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="server processes [SO1_WORKERS]")] = None,
 ) -> None:
     """Migrate the database, then serve the API and web pages."""
-    settings = Settings()
-    host, port = host or settings.host, port or settings.port
     container = _container()
+    settings = container.settings
+    host, port = host or settings.host, port or settings.port
     _upgrade(container)
     if settings.bootstrap_admin_key:
         issued = access.ensure_admin_key(container.uow, container.clock)

@@ -6,7 +6,6 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from so1.domain.events import IncidentDeclared
 from so1.domain.incidents import (
     Incident,
     IncidentStatus,
@@ -94,7 +93,6 @@ def declare(
         SeverityChange(incident.id, None, new.severity, actor.name, "declared", now)
     )
     record(uow, actor, now, _created_change(incident))
-    uow.add_event(IncidentDeclared(incident.id))
     if incident.commander:
         hand_role(uow, actor, now, incident.id, incident.commander, Role.COMMANDER)
     return incident
