@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
 from so1.adapters.chat.slack import SlackChat
@@ -18,7 +19,7 @@ from so1.adapters.statuspage.atlassian import AtlassianStatusPage
 from so1.bootstrap import build_container
 from so1.config import Settings, check, load_settings
 from so1.domain.comms import Destination
-from so1.entrypoints.cli import app as cli_app, local
+from so1.entrypoints.cli import app as cli_app
 from so1.errors import ConfigurationError
 
 KEY = "0123456789abcdef0123456789ABCDEF"  # 32 characters, like a PagerDuty integration key
@@ -130,7 +131,7 @@ def test_serve_and_worker_stop_with_one_line(
     def must_not_serve(*args: object, **kwargs: object) -> None:
         raise AssertionError("the server started with a configuration that cannot work")
 
-    monkeypatch.setattr(local.uvicorn, "run", must_not_serve)
+    monkeypatch.setattr(uvicorn, "run", must_not_serve)
     env, variable, text = BAD[case]
     result = CliRunner().invoke(cli_app, [command], env=env | {"COLUMNS": "200"})
     assert result.exit_code == 1, result.output
