@@ -66,7 +66,7 @@ DURABILITY = (
 class StandInTriage:
     """Used when so1.agents.registry registers no triage-responder, or with --stand-in."""
 
-    name = TRIAGE
+    name: str = TRIAGE
 
     def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:  # noqa: ARG002
         return copy.deepcopy(STAND_IN_REPORT)
