@@ -43,11 +43,11 @@ from so1.adapters.db.schema import metadata
 from so1.bootstrap import build_container
 from so1.config import Settings
 from so1.domain.access import Scope
+from so1.domain.records import AgentName
 from so1.entrypoints.api.app import create_app
 from so1.services.access import keys as access
 from so1.services.incidents.recording import Actor
 
-TRIAGE_AGENT = "triage-responder"
 HISTORY_GAP = timedelta(days=7)  # earlier records stay out of triage's recent-change window
 JOB_ENGINE_TABLES = (  # procrastinate's tables (migration 0005), emptied with ours
     "procrastinate_jobs",
@@ -99,7 +99,7 @@ def _orchestrate_body(case: Case) -> dict[str, Any]:
         "alert_source": alert.alert_source,
         "alert_data": alert.alert_data,
     }
-    return {"agent": TRIAGE_AGENT, "inputs": inputs}
+    return {"agent": AgentName.TRIAGE, "inputs": inputs}
 
 
 def _build_world(api: TestClient, clock: FixedClock, case: Case) -> None:

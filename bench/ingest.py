@@ -37,13 +37,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, create_engine, text
 
 from so1.agents.registry import default_agents
+from so1.domain.records import AgentName
 from so1.ports import Agent
 
 if not __package__:  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import _load, api
 
-TRIAGE = "triage-responder"
+TRIAGE = AgentName.TRIAGE
 ALERTS = "/v1/alerts"
 STAND_IN_ENV = "BENCH_STAND_IN"
 STAND_IN_REPORT: dict[str, Any] = {  # what apply_report needs to declare a SEV2 incident
@@ -65,7 +66,7 @@ DURABILITY = (
 class StandInTriage:
     """Used when so1.agents.registry registers no triage-responder, or with --stand-in."""
 
-    name = TRIAGE
+    name: str = TRIAGE
 
     def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:  # noqa: ARG002
         return copy.deepcopy(STAND_IN_REPORT)

@@ -1,4 +1,11 @@
-"""The composition root: settings → engine → adapters → the container entrypoints use."""
+"""The composition root: checked settings → engine → adapters → the container entrypoints use.
+
+Settings are checked once, before anything is built (``config.check``: a bad Railway, Slack,
+Statuspage or PagerDuty configuration stops start-up with one line naming the variable);
+then every adapter is built once, and there is one way to reach each: ``container.adapters``.
+Post-commit work goes through one ``JobDispatcher``: each unit of work hands it the domain
+events of its commit, and it wakes the background jobs they need.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ from so1.adapters.metrics.prometheus import PrometheusMetrics
 from so1.adapters.paging.builtin import BuiltinPager
 from so1.adapters.paging.pagerduty import PagerDutyPager
 from so1.adapters.platform.health_probe import HttpHealthProbe
+from so1.adapters.platform.local import LocalPlatform
 from so1.adapters.platform.railway import RailwayPlatform
 from so1.adapters.platform.railway_client import RailwayClient
 from so1.adapters.publishing.ical import IcalWriter
@@ -39,10 +47,11 @@ from so1.adapters.sources.sentry import SentryAdapter
 from so1.adapters.statuspage.atlassian import AtlassianStatusPage
 from so1.adapters.statuspage.builtin import BuiltinStatusPage
 from so1.agents.registry import default_agents
-from so1.config import Settings
+from so1.config import Settings, check, load_settings
 from so1.domain.alerts import AlertSource
 from so1.domain.comms import Destination
-from so1.errors import NotFound, So1Error, ValidationFailed
+from so1.domain.records import AgentName
+from so1.errors import NotFound
 from so1.ports import (
     Agent,
     CalendarWriter,
@@ -55,17 +64,59 @@ from so1.ports import (
     MetricsSource,
     Platform,
     UnitOfWork,
+    UnitOfWorkFactory,
 )
 from so1.services.access.keys import KeyCache
-from so1.services.background import (
-    DELIVERY,
-    TRIAGE,
-    TRIAGE_AGENT,
-    JobSettings,
-    background_jobs,
-)
+from so1.services.background import JobDispatcher, JobSettings, background_jobs
 from so1.services.intake.writer import IngestWriter
-from so1.services.mitigation.runs import DEPLOYER_AGENT, DeployerDeps
+from so1.services.mitigation.runs import DeployerDeps
+
+
+@dataclass
+class Adapters:
+    """The outside systems, each built once from the checked settings."""
+
+    messengers: dict[Destination, Messenger]  # war room, status page, pager
+    platform: Platform
+    metrics: MetricsSource
+    health_probe: HealthProbe  # services' own health checks (clocks job)
+    diagnostics: dict[str, PostgresDiagnostics]  # the services' databases (database playbook)
+    postmortems: MarkdownDirectory  # where published postmortems are written
+    calendar: CalendarWriter = field(default_factory=IcalWriter)
+
+
+@dataclass
+class Intake:
+    """What alert intake needs beyond the database: the vendors' parsers, the Events v2 rate
+    limit, and the group-commit writer (servers only)."""
+
+    sources: dict[AlertSource, SourceAdapter]
+    limiter: RateLimiter
+    writer: IngestWriter | None = None
+
+
+@dataclass
+class Jobs:
+    """Background work in this process: the dispatcher (and the runner it wakes), the pool
+    platform actions run in, and what runs where (for `so1 worker`'s banner)."""
+
+    dispatcher: JobDispatcher
+    actions: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="so1-action")
+    )
+    engine: str = ""  # which engine runs the jobs in this process ("" when none)
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Edge:
+    """What the HTTP edge keeps between requests: verified keys, idempotent replays, and the
+    checks behind /v1/health."""
+
+    key_cache: KeyCache
+    idempotency: IdempotencyStore
+    health_checks: dict[str, HealthCheck]
+
 
 INGEST_WRITER = "ingest_writer"  # its health check's name
 
@@ -75,107 +126,56 @@ class Container:
     settings: Settings
     engine: Engine
     clock: Clock
-    idempotency: IdempotencyStore
+    uow: UnitOfWorkFactory
+    secret_box: SecretBox  # seals secrets kept in the database
     agents: Mapping[str, Agent]
-    health_checks: dict[str, HealthCheck] = field(default_factory=dict)
-    sources: dict[AlertSource, SourceAdapter] = field(default_factory=dict)
-    events_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200))
-    key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
-    metrics: MetricsSource | None = None  # set by build_container
-    health_probe: HealthProbe | None = None  # services' own health checks (clocks job)
-    secret_box: SecretBox = field(default_factory=SecretBox)  # seals secrets kept in the DB
-    platform: Platform | None = None  # built on first use (a platform action)
-    actions: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=4, thread_name_prefix="so1-action")
-    )
-    jobs: JobRunner | None = None
-    job_engine: str = ""  # which engine runs the jobs in this process ("" when none)
-    job_names: list[str] = field(default_factory=list)
-    ingest_writer: IngestWriter | None = None
-    calendar: CalendarWriter = field(default_factory=IcalWriter)
-    messengers: dict[Destination, Messenger] = field(default_factory=dict)
-
-    def uow(self, read_only: bool = False) -> UnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only, box=self.secret_box)
-
-    @property
-    def metrics_source(self) -> MetricsSource:
-        if self.metrics is None:
-            self.metrics = _metrics(self.settings, self)
-        return self.metrics
-
-    @property
-    def diagnostics(self) -> dict[str, PostgresDiagnostics]:
-        return {
-            name: PostgresDiagnostics(name, url)
-            for name, url in self.settings.diagnose_databases.items()
-        }
-
-    @property
-    def platform_adapter(self) -> Platform:
-        """The configured platform; raises ValidationFailed when its settings are missing."""
-        if self.platform is None:
-            self.platform = _platform(self.settings)
-        return self.platform
-
-    def postmortem_folder(self) -> MarkdownDirectory:
-        """Where published postmortems are written (and committed, when configured)."""
-        return MarkdownDirectory(
-            Path(self.settings.postmortem_dir), self.settings.postmortem_git_commit
-        )
-
-    def platform_or_none(self) -> Platform | None:
-        """The platform, or None when its settings are incomplete (context still works)."""
-        try:
-            return self.platform_adapter
-        except So1Error:
-            return None
+    adapters: Adapters
+    intake: Intake
+    jobs: Jobs
+    edge: Edge
 
     @property
     def deployer(self) -> DeployerDeps:
+        """What a platform action needs; NotFound when no railway-deployer is registered."""
+        agent = self.agents.get(AgentName.DEPLOYER)
+        if agent is None:
+            raise NotFound(f"the {AgentName.DEPLOYER} agent is not registered")
         return DeployerDeps(
-            agent=self.agents[DEPLOYER_AGENT],
-            platform=self.platform_adapter,
+            agent=agent,
+            platform=self.adapters.platform,
             background=self._in_background,
             follow_timeout=self.settings.deploy_follow_seconds,
         )
 
     def _in_background(self, work: Callable[[], None]) -> None:
-        self.actions.submit(work)
+        self.jobs.actions.submit(work)
 
     @property
     def triage_agent(self) -> Agent:
-        agent = self.agents.get(TRIAGE_AGENT)
+        agent = self.agents.get(AgentName.TRIAGE)
         if agent is None:
-            raise NotFound(f"the {TRIAGE_AGENT} agent is not registered")
+            raise NotFound(f"the {AgentName.TRIAGE} agent is not registered")
         return agent
 
     def start_background(self, server: bool = True) -> None:
         """API servers: the intake writer, and (with SO1_BACKGROUND=server, the default) the
         background jobs in threads; `so1 worker` (``server=False``): the jobs only, on
         procrastinate when the database is PostgreSQL. Never the CLI."""
-        if server and self.ingest_writer is None:
-            self.ingest_writer = IngestWriter(self.uow, self.clock)
-            self.ingest_writer.start()
-            self.health_checks[INGEST_WRITER] = self.ingest_writer.health
-        if self.jobs is not None:
+        if server and self.intake.writer is None:
+            self.intake.writer = IngestWriter(self.uow, self.clock)
+            self.intake.writer.start()
+            self.edge.health_checks[INGEST_WRITER] = self.intake.writer.health
+        if self.jobs.dispatcher.runner is not None:
             return
         jobs = background_jobs(
             self.uow,
             self.clock,
-            self.wake_job,
-            JobSettings(
-                self.settings.triage_worker,
-                self.settings.delivery_worker,
-                self.settings.runbook_clocks,
-                timedelta(hours=self.settings.metrics_retention_hours),
-                timedelta(minutes=self.settings.stability_minutes),
-                self.settings.clock_seconds,
-            ),
+            self.jobs.dispatcher.wake,
+            _job_settings(self.settings),
             self.agents,
-            self.messengers,
-            self.metrics_source,
-            self.health_probe,
+            self.adapters.messengers,
+            self.adapters.metrics,
+            self.adapters.health_probe,
         )
         on_postgres = self.engine.dialect.name == "postgresql"
         url = self.settings.database_url
@@ -190,33 +190,25 @@ class Container:
             self._run_jobs(runner, "procrastinate")
         elif jobs:
             self._run_jobs(ThreadJobRunner(jobs), "in-process")
-        self.job_names = [job.name for job in jobs] if self.job_engine else []
+        self.jobs.names = [job.name for job in jobs] if self.jobs.engine else []
 
     def _run_jobs(self, runner: JobRunner, engine: str) -> None:
         runner.start()
-        self.jobs, self.job_engine = runner, engine
+        self.jobs.dispatcher.runner, self.jobs.engine = runner, engine
 
     def stop_background(self) -> None:
-        if self.jobs is not None:
-            self.jobs.stop()
-            self.jobs = None
-        if self.ingest_writer is not None:
-            self.health_checks.pop(INGEST_WRITER, None)
-            self.ingest_writer.stop()
-            self.ingest_writer = None
-
-    def wake_job(self, name: str) -> None:
-        if self.jobs is not None:
-            self.jobs.wake(name)
-
-    def wake_worker(self) -> None:
-        """New alerts or new outbound messages were committed: start on them now."""
-        self.wake_job(TRIAGE)
-        self.wake_job(DELIVERY)
+        runner = self.jobs.dispatcher.runner
+        if runner is not None:
+            self.jobs.dispatcher.runner = None
+            runner.stop()
+        if self.intake.writer is not None:
+            self.edge.health_checks.pop(INGEST_WRITER, None)
+            self.intake.writer.stop()
+            self.intake.writer = None
 
     def close(self) -> None:
         self.stop_background()
-        self.actions.shutdown(wait=True, cancel_futures=False)
+        self.jobs.actions.shutdown(wait=True, cancel_futures=False)
         self.engine.dispose()
 
 
@@ -225,64 +217,106 @@ def build_container(
     clock: Clock | None = None,
     agents: Mapping[str, Agent] | None = None,
 ) -> Container:
-    settings = settings or Settings()
+    """Settings from the environment unless given; raises ConfigurationError (one line naming
+    the variable) before building anything when they cannot work."""
+    if settings is None:
+        settings = load_settings()
+    else:
+        check(settings)
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
     box = SecretBox(parse_keys(key))
     engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)
-    container = Container(
+    dispatcher = JobDispatcher()
+    uow = _units_of_work(engine, box, dispatcher)
+    return Container(
         settings=settings,
         engine=engine,
         clock=clock or SystemClock(),
-        idempotency=SqlIdempotencyStore(engine),
-        agents=default_agents() if agents is None else agents,
+        uow=uow,
         secret_box=box,
-        health_checks={"database": DatabaseHealth(engine)},
-        sources={
-            AlertSource.PAGERDUTY: PagerDutyWebhooksAdapter(),
-            AlertSource.DATADOG: DatadogAdapter(),
-            AlertSource.SENTRY: SentryAdapter(),
-            AlertSource.ALERTMANAGER: AlertmanagerAdapter(),
-        },
-        events_limiter=RateLimiter(settings.events_rate_limit_per_minute),
-        key_cache=KeyCache(settings.auth_cache_seconds),
+        agents=default_agents() if agents is None else agents,
+        adapters=_adapters(settings, uow),
+        intake=Intake(
+            sources={
+                AlertSource.PAGERDUTY: PagerDutyWebhooksAdapter(),
+                AlertSource.DATADOG: DatadogAdapter(),
+                AlertSource.SENTRY: SentryAdapter(),
+                AlertSource.ALERTMANAGER: AlertmanagerAdapter(),
+            },
+            limiter=RateLimiter(settings.events_rate_limit_per_minute),
+        ),
+        jobs=Jobs(dispatcher),
+        edge=Edge(
+            key_cache=KeyCache(settings.auth_cache_seconds),
+            idempotency=SqlIdempotencyStore(engine),
+            health_checks={"database": DatabaseHealth(engine)},
+        ),
+    )
+
+
+def _units_of_work(engine: Engine, box: SecretBox, dispatcher: JobDispatcher) -> UnitOfWorkFactory:
+    def open_unit_of_work(read_only: bool = False) -> UnitOfWork:
+        return SqlUnitOfWork(engine, read_only=read_only, box=box, dispatch=dispatcher)
+
+    return open_unit_of_work
+
+
+def _job_settings(settings: Settings) -> JobSettings:
+    return JobSettings(
+        settings.triage_worker,
+        settings.delivery_worker,
+        settings.runbook_clocks,
+        timedelta(hours=settings.metrics_retention_hours),
+        timedelta(minutes=settings.stability_minutes),
+        settings.clock_seconds,
+    )
+
+
+def _adapters(settings: Settings, uow: UnitOfWorkFactory) -> Adapters:
+    return Adapters(
         messengers={
             Destination.WAR_ROOM: _chat(settings),
             Destination.STATUS_PAGE: _status_page(settings),
             Destination.PAGER: _pager(settings),
         },
+        platform=_platform(settings),
+        metrics=_metrics(settings, uow),
+        health_probe=HttpHealthProbe(settings.health_probe_seconds),
+        diagnostics={
+            name: PostgresDiagnostics(name, url)
+            for name, url in settings.diagnose_databases.items()
+        },
+        postmortems=MarkdownDirectory(
+            Path(settings.postmortem_dir), settings.postmortem_git_commit
+        ),
     )
-    container.metrics = _metrics(settings, container)
-    container.health_probe = HttpHealthProbe(settings.health_probe_seconds)
-    return container
 
 
-def _metrics(settings: Settings, container: Container) -> MetricsSource:
+def _metrics(settings: Settings, uow: UnitOfWorkFactory) -> MetricsSource:
     if settings.metrics == "prometheus":
         token = settings.prometheus_token
         secret = token.get_secret_value() if token else None
         return PrometheusMetrics(settings.prometheus_url, settings.prometheus_window, secret)
-    return BuiltinMetrics(container.uow)
+    return BuiltinMetrics(uow)
+
+
+# The builders below run after config.check(): a chosen adapter's settings are all present.
 
 
 def _platform(settings: Settings) -> Platform:
     if settings.platform == "railway":
-        token = settings.railway_token
-        if token is None or not settings.railway_project_id or not settings.railway_environment_id:
-            raise ValidationFailed(
-                "SO1_PLATFORM=railway needs SO1_RAILWAY_TOKEN, SO1_RAILWAY_PROJECT_ID and"
-                " SO1_RAILWAY_ENVIRONMENT_ID"
-            )
+        assert settings.railway_token is not None
         client = RailwayClient(
-            token.get_secret_value(), settings.railway_api_url, settings.railway_project_token
+            settings.railway_token.get_secret_value(),
+            settings.railway_api_url,
+            settings.railway_project_token,
         )
         return RailwayPlatform(
             client,
-            settings.railway_project_id,
-            settings.railway_environment_id,
+            str(settings.railway_project_id),
+            str(settings.railway_environment_id),
             settings.railway_services,
         )
-    from so1.adapters.platform.local import LocalPlatform
-
     password = settings.supervisor_password
     return LocalPlatform(
         Path(settings.local_platform_root),
@@ -300,18 +334,16 @@ def _pager(settings: Settings) -> Messenger:
 
 def _chat(settings: Settings) -> Messenger:
     if settings.chat == "slack":
-        if settings.slack_bot_token is None:
-            raise ValueError("SO1_CHAT=slack needs SO1_SLACK_BOT_TOKEN")
+        assert settings.slack_bot_token is not None
         return SlackChat(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     return BuiltinChat()
 
 
 def _status_page(settings: Settings) -> Messenger:
     if settings.status_page == "atlassian":
-        if not settings.statuspage_page_id or settings.statuspage_api_key is None:
-            raise ValueError("SO1_STATUS_PAGE=atlassian needs SO1_STATUSPAGE_PAGE_ID and _API_KEY")
+        assert settings.statuspage_api_key is not None
         return AtlassianStatusPage(
-            settings.statuspage_page_id,
+            str(settings.statuspage_page_id),
             settings.statuspage_api_key.get_secret_value(),
             settings.statuspage_components,
             settings.statuspage_api_url,

@@ -1,16 +1,26 @@
-"""Settings from SO1_* environment variables (and an optional ./so1.toml); see the README table."""
+"""Settings from SO1_* environment variables (and an optional ./so1.toml); see the README table.
+
+``load_settings()`` and ``check()`` run once at start-up (``so1 serve``, ``so1 worker``, every
+container): a setting that cannot work stops the process with one line naming the variable,
+instead of failing on the first page, message or deploy.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
+
+from so1.errors import ConfigurationError
 
 
 class Settings(BaseSettings):
@@ -204,3 +214,81 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment wins over so1.toml, which wins over defaults.
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+# What each outside system needs once it is chosen: (setting, value) → settings that must be set.
+_REQUIRED: dict[tuple[str, str], tuple[str, ...]] = {
+    ("platform", "railway"): ("railway_token", "railway_project_id", "railway_environment_id"),
+    ("chat", "slack"): ("slack_bot_token",),
+    ("status_page", "atlassian"): ("statuspage_page_id", "statuspage_api_key"),
+    ("pager", "pagerduty"): ("pagerduty_routing_keys",),
+}
+_URLS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("platform", "railway"): ("railway_api_url",),
+    ("chat", "slack"): ("slack_api_url",),
+    ("status_page", "atlassian"): ("statuspage_api_url",),
+    ("pager", "pagerduty"): ("pagerduty_events_url",),
+}
+# Events API v2: "the 32-character integration key goes in the body as routing_key".
+_PAGERDUTY_KEY = re.compile(r"[A-Za-z0-9]{32}")
+
+
+def variable(name: str) -> str:
+    """The environment variable of setting ``name``."""
+    return f"SO1_{name.upper()}"
+
+
+def load_settings(**values: Any) -> Settings:
+    """Settings from the environment (``values`` win), checked; a bad one raises
+    ConfigurationError with one line naming its variable."""
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = variable(str(first["loc"][0])) if first["loc"] else "SO1_*"
+        raise ConfigurationError(f"{name}: {first['msg']}", name) from None
+    except SettingsError as exc:  # a JSON setting that is not JSON
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = variable(found.group(1)) if found else "SO1_*"
+        raise ConfigurationError(f"{name} is not valid JSON: {exc.__cause__}", name) from None
+    check(settings)
+    return settings
+
+
+def check(settings: Settings) -> None:
+    """Raise ConfigurationError for the first chosen adapter that cannot work with these
+    settings (Railway, Slack, Statuspage, PagerDuty); the built-in ones need nothing."""
+    for (choice, value), needed in _REQUIRED.items():
+        if getattr(settings, choice) != value:
+            continue
+        chosen = f"{variable(choice)}={value}"
+        missing = [variable(n) for n in needed if not _is_set(getattr(settings, n))]
+        if missing:
+            raise ConfigurationError(
+                f"{chosen} needs {' and '.join(missing)} (not set)", missing[0]
+            )
+        for name in _URLS[(choice, value)]:
+            url = str(getattr(settings, name))
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigurationError(
+                    f"{variable(name)} is not an http(s) URL: {url!r} ({chosen})", variable(name)
+                )
+    if settings.pager == "pagerduty":
+        _check_routing_keys(settings.pagerduty_routing_keys)
+
+
+def _is_set(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return bool(value.strip()) if isinstance(value, str) else bool(value)
+
+
+def _check_routing_keys(keys: dict[str, str]) -> None:
+    name = variable("pagerduty_routing_keys")
+    for team, key in keys.items():
+        if not _PAGERDUTY_KEY.fullmatch(key):
+            raise ConfigurationError(
+                f"{name}: the key for {team!r} is not a 32-character PagerDuty integration key",
+                name,
+            )

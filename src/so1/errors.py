@@ -7,6 +7,7 @@ So1Error
 ├── ValidationFailed         input is well-formed but breaks a domain rule  → 422
 ├── Unauthorized             missing, invalid, expired or revoked key       → 401
 ├── Forbidden                authenticated but lacking a scope              → 403
+├── ConfigurationError       a setting that cannot work: stops start-up     (never HTTP)
 └── IntegrationError         an outside system failed                       → 502
     ├── RateLimited          the outside system asked us to slow down       → 503
     ├── AuthFailed           the outside system refused our credentials     → 502
@@ -78,6 +79,16 @@ class Unauthorized(So1Error):
 
 class Forbidden(So1Error):
     title = "Forbidden"
+
+
+class ConfigurationError(So1Error):
+    """Settings an adapter cannot work with; ``detail`` is one line naming the variable."""
+
+    title = "Configuration error"
+
+    def __init__(self, detail: str, variable: str) -> None:
+        super().__init__(detail)
+        self.variable = variable
 
 
 class IntegrationError(So1Error):

@@ -28,7 +28,9 @@ def railway(container: Container) -> Iterator[RailwayState]:
         state.add(SERVICE_ID, status="FAILED", commit="c3", can_rollback=False)
         state.add(SERVICE_ID, commit="d4")
         client = RailwayClient(TOKEN, url, sleep=lambda _: None)
-        container.platform = RailwayPlatform(client, PROJECT, ENVIRONMENT, {SERVICE: SERVICE_ID})
+        container.adapters.platform = RailwayPlatform(
+            client, PROJECT, ENVIRONMENT, {SERVICE: SERVICE_ID}
+        )
         yield state
 
 

@@ -30,7 +30,7 @@ def test_health_needs_no_key(anon: TestClient) -> None:
 
 
 def test_health_reports_unhealthy_database(anon: TestClient, container: Container) -> None:
-    container.health_checks["database"] = lambda: "error: OperationalError"
+    container.edge.health_checks["database"] = lambda: "error: OperationalError"
     response = anon.get("/v1/health")
     assert response.status_code == 503
     assert response.json()["status"] == "unhealthy"
@@ -143,10 +143,10 @@ def test_key_cache_trusts_a_verified_key_for_its_ttl_only(
 
 
 def test_cached_keys_over_http(anon: TestClient, container: Container) -> None:
-    container.key_cache = access.KeyCache(ttl_seconds=60)
+    container.edge.key_cache = access.KeyCache(ttl_seconds=60)
     token = make_key(container, Scope.READ)
     for _ in range(3):
         assert anon.get("/v1/incidents", headers=bearer(token)).status_code == 200
-    assert access.verified_from_cache(container.key_cache, container.clock, token) is not None
+    assert access.verified_from_cache(container.edge.key_cache, container.clock, token) is not None
     assert anon.get("/v1/incidents", headers=bearer(token[:-2] + "zz")).status_code == 401
     assert anon.post("/v1/incidents", json=INCIDENT, headers=bearer(token)).status_code == 403

@@ -91,7 +91,7 @@ def test_seed_phase2_example(quiet_api: TestClient, container: Container) -> Non
         ("pager", "page", "pending"),
     ]
     assert said[0]["text"] == SEED_INTERNAL  # no status page for SEV2
-    assert deliver_due(container.uow, container.clock, container.messengers) == 2
+    assert deliver_due(container.uow, container.clock, container.adapters.messengers) == 2
     assert {m["status"] for m in messages(quiet_api)} == {"sent"}
     timeline = quiet_api.get(f"/v1/incidents/{SEED_ID}/timeline").json()["events"]
     kinds = [e["kind"] for e in timeline]
@@ -163,7 +163,7 @@ def test_paging_webhook_outage_delays_but_loses_nothing(
     url, handler = paging_endpoint
     seed_incident(container)
     declare(quiet_api)
-    messengers = {**container.messengers, Destination.PAGER: BuiltinPager(url, timeout=5)}
+    messengers = {**container.adapters.messengers, Destination.PAGER: BuiltinPager(url, timeout=5)}
     deliver_due(container.uow, clock, messengers)  # 503: retried in 2 s
     (page,) = messages(quiet_api, "pager")
     assert (page["status"], page["attempts"], "503" in page["last_error"]) == ("pending", 1, True)
@@ -220,7 +220,7 @@ def test_war_room_posts_are_delivered_and_on_the_timeline(
     posted = quiet_api.post(f"/v1/incidents/{SEED_ID}/messages", json={"text": "looking at pool"})
     assert posted.status_code == 201
     assert (posted.json()["kind"], posted.json()["target"]) == ("note", "admin")
-    deliver_due(container.uow, container.clock, container.messengers)
+    deliver_due(container.uow, container.clock, container.adapters.messengers)
     assert messages(quiet_api, "war_room")[-1]["status"] == "sent"
     assert quiet_api.post(f"/v1/incidents/{SEED_ID}/messages", json={"text": ""}).status_code == 422
     missing = quiet_api.post("/v1/incidents/INC-20240115-9999/messages", json={"text": "x"})
@@ -259,7 +259,7 @@ def test_public_status_page_shows_announced_incidents_only(
     seed_incident(container)
     declare(quiet_api, severity="SEV1")
     assert anon.get("/status.json").json()["incidents"] == []  # queued, not yet delivered
-    deliver_due(container.uow, container.clock, container.messengers)
+    deliver_due(container.uow, container.clock, container.adapters.messengers)
     found = anon.get("/status.json").json()
     assert found["status"] == "partial_outage"
     (incident,) = found["incidents"]
@@ -308,7 +308,7 @@ def test_security_incident_record_needs_the_security_scope(
         refused = anon.get(path, headers=reader)
         assert refused.status_code == 403 and "security" in refused.json()["detail"]
         assert anon.get(path, headers=cleared).status_code == 200
-    deliver_due(container.uow, container.clock, container.messengers)
+    deliver_due(container.uow, container.clock, container.adapters.messengers)
     assert anon.get("/status.json").json()["incidents"] == []  # never on the status page
 
 
@@ -322,7 +322,7 @@ def test_resolving_tells_the_war_room_and_the_status_page(
     clock.advance(timedelta(minutes=47))
     resolved = {"status": "resolved", "resolution_summary": "Increased connection pool size"}
     assert quiet_api.patch(f"/v1/incidents/{SEED_ID}", json=resolved).status_code == 200
-    deliver_due(container.uow, clock, container.messengers)
+    deliver_due(container.uow, clock, container.adapters.messengers)
     room = [m for m in messages(quiet_api, "war_room") if m["kind"] == "resolved"]
     assert [m["text"] for m in room] == [
         "✅ **SEV1 Incident Resolved: API Error Rate Spike**\n**Duration**: 47 min\n"

@@ -37,7 +37,7 @@ def test_declaration_and_acknowledgement_tick_the_checks(
     seed_incident(container)
     clock.advance(timedelta(minutes=1))
     declare(quiet_api)
-    deliver_due(container.uow, clock, container.messengers)
+    deliver_due(container.uow, clock, container.adapters.messengers)
     found = states(quiet_api)
     assert found == {
         "acknowledged": "pending",
@@ -108,13 +108,13 @@ def test_updates_are_due_every_15_minutes_and_each_miss_fires_once(
     seed_incident(container)
     declare(quiet_api)
     quiet_api.post(f"/v1/incidents/{SEED_ID}/acknowledge")
-    deliver_due(container.uow, clock, container.messengers)
+    deliver_due(container.uow, clock, container.adapters.messengers)
     clock.advance(timedelta(minutes=16))
     assert states(quiet_api)["updates"] == "late"
     assert check_clocks(container.uow, clock) == 1
     assert check_clocks(container.uow, clock) == 0
     quiet_api.post(f"/v1/incidents/{SEED_ID}/messages", json={"text": "Update: pool raised"})
-    deliver_due(container.uow, clock, container.messengers)
+    deliver_due(container.uow, clock, container.adapters.messengers)
     updates = runbook(quiet_api)["updates"]
     assert updates["state"] == "pending"
     assert "last at 15:01" in updates["evidence"]
@@ -130,7 +130,7 @@ def test_cli_declares_acknowledges_and_shows_runbook_and_messages(
     seed_incident(container)
     declared = server_cli("incident", "declare", SEED_ID, "--commander", "oncall-backend")
     assert "#incident-20240115-0042" in declared.assert_ok().stdout
-    deliver_due(container.uow, container.clock, container.messengers)
+    deliver_due(container.uow, container.clock, container.adapters.messengers)
     said = server_cli("incident", "messages", SEED_ID).assert_ok().stdout
     assert "SEV2 Incident Declared: API Error Rate Spike" in said
     assert "sent" in said
@@ -191,7 +191,7 @@ def test_commander_is_reminded_before_an_update_is_due_with_a_draft(
     seed_incident(container)
     declare(quiet_api)
     quiet_api.post(f"/v1/incidents/{SEED_ID}/acknowledge")
-    deliver_due(container.uow, clock, container.messengers)
+    deliver_due(container.uow, clock, container.adapters.messengers)
     clock.advance(timedelta(minutes=5))
     quiet_api.post(f"/v1/incidents/{SEED_ID}/messages", json={"text": "pool at 100% confirmed"})
     severity = {"severity": "SEV1", "severity_reason": "checkout failing too"}

@@ -135,7 +135,7 @@ def test_one_broken_incident_never_stops_a_clocks_pass_for_the_others(
 
     caplog.set_level(logging.ERROR, "so1")
     factory = poisoned(container, broken.id, BROKEN)
-    ClockPass(factory, clock, lambda _: None, JobSettings(), None, None, Probe())()
+    ClockPass(factory, clock, JobSettings(), None, None, Probe())()
 
     new = [k for k in kinds(quiet_api, good) if k not in before[good.id]]
     assert "runbook.late" in new  # the clocks

@@ -56,7 +56,7 @@ def test_a_writer_that_dies_is_restarted_and_health_says_so(
 def test_a_failed_request_releases_its_key_even_when_the_first_release_fails(
     api: TestClient, container: Container, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = container.idempotency
+    store = container.edge.idempotency
     assert isinstance(store, idempotency.SqlIdempotencyStore)
     delete = store._delete
     calls: list[str] = []

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from icalendar import Calendar
 
 from so1.adapters.clock import FixedClock
+from so1.adapters.publishing.markdown_dir import MarkdownDirectory
 from so1.bootstrap import Container
 from so1.domain.incidents import IncidentStatus
 from so1.domain.severity import Severity
@@ -209,8 +210,7 @@ def test_review_publish_and_the_meeting(
     subprocess.run(["git", "init", "-q"], cwd=content, check=True)
     subprocess.run(["git", "config", "user.email", "so1@example.com"], cwd=content, check=True)
     subprocess.run(["git", "config", "user.name", "SO1"], cwd=content, check=True)
-    container.settings.postmortem_dir = str(content)
-    container.settings.postmortem_git_commit = True
+    container.adapters.postmortems = MarkdownDirectory(content, commit=True)
     base = f"/v1/incidents/{incident_id}/postmortem"
 
     api.post(f"{base}/comments", json={"text": "the trigger was the bulk feature launch"})

@@ -203,7 +203,7 @@ def test_events_url_check_and_eyes_reaction_acknowledges(
     server, handler = start_slack()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/api/"
-        messengers = {**container.messengers, Destination.WAR_ROOM: SlackChat(TOKEN, url)}
+        messengers = {**container.adapters.messengers, Destination.WAR_ROOM: SlackChat(TOKEN, url)}
         deliver_due(container.uow, clock, messengers)
     finally:
         server.shutdown()
@@ -255,7 +255,7 @@ def test_whole_declaration_through_slack_and_pagerduty_survives_their_outages(
         slack_url = f"http://127.0.0.1:{slack_server.server_address[1]}/api/"
         pd_url = f"http://127.0.0.1:{pd_server.server_address[1]}/v2/enqueue"
         messengers = {
-            **container.messengers,
+            **container.adapters.messengers,
             Destination.WAR_ROOM: SlackChat(TOKEN, slack_url),
             Destination.PAGER: PagerDutyPager({"default": KEY}, pd_url, timeout=5),
         }

@@ -90,7 +90,7 @@ def results(api: TestClient, incident: Incident, kind: str = "verification.resul
 
 def watch(container: Container) -> int:
     return watch_mitigations(
-        container.uow, container.clock, container.metrics_source, timedelta(minutes=30)
+        container.uow, container.clock, container.adapters.metrics, timedelta(minutes=30)
     )
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi.testclient import TestClient
 
 from so1.adapters.clock import FixedClock
+from so1.adapters.publishing.markdown_dir import MarkdownDirectory
 from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.domain.severity import Severity
@@ -179,7 +180,7 @@ def test_declare_mitigate_resolve_and_publish_by_forms(
     railway: RailwayState,
     tmp_path: Path,
 ) -> None:
-    container.settings.postmortem_dir = str(tmp_path / "content")
+    container.adapters.postmortems = MarkdownDirectory(tmp_path / "content")
     client = sign_in(container, admin_token)
     token = CSRF.search(client.get("/").text)
     assert token is not None

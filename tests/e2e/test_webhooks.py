@@ -215,7 +215,7 @@ def test_events_v2_enqueue_speaks_pagerduty(hooks: TestClient, container: Contai
 def test_events_v2_rate_limit(hooks: TestClient, container: Container) -> None:
     from so1.adapters.ratelimit import RateLimiter
 
-    container.events_limiter = RateLimiter(per_minute=3)
+    container.intake.limiter = RateLimiter(per_minute=3)
     key = add(container, AlertSource.EVENTS)
     event = {
         "routing_key": key,

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from so1.adapters.clock import FixedClock
+from so1.adapters.diagnostics.postgres import PostgresDiagnostics
 from so1.adapters.jobs.procrastinate_runner import libpq_url
 from so1.bootstrap import Container
 from so1.domain.access import Scope
@@ -50,7 +51,7 @@ class Victim:
 
 @pytest.fixture
 def pg_api(postgres_url: str, container: Container, admin_token: str) -> Iterator[TestClient]:
-    container.settings.diagnose_databases = {"orders": postgres_url}
+    container.adapters.diagnostics = {"orders": PostgresDiagnostics("orders", postgres_url)}
     with TestClient(create_app(container), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {admin_token}"
         yield client
@@ -135,7 +136,7 @@ def test_guards_and_scopes(
         admin.execute("DROP ROLE IF EXISTS so1_diag")
         admin.execute("CREATE ROLE so1_diag LOGIN IN ROLE pg_monitor, pg_signal_backend")
     limited = make_url(postgres_url).set(username="so1_diag").render_as_string(hide_password=False)
-    container.settings.diagnose_databases = {"orders": limited}
+    container.adapters.diagnostics = {"orders": PostgresDiagnostics("orders", limited)}
     superuser_query = victims("superuser-job", "SELECT pg_sleep(20)")
     listed(pg_api, inc, superuser_query.pid)
     refused = pg_api.post(f"/v1/incidents/{inc}/database/sessions/{superuser_query.pid}/cancel")

@@ -267,7 +267,7 @@ def test_audit_and_agent_runs(container: Container) -> None:
 
 
 def test_idempotency_store(container: Container) -> None:
-    store = container.idempotency
+    store = container.edge.idempotency
     assert store.claim("p", "k1", "hash-a", T0) is None
     assert store.claim("p", "k1", "hash-b", T0) == "hash-a"
     assert store.claim("other", "k1", "hash-b", T0) is None

@@ -29,6 +29,15 @@ class AuditRecord:
     id: int | None = None
 
 
+class AgentName(enum.StrEnum):
+    """The seed's four agents, by the names `POST /v1/orchestrate` takes and runs record."""
+
+    TRIAGE = "triage-responder"
+    COMMANDER = "incident-commander"
+    DEPLOYER = "railway-deployer"
+    POSTMORTEM = "postmortem-analyst"
+
+
 class RunStatus(enum.StrEnum):
     AWAITING_APPROVAL = "awaiting_approval"  # a platform action waiting for a human's yes
     RUNNING = "running"

@@ -34,6 +34,7 @@ from so1.ports.runtime import (
 from so1.ports.store import (
     AgentRunRepository,
     AuditRepository,
+    EventDispatcher,
     IdempotencyStore,
     IncidentFilter,
     IncidentRepository,
@@ -58,6 +59,7 @@ __all__ = [
     "CatalogRepository",
     "Clock",
     "DeploymentRepository",
+    "EventDispatcher",
     "FlagRepository",
     "HealthCheck",
     "HealthChecks",

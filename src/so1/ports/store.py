@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 from so1.domain.access import ApiKey
+from so1.domain.events import DomainEvent
 from so1.domain.incidents import Incident, SeverityChange, TimelineEvent
 from so1.domain.participants import Participation, Role
 from so1.domain.records import AgentRun, AuditRecord
@@ -95,7 +96,10 @@ class AgentRunRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One database transaction; leaving the block without ``commit()`` rolls back."""
+    """One database transaction; leaving the block without ``commit()`` rolls back.
+
+    Domain events added during the transaction go to the dispatcher once ``commit()`` has
+    made it durable; a transaction that rolls back dispatches none."""
 
     incidents: IncidentRepository
     timeline: TimelineRepository
@@ -123,6 +127,13 @@ class UnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
     def commit(self) -> None: ...
+    def add_event(self, event: DomainEvent) -> None:
+        """Tell ``event`` to the dispatcher after the commit (never if this rolls back)."""
+        ...
+
+
+EventDispatcher = Callable[[Sequence[DomainEvent]], None]
+"""Acts on a committed unit of work's events (wakes the jobs they need); never raises."""
 
 
 class UnitOfWorkFactory(Protocol):

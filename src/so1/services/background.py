@@ -6,24 +6,39 @@ The work is three Jobs (see ports.Job). Who runs them is a JobRunner: threads
 or procrastinate in `so1 worker` on PostgreSQL (adapters/jobs). The queues are the database
 (alerts with triage_state 'pending', communications with status 'pending', runbook_alarms),
 so several processes can run the jobs side by side and nothing is lost when one dies.
+
+New work wakes its job at once: services add domain events to their unit of work, and after
+the commit the one JobDispatcher (built in bootstrap.py) wakes the job each event needs
+(WOKEN_BY). A process without a runner (the CLI) wakes nothing; the jobs' polling finds it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
 from so1.domain.comms import Destination
-from so1.ports import Agent, Clock, HealthProbe, Job, Messenger, MetricsSource, UnitOfWorkFactory
+from so1.domain.events import AlertStored, DomainEvent, MessageQueued
+from so1.domain.records import AgentName
+from so1.ports import (
+    Agent,
+    Clock,
+    HealthProbe,
+    Job,
+    JobRunner,
+    Messenger,
+    MetricsSource,
+    UnitOfWorkFactory,
+)
 from so1.services.declaration.escalation import escalate_unacknowledged
 from so1.services.declaration.outbox import deliver_due
 from so1.services.investigation.metrics import purge_expired
 from so1.services.isolation import guarded
 from so1.services.postmortem.action_items import remind_overdue
-from so1.services.postmortem.drafting import POSTMORTEM_AGENT, draft_missing
+from so1.services.postmortem.drafting import draft_missing
 from so1.services.runbook.clocks import check_clocks
 from so1.services.triage.flow import process_pending
 from so1.services.verification.health import probe_services
@@ -32,8 +47,6 @@ from so1.services.verification.watch import watch_mitigations
 log = logging.getLogger("so1.worker")
 
 TRIAGE, DELIVERY, CLOCKS = "triage", "delivery", "clocks"
-TRIAGE_AGENT = "triage-responder"
-COMMANDER_AGENT = "incident-commander"
 POLL_SECONDS = 1
 CLOCK_SECONDS = 15  # how often runbook deadlines are re-evaluated
 # Claims a crashed worker left behind expire after a minute (triage_flow.STALE_CLAIM); looking
@@ -43,30 +56,55 @@ DELIVERIES_PER_PASS = 50  # then the pass wakes itself, so a stop is never held 
 SLOW_PASS_SECONDS = 1.0
 
 Wake = Callable[[str], None]
+# Which job acts on each domain event once its transaction is committed.
+WOKEN_BY: Mapping[type[DomainEvent], str] = {
+    AlertStored: TRIAGE,  # correlate or triage the new alert
+    MessageQueued: DELIVERY,  # send the message, update or page (a declaration's too)
+}
+
+
+class JobDispatcher:
+    """The one dispatcher of committed domain events: wakes the job each needs, once per
+    commit however many events it had. ``runner`` is set while this process runs jobs (or,
+    with SO1_BACKGROUND=worker on PostgreSQL, defers them to procrastinate)."""
+
+    def __init__(self) -> None:
+        self.runner: JobRunner | None = None
+
+    def __call__(self, events: Sequence[DomainEvent]) -> None:
+        for name in dict.fromkeys(WOKEN_BY[type(event)] for event in events):
+            self.wake(name)
+
+    def wake(self, name: str) -> None:
+        """Run a pass of job ``name`` soon (also a pass that stopped with work left)."""
+        runner = self.runner
+        if runner is None:
+            return
+        try:
+            runner.wake(name)
+        except Exception:  # the work is committed; the job's own polling will find it
+            log.exception("could not wake the %s job", name)
 
 
 class TriagePass:
+    """Triage waiting alerts; a declaration's messages and pages wake delivery on commit."""
+
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
-        wake: Wake,
         agent: Agent,
         commander: Agent | None,
     ) -> None:
-        self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
+        self._uow_factory, self._clock = uow_factory, clock
         self._agent, self._commander = agent, commander
         self._last_recovery = float("-inf")
 
     def __call__(self) -> None:
         recover = time.monotonic() - self._last_recovery >= RECOVER_STALE_EVERY
-        handled = process_pending(
-            self._uow_factory, self._clock, self._agent, recover, self._commander
-        )
+        process_pending(self._uow_factory, self._clock, self._agent, recover, self._commander)
         if recover:
             self._last_recovery = time.monotonic()
-        if handled:
-            self.wake(DELIVERY)  # a declaration queued messages and pages
 
 
 class DeliveryPass:
@@ -84,25 +122,25 @@ class DeliveryPass:
         for _ in range(DELIVERIES_PER_PASS):
             if not deliver_due(self._uow_factory, self._clock, self._messengers):
                 return
-        self.wake(DELIVERY)
+        self.wake(DELIVERY)  # more are due: carry on in a new pass, so a stop is not held up
 
 
 class ClockPass:
     """Re-evaluates the runbook clocks of open incidents (late checks escalate once) and
     walks escalation policies until someone acknowledges; probes affected services' health
-    checks; judges finished mitigations on the runbook's gates; drops expired metric samples."""
+    checks; judges finished mitigations on the runbook's gates; drops expired metric samples.
+    The messages and pages its alarms queue wake delivery on commit."""
 
     def __init__(
         self,
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
-        wake: Wake,
         settings: JobSettings,
         metrics: MetricsSource | None,
         analyst: Agent | None = None,
         health: HealthProbe | None = None,
     ) -> None:
-        self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
+        self._uow_factory, self._clock = uow_factory, clock
         self._settings, self._metrics, self._analyst = settings, metrics, analyst
         self._health = health
 
@@ -112,8 +150,6 @@ class ClockPass:
         took = time.monotonic() - started
         if took > SLOW_PASS_SECONDS:
             log.warning("runbook clock pass took %.1f s (%d alarms fired)", took, fired)
-        if fired:
-            self.wake(DELIVERY)  # alarms queued messages: deliver them now
 
     def _stages(self) -> list[tuple[str, Callable[[], int]]]:
         """The parts of a pass, each returning the alarms it fired. Each runs on its own: one
@@ -166,15 +202,15 @@ def background_jobs(
     health: HealthProbe | None = None,
 ) -> list[Job]:
     jobs: list[Job] = []
-    triage_agent = agents.get(TRIAGE_AGENT)
+    triage_agent = agents.get(AgentName.TRIAGE)
     if switches.triage and triage_agent is not None:
-        triage = TriagePass(uow_factory, clock, wake, triage_agent, agents.get(COMMANDER_AGENT))
+        triage = TriagePass(uow_factory, clock, triage_agent, agents.get(AgentName.COMMANDER))
         jobs.append(Job(TRIAGE, triage, POLL_SECONDS))
     if switches.delivery:
         delivery = DeliveryPass(uow_factory, clock, wake, messengers)
         jobs.append(Job(DELIVERY, delivery, POLL_SECONDS))
     if switches.clocks:
-        analyst = agents.get(POSTMORTEM_AGENT)
-        clocks = ClockPass(uow_factory, clock, wake, switches, metrics, analyst, health)
+        analyst = agents.get(AgentName.POSTMORTEM)
+        clocks = ClockPass(uow_factory, clock, switches, metrics, analyst, health)
         jobs.append(Job(CLOCKS, clocks, switches.clock_seconds, serial=True))
     return jobs

@@ -8,16 +8,14 @@ from dataclasses import replace
 from typing import Any
 
 from so1.domain.incidents import is_incident_id
-from so1.domain.records import AgentRun, RunStatus
+from so1.domain.records import AgentName, AgentRun, RunStatus
 from so1.errors import NotFound, UnknownAgent
 from so1.ports import Agent, Clock, UnitOfWorkFactory
-from so1.services.declaration.flow import COMMANDER_AGENT, commander_request
+from so1.services.declaration.flow import commander_request
 from so1.services.incidents.recording import Actor, Change, record
-from so1.services.mitigation.runs import DEPLOYER_AGENT, DeployerDeps, deployer_request
-from so1.services.postmortem.drafting import POSTMORTEM_AGENT, postmortem_request
+from so1.services.mitigation.runs import DeployerDeps, deployer_request
+from so1.services.postmortem.drafting import postmortem_request
 from so1.services.triage.requests import triage_request
-
-TRIAGE_AGENT = "triage-responder"
 
 
 def orchestrate(
@@ -33,14 +31,14 @@ def orchestrate(
     agent = agents.get(name)
     if agent is None:
         raise UnknownAgent(name, sorted(agents))
-    if name == POSTMORTEM_AGENT:  # needs the whole incident record; keeps the draft
+    if name == AgentName.POSTMORTEM:  # needs the whole incident record; keeps the draft
         return postmortem_request(uow_factory, clock, actor, agent, inputs)
-    if name == DEPLOYER_AGENT and deployer is not None:  # acts on the platform, in the background
+    if name == AgentName.DEPLOYER and deployer is not None:  # acts on the platform, later
         return deployer_request(uow_factory, clock, actor, deployer(), inputs)
-    if name == TRIAGE_AGENT:  # needs the alert store: take the alert in, triage, apply
-        commander = agents.get(COMMANDER_AGENT)
+    if name == AgentName.TRIAGE:  # needs the alert store: take the alert in, triage, apply
+        commander = agents.get(AgentName.COMMANDER)
         return triage_request(uow_factory, clock, actor, agent, inputs, commander)
-    if name == COMMANDER_AGENT:  # needs the incident record: plan and apply the declaration
+    if name == AgentName.COMMANDER:  # needs the incident record: plan and apply the declaration
         return commander_request(uow_factory, clock, actor, agent, inputs)
     incident_id = inputs.get("incident_id")
     run = AgentRun(

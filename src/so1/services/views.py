@@ -15,6 +15,7 @@ from so1.domain.postmortem import Postmortem
 from so1.domain.records import AgentRun
 from so1.domain.runbook import CheckResult, CheckState, evaluate
 from so1.domain.severity import Severity
+from so1.domain.timeline import MITIGATION_KINDS, EventKind
 from so1.errors import NotFound, So1Error
 from so1.ports import AlertFilter, Clock, IncidentFilter, MetricsSource, UnitOfWorkFactory
 from so1.services.access.clearance import is_private, require_clearance
@@ -92,14 +93,14 @@ def incident_page(
         run_ids = dict.fromkeys(
             str(e.data["run_id"])
             for e in reversed(timeline)
-            if e.kind.startswith("mitigation.") and e.data.get("run_id")
+            if e.kind in MITIGATION_KINDS and e.data.get("run_id")
         )
         runs = [r for r in (uow.agent_runs.get(i) for i in run_ids) if r is not None]
         postmortem = uow.postmortems.get(incident_id)
         flags_on = [
             f for f in uow.flags.all() if f.enabled and f.service in (None, incident.service)
         ]
-    reports = [e for e in timeline if e.kind == "triage.report"]
+    reports = [e for e in timeline if e.kind == EventKind.TRIAGE_REPORT]
     triage = dict(reports[-1].data) if reports else None
     return IncidentPage(
         incident,

@@ -1,7 +1,9 @@
-"""SQL unit of work: one connection, one transaction, every repository bound to it."""
+"""SQL unit of work: one connection, one transaction, every repository bound to it; the
+domain events collected meanwhile go to the dispatcher after the commit."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
@@ -28,6 +30,7 @@ from so1.adapters.db.oncall_repo import SqlOnCallRepository
 from so1.adapters.db.postmortem_repo import SqlPostmortemRepository
 from so1.adapters.db.secret_box import SecretBox
 from so1.adapters.db.web_repo import SqlWebRepository
+from so1.domain.events import DomainEvent
 from so1.errors import Unavailable
 from so1.ports import (
     ActionItemRepository,
@@ -36,6 +39,7 @@ from so1.ports import (
     AuditRepository,
     CatalogRepository,
     DeploymentRepository,
+    EventDispatcher,
     FlagRepository,
     IncidentRepository,
     IntakeRepository,
@@ -52,15 +56,26 @@ from so1.ports import (
 _LOCK_WAIT_SECONDS = 30  # same as SQLite's busy timeout
 
 
+def _no_dispatch(events: Sequence[DomainEvent]) -> None:
+    """Without a dispatcher (tools, tests of one repository) the jobs' polling finds the work."""
+
+
 class SqlUnitOfWork:
-    """``with uow: ...; uow.commit()``; leaving without commit rolls everything back."""
+    """``with uow: ...; uow.commit()``; leaving without commit rolls everything back, and
+    drops the events added meanwhile."""
 
     def __init__(
-        self, engine: Engine, read_only: bool = False, box: SecretBox | None = None
+        self,
+        engine: Engine,
+        read_only: bool = False,
+        box: SecretBox | None = None,
+        dispatch: EventDispatcher = _no_dispatch,
     ) -> None:
         self._engine = engine
         self._box = box or SecretBox()
         self._write = not read_only
+        self._dispatch = dispatch
+        self._events: list[DomainEvent] = []
         self._conn: Connection | None = None
         self._tx: RootTransaction | None = None
         self._lock = sqlite_write_lock(engine) if self._write else None
@@ -98,9 +113,16 @@ class SqlUnitOfWork:
         self.postmortems: PostmortemRepository = SqlPostmortemRepository(conn)
         self.web: WebRepository = SqlWebRepository(conn, self._box)
 
+    def add_event(self, event: DomainEvent) -> None:
+        assert self._write, "a read-only unit of work changes nothing to tell"
+        self._events.append(event)
+
     def commit(self) -> None:
         assert self._tx is not None, "commit() outside of a `with` block"
         self._tx.commit()
+        events, self._events = self._events, []
+        if events:
+            self._dispatch(events)
 
     def __exit__(
         self,
@@ -115,5 +137,6 @@ class SqlUnitOfWork:
                 self._conn.close()
         finally:
             self._conn = self._tx = None
+            self._events = []
             if self._lock is not None:
                 self._lock.release()

@@ -97,7 +97,9 @@ def create_app(container: Container | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.
-    app.add_middleware(IdempotencyMiddleware, store=container.idempotency, clock=container.clock)
+    app.add_middleware(
+        IdempotencyMiddleware, store=container.edge.idempotency, clock=container.clock
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
     return app
 

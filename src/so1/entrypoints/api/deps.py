@@ -43,10 +43,15 @@ def require(scope: Scope) -> Callable[..., Awaitable[Actor]]:
     ) -> Actor:
         token = credentials.credentials if credentials else None
         ip = client_ip(request)
-        key = access.verified_from_cache(container.key_cache, container.clock, token)
+        key = access.verified_from_cache(container.edge.key_cache, container.clock, token)
         if key is None:
             key = await run_in_threadpool(
-                access.authenticate, container.uow, container.clock, token, ip, container.key_cache
+                access.authenticate,
+                container.uow,
+                container.clock,
+                token,
+                ip,
+                container.edge.key_cache,
             )
         cleared = key.allows(Scope.SECURITY)
         actor = Actor(

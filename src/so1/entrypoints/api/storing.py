@@ -15,16 +15,10 @@ from so1.services.intake import deliveries as intake
 async def store(
     container: Container, delivery: Delivery, parsed: ParsedDelivery
 ) -> intake.IngestResult:
-    """Returns once the delivery is committed; wakes triage when a new alert needs it.
+    """Returns once the delivery is committed (its new alerts wake triage on that commit).
     ValidationFailed (422, naming the field) for free-form JSON past the limits."""
     intake.check_storable(parsed)
-    writer = container.ingest_writer
+    writer = container.intake.writer
     if writer is not None:
-        result = await asyncio.wrap_future(writer.submit(delivery, parsed))
-    else:
-        result = await run_in_threadpool(
-            intake.ingest, container.uow, container.clock, delivery, parsed
-        )
-    if result.needs_triage:
-        container.wake_worker()
-    return result
+        return await asyncio.wrap_future(writer.submit(delivery, parsed))
+    return await run_in_threadpool(intake.ingest, container.uow, container.clock, delivery, parsed)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from so1.adapters.db import migrate
 from so1.bootstrap import Container, build_container
-from so1.config import Settings
+from so1.config import Settings, load_settings
 from so1.entrypoints.cli.output import console, fail, note
 from so1.errors import So1Error
 from so1.services.access import keys as access
@@ -32,11 +32,20 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 
 
 def _container(settings: Settings) -> Container:
+    """The container, or one line naming the setting that cannot work (checked here, once)."""
     try:
         return build_container(settings)
+    except So1Error as exc:  # a setting that cannot work: SO1_RAILWAY_TOKEN, SO1_SECRET_KEY...
+        fail(exc.detail)
     except (ValueError, SQLAlchemyError) as exc:
         fail(f"cannot open the database: {exc}")
-    except So1Error as exc:  # a setting that cannot work, e.g. a malformed SO1_SECRET_KEY
+
+
+def _settings() -> Settings:
+    """The settings, or one line naming the variable that cannot work."""
+    try:
+        return load_settings()
+    except So1Error as exc:
         fail(exc.detail)
 
 
@@ -54,7 +63,7 @@ def sqlite_file(database_url: str) -> Path | None:
 def open_database(command: str, *, create: bool) -> Container:
     """A container on SO1_DATABASE_URL, named on stderr. A SQLite file that does not exist
     yet is created only with ``create`` (and said so); otherwise the command stops."""
-    settings = Settings()
+    settings = _settings()
     try:
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
         new_file = sqlite_file(settings.database_url)
@@ -108,7 +117,7 @@ def serve(
     workers: Annotated[int | None, typer.Option(help="server processes [SO1_WORKERS]")] = None,
 ) -> None:
     """Migrate the database, then serve the API and web pages."""
-    settings = Settings()
+    settings = _settings()
     host, port = host or settings.host, port or settings.port
     container = open_database("serve", create=True)
     _upgrade(container)
@@ -165,8 +174,8 @@ def worker() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     container.start_background(server=False)
-    running = ", ".join(container.job_names) or "nothing (all switched off)"
-    engine = f" on {container.job_engine}" if container.job_engine else ""
+    running = ", ".join(container.jobs.names) or "nothing (all switched off)"
+    engine = f" on {container.jobs.engine}" if container.jobs.engine else ""
     typer.echo(f"SO1 worker running{engine}: {running}")
     stop.wait()
     container.close()

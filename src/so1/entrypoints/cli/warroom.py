@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from so1.domain.records import AgentName
 from so1.entrypoints.cli.client import call
 from so1.entrypoints.cli.output import console, fail, print_json, print_table
 from so1.entrypoints.cli.remote import JsonOpt, incident_app
@@ -22,7 +23,7 @@ def declare(
     """Run the incident-commander: war room, commander, first messages, pages."""
     inputs: dict[str, Any] = {"incident_id": incident_id}
     inputs |= {k: v for k, v in {"commander": commander, "channel": channel}.items() if v}
-    run = call("POST", "/v1/orchestrate", json={"agent": "incident-commander", "inputs": inputs})
+    run = call("POST", "/v1/orchestrate", json={"agent": AgentName.COMMANDER, "inputs": inputs})
     if as_json:
         print_json(run)
         return

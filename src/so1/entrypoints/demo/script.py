@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from so1.domain.records import AgentName
+from so1.domain.timeline import EventKind
 from so1.entrypoints.demo.stack import SERVICE, Stack
 from so1.entrypoints.demo.traffic import Collector, Traffic
 
@@ -141,7 +143,7 @@ class Demo:
         self._watch(90.0, declared, "no incident was declared within 90 s")
         incident = found[0]
         self.incident_id = incident["id"]
-        report = self._timeline(incident["id"], "triage.report")
+        report = self._timeline(incident["id"], EventKind.TRIAGE_REPORT)
         top = (report[-1]["data"].get("hypotheses") or [{}])[0] if report else {}
         self.say(f"   [red]{incident['id']}[/] {incident['severity']}: {incident['title']}")
         self.say(
@@ -158,7 +160,7 @@ class Demo:
             "POST",
             "/v1/orchestrate",
             {
-                "agent": "railway-deployer",
+                "agent": AgentName.DEPLOYER,
                 "inputs": {
                     "action": "set_variables",
                     "service": SERVICE,
@@ -192,16 +194,16 @@ class Demo:
             return bool(self._call("GET", f"/v1/incidents/{incident}")["status"] == "resolved")
 
         self._watch(limit, resolved, f"the incident was not resolved within {limit:.0f} s")
-        for event in self._timeline(incident, "health.changed"):
+        for event in self._timeline(incident, EventKind.HEALTH_CHANGED):
             self.say(f"   {event['summary']}")
-        for event in self._timeline(incident, "verification.result"):
+        for event in self._timeline(incident, EventKind.VERIFICATION_RESULT):
             self.say(f"   {event['summary']}")
         self.say("[bold green]7. Resolved[/]")
         self._wait_for(lambda: bool(self._messages(incident, "resolved")), 30.0)
         for message in self._messages(incident, "resolved"):
             self.say("   " + message["text"].replace("\n", "\n   "))
 
-    def _timeline(self, incident: str, kind: str) -> list[dict[str, Any]]:
+    def _timeline(self, incident: str, kind: EventKind) -> list[dict[str, Any]]:
         events = self._call("GET", f"/v1/incidents/{incident}/timeline")["events"]
         return [e for e in events if e["kind"] == kind]
 

@@ -15,11 +15,12 @@ from starlette.concurrency import run_in_threadpool
 from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.domain.incidents import IncidentStatus
+from so1.domain.records import AgentName
 from so1.domain.severity import Severity
 from so1.entrypoints.api.deps import ContainerDep
 from so1.entrypoints.web.pages import _check_csrf, _form, _page, signed_in
 from so1.errors import Forbidden, So1Error, ValidationFailed
-from so1.services.declaration.flow import COMMANDER_AGENT, commander_request
+from so1.services.declaration.flow import commander_request
 from so1.services.incidents.lifecycle import (
     IncidentPatch,
     NewIncident,
@@ -47,7 +48,6 @@ async def _act(request: Request, container: Container, scope: Scope, action: Act
         where = await run_in_threadpool(action, container, session.actor, form)
     except So1Error as exc:
         return _page(request, "error.html", 422, session=session, message=exc.detail)
-    container.wake_worker()
     return RedirectResponse(where, status_code=303)
 
 
@@ -62,7 +62,7 @@ def _declare(container: Container, actor: Actor, form: dict[str, str]) -> str:
         service=form.get("service") or None,
     )
     incident = create_incident(container.uow, container.clock, actor, new)
-    agent = container.agents.get(COMMANDER_AGENT)
+    agent = container.agents.get(AgentName.COMMANDER)
     if agent is not None:  # war room, commander, first messages, pages
         commander_request(
             container.uow, container.clock, actor, agent, {"incident_id": incident.id}
@@ -127,10 +127,9 @@ def _review(incident_id: str, step: str) -> Action:
         elif step == "submit":
             review.submit(uow, clock, actor, incident_id)
         elif step == "publish":
-            write = review.file_writer(container.postmortem_folder())
+            write = review.file_writer(container.adapters.postmortems)
             archive = container.settings.war_room_archive == "on_publish"
             review.publish(uow, clock, actor, incident_id, write, archive)
-            container.wake_worker()  # the war room's last message
         else:
             review.tick(uow, clock, actor, incident_id, step)
         return f"/incidents/{incident_id}/postmortem"

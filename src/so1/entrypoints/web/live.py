@@ -69,7 +69,7 @@ def charts_fragment(incident_id: str, request: Request, container: ContainerDep)
         incident = uow.incidents.get(incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} does not exist")
-    graphs = charts(container.uow, container.clock, container.metrics_source, incident)
+    graphs = charts(container.uow, container.clock, container.adapters.metrics, incident)
     return templates.TemplateResponse(request, "charts.html", {"charts": graphs})
 
 

@@ -136,7 +136,7 @@ def incident(incident_id: str, request: Request, container: ContainerDep) -> Res
     if isinstance(loaded, Response):
         return loaded
     session, found = loaded
-    graphs = charts(container.uow, container.clock, container.metrics_source, found.incident)
+    graphs = charts(container.uow, container.clock, container.adapters.metrics, found.incident)
     hypotheses = list((found.triage or {}).get("hypotheses") or [])
     return _page(
         request,
@@ -170,7 +170,6 @@ async def say(incident_id: str, request: Request, container: ContainerDep) -> Re
             incident_id,
             text[:4000],
         )
-        container.wake_worker()
     return RedirectResponse(f"/incidents/{incident_id}#war-room", status_code=303)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from so1.domain.timeline import EventKind
 from so1.errors import Forbidden
 from so1.ports import UnitOfWork
 from so1.services.incidents.recording import Actor
@@ -15,5 +16,5 @@ def require_clearance(uow: UnitOfWork, actor: Actor, incident_id: str) -> None:
 
 
 def is_private(uow: UnitOfWork, incident_id: str) -> bool:
-    opened = uow.timeline.for_incident(incident_id, ["war_room.opened"])
+    opened = uow.timeline.for_incident(incident_id, [EventKind.WAR_ROOM_OPENED])
     return any(e.data.get("private") for e in opened)

@@ -10,14 +10,15 @@ from dataclasses import replace
 from datetime import datetime
 
 from so1.domain.comms import Destination
-from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
+from so1.domain.incidents import OPEN_STATUSES, Incident
 from so1.domain.oncall import EscalationStep
 from so1.domain.participants import Role
+from so1.domain.timeline import EventKind
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.flow import queue_page
 from so1.services.declaration.oncall import resolve_targets
 from so1.services.incidents.participants import hand_role
-from so1.services.incidents.recording import Actor
+from so1.services.incidents.recording import Actor, note
 from so1.services.isolation import each, guarded
 
 ALARM = "escalation"
@@ -89,7 +90,7 @@ def _fire(
             ", ".join(f"@{h}" for h in handles) or "nobody (no one resolvable)"
         )
         data = {"policy": policy, "step": step.number, "handles": handles}
-        uow.timeline.add(TimelineEvent(incident.id, now, "escalation.step", "so1", text, data))
+        note(uow, Actor(name="so1"), now, incident.id, EventKind.ESCALATION_STEP, text, data)
         if step.number == 1 and handles and handles[0] != incident.commander:
             _backup_takes_over(uow, now, incident, handles[0])
         for handle in handles:

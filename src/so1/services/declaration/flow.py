@@ -12,16 +12,17 @@ from typing import Any
 from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, IncidentStatus, transition
 from so1.domain.participants import Role
-from so1.domain.records import AgentRun, RunStatus
+from so1.domain.records import AgentName, AgentRun, RunStatus
 from so1.domain.severity import Severity
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound
 from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.declaration.outbox import queue_message
 from so1.services.incidents.lifecycle import IncidentPatch, apply_severity
 from so1.services.incidents.participants import hand_role
 from so1.services.incidents.recording import Actor, Change, record
 
-COMMANDER_AGENT = "incident-commander"
-COMMANDER_ACTOR = Actor(name=COMMANDER_AGENT)
+COMMANDER_ACTOR = Actor(name=AgentName.COMMANDER)
 # What the caller of POST /v1/orchestrate may set; SO1 fills in the rest from its records.
 DECLARED_AS = "declared at this severity by the incident-commander"
 REQUEST_KEYS = ("severity", "triage_report", "commander", "channel", "title", "status")
@@ -55,7 +56,7 @@ def run_and_apply(
     inputs = commander_inputs(uow, now, incident, request)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
-        COMMANDER_AGENT,
+        AgentName.COMMANDER,
         RunStatus.RUNNING,
         inputs,
         now,
@@ -94,7 +95,7 @@ def commander_inputs(
 
 
 def _last_triage_report(uow: UnitOfWork, incident_id: str) -> dict[str, Any]:
-    reports = uow.timeline.for_incident(incident_id, ["triage.report"])
+    reports = uow.timeline.for_incident(incident_id, [EventKind.TRIAGE_REPORT])
     return dict(reports[-1].data) if reports else {}
 
 
@@ -183,7 +184,7 @@ def apply_plan(
             summary,
             detail,
             incident_id=incident.id,
-            timeline_kind="war_room.opened",
+            timeline_kind=EventKind.WAR_ROOM_OPENED,
         ),
     )
     return changed
@@ -200,7 +201,8 @@ def _queue(uow: UnitOfWork, now: datetime, incident_id: str, plan: dict[str, Any
             "private": bool(plan.get("private")),
             "invite": invite,
         }
-        uow.outbox.add(
+        queue_message(
+            uow,
             Outbound(
                 incident_id,
                 Destination(message["to"]),
@@ -209,7 +211,7 @@ def _queue(uow: UnitOfWork, now: datetime, incident_id: str, plan: dict[str, Any
                 message["text"],
                 now,
                 payload=payload,
-            )
+            ),
         )
     for page in plan.get("pages", []):
         queue_page(
@@ -235,7 +237,8 @@ def queue_page(
 ) -> None:
     """Page a person about the incident (through the outbox; its dedup key stored first)."""
     payload = page_payload(incident_id, handle, team, topic) | (extra or {})
-    uow.outbox.add(
+    queue_message(
+        uow,
         Outbound(
             incident_id,
             Destination.PAGER,
@@ -245,7 +248,7 @@ def queue_page(
             now,
             target=handle,
             payload=payload,
-        )
+        ),
     )
 
 

@@ -12,16 +12,19 @@ from datetime import datetime, timedelta
 
 from so1.agents.commander.comms import render_resolved
 from so1.domain.comms import MAX_ATTEMPTS, Destination, Outbound, retry_at
-from so1.domain.incidents import Incident, TimelineEvent
+from so1.domain.events import MessageQueued
+from so1.domain.incidents import Incident
+from so1.domain.timeline import EventKind
 from so1.errors import IntegrationError, NotFound, RateLimited, Unavailable
 from so1.ports import Clock, Messenger, UnitOfWork, UnitOfWorkFactory
 from so1.services.access.clearance import require_clearance
-from so1.services.incidents.recording import Actor
+from so1.services.incidents.recording import Actor, note
 
 log = logging.getLogger("so1.outbox")
 
 LEASE = timedelta(seconds=60)  # a claimed message is retried by others after this
 BATCH = 50
+SO1 = Actor(name="so1")  # deliveries are SO1's own doing
 
 
 def deliver_due(
@@ -67,9 +70,7 @@ def _deliver(
         uow.outbox.mark_sent(message_id, now, {**message.payload, **facts})
         summary = f"{message.kind} delivered to {_where(message)}"
         data = {"message_id": message.id, "attempts": message.attempts}
-        uow.timeline.add(
-            TimelineEvent(message.incident_id, now, "communication.sent", "so1", summary, data)
-        )
+        note(uow, SO1, now, message.incident_id, EventKind.COMMUNICATION_SENT, summary, data)
         uow.commit()
 
 
@@ -99,15 +100,12 @@ def _failed(
     with uow_factory() as uow:
         uow.outbox.mark_failed(message.id, text, again)
         if message.destination is Destination.STATUS_PAGE and message.attempts == 1:
-            uow.outbox.add(_fallback_note(message, text, now))
+            queue_message(uow, _fallback_note(message, text, now))
         if again is None:
             summary = f"{message.kind} to {_where(message)} NOT delivered: {text}"
             data = {"message_id": message.id, "attempts": message.attempts, "error": text}
-            uow.timeline.add(
-                TimelineEvent(
-                    message.incident_id, now, "communication.failed", "so1", summary, data
-                )
-            )
+            kind = EventKind.COMMUNICATION_FAILED
+            note(uow, SO1, now, message.incident_id, kind, summary, data)
         uow.commit()
 
 
@@ -131,6 +129,14 @@ def _where(message: Outbound) -> str:
     if message.destination is Destination.PAGER:
         return f"@{message.target}"
     return message.destination.value.replace("_", " ")
+
+
+def queue_message(uow: UnitOfWork, message: Outbound) -> Outbound:
+    """Put ``message`` in the outbox, in the caller's transaction; the delivery job is woken
+    once that commits. The one writer of the outbox."""
+    stored = uow.outbox.add(message)
+    uow.add_event(MessageQueued(message.incident_id, message.destination))
+    return stored
 
 
 def incident_messages(
@@ -166,10 +172,8 @@ def post_to_war_room(
             target=actor.name,
             payload={"channel": incident.channel, "author": actor.name},
         )
-        stored = uow.outbox.add(message)
-        uow.timeline.add(
-            TimelineEvent(incident_id, now, "war_room.message", actor.name, text[:500])
-        )
+        stored = queue_message(uow, message)
+        note(uow, actor, now, incident_id, EventKind.WAR_ROOM_MESSAGE, text[:500])
         uow.commit()
     return stored
 
@@ -187,7 +191,8 @@ def queue_pager_followups(uow: UnitOfWork, now: datetime, incident_id: str, acti
     for key in keys:
         page = by_key[key]
         payload = {"action": action, "dedup_key": key, "team": page.payload.get("team")}
-        uow.outbox.add(
+        queue_message(
+            uow,
             Outbound(
                 incident_id,
                 Destination.PAGER,
@@ -197,7 +202,7 @@ def queue_pager_followups(uow: UnitOfWork, now: datetime, incident_id: str, acti
                 now,
                 target=page.target,
                 payload=payload,
-            )
+            ),
         )
     return len(keys)
 
@@ -218,7 +223,8 @@ def queue_resolution(uow: UnitOfWork, now: datetime, incident: Incident) -> None
     public = next((m for m in said if m.destination is Destination.STATUS_PAGE), None)
     title = str(public.payload.get("title") or incident.title) if public else None
     internal, customer = render_resolved(incident, title)
-    uow.outbox.add(
+    queue_message(
+        uow,
         Outbound(
             incident.id,
             Destination.WAR_ROOM,
@@ -227,10 +233,11 @@ def queue_resolution(uow: UnitOfWork, now: datetime, incident: Incident) -> None
             internal,
             now,
             payload={"channel": incident.channel},
-        )
+        ),
     )
     if customer is not None:
-        uow.outbox.add(
+        queue_message(
+            uow,
             Outbound(
                 incident.id,
                 Destination.STATUS_PAGE,
@@ -239,7 +246,7 @@ def queue_resolution(uow: UnitOfWork, now: datetime, incident: Incident) -> None
                 customer,
                 now,
                 payload={"title": title, "state": "resolved"},
-            )
+            ),
         )
     queue_pager_followups(uow, now, incident.id, "resolve")
 
@@ -257,9 +264,10 @@ def queue_archive(uow: UnitOfWork, now: datetime, incident_id: str, where: str |
         " incident's record stays in SO1."
     )
     payload = {"channel": incident.channel, "archive": True}
-    uow.outbox.add(
+    queue_message(
+        uow,
         Outbound(
             incident_id, Destination.WAR_ROOM, "internal", "archive", body, now, payload=payload
-        )
+        ),
     )
     return True

@@ -7,6 +7,7 @@ from datetime import datetime
 from so1.domain.analytics import IncidentFacts, summarize
 from so1.domain.incidents import Incident
 from so1.domain.runbook import CheckState, evaluate
+from so1.domain.timeline import EventKind
 from so1.errors import ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.incidents.causes import incident_cause
@@ -46,7 +47,7 @@ def _facts(uow: UnitOfWork, incident: Incident, now: datetime) -> IncidentFacts:
 def _mitigated(uow: UnitOfWork, incident: Incident) -> datetime | None:
     done = [
         e.occurred_at
-        for e in uow.timeline.for_incident(incident.id, ["mitigation.finished"])
+        for e in uow.timeline.for_incident(incident.id, [EventKind.MITIGATION_FINISHED])
         if e.data.get("ok")
     ]
     return done[0] if done else incident.mitigated_at

@@ -3,6 +3,7 @@ leading hypothesis, else unknown."""
 
 from __future__ import annotations
 
+from so1.domain.timeline import EventKind
 from so1.ports import UnitOfWork
 
 
@@ -11,6 +12,6 @@ def incident_cause(uow: UnitOfWork, incident_id: str) -> str:
     root = (postmortem.draft.get("root_cause") or {}) if postmortem else {}
     if root.get("cause"):
         return str(root["cause"])
-    reports = uow.timeline.for_incident(incident_id, ["triage.report"])
+    reports = uow.timeline.for_incident(incident_id, [EventKind.TRIAGE_REPORT])
     hypotheses = (reports[-1].data.get("hypotheses") or []) if reports else []
     return str(hypotheses[0].get("cause") or "unknown") if hypotheses else "unknown"

@@ -15,6 +15,7 @@ from so1.domain.incidents import (
 )
 from so1.domain.participants import Role
 from so1.domain.severity import Severity
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.access.clearance import require_clearance
@@ -110,7 +111,7 @@ def _created_change(incident: Incident) -> Change:
         summary=f"{incident.severity} incident {verb}: {incident.title}",
         detail={"severity": incident.severity.value, "status": incident.status.value},
         incident_id=incident.id,
-        timeline_kind="incident.declared" if declared else "incident.recorded",
+        timeline_kind=EventKind.INCIDENT_DECLARED if declared else EventKind.INCIDENT_RECORDED,
     )
 
 
@@ -182,7 +183,7 @@ def _apply_fields(
         summary="updated " + ", ".join(sorted(changed)),
         detail={"changed": changed},
         incident_id=incident.id,
-        timeline_kind="incident.updated",
+        timeline_kind=EventKind.INCIDENT_UPDATED,
     )
     record(uow, actor, now, change)
     if "commander" in changed:
@@ -222,7 +223,7 @@ def apply_severity(
             "reason": patch.severity_reason,
         },
         incident_id=incident.id,
-        timeline_kind="severity.changed",
+        timeline_kind=EventKind.SEVERITY_CHANGED,
     )
     record(uow, actor, now, change)
     return replace(incident, severity=patch.severity)
@@ -244,7 +245,7 @@ def _apply_status(
         summary=f"status {incident.status} → {moved.status}",
         detail=detail,
         incident_id=incident.id,
-        timeline_kind="status.changed",
+        timeline_kind=EventKind.STATUS_CHANGED,
     )
     record(uow, actor, now, change)
     if moved.status is IncidentStatus.RESOLVED:  # tell the room, customers, the pager

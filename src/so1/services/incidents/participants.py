@@ -7,6 +7,7 @@ from datetime import datetime
 
 from so1.domain.incidents import Incident
 from so1.domain.participants import SINGLE_HOLDER_ROLES, Participation, Role
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor, Change, record
@@ -33,7 +34,7 @@ def hand_role(
         summary=f"{handle} is {role.value}{handed}",
         detail={"handle": handle, "role": role.value, "previous": previous},
         incident_id=incident_id,
-        timeline_kind="role.assumed",
+        timeline_kind=EventKind.ROLE_ASSUMED,
     )
     record(uow, actor, now, change)
     return True
@@ -77,7 +78,7 @@ def renounce_role(
             summary=f"{handle} is no longer {role.value}",
             detail={"handle": handle, "role": role.value},
             incident_id=incident_id,
-            timeline_kind="role.renounced",
+            timeline_kind=EventKind.ROLE_RENOUNCED,
         )
         record(uow, actor, now, change)
         if role is Role.COMMANDER and incident.commander == handle:

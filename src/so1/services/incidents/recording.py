@@ -1,4 +1,5 @@
-"""Who is acting and from where: passed to every use case that changes state."""
+"""Who is acting and from where, and the one way a change is written down: ``record()`` writes
+the audit row and, for an incident, its timeline event, in the caller's transaction."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from so1.domain.incidents import TimelineEvent
 from so1.domain.records import AuditRecord, Outcome
+from so1.domain.timeline import EventKind
 from so1.ports import UnitOfWork
 
 
@@ -39,11 +41,12 @@ class Change:
     summary: str
     detail: dict[str, Any] = field(default_factory=dict)
     incident_id: str | None = None
-    timeline_kind: str | None = None
+    timeline_kind: EventKind | None = None
 
 
 def record(uow: UnitOfWork, actor: Actor, at: datetime, change: Change) -> None:
-    """Write the audit record (and the timeline event) in the caller's transaction."""
+    """Write the audit record (and the timeline event) in the caller's transaction; the only
+    writer of timeline events (tests/unit/test_post_commit.py checks)."""
     uow.audit.add(
         AuditRecord(
             at=at,
@@ -67,3 +70,18 @@ def record(uow: UnitOfWork, actor: Actor, at: datetime, change: Change) -> None:
                 data=change.detail,
             )
         )
+
+
+def note(
+    uow: UnitOfWork,
+    actor: Actor,
+    at: datetime,
+    incident_id: str,
+    kind: EventKind,
+    summary: str,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """A line on an incident's timeline that is not a change of a resource of its own (a
+    delivery, a probe, an escalation step): audited as ``kind`` on the incident."""
+    change = Change(kind, "incident", incident_id, summary, data or {}, incident_id, kind)
+    record(uow, actor, at, change)

@@ -15,12 +15,13 @@ from so1.domain.alerts import (
     ParsedDelivery,
     storable_event,
 )
-from so1.domain.incidents import TimelineEvent
+from so1.domain.events import AlertStored
 from so1.domain.intake import FLAP_WINDOW, Delivery, DeliveryOutcome, Silence
 from so1.domain.json_limits import json_problem
+from so1.domain.timeline import EventKind
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
-from so1.services.incidents.recording import Actor, Change, record
+from so1.services.incidents.recording import Actor, Change, note, record
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +38,14 @@ class IngestResult:
     results: list[EventResult] = field(default_factory=list)
     duplicate_delivery: bool = False
 
-    @property
-    def needs_triage(self) -> bool:
-        return any(
-            r.outcome == "created" and r.alert is not None and r.alert.status is AlertStatus.FIRING
-            for r in self.results
-        )
+
+def _awaiting_triage(results: list[EventResult]) -> list[str]:
+    """The new firing alerts among ``results`` (suppressed ones never wait for triage)."""
+    return [
+        r.alert.id
+        for r in results
+        if r.outcome == "created" and r.alert is not None and r.alert.status is AlertStatus.FIRING
+    ]
 
 
 def new_alert_id() -> str:
@@ -96,6 +99,8 @@ def ingest_batch(
                 apply_event(uow, now, e, delivery.integration_id, silences) for e in parsed.events
             ]
             results.append(IngestResult(results=applied))
+            for waiting in _awaiting_triage(applied):
+                uow.add_event(AlertStored(waiting))
         uow.commit()
     return results
 
@@ -129,7 +134,10 @@ def apply_event(
     alert = uow.alerts.transition(event.source, event.dedup_key, to, now)
     if alert is None:
         return EventResult(event, None, "dropped")
-    _note_on_incident(uow, alert, now, f"alert.{to.value}", f"alert {to.value}: {alert.summary}")
+    kind = (
+        EventKind.ALERT_ACKNOWLEDGED if to is AlertStatus.ACKNOWLEDGED else EventKind.ALERT_RESOLVED
+    )
+    _note_on_incident(uow, alert, now, kind, f"alert {to.value}: {alert.summary}")
     return EventResult(event, alert, to.value)
 
 
@@ -164,15 +172,17 @@ def _annotate(uow: UnitOfWork, now: datetime, event: AlertEvent) -> EventResult:
     alert = uow.alerts.find(event.source, event.dedup_key)
     if alert is None:
         return EventResult(event, None, "dropped")
-    _note_on_incident(uow, alert, now, "alert.note", event.summary)
+    _note_on_incident(uow, alert, now, EventKind.ALERT_NOTE, event.summary)
     return EventResult(event, alert, "annotated")
 
 
-def _note_on_incident(uow: UnitOfWork, alert: Alert, now: datetime, kind: str, text: str) -> None:
+def _note_on_incident(
+    uow: UnitOfWork, alert: Alert, now: datetime, kind: EventKind, text: str
+) -> None:
     if alert.incident_id is None:
         return
     data = {"alert_id": alert.id, "source": alert.source.value, "dedup_key": alert.dedup_key}
-    uow.timeline.add(TimelineEvent(alert.incident_id, now, kind, f"{alert.source}", text, data))
+    note(uow, Actor(name=alert.source.value), now, alert.incident_id, kind, text, data)
 
 
 def acknowledge_alert(
@@ -195,7 +205,11 @@ def acknowledge_alert(
             uow, actor, now, Change("alert.acknowledge", "alert", alert_id, "acknowledged", detail)
         )
         _note_on_incident(
-            uow, alert, now, "alert.acknowledged", f"{actor.name} acknowledged {alert.summary}"
+            uow,
+            alert,
+            now,
+            EventKind.ALERT_ACKNOWLEDGED,
+            f"{actor.name} acknowledged {alert.summary}",
         )
         uow.commit()
     return alert

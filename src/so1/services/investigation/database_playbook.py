@@ -10,12 +10,13 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from so1.domain.database import Caller, FailoverClock, Replica, Session, Signal, refusal
+from so1.domain.timeline import EventKind
 from so1.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.access.clearance import require_clearance
 from so1.services.incidents.recording import Actor, Change, record
 
-STARTED, SIGNALLED = "playbook.database.started", "database.signal"
+STARTED, SIGNALLED = EventKind.DATABASE_PLAYBOOK_STARTED, EventKind.DATABASE_SIGNAL
 
 
 class Diagnostics(Protocol):

@@ -17,6 +17,7 @@ from so1.domain.investigation import DeploymentDiff, SymptomRow, deployment_diff
 from so1.domain.metrics import Series
 from so1.domain.platform import LogLine, PlatformDeployment
 from so1.domain.severity import Severity
+from so1.domain.timeline import EventKind
 from so1.errors import So1Error
 from so1.ports import Clock, MetricsSource, Platform, UnitOfWork, UnitOfWorkFactory
 from so1.services.access.clearance import require_clearance
@@ -112,11 +113,12 @@ def recommended(hypotheses: list[dict[str, Any]], severity: Severity) -> list[di
 
 
 def _hypotheses(uow: UnitOfWork, incident_id: str) -> list[dict[str, Any]]:
-    reports = uow.timeline.for_incident(incident_id, ["triage.report"])
+    reports = uow.timeline.for_incident(incident_id, [EventKind.TRIAGE_REPORT])
     rejected = {
-        e.data.get("cause") for e in uow.timeline.for_incident(incident_id, ["hypothesis.rejected"])
+        e.data.get("cause")
+        for e in uow.timeline.for_incident(incident_id, [EventKind.HYPOTHESIS_REJECTED])
     }
-    documented = uow.timeline.for_incident(incident_id, ["hypothesis.documented"])
+    documented = uow.timeline.for_incident(incident_id, [EventKind.HYPOTHESIS_DOCUMENTED])
     listed = [
         dict(h) | {"rejected": h.get("cause") in rejected}
         for h in (reports[-1].data.get("hypotheses") or [] if reports else [])

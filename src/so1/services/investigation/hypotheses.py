@@ -4,6 +4,7 @@ timeline and, on request, posted to the war room."""
 from __future__ import annotations
 
 from so1.domain.investigation import Hypothesis
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound
 from so1.ports import Clock, UnitOfWorkFactory
 from so1.services.access.clearance import require_clearance
@@ -40,7 +41,7 @@ def document_hypothesis(
             text,
             data,
             incident_id,
-            "hypothesis.documented",
+            EventKind.HYPOTHESIS_DOCUMENTED,
         )
         record(uow, actor, clock.now(), change)
         uow.commit()

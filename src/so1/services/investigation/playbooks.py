@@ -13,6 +13,7 @@ from so1 import knowledge
 from so1.domain.investigation import RECENT_DEPLOY
 from so1.domain.records import AgentRun
 from so1.domain.severity import Severity
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.access.clearance import require_clearance
@@ -20,7 +21,7 @@ from so1.services.incidents.lifecycle import IncidentPatch, get_incident, update
 from so1.services.incidents.recording import Actor, Change, record
 from so1.services.mitigation.runs import DeployerDeps, deployer_request
 
-TICKED = "checklist.ticked"
+TICKED = EventKind.CHECKLIST_TICKED
 
 
 @cache

@@ -17,6 +17,7 @@ from so1.domain.access import IssuedKey
 from so1.domain.intake import Integration
 from so1.domain.plain import plain
 from so1.domain.records import AuditRecord
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.access import keys as access
@@ -127,7 +128,7 @@ def evidence_bundle(
                 f"evidence bundle {name} (sha256 {digest[:16]}…)",
                 detail,
                 incident_id,
-                "evidence.bundle",
+                EventKind.EVIDENCE_BUNDLE,
             ),
         )
         uow.commit()

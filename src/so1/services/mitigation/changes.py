@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from so1.domain.catalog import CatalogService
 from so1.domain.changes import Deployment, FeatureFlag, FlagChange
-from so1.domain.incidents import OPEN_STATUSES, TimelineEvent
+from so1.domain.incidents import OPEN_STATUSES
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
-from so1.services.incidents.recording import Actor, Change, record
+from so1.services.incidents.recording import Actor, Change, note, record
 
 
 def get_service(uow_factory: UnitOfWorkFactory, name: str) -> CatalogService:
@@ -142,7 +143,7 @@ def set_flag(
             change = FlagChange(key, before, new_enabled, actor.name, reason, now)
             uow.flags.add_change(change)
             if before is not None:  # a flip, not the flag's creation
-                _on_incident_timelines(uow, flag, change, incident_id)
+                _on_incident_timelines(uow, actor, flag, change, incident_id)
         state = "enabled" if new_enabled else "disabled"
         detail = {"enabled_before": before, "enabled": new_enabled, "reason": reason}
         record(uow, actor, now, Change("flag.set", "feature_flag", key, f"flag {state}", detail))
@@ -151,7 +152,7 @@ def set_flag(
 
 
 def _on_incident_timelines(
-    uow: UnitOfWork, flag: FeatureFlag, change: FlagChange, incident_id: str | None
+    uow: UnitOfWork, actor: Actor, flag: FeatureFlag, change: FlagChange, incident_id: str | None
 ) -> None:
     if incident_id is not None:
         targets = [incident_id]
@@ -166,9 +167,7 @@ def _on_incident_timelines(
     data = {"flag": flag.key, "enabled_before": change.enabled_before}
     data |= {"enabled": change.enabled_after, "reason": change.reason}
     for target in targets:
-        uow.timeline.add(
-            TimelineEvent(target, change.changed_at, "flag.flipped", change.actor, text, data)
-        )
+        note(uow, actor, change.changed_at, target, EventKind.FLAG_FLIPPED, text, data)
 
 
 def _keep(flag: FeatureFlag | None, name: str) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 from so1.domain.ofrep import evaluation
 from so1.domain.platform import FLAG_ACTIONS, PlatformDeployment
 from so1.domain.records import AgentRun, RunStatus
+from so1.domain.timeline import EventKind
 from so1.errors import So1Error, Unavailable
 from so1.ports import Clock, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor, Change, record
@@ -167,7 +168,7 @@ def _progress(
             text,
             {"run_id": run.id},
             run.incident_id,
-            "mitigation.progress",
+            EventKind.MITIGATION_PROGRESS,
         )
         record(uow, actor, clock.now(), change)
         uow.commit()
@@ -186,7 +187,8 @@ def _finish(
     word = "failed" if failure else "finished"
     summary = f"{action} of {service} {word}" + (f": {failure}" if failure else "")
     detail = {"run_id": run.id, "ok": failure is None, "result": result}
-    kind = f"mitigation.{word}" if run.incident_id else None
+    ended = EventKind.MITIGATION_FAILED if failure else EventKind.MITIGATION_FINISHED
+    kind = ended if run.incident_id else None
     with uow_factory() as uow:
         latest = uow.agent_runs.get(run.id) or run  # with the log lines streamed meanwhile
         output = dict(latest.output or {}) | {"result": result}

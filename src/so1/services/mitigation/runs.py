@@ -15,12 +15,12 @@ from typing import Any
 
 from so1.domain.incidents import is_incident_id
 from so1.domain.platform import FLAG_ACTIONS, PlatformAction
-from so1.domain.records import AgentRun, RunStatus
+from so1.domain.records import AgentName, AgentRun, RunStatus
+from so1.domain.timeline import EventKind
 from so1.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from so1.ports import Agent, Clock, Platform, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor, Change, record
 
-DEPLOYER_AGENT = "railway-deployer"
 SERVICE_NAME_MAX = 100
 
 Background = Callable[[Callable[[], None]], None]
@@ -114,7 +114,7 @@ def deployer_request(
     incident_id = full.get("incident_id")
     run = AgentRun(
         id=f"run_{secrets.token_hex(10)}",
-        agent=DEPLOYER_AGENT,
+        agent=AgentName.DEPLOYER,
         status=status,
         inputs={k: v for k, v in full.items() if k != "context"},
         started_at=clock.now(),
@@ -144,15 +144,15 @@ def _requested(run: AgentRun, plan: Mapping[str, Any]) -> Change:
     if plan["refused"]:
         summary, kind = (
             f"{plan['action']} of {plan['service']} refused: {plan['refused']}",
-            ("mitigation.refused"),
+            EventKind.MITIGATION_REFUSED,
         )
     elif plan["needs_approval"]:
         summary = f"{plan['action']} of {plan['service']} awaits approval: {steps}"
-        kind = "mitigation.awaiting_approval"
+        kind = EventKind.MITIGATION_AWAITING_APPROVAL
     else:
         summary, kind = (
             f"{plan['action']} of {plan['service']} started: {steps}",
-            ("mitigation.started"),
+            EventKind.MITIGATION_STARTED,
         )
     detail = {"run_id": run.id, "plan": _jsonable(plan)}
     return Change(
@@ -184,7 +184,7 @@ def decide_approval(
         raise Forbidden("approving platform actions needs a key with the 'deploy' scope")
     with uow_factory() as uow:
         run = uow.agent_runs.get(run_id)
-        if run is None or run.agent != DEPLOYER_AGENT:
+        if run is None or run.agent != AgentName.DEPLOYER:
             raise NotFound(f"railway-deployer run {run_id} does not exist")
         if run.status is not RunStatus.AWAITING_APPROVAL:
             raise Conflict(f"run {run_id} is {run.status.value}, not awaiting approval")
@@ -196,7 +196,8 @@ def decide_approval(
         summary = (
             f"{run.inputs.get('action')} of {run.inputs.get('service')} {word} by {actor.name}"
         )
-        kind = f"mitigation.{word}" if run.incident_id else None
+        outcome = EventKind.MITIGATION_APPROVED if approve else EventKind.MITIGATION_DECLINED
+        kind = outcome if run.incident_id else None
         detail = {"run_id": run.id}
         change = Change(
             f"platform.action.{word}", "agent_run", run.id, summary, detail, run.incident_id, kind

@@ -11,8 +11,10 @@ from datetime import date, datetime
 
 from so1.domain.comms import Destination, Outbound
 from so1.domain.postmortem import ActionItem
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, UnitOfWorkFactory
+from so1.services.declaration.outbox import queue_message
 from so1.services.incidents.recording import Actor, Change, record
 from so1.services.isolation import each
 
@@ -72,7 +74,7 @@ def change_item(
                 summary,
                 {"status": after.status},
                 item.incident_id,
-                "action_item.updated" if item.incident_id else None,
+                EventKind.ACTION_ITEM_UPDATED if item.incident_id else None,
             ),
         )
         uow.commit()
@@ -118,7 +120,8 @@ def _remind(uow_factory: UnitOfWorkFactory, now: datetime, item: ActionItem) -> 
             f"⏰ Overdue action item from the postmortem of {item.incident_id}: "
             f"{item.title} ({owner}, due {item.due_date}, {item.priority})"
         )
-        uow.outbox.add(
+        queue_message(
+            uow,
             Outbound(
                 item.incident_id,
                 Destination.WAR_ROOM,
@@ -128,7 +131,7 @@ def _remind(uow_factory: UnitOfWorkFactory, now: datetime, item: ActionItem) -> 
                 now,
                 target=item.owner,
                 payload={"channel": incident.channel if incident else None},
-            )
+            ),
         )
         uow.commit()
     return 1

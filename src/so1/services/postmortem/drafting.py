@@ -18,16 +18,17 @@ from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, is_incident_id
 from so1.domain.plain import plain
 from so1.domain.postmortem import Postmortem, PostmortemStatus
-from so1.domain.records import AgentRun, RunStatus
+from so1.domain.records import AgentName, AgentRun, RunStatus
 from so1.domain.runbook import evaluate
+from so1.domain.timeline import EventKind
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import Agent, AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.declaration.outbox import queue_message
 from so1.services.incidents.recording import SYSTEM, Actor, Change, record
 from so1.services.isolation import each
 from so1.services.postmortem.review import meeting_time
 from so1.services.runbook.checks import gather_facts, runbook_checks
 
-POSTMORTEM_AGENT = "postmortem-analyst"
 DEPLOYMENTS_BEFORE = timedelta(days=7)
 AUTO_PER_PASS = 5
 RETRY_FAILED_AFTER = timedelta(hours=1)  # a draft that failed is tried again after this
@@ -54,7 +55,7 @@ def postmortem_request(
         raise Conflict(f"the postmortem of {incident_id} is published; it is not redrafted")
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
-        POSTMORTEM_AGENT,
+        AgentName.POSTMORTEM,
         RunStatus.RUNNING,
         dict(inputs),
         now,
@@ -99,7 +100,7 @@ def postmortem_request(
                 summary,
                 {"run_id": run.id, "missing": draft["missing"]},
                 incident_id,
-                "postmortem.drafted",
+                EventKind.POSTMORTEM_DRAFTED,
             ),
         )
         uow.commit()
@@ -118,7 +119,8 @@ def _invite_in_war_room(uow: UnitOfWork, incident: Incident, now: datetime) -> N
         f"Draft: GET /v1/incidents/{incident.id}/postmortem?format=markdown; invitation: "
         f"GET /v1/incidents/{incident.id}/postmortem/meeting.ics"
     )
-    uow.outbox.add(
+    queue_message(
+        uow,
         Outbound(
             incident.id,
             Destination.WAR_ROOM,
@@ -127,7 +129,7 @@ def _invite_in_war_room(uow: UnitOfWork, incident: Incident, now: datetime) -> N
             text,
             now,
             payload={"channel": incident.channel},
-        )
+        ),
     )
 
 
@@ -242,7 +244,7 @@ def _keep_failure(
     now = clock.now()
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
-        POSTMORTEM_AGENT,
+        AgentName.POSTMORTEM,
         RunStatus.FAILED,
         {"incident_id": incident_id},
         now,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from so1.domain.postmortem import Postmortem, PostmortemStatus
+from so1.domain.timeline import EventKind
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.outbox import queue_archive
@@ -58,7 +59,7 @@ def _save(
     now: datetime,
     after: Postmortem,
     text: str,
-    kind: str,
+    kind: EventKind,
     **extra: Any,
 ) -> None:
     uow.postmortems.put(after)
@@ -67,15 +68,7 @@ def _save(
         uow,
         actor,
         now,
-        Change(
-            f"postmortem.{kind}",
-            "postmortem",
-            after.incident_id,
-            text,
-            detail,
-            after.incident_id,
-            f"postmortem.{kind}",
-        ),
+        Change(kind, "postmortem", after.incident_id, text, detail, after.incident_id, kind),
     )
 
 
@@ -114,7 +107,7 @@ def edit(
             now,
             after,
             f"postmortem edited (v{after.version})" + (f": {note}" if note else ""),
-            "edited",
+            EventKind.POSTMORTEM_EDITED,
         )
         uow.commit()
     return after
@@ -132,7 +125,14 @@ def comment(
             meta=found.meta | {"comments": [*found.meta.get("comments", []), entry]},
             updated_at=now,
         )
-        _save(uow, actor, now, after, f"comment by {actor.name}: {text[:200]}", "commented")
+        _save(
+            uow,
+            actor,
+            now,
+            after,
+            f"comment by {actor.name}: {text[:200]}",
+            EventKind.POSTMORTEM_COMMENTED,
+        )
         uow.commit()
     return after
 
@@ -146,7 +146,7 @@ def submit(
         if found.status is not PostmortemStatus.DRAFT:
             raise Conflict(f"the postmortem is {found.status.value}, not a draft")
         after = replace(found, status=PostmortemStatus.IN_REVIEW, updated_at=now)
-        _save(uow, actor, now, after, "postmortem sent for review", "in_review")
+        _save(uow, actor, now, after, "postmortem sent for review", EventKind.POSTMORTEM_IN_REVIEW)
         uow.commit()
     return after
 
@@ -170,7 +170,7 @@ def tick(
             now,
             after,
             f"review check ✅ {REVIEW_CHECKS[check]} ({actor.name})",
-            "checked",
+            EventKind.POSTMORTEM_CHECKED,
         )
         uow.commit()
     return after
@@ -218,7 +218,7 @@ def publish(
             after,
             f"postmortem published{f' to {where}' if where else ''}; "
             f"{len(items)} action items opened",
-            "published",
+            EventKind.POSTMORTEM_PUBLISHED,
             **_quality(after),
         )
         if archive_war_room:
@@ -260,7 +260,7 @@ def link_learning(
                 text,
                 detail,
                 incident_id,
-                "learning.linked",
+                EventKind.LEARNING_LINKED,
             ),
         )
         uow.commit()

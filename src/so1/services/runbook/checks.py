@@ -15,6 +15,7 @@ from so1.domain.comms import DeliveryStatus, Destination, Outbound
 from so1.domain.incidents import Incident, TimelineEvent
 from so1.domain.runbook import ANCHORS, EVIDENCE, CheckResult, CheckSpec, Facts, evaluate
 from so1.domain.severity import Severity
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.outbox import queue_pager_followups
@@ -25,12 +26,12 @@ UPDATE_KINDS = frozenset({"declared", "update", "note", "resolved"})
 # The timeline events that prove checks (read by kind: a storm's timeline is long).
 ROOT_CAUSE_CONFIDENCE = 0.85  # seed Phase 5: "Root cause identified with >85% confidence"
 FACT_KINDS = (
-    "triage.report",
-    "war_room.opened",
-    "role.assumed",
-    "postmortem.drafted",
-    "postmortem.published",
-    "learning.linked",
+    EventKind.TRIAGE_REPORT,
+    EventKind.WAR_ROOM_OPENED,
+    EventKind.ROLE_ASSUMED,
+    EventKind.POSTMORTEM_DRAFTED,
+    EventKind.POSTMORTEM_PUBLISHED,
+    EventKind.LEARNING_LINKED,
 )
 
 
@@ -83,7 +84,7 @@ def gather_facts(uow: UnitOfWork, incident: Incident) -> Facts:
     timeline = uow.timeline.for_incident(incident.id, FACT_KINDS)
     messages = uow.outbox.for_incident(incident.id)
     first_ack = uow.alerts.first_acknowledged(incident.id)
-    opened = _first(timeline, "war_room.opened")
+    opened = _first(timeline, EventKind.WAR_ROOM_OPENED)
     proofs: dict[str, tuple[datetime, str]] = {}
 
     def prove(name: str, at: datetime | None, text: str) -> None:
@@ -92,7 +93,7 @@ def gather_facts(uow: UnitOfWork, incident: Incident) -> Facts:
 
     acked = _acknowledged(incident, first_ack)
     prove("acknowledged", *acked)
-    triage = _first(timeline, "triage.report")
+    triage = _first(timeline, EventKind.TRIAGE_REPORT)
     if triage is not None:
         prove("triaged", triage.occurred_at, f"triage-responder: {triage.summary}")
     else:
@@ -108,10 +109,13 @@ def gather_facts(uow: UnitOfWork, incident: Incident) -> Facts:
             prove(name, found[0].sent_at, f"{found[0].kind} delivered at {_hm(found[0].sent_at)}")
     prove("mitigated", incident.mitigated_at, "incident marked mitigated")
     prove("resolved", incident.resolved_at, "incident resolved")
-    for kind in ("postmortem_drafted", "postmortem_published"):
-        event = _first(timeline, kind.replace("_", "."))
+    for fact, kind in (
+        ("postmortem_drafted", EventKind.POSTMORTEM_DRAFTED),
+        ("postmortem_published", EventKind.POSTMORTEM_PUBLISHED),
+    ):
+        event = _first(timeline, kind)
         if event is not None:
-            prove(kind, event.occurred_at, event.summary)
+            prove(fact, event.occurred_at, event.summary)
     _postmortem_quality(timeline, prove)
     anchors = {
         "detected": incident.detected_at,
@@ -126,7 +130,7 @@ def _postmortem_quality(
     timeline: list[TimelineEvent], prove: Callable[[str, datetime | None, str], None]
 ) -> None:
     """Phase 5 verification from what publishing recorded, and linked learnings."""
-    published = _first(timeline, "postmortem.published")
+    published = _first(timeline, EventKind.POSTMORTEM_PUBLISHED)
     if published is not None:
         confidence = float(published.data.get("root_cause_confidence") or 0)
         if confidence > ROOT_CAUSE_CONFIDENCE:
@@ -137,7 +141,7 @@ def _postmortem_quality(
             )
         if published.data.get("action_items_owned"):
             prove("action_items_owned", published.occurred_at, "every action item owned and dated")
-    learning = _first(timeline, "learning.linked")
+    learning = _first(timeline, EventKind.LEARNING_LINKED)
     if learning is not None:
         prove("learnings_linked", learning.occurred_at, learning.summary)
 
@@ -165,7 +169,7 @@ def _commander_present(
         (
             e.occurred_at
             for e in timeline
-            if e.kind == "role.assumed" and e.data.get("role") == "commander"
+            if e.kind == EventKind.ROLE_ASSUMED and e.data.get("role") == "commander"
         ),
         None,
     )
@@ -180,7 +184,7 @@ def _commander_present(
     return at, f"@{incident.commander} assigned and present at {_hm(at)}"
 
 
-def _first(timeline: list[TimelineEvent], kind: str) -> TimelineEvent | None:
+def _first(timeline: list[TimelineEvent], kind: EventKind) -> TimelineEvent | None:
     return next((e for e in timeline if e.kind == kind), None)
 
 
@@ -210,7 +214,7 @@ def acknowledge_incident(
             f"{actor.name} acknowledged ({seconds} s after detection)",
             {"seconds_to_acknowledge": seconds, "within_target": seconds <= 120},
             incident_id=incident_id,
-            timeline_kind="incident.acknowledged",
+            timeline_kind=EventKind.INCIDENT_ACKNOWLEDGED,
         )
         record(uow, actor, now, change)
         queue_pager_followups(uow, now, incident_id, "acknowledge")

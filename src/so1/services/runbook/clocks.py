@@ -8,10 +8,13 @@ from datetime import datetime, timedelta
 
 from so1.agents.commander.comms import render_update_reminder
 from so1.domain.comms import Destination, Outbound
-from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
+from so1.domain.incidents import OPEN_STATUSES, Incident
 from so1.domain.runbook import CheckResult, CheckState, evaluate
+from so1.domain.timeline import EventKind
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.flow import queue_page
+from so1.services.declaration.outbox import queue_message
+from so1.services.incidents.recording import Actor, note
 from so1.services.isolation import each, guarded
 from so1.services.runbook.checks import gather_facts, runbook_checks
 
@@ -21,16 +24,17 @@ REMIND_BEFORE = timedelta(minutes=3)  # the commander gets the draft this long b
 DRAFT_LINES = 6
 # What an update reports: what changed on the record since the last one.
 DRAFT_KINDS = (
-    "status.changed",
-    "severity.changed",
-    "role.assumed",
-    "alert.correlated",
-    "incident.updated",
-    "war_room.message",
-    "incident.storm",
-    "runbook.late",
+    EventKind.STATUS_CHANGED,
+    EventKind.SEVERITY_CHANGED,
+    EventKind.ROLE_ASSUMED,
+    EventKind.ALERT_CORRELATED,
+    EventKind.INCIDENT_UPDATED,
+    EventKind.WAR_ROOM_MESSAGE,
+    EventKind.INCIDENT_STORM,
+    EventKind.RUNBOOK_LATE,
 )
 WATCH_LIMIT = 500  # open incidents looked at per pass
+CLOCKS = Actor(name="so1")
 
 
 def check_clocks(uow_factory: UnitOfWorkFactory, clock: Clock) -> int:
@@ -93,7 +97,8 @@ def _remind(
         ]
         lines = [f"{e.occurred_at:%H:%M} {e.summary}" for e in events[-DRAFT_LINES:]]
         text = render_update_reminder(incident, check.due_at, lines)
-        uow.outbox.add(
+        queue_message(
+            uow,
             Outbound(
                 incident.id,
                 Destination.WAR_ROOM,
@@ -102,7 +107,7 @@ def _remind(
                 text,
                 now,
                 target=incident.commander,
-            )
+            ),
         )
         uow.commit()
     return True
@@ -116,18 +121,10 @@ def _fire(
             return False
         due = check.due_at.strftime("%H:%M:%S UTC") if check.due_at else "?"
         text = f"⏰ Runbook check late: {check.title} (due {due}). {check.evidence}"
-        uow.timeline.add(
-            TimelineEvent(
-                incident.id,
-                now,
-                "runbook.late",
-                "so1",
-                text,
-                {"check": check.id, "due_at": check.due_at.isoformat() if check.due_at else None},
-            )
-        )
-        uow.outbox.add(
-            Outbound(incident.id, Destination.WAR_ROOM, "internal", "runbook_late", text, now)
+        data = {"check": check.id, "due_at": check.due_at.isoformat() if check.due_at else None}
+        note(uow, CLOCKS, now, incident.id, EventKind.RUNBOOK_LATE, text, data)
+        queue_message(
+            uow, Outbound(incident.id, Destination.WAR_ROOM, "internal", "runbook_late", text, now)
         )
         lead, team = _lead(uow, incident)
         if lead is not None:

@@ -12,19 +12,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from so1.domain.alerts import Alert, AlertStatus
-from so1.domain.incidents import Incident, TimelineEvent
+from so1.domain.incidents import Incident
 from so1.domain.intake import DEFAULT_RULE, CorrelationRule, connected_services
-from so1.domain.records import AgentRun, RunStatus
+from so1.domain.records import AgentName, AgentRun, RunStatus
 from so1.domain.severity import Severity
+from so1.domain.timeline import EventKind
 from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.flow import run_and_apply
 from so1.services.incidents.lifecycle import NewIncident, declare
-from so1.services.incidents.recording import Actor
+from so1.services.incidents.recording import Actor, note
 from so1.services.triage.context import triage_inputs
 
 log = logging.getLogger("so1.triage")
 
-TRIAGE_ACTOR = Actor(name="triage-responder")
+TRIAGE_ACTOR = Actor(name=AgentName.TRIAGE)
 CLAIM_BATCH = 100  # one transaction decides this many; bounded so intake is not held up long
 STALE_CLAIM = timedelta(seconds=60)
 
@@ -180,7 +181,7 @@ def _triage(
     inputs = triage_inputs(uow, alert, now, rule.window)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
-        "triage-responder",
+        AgentName.TRIAGE,
         RunStatus.RUNNING,
         inputs,
         now,
@@ -246,16 +247,8 @@ def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: dict[str
         impact=dict(report.get("impact") or {}),
     )
     incident = declare(uow, TRIAGE_ACTOR, now, new, min(alert.first_seen_at, now))
-    uow.timeline.add(
-        TimelineEvent(
-            incident.id,
-            now,
-            "triage.report",
-            TRIAGE_ACTOR.name,
-            summary,
-            {**report, "incident_id": incident.id},
-        )
-    )
+    data = {**report, "incident_id": incident.id}
+    note(uow, TRIAGE_ACTOR, now, incident.id, EventKind.TRIAGE_REPORT, summary, data)
     return incident
 
 
@@ -274,9 +267,7 @@ def join_incident(
         more = f" and {len(alerts) - 3} more" if len(alerts) > 3 else ""
         text = f"correlated {len(alerts)} alert(s): {shown}{more}"
         data = {"alert_ids": [a.id for a in alerts[:100]], "count": len(alerts)}
-        uow.timeline.add(
-            TimelineEvent(incident_id, now, "alert.correlated", TRIAGE_ACTOR.name, text, data)
-        )
+        note(uow, TRIAGE_ACTOR, now, incident_id, EventKind.ALERT_CORRELATED, text, data)
     incident = uow.incidents.get(incident_id, for_update=True)
     if incident is None or incident.storm:
         return  # already a storm: no need to count its alerts on every batch
@@ -286,10 +277,8 @@ def join_incident(
     stormy = replace(incident, storm=True, updated_at=now, version=incident.version + 1)
     uow.incidents.update(stormy, expected_version=incident.version)
     text = f"alert storm: {count} related alerts treated as this one incident"
-    uow.timeline.add(
-        TimelineEvent(
-            incident_id, now, "incident.storm", TRIAGE_ACTOR.name, text, {"alert_count": count}
-        )
+    note(
+        uow, TRIAGE_ACTOR, now, incident_id, EventKind.INCIDENT_STORM, text, {"alert_count": count}
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from so1.domain.alerts import Alert, AlertAction, AlertEvent, AlertSource, ParsedDelivery
 from so1.domain.intake import DEFAULT_RULE, Delivery, DeliveryOutcome
-from so1.domain.records import AgentRun, RunStatus
+from so1.domain.records import AgentName, AgentRun, RunStatus
 from so1.errors import ValidationFailed
 from so1.ports import Agent, Clock, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor
@@ -53,7 +53,7 @@ def _report_only(
         inputs = triage_inputs(uow, alert, now, DEFAULT_RULE.window)
         run = AgentRun(
             f"run_{secrets.token_hex(10)}",
-            "triage-responder",
+            AgentName.TRIAGE,
             RunStatus.RUNNING,
             inputs,
             now,

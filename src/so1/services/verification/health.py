@@ -15,13 +15,15 @@ from datetime import datetime, timedelta
 
 from so1.domain.catalog import CatalogService
 from so1.domain.health import HEALTH_METRIC, HealthReading
-from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
+from so1.domain.incidents import OPEN_STATUSES, Incident
 from so1.domain.metrics import Sample
+from so1.domain.timeline import EventKind
 from so1.ports import Clock, HealthProbe, IncidentFilter, UnitOfWork, UnitOfWorkFactory
+from so1.services.incidents.recording import Actor, note
 from so1.services.isolation import each, guarded
 
 log = logging.getLogger("so1.health")
-PROBER = "so1-health-probe"
+PROBER = Actor(name="so1-health-probe")
 WATCH_LIMIT = 500
 PARALLEL = 8  # health checks asked at once
 REMEMBER = timedelta(hours=1)  # an older reading does not count as "the previous one"
@@ -95,4 +97,4 @@ def _note(
     text = f"health check of {entry.name} {state} ({reading.detail})"
     data = {"service": entry.name, "ok": reading.ok, "detail": reading.detail}
     for incident in incidents:
-        uow.timeline.add(TimelineEvent(incident.id, now, "health.changed", PROBER, text, data))
+        note(uow, PROBER, now, incident.id, EventKind.HEALTH_CHANGED, text, data)

@@ -19,11 +19,12 @@ from typing import Any
 
 from so1.agents.deployer.knowledge import playbook
 from so1.domain.incidents import OPEN_STATUSES, Incident, IncidentStatus, TimelineEvent
+from so1.domain.timeline import EventKind
 from so1.domain.verification import STABILITY, Outcome, Verdict
 from so1.errors import So1Error
 from so1.ports import Clock, IncidentFilter, MetricsSource, UnitOfWork, UnitOfWorkFactory
 from so1.services.incidents.lifecycle import IncidentPatch, update_incident
-from so1.services.incidents.recording import Actor
+from so1.services.incidents.recording import Actor, note
 from so1.services.isolation import each, guarded
 from so1.services.verification.gates import judge_incident
 
@@ -62,7 +63,7 @@ def _mitigation_of(uow: UnitOfWork, incident: Incident) -> TimelineEvent | None:
 def _last_mitigation(uow: UnitOfWork, incident: Incident) -> TimelineEvent | None:
     if incident.service is None:
         return None
-    done = uow.timeline.for_incident(incident.id, ["mitigation.finished"])
+    done = uow.timeline.for_incident(incident.id, [EventKind.MITIGATION_FINISHED])
     return done[-1] if done else None
 
 
@@ -109,7 +110,7 @@ def _record(
     data |= _proposal(uow, incident, now, verdict, mitigation)
     if "proposal" in data:
         text += f". Proposed: {data['proposal']}"
-    uow.timeline.add(TimelineEvent(incident.id, now, "verification.result", WATCH.name, text, data))
+    note(uow, WATCH, now, incident.id, EventKind.VERIFICATION_RESULT, text, data)
 
 
 def _proposal(
@@ -146,10 +147,11 @@ def _plan(uow: UnitOfWork, mitigation: TimelineEvent) -> dict[str, Any]:
 
 def _next_hypothesis(uow: UnitOfWork, incident: Incident, now: datetime) -> dict[str, Any]:
     """Reject the leading hypothesis still standing and propose the one after it."""
-    reports = uow.timeline.for_incident(incident.id, ["triage.report"])
+    reports = uow.timeline.for_incident(incident.id, [EventKind.TRIAGE_REPORT])
     hypotheses = list((reports[-1].data.get("hypotheses") or []) if reports else [])
     rejected = {
-        e.data.get("cause") for e in uow.timeline.for_incident(incident.id, ["hypothesis.rejected"])
+        e.data.get("cause")
+        for e in uow.timeline.for_incident(incident.id, [EventKind.HYPOTHESIS_REJECTED])
     }
     standing = [h for h in hypotheses if h.get("cause") not in rejected]
     if not standing:
@@ -157,9 +159,7 @@ def _next_hypothesis(uow: UnitOfWork, incident: Incident, now: datetime) -> dict
     leading = standing[0]
     text = f"hypothesis {leading.get('cause')} rejected: the mitigation did not move the metrics"
     cause = {"cause": leading.get("cause")}
-    uow.timeline.add(
-        TimelineEvent(incident.id, now, "hypothesis.rejected", WATCH.name, text, cause)
-    )
+    note(uow, WATCH, now, incident.id, EventKind.HYPOTHESIS_REJECTED, text, cause)
     if len(standing) < 2:
         return {
             "proposal": "no other hypothesis from triage: investigate further",

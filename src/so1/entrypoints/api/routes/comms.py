@@ -74,7 +74,6 @@ def post_message(
 ) -> MessageOut:
     """Post to the incident's war room as the key's owner."""
     stored = outbox.post_to_war_room(container.uow, container.clock, actor, incident_id, body.text)
-    container.wake_worker()
     return _out(stored)
 
 

@@ -73,7 +73,7 @@ def _playbook(state: svc.PlaybookState) -> PlaybookOut:
 def start(
     incident_id: str, container: ContainerDep, actor: Writer, database: Database = None
 ) -> PlaybookOut:
-    db = svc.pick(container.diagnostics, database)
+    db = svc.pick(container.adapters.diagnostics, database)
     return _playbook(svc.start(container.uow, container.clock, actor, incident_id, db))
 
 
@@ -81,7 +81,7 @@ def start(
 def status(
     incident_id: str, container: ContainerDep, actor: Reader, database: Database = None
 ) -> PlaybookOut:
-    db = svc.pick(container.diagnostics, database)
+    db = svc.pick(container.adapters.diagnostics, database)
     found = svc.status(container.uow, container.clock, actor, incident_id, db)
     if found is None:
         raise NotFound(f"the database playbook was not started for {incident_id}")
@@ -114,7 +114,7 @@ def sessions(
     min_seconds: Annotated[int, Query(ge=0, le=86_400)] = 300,
 ) -> SessionsOut:
     """Sessions running longer than ``min_seconds`` (default 5 minutes), blocked, or blocking."""
-    db = svc.pick(container.diagnostics, database)
+    db = svc.pick(container.adapters.diagnostics, database)
     caller, found = svc.sessions(
         container.uow, actor, incident_id, db, timedelta(seconds=min_seconds)
     )
@@ -136,7 +136,7 @@ def stop(
 ) -> SignalOut:
     """``cancel`` the query, or ``terminate`` the session after a cancel that did not work
     (``force`` skips that wait). Needs the deploy scope."""
-    db = svc.pick(container.diagnostics, database)
+    db = svc.pick(container.adapters.diagnostics, database)
     sent = svc.stop_session(
         container.uow, container.clock, actor, incident_id, db, pid, signal, force
     )
@@ -149,7 +149,7 @@ def replication(
 ) -> list[ReplicaOut]:
     """Replicas seen from the primary; no row for a replica means it is disconnected, and a
     null lag means no recent measurement (caught up and idle)."""
-    db = svc.pick(container.diagnostics, database)
+    db = svc.pick(container.adapters.diagnostics, database)
     svc.sessions(container.uow, actor, incident_id, db, timedelta(days=1))  # access check
     return [
         ReplicaOut(

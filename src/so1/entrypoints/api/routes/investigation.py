@@ -56,8 +56,8 @@ def _gather(container: Container, actor: Actor, incident_id: str) -> Investigati
         container.uow,
         container.clock,
         actor,
-        container.metrics_source,
-        container.platform_or_none(),
+        container.adapters.metrics,
+        container.adapters.platform,
         incident_id,
     )
 
@@ -99,7 +99,6 @@ def post_context(incident_id: str, container: ContainerDep, actor: Writer) -> Po
     found = _gather(container, actor, incident_id)
     text = context_markdown(found)
     post_to_war_room(container.uow, container.clock, actor, incident_id, text)
-    container.wake_worker()
     return PostedOut(incident_id=incident_id, text=text)
 
 
@@ -114,6 +113,4 @@ def hypothesis(
     posted = document_hypothesis(
         container.uow, container.clock, actor, incident_id, given, body.cause, body.post_to_war_room
     )
-    if posted:
-        container.wake_worker()
     return HypothesisOut(incident_id=incident_id, markdown=given.markdown(), posted=posted)

@@ -53,7 +53,7 @@ def create_key(body: KeyIn, container: ContainerDep, actor: Admin) -> IssuedKeyO
 def revoke_key(key_id: KeyId, container: ContainerDep, actor: Admin) -> KeyOut:
     """The key stops working now (other servers: within SO1_AUTH_CACHE_SECONDS)."""
     access.revoke_key(container.uow, container.clock, actor, key_id)
-    container.key_cache.forget(key_id)
+    container.edge.key_cache.forget(key_id)
     return KeyOut.of(access.get_key(container.uow, key_id))
 
 
@@ -68,7 +68,7 @@ def rotate_key(
         seconds=container.settings.key_rotation_grace_seconds if seconds is None else seconds
     )
     issued = access.rotate_key(container.uow, container.clock, actor, key_id, grace)
-    container.key_cache.forget(key_id)
+    container.edge.key_cache.forget(key_id)
     old = access.get_key(container.uow, key_id)
     return RotatedKeyOut(
         **KeyOut.of(issued.key).model_dump(), token=issued.token, old_key_expires_at=old.expires_at

@@ -81,7 +81,7 @@ def verification(
     service, acted, verdict = verify_incident(
         container.uow,
         container.clock,
-        container.metrics_source,
+        container.adapters.metrics,
         incident_id,
         instant(acted_at, "acted_at"),
     )
@@ -132,7 +132,7 @@ def read_series(
     start = instant(start, "start") or end - timedelta(minutes=minutes)
     found = svc.metric_series(
         container.uow,
-        container.metrics_source,
+        container.adapters.metrics,
         service,
         metric or list(KEY_METRICS),
         start,

@@ -151,7 +151,7 @@ def calendar(
     now = container.clock.now()
     _schedule, found = svc.schedule_shifts(container.uow, name, now, now + timedelta(days=days))
     people = {p.handle: p for p in svc.list_people(container.uow)}
-    body = container.calendar.shifts(name, found, people, now)
+    body = container.adapters.calendar.shifts(name, found, people, now)
     headers = {"Content-Disposition": f'attachment; filename="{name}.ics"'}
     return Response(body, media_type="text/calendar; charset=utf-8", headers=headers)
 

@@ -93,7 +93,6 @@ def outage(incident_id: str, container: ContainerDep, actor: Writer) -> OutageOu
     except So1Error:
         deployer = None
     done, run = svc.outage_quick_start(container.uow, container.clock, actor, incident_id, deployer)
-    container.wake_worker()
     return OutageOut(
         done=done,
         rollback_run_id=run.id if run else None,

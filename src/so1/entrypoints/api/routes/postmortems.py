@@ -115,10 +115,9 @@ def publish(incident_id: str, container: ContainerDep, actor: Writer) -> Postmor
     """In review with every check ticked → published: the markdown file is written (and
     committed when SO1_POSTMORTEM_GIT_COMMIT), the action items are opened, and the war room
     is archived (SO1_WAR_ROOM_ARCHIVE)."""
-    write = review.file_writer(container.postmortem_folder())
+    write = review.file_writer(container.adapters.postmortems)
     archive = container.settings.war_room_archive == "on_publish"
     published = review.publish(container.uow, container.clock, actor, incident_id, write, archive)
-    container.wake_worker()  # the war room's last message
     return _out(published)
 
 

@@ -24,10 +24,11 @@ from so1.adapters.chat.slack import slack_ref
 from so1.bootstrap import Container
 from so1.domain.incidents import IncidentStatus, is_incident_id
 from so1.domain.participants import Role
+from so1.domain.records import AgentName
 from so1.domain.severity import Severity
 from so1.entrypoints.api.deps import ContainerDep
 from so1.errors import MalformedRequest, So1Error, Unauthorized
-from so1.services.declaration.flow import COMMANDER_AGENT, commander_request
+from so1.services.declaration.flow import commander_request
 from so1.services.declaration.oncall import person_by_slack_id
 from so1.services.declaration.outbox import message_by_ref, post_to_war_room
 from so1.services.incidents import lifecycle as incidents
@@ -90,7 +91,6 @@ async def slash_command(request: Request, container: ContainerDep) -> JSONRespon
     room = _war_room_incident(form.get("channel_name", ""))
     actor = await run_in_threadpool(_slack_actor, container, form)
     answer = await run_in_threadpool(_run, container, actor, words, room)
-    container.wake_worker()
     return JSONResponse(answer)
 
 
@@ -239,7 +239,7 @@ def _create(container: Container, actor: Actor, args: list[str]) -> dict[str, st
         title=args[1][:300], severity=severity, service=args[2] if len(args) > 2 else None
     )
     incident = incidents.create_incident(container.uow, container.clock, actor, new)
-    agent = container.agents.get(COMMANDER_AGENT)
+    agent = container.agents.get(AgentName.COMMANDER)
     text = f"{incident.id} declared: {severity} {incident.title}"
     if agent is not None:
         run = commander_request(

@@ -31,7 +31,7 @@ router = APIRouter()
 
 @router.get("/v1/health", response_model=HealthOut, tags=["system"])
 def health(container: ContainerDep) -> JSONResponse:
-    checks = {name: check() for name, check in container.health_checks.items()}
+    checks = {name: check() for name, check in container.edge.health_checks.items()}
     healthy = all(result == "ok" or result.startswith("ok ") for result in checks.values())
     body = HealthOut(
         status="healthy" if healthy else "unhealthy", checks=checks, version=__version__
@@ -50,11 +50,12 @@ def system(container: ContainerDep, _: Admin) -> SystemOut:
         revision=migrate.current_revision(engine),
         latest_revision=migrate.head_revision(),
     )
-    states = container.jobs.states() if container.jobs is not None else []
+    runner = container.jobs.dispatcher.runner
+    states = runner.states() if runner is not None else []
     health = worker_health.worker_health(container.uow, container.clock, states)
     background = BackgroundOut(
         setting=container.settings.background,
-        engine=container.job_engine,
+        engine=container.jobs.engine,
         jobs=[JobOut(**asdict(job)) for job in health.jobs],
         queues={name: QueueOut(**asdict(q)) for name, q in health.queues.items()},
         problems=health.problems,
@@ -88,7 +89,6 @@ def orchestrate(body: OrchestrateIn, container: ContainerDep, actor: Writer) -> 
         body.inputs,
         deployer=lambda: container.deployer,
     )
-    container.wake_worker()  # a declaration queues messages and pages
     return _run_out(run)
 
 

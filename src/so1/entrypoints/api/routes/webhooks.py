@@ -80,7 +80,7 @@ async def _receive(
 @router.post("/v1/webhooks/{source}", status_code=202)
 async def webhook(source: AlertSource, request: Request, container: ContainerDep) -> JSONResponse:
     """A vendor's own payload and signature; 202 once stored, processing follows."""
-    adapter: SourceAdapter | None = container.sources.get(source)
+    adapter: SourceAdapter | None = container.intake.sources.get(source)
     if adapter is None:
         return JSONResponse({"detail": f"no webhook for '{source}'"}, status_code=404)
     inbound = _inbound(request, await request.body(), container)
@@ -173,7 +173,7 @@ async def _events_sender(
         await _refuse(container, "enqueue.refused", "unknown routing_key", ip)
         body = {**_PD_INVALID, "errors": ["Invalid routing key"]}
         raise _Refused(JSONResponse(body, status_code=400))
-    if not container.events_limiter.allow(integration.id):
+    if not container.intake.limiter.allow(integration.id):
         raise _Refused(JSONResponse(_PD_THROTTLED, status_code=429))
     return raw, parsed, integration
 
