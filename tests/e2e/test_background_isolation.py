@@ -74,7 +74,9 @@ class PoisonedUow:
 
     def __getattr__(self, name: str) -> Any:
         found = getattr(self._inner, name)
-        return found if name in ("commit", "rollback") else _Poisoned(found, self._keys)
+        if name in ("commit", "rollback", "add_event"):
+            return found
+        return _Poisoned(found, self._keys)
 
 
 def poisoned(container: Container, *keys: str) -> Any:
