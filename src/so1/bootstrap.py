@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import Engine
 
+from so1 import __version__
 from so1.adapters.chat.builtin import BuiltinChat
-from so1.adapters.chat.slack import SlackChat
+from so1.adapters.chat.slack import SlackChat, web_client
 from so1.adapters.clock import SystemClock
 from so1.adapters.db.engine import build_engine
 from so1.adapters.db.health import DatabaseHealth
@@ -246,15 +250,34 @@ def build_container(
         },
     )
     container.metrics = _metrics(settings, container)
-    container.health_probe = HttpHealthProbe(settings.health_probe_seconds)
+    container.health_probe = HttpHealthProbe(http_client(settings.health_probe_seconds))
     return container
+
+
+def http_client(timeout: float) -> httpx.Client:
+    """The outbound HTTP client of one adapter (each has its own pool and timeout): SO1's
+    User-Agent, redirects not followed, the process's one TLS context (making one costs
+    ~40 ms). Tests give adapters a client on httpx.MockTransport instead."""
+    return httpx.Client(
+        timeout=timeout,
+        follow_redirects=False,
+        headers={"User-Agent": f"so1/{__version__}"},
+        verify=_tls(),
+    )
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
 
 
 def _metrics(settings: Settings, container: Container) -> MetricsSource:
     if settings.metrics == "prometheus":
         token = settings.prometheus_token
         secret = token.get_secret_value() if token else None
-        return PrometheusMetrics(settings.prometheus_url, settings.prometheus_window, secret)
+        return PrometheusMetrics(
+            settings.prometheus_url, http_client(10.0), settings.prometheus_window, secret
+        )
     return BuiltinMetrics(container.uow)
 
 
@@ -267,7 +290,10 @@ def _platform(settings: Settings) -> Platform:
                 " SO1_RAILWAY_ENVIRONMENT_ID"
             )
         client = RailwayClient(
-            token.get_secret_value(), settings.railway_api_url, settings.railway_project_token
+            token.get_secret_value(),
+            http_client(30.0),
+            settings.railway_api_url,
+            settings.railway_project_token,
         )
         return RailwayPlatform(
             client,
@@ -288,15 +314,18 @@ def _platform(settings: Settings) -> Platform:
 
 def _pager(settings: Settings) -> Messenger:
     if settings.pager == "pagerduty":
-        return PagerDutyPager(settings.pagerduty_routing_keys, settings.pagerduty_events_url)
-    return BuiltinPager(settings.paging_webhook_url)
+        return PagerDutyPager(
+            settings.pagerduty_routing_keys, http_client(10.0), settings.pagerduty_events_url
+        )
+    return BuiltinPager(settings.paging_webhook_url, http_client(10.0))
 
 
 def _chat(settings: Settings) -> Messenger:
     if settings.chat == "slack":
         if settings.slack_bot_token is None:
             raise ValueError("SO1_CHAT=slack needs SO1_SLACK_BOT_TOKEN")
-        return SlackChat(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        token = settings.slack_bot_token.get_secret_value()
+        return SlackChat(web_client(token, settings.slack_api_url))
     return BuiltinChat()
 
 
@@ -308,6 +337,7 @@ def _status_page(settings: Settings) -> Messenger:
             settings.statuspage_page_id,
             settings.statuspage_api_key.get_secret_value(),
             settings.statuspage_components,
+            http_client(10.0),
             settings.statuspage_api_url,
         )
     return BuiltinStatusPage()
