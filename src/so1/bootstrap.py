@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 from sqlalchemy import Engine
 
-from so1 import __version__
 from so1.adapters.chat.builtin import BuiltinChat
 from so1.adapters.chat.slack import SlackChat, web_client
 from so1.adapters.clock import SystemClock
@@ -42,7 +41,7 @@ from so1.adapters.sources.pagerduty_webhooks import PagerDutyWebhooksAdapter
 from so1.adapters.sources.sentry import SentryAdapter
 from so1.adapters.statuspage.atlassian import AtlassianStatusPage
 from so1.adapters.statuspage.builtin import BuiltinStatusPage
-from so1.agents.registry import default_agents
+from so1.agents.registry import Agents, default_agents
 from so1.config import Settings
 from so1.domain.alerts import AlertSource
 from so1.domain.comms import Destination
@@ -78,7 +77,7 @@ class Container:
     engine: Engine
     clock: Clock
     idempotency: IdempotencyStore
-    agents: Mapping[str, Agent]
+    agents: Agents
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     sources: dict[AlertSource, SourceAdapter] = field(default_factory=dict)
     events_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200))
@@ -135,8 +134,11 @@ class Container:
 
     @property
     def deployer(self) -> DeployerDeps:
+        agent = self.agents.deployer
+        if agent is None:
+            raise NotFound(f"the {DEPLOYER_AGENT} agent is not registered")
         return DeployerDeps(
-            agent=self.agents[DEPLOYER_AGENT],
+            agent=agent,
             platform=self.platform_adapter,
             background=self._in_background,
             follow_timeout=self.settings.deploy_follow_seconds,
@@ -147,7 +149,7 @@ class Container:
 
     @property
     def triage_agent(self) -> Agent:
-        agent = self.agents.get(TRIAGE_AGENT)
+        agent = self.agents.by_name.get(TRIAGE_AGENT)
         if agent is None:
             raise NotFound(f"the {TRIAGE_AGENT} agent is not registered")
         return agent
@@ -221,7 +223,7 @@ class Container:
 def build_container(
     settings: Settings | None = None,
     clock: Clock | None = None,
-    agents: Mapping[str, Agent] | None = None,
+    agents: Agents | None = None,
 ) -> Container:
     settings = settings or Settings()
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
@@ -261,7 +263,7 @@ def http_client(timeout: float) -> httpx.Client:
     return httpx.Client(
         timeout=timeout,
         follow_redirects=False,
-        headers={"User-Agent": f"so1/{__version__}"},
+        headers={"User-Agent": "so1"},
         verify=_tls(),
     )
 

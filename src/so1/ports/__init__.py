@@ -21,7 +21,15 @@ from so1.ports.metrics import MetricSampleRepository, MetricsSource
 from so1.ports.oncall import CalendarWriter, OnCallRepository
 from so1.ports.platform import HealthProbe, Platform
 from so1.ports.postmortem import ActionItemRepository, PostmortemRepository
-from so1.ports.runtime import Agent, Clock, HealthCheck, HealthChecks, Job, JobRunner
+from so1.ports.runtime import (
+    Agent,
+    Clock,
+    HealthCheck,
+    HealthChecks,
+    Job,
+    JobRunner,
+    TypedAgent,
+)
 from so1.ports.store import (
     AgentRunRepository,
     AuditRepository,
@@ -69,6 +77,7 @@ __all__ = [
     "PostmortemRepository",
     "StoredResponse",
     "TimelineRepository",
+    "TypedAgent",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "WebRepository",

@@ -16,13 +16,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from so1.agents.registry import Agents, AnalystAgent, CommanderAgent
 from so1.domain.comms import Destination
 from so1.ports import Agent, Clock, HealthProbe, Job, Messenger, MetricsSource, UnitOfWorkFactory
 from so1.services.declaration.escalation import escalate_unacknowledged
 from so1.services.declaration.outbox import deliver_due
 from so1.services.investigation.metrics import purge_expired
 from so1.services.postmortem.action_items import remind_overdue
-from so1.services.postmortem.drafting import POSTMORTEM_AGENT, draft_missing
+from so1.services.postmortem.drafting import draft_missing
 from so1.services.runbook.clocks import check_clocks
 from so1.services.triage.flow import process_pending
 from so1.services.verification.health import probe_services
@@ -32,7 +33,6 @@ log = logging.getLogger("so1.worker")
 
 TRIAGE, DELIVERY, CLOCKS = "triage", "delivery", "clocks"
 TRIAGE_AGENT = "triage-responder"
-COMMANDER_AGENT = "incident-commander"
 POLL_SECONDS = 1
 CLOCK_SECONDS = 15  # how often runbook deadlines are re-evaluated
 # Claims a crashed worker left behind expire after a minute (triage_flow.STALE_CLAIM); looking
@@ -51,7 +51,7 @@ class TriagePass:
         clock: Clock,
         wake: Wake,
         agent: Agent,
-        commander: Agent | None,
+        commander: CommanderAgent | None,
     ) -> None:
         self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
         self._agent, self._commander = agent, commander
@@ -98,7 +98,7 @@ class ClockPass:
         wake: Wake,
         settings: JobSettings,
         metrics: MetricsSource | None,
-        analyst: Agent | None = None,
+        analyst: AnalystAgent | None = None,
         health: HealthProbe | None = None,
     ) -> None:
         self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
@@ -143,21 +143,20 @@ def background_jobs(
     clock: Clock,
     wake: Wake,
     switches: JobSettings,
-    agents: Mapping[str, Agent],
+    agents: Agents,
     messengers: Mapping[Destination, Messenger],
     metrics: MetricsSource | None = None,
     health: HealthProbe | None = None,
 ) -> list[Job]:
     jobs: list[Job] = []
-    triage_agent = agents.get(TRIAGE_AGENT)
+    triage_agent = agents.by_name.get(TRIAGE_AGENT)
     if switches.triage and triage_agent is not None:
-        triage = TriagePass(uow_factory, clock, wake, triage_agent, agents.get(COMMANDER_AGENT))
+        triage = TriagePass(uow_factory, clock, wake, triage_agent, agents.commander)
         jobs.append(Job(TRIAGE, triage, POLL_SECONDS))
     if switches.delivery:
         delivery = DeliveryPass(uow_factory, clock, wake, messengers)
         jobs.append(Job(DELIVERY, delivery, POLL_SECONDS))
     if switches.clocks:
-        analyst = agents.get(POSTMORTEM_AGENT)
-        clocks = ClockPass(uow_factory, clock, wake, switches, metrics, analyst, health)
+        clocks = ClockPass(uow_factory, clock, wake, switches, metrics, agents.analyst, health)
         jobs.append(Job(CLOCKS, clocks, switches.clock_seconds, serial=True))
     return jobs
