@@ -121,6 +121,15 @@ def test_declaring_a_missing_incident_is_404(quiet_api: TestClient) -> None:
     assert "declare it first" in response.json()["detail"]
 
 
+def test_a_bad_request_is_refused_naming_the_field(quiet_api: TestClient) -> None:
+    """Validated at the edge into the commander's request: nothing runs, nothing is kept."""
+    body = {"agent": "incident-commander", "inputs": {**SEED_INPUTS, "severity": "SEV9"}}
+    response = quiet_api.post("/v1/orchestrate", json=body)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "inputs.severity"
+    assert [a["action"] for a in quiet_api.get("/v1/audit").json()] == ["key.create"]
+
+
 class PagingEndpoint:
     """A paging webhook (on httpx.MockTransport) that is down (503), then rate limits (429
     with Retry-After: 30), then takes pages."""

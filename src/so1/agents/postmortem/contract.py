@@ -2,14 +2,17 @@
 service gathers as domain objects, and the draft.
 
 ``PostmortemDraft.to_json`` is the JSON kept in the run and in the postmortem (DESIGN §3: its
-shape is a contract), and what the markdown template renders.
+shape is a contract), and what the markdown template renders; ``KeptDraft`` reads back what
+later steps need of it.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from typing import Any
 
 from so1.domain.alerts import Alert
 from so1.domain.changes import Deployment
@@ -278,3 +281,44 @@ class PostmortemDraft:
             "lucky": list(self.lucky),
             "missing": list(self.missing),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class KeptActionItem:
+    title: str
+    priority: str
+    owner: str | None
+    due: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeptDraft:
+    """What later steps (review, publication, similar incidents) read back of a draft kept
+    in a postmortem (``PostmortemDraft.to_json``)."""
+
+    title: str
+    detected: datetime | None
+    cause: str | None  # the root cause's, when the record established one
+    confidence: float | None
+    action_items: tuple[KeptActionItem, ...]
+
+    @classmethod
+    def from_json(cls, draft: Mapping[str, Any]) -> KeptDraft:
+        detected = (draft.get("key_times") or {}).get("detected")
+        root = draft.get("root_cause") or {}
+        items = tuple(
+            KeptActionItem(
+                str(i["title"]),
+                str(i.get("priority") or "P2"),
+                i.get("owner") or None,
+                date.fromisoformat(str(i["due"])[:10]) if i.get("due") else None,
+            )
+            for i in draft.get("action_items") or []
+        )
+        return cls(
+            str(draft.get("title")),
+            datetime.fromisoformat(detected) if detected else None,
+            str(root["cause"]) if root.get("cause") else None,
+            root.get("confidence"),
+            items,
+        )
