@@ -10,9 +10,10 @@ import pytest
 
 from so1.agents.commander.contract import CommanderRequest, Impact, TriageFindings
 from so1.agents.deployer.contract import DeployerRequest
-from so1.agents.postmortem.contract import AnalysisMethod, PostmortemRequest
+from so1.agents.postmortem.contract import PostmortemRequest
 from so1.agents.registry import Agents, default_agents
 from so1.domain.platform import PlatformAction
+from so1.domain.postmortem import AnalysisMethod
 from so1.domain.severity import Severity
 from so1.entrypoints.api.agent_inputs import parse_inputs
 from so1.errors import UnknownAgent, ValidationFailed

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from so1.agents.deployer.contract import DeployerRequest, FlagState, KeptPlan, Undo
-from so1.agents.postmortem.contract import AnalysisMethod
 from so1.domain.platform import PlatformAction
+from so1.domain.postmortem import AnalysisMethod
 from so1.domain.severity import Severity
 from tests.unit import (
     test_commander as commander,

@@ -9,7 +9,6 @@ from typing import Any
 
 from so1.agents.postmortem.agent import PostmortemAnalyst, cause_titles
 from so1.agents.postmortem.contract import (
-    AnalysisMethod,
     IncidentRecord,
     KeptDraft,
     PostmortemInputs,
@@ -19,6 +18,7 @@ from so1.domain.alerts import Alert, AlertSource, AlertStatus
 from so1.domain.changes import Deployment
 from so1.domain.comms import DeliveryStatus, Destination, Outbound
 from so1.domain.incidents import Incident, IncidentStatus, SeverityChange, TimelineEvent
+from so1.domain.postmortem import AnalysisMethod
 from so1.domain.runbook import CheckResult, CheckState
 from so1.domain.severity import Severity
 

@@ -1,7 +1,7 @@
 """Run an agent by name: record the run, let the agent decide, keep its report or its error.
 
 ``HANDLERS`` is the registry: agent name → the use case that runs that agent on a request of
-its own type (the HTTP edge validates the JSON into that type, entrypoints/agent_inputs.py).
+its own type (the HTTP edge validates the JSON into that type: entrypoints/api/agent_inputs.py).
 An agent registered without a handler takes and returns JSON objects and runs as is.
 """
 

@@ -7,7 +7,6 @@ reads the incident record it is given.
 
 from so1.agents.postmortem.agent import PostmortemAnalyst
 from so1.agents.postmortem.contract import (
-    AnalysisMethod,
     IncidentRecord,
     PostmortemDraft,
     PostmortemInputs,
@@ -15,7 +14,6 @@ from so1.agents.postmortem.contract import (
 )
 
 __all__ = [
-    "AnalysisMethod",
     "IncidentRecord",
     "PostmortemAnalyst",
     "PostmortemDraft",

@@ -18,7 +18,6 @@ from so1 import knowledge as packaged
 from so1.agents.postmortem import record as rec
 from so1.agents.postmortem.contract import (
     ActionItemDraft,
-    AnalysisMethod,
     Durations,
     Fishbone,
     ImpactSummary,
@@ -31,6 +30,7 @@ from so1.agents.postmortem.contract import (
 )
 from so1.agents.triage.knowledge import knowledge
 from so1.domain.incidents import Incident
+from so1.domain.postmortem import AnalysisMethod
 
 CLOSE_CALL = 0.2  # a check done in the last fifth of its time was a near miss
 

@@ -8,7 +8,6 @@ later steps need of it.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -19,14 +18,9 @@ from so1.domain.changes import Deployment
 from so1.domain.comms import Outbound
 from so1.domain.incidents import Incident, SeverityChange, TimelineEvent
 from so1.domain.plain import plain
+from so1.domain.postmortem import AnalysisMethod
 from so1.domain.runbook import CheckResult
 from so1.domain.severity import Severity
-
-
-class AnalysisMethod(enum.StrEnum):
-    FIVE_WHYS = "5_whys"
-    FISHBONE = "fishbone"
-    TIMELINE_ONLY = "timeline_only"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,10 @@ from so1.agents.commander.contract import (
     TriageFindings,
 )
 from so1.agents.deployer.contract import DeployerRequest
-from so1.agents.postmortem.contract import AnalysisMethod, PostmortemRequest
+from so1.agents.postmortem.contract import PostmortemRequest
 from so1.domain.incidents import INCIDENT_ID_PATTERN
 from so1.domain.platform import PlatformAction
+from so1.domain.postmortem import AnalysisMethod
 from so1.domain.severity import Severity
 from so1.errors import ValidationFailed
 from so1.services.declaration.flow import COMMANDER_AGENT
