@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -41,11 +41,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from so1.adapters.db import migrate
+from so1.agents.registry import Agents
 from so1.bootstrap import build_container
 from so1.config import Settings
 from so1.domain.access import Scope
 from so1.entrypoints.api.app import create_app
-from so1.ports import Agent
 from so1.services.access import keys as access
 from so1.services.incidents.recording import Actor
 
@@ -65,9 +65,7 @@ def noop() -> dict[str, str]:
     return {}
 
 
-def serve(
-    agents: Mapping[str, Agent] | None = None, setup: Callable[[FastAPI], None] | None = None
-) -> None:
+def serve(agents: Agents | None = None, setup: Callable[[FastAPI], None] | None = None) -> None:
     """The server side: real app + baseline route(s); prints port and admin key, then runs."""
     if "BENCH_SWITCH" in os.environ:
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
@@ -97,7 +95,7 @@ def _serve_forked(
     workers: int,
     sock: socket.socket,
     token: str,
-    agents: Mapping[str, Agent] | None,
+    agents: Agents | None,
     setup: Callable[[FastAPI], None] | None,
 ) -> None:
     """Fork `workers` children, each with its own container (engine, writer, triage worker)."""

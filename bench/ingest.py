@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,8 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, create_engine, text
 
-from so1.agents.registry import default_agents
+from so1.agents.registry import Agents, default_agents
 from so1.domain.records import AgentName
-from so1.ports import Agent
 
 if not __package__:  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -72,11 +72,11 @@ class StandInTriage:
         return copy.deepcopy(STAND_IN_REPORT)
 
 
-def agents() -> tuple[dict[str, Agent], bool]:
-    found: dict[str, Agent] = dict(default_agents())
-    stand_in = TRIAGE not in found or os.environ.get(STAND_IN_ENV) == "1"
+def agents() -> tuple[Agents, bool]:
+    found = default_agents()
+    stand_in = TRIAGE not in found.by_name or os.environ.get(STAND_IN_ENV) == "1"
     if stand_in:
-        found[TRIAGE] = StandInTriage()
+        found = replace(found, by_name={**found.by_name, TRIAGE: StandInTriage()})
     return found, stand_in
 
 

@@ -9,16 +9,19 @@ events of its commit, and it wakes the background jobs they need.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+import ssl
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from sqlalchemy import Engine
 
 from so1.adapters.chat.builtin import BuiltinChat
-from so1.adapters.chat.slack import SlackChat
+from so1.adapters.chat.slack import SlackChat, web_client
 from so1.adapters.clock import SystemClock
 from so1.adapters.db.engine import build_engine
 from so1.adapters.db.health import DatabaseHealth
@@ -46,7 +49,7 @@ from so1.adapters.sources.pagerduty_webhooks import PagerDutyWebhooksAdapter
 from so1.adapters.sources.sentry import SentryAdapter
 from so1.adapters.statuspage.atlassian import AtlassianStatusPage
 from so1.adapters.statuspage.builtin import BuiltinStatusPage
-from so1.agents.registry import default_agents
+from so1.agents.registry import Agents, default_agents
 from so1.config import Settings, check, load_settings
 from so1.domain.alerts import AlertSource
 from so1.domain.comms import Destination
@@ -128,7 +131,7 @@ class Container:
     clock: Clock
     uow: UnitOfWorkFactory
     secret_box: SecretBox  # seals secrets kept in the database
-    agents: Mapping[str, Agent]
+    agents: Agents
     adapters: Adapters
     intake: Intake
     jobs: Jobs
@@ -137,7 +140,7 @@ class Container:
     @property
     def deployer(self) -> DeployerDeps:
         """What a platform action needs; NotFound when no railway-deployer is registered."""
-        agent = self.agents.get(AgentName.DEPLOYER)
+        agent = self.agents.deployer
         if agent is None:
             raise NotFound(f"the {AgentName.DEPLOYER} agent is not registered")
         return DeployerDeps(
@@ -152,7 +155,7 @@ class Container:
 
     @property
     def triage_agent(self) -> Agent:
-        agent = self.agents.get(AgentName.TRIAGE)
+        agent = self.agents.by_name.get(AgentName.TRIAGE)
         if agent is None:
             raise NotFound(f"the {AgentName.TRIAGE} agent is not registered")
         return agent
@@ -215,7 +218,7 @@ class Container:
 def build_container(
     settings: Settings | None = None,
     clock: Clock | None = None,
-    agents: Mapping[str, Agent] | None = None,
+    agents: Agents | None = None,
 ) -> Container:
     """Settings from the environment unless given; raises ConfigurationError (one line naming
     the variable) before building anything when they cannot work."""
@@ -281,7 +284,7 @@ def _adapters(settings: Settings, uow: UnitOfWorkFactory) -> Adapters:
         },
         platform=_platform(settings),
         metrics=_metrics(settings, uow),
-        health_probe=HttpHealthProbe(settings.health_probe_seconds),
+        health_probe=HttpHealthProbe(http_client(settings.health_probe_seconds)),
         diagnostics={
             name: PostgresDiagnostics(name, url)
             for name, url in settings.diagnose_databases.items()
@@ -292,11 +295,30 @@ def _adapters(settings: Settings, uow: UnitOfWorkFactory) -> Adapters:
     )
 
 
+def http_client(timeout: float) -> httpx.Client:
+    """The outbound HTTP client of one adapter (each has its own pool and timeout): SO1's
+    User-Agent, redirects not followed, the process's one TLS context (making one costs
+    ~40 ms). Tests give adapters a client on httpx.MockTransport instead."""
+    return httpx.Client(
+        timeout=timeout,
+        follow_redirects=False,
+        headers={"User-Agent": "so1"},
+        verify=_tls(),
+    )
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
+
+
 def _metrics(settings: Settings, uow: UnitOfWorkFactory) -> MetricsSource:
     if settings.metrics == "prometheus":
         token = settings.prometheus_token
         secret = token.get_secret_value() if token else None
-        return PrometheusMetrics(settings.prometheus_url, settings.prometheus_window, secret)
+        return PrometheusMetrics(
+            settings.prometheus_url, http_client(10.0), settings.prometheus_window, secret
+        )
     return BuiltinMetrics(uow)
 
 
@@ -308,6 +330,7 @@ def _platform(settings: Settings) -> Platform:
         assert settings.railway_token is not None
         client = RailwayClient(
             settings.railway_token.get_secret_value(),
+            http_client(30.0),
             settings.railway_api_url,
             settings.railway_project_token,
         )
@@ -328,14 +351,17 @@ def _platform(settings: Settings) -> Platform:
 
 def _pager(settings: Settings) -> Messenger:
     if settings.pager == "pagerduty":
-        return PagerDutyPager(settings.pagerduty_routing_keys, settings.pagerduty_events_url)
-    return BuiltinPager(settings.paging_webhook_url)
+        return PagerDutyPager(
+            settings.pagerduty_routing_keys, http_client(10.0), settings.pagerduty_events_url
+        )
+    return BuiltinPager(settings.paging_webhook_url, http_client(10.0))
 
 
 def _chat(settings: Settings) -> Messenger:
     if settings.chat == "slack":
         assert settings.slack_bot_token is not None
-        return SlackChat(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
+        token = settings.slack_bot_token.get_secret_value()
+        return SlackChat(web_client(token, settings.slack_api_url))
     return BuiltinChat()
 
 
@@ -346,6 +372,7 @@ def _status_page(settings: Settings) -> Messenger:
             str(settings.statuspage_page_id),
             settings.statuspage_api_key.get_secret_value(),
             settings.statuspage_components,
+            http_client(10.0),
             settings.statuspage_api_url,
         )
     return BuiltinStatusPage()

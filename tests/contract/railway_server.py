@@ -1,7 +1,7 @@
-"""A local server that answers as Railway's GraphQL API v2 does, for the operations SO1 uses
-(shared/reference/integrations.md §7): HTTP 200 with ``errors[]`` for failures including
-"Not Authorized", 429 with Retry-After, deployments with canRollback / canRedeploy, and
-variableUpsert that redeploys unless skipDeploys is true."""
+"""Railway's GraphQL API v2, in process (httpx.MockTransport) or on a local server, for the
+operations SO1 uses (shared/reference/integrations.md §7): HTTP 200 with ``errors[]`` for
+failures including "Not Authorized", 429 with Retry-After, deployments with canRollback /
+canRedeploy, and variableUpsert that redeploys unless skipDeploys is true."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import httpx
+
+from so1.adapters.platform.railway_client import API as URL
 
 TOKEN = "railway-test-token"
 PROJECT, ENVIRONMENT = "proj-1", "env-prod"
@@ -129,31 +133,53 @@ class _Operations:
 ROOT_FIELD = re.compile(r"\{\s*(\w+)\s*\(")
 
 
+def answer(
+    state: RailwayState, authorization: str | None, body: dict[str, Any]
+) -> tuple[int, Any, dict[str, str]]:
+    """Railway's answer to one GraphQL request: (status, JSON body, headers)."""
+    operation = ROOT_FIELD.search(body["query"])
+    name = operation.group(1) if operation else "?"
+    state.calls.append((name, body.get("variables") or {}))
+    if state.fail_next:
+        status, extra = state.fail_next.pop(0)
+        return status, {"errors": [{"message": "slow down"}]}, extra
+    if authorization != f"Bearer {TOKEN}":
+        return 200, _error("Not Authorized"), {}
+    handler = getattr(_Operations(state), name, None)
+    if handler is None:
+        return 200, _error(f'Cannot query field "{name}" on type "Query".'), {}
+    try:
+        return 200, {"data": {name: handler(body.get("variables") or {})}}, {}
+    except ValueError as exc:
+        return 200, _error(str(exc)), {}
+
+
+def railway_http(state: RailwayState) -> httpx.Client:
+    """A client whose requests Railway (``state``) answers in process (httpx.MockTransport);
+    a lock keeps the state consistent when platform actions run in background threads."""
+    lock = threading.Lock()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert str(request.url) == URL, request.url
+        with lock:
+            auth, body = request.headers.get("Authorization"), json.loads(request.content)
+            status, payload, headers = answer(state, auth, body)
+        return httpx.Response(status, json=payload, headers=headers)
+
+    return httpx.Client(transport=httpx.MockTransport(handle))
+
+
 class _Handler(BaseHTTPRequestHandler):
     state: RailwayState
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        operation = ROOT_FIELD.search(body["query"])
-        name = operation.group(1) if operation else "?"
-        self.state.calls.append((name, body.get("variables") or {}))
-        if self.state.fail_next:
-            status, headers = self.state.fail_next.pop(0)
-            return self._send(status, {"errors": [{"message": "slow down"}]}, headers)
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return self._send(200, _error("Not Authorized"))
-        handler = getattr(_Operations(self.state), name, None)
-        if handler is None:
-            return self._send(200, _error(f'Cannot query field "{name}" on type "Query".'))
-        try:
-            return self._send(200, {"data": {name: handler(body.get("variables") or {})}})
-        except ValueError as exc:
-            return self._send(200, _error(str(exc)))
+        self._send(*answer(self.state, self.headers.get("Authorization"), body))
 
-    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+    def _send(self, status: int, payload: Any, headers: dict[str, str]) -> None:
         raw = json.dumps(payload).encode()
         self.send_response(status)
-        for key, value in (headers or {}).items():
+        for key, value in headers.items():
             self.send_header(key, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
@@ -166,6 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def railway_server() -> Iterator[tuple[str, RailwayState]]:
+    """Railway on loopback, for a test that needs real sockets (another process, retries)."""
     state = RailwayState()
     handler = type("Handler", (_Handler,), {"state": state})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)

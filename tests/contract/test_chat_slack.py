@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from so1.adapters.chat.slack import SlackChat, channel_name
+from so1.adapters.chat.slack import SlackChat, channel_name, web_client
 from so1.domain.comms import Destination, Outbound
 from so1.errors import AuthFailed, RateLimited, Rejected, Unavailable
 from tests.contract import sample_incident
@@ -112,7 +112,7 @@ def test_first_message_opens_the_war_room_then_posts_there(
     slack: tuple[str, type[SlackApi]],
 ) -> None:
     url, api = slack
-    chat = SlackChat(TOKEN, url)
+    chat = SlackChat(web_client(TOKEN, url))
     facts = chat.deliver(message("🔴 **SEV2 Incident Declared**"), INCIDENT)
     (channel,) = api.channels.values()
     assert (channel["name"], channel["topic"]) == ("incident-20240115-0042", TOPIC)
@@ -131,7 +131,7 @@ def test_retry_after_a_lost_answer_reuses_the_channel(slack: tuple[str, type[Sla
         "name": "incident-20240115-0042",
         "messages": [],
     }
-    facts = SlackChat(TOKEN, url).deliver(message(), INCIDENT)
+    facts = SlackChat(web_client(TOKEN, url)).deliver(message(), INCIDENT)
     assert facts["channel_id"] == "C00000009"
     assert len(api.channels) == 1 and api.channels["C00000009"]["messages"] == ["declared"]
 
@@ -156,7 +156,7 @@ def test_slack_errors_map_to_retry_or_give_up(
     url, api = slack
     api.scripted[method] = [answer]
     with pytest.raises(error, match=match) as raised:
-        SlackChat(TOKEN, url).deliver(message(), INCIDENT)
+        SlackChat(web_client(TOKEN, url)).deliver(message(), INCIDENT)
     if isinstance(raised.value, RateLimited):
         assert raised.value.retry_after_seconds == 7.0
 
@@ -164,12 +164,13 @@ def test_slack_errors_map_to_retry_or_give_up(
 def test_bad_token_is_an_auth_failure(slack: tuple[str, type[SlackApi]]) -> None:
     url, _ = slack
     with pytest.raises(AuthFailed, match="invalid_auth"):
-        SlackChat("xoxb-wrong", url).deliver(message(), INCIDENT)
+        SlackChat(web_client("xoxb-wrong", url)).deliver(message(), INCIDENT)
 
 
 def test_unreachable_slack_is_retryable() -> None:
+    chat = SlackChat(web_client(TOKEN, "http://127.0.0.1:9/api/", timeout=2))
     with pytest.raises(Unavailable):
-        SlackChat(TOKEN, "http://127.0.0.1:9/api/", timeout=2).deliver(message(), INCIDENT)
+        chat.deliver(message(), INCIDENT)
 
 
 def test_channel_names_follow_slacks_rules() -> None:
@@ -182,7 +183,7 @@ def test_the_last_message_archives_the_war_room_and_a_retry_is_harmless(
     slack: tuple[str, type[SlackApi]],
 ) -> None:
     url, api = slack
-    chat = SlackChat(TOKEN, url)
+    chat = SlackChat(web_client(TOKEN, url))
     channel_id = chat.deliver(message("declared"), INCIDENT)["channel_id"]
     last = message("📁 The postmortem is published.", channel_id=channel_id, archive=True)
     facts = chat.deliver(last, INCIDENT)

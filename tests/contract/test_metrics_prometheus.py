@@ -123,7 +123,7 @@ def test_key_metrics_read_from_a_real_prometheus(
     prometheus: str, exporter: tuple[Exporter, int]
 ) -> None:
     app, _ = exporter
-    metrics = PrometheusMetrics(prometheus, window="10s")
+    metrics = PrometheusMetrics(prometheus, httpx.Client(timeout=10), window="10s")
     deadline = time.monotonic() + WAIT
     error_rate = pool = p99 = None
     while time.monotonic() < deadline:
@@ -141,7 +141,7 @@ def test_key_metrics_read_from_a_real_prometheus(
 
 
 def test_catalog_override_and_refusals(prometheus: str) -> None:
-    metrics = PrometheusMetrics(prometheus)
+    metrics = PrometheusMetrics(prometheus, httpx.Client(timeout=10))
     start, end = _window()
     pool_size = {"cpu": 'max(db_pool_size{service="$service"})'}
     custom = CatalogService(SERVICE.name, Tier.CRITICAL, metric_queries=pool_size)
@@ -157,7 +157,7 @@ def test_catalog_override_and_refusals(prometheus: str) -> None:
 
 
 def test_prometheus_down_is_unavailable() -> None:
-    metrics = PrometheusMetrics(f"http://127.0.0.1:{free_port()}")
+    metrics = PrometheusMetrics(f"http://127.0.0.1:{free_port()}", httpx.Client(timeout=10))
     start, end = _window()
     with pytest.raises(Unavailable, match="did not answer"):
         metrics.series(SERVICE, "error_rate", start, end, 1)

@@ -21,7 +21,9 @@ import pytest
 
 from so1.adapters.platform.local import LocalPlatform, add_release
 from so1.agents.deployer.agent import RailwayDeployer
+from so1.agents.deployer.contract import DeployerRequest
 from so1.bootstrap import Container
+from so1.domain.platform import PlatformAction
 from so1.domain.records import RunStatus
 from so1.errors import AuthFailed, NotFound, Rejected, Unavailable
 from so1.services.access import keys as access
@@ -284,7 +286,7 @@ def test_the_deployer_rolls_back_and_restarts_on_this_machine(
     deps = DeployerDeps(
         RailwayDeployer(), local.platform, background=lambda job: job(), poll_seconds=0.1
     )
-    ask = {"action": "rollback", "service": SERVICE, "target_version": "previous"}
+    ask = DeployerRequest(PlatformAction.ROLLBACK, SERVICE, target_version="previous")
     run = deployer_request(container.uow, container.clock, Actor("ana"), deps, ask)
     done = get_run(container.uow, run.id)
     assert done.status is RunStatus.COMPLETED, done.error
@@ -298,7 +300,7 @@ def test_the_deployer_rolls_back_and_restarts_on_this_machine(
         container.clock,
         Actor("ana"),
         deps,
-        {"action": "restart", "service": SERVICE},
+        DeployerRequest(PlatformAction.RESTART, SERVICE),
     )
     assert get_run(container.uow, restart.id).status is RunStatus.COMPLETED
     assert local.pid() != before and local.answer()["release"] == "v1"

@@ -1,44 +1,66 @@
-"""The railway platform adapter against a local server that answers as Railway's GraphQL API
-v2 does: deployments, rollback only where canRollback, variables upserted with skipDeploys
-and applied by one redeploy, 429 Retry-After, errors[] as failures."""
+"""The railway platform adapter against Railway's GraphQL API v2 on httpx.MockTransport (and
+on a local server for the retries): deployments, rollback only where canRollback, variables
+upserted with skipDeploys and applied by one redeploy, 429 Retry-After, errors[] as failures."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from so1.adapters.platform.railway import RailwayPlatform
-from so1.adapters.platform.railway_client import ATTEMPTS, RailwayClient
+from so1.adapters.platform.railway_client import API, ATTEMPTS, RailwayClient
 from so1.domain.platform import rollback_target
 from so1.errors import AuthFailed, NotFound, RateLimited, Rejected
-from tests.contract.railway_server import ENVIRONMENT, PROJECT, TOKEN, RailwayState, railway_server
+from tests.contract.railway_server import (
+    ENVIRONMENT,
+    PROJECT,
+    TOKEN,
+    RailwayState,
+    railway_http,
+    railway_server,
+)
 
 SERVICE, SERVICE_ID = "control-plane-api", "svc-cpa"
 
 
 class World:
-    def __init__(self, url: str, state: RailwayState) -> None:
-        self.state, self.url = state, url
+    """The adapter and Railway's state: in process (MockTransport) unless a ``url`` of a
+    local server is given."""
+
+    def __init__(self, state: RailwayState, url: str | None = None) -> None:
+        self.state, self.url = state, url or API
         self.slept: list[float] = []
         self.platform = self.make(TOKEN)
 
     def make(self, token: str) -> RailwayPlatform:
-        client = RailwayClient(token, self.url, sleep=self.slept.append)
+        http = railway_http(self.state) if self.url == API else httpx.Client(timeout=5)
+        client = RailwayClient(token, http, self.url, sleep=self.slept.append)
         return RailwayPlatform(client, PROJECT, ENVIRONMENT, {SERVICE: SERVICE_ID})
 
     def names(self) -> list[str]:
         return [name for name, _ in self.state.calls]
 
 
+def history(state: RailwayState) -> RailwayState:
+    state.add(SERVICE_ID, commit="a1")
+    state.add(SERVICE_ID, commit="b2")
+    state.add(SERVICE_ID, status="FAILED", commit="c3", can_rollback=False)
+    state.add(SERVICE_ID, commit="d4")  # live: 4 hours after the bad c3
+    return state
+
+
 @pytest.fixture
-def world() -> Iterator[World]:
+def world() -> World:
+    return World(history(RailwayState()))
+
+
+@pytest.fixture
+def served() -> Iterator[World]:
+    """Over real sockets: the retries wait on real answers of a local server."""
     with railway_server() as (url, state):
-        state.add(SERVICE_ID, commit="a1")
-        state.add(SERVICE_ID, commit="b2")
-        state.add(SERVICE_ID, status="FAILED", commit="c3", can_rollback=False)
-        state.add(SERVICE_ID, commit="d4")  # live: 4 hours after the bad c3
-        yield World(url, state)
+        yield World(history(state), url)
 
 
 def test_deployments_newest_first_and_the_rollback_target(world: World) -> None:
@@ -94,7 +116,8 @@ def test_redeploy_restart_scale_and_logs(world: World) -> None:
     ]
 
 
-def test_429_waits_for_retry_after_and_5xx_is_retried(world: World) -> None:
+def test_429_waits_for_retry_after_and_5xx_is_retried(served: World) -> None:
+    world = served
     world.state.fail_next += [(429, {"Retry-After": "3"}), (502, {})]
     assert len(world.platform.deployments(SERVICE)) == 4
     assert world.slept == [3.0, 2.0]

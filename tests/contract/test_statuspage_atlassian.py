@@ -1,7 +1,7 @@
-"""The Atlassian Statuspage adapter against a local server that answers as Statuspage's REST
+"""The Atlassian Statuspage adapter against httpx.MockTransport answering as Statuspage's REST
 API v1 does (shared/reference/integrations.md §6): OAuth key, incidents created with POST and
-updated with PATCH, unresolved listing, 420/429 rate limiting, and a create whose answer is
-lost (the client times out after the server made the incident)."""
+updated with PATCH, unresolved listing, 420/429 rate limiting; and, over a local server's real
+sockets, a create whose answer is lost (the client times out after the server made it)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
-from so1.adapters.statuspage.atlassian import AtlassianStatusPage
+from so1.adapters.statuspage.atlassian import API, AtlassianStatusPage
 from so1.domain.comms import Destination, Outbound
 from so1.errors import AuthFailed, RateLimited, Rejected
 from tests.contract import sample_incident
@@ -30,77 +31,97 @@ STATES = {"investigating", "identified", "monitoring", "resolved"}
 COMPONENT_STATES = {"operational", "degraded_performance", "partial_outage", "major_outage"}
 
 
-class StatuspageApi(BaseHTTPRequestHandler):
-    incidents: dict[str, dict[str, Any]]
-    scripted: list[int]
-    slow_create: list[float]
+class Statuspage:
+    """Statuspage's REST API v1 for one page, whatever carries the requests (httpx's
+    MockTransport, or a local server where a test needs real sockets and timeouts)."""
 
-    def do_GET(self) -> None:
-        if not self._authorised():
-            return
-        open_ones = [i for i in self.incidents.values() if i["status"] != "resolved"]
-        self._answer(200, open_ones)
+    def __init__(self) -> None:
+        self.incidents: dict[str, dict[str, Any]] = {}
+        self.scripted: list[int] = []
+        self.paths: list[tuple[str, str]] = []
 
-    def do_POST(self) -> None:
-        self._write(create=True)
-
-    def do_PATCH(self) -> None:
-        self._write(create=False)
-
-    def _write(self, create: bool) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if not self._authorised():
-            return
+    def answer(
+        self, method: str, path: str, key: str | None, body: dict[str, Any] | None
+    ) -> tuple[int, Any]:
+        self.paths.append((method, path))
+        if key != f"OAuth {API_KEY}":
+            return 401, {"error": "unauthorised"}
+        if method == "GET" and path == f"/v1/pages/{PAGE}/incidents/unresolved":
+            return 200, [i for i in self.incidents.values() if i["status"] != "resolved"]
         if self.scripted:
-            self._answer(self.scripted.pop(0), {"error": "scripted"})
-            return
+            return self.scripted.pop(0), {"error": "scripted"}
+        assert body is not None and path.startswith(f"/v1/pages/{PAGE}/incidents")
         fields = body["incident"]
         if fields.get("status") not in STATES or not fields.get("name"):
-            self._answer(422, {"error": "invalid incident"})
-            return
+            return 422, {"error": "invalid incident"}
         assert set(fields.get("components", {}).values()) <= COMPONENT_STATES
-        if create:
+        if method == "POST":
             incident_id = f"sp{len(self.incidents) + 1:04d}"
             self.incidents[incident_id] = {"id": incident_id, "updates": [], **fields}
         else:
-            incident_id = self.path.rsplit("/", 1)[-1]
+            incident_id = path.rsplit("/", 1)[-1]
             self.incidents[incident_id].update(fields)
         self.incidents[incident_id]["updates"].append(fields["body"])
-        if create and self.slow_create:
-            time.sleep(self.slow_create.pop(0))  # the client gives up before this answer
-        self._answer(201 if create else 200, self.incidents[incident_id])
+        return (201 if method == "POST" else 200), self.incidents[incident_id]
 
-    def _authorised(self) -> bool:
-        if self.headers.get("Authorization") != f"OAuth {API_KEY}":
-            self._answer(401, {"error": "unauthorised"})
-            return False
-        return True
-
-    def _answer(self, status: int, body: Any) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(json.dumps(body).encode())
-
-    def log_message(self, *_: Any) -> None:
-        return
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        status, answer = self.answer(
+            request.method, request.url.path, request.headers.get("Authorization"), body
+        )
+        return httpx.Response(status, json=answer)
 
 
-@pytest.fixture
-def statuspage() -> Iterator[tuple[str, type[StatuspageApi]]]:
-    attrs: dict[str, Any] = {"incidents": {}, "scripted": [], "slow_create": []}
-    handler = type("Handler", (StatuspageApi,), attrs)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+@contextlib.contextmanager
+def slow_server(api: Statuspage, create_delay: float) -> Iterator[str]:
+    """The same API on loopback, whose first create answers only after ``create_delay``
+    seconds (the incident already made): a client that gives up first loses the answer."""
+    delays = [create_delay]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self._serve(None)
+
+        def do_POST(self) -> None:
+            self._serve(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+
+        def do_PATCH(self) -> None:
+            self.do_POST()
+
+        def _serve(self, body: dict[str, Any] | None) -> None:
+            key = self.headers.get("Authorization")
+            status, answer = api.answer(self.command, self.path, key, body)
+            if self.command == "POST" and delays:
+                time.sleep(delays.pop(0))
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(json.dumps(answer).encode())
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1/", handler
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1/"
     server.shutdown()
     server.server_close()
 
 
-def adapter(url: str, key: str = API_KEY, timeout: float = 5.0) -> AtlassianStatusPage:
+@pytest.fixture
+def statuspage() -> Statuspage:
+    return Statuspage()
+
+
+def adapter(
+    api: Statuspage | None, key: str = API_KEY, url: str = API, timeout: float = 5.0
+) -> AtlassianStatusPage:
+    """The adapter on MockTransport (``api``), or over real sockets to ``url``."""
+    transport = httpx.MockTransport(api) if api is not None else None
+    http = httpx.Client(transport=transport, timeout=timeout)
     components = {"control-plane-api": COMPONENT}
-    return AtlassianStatusPage(PAGE, key, components, url, min_interval=0.0, timeout=timeout)
+    return AtlassianStatusPage(PAGE, key, components, http, url, min_interval=0.0)
 
 
 def update(state: str, attempts: int = 1, **payload: Any) -> Outbound:
@@ -119,11 +140,9 @@ def update(state: str, attempts: int = 1, **payload: Any) -> Outbound:
     )
 
 
-def test_first_update_creates_later_ones_patch_the_same_incident(
-    statuspage: tuple[str, type[StatuspageApi]],
-) -> None:
-    url, api = statuspage
-    page = adapter(url)
+def test_first_update_creates_later_ones_patch_the_same_incident(statuspage: Statuspage) -> None:
+    api = statuspage
+    page = adapter(api)
     facts = page.deliver(update("investigating"), INCIDENT)
     page.deliver(
         update("resolved", statuspage_incident_id=facts["statuspage_incident_id"]), INCIDENT
@@ -137,16 +156,18 @@ def test_first_update_creates_later_ones_patch_the_same_incident(
     assert made["updates"] == ["We are on it (investigating).", "We are on it (resolved)."]
     assert made["components"] == {COMPONENT: "operational"}
     assert made["metadata"] == {"so1": {"incident_id": INCIDENT.id}}
+    assert api.paths == [
+        ("POST", f"/v1/pages/{PAGE}/incidents"),
+        ("PATCH", f"/v1/pages/{PAGE}/incidents/{made['id']}"),
+    ]
 
 
-def test_a_create_whose_answer_was_lost_is_not_made_twice(
-    statuspage: tuple[str, type[StatuspageApi]],
-) -> None:
-    url, api = statuspage
-    api.slow_create.append(2.0)
-    with pytest.raises(Exception, match="unreachable"):
-        adapter(url, timeout=0.5).deliver(update("investigating"), INCIDENT)
-    facts = adapter(url).deliver(update("investigating", attempts=2), INCIDENT)
+def test_a_create_whose_answer_was_lost_is_not_made_twice(statuspage: Statuspage) -> None:
+    api = statuspage
+    with slow_server(api, create_delay=2.0) as url:
+        with pytest.raises(Exception, match="unreachable"):
+            adapter(None, url=url, timeout=0.5).deliver(update("investigating"), INCIDENT)
+        facts = adapter(None, url=url).deliver(update("investigating", attempts=2), INCIDENT)
     assert len(api.incidents) == 1
     assert facts["statuspage_incident_id"] == next(iter(api.incidents))
 
@@ -155,25 +176,24 @@ def test_a_create_whose_answer_was_lost_is_not_made_twice(
     ("status", "error"), [(420, RateLimited), (429, RateLimited), (422, Rejected), (503, Exception)]
 )
 def test_rate_limits_and_refusals(
-    statuspage: tuple[str, type[StatuspageApi]], status: int, error: type[Exception]
+    statuspage: Statuspage, status: int, error: type[Exception]
 ) -> None:
-    url, api = statuspage
+    api = statuspage
     api.scripted.append(status)
     with pytest.raises(error):
-        adapter(url).deliver(update("investigating"), INCIDENT)
+        adapter(api).deliver(update("investigating"), INCIDENT)
     assert api.incidents == {}
 
 
-def test_wrong_key_is_an_auth_failure(statuspage: tuple[str, type[StatuspageApi]]) -> None:
-    url, _ = statuspage
+def test_wrong_key_is_an_auth_failure(statuspage: Statuspage) -> None:
     with pytest.raises(AuthFailed):
-        adapter(url, key="wrong").deliver(update("investigating"), INCIDENT)
+        adapter(statuspage, key="wrong").deliver(update("investigating"), INCIDENT)
+    assert statuspage.incidents == {}
 
 
 def test_requests_are_spaced_to_one_per_second() -> None:
-    page = AtlassianStatusPage(
-        PAGE, API_KEY, {}, "http://127.0.0.1:9/v1/", min_interval=0.3, timeout=0.2
-    )
+    http = httpx.Client(timeout=0.2)  # real sockets: nothing listens on port 9
+    page = AtlassianStatusPage(PAGE, API_KEY, {}, http, "http://127.0.0.1:9/v1/", min_interval=0.3)
     started = time.monotonic()
     for _ in range(3):
         with pytest.raises(Exception, match="unreachable"):

@@ -1,10 +1,9 @@
-"""Shared pieces for railway-deployer tests: a Railway-speaking local server wired in as the
-platform, and waiting for a run to finish."""
+"""Shared pieces for railway-deployer tests: Railway's API on httpx.MockTransport wired in as
+the platform, and waiting for a run to finish."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from fastapi.testclient import TestClient
 from so1.adapters.platform.railway import RailwayPlatform
 from so1.adapters.platform.railway_client import RailwayClient
 from so1.bootstrap import Container
-from tests.contract.railway_server import ENVIRONMENT, PROJECT, TOKEN, RailwayState, railway_server
+from tests.contract.railway_server import ENVIRONMENT, PROJECT, TOKEN, RailwayState, railway_http
 
 SERVICE, SERVICE_ID = "control-plane-api", "svc-cpa"
 ROLLBACK_INPUTS = {"action": "rollback", "service": SERVICE, "target_version": "previous"}
@@ -21,17 +20,18 @@ SEED_ROLLBACK = {"agent": "railway-deployer", "inputs": ROLLBACK_INPUTS}
 
 
 @pytest.fixture
-def railway(container: Container) -> Iterator[RailwayState]:
-    with railway_server() as (url, state):
-        state.add(SERVICE_ID, commit="a1")
-        state.add(SERVICE_ID, commit="b2")
-        state.add(SERVICE_ID, status="FAILED", commit="c3", can_rollback=False)
-        state.add(SERVICE_ID, commit="d4")
-        client = RailwayClient(TOKEN, url, sleep=lambda _: None)
-        container.adapters.platform = RailwayPlatform(
-            client, PROJECT, ENVIRONMENT, {SERVICE: SERVICE_ID}
-        )
-        yield state
+def railway(container: Container) -> RailwayState:
+    """Railway answering in process (httpx.MockTransport), wired in as the platform."""
+    state = RailwayState()
+    state.add(SERVICE_ID, commit="a1")
+    state.add(SERVICE_ID, commit="b2")
+    state.add(SERVICE_ID, status="FAILED", commit="c3", can_rollback=False)
+    state.add(SERVICE_ID, commit="d4")
+    client = RailwayClient(TOKEN, railway_http(state), sleep=lambda _: None)
+    container.adapters.platform = RailwayPlatform(
+        client, PROJECT, ENVIRONMENT, {SERVICE: SERVICE_ID}
+    )
+    return state
 
 
 def finished(api: TestClient, run_id: str) -> dict[str, Any]:

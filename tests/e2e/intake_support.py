@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from so1.agents.registry import Agents
 from so1.bootstrap import Container
 from so1.entrypoints.api.app import create_app
 from so1.services.triage.flow import process_pending
@@ -85,7 +86,7 @@ def triage() -> ScriptedTriage:
 def alerts_api(
     container: Container, admin_token: str, triage: ScriptedTriage
 ) -> Iterator[TestClient]:
-    container.agents = {"triage-responder": triage}
+    container.agents = Agents(by_name={"triage-responder": triage})
     container.settings.triage_worker = False  # tests drive the pipeline step by step
     with TestClient(create_app(container)) as client:
         client.headers["Authorization"] = f"Bearer {admin_token}"

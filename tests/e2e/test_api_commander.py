@@ -5,13 +5,10 @@ running by itself after triage declares."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import pytest
+import httpx
 from fastapi.testclient import TestClient
 
 from so1.adapters.chat.builtin import BuiltinChat
@@ -124,46 +121,41 @@ def test_declaring_a_missing_incident_is_404(quiet_api: TestClient) -> None:
     assert "declare it first" in response.json()["detail"]
 
 
-class PagingEndpoint(BaseHTTPRequestHandler):
-    """A paging webhook that is down (503) until told otherwise."""
+def test_a_bad_request_is_refused_naming_the_field(quiet_api: TestClient) -> None:
+    """Validated at the edge into the commander's request: nothing runs, nothing is kept."""
+    body = {"agent": "incident-commander", "inputs": {**SEED_INPUTS, "severity": "SEV9"}}
+    response = quiet_api.post("/v1/orchestrate", json=body)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "inputs.severity"
+    assert [a["action"] for a in quiet_api.get("/v1/audit").json()] == ["key.create"]
 
-    answers: list[int]
-    received: list[dict[str, Any]]
 
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.received.append({**body, "key": self.headers["Idempotency-Key"]})
+class PagingEndpoint:
+    """A paging webhook (on httpx.MockTransport) that is down (503), then rate limits (429
+    with Retry-After: 30), then takes pages."""
+
+    def __init__(self) -> None:
+        self.answers = [503, 429]
+        self.received: list[dict[str, Any]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        self.received.append({**body, "key": request.headers["Idempotency-Key"]})
         code = self.answers.pop(0) if self.answers else 200
-        self.send_response(code)
-        if code == 429:
-            self.send_header("Retry-After", "30")
-        self.end_headers()
-
-    def log_message(self, *_: Any) -> None:
-        return
-
-
-@pytest.fixture
-def paging_endpoint() -> Iterator[tuple[str, type[PagingEndpoint]]]:
-    handler = type("Handler", (PagingEndpoint,), {"answers": [503, 429], "received": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/page", handler
-    server.shutdown()
-    server.server_close()
+        return httpx.Response(code, headers={"Retry-After": "30"} if code == 429 else {})
 
 
 def test_paging_webhook_outage_delays_but_loses_nothing(
     quiet_api: TestClient,
     container: Container,
     clock: FixedClock,
-    paging_endpoint: tuple[str, type[PagingEndpoint]],
 ) -> None:
-    url, handler = paging_endpoint
+    handler = PagingEndpoint()
     seed_incident(container)
     declare(quiet_api)
-    messengers = {**container.adapters.messengers, Destination.PAGER: BuiltinPager(url, timeout=5)}
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    pager = BuiltinPager("https://pages.example.com/page", http)
+    messengers = {**container.adapters.messengers, Destination.PAGER: pager}
     deliver_due(container.uow, clock, messengers)  # 503: retried in 2 s
     (page,) = messages(quiet_api, "pager")
     assert (page["status"], page["attempts"], "503" in page["last_error"]) == ("pending", 1, True)
@@ -193,7 +185,7 @@ def test_status_page_down_falls_back_to_the_war_room_once(
     messengers: dict[Destination, Messenger] = {
         Destination.WAR_ROOM: BuiltinChat(),
         Destination.STATUS_PAGE: DownStatusPage(),
-        Destination.PAGER: BuiltinPager(),
+        Destination.PAGER: BuiltinPager(None, httpx.Client()),
     }
     for _ in range(3):
         deliver_due(container.uow, clock, messengers)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from so1.agents.registry import Agents
 from so1.bootstrap import Container
 from so1.entrypoints.api.app import create_app
 
@@ -107,7 +108,7 @@ class BrokenAgent:
 
 @pytest.fixture
 def agent_api(container: Container, admin_token: str) -> Iterator[TestClient]:
-    container.agents = {"echo": EchoAgent(), "broken": BrokenAgent()}
+    container.agents = Agents(by_name={"echo": EchoAgent(), "broken": BrokenAgent()})
     with TestClient(create_app(container)) as client:
         client.headers["Authorization"] = f"Bearer {admin_token}"
         yield client

@@ -5,7 +5,7 @@ alarms, escalations, health readings, reminders and postmortem draft."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -16,12 +16,14 @@ from sqlalchemy import select
 
 from so1.adapters.clock import FixedClock
 from so1.adapters.db.tables import agent_runs
+from so1.agents.postmortem.contract import PostmortemDraft, PostmortemInputs
+from so1.agents.registry import AnalystAgent
 from so1.bootstrap import Container
 from so1.domain.health import HealthReading
 from so1.domain.incidents import Incident, IncidentStatus
 from so1.domain.records import RunStatus
 from so1.domain.severity import Severity
-from so1.ports import Agent, UnitOfWork
+from so1.ports import UnitOfWork
 from so1.services.background import ClockPass, JobSettings
 from so1.services.incidents.lifecycle import NewIncident, create_incident
 from so1.services.incidents.recording import Actor
@@ -155,11 +157,11 @@ class FailsFor:
 
     name = "postmortem-analyst"
 
-    def __init__(self, agent: Agent, broken: Iterable[str]) -> None:
+    def __init__(self, agent: AnalystAgent, broken: Iterable[str]) -> None:
         self.agent, self.broken = agent, set(broken)
 
-    def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        if inputs["incident_id"] in self.broken:
+    def run(self, inputs: PostmortemInputs) -> PostmortemDraft:
+        if inputs.request.incident_id in self.broken:
             raise KeyError("'dict object' has no attribute 'confirmed_by'")
         return self.agent.run(inputs)
 
@@ -188,7 +190,8 @@ def failed_runs(container: Container, incident_id: str) -> list[str]:
 def test_one_broken_incident_does_not_stop_drafting_for_the_others(
     quiet_api: TestClient, container: Container, clock: FixedClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    analyst = container.agents["postmortem-analyst"]
+    analyst = container.agents.analyst
+    assert analyst is not None
     first, second, third = (resolved(quiet_api, container, clock, f"outage {n}") for n in range(3))
     caplog.set_level(logging.ERROR, "so1")
     fussy = FailsFor(analyst, [first])

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from so1.adapters.clock import FixedClock, SystemClock
+from so1.agents.commander.contract import CommanderRequest
 from so1.bootstrap import Container, build_container
 from so1.config import Settings
 from so1.domain.severity import Severity
@@ -143,8 +144,9 @@ def declare_ten_minutes_ago(container: Container) -> str:
     clock.set(SystemClock().now() - timedelta(minutes=10))
     new = NewIncident("Checkout down", Severity.SEV2, service="control-plane-api")
     incident = create_incident(container.uow, clock, Actor("t"), new)
-    commander = container.agents["incident-commander"]
-    commander_request(container.uow, clock, Actor("t"), commander, {"incident_id": incident.id})
+    commander = container.agents.commander
+    assert commander is not None
+    commander_request(container.uow, clock, Actor("t"), commander, CommanderRequest(incident.id))
     return incident.id
 
 

@@ -161,9 +161,9 @@ def test_a_thin_record_says_what_is_missing(
 ) -> None:
     incident = open_incident(container, "Something odd", Severity.SEV3)
     api.patch(f"/v1/incidents/{incident.id}", json={"status": "resolved"})
-    assert (
-        draft_missing(container.uow, container.clock, container.agents["postmortem-analyst"]) == 1
-    )
+    analyst = container.agents.analyst
+    assert analyst is not None
+    assert draft_missing(container.uow, container.clock, analyst) == 1
     draft = api.get(f"/v1/incidents/{incident.id}/postmortem").json()["draft"]
     assert draft["root_cause"] is None
     assert "no hypothesis: the root cause and its 5 whys need the meeting" in draft["missing"]
@@ -172,9 +172,7 @@ def test_a_thin_record_says_what_is_missing(
     gaps = [w["gap"] for w in draft["whys"] if w["gap"]]
     assert len(gaps) == 4 and "no hypothesis in the record explains it" in gaps
     assert "The record does not establish a root cause." in draft["summary"]
-    assert (
-        draft_missing(container.uow, container.clock, container.agents["postmortem-analyst"]) == 0
-    )
+    assert draft_missing(container.uow, container.clock, analyst) == 0
     fish = api.post(
         "/v1/orchestrate",
         json={
@@ -297,7 +295,8 @@ def test_the_first_draft_tells_the_room_when_the_review_is(
     incident = open_incident(container, "Checkout down", Severity.SEV2)
     api.patch(f"/v1/incidents/{incident.id}", json={"channel": "#incident-x"})
     api.patch(f"/v1/incidents/{incident.id}", json={"status": "resolved"})
-    analyst = container.agents["postmortem-analyst"]
+    analyst = container.agents.analyst
+    assert analyst is not None
     assert draft_missing(container.uow, container.clock, analyst) == 1
     said = [
         m

@@ -275,6 +275,7 @@ def test_start_on_fresh_sqlite_waits_for_another_writer(tmp_path: Path) -> None:
 
 def test_so1_worker_delivers_what_a_server_queued(tmp_path: Path) -> None:
     """SO1_BACKGROUND=worker: the server only takes requests; `so1 worker` does the rest."""
+    from so1.agents.commander.contract import CommanderRequest
     from so1.bootstrap import build_container
     from so1.config import Settings
     from so1.domain.severity import Severity
@@ -292,9 +293,10 @@ def test_so1_worker_delivers_what_a_server_queued(tmp_path: Path) -> None:
     incident = create_incident(
         container.uow, container.clock, actor, NewIncident("Checkout down", Severity.SEV2)
     )
-    commander = container.agents["incident-commander"]
+    commander = container.agents.commander
+    assert commander is not None
     commander_request(
-        container.uow, container.clock, actor, commander, {"incident_id": incident.id}
+        container.uow, container.clock, actor, commander, CommanderRequest(incident.id)
     )
     log = tmp_path / "worker.log"
     with log.open("wb") as out:

@@ -87,8 +87,8 @@ def test_triage_and_the_room_see_the_last_fix(
     process_pending(
         container.uow,
         container.clock,
-        container.agents["triage-responder"],
-        commander=container.agents["incident-commander"],
+        container.agents.by_name["triage-responder"],
+        commander=container.agents.commander,
     )
     incidents = api.get("/v1/incidents", params={"status": "investigating"}).json()["items"]
     [new] = [i for i in incidents if i["id"] != pool_id]

@@ -12,11 +12,12 @@ from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from so1.adapters.chat.slack import SlackChat
+from so1.adapters.chat.slack import SlackChat, web_client
 from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.comms import Destination
@@ -203,7 +204,8 @@ def test_events_url_check_and_eyes_reaction_acknowledges(
     server, handler = start_slack()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/api/"
-        messengers = {**container.adapters.messengers, Destination.WAR_ROOM: SlackChat(TOKEN, url)}
+        chat = SlackChat(web_client(TOKEN, url))
+        messengers = {**container.adapters.messengers, Destination.WAR_ROOM: chat}
         deliver_due(container.uow, clock, messengers)
     finally:
         server.shutdown()
@@ -248,16 +250,14 @@ def test_whole_declaration_through_slack_and_pagerduty_survives_their_outages(
     from tests.contract.test_pager_pagerduty import KEY, EventsApi
 
     slack_server, slack = start_slack()
-    pd_handler: type[EventsApi] = type("Handler", (EventsApi,), {"scripted": [], "received": []})
-    pd_server = ThreadingHTTPServer(("127.0.0.1", 0), pd_handler)
-    threading.Thread(target=pd_server.serve_forever, daemon=True).start()
+    pd_handler = EventsApi()  # PagerDuty on httpx.MockTransport; Slack's SDK needs sockets
+    pd_http = httpx.Client(transport=httpx.MockTransport(pd_handler))
     try:
         slack_url = f"http://127.0.0.1:{slack_server.server_address[1]}/api/"
-        pd_url = f"http://127.0.0.1:{pd_server.server_address[1]}/v2/enqueue"
         messengers = {
             **container.adapters.messengers,
-            Destination.WAR_ROOM: SlackChat(TOKEN, slack_url),
-            Destination.PAGER: PagerDutyPager({"default": KEY}, pd_url, timeout=5),
+            Destination.WAR_ROOM: SlackChat(web_client(TOKEN, slack_url)),
+            Destination.PAGER: PagerDutyPager({"default": KEY}, pd_http),
         }
         slack_api.put("/v1/oncall/config", json=example())
         clock.set(datetime(2026, 1, 7, 12, tzinfo=UTC))
@@ -270,9 +270,8 @@ def test_whole_declaration_through_slack_and_pagerduty_survives_their_outages(
             deliver_due(container.uow, clock, messengers)
             clock.advance(timedelta(seconds=40))
     finally:
-        for server in (slack_server, pd_server):
-            server.shutdown()
-            server.server_close()
+        slack_server.shutdown()
+        slack_server.server_close()
     said = slack_api.get("/v1/incidents/INC-20260107-0001/messages").json()
     assert {m["status"] for m in said} == {"sent"}, said
     (room,) = slack.channels.values()

@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -192,7 +193,7 @@ def test_an_alert_firing_after_the_mitigation_is_a_new_symptom(
 def test_the_service_health_check_is_a_gate(
     api: TestClient, container: Container, clock: FixedClock, incident: Incident
 ) -> None:
-    probe = HttpHealthProbe(timeout=2.0)
+    probe = HttpHealthProbe(httpx.Client(timeout=2.0))
     with health_server() as (url, answer):
         body = {"tier": "critical", "health_url": url}
         assert api.put(f"/v1/services/{SERVICE}", json=body).status_code in (200, 201)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from so1.agents.commander.agent import IncidentCommander
+from so1.agents.commander.contract import CommanderInputs, TeamInfo, TriageFindings
+from so1.domain.catalog import CatalogService, Tier
+from so1.domain.oncall import Person, Seniority
+from so1.domain.severity import Severity
 
 SEED_INPUTS: dict[str, Any] = {
     "incident_id": "INC-20240115-0042",
@@ -35,36 +41,60 @@ We are currently experiencing elevated error rates affecting workflow executions
 Our team is actively investigating. Next update in 15 minutes."""
 
 PEOPLE = [
-    {"handle": "oncall-backend", "team": "backend"},
-    {"handle": "bo", "team": "backend", "seniority": "senior"},
-    {"handle": "cy", "team": "backend"},
-    {"handle": "eng-lead", "team": "backend", "seniority": "lead"},
-    {"handle": "cto", "seniority": "executive"},
-    {"handle": "dee", "team": "data", "seniority": "senior"},
+    Person("oncall-backend", team="backend"),
+    Person("bo", team="backend", seniority=Seniority.SENIOR),
+    Person("cy", team="backend"),
+    Person("eng-lead", team="backend", seniority=Seniority.LEAD),
+    Person("cto", seniority=Seniority.EXECUTIVE),
+    Person("dee", team="data", seniority=Seniority.SENIOR),
 ]
-TEAMS: list[dict[str, Any]] = [
-    {"name": "backend", "lead": "eng-lead", "escalation_policy": "backend-default",
-     "on_call": "oncall-backend", "schedule": "backend-primary", "backups": ["bo", "cy"]},
-    {"name": "data", "lead": "eng-lead", "on_call": "dee", "schedule": "data-primary"},
+TEAMS = [
+    TeamInfo("backend", "eng-lead", "backend-default", "oncall-backend", "backend-primary",
+             ("bo", "cy")),
+    TeamInfo("data", "eng-lead", None, "dee", "data-primary"),
 ]  # fmt: skip
 SERVICES = [
-    {
-        "name": "control-plane-api",
-        "owner_team": "backend",
-        "tier": "critical",
-        "public_name": "API",
-    },
-    {"name": "postgres-primary", "owner_team": "data", "tier": "critical"},
+    CatalogService("control-plane-api", Tier.CRITICAL, "backend", public_name="API"),
+    CatalogService("postgres-primary", Tier.CRITICAL, "data"),
 ]
+
+
+def seed(**changes: Any) -> CommanderInputs:
+    """The seed's Phase 2 call, as the service hands it to the agent."""
+    report = changes.pop("triage_report", SEED_INPUTS["triage_report"])
+    base = CommanderInputs(
+        incident_id=SEED_INPUTS["incident_id"],
+        severity=Severity.SEV2,
+        title=SEED_INPUTS["title"],
+        status="Investigating",
+        service=None,
+        detected_at=None,
+        now=None,
+        findings=TriageFindings.from_report(report),
+        requested_commander=SEED_INPUTS["commander"],
+        channel=SEED_INPUTS["channel"],
+    )
+    return replace(base, **changes)
 
 
 def plan(**changes: Any) -> dict[str, Any]:
-    return IncidentCommander().run({**SEED_INPUTS, **changes})
+    """The plan as kept in the run (its JSON is DESIGN §3's contract)."""
+    return IncidentCommander().run(seed(**changes)).to_json()
+
+
+def context(
+    people: list[Person] = PEOPLE, teams: list[TeamInfo] = TEAMS, away: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    return {
+        "people": {p.handle: p for p in people},
+        "teams": {t.name: t for t in teams},
+        "services": {s.name: s for s in SERVICES},
+        "away": frozenset(away),
+    }
 
 
 def with_context(**changes: Any) -> dict[str, Any]:
-    context = {"people": PEOPLE, "teams": TEAMS, "services": SERVICES}
-    return plan(service="control-plane-api", context=context, commander=None, **changes)
+    return plan(service="control-plane-api", requested_commander=None, **context(), **changes)
 
 
 def test_seed_example_gives_the_seed_channel_topic_commander_and_message() -> None:
@@ -78,7 +108,7 @@ def test_seed_example_gives_the_seed_channel_topic_commander_and_message() -> No
 
 
 def test_seed_example_as_sev1_posts_the_status_page_and_escalates_to_the_lead() -> None:
-    out = with_context(severity="SEV1")
+    out = with_context(severity=Severity.SEV1)
     kinds = [(m["to"], m["kind"]) for m in out["messages"]]
     assert kinds == [
         ("war_room", "declared"),
@@ -92,7 +122,7 @@ def test_seed_example_as_sev1_posts_the_status_page_and_escalates_to_the_lead() 
 
 
 def test_sev0_has_lead_commander_executive_and_all_hands_notice() -> None:
-    out = with_context(severity="SEV0")
+    out = with_context(severity=Severity.SEV0)
     assert (out["commander"], out["executive"]) == ("eng-lead", "cto")
     all_hands = next(m for m in out["messages"] if m["kind"] == "all_hands")
     assert all_hands["text"].startswith("@channel 🚨 SEV0 INCIDENT:")
@@ -100,29 +130,25 @@ def test_sev0_has_lead_commander_executive_and_all_hands_notice() -> None:
     assert {"eng-lead", "cto"} <= set(out["responders"])
 
 
-@pytest.mark.parametrize("severity", ["SEV2", "SEV3"])
-def test_on_call_engineer_commands_sev2_and_sev3(severity: str) -> None:
+@pytest.mark.parametrize("severity", [Severity.SEV2, Severity.SEV3])
+def test_on_call_engineer_commands_sev2_and_sev3(severity: Severity) -> None:
     out = with_context(severity=severity)
     assert (out["commander"], out["backup"]) == ("oncall-backend", "bo")
 
 
 def test_commander_on_time_off_is_replaced_by_the_backup_from_the_rotation() -> None:
-    teams = [{**TEAMS[0], "on_call": "bo", "backups": ["cy"], "skipped": ["oncall-backend"]}]
-    context = {"people": PEOPLE, "teams": teams, "services": SERVICES, "away": ["oncall-backend"]}
-    out = plan(service="control-plane-api", context=context)  # oncall-backend requested
+    teams = [replace(TEAMS[0], on_call="bo", backups=("cy",), skipped=("oncall-backend",))]
+    room = context(teams=teams, away=("oncall-backend",))
+    out = plan(service="control-plane-api", **room)  # oncall-backend requested
     assert out["commander"] == "bo"
     assert any("unavailable" in d for d in out["decisions"])
     assert any("backup @bo" in d for d in out["decisions"])
 
 
 def test_multi_team_incident_is_led_by_the_most_affected_services_owner() -> None:
-    context = {
-        "people": PEOPLE,
-        "teams": TEAMS,
-        "services": SERVICES,
-        "alert_counts": {"control-plane-api": 2, "postgres-primary": 9},
-    }
-    out = plan(service="control-plane-api", context=context, commander=None)
+    counts = {"control-plane-api": 2, "postgres-primary": 9}
+    room = context()
+    out = plan(service="control-plane-api", requested_commander=None, alert_counts=counts, **room)
     assert (out["owning_team"], out["most_affected_service"], out["commander"]) == (
         "data",
         "postgres-primary",
@@ -134,14 +160,18 @@ def test_multi_team_incident_is_led_by_the_most_affected_services_owner() -> Non
 
 def test_security_incident_is_private_and_never_on_the_status_page() -> None:
     report = {"hypotheses": [{"cause": "security_breach", "confidence": 0.9}]}
-    out = with_context(severity="SEV0", triage_report=report)
+    out = with_context(severity=Severity.SEV0, triage_report=report)
     assert out["private"] is True
     assert all(m["to"] != "status_page" for m in out["messages"])
     assert "DO NOT publicly disclose" in out["messages"][0]["text"]
 
 
 def test_timers_follow_the_runbook_clocks() -> None:
-    out = plan(detected_at="2024-01-15T14:23:00Z", now="2024-01-15T14:25:00Z")
+    detected, now = (
+        datetime(2024, 1, 15, 14, 23, tzinfo=UTC),
+        datetime(2024, 1, 15, 14, 25, tzinfo=UTC),
+    )
+    out = plan(detected_at=detected, now=now)
     due = {t["check"]: t.get("due_at") for t in out["timers"]}
     assert due == {
         "acknowledge": "2024-01-15T14:25:00+00:00",
@@ -150,21 +180,12 @@ def test_timers_follow_the_runbook_clocks() -> None:
     }
 
 
-@pytest.mark.parametrize(
-    ("bad", "needle"),
-    [
-        ({"incident_id": "42"}, "incident_id"),
-        ({"severity": "SEV9"}, "severity"),
-        ({"triage_report": []}, "triage_report"),
-        ({"detected_at": "yesterday"}, "detected_at"),
-    ],
-)
-def test_bad_inputs_name_the_field(bad: dict[str, Any], needle: str) -> None:
-    with pytest.raises(ValueError, match=needle):
-        plan(**bad)
+def test_without_times_the_clocks_run_from_now() -> None:
+    due = {t["check"]: t.get("due_in_minutes") for t in plan()["timers"]}
+    assert due == {"acknowledge": 2.0, "initial_communication": 5.0, "status_update": 15.0}
+    assert plan()["timers"][2]["every_minutes"] == 15
 
 
 def test_without_an_owning_team_the_commander_is_someone_on_call_not_the_executive() -> None:
-    context = {"people": PEOPLE, "teams": TEAMS, "services": SERVICES}
-    out = plan(context=context, commander=None, service=None, triage_report={})
+    out = plan(requested_commander=None, service=None, triage_report={}, **context())
     assert out["commander"] == "oncall-backend"  # on call for backend, the first team

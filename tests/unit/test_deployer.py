@@ -8,19 +8,17 @@ from typing import Any
 import pytest
 
 from so1.agents.deployer.agent import RailwayDeployer
+from so1.agents.deployer.contract import DeployerInputs, DeployerRequest, FlagState
+from so1.domain.platform import PlatformAction, PlatformDeployment
+from so1.domain.severity import Severity
 
 T0 = datetime(2024, 1, 15, 10, 0, tzinfo=UTC)
+SERVICE = "control-plane-api"
 
 
-def dep(n: int, status: str = "SUCCESS", can_rollback: bool = True) -> dict[str, Any]:
-    return {
-        "id": f"dep-{n}",
-        "version": f"v{n}",
-        "status": status,
-        "created_at": T0 + timedelta(hours=n),
-        "can_rollback": can_rollback,
-        "can_redeploy": True,
-    }
+def dep(n: int, status: str = "SUCCESS", can_rollback: bool = True) -> PlatformDeployment:
+    created = T0 + timedelta(hours=n)
+    return PlatformDeployment(f"dep-{n}", SERVICE, status, created, f"v{n}", can_rollback, True)
 
 
 HISTORY = [dep(4), dep(3, "FAILED", False), dep(2, "REMOVED"), dep(1, "REMOVED")]
@@ -29,16 +27,18 @@ HISTORY = [dep(4), dep(3, "FAILED", False), dep(2, "REMOVED"), dep(1, "REMOVED")
 def plan(
     action: str,
     severity: str | None = "SEV2",
-    deployments: list[dict[str, Any]] | None = None,
-    **inputs: Any,
+    deployments: list[PlatformDeployment] | None = None,
+    **asked: Any,
 ) -> dict[str, Any]:
-    context = {
-        "severity": severity,
-        "deployments": HISTORY if deployments is None else deployments,
-        "variables": {"DATABASE_POOL_SIZE": "20"},
-    }
-    base = {"action": action, "service": "control-plane-api", "incident_id": "INC-20240115-0042"}
-    return RailwayDeployer().run(base | inputs | {"context": context})
+    """The plan as kept in the run (its JSON is DESIGN §3's contract)."""
+    request = DeployerRequest(PlatformAction(action), SERVICE, "INC-20240115-0042", **asked)
+    inputs = DeployerInputs(
+        request,
+        Severity(severity) if severity else None,
+        tuple(HISTORY if deployments is None else deployments),
+        {"DATABASE_POOL_SIZE": "20"},
+    )
+    return RailwayDeployer().run(inputs).to_json()
 
 
 def test_rollback_to_previous_skips_the_failed_build_and_keeps_an_undo() -> None:
@@ -81,8 +81,8 @@ def test_the_seed_pool_change_plans_a_redeploy_and_an_undo() -> None:
     assert plan("set_variables", variables={})["refused"] == "no variables given"
 
 
-@pytest.mark.parametrize("replicas", [0, 51, "3", None])
-def test_scale_needs_a_sane_replica_count(replicas: object) -> None:
+@pytest.mark.parametrize("replicas", [0, 51, None])  # "3" is refused at the edge
+def test_scale_needs_a_sane_replica_count(replicas: int | None) -> None:
     assert "replicas must be" in plan("scale", replicas=replicas)["refused"]
 
 
@@ -93,20 +93,19 @@ def test_restart_and_redeploy_target_the_live_deployment() -> None:
     assert plan("scale", replicas=3)["refused"] is None
 
 
-def flag_plan(action: str, flag: dict[str, Any] | None, **inputs: Any) -> dict[str, Any]:
-    context = {"severity": "SEV2", "flag": flag}
-    base = {"action": action, "service": "control-plane-api", "flag": "bulk-execution"}
-    return RailwayDeployer().run(base | inputs | {"context": context})
+def flag_plan(action: str, flag: FlagState | None) -> dict[str, Any]:
+    request = DeployerRequest(PlatformAction(action), SERVICE, flag="bulk-execution")
+    return RailwayDeployer().run(DeployerInputs(request, Severity.SEV2, flag=flag)).to_json()
 
 
 def test_the_seed_flag_disable_plans_the_flip_its_check_and_its_undo() -> None:
-    got = flag_plan("flag_disable", {"enabled": True, "service": "control-plane-api"})
+    got = flag_plan("flag_disable", FlagState(True, SERVICE))
     assert got["refused"] is None
     assert (got["strategy"], got["risk"], got["needs_approval"]) == ("flag_disable", "low", False)
     assert got["steps"][0] == "Turn feature flag bulk-execution off for control-plane-api"
     assert got["post_checks"][0] == "OFREP evaluates bulk-execution to false"
     assert got["undo"] == {"action": "flag_enable", "flag": "bulk-execution"}
-    back = flag_plan("flag_enable", {"enabled": False, "service": None})
+    back = flag_plan("flag_enable", FlagState(False))
     assert back["refused"] is None and back["risk"] == "low"
     assert back["undo"] == {"action": "flag_disable", "flag": "bulk-execution"}
 
@@ -114,13 +113,13 @@ def test_the_seed_flag_disable_plans_the_flip_its_check_and_its_undo() -> None:
 def test_flag_flips_that_make_no_sense_are_refused() -> None:
     missing = flag_plan("flag_disable", None)
     assert missing["refused"] == "feature flag 'bulk-execution' does not exist"
-    already = flag_plan("flag_disable", {"enabled": False, "service": None})
+    already = flag_plan("flag_disable", FlagState(False))
     assert already["refused"] == "'bulk-execution' is off"
-    other = flag_plan("flag_disable", {"enabled": True, "service": "billing"})
+    other = flag_plan("flag_disable", FlagState(True, "billing"))
     assert other["refused"] == "'bulk-execution' belongs to billing"
 
 
 def test_a_flag_flip_does_not_wait_for_a_deployment() -> None:
-    busy = {"severity": "SEV2", "flag": {"enabled": True}, "deployments": [dep(5, "BUILDING")]}
-    base = {"action": "flag_disable", "service": "control-plane-api", "flag": "bulk-execution"}
-    assert RailwayDeployer().run(base | {"context": busy})["refused"] is None
+    request = DeployerRequest(PlatformAction.FLAG_DISABLE, SERVICE, flag="bulk-execution")
+    busy = DeployerInputs(request, Severity.SEV2, (dep(5, "BUILDING"),), flag=FlagState(True))
+    assert RailwayDeployer().run(busy).refused is None

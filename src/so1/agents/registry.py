@@ -1,22 +1,43 @@
-"""Agent registry: a plain dict from the seed's agent names to agent objects.
+"""Agent registry: the seed's four agents. Those with a typed contract are held by role, so
+services get them with their types; the others (JSON in, JSON out: the triage-responder until
+its contract is typed, and any registered at run time) by name.
 
 The orchestrate endpoint answers 404 with the list of registered names for any other name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
 from so1.agents.commander.agent import IncidentCommander
+from so1.agents.commander.contract import CommanderInputs, CommanderPlan
 from so1.agents.deployer.agent import RailwayDeployer
+from so1.agents.deployer.contract import DeployerInputs, DeployerPlan
 from so1.agents.postmortem.agent import PostmortemAnalyst
+from so1.agents.postmortem.contract import PostmortemDraft, PostmortemInputs
 from so1.agents.triage.agent import TriageResponder
-from so1.ports import Agent
+from so1.ports import Agent, TypedAgent
+
+CommanderAgent = TypedAgent[CommanderInputs, CommanderPlan]
+DeployerAgent = TypedAgent[DeployerInputs, DeployerPlan]
+AnalystAgent = TypedAgent[PostmortemInputs, PostmortemDraft]
 
 
-def default_agents() -> dict[str, Agent]:
-    agents: list[Agent] = [
-        TriageResponder(),
-        IncidentCommander(),
-        RailwayDeployer(),
-        PostmortemAnalyst(),
-    ]
-    return {agent.name: agent for agent in agents}
+@dataclass(frozen=True)
+class Agents:
+    commander: CommanderAgent | None = None
+    deployer: DeployerAgent | None = None
+    analyst: AnalystAgent | None = None
+    by_name: Mapping[str, Agent] = field(default_factory=dict)  # JSON in, JSON out
+
+    def names(self) -> list[str]:
+        typed = (self.commander, self.deployer, self.analyst)
+        return sorted({*(a.name for a in typed if a is not None), *self.by_name})
+
+
+def default_agents() -> Agents:
+    triage = TriageResponder()
+    return Agents(
+        IncidentCommander(), RailwayDeployer(), PostmortemAnalyst(), {triage.name: triage}
+    )

@@ -9,6 +9,14 @@ from datetime import date, datetime
 from typing import Any
 
 
+class AnalysisMethod(enum.StrEnum):
+    """How the draft analyses the cause (the seed's ``analysis_method``)."""
+
+    FIVE_WHYS = "5_whys"
+    FISHBONE = "fishbone"
+    TIMELINE_ONLY = "timeline_only"
+
+
 class PostmortemStatus(enum.StrEnum):
     DRAFT = "draft"
     IN_REVIEW = "in_review"

@@ -30,6 +30,7 @@ from so1.ports.runtime import (
     Job,
     JobRunner,
     JobState,
+    TypedAgent,
 )
 from so1.ports.store import (
     AgentRunRepository,
@@ -82,6 +83,7 @@ __all__ = [
     "PostmortemRepository",
     "StoredResponse",
     "TimelineRepository",
+    "TypedAgent",
     "UnitOfWork",
     "UnitOfWorkFactory",
     "WebRepository",

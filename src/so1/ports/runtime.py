@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+InputsT_contra = TypeVar("InputsT_contra", contravariant=True)
+ReportT_co = TypeVar("ReportT_co", covariant=True)
 
 
 class Clock(Protocol):
@@ -24,8 +27,19 @@ class HealthCheck(Protocol):
 HealthChecks = Mapping[str, HealthCheck]
 
 
+class TypedAgent(Protocol[InputsT_contra, ReportT_co]):
+    """Agents decide without I/O: inputs and a read-only view of state in, a report out. Each
+    agent declares its inputs and its report as frozen dataclasses (``agents/<phase>/contract``)
+    that services build from domain objects and read by attribute."""
+
+    name: str
+
+    def run(self, inputs: InputsT_contra, /) -> ReportT_co: ...
+
+
 class Agent(Protocol):
-    """Agents decide without I/O: inputs and a read-only view of state in, a report out."""
+    """An agent whose inputs and report are JSON objects: the triage-responder (until its
+    contract is typed) and agents registered at run time."""
 
     name: str
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from so1.agents.registry import Agents, AnalystAgent, CommanderAgent
 from so1.domain.comms import Destination
 from so1.domain.events import AlertStored, DomainEvent, MessageQueued
 from so1.domain.records import AgentName
@@ -94,7 +95,7 @@ class TriagePass:
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
         agent: Agent,
-        commander: Agent | None,
+        commander: CommanderAgent | None,
     ) -> None:
         self._uow_factory, self._clock = uow_factory, clock
         self._agent, self._commander = agent, commander
@@ -137,7 +138,7 @@ class ClockPass:
         clock: Clock,
         settings: JobSettings,
         metrics: MetricsSource | None,
-        analyst: Agent | None = None,
+        analyst: AnalystAgent | None = None,
         health: HealthProbe | None = None,
     ) -> None:
         self._uow_factory, self._clock = uow_factory, clock
@@ -196,21 +197,20 @@ def background_jobs(
     clock: Clock,
     wake: Wake,
     switches: JobSettings,
-    agents: Mapping[str, Agent],
+    agents: Agents,
     messengers: Mapping[Destination, Messenger],
     metrics: MetricsSource | None = None,
     health: HealthProbe | None = None,
 ) -> list[Job]:
     jobs: list[Job] = []
-    triage_agent = agents.get(AgentName.TRIAGE)
+    triage_agent = agents.by_name.get(AgentName.TRIAGE)
     if switches.triage and triage_agent is not None:
-        triage = TriagePass(uow_factory, clock, triage_agent, agents.get(AgentName.COMMANDER))
+        triage = TriagePass(uow_factory, clock, triage_agent, agents.commander)
         jobs.append(Job(TRIAGE, triage, POLL_SECONDS))
     if switches.delivery:
         delivery = DeliveryPass(uow_factory, clock, wake, messengers)
         jobs.append(Job(DELIVERY, delivery, POLL_SECONDS))
     if switches.clocks:
-        analyst = agents.get(AgentName.POSTMORTEM)
-        clocks = ClockPass(uow_factory, clock, switches, metrics, analyst, health)
+        clocks = ClockPass(uow_factory, clock, switches, metrics, agents.analyst, health)
         jobs.append(Job(CLOCKS, clocks, switches.clock_seconds, serial=True))
     return jobs

@@ -38,9 +38,17 @@ TOPIC_LIMIT = 250
 NAME_LIMIT = 80
 
 
+def web_client(token: str, base_url: str = SLACK_API, timeout: int = 10) -> WebClient:
+    """The WebClient SlackChat is given (by the composition root): without the SDK's retry
+    handlers, since the outbox retries."""
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
+
+
 class SlackChat:
-    def __init__(self, token: str, base_url: str = SLACK_API, timeout: int = 10) -> None:
-        self._client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
+    def __init__(self, client: WebClient) -> None:
+        """``client``: slack-sdk's WebClient, built by the composition root (``web_client``).
+        slack-sdk speaks urllib, not httpx: its tests use a local server, not MockTransport."""
+        self._client = client
 
     def deliver(self, message: Outbound, incident: Incident) -> dict[str, Any]:
         try:

@@ -13,16 +13,21 @@ from so1.domain.catalog import CatalogService
 from so1.domain.metrics import Series, promql
 from so1.errors import Unavailable, ValidationFailed
 
-TIMEOUT_SECONDS = 10.0
 MAX_POINTS = 11_000  # Prometheus refuses ranges of more points than this
 
 
 class PrometheusMetrics:
-    def __init__(self, base_url: str, window: str = "1m", bearer_token: str | None = None) -> None:
-        headers = {"Authorization": f"Bearer {bearer_token}"} if bearer_token else {}
-        self._client = httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=TIMEOUT_SECONDS, headers=headers
-        )
+    def __init__(
+        self,
+        base_url: str,
+        http: httpx.Client,
+        window: str = "1m",
+        bearer_token: str | None = None,
+    ) -> None:
+        """``http``: the client the composition root built (its timeout applies)."""
+        self._base = base_url.rstrip("/")
+        self._http = http
+        self._auth = {"Authorization": f"Bearer {bearer_token}"} if bearer_token else {}
         self._window = window
 
     def series(
@@ -39,7 +44,7 @@ class PrometheusMetrics:
 
     def _get(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
-            response = self._client.get(path, params=params)
+            response = self._http.get(self._base + path, params=params, headers=self._auth)
         except httpx.HTTPError as exc:
             raise Unavailable(f"Prometheus did not answer: {exc}") from exc
         try:

@@ -18,9 +18,10 @@ from so1.errors import RateLimited, Rejected, Unavailable
 
 
 class BuiltinPager:
-    def __init__(self, webhook_url: str | None = None, timeout: float = 10.0) -> None:
+    def __init__(self, webhook_url: str | None, http: httpx.Client) -> None:
+        """``http``: the client the composition root built (its timeout applies)."""
         self._url = webhook_url
-        self._timeout = timeout
+        self._http = http
 
     def deliver(self, message: Outbound, incident: Incident) -> dict[str, Any]:
         if not self._url:
@@ -37,7 +38,7 @@ class BuiltinPager:
         }
         headers = {"Idempotency-Key": f"so1-page-{message.id}"}
         try:
-            response = httpx.post(self._url, json=body, headers=headers, timeout=self._timeout)
+            response = self._http.post(self._url, json=body, headers=headers)
         except httpx.HTTPError as exc:
             raise Unavailable(f"paging webhook unreachable: {type(exc).__name__}") from exc
         return _outcome(response)

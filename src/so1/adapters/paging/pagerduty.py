@@ -32,17 +32,18 @@ SEVERITY = {
 
 class PagerDutyPager:
     def __init__(
-        self, routing_keys: Mapping[str, str], url: str = EVENTS_URL, timeout: float = 10.0
+        self, routing_keys: Mapping[str, str], http: httpx.Client, url: str = EVENTS_URL
     ) -> None:
-        """``routing_keys``: team or service name → integration key; ``default`` for the rest."""
+        """``routing_keys``: team or service name → integration key; ``default`` for the rest.
+        ``http``: the client the composition root built (its timeout applies)."""
         self._keys = dict(routing_keys)
+        self._http = http
         self._url = url
-        self._timeout = timeout
 
     def deliver(self, message: Outbound, incident: Incident) -> dict[str, Any]:
         body = self.event(message, incident)
         try:
-            response = httpx.post(self._url, json=body, timeout=self._timeout)
+            response = self._http.post(self._url, json=body)
         except httpx.HTTPError as exc:
             raise Unavailable(f"PagerDuty unreachable: {type(exc).__name__}") from exc
         return _outcome(response, body["dedup_key"])

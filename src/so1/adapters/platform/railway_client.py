@@ -27,20 +27,20 @@ class RailwayClient:
     def __init__(
         self,
         token: str,
+        http: httpx.Client,
         api_url: str = API,
         project_token: bool = False,
-        timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """``project_token``: the token is scoped to one environment (``Project-Access-Token``
+        """``http``: the client the composition root built (its timeout applies).
+        ``project_token``: the token is scoped to one environment (``Project-Access-Token``
         header) rather than an account or workspace token (``Authorization: Bearer``)."""
-        header = (
+        self._auth = (
             {"Project-Access-Token": token}
             if project_token
             else {"Authorization": f"Bearer {token}"}
         )
-        self._http = httpx.Client(timeout=timeout, headers=header)
-        self._url, self._sleep = api_url, sleep
+        self._http, self._url, self._sleep = http, api_url, sleep
 
     def call(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """The ``data`` of one GraphQL operation."""
@@ -56,7 +56,7 @@ class RailwayClient:
         """The data, or how long to wait before the next attempt."""
         last = attempt == ATTEMPTS
         try:
-            response = self._http.post(self._url, json=body)
+            response = self._http.post(self._url, json=body, headers=self._auth)
         except httpx.HTTPError as exc:
             if last:
                 raise Unavailable(f"Railway did not answer: {exc}") from exc

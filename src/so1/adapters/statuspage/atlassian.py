@@ -36,17 +36,16 @@ class AtlassianStatusPage:
         page_id: str,
         api_key: str,
         components: Mapping[str, str],
+        http: httpx.Client,
         base_url: str = API,
         min_interval: float = 1.0,
-        timeout: float = 10.0,
     ) -> None:
-        """``components``: service name → Statuspage component id."""
+        """``components``: service name → Statuspage component id. ``http``: the client the
+        composition root built (its timeout applies)."""
         self._page, self._components = page_id, dict(components)
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/") + "/",
-            headers={"Authorization": f"OAuth {api_key}"},
-            timeout=timeout,
-        )
+        self._http = http
+        self._base = base_url.rstrip("/") + "/"
+        self._auth = {"Authorization": f"OAuth {api_key}"}
         self._min_interval = min_interval
         self._lock = threading.Lock()
         self._last = 0.0
@@ -98,7 +97,7 @@ class AtlassianStatusPage:
                 time.sleep(wait)
             self._last = time.monotonic()
         try:
-            response = self._http.request(method, path, json=body)
+            response = self._http.request(method, self._base + path, json=body, headers=self._auth)
         except httpx.HTTPError as exc:
             raise Unavailable(f"Statuspage unreachable: {type(exc).__name__}") from exc
         return _answer(response)

@@ -12,7 +12,7 @@ from typing import Any
 import jinja2
 
 from so1 import knowledge
-from so1.agents.commander.inputs import CommanderInputs
+from so1.agents.commander.contract import CommanderInputs
 from so1.agents.triage.knowledge import knowledge as triage_knowledge
 from so1.domain.incidents import Incident
 
@@ -73,11 +73,10 @@ def title_case(text: str) -> str:
 def leading_cause(inputs: CommanderInputs) -> str:
     """The triage report's top cause, or the cause its free-text hypotheses and symptoms
     match best in the triage knowledge (the seed passes "Connection pool undersized")."""
-    hypotheses = inputs.report.get("hypotheses")
-    if isinstance(hypotheses, list) and hypotheses and isinstance(hypotheses[0], Mapping):
-        return str(hypotheses[0].get("cause") or "unknown")
-    texts = [*_strings(inputs.report.get("hypothesis")), *_strings(inputs.report.get("symptoms"))]
-    for text in texts:
+    findings = inputs.findings
+    if findings.causes:
+        return findings.causes[0]
+    for text in (*findings.hypotheses, *findings.symptoms):
         scores = {
             spec.cause: sum(
                 s.weight
@@ -92,29 +91,20 @@ def leading_cause(inputs: CommanderInputs) -> str:
     return "unknown"
 
 
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
 def impact_line(inputs: CommanderInputs) -> tuple[str, str | None]:
     """("150 users, workflow executions failing", "workflow executions")."""
-    impact = inputs.report.get("impact") or {}
-    impact = impact if isinstance(impact, Mapping) else {}
-    users = impact.get("users_affected")
-    affected = impact.get("affected")
-    parts = [f"{users} users" if isinstance(users, int) else str(users)] if users else []
+    impact = inputs.findings.impact
+    users, affected = impact.users_affected, impact.affected
+    parts = [f"{users} users" if isinstance(users, int) else users] if users else []
     if affected:
         parts.append(f"{affected} failing")
-    services = [s for s in impact.get("services") or [] if isinstance(s, str)]
-    if not parts and services:
-        parts.append(f"{', '.join(services)} affected")
-    return ", ".join(parts) or "being assessed", str(affected) if affected else None
+    if not parts and impact.services:
+        parts.append(f"{', '.join(impact.services)} affected")
+    return ", ".join(parts) or "being assessed", affected or None
 
 
 def customer_symptom(inputs: CommanderInputs) -> CustomerSymptom:
-    texts = " ".join([*_strings(inputs.report.get("symptoms")), inputs.title])
+    texts = " ".join([*inputs.findings.symptoms, inputs.title])
     return next(s for s in comms().symptoms if s.pattern.search(texts))
 
 

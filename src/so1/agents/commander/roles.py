@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from so1.agents.commander.inputs import CommanderInputs, TeamInfo
+from so1.agents.commander.contract import CommanderInputs, TeamInfo
 from so1.domain.oncall import Seniority
 from so1.domain.severity import SEVERITY_TABLE, Severity
 
@@ -32,10 +32,8 @@ class Roles:
 
 
 def affected_services(inputs: CommanderInputs) -> list[str]:
-    impact = inputs.report.get("impact") or {}
-    listed = impact.get("services") if isinstance(impact, dict) else None
     names = [inputs.service] if inputs.service else []
-    names += [s for s in listed or [] if isinstance(s, str)]
+    names += inputs.findings.impact.services
     names += list(inputs.alert_counts)
     return list(dict.fromkeys(names))
 
@@ -55,7 +53,8 @@ def most_affected(inputs: CommanderInputs) -> str | None:
 
 def decide_roles(inputs: CommanderInputs) -> Roles:
     service = most_affected(inputs)
-    owner = inputs.services[service].owner_team if service in inputs.services else None
+    entry = inputs.services.get(service or "")
+    owner = entry.owner_team if entry else None
     roles = Roles(owner, service, None, None, None, None)
     teams = {
         inputs.services[s].owner_team for s in affected_services(inputs) if s in inputs.services

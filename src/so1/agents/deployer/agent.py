@@ -1,7 +1,7 @@
 """railway-deployer: decides how to carry out a platform action (the runbook's "Apply
-mitigation"), without I/O. Given the action and the platform's current state (deployments
-newest first, the service's variables) it returns a plan: the target, pre-checks, steps,
-post-checks, the undo, whether a human must approve, or why the action is refused.
+mitigation"), without I/O. Given the request and the platform's current state (deployments
+newest first, the service's variables, the flag) it returns a plan: the target, pre-checks,
+steps, post-checks, the undo, whether a human must approve, or why the action is refused.
 
 The service layer (services/mitigation/runs.py) gathers the state, runs the plan through the
 Platform port, audits it and follows the deployment.
@@ -10,10 +10,24 @@ Platform port, audits it and follows the deployment.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable
 
+from so1.agents.deployer.contract import (
+    Check,
+    DeployerInputs,
+    DeployerPlan,
+    DeployerRequest,
+    DeploymentBrief,
+    DeploymentSteps,
+    FlagSteps,
+    FlagTarget,
+    ScaleSteps,
+    Steps,
+    Undo,
+    VariableSteps,
+)
 from so1.agents.deployer.knowledge import playbook
+from so1.domain.mitigation import Risk
 from so1.domain.platform import (
     FLAG_ACTIONS,
     IN_PROGRESS,
@@ -21,7 +35,6 @@ from so1.domain.platform import (
     PlatformDeployment,
     rollback_target,
 )
-from so1.domain.severity import Severity
 
 MAX_REPLICAS = 50
 # The runbook strategy an action carries out, where the names differ; turning a flag back on
@@ -32,223 +45,184 @@ STRATEGY_OF = {
 }
 VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
-Plan = dict[str, Any]
+Planned = tuple[Steps | None, list[Check]]
 
 
 class RailwayDeployer:
     name = "railway-deployer"
 
-    def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        action = PlatformAction(inputs["action"])
-        context: Mapping[str, Any] = inputs.get("context") or {}
-        deployments: list[Mapping[str, Any]] = list(context.get("deployments") or [])
-        plan: Plan = {
-            "action": action.value,
-            "service": inputs["service"],
-            "current": _brief(deployments[0]) if deployments else None,
-            "pre_checks": [],
-            "refused": None,
-        }
-        _strategy(plan, action, context)
-        if action not in FLAG_ACTIONS:  # a flag flip does not wait for a deployment
-            _busy_check(plan, deployments)
-        PLANNERS[action](plan, inputs, context, deployments)
-        plan["post_checks"] = _post_checks(plan, inputs)
-        return plan
+    def run(self, inputs: DeployerInputs) -> DeployerPlan:
+        request, deployments = inputs.request, inputs.deployments
+        checks = [] if request.action in FLAG_ACTIONS else [_busy_check(deployments)]
+        planned, more = PLANNERS[request.action](request, inputs)
+        checks += more
+        strategy, risk, speed, approval = _strategy(inputs)
+        return DeployerPlan(
+            action=request.action,
+            service=request.service,
+            current=DeploymentBrief.of(deployments[0]) if deployments else None,
+            pre_checks=tuple(checks),
+            refused=next((c.detail for c in checks if not c.ok), None),
+            strategy=strategy,
+            risk=risk,
+            speed=speed,
+            needs_approval=approval is not None,
+            approval_reason=approval,
+            planned=planned,
+            post_checks=_post_checks(request),
+        )
 
 
-def _strategy(plan: Plan, action: PlatformAction, context: Mapping[str, Any]) -> None:
-    book = playbook()
+def _strategy(inputs: DeployerInputs) -> tuple[str, Risk, str | None, str | None]:
+    """The runbook strategy carried out, its risk and speed, and why it needs an approval."""
+    book, action = playbook(), inputs.request.action
     name = (
         "config_change"
         if action is PlatformAction.SET_VARIABLES
         else STRATEGY_OF.get(action, action.value)
     )
     strategy = book.strategies.get(name) or book.for_action(action.value)
-    severity = Severity(context["severity"]) if context.get("severity") else None
-    plan["strategy"] = strategy.name if strategy else action.value
-    plan["risk"] = strategy.risk.value if strategy else "medium"
-    plan["speed"] = strategy.speed if strategy else None
-    why = book.approval.needs_approval(strategy, severity) if strategy else None
-    plan["needs_approval"] = why is not None
-    plan["approval_reason"] = why
+    if strategy is None:
+        return action.value, Risk.MEDIUM, None, None
+    why = book.approval.needs_approval(strategy, inputs.severity)
+    return strategy.name, strategy.risk, strategy.speed, why
 
 
-def _check(plan: Plan, name: str, ok: bool, detail: str) -> None:
-    plan["pre_checks"].append({"check": name, "ok": ok, "detail": detail})
-    if not ok and plan["refused"] is None:
-        plan["refused"] = detail
-
-
-def _busy_check(plan: Plan, deployments: list[Mapping[str, Any]]) -> None:
-    busy = next((d for d in deployments if d.get("status") in IN_PROGRESS), None)
+def _busy_check(deployments: tuple[PlatformDeployment, ...]) -> Check:
+    busy = next((d for d in deployments if d.status in IN_PROGRESS), None)
     detail = (
-        f"deployment {busy['id']} is {busy['status']}; wait for it to finish"
+        f"deployment {busy.id} is {busy.status}; wait for it to finish"
         if busy
         else "no deployment in progress"
     )
-    _check(plan, "no deployment in progress", busy is None, detail)
+    return Check("no deployment in progress", busy is None, detail)
 
 
-def _plan_rollback(
-    plan: Plan, inputs: Mapping[str, Any], _: Mapping[str, Any], deps: list[Mapping[str, Any]]
-) -> None:
-    wanted = str(inputs.get("target_version") or "previous")
-    found = rollback_target([_deployment(plan["service"], d) for d in deps], wanted)
-    target = next((d for d in deps if found and d["id"] == found.id), None)
-    current = deps[0] if deps else None
+def _plan_rollback(request: DeployerRequest, inputs: DeployerInputs) -> Planned:
+    wanted = request.target_version or "previous"
+    deployments = inputs.deployments
+    target = rollback_target(list(deployments), wanted)
+    current = deployments[0] if deployments else None
     if target is None:
         detail = (
             "no earlier deployment that ran well and can be rolled back to"
             if wanted == "previous"
             else f"deployment '{wanted}' does not exist or cannot be rolled back to"
         )
-        _check(plan, "rollback target", False, detail)
-        return
-    _check(plan, "rollback target", True, f"{_name(target)} (canRollback)")
-    plan["target"] = _brief(target)
-    plan["steps"] = [
-        f"Roll back {plan['service']} from {_name(current)} to {_name(target)}",
+        return None, [Check("rollback target", False, detail)]
+    steps = (
+        f"Roll back {request.service} from {_name(current)} to {_name(target)}",
         "Wait for the new deployment to finish; follow its logs",
-    ]
-    plan["undo"] = {"action": "rollback", "target_version": current["id"]} if current else None
-
-
-def _plan_restart(
-    plan: Plan, _: Mapping[str, Any], __: Mapping[str, Any], deps: list[Mapping[str, Any]]
-) -> None:
-    current = deps[0] if deps else None
-    state = f"{_name(current)} is {current['status']}" if current else "no deployment yet"
-    _check(plan, "a deployment to restart", current is not None, state)
-    plan["target"] = _brief(current) if current else None
-    plan["steps"] = [
-        f"Restart {plan['service']} ({_name(current)})",
-        "Wait for it to run again; follow its logs",
-    ]
-    plan["undo"] = None  # a restart cannot be undone
-
-
-def _plan_redeploy(
-    plan: Plan, inputs: Mapping[str, Any], c: Mapping[str, Any], deps: list[Mapping[str, Any]]
-) -> None:
-    _plan_restart(plan, inputs, c, deps)
-    plan["steps"][0] = (
-        f"Redeploy {plan['service']} from the build of {_name(deps[0]) if deps else '-'}"
     )
+    undo = Undo(PlatformAction.ROLLBACK, target_version=current.id) if current else None
+    check = Check("rollback target", True, f"{_name(target)} (canRollback)")
+    return DeploymentSteps(DeploymentBrief.of(target), steps, undo), [check]
 
 
-def _plan_variables(
-    plan: Plan, inputs: Mapping[str, Any], context: Mapping[str, Any], _: list[Mapping[str, Any]]
-) -> None:
-    wanted: Mapping[str, Any] = inputs.get("variables") or {}
-    bad = [n for n, v in wanted.items() if not VARIABLE_NAME.match(n) or not isinstance(v, str)]
-    ok = bool(wanted) and not bad
+def _plan_restart(request: DeployerRequest, inputs: DeployerInputs) -> Planned:
+    current = inputs.deployments[0] if inputs.deployments else None
+    state = f"{_name(current)} is {current.status}" if current else "no deployment yet"
+    steps = (
+        f"Restart {request.service} ({_name(current)})",
+        "Wait for it to run again; follow its logs",
+    )
+    target = DeploymentBrief.of(current) if current else None
+    # a restart cannot be undone
+    planned = DeploymentSteps(target, steps, None)
+    return planned, [Check("a deployment to restart", current is not None, state)]
+
+
+def _plan_redeploy(request: DeployerRequest, inputs: DeployerInputs) -> Planned:
+    restart, checks = _plan_restart(request, inputs)
+    assert isinstance(restart, DeploymentSteps)
+    current = inputs.deployments[0] if inputs.deployments else None
+    first = f"Redeploy {request.service} from the build of {_name(current)}"
+    return DeploymentSteps(restart.target, (first, *restart.steps[1:]), None), checks
+
+
+def _plan_variables(request: DeployerRequest, inputs: DeployerInputs) -> Planned:
+    wanted = dict(request.variables or {})
+    bad = [name for name in wanted if not VARIABLE_NAME.match(name)]
     if not wanted:
         detail = "no variables given"
     else:
         detail = f"not a NAME=string variable: {bad[0]}" if bad else ", ".join(sorted(wanted))
-    _check(plan, "variables", ok, detail)
-    current: Mapping[str, str] = context.get("variables") or {}
-    plan["variables"] = dict(wanted)
-    plan["previous_variables"] = {n: current.get(n) for n in wanted}
-    plan["apply"] = bool(inputs.get("apply", True))
+    check = Check("variables", bool(wanted) and not bad, detail)
+    current = inputs.variables
+    previous = {name: current.get(name) for name in wanted}
+    apply = request.apply is not False
     changes = ", ".join(f"{n}={current.get(n, '(unset)')}→{v}" for n, v in sorted(wanted.items()))
-    plan["steps"] = [f"Set {changes} on {plan['service']}"]
-    if plan["apply"]:
-        plan["steps"].append("Redeploy so the new values take effect; follow its logs")
-    restore = {n: v for n, v in plan["previous_variables"].items() if v is not None}
-    plan["undo"] = {"action": "set_variables", "variables": restore} if restore else None
+    steps = [f"Set {changes} on {request.service}"]
+    if apply:
+        steps.append("Redeploy so the new values take effect; follow its logs")
+    restore = {name: value for name, value in previous.items() if value is not None}
+    undo = Undo(PlatformAction.SET_VARIABLES, variables=restore) if restore else None
+    return VariableSteps(wanted, previous, apply, tuple(steps), undo), [check]
 
 
-def _plan_scale(
-    plan: Plan, inputs: Mapping[str, Any], _: Mapping[str, Any], __: list[Mapping[str, Any]]
-) -> None:
-    replicas = inputs.get("replicas")
-    ok = isinstance(replicas, int) and 1 <= replicas <= MAX_REPLICAS
-    _check(
-        plan,
-        "replicas",
-        ok,
+def _plan_scale(request: DeployerRequest, _: DeployerInputs) -> Planned:
+    replicas = request.replicas
+    ok = replicas is not None and 1 <= replicas <= MAX_REPLICAS
+    detail = (
         f"{replicas} replicas"
         if ok
-        else f"replicas must be a whole number from 1 to {MAX_REPLICAS}",
+        else f"replicas must be a whole number from 1 to {MAX_REPLICAS}"
     )
-    plan["replicas"] = replicas
-    plan["steps"] = [f"Scale {plan['service']} to {replicas} replicas"]
-    plan["undo"] = None  # the platform does not tell the replica count it had
+    steps = (f"Scale {request.service} to {replicas} replicas",)
+    return ScaleSteps(replicas, steps), [Check("replicas", ok, detail)]
 
 
-def _plan_flag(
-    plan: Plan, inputs: Mapping[str, Any], context: Mapping[str, Any], _: list[Mapping[str, Any]]
-) -> None:
+def _plan_flag(request: DeployerRequest, inputs: DeployerInputs) -> Planned:
     """Turn a feature flag off (or back on): it must exist, be in the other state, and belong
     to the service acted on when it names one."""
-    key = str(inputs.get("flag") or "")
-    wanted = plan["action"] == PlatformAction.FLAG_ENABLE
-    flag: Mapping[str, Any] | None = context.get("flag")
-    word = "on" if wanted else "off"
-    plan["flag"], plan["enabled"] = key, wanted
-    plan["target"] = {"id": key, "enabled": flag.get("enabled") if flag else None}
-    if not flag:
-        _check(plan, "flag", False, f"feature flag '{key}' does not exist")
-        return
-    owner = flag.get("service")
-    belongs = owner in (None, plan["service"])
-    _check(plan, "flag", belongs, f"'{key}' belongs to {owner}" if not belongs else key)
-    _check(
-        plan,
-        f"flag is {'off' if wanted else 'on'}",
-        flag["enabled"] != wanted,
-        f"'{key}' is {'on' if flag['enabled'] else 'off'}",
-    )
-    plan["steps"] = [
-        f"Turn feature flag {key} {word} for {plan['service']}",
-        "OpenFeature clients see it on their next evaluation (OFREP)",
+    key, flag = request.flag or "", inputs.flag
+    wanted = request.action is PlatformAction.FLAG_ENABLE
+    target = FlagTarget(key, flag.enabled if flag else None)
+    if flag is None:
+        return FlagSteps(key, wanted, target, None), [
+            Check("flag", False, f"feature flag '{key}' does not exist")
+        ]
+    owner = flag.service
+    belongs = owner in (None, request.service)
+    checks = [
+        Check("flag", belongs, f"'{key}' belongs to {owner}" if not belongs else key),
+        Check(
+            f"flag is {'off' if wanted else 'on'}",
+            flag.enabled != wanted,
+            f"'{key}' is {'on' if flag.enabled else 'off'}",
+        ),
     ]
+    steps = (
+        f"Turn feature flag {key} {'on' if wanted else 'off'} for {request.service}",
+        "OpenFeature clients see it on their next evaluation (OFREP)",
+    )
     undo = PlatformAction.FLAG_DISABLE if wanted else PlatformAction.FLAG_ENABLE
-    plan["undo"] = {"action": undo.value, "flag": key}
+    return FlagSteps(key, wanted, target, steps, Undo(undo, flag=key)), checks
 
 
-def _post_checks(plan: Plan, inputs: Mapping[str, Any]) -> list[str]:
-    if plan["action"] in FLAG_ACTIONS:
-        checks = [f"OFREP evaluates {plan['flag']} to {str(plan['enabled']).lower()}"]
-    elif plan["action"] != "scale":
+def _post_checks(request: DeployerRequest) -> tuple[str, ...]:
+    if request.action in FLAG_ACTIONS:
+        wanted = request.action is PlatformAction.FLAG_ENABLE
+        checks = [f"OFREP evaluates {request.flag or ''} to {str(wanted).lower()}"]
+    elif request.action is not PlatformAction.SCALE:
         checks = ["the new deployment reaches SUCCESS"]
     else:
         checks = []
-    incident = inputs.get("incident_id")
-    if incident:
+    if request.incident_id:
         checks.append(
             f"error rate < 1% within 5 minutes, p99 < 500 ms"
-            f" (GET /v1/incidents/{incident}/verification)"
+            f" (GET /v1/incidents/{request.incident_id}/verification)"
         )
-    return checks
+    return tuple(checks)
 
 
-def _deployment(service: str, given: Mapping[str, Any]) -> PlatformDeployment:
-    return PlatformDeployment(
-        id=str(given["id"]),
-        service=service,
-        status=str(given["status"]),
-        created_at=given["created_at"],
-        version=given.get("version"),
-        can_rollback=bool(given.get("can_rollback")),
-        can_redeploy=bool(given.get("can_redeploy")),
-    )
-
-
-def _brief(deployment: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: deployment.get(k) for k in ("id", "version", "status")}
-
-
-def _name(deployment: Mapping[str, Any] | None) -> str:
+def _name(deployment: PlatformDeployment | None) -> str:
     if deployment is None:
         return "-"
-    version = deployment.get("version")
-    return f"{version} ({deployment['id']})" if version else str(deployment["id"])
+    return f"{deployment.version} ({deployment.id})" if deployment.version else deployment.id
 
 
-PLANNERS = {
+PLANNERS: dict[PlatformAction, Callable[[DeployerRequest, DeployerInputs], Planned]] = {
     PlatformAction.ROLLBACK: _plan_rollback,
     PlatformAction.RESTART: _plan_restart,
     PlatformAction.REDEPLOY: _plan_redeploy,

@@ -12,11 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from so1.agents.commander.contract import CommanderRequest
 from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.domain.incidents import IncidentStatus
-from so1.domain.records import AgentName
 from so1.domain.severity import Severity
+from so1.entrypoints.api.agent_inputs import deployer_request_of
 from so1.entrypoints.api.deps import ContainerDep
 from so1.entrypoints.web.pages import _check_csrf, _form, _page, signed_in
 from so1.errors import Forbidden, So1Error, ValidationFailed
@@ -62,11 +63,10 @@ def _declare(container: Container, actor: Actor, form: dict[str, str]) -> str:
         service=form.get("service") or None,
     )
     incident = create_incident(container.uow, container.clock, actor, new)
-    agent = container.agents.get(AgentName.COMMANDER)
+    agent = container.agents.commander
     if agent is not None:  # war room, commander, first messages, pages
-        commander_request(
-            container.uow, container.clock, actor, agent, {"incident_id": incident.id}
-        )
+        request = CommanderRequest(incident.id)
+        commander_request(container.uow, container.clock, actor, agent, request)
     return f"/incidents/{incident.id}"
 
 
@@ -108,7 +108,8 @@ def _platform(incident_id: str) -> Action:
             inputs["variables"] = {name.strip(): value.strip()}
         if form.get("action") in ("flag_disable", "flag_enable"):
             inputs["flag"] = form.get("flag")
-        deployer_request(container.uow, container.clock, actor, container.deployer, inputs)
+        request = deployer_request_of(inputs)
+        deployer_request(container.uow, container.clock, actor, container.deployer, request)
         return f"/incidents/{incident_id}#mitigations"
 
     return run

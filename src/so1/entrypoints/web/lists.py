@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from so1.domain.access import Scope
 from so1.domain.oncall import Schedule
 from so1.domain.oncall_calendar import calendar_weeks, first_monday
+from so1.entrypoints.api.agent_inputs import deployer_request_of
 from so1.entrypoints.api.deps import ContainerDep
 from so1.entrypoints.web.forms import _act
 from so1.entrypoints.web.pages import _page, signed_in
@@ -80,13 +81,9 @@ def deployments_page(request: Request, container: ContainerDep) -> Response:
 
 def _rollback(container: Any, actor: Actor, form: dict[str, str]) -> str:
     service = form.get("service", "")
-    deployer_request(
-        container.uow,
-        container.clock,
-        actor,
-        container.deployer,
-        {"action": "rollback", "service": service, "target_version": "previous"},
-    )
+    rollback = {"action": "rollback", "service": service, "target_version": "previous"}
+    request = deployer_request_of(rollback)
+    deployer_request(container.uow, container.clock, actor, container.deployer, request)
     return "/deployments"
 
 

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from starlette.concurrency import run_in_threadpool
 
 from so1.domain.access import Scope
+from so1.entrypoints.api.agent_inputs import deployer_request_of
 from so1.entrypoints.api.deps import ContainerDep, client_ip
 from so1.errors import Forbidden, So1Error, Unauthorized
 from so1.services.access import web_sessions as sessions
@@ -191,8 +192,14 @@ async def decide(
         if not undo:
             raise Forbidden("this action has no undo")
         inputs = dict(undo) | {"service": run.inputs.get("service"), "incident_id": incident_id}
+        undo_request = deployer_request_of(inputs)
         await run_in_threadpool(
-            deployer_request, container.uow, container.clock, actor, container.deployer, inputs
+            deployer_request,
+            container.uow,
+            container.clock,
+            actor,
+            container.deployer,
+            undo_request,
         )
     else:
         await run_in_threadpool(

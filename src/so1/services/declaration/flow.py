@@ -5,60 +5,85 @@ and every message and page written to the outbox for delivery."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from so1.agents.commander.contract import (
+    CommanderInputs,
+    CommanderPlan,
+    CommanderRequest,
+    Impact,
+    TeamInfo,
+    TriageFindings,
+)
+from so1.agents.registry import CommanderAgent
 from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident, IncidentStatus, transition
+from so1.domain.oncall import Window
 from so1.domain.participants import Role
 from so1.domain.records import AgentName, AgentRun, RunStatus
-from so1.domain.severity import Severity
 from so1.domain.timeline import EventKind
 from so1.errors import NotFound
-from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.outbox import queue_message
 from so1.services.incidents.lifecycle import IncidentPatch, apply_severity
 from so1.services.incidents.participants import hand_role
 from so1.services.incidents.recording import Actor, Change, record
 
 COMMANDER_ACTOR = Actor(name=AgentName.COMMANDER)
-# What the caller of POST /v1/orchestrate may set; SO1 fills in the rest from its records.
 DECLARED_AS = "declared at this severity by the incident-commander"
-REQUEST_KEYS = ("severity", "triage_report", "commander", "channel", "title", "status")
 
 
 def commander_request(
-    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, agent: Agent, raw: dict[str, Any]
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    agent: CommanderAgent,
+    request: CommanderRequest,
 ) -> AgentRun:
     """`POST /v1/orchestrate` with the incident-commander: plan and apply for a stored incident."""
-    incident_id = raw.get("incident_id")
     now = clock.now()
     with uow_factory() as uow:
-        incident = uow.incidents.get(str(incident_id), for_update=True) if incident_id else None
+        incident = uow.incidents.get(request.incident_id, for_update=True)
         if incident is None:
-            raise NotFound(f"incident {incident_id} does not exist; declare it first")
-        request = {k: raw[k] for k in REQUEST_KEYS if raw.get(k) is not None}
+            raise NotFound(f"incident {request.incident_id} does not exist; declare it first")
         run = run_and_apply(uow, now, actor, agent, incident, request)
         uow.commit()
     return run
+
+
+def declare_after_triage(
+    uow: UnitOfWork,
+    now: datetime,
+    actor: Actor,
+    agent: CommanderAgent,
+    incident: Incident,
+    report: Mapping[str, Any],
+) -> AgentRun:
+    """Phase 2 at once after triage opened the incident, from the triage report (JSON)."""
+    findings = TriageFindings.from_report(report)
+    return run_and_apply(
+        uow, now, actor, agent, incident, CommanderRequest(incident.id, triage_report=findings)
+    )
 
 
 def run_and_apply(
     uow: UnitOfWork,
     now: datetime,
     actor: Actor,
-    agent: Agent,
+    agent: CommanderAgent,
     incident: Incident,
-    request: dict[str, Any],
+    request: CommanderRequest,
 ) -> AgentRun:
-    """Run the agent on the incident (``request`` overrides) and apply a successful plan."""
+    """Run the agent on the incident (what ``request`` sets overrides) and apply its plan."""
     inputs = commander_inputs(uow, now, incident, request)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
         AgentName.COMMANDER,
         RunStatus.RUNNING,
-        inputs,
+        inputs.to_json(),
         now,
         actor.name,
         incident_id=incident.id,
@@ -70,88 +95,77 @@ def run_and_apply(
         uow.agent_runs.add(replace(failed, finished_at=now))
         return failed
     apply_plan(uow, now, actor, incident, plan)
-    done = replace(run, status=RunStatus.COMPLETED, output=plan, finished_at=now)
+    done = replace(run, status=RunStatus.COMPLETED, output=plan.to_json(), finished_at=now)
     uow.agent_runs.add(done)
     return done
 
 
 def commander_inputs(
-    uow: UnitOfWork, now: datetime, incident: Incident, request: dict[str, Any]
-) -> dict[str, Any]:
-    report = request.get("triage_report") or _last_triage_report(uow, incident.id)
-    return {
-        "incident_id": incident.id,
-        "severity": request.get("severity") or incident.severity.value,
-        "title": request.get("title") or incident.title,
-        "status": request.get("status") or "Investigating",
-        "service": incident.service,
-        "detected_at": incident.detected_at.isoformat(),
-        "now": now.isoformat(),
-        "triage_report": {**report, "impact": {**incident.impact, **(report.get("impact") or {})}},
-        "commander": request.get("commander"),
-        "channel": request.get("channel"),
-        "context": _context(uow, now, incident),
-    }
-
-
-def _last_triage_report(uow: UnitOfWork, incident_id: str) -> dict[str, Any]:
-    reports = uow.timeline.for_incident(incident_id, [EventKind.TRIAGE_REPORT])
-    return dict(reports[-1].data) if reports else {}
-
-
-def _context(uow: UnitOfWork, now: datetime, incident: Incident) -> dict[str, Any]:
+    uow: UnitOfWork, now: datetime, incident: Incident, request: CommanderRequest
+) -> CommanderInputs:
+    """The incident record around the request: the triage report (the caller's, else the
+    last one on the timeline), the catalog, teams and who is on call, people, who is away."""
+    findings = request.triage_report or _last_triage_report(uow, incident.id)
     away = uow.oncall.time_off(now)
+    return CommanderInputs(
+        incident_id=incident.id,
+        severity=request.severity or incident.severity,
+        title=request.title or incident.title,
+        status=request.status or "Investigating",
+        service=incident.service,
+        detected_at=incident.detected_at.astimezone(UTC),
+        now=now.astimezone(UTC),
+        findings=replace(
+            findings, impact=findings.impact.or_else(Impact.from_json(incident.impact))
+        ),
+        requested_commander=(request.commander or "").lstrip("@") or None,
+        channel=request.channel,
+        services={s.name: s for s in uow.catalog.all()},
+        alert_counts=uow.alerts.count_by_service(incident.id),
+        teams={t.name: t for t in _teams(uow, now, away)},
+        people={p.handle: p for p in uow.oncall.people()},
+        away=frozenset(w.handle for w in away if w.covers(now)),
+    )
+
+
+def _last_triage_report(uow: UnitOfWork, incident_id: str) -> TriageFindings:
+    reports = uow.timeline.for_incident(incident_id, ["triage.report"])
+    return TriageFindings.from_report(reports[-1].data) if reports else TriageFindings()
+
+
+def _teams(uow: UnitOfWork, now: datetime, away: Sequence[Window]) -> list[TeamInfo]:
+    """Each team with who covers its first schedule now (and the rest of that rotation)."""
     schedules = uow.oncall.schedules(now)
     teams = []
     for team in uow.oncall.teams():
-        entry: dict[str, Any] = {
-            "name": team.name,
-            "lead": team.lead,
-            "escalation_policy": team.escalation_policy,
-        }
+        info = TeamInfo(team.name, team.lead, team.escalation_policy)
         schedule = next((s for s in schedules if s.team == team.name), None)
         if schedule is not None:
             now_on = schedule.on_call(now, away)
-            entry |= {
-                "schedule": schedule.name,
-                "on_call": now_on.handle,
-                "backups": list(now_on.backups),
-                "skipped": list(now_on.skipped),
-            }
-        teams.append(entry)
-    return {
-        "services": [
-            {
-                "name": s.name,
-                "owner_team": s.owner_team,
-                "tier": s.tier.value,
-                "public_name": s.public_name,
-            }
-            for s in uow.catalog.all()
-        ],
-        "alert_counts": uow.alerts.count_by_service(incident.id),
-        "teams": teams,
-        "people": [
-            {"handle": p.handle, "name": p.name, "team": p.team, "seniority": p.seniority.value}
-            for p in uow.oncall.people()
-        ],
-        "away": sorted({w.handle for w in away if w.covers(now)}),
-    }
+            info = replace(
+                info,
+                schedule=schedule.name,
+                on_call=now_on.handle,
+                backups=tuple(now_on.backups),
+                skipped=tuple(now_on.skipped),
+            )
+        teams.append(info)
+    return teams
 
 
 def apply_plan(
-    uow: UnitOfWork, now: datetime, actor: Actor, incident: Incident, plan: dict[str, Any]
+    uow: UnitOfWork, now: datetime, actor: Actor, incident: Incident, plan: CommanderPlan
 ) -> Incident:
     """War room, roles, status, outbox; every step on the timeline and in the audit."""
-    roles = [(plan.get("commander"), Role.COMMANDER), (plan.get("backup"), Role.BACKUP)]
-    roles += [(h, Role.RESPONDER) for h in plan.get("responders", [])]
-    holders = {plan.get("commander"), plan.get("backup")}
+    roles = [(plan.commander, Role.COMMANDER), (plan.backup, Role.BACKUP)]
+    roles += [(h, Role.RESPONDER) for h in plan.responders]
+    holders = {plan.commander, plan.backup}
     for handle, role in roles:
         if handle and (role is not Role.RESPONDER or handle not in holders):
             hand_role(uow, actor, now, incident.id, handle, role)
     current = uow.incidents.get(incident.id, for_update=True) or incident
-    changed = replace(current, channel=plan["channel"], commander=plan.get("commander"))
-    declared = IncidentPatch(severity=Severity(plan["severity"]), severity_reason=DECLARED_AS)
+    changed = replace(current, channel=plan.channel, commander=plan.commander)
+    declared = IncidentPatch(severity=plan.severity, severity_reason=DECLARED_AS)
     changed = apply_severity(uow, actor, now, changed, declared)
     if changed.status is IncidentStatus.TRIGGERED:  # declared; a person still has to ack
         moved = transition(changed, IncidentStatus.INVESTIGATING, now)
@@ -159,19 +173,16 @@ def apply_plan(
     changed = replace(changed, updated_at=now, version=current.version + 1)
     uow.incidents.update(changed, expected_version=current.version)
     _queue(uow, now, incident.id, plan)
-    summary = f"war room {plan['channel']} opened; commander @{plan.get('commander')}"
+    summary = f"war room {plan.channel} opened; commander @{plan.commander}"
     detail = {
-        k: plan.get(k)
-        for k in (
-            "channel",
-            "topic",
-            "private",
-            "commander",
-            "backup",
-            "owning_team",
-            "decisions",
-            "timers",
-        )
+        "channel": plan.channel,
+        "topic": plan.topic,
+        "private": plan.private,
+        "commander": plan.commander,
+        "backup": plan.backup,
+        "owning_team": plan.owning_team,
+        "decisions": list(plan.decisions),
+        "timers": [t.to_json() for t in plan.timers],
     }
     record(
         uow,
@@ -190,38 +201,38 @@ def apply_plan(
     return changed
 
 
-def _queue(uow: UnitOfWork, now: datetime, incident_id: str, plan: dict[str, Any]) -> None:
-    handles = [h for h in plan.get("responders", []) if h]
-    invite = [p.slack_id for p in uow.oncall.people(handles) if p.slack_id]
-    for message in plan.get("messages", []):
-        payload: dict[str, Any] = {k: message[k] for k in ("title", "state") if k in message}
+def _queue(uow: UnitOfWork, now: datetime, incident_id: str, plan: CommanderPlan) -> None:
+    invite = [p.slack_id for p in uow.oncall.people(list(plan.responders)) if p.slack_id]
+    for message in plan.messages:
+        shown = {"title": message.title, "state": message.state}
+        payload: dict[str, Any] = {k: v for k, v in shown.items() if v is not None}
         payload |= {
-            "channel": plan["channel"],
-            "topic": plan.get("topic"),
-            "private": bool(plan.get("private")),
+            "channel": plan.channel,
+            "topic": plan.topic,
+            "private": plan.private,
             "invite": invite,
         }
         queue_message(
             uow,
             Outbound(
                 incident_id,
-                Destination(message["to"]),
-                message["audience"],
-                message["kind"],
-                message["text"],
+                message.to,
+                message.audience,
+                message.kind,
+                message.text,
                 now,
                 payload=payload,
             ),
         )
-    for page in plan.get("pages", []):
+    for page in plan.pages:
         queue_page(
             uow,
             now,
             incident_id,
-            page["handle"],
-            page["reason"],
-            plan.get("owning_team"),
-            extra={"policy": page.get("policy")},
+            page.handle,
+            page.reason,
+            plan.owning_team,
+            extra={"policy": page.policy},
         )
 
 

@@ -10,7 +10,9 @@ from functools import cache
 from typing import Any
 
 from so1 import knowledge
+from so1.agents.deployer.contract import DeployerRequest
 from so1.domain.investigation import RECENT_DEPLOY
+from so1.domain.platform import PlatformAction
 from so1.domain.records import AgentRun
 from so1.domain.severity import Severity
 from so1.domain.timeline import EventKind
@@ -135,18 +137,10 @@ def outage_quick_start(
         return [*done, f"no deployment of {incident.service} in the last 4 hours"], None
     if deployer is None:
         return [*done, f"{recent[0].version} deployed recently; no platform to roll back"], None
-    run = deployer_request(
-        uow_factory,
-        clock,
-        actor,
-        deployer,
-        {
-            "action": "rollback",
-            "service": incident.service,
-            "target_version": "previous",
-            "incident_id": incident_id,
-        },
+    rollback = DeployerRequest(
+        PlatformAction.ROLLBACK, incident.service, incident_id, target_version="previous"
     )
+    run = deployer_request(uow_factory, clock, actor, deployer, rollback)
     done.append(
         f"{recent[0].version} deployed {recent[0].deployed_at:%H:%M}: rollback requested "
         f"({run.status.value})"

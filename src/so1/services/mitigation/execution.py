@@ -10,15 +10,23 @@ import time
 from dataclasses import replace
 from typing import Any
 
+from so1.agents.deployer.contract import (
+    DeployerPlan,
+    DeployerRequest,
+    FlagSteps,
+    KeptPlan,
+    ScaleSteps,
+    VariableSteps,
+)
 from so1.domain.ofrep import evaluation
-from so1.domain.platform import FLAG_ACTIONS, PlatformDeployment
+from so1.domain.platform import PlatformAction, PlatformDeployment
 from so1.domain.records import AgentRun, RunStatus
 from so1.domain.timeline import EventKind
 from so1.errors import So1Error, Unavailable
 from so1.ports import Clock, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor, Change, record
 from so1.services.mitigation.changes import get_flag, set_flag
-from so1.services.mitigation.runs import DeployerDeps, plan_inputs
+from so1.services.mitigation.runs import DeployerDeps, deployer_inputs
 
 LOG_LINES = 20
 log = logging.getLogger("so1.deployer")
@@ -43,17 +51,18 @@ def execute(
 def _carry_out(
     uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, deps: DeployerDeps, run: AgentRun
 ) -> dict[str, Any]:
-    approved: dict[str, Any] = (run.output or {}).get("plan") or {}
-    plan = deps.agent.run(plan_inputs(uow_factory, deps, run.inputs))
-    if plan["refused"]:
-        return {"failure": f"refused on fresh state: {plan['refused']}"}
-    if _target_id(plan) != _target_id(approved):
+    approved = KeptPlan.of_run(run.output).target_id
+    request = DeployerRequest.from_json(run.inputs)
+    plan = deps.agent.run(deployer_inputs(uow_factory, deps, request))
+    if plan.refused:
+        return {"failure": f"refused on fresh state: {plan.refused}"}
+    if plan.target_id != approved:
         return {"failure": "the platform changed since the plan was made; request it again"}
-    service = str(plan["service"])
-    if plan["action"] in FLAG_ACTIONS:
-        return _flip(uow_factory, clock, actor, run, plan)
+    service = plan.service
+    if isinstance(plan.planned, FlagSteps):
+        return _flip(uow_factory, clock, actor, run, plan.planned)
     new_id = _act(deps, plan)
-    followed = new_id or _target_id(plan)
+    followed = new_id or plan.target_id
     if followed is None:
         return {"deployment": None}
     final = _follow(uow_factory, clock, actor, deps, run, service, followed)
@@ -68,10 +77,10 @@ def _carry_out(
 
 
 def _flip(
-    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, run: AgentRun, plan: dict[str, Any]
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, run: AgentRun, flip: FlagSteps
 ) -> dict[str, Any]:
     """Turn the flag, then check what an OpenFeature client would be served now."""
-    key, wanted = str(plan["flag"]), bool(plan["enabled"])
+    key, wanted = flip.flag, flip.enabled
     reason = f"mitigation {run.id}" + (f" for {run.incident_id}" if run.incident_id else "")
     set_flag(uow_factory, clock, actor, key, wanted, reason=reason, incident_id=run.incident_id)
     served = evaluation(get_flag(uow_factory, key))["value"]
@@ -81,25 +90,23 @@ def _flip(
     return result
 
 
-def _target_id(plan: dict[str, Any]) -> str | None:
-    target = plan.get("target") or {}
-    return target.get("id")
-
-
-def _act(deps: DeployerDeps, plan: dict[str, Any]) -> str | None:
-    platform, service, action = deps.platform, str(plan["service"]), plan["action"]
-    current = str((plan.get("current") or {}).get("id"))  # the planner checked one exists
-    if action == "rollback":
-        return platform.rollback(service, plan["target"]["id"])
-    if action == "redeploy":
+def _act(deps: DeployerDeps, plan: DeployerPlan) -> str | None:
+    """Carry out a plan that passed its checks (so its target and current deployment exist)."""
+    platform, service, planned = deps.platform, plan.service, plan.planned
+    current = plan.current.id if plan.current else ""
+    if plan.action is PlatformAction.ROLLBACK and plan.target_id is not None:
+        return platform.rollback(service, plan.target_id)
+    if plan.action is PlatformAction.REDEPLOY:
         return platform.redeploy(service, current)
-    if action == "restart":
+    if plan.action is PlatformAction.RESTART:
         platform.restart(service, current)
         return None
-    if action == "set_variables":
-        return platform.set_variables(service, plan["variables"], plan["apply"])
-    platform.scale(service, int(plan["replicas"]))
-    return None
+    if isinstance(planned, VariableSteps):
+        return platform.set_variables(service, planned.variables, planned.apply)
+    if isinstance(planned, ScaleSteps) and planned.replicas is not None:
+        platform.scale(service, planned.replicas)
+        return None
+    raise AssertionError(f"a {plan.action} plan without what it needs passed its checks")
 
 
 def _follow(
@@ -183,7 +190,8 @@ def _finish(
     failure: str | None,
 ) -> AgentRun:
     status = RunStatus.FAILED if failure else RunStatus.COMPLETED
-    action, service = run.inputs.get("action"), run.inputs.get("service")
+    request = DeployerRequest.from_json(run.inputs)
+    action, service = request.action, request.service
     word = "failed" if failure else "finished"
     summary = f"{action} of {service} {word}" + (f": {failure}" if failure else "")
     detail = {"run_id": run.id, "ok": failure is None, "result": result}

@@ -1,5 +1,5 @@
 """The railway-deployer's runs: request a platform action, approve or decline it, and run
-it through the Platform port in the background (deployer_exec.py).
+it through the Platform port in the background (execution.py).
 
 A run is ``failed`` at once when the agent refuses (with the reason), ``awaiting_approval``
 when the policy wants a human first, else ``running``. Every step is audited and, for an
@@ -9,19 +9,21 @@ incident, on its timeline, in the same transaction as the run's state.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
 
-from so1.domain.incidents import is_incident_id
+from so1.agents.deployer.contract import DeployerInputs, DeployerPlan, DeployerRequest, FlagState
+from so1.agents.registry import DeployerAgent
 from so1.domain.platform import FLAG_ACTIONS, PlatformAction
 from so1.domain.records import AgentName, AgentRun, RunStatus
+from so1.domain.severity import Severity
 from so1.domain.timeline import EventKind
 from so1.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from so1.ports import Agent, Clock, Platform, UnitOfWorkFactory
+from so1.ports import Clock, Platform, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor, Change, record
 
 SERVICE_NAME_MAX = 100
+DEPLOYMENTS_LOOKED_AT = 10
 
 Background = Callable[[Callable[[], None]], None]
 
@@ -30,73 +32,45 @@ Background = Callable[[Callable[[], None]], None]
 class DeployerDeps:
     """What running a platform action needs beyond the database."""
 
-    agent: Agent
+    agent: DeployerAgent
     platform: Platform
     background: Background  # runs the action off the request thread
     follow_timeout: float = 600.0  # seconds to follow a deployment before giving up
     poll_seconds: float = 2.0
 
 
-def plan_inputs(
-    uow_factory: UnitOfWorkFactory, deps: DeployerDeps, inputs: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The request checked, with the platform's current state as the agent's context."""
-    action = _action(inputs)
-    service = inputs.get("service")
-    if not isinstance(service, str) or not 0 < len(service) <= SERVICE_NAME_MAX:
-        raise ValidationFailed("'service' names the service to act on", field="inputs.service")
-    severity = _severity(uow_factory, inputs.get("incident_id"))
-    if action in FLAG_ACTIONS:
-        flag = _flag_state(uow_factory, inputs.get("flag"))
-        return {**inputs, "action": action.value, "context": {"severity": severity, "flag": flag}}
-    found = deps.platform.deployments(service, 10)
-    context: dict[str, Any] = {
-        "severity": severity,
-        "deployments": [_as_input(d) for d in found],
-        "variables": deps.platform.variables(service)
-        if action is PlatformAction.SET_VARIABLES
-        else {},
-    }
-    return {**inputs, "action": action.value, "context": context}
+def deployer_inputs(
+    uow_factory: UnitOfWorkFactory, deps: DeployerDeps, request: DeployerRequest
+) -> DeployerInputs:
+    """The request with the platform's current state (or the flag's) around it."""
+    severity = _severity(uow_factory, request.incident_id)
+    if request.action in FLAG_ACTIONS:
+        return DeployerInputs(request, severity, flag=_flag_state(uow_factory, request.flag))
+    found = deps.platform.deployments(request.service, DEPLOYMENTS_LOOKED_AT)
+    variables = (
+        deps.platform.variables(request.service)
+        if request.action is PlatformAction.SET_VARIABLES
+        else {}
+    )
+    return DeployerInputs(request, severity, tuple(found), variables)
 
 
-def _action(inputs: Mapping[str, Any]) -> PlatformAction:
-    try:
-        return PlatformAction(str(inputs.get("action")))
-    except ValueError:
-        known = ", ".join(a.value for a in PlatformAction)
-        raise ValidationFailed(f"'action' must be one of: {known}", field="inputs.action") from None
-
-
-def _flag_state(uow_factory: UnitOfWorkFactory, key: object) -> dict[str, Any] | None:
-    if not isinstance(key, str) or not key:
+def _flag_state(uow_factory: UnitOfWorkFactory, key: str | None) -> FlagState | None:
+    if not key:
         raise ValidationFailed("'flag' names the feature flag to turn", field="inputs.flag")
     with uow_factory(read_only=True) as uow:
         flag = uow.flags.get(key)
-    return {"enabled": flag.enabled, "service": flag.service} if flag else None
+    return FlagState(flag.enabled, flag.service) if flag else None
 
 
-def _severity(uow_factory: UnitOfWorkFactory, incident_id: object) -> str | None:
+def _severity(uow_factory: UnitOfWorkFactory, incident_id: str | None) -> Severity | None:
     if incident_id is None:
         return None
-    if not isinstance(incident_id, str) or not is_incident_id(incident_id):
-        raise ValidationFailed("'incident_id' is INC-YYYYMMDD-NNNN", field="inputs.incident_id")
     with uow_factory(read_only=True) as uow:
         incident = uow.incidents.get(incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} does not exist")
-    return incident.severity.value
-
-
-def _as_input(deployment: Any) -> dict[str, Any]:
-    return {
-        "id": deployment.id,
-        "version": deployment.version,
-        "status": deployment.status,
-        "created_at": deployment.created_at,
-        "can_rollback": deployment.can_rollback,
-        "can_redeploy": deployment.can_redeploy,
-    }
+    return incident.severity
 
 
 def deployer_request(
@@ -104,25 +78,23 @@ def deployer_request(
     clock: Clock,
     actor: Actor,
     deps: DeployerDeps,
-    inputs: Mapping[str, Any],
+    request: DeployerRequest,
 ) -> AgentRun:
     if not actor.can_deploy:
         raise Forbidden("platform actions need a key with the 'deploy' scope")
-    full = plan_inputs(uow_factory, deps, inputs)
-    plan = deps.agent.run(full)
+    plan = deps.agent.run(deployer_inputs(uow_factory, deps, request))
     status = _first_status(plan)
-    incident_id = full.get("incident_id")
     run = AgentRun(
         id=f"run_{secrets.token_hex(10)}",
         agent=AgentName.DEPLOYER,
         status=status,
-        inputs={k: v for k, v in full.items() if k != "context"},
+        inputs=request.to_json(),
         started_at=clock.now(),
         actor=actor.name,
-        output={"plan": plan},
-        incident_id=incident_id,
-        error=plan["refused"],
-        finished_at=clock.now() if plan["refused"] else None,
+        output={"plan": plan.to_json()},
+        incident_id=request.incident_id,
+        error=plan.refused,
+        finished_at=clock.now() if plan.refused else None,
     )
     with uow_factory() as uow:
         uow.agent_runs.add(run)
@@ -133,28 +105,22 @@ def deployer_request(
     return run
 
 
-def _first_status(plan: Mapping[str, Any]) -> RunStatus:
-    if plan["refused"]:
+def _first_status(plan: DeployerPlan) -> RunStatus:
+    if plan.refused:
         return RunStatus.FAILED
-    return RunStatus.AWAITING_APPROVAL if plan["needs_approval"] else RunStatus.RUNNING
+    return RunStatus.AWAITING_APPROVAL if plan.needs_approval else RunStatus.RUNNING
 
 
-def _requested(run: AgentRun, plan: Mapping[str, Any]) -> Change:
-    steps = "; ".join(plan.get("steps") or [])
-    if plan["refused"]:
-        summary, kind = (
-            f"{plan['action']} of {plan['service']} refused: {plan['refused']}",
-            EventKind.MITIGATION_REFUSED,
-        )
-    elif plan["needs_approval"]:
-        summary = f"{plan['action']} of {plan['service']} awaits approval: {steps}"
-        kind = EventKind.MITIGATION_AWAITING_APPROVAL
+def _requested(run: AgentRun, plan: DeployerPlan) -> Change:
+    what = f"{plan.action} of {plan.service}"
+    steps = "; ".join(plan.steps)
+    if plan.refused:
+        summary, kind = f"{what} refused: {plan.refused}", EventKind.MITIGATION_REFUSED
+    elif plan.needs_approval:
+        summary, kind = f"{what} awaits approval: {steps}", EventKind.MITIGATION_AWAITING_APPROVAL
     else:
-        summary, kind = (
-            f"{plan['action']} of {plan['service']} started: {steps}",
-            EventKind.MITIGATION_STARTED,
-        )
-    detail = {"run_id": run.id, "plan": _jsonable(plan)}
+        summary, kind = f"{what} started: {steps}", EventKind.MITIGATION_STARTED
+    detail = {"run_id": run.id, "plan": plan.to_json()}
     return Change(
         "platform.action.requested",
         "agent_run",
@@ -164,10 +130,6 @@ def _requested(run: AgentRun, plan: Mapping[str, Any]) -> Change:
         run.incident_id,
         kind if run.incident_id else None,
     )
-
-
-def _jsonable(plan: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in plan.items() if k != "context"}
 
 
 def decide_approval(
@@ -193,9 +155,8 @@ def decide_approval(
         decided = _decided(run, actor, approve, clock)
         uow.agent_runs.update(decided)
         word = "approved" if approve else "declined"
-        summary = (
-            f"{run.inputs.get('action')} of {run.inputs.get('service')} {word} by {actor.name}"
-        )
+        request = DeployerRequest.from_json(run.inputs)
+        summary = f"{request.action} of {request.service} {word} by {actor.name}"
         outcome = EventKind.MITIGATION_APPROVED if approve else EventKind.MITIGATION_DECLINED
         kind = outcome if run.incident_id else None
         detail = {"run_id": run.id}

@@ -6,23 +6,23 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any
 
 import jinja2
 
 from so1 import knowledge
+from so1.agents.postmortem.contract import IncidentRecord, PostmortemInputs, PostmortemRequest
+from so1.agents.registry import AnalystAgent
 from so1.domain.comms import Destination, Outbound
-from so1.domain.incidents import Incident, is_incident_id
-from so1.domain.plain import plain
+from so1.domain.incidents import Incident
 from so1.domain.postmortem import Postmortem, PostmortemStatus
 from so1.domain.records import AgentName, AgentRun, RunStatus
 from so1.domain.runbook import evaluate
 from so1.domain.timeline import EventKind
-from so1.errors import Conflict, NotFound, ValidationFailed
-from so1.ports import Agent, AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.errors import Conflict, NotFound
+from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.outbox import queue_message
 from so1.services.incidents.recording import SYSTEM, Actor, Change, record
 from so1.services.isolation import each
@@ -38,39 +38,34 @@ def postmortem_request(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
     actor: Actor,
-    agent: Agent,
-    inputs: Mapping[str, Any],
+    agent: AnalystAgent,
+    request: PostmortemRequest,
 ) -> AgentRun:
-    incident_id = inputs.get("incident_id")
-    if not isinstance(incident_id, str) or not is_incident_id(incident_id):
-        raise ValidationFailed("'incident_id' is INC-YYYYMMDD-NNNN", field="inputs.incident_id")
-    now = clock.now()
+    incident_id, now = request.incident_id, clock.now()
     with uow_factory(read_only=True) as uow:
         incident = uow.incidents.get(incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
         existing = uow.postmortems.get(incident_id)
-        full = dict(inputs) | {"record": incident_record(uow, incident, now)}
+        inputs = PostmortemInputs(request, incident_record(uow, incident, now))
     if existing is not None and existing.status is PostmortemStatus.PUBLISHED:
         raise Conflict(f"the postmortem of {incident_id} is published; it is not redrafted")
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
         AgentName.POSTMORTEM,
         RunStatus.RUNNING,
-        dict(inputs),
+        request.to_json(),
         now,
         actor.name,
         incident_id=incident_id,
     )
-    try:
-        draft = agent.run(full)
-    except ValueError as exc:
-        raise ValidationFailed(str(exc), field="inputs.analysis_method") from exc
+    drafted = agent.run(inputs)
+    draft = drafted.to_json()
     markdown = render(draft)
     kept = Postmortem(
         incident_id,
         PostmortemStatus.DRAFT,
-        draft["analysis_method"],
+        drafted.analysis_method.value,
         draft,
         markdown,
         existing.created_at if existing else now,
@@ -98,7 +93,7 @@ def postmortem_request(
                 "postmortem",
                 incident_id,
                 summary,
-                {"run_id": run.id, "missing": draft["missing"]},
+                {"run_id": run.id, "missing": list(drafted.missing)},
                 incident_id,
                 EventKind.POSTMORTEM_DRAFTED,
             ),
@@ -133,45 +128,26 @@ def _invite_in_war_room(uow: UnitOfWork, incident: Incident, now: datetime) -> N
     )
 
 
-def incident_record(uow: UnitOfWork, incident: Incident, now: datetime) -> dict[str, Any]:
-    """Everything the analyst may use, as plain data."""
+def incident_record(uow: UnitOfWork, incident: Incident, now: datetime) -> IncidentRecord:
+    """Everything the analyst may use."""
     alerts, _ = uow.alerts.search(AlertFilter(incident_id=incident.id, limit=1000))
     deployments = (
         uow.deployments.recent(incident.detected_at - DEPLOYMENTS_BEFORE, incident.service)
         if incident.service
         else []
     )
-    checks = evaluate(runbook_checks(), gather_facts(uow, incident), now)
-    lead = _owner_lead(uow, incident)
-    responders = sorted({p.handle for p in uow.participants.history(incident.id)})
-    found: dict[str, Any] = plain(
-        {
-            "incident": asdict(incident),
-            "severity_history": [
-                {
-                    "from": c.from_severity,
-                    "to": c.to_severity,
-                    "at": c.changed_at,
-                    "actor": c.actor,
-                    "reason": c.reason,
-                }
-                for c in uow.incidents.severity_changes(incident.id)
-            ],
-            "timeline": [
-                asdict(e) | {"at": e.occurred_at} for e in uow.timeline.for_incident(incident.id)
-            ],
-            "alerts": [asdict(a) for a in sorted(alerts, key=lambda a: a.first_seen_at)],
-            "deployments": [asdict(d) for d in deployments],
-            "messages": [
-                asdict(m) | {"to": m.destination} for m in uow.outbox.for_incident(incident.id)
-            ],
-            "checks": [asdict(c) for c in checks],
-            "owner_lead": lead,
-            "responders": responders,
-            "now": now,
-        }
+    return IncidentRecord(
+        incident=incident,
+        severity_history=tuple(uow.incidents.severity_changes(incident.id)),
+        timeline=tuple(uow.timeline.for_incident(incident.id)),
+        alerts=tuple(sorted(alerts, key=lambda a: a.first_seen_at)),
+        deployments=tuple(deployments),
+        messages=tuple(uow.outbox.for_incident(incident.id)),
+        checks=tuple(evaluate(runbook_checks(), gather_facts(uow, incident), now)),
+        owner_lead=_owner_lead(uow, incident),
+        responders=tuple(sorted({p.handle for p in uow.participants.history(incident.id)})),
+        now=now,
     )
-    return found
 
 
 def _owner_lead(uow: UnitOfWork, incident: Incident) -> str | None:
@@ -191,13 +167,13 @@ def _template() -> jinja2.Template:
     return env.from_string(knowledge.postmortem_template())
 
 
-def _hm(value: Any) -> str:
+def _hm(value: object) -> str:
     if value is None:
         return "not recorded"
     return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M")
 
 
-def render(draft: Mapping[str, Any]) -> str:
+def render(draft: Mapping[str, object]) -> str:
     return _template().render(d=draft)
 
 
@@ -212,7 +188,7 @@ def get_postmortem(uow_factory: UnitOfWorkFactory, incident_id: str) -> Postmort
     return found
 
 
-def draft_missing(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) -> int:
+def draft_missing(uow_factory: UnitOfWorkFactory, clock: Clock, agent: AnalystAgent) -> int:
     """Draft the postmortem of resolved incidents that have none (a few per pass). One whose
     drafting fails is logged, kept as a failed run and left alone for RETRY_FAILED_AFTER, so
     it never holds up the others."""
@@ -228,10 +204,10 @@ def draft_missing(uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent) ->
 
 
 def _draft_or_keep_failure(
-    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, incident_id: str
+    uow_factory: UnitOfWorkFactory, clock: Clock, agent: AnalystAgent, incident_id: str
 ) -> int:
     try:
-        postmortem_request(uow_factory, clock, SYSTEM, agent, {"incident_id": incident_id})
+        postmortem_request(uow_factory, clock, SYSTEM, agent, PostmortemRequest(incident_id))
     except Exception as exc:
         _keep_failure(uow_factory, clock, incident_id, exc)
         raise

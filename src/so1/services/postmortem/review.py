@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from so1.agents.postmortem.contract import KeptDraft
 from so1.domain.postmortem import Postmortem, PostmortemStatus
 from so1.domain.timeline import EventKind
 from so1.errors import Conflict, NotFound, ValidationFailed
@@ -36,12 +37,10 @@ def file_writer(folder: Folder) -> Publisher:
     """Publishing as a file named by the day of detection and the title."""
 
     def write(found: Postmortem, now: datetime) -> str:
-        day = (found.draft.get("key_times") or {}).get("detected") or now.isoformat()
-        title = str(found.draft.get("title"))
+        kept = KeptDraft.from_json(found.draft)
+        day, title = (kept.detected or now).date(), kept.title
         message = f"Postmortem: {found.incident_id} - {title}"
-        return str(
-            folder.publish(datetime.fromisoformat(day).date(), title, found.markdown, message)
-        )
+        return str(folder.publish(day, title, found.markdown, message))
 
     return write
 
@@ -229,10 +228,10 @@ def publish(
 
 def _quality(found: Postmortem) -> dict[str, Any]:
     """What the runbook's Phase 5 verification reads from the publication."""
-    root = found.draft.get("root_cause") or {}
-    items = found.draft.get("action_items") or []
-    owned = bool(items) and all(i.get("owner") and i.get("due") for i in items)
-    return {"root_cause_confidence": root.get("confidence"), "action_items_owned": owned}
+    kept = KeptDraft.from_json(found.draft)
+    items = kept.action_items
+    owned = bool(items) and all(i.owner and i.due for i in items)
+    return {"root_cause_confidence": kept.confidence, "action_items_owned": owned}
 
 
 def link_learning(
@@ -267,20 +266,10 @@ def link_learning(
 
 
 def _open_action_items(uow: UnitOfWork, found: Postmortem, now: datetime) -> list[int]:
-    opened = []
-    for item in found.draft.get("action_items") or []:
-        due = datetime.fromisoformat(item["due"]).date() if item.get("due") else None
-        opened.append(
-            uow.action_items.add(
-                found.incident_id,
-                item["title"],
-                item.get("owner"),
-                due,
-                item.get("priority") or "P2",
-                now,
-            )
-        )
-    return opened
+    return [
+        uow.action_items.add(found.incident_id, i.title, i.owner, i.due, i.priority, now)
+        for i in KeptDraft.from_json(found.draft).action_items
+    ]
 
 
 def meeting_time(resolved_at: datetime) -> datetime:

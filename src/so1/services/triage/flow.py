@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from so1.agents.registry import CommanderAgent
 from so1.domain.alerts import Alert, AlertStatus
 from so1.domain.incidents import Incident
 from so1.domain.intake import DEFAULT_RULE, CorrelationRule, connected_services
@@ -18,7 +19,7 @@ from so1.domain.records import AgentName, AgentRun, RunStatus
 from so1.domain.severity import Severity
 from so1.domain.timeline import EventKind
 from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
-from so1.services.declaration.flow import run_and_apply
+from so1.services.declaration.flow import declare_after_triage
 from so1.services.incidents.lifecycle import NewIncident, declare
 from so1.services.incidents.recording import Actor, note
 from so1.services.triage.context import triage_inputs
@@ -36,7 +37,7 @@ class _Batch:
 
     rule: CorrelationRule
     graph: dict[str, list[str]]
-    commander: Agent | None = None  # runs the declaration when triage opens an incident
+    commander: CommanderAgent | None = None  # runs the declaration when triage opens an incident
     targets: dict[frozenset[str], str] = field(default_factory=dict)
     joined: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
     finished: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -48,7 +49,7 @@ def process_pending(
     clock: Clock,
     agent: Agent,
     recover_stale: bool = True,
-    commander: Agent | None = None,
+    commander: CommanderAgent | None = None,
 ) -> int:
     """Claim and process waiting alerts until none is left; returns how many were handled.
 
@@ -74,7 +75,7 @@ def _process_batch(
     clock: Clock,
     agent: Agent,
     recover_stale: bool,
-    commander: Agent | None,
+    commander: CommanderAgent | None,
 ) -> int:
     now = clock.now()
     with uow_factory() as uow:
@@ -121,7 +122,7 @@ def _flush(uow: UnitOfWork, now: datetime, batch: _Batch) -> None:
 
 
 def _process_singly(
-    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, commander: Agent | None
+    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, commander: CommanderAgent | None
 ) -> int:
     now = clock.now()
     with uow_factory() as uow:
@@ -143,7 +144,7 @@ def process_alert(
     clock: Clock,
     agent: Agent,
     alert_id: str,
-    commander: Agent | None = None,
+    commander: CommanderAgent | None = None,
 ) -> dict[str, Any] | None:
     """Correlate or triage one alert in one transaction; returns the triage report if run."""
     now = clock.now()
@@ -175,7 +176,7 @@ def _triage(
     alert: Alert,
     now: datetime,
     rule: CorrelationRule,
-    commander: Agent | None = None,
+    commander: CommanderAgent | None = None,
 ) -> tuple[dict[str, Any], str | None, list[str]] | None:
     """Run the agent and apply its report: (report, incident id, alerts attached) or None."""
     inputs = triage_inputs(uow, alert, now, rule.window)
@@ -211,7 +212,7 @@ def apply_report(
     alert: Alert,
     report: dict[str, Any],
     rule: CorrelationRule,
-    commander: Agent | None = None,
+    commander: CommanderAgent | None = None,
 ) -> tuple[str, str | None, list[str]]:
     """Act on the triage decision: an incident (SEV0-3), a ticket (SEV4), or close.
     Returns the alert's triage state, the incident opened and the alerts attached to it."""
@@ -228,7 +229,7 @@ def apply_report(
     related = [a for a in nearby if a.incident_id is None and a.status.is_open and a.id != alert.id]
     join_incident(uow, now, [alert, *related], incident.id, rule, announce=False)
     if commander is not None:  # runbook Phase 2 follows at once: war room, commander, comms
-        run_and_apply(uow, now, TRIAGE_ACTOR, commander, incident, {"triage_report": report})
+        declare_after_triage(uow, now, TRIAGE_ACTOR, commander, incident, report)
     return "incident", incident.id, [a.id for a in related]
 
 

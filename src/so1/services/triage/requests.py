@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from so1.agents.registry import CommanderAgent
 from so1.domain.alerts import Alert, AlertAction, AlertEvent, AlertSource, ParsedDelivery
 from so1.domain.intake import DEFAULT_RULE, Delivery, DeliveryOutcome
 from so1.domain.records import AgentName, AgentRun, RunStatus
@@ -26,7 +27,7 @@ def triage_request(
     actor: Actor,
     agent: Agent,
     inputs: Mapping[str, Any],
-    commander: Agent | None = None,
+    commander: CommanderAgent | None = None,
 ) -> AgentRun:
     alert = _known_alert(uow_factory, inputs) or _take_in(uow_factory, clock, inputs)
     if process_alert(uow_factory, clock, agent, alert.id, commander) is not None:

@@ -17,8 +17,10 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from so1.agents.deployer.contract import KeptPlan, Undo
 from so1.agents.deployer.knowledge import playbook
 from so1.domain.incidents import OPEN_STATUSES, Incident, IncidentStatus, TimelineEvent
+from so1.domain.platform import FLAG_ACTIONS, PlatformAction
 from so1.domain.timeline import EventKind
 from so1.domain.verification import STABILITY, Outcome, Verdict
 from so1.errors import So1Error
@@ -117,11 +119,11 @@ def _proposal(
     uow: UnitOfWork, incident: Incident, now: datetime, verdict: Verdict, mitigation: TimelineEvent
 ) -> dict[str, Any]:
     if verdict.outcome is Outcome.NEW_SYMPTOMS:
-        undo = _plan(uow, mitigation).get("undo")
+        undo = _plan(uow, mitigation).undo
         if undo:
             return {
                 "proposal": f"undo the mitigation ({_describe(undo)}) and reassess",
-                "undo": undo,
+                "undo": undo.to_json(),
             }
         return {"proposal": "reassess: the mitigation has no automatic undo"}
     if verdict.outcome is Outcome.INEFFECTIVE:
@@ -129,20 +131,19 @@ def _proposal(
     return {}
 
 
-def _describe(undo: dict[str, Any]) -> str:
-    if undo.get("action") in ("flag_enable", "flag_disable"):
-        state = "on" if undo["action"] == "flag_enable" else "off"
-        return f"turn feature flag {undo.get('flag')} {state}"
-    if undo.get("action") == "set_variables":
-        values = ", ".join(f"{k}={v}" for k, v in sorted((undo.get("variables") or {}).items()))
+def _describe(undo: Undo) -> str:
+    if undo.action in FLAG_ACTIONS:
+        state = "on" if undo.action is PlatformAction.FLAG_ENABLE else "off"
+        return f"turn feature flag {undo.flag} {state}"
+    if undo.action is PlatformAction.SET_VARIABLES:
+        values = ", ".join(f"{k}={v}" for k, v in sorted((undo.variables or {}).items()))
         return f"set_variables {values}"
-    return f"{undo.get('action')} to {undo.get('target_version')}"
+    return f"{undo.action} to {undo.target_version}"
 
 
-def _plan(uow: UnitOfWork, mitigation: TimelineEvent) -> dict[str, Any]:
+def _plan(uow: UnitOfWork, mitigation: TimelineEvent) -> KeptPlan:
     run = uow.agent_runs.get(str(mitigation.data.get("run_id")))
-    plan: dict[str, Any] = ((run.output or {}).get("plan") or {}) if run else {}
-    return plan
+    return KeptPlan.of_run(run.output if run else None)
 
 
 def _next_hypothesis(uow: UnitOfWork, incident: Incident, now: datetime) -> dict[str, Any]:
@@ -188,7 +189,7 @@ def _move(
         )
     elif verdict.outcome is Outcome.STABLE:
         with uow_factory(read_only=True) as uow:
-            steps = _plan(uow, mitigation).get("steps") or [mitigation.summary]
+            steps = _plan(uow, mitigation).steps or (mitigation.summary,)
         resolution = f"{steps[0]}; {verdict.reason.replace('every gate has passed', 'stable')}"
         resolution += ", no recurrence"
         update_incident(

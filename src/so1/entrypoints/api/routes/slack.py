@@ -21,10 +21,10 @@ from slack_sdk.signature import Clock as SlackClock, SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from so1.adapters.chat.slack import slack_ref
+from so1.agents.commander.contract import CommanderRequest
 from so1.bootstrap import Container
 from so1.domain.incidents import IncidentStatus, is_incident_id
 from so1.domain.participants import Role
-from so1.domain.records import AgentName
 from so1.domain.severity import Severity
 from so1.entrypoints.api.deps import ContainerDep
 from so1.errors import MalformedRequest, So1Error, Unauthorized
@@ -239,12 +239,11 @@ def _create(container: Container, actor: Actor, args: list[str]) -> dict[str, st
         title=args[1][:300], severity=severity, service=args[2] if len(args) > 2 else None
     )
     incident = incidents.create_incident(container.uow, container.clock, actor, new)
-    agent = container.agents.get(AgentName.COMMANDER)
+    agent = container.agents.commander
     text = f"{incident.id} declared: {severity} {incident.title}"
     if agent is not None:
-        run = commander_request(
-            container.uow, container.clock, actor, agent, {"incident_id": incident.id}
-        )
+        request = CommanderRequest(incident.id)
+        run = commander_request(container.uow, container.clock, actor, agent, request)
         if run.output:
             text += f". War room {run.output['channel']}, commander @{run.output['commander']}"
     return {"response_type": "in_channel", "text": text}

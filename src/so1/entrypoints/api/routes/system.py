@@ -20,8 +20,10 @@ from so1.entrypoints.api.admin_schemas import (
     QueueOut,
     SystemOut,
 )
+from so1.entrypoints.api.agent_inputs import parse_inputs
 from so1.entrypoints.api.deps import Admin, ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import AuditOut, HealthOut, OrchestrateIn, RunOut
+from so1.errors import UnknownAgent
 from so1.services import orchestration, worker_health
 from so1.services.access import keys as access
 from so1.services.mitigation.runs import decide_approval
@@ -80,15 +82,13 @@ def _run_out(run: AgentRun) -> RunOut:
 
 @router.post("/v1/orchestrate", response_model=RunOut, tags=["agents"])
 def orchestrate(body: OrchestrateIn, container: ContainerDep, actor: Writer) -> RunOut:
-    run = orchestration.orchestrate(
-        container.uow,
-        container.clock,
-        actor,
-        container.agents,
-        body.agent,
-        body.inputs,
-        deployer=lambda: container.deployer,
+    deps = orchestration.OrchestrationDeps(
+        container.uow, container.clock, container.agents, lambda: container.deployer
     )
+    if body.agent not in container.agents.names():
+        raise UnknownAgent(body.agent, container.agents.names())
+    request = parse_inputs(body.agent, body.inputs)
+    run = orchestration.orchestrate(deps, actor, body.agent, request)
     return _run_out(run)
 
 
