@@ -38,7 +38,8 @@ from so1.adapters.sources.pagerduty_webhooks import PagerDutyWebhooksAdapter
 from so1.adapters.sources.sentry import SentryAdapter
 from so1.adapters.statuspage.atlassian import AtlassianStatusPage
 from so1.adapters.statuspage.builtin import BuiltinStatusPage
-from so1.agents.registry import default_agents
+from so1.agents.registry import default_agents, default_triage_agent
+from so1.agents.triage import TRIAGE_AGENT, TriageAgent
 from so1.config import Settings
 from so1.domain.alerts import AlertSource
 from so1.domain.comms import Destination
@@ -60,7 +61,6 @@ from so1.services.access.keys import KeyCache
 from so1.services.background import (
     DELIVERY,
     TRIAGE,
-    TRIAGE_AGENT,
     JobSettings,
     background_jobs,
 )
@@ -75,6 +75,7 @@ class Container:
     clock: Clock
     idempotency: IdempotencyStore
     agents: Mapping[str, Agent]
+    triage: TriageAgent | None  # the triage-responder (typed contract), None when not registered
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     sources: dict[AlertSource, SourceAdapter] = field(default_factory=dict)
     events_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(1200))
@@ -142,11 +143,15 @@ class Container:
         self.actions.submit(work)
 
     @property
-    def triage_agent(self) -> Agent:
-        agent = self.agents.get(TRIAGE_AGENT)
-        if agent is None:
+    def triage_agent(self) -> TriageAgent:
+        if self.triage is None:
             raise NotFound(f"the {TRIAGE_AGENT} agent is not registered")
-        return agent
+        return self.triage
+
+    @property
+    def agent_names(self) -> list[str]:
+        """Every registered agent's name, sorted."""
+        return sorted({*self.agents, *([self.triage.name] if self.triage else [])})
 
     def start_background(self, server: bool = True) -> None:
         """API servers: the intake writer, and (with SO1_BACKGROUND=server, the default) the
@@ -170,6 +175,7 @@ class Container:
                 self.settings.clock_seconds,
             ),
             self.agents,
+            self.triage,
             self.messengers,
             self.metrics_source,
             self.health_probe,
@@ -229,6 +235,7 @@ def build_container(
         clock=clock or SystemClock(),
         idempotency=SqlIdempotencyStore(engine),
         agents=default_agents() if agents is None else agents,
+        triage=default_triage_agent(),
         secret_box=box,
         health_checks={"database": DatabaseHealth(engine)},
         sources={

@@ -107,7 +107,7 @@ class BrokenAgent:
 
 @pytest.fixture
 def agent_api(container: Container, admin_token: str) -> Iterator[TestClient]:
-    container.agents = {"echo": EchoAgent(), "broken": BrokenAgent()}
+    container.agents, container.triage = {"echo": EchoAgent(), "broken": BrokenAgent()}, None
     with TestClient(create_app(container)) as client:
         client.headers["Authorization"] = f"Bearer {admin_token}"
         yield client

@@ -18,6 +18,7 @@ import yaml
 
 from so1.agents.triage.agent import TriageResponder
 from so1.domain.triage import CAUSES
+from tests.triage_inputs import triage_input
 
 HERE = Path(__file__).parent
 SEVERITY_TARGET = 0.90
@@ -103,7 +104,7 @@ SCENARIOS = load_scenarios()
 
 def run_all() -> list[Outcome]:
     agent = TriageResponder()
-    return [Outcome(s, agent.run(s.inputs)) for s in SCENARIOS]
+    return [Outcome(s, agent.run(triage_input(s.inputs)).as_json()) for s in SCENARIOS]
 
 
 def _miss_line(outcome: Outcome, what: str) -> str:
@@ -159,7 +160,7 @@ def test_accuracy_targets() -> None:
 
 @pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s.non_incident], ids=lambda s: s.id)
 def test_non_incidents_close(scenario: Scenario) -> None:
-    report = TriageResponder().run(scenario.inputs)
+    report = TriageResponder().run(triage_input(scenario.inputs)).as_json()
     assert report["classification"] == "non_incident"
     assert report["severity"] is None
     assert report["escalation"] == "close"

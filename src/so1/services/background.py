@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from so1.agents.triage import TriageAgent
 from so1.domain.comms import Destination
 from so1.ports import Agent, Clock, HealthProbe, Job, Messenger, MetricsSource, UnitOfWorkFactory
 from so1.services.declaration.escalation import escalate_unacknowledged
@@ -31,7 +32,6 @@ from so1.services.verification.watch import watch_mitigations
 log = logging.getLogger("so1.worker")
 
 TRIAGE, DELIVERY, CLOCKS = "triage", "delivery", "clocks"
-TRIAGE_AGENT = "triage-responder"
 COMMANDER_AGENT = "incident-commander"
 POLL_SECONDS = 1
 CLOCK_SECONDS = 15  # how often runbook deadlines are re-evaluated
@@ -50,7 +50,7 @@ class TriagePass:
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
         wake: Wake,
-        agent: Agent,
+        agent: TriageAgent,
         commander: Agent | None,
     ) -> None:
         self._uow_factory, self._clock, self.wake = uow_factory, clock, wake
@@ -144,12 +144,12 @@ def background_jobs(
     wake: Wake,
     switches: JobSettings,
     agents: Mapping[str, Agent],
+    triage_agent: TriageAgent | None,
     messengers: Mapping[Destination, Messenger],
     metrics: MetricsSource | None = None,
     health: HealthProbe | None = None,
 ) -> list[Job]:
     jobs: list[Job] = []
-    triage_agent = agents.get(TRIAGE_AGENT)
     if switches.triage and triage_agent is not None:
         triage = TriagePass(uow_factory, clock, wake, triage_agent, agents.get(COMMANDER_AGENT))
         jobs.append(Job(TRIAGE, triage, POLL_SECONDS))

@@ -15,9 +15,6 @@ from so1.services.declaration.flow import COMMANDER_AGENT, commander_request
 from so1.services.incidents.recording import Actor, Change, record
 from so1.services.mitigation.runs import DEPLOYER_AGENT, DeployerDeps, deployer_request
 from so1.services.postmortem.drafting import POSTMORTEM_AGENT, postmortem_request
-from so1.services.triage.requests import triage_request
-
-TRIAGE_AGENT = "triage-responder"
 
 
 def orchestrate(
@@ -37,9 +34,6 @@ def orchestrate(
         return postmortem_request(uow_factory, clock, actor, agent, inputs)
     if name == DEPLOYER_AGENT and deployer is not None:  # acts on the platform, in the background
         return deployer_request(uow_factory, clock, actor, deployer(), inputs)
-    if name == TRIAGE_AGENT:  # needs the alert store: take the alert in, triage, apply
-        commander = agents.get(COMMANDER_AGENT)
-        return triage_request(uow_factory, clock, actor, agent, inputs, commander)
     if name == COMMANDER_AGENT:  # needs the incident record: plan and apply the declaration
         return commander_request(uow_factory, clock, actor, agent, inputs)
     incident_id = inputs.get("incident_id")

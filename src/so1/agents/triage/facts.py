@@ -11,18 +11,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from so1.agents.triage.inputs import (
-    AlertInfo,
-    DeploymentInfo,
-    FlagChangeInfo,
-    ServiceInfo,
-    TriageInput,
-)
+from so1.agents.triage.contract import TriageInput
 from so1.agents.triage.knowledge import Knowledge
 from so1.agents.triage.values import Breach, Quantity, compare, format_number, parse_quantity
+from so1.domain.alerts import Alert, AlertStatus
+from so1.domain.catalog import CatalogService
+from so1.domain.changes import Deployment, FlagChange
 
 RECENT = timedelta(hours=24)
-OPEN_STATUSES = ("firing", "acknowledged")
+OPEN_STATUSES = (AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED)
 HEALTHY = Quantity(1.0, "", ">=")
 _T = TypeVar("_T")
 CLASS_WORDS = {
@@ -35,22 +32,22 @@ CLASS_WORDS = {
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    alert: AlertInfo
+    alert: Alert
     service: str  # the catalog's name when the alert's name resolves to an entry
-    entry: ServiceInfo | None
-    catalog: dict[str, ServiceInfo]
+    entry: CatalogService | None
+    catalog: dict[str, CatalogService]
     value: Quantity | None
     threshold: Quantity | None
     breach: Breach
     impact_class: str  # see triage_severity.BASE
     impact_reason: str
-    related: tuple[AlertInfo, ...]  # open related alerts (service names resolved)
-    scoped: tuple[AlertInfo, ...]  # ... on the service itself or one of its dependencies
+    related: tuple[Alert, ...]  # open related alerts (service names resolved)
+    scoped: tuple[Alert, ...]  # ... on the service itself or one of its dependencies
     dependencies: tuple[str, ...]  # transitive, nearest first
     dependents: tuple[str, ...]  # transitive, nearest first
-    deployments: tuple[tuple[DeploymentInfo, timedelta | None], ...]  # the service's, newest first
-    flags: tuple[tuple[FlagChangeInfo, timedelta | None], ...]  # newest first
-    now: datetime | None
+    deployments: tuple[tuple[Deployment, timedelta | None], ...]  # the service's, newest first
+    flags: tuple[tuple[FlagChange, timedelta | None], ...]  # newest first
+    now: datetime
 
 
 def gather(inp: TriageInput, kn: Knowledge) -> Facts:
@@ -86,7 +83,7 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
         ),
         flags=_recent(
             (
-                (f, f.changed_at)
+                (f.change, f.change.changed_at)
                 for f in inp.flag_changes
                 if f.service is None or resolve(f.service, catalog) == service
             ),
@@ -96,7 +93,7 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
     )
 
 
-def resolve(name: str, catalog: dict[str, ServiceInfo]) -> str:
+def resolve(name: str, catalog: dict[str, CatalogService]) -> str:
     """The catalog name for ``name``: exact, or equal once an organisation prefix is dropped
     from either side ("so1-control-plane-api" is "control-plane-api")."""
     if name in catalog or not name:
@@ -113,7 +110,7 @@ def _strip_prefix(name: str) -> str:
     return name.split("-", 1)[1] if "-" in name else name
 
 
-def walk(service: str, catalog: dict[str, ServiceInfo], *, upstream: bool) -> tuple[str, ...]:
+def walk(service: str, catalog: dict[str, CatalogService], *, upstream: bool) -> tuple[str, ...]:
     """Transitive dependencies (upstream) or dependents (downstream), nearest first."""
     seen: list[str] = []
     frontier = [service]
@@ -126,7 +123,7 @@ def walk(service: str, catalog: dict[str, ServiceInfo], *, upstream: bool) -> tu
     return tuple(seen)
 
 
-def _neighbours(name: str, catalog: dict[str, ServiceInfo], *, upstream: bool) -> Iterable[str]:
+def _neighbours(name: str, catalog: dict[str, CatalogService], *, upstream: bool) -> Iterable[str]:
     if upstream:
         entry = catalog.get(name)
         return entry.dependencies if entry else ()
@@ -142,7 +139,7 @@ def higher_is_worse(metric: str, kn: Knowledge) -> bool | None:
     return True if kn.higher_is_worse.search(metric) else None
 
 
-def alert_text(alert: AlertInfo) -> str:
+def alert_text(alert: Alert) -> str:
     """The words an alert carries: summary, labels and textual details."""
     parts = [alert.summary]
     parts.extend(f"{k}={v}" for k, v in sorted(alert.labels.items()))
@@ -151,7 +148,7 @@ def alert_text(alert: AlertInfo) -> str:
 
 
 def classify(
-    alert: AlertInfo, value: Quantity | None, breach: Breach, kn: Knowledge
+    alert: Alert, value: Quantity | None, breach: Breach, kn: Knowledge
 ) -> tuple[str, str]:
     """The alert's impact class and why; the severity table starts from it."""
     text = alert_text(alert)
@@ -177,7 +174,7 @@ def _keyword_class(text: str, names: tuple[str, ...], kn: Knowledge) -> tuple[st
     return None
 
 
-def _anomaly_reason(alert: AlertInfo, text: str, kn: Knowledge) -> str | None:
+def _anomaly_reason(alert: Alert, text: str, kn: Knowledge) -> str | None:
     if found := kn.impact["security_anomaly"].search(text):
         return f'possible attack: alert says "{_excerpt(text, found.start())}"'
     metric = alert.metric or ""
@@ -187,7 +184,7 @@ def _anomaly_reason(alert: AlertInfo, text: str, kn: Knowledge) -> str | None:
 
 
 def _outage_reason(
-    alert: AlertInfo, value: Quantity | None, breach: Breach, text: str, kn: Knowledge
+    alert: Alert, value: Quantity | None, breach: Breach, text: str, kn: Knowledge
 ) -> str | None:
     metric = alert.metric or ""
     if breach.state == "breached" and metric and value is not None:
@@ -207,7 +204,7 @@ def _outage_reason(
     return None
 
 
-def describe_value(alert: AlertInfo, service: str | None = None) -> str:
+def describe_value(alert: Alert, service: str | None = None) -> str:
     """ "error_rate at 12% on control-plane-api (threshold < 1%)" from the alert's own words."""
     value = alert.current_value
     shown = format_number(value) if isinstance(value, int | float) else value
@@ -235,7 +232,7 @@ def age_text(age: timedelta | None) -> str:
     return f"{hours}h ago" if rest == 0 else f"{hours}h{rest}m ago"
 
 
-def _open_related(inp: TriageInput, catalog: dict[str, ServiceInfo]) -> Iterable[AlertInfo]:
+def _open_related(inp: TriageInput, catalog: dict[str, CatalogService]) -> Iterable[Alert]:
     for related in inp.related_alerts:
         if related.status not in OPEN_STATUSES or related.is_test:
             continue
@@ -245,19 +242,14 @@ def _open_related(inp: TriageInput, catalog: dict[str, ServiceInfo]) -> Iterable
         yield related if name is None else _with_service(related, resolve(name, catalog))
 
 
-def _with_service(alert: AlertInfo, service: str) -> AlertInfo:
+def _with_service(alert: Alert, service: str) -> Alert:
     return alert if alert.service == service else replace(alert, service=service)
 
 
 def _recent(
-    items: Iterable[tuple[_T, datetime | None]], now: datetime | None
+    items: Iterable[tuple[_T, datetime]], now: datetime
 ) -> tuple[tuple[_T, timedelta | None], ...]:
-    """Changes up to 24 h old (all of them when the time is unknown), newest first."""
-    kept: list[tuple[_T, timedelta | None, datetime | None]] = []
-    for item, at in items:
-        age = now - at if now is not None and at is not None else None
-        if age is not None and (age < timedelta(0) or age > RECENT):
-            continue
-        kept.append((item, age, at))
-    kept.sort(key=lambda k: k[2].timestamp() if k[2] else float("-inf"), reverse=True)
+    """Changes up to 24 h old, newest first."""
+    kept = [(item, now - at, at) for item, at in items if timedelta(0) <= now - at <= RECENT]
+    kept.sort(key=lambda k: k[2], reverse=True)
     return tuple((item, age) for item, age, _ in kept)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from so1.agents.triage.contract import Impact
 from so1.agents.triage.facts import Facts, alert_text
 from so1.agents.triage.knowledge import Knowledge
 from so1.agents.triage.values import format_number
+from so1.domain.alerts import AlertStatus, SeverityHint
 from so1.domain.severity import SEVERITY_TABLE, Severity
 
 BASE = {
@@ -47,12 +49,6 @@ class Assessment:
     rationale: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Impact:
-    users_affected: int | None
-    services: tuple[str, ...]
-
-
 def estimate_impact(facts: Facts) -> Impact:
     """The alerting service and everything that depends on it; users of the most used one
     (the same people use the services in a chain, so users are not added up)."""
@@ -66,7 +62,7 @@ def non_incident_reason(facts: Facts, kn: Knowledge) -> str | None:
     alert = facts.alert
     if alert.is_test or kn.impact["test_notification"].search(alert_text(alert)):
         return "test notification"
-    if alert.status == "resolved":
+    if alert.status is AlertStatus.RESOLVED:
         return "alert already resolved"
     if facts.breach.state == "within":
         return f"value inside the threshold: {alert.current_value} against {alert.threshold}"
@@ -191,10 +187,11 @@ def non_incident_confidence(facts: Facts, reason: str) -> float:
     if reason == "alert already resolved":
         return 0.9
     value = 0.85 - (0.1 if facts.entry is None else 0.0)
-    return round(value - (0.15 if facts.alert.severity_hint in ("critical", "error") else 0.0), 2)
+    loud = facts.alert.severity_hint in (SeverityHint.CRITICAL, SeverityHint.ERROR)
+    return round(value - (0.15 if loud else 0.0), 2)
 
 
-def _conflict(hint: str | None, severity: Severity) -> tuple[bool, float, str]:
+def _conflict(hint: SeverityHint | None, severity: Severity) -> tuple[bool, float, str]:
     if hint in ("info", "warning") and severity.rank <= 1:
         return True, 0.15, f"the sender said {hint} but the data says {severity.value}"
     if hint == "critical" and severity.rank >= 3:

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from so1.agents.triage.facts import Facts, age_text, alert_text, describe_value
-from so1.agents.triage.inputs import AlertInfo, DeploymentInfo
 from so1.agents.triage.knowledge import Knowledge, Signal
 from so1.agents.triage.values import align_units, format_number, parse_quantity
+from so1.domain.alerts import Alert
+from so1.domain.changes import Deployment
 
 REGION_LABELS = ("region", "zone", "availability_zone", "az", "datacenter", "location")
 FAILED_DEPLOYS = ("failed", "rolled_back", "rollback", "error", "crashed")
@@ -51,14 +52,14 @@ def recency(age: timedelta | None) -> float:
     return 0.7 if age <= timedelta(hours=4) else 0.3
 
 
-def describe_alert(alert: AlertInfo) -> str:
+def describe_alert(alert: Alert) -> str:
     """An alert by what it measured, or by what it says."""
     if alert.metric and alert.current_value is not None:
         return describe_value(alert, alert.service)
     return f'{alert.service} says "{alert.summary or alert.metric or "alerting"}"'
 
 
-def describe_deployment(dep: DeploymentInfo, age: timedelta | None) -> str:
+def describe_deployment(dep: Deployment, age: timedelta | None) -> str:
     """ "deployment v2.14.0 of control-plane-api 4h ago (previous v2.13.2, by ..., commit ...)"."""
     extra = [
         f"previous {dep.previous_version}" if dep.previous_version else "",
@@ -137,7 +138,7 @@ def _flag_change(_signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
     return None
 
 
-def _dependency_alerts(signal: Signal, facts: Facts) -> Iterable[AlertInfo]:
+def _dependency_alerts(signal: Signal, facts: Facts) -> Iterable[Alert]:
     for alert in facts.scoped:
         name = alert.service or ""
         if name == facts.service or name not in facts.dependencies:
@@ -165,7 +166,7 @@ def _dependency_down(signal: Signal, facts: Facts, kn: Knowledge) -> Hit | None:
     return None
 
 
-def is_down(alert: AlertInfo, kn: Knowledge) -> bool:
+def is_down(alert: Alert, kn: Knowledge) -> bool:
     """A related alert that says its service is down (health check failing, outage words)."""
     if alert.metric and kn.health_metric.search(alert.metric):
         value = parse_quantity(alert.current_value, kn.states)
@@ -198,7 +199,7 @@ def _region_alerting(_signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | Non
     return Hit(1.0, f"{len(others)} other services alerting in {where}: {', '.join(others)}")
 
 
-def region_of(alert: AlertInfo) -> str | None:
+def region_of(alert: Alert) -> str | None:
     for key in REGION_LABELS:
         if alert.labels.get(key):
             return alert.labels[key]

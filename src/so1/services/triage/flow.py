@@ -7,15 +7,16 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
+from so1.agents.triage import TRIAGE_AGENT, TriageAgent, TriageReport
 from so1.domain.alerts import Alert, AlertStatus
 from so1.domain.incidents import Incident, TimelineEvent
 from so1.domain.intake import DEFAULT_RULE, CorrelationRule, connected_services
+from so1.domain.plain import plain
 from so1.domain.records import AgentRun, RunStatus
-from so1.domain.severity import Severity
+from so1.domain.triage import Escalation, TriageStatus
 from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.flow import run_and_apply
 from so1.services.incidents.lifecycle import NewIncident, declare
@@ -24,7 +25,7 @@ from so1.services.triage.context import triage_inputs
 
 log = logging.getLogger("so1.triage")
 
-TRIAGE_ACTOR = Actor(name="triage-responder")
+TRIAGE_ACTOR = Actor(name=TRIAGE_AGENT)
 CLAIM_BATCH = 100  # one transaction decides this many; bounded so intake is not held up long
 STALE_CLAIM = timedelta(seconds=60)
 
@@ -45,7 +46,7 @@ class _Batch:
 def process_pending(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
-    agent: Agent,
+    agent: TriageAgent,
     recover_stale: bool = True,
     commander: Agent | None = None,
 ) -> int:
@@ -71,7 +72,7 @@ def process_pending(
 def _process_batch(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
-    agent: Agent,
+    agent: TriageAgent,
     recover_stale: bool,
     commander: Agent | None,
 ) -> int:
@@ -90,7 +91,9 @@ def _process_batch(
     return len(claimed)
 
 
-def _decide(uow: UnitOfWork, agent: Agent, now: datetime, alert: Alert, batch: _Batch) -> None:
+def _decide(
+    uow: UnitOfWork, agent: TriageAgent, now: datetime, alert: Alert, batch: _Batch
+) -> None:
     if alert.status is AlertStatus.SUPPRESSED:
         batch.finished["suppressed"].append(alert.id)
         return
@@ -120,7 +123,7 @@ def _flush(uow: UnitOfWork, now: datetime, batch: _Batch) -> None:
 
 
 def _process_singly(
-    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, commander: Agent | None
+    uow_factory: UnitOfWorkFactory, clock: Clock, agent: TriageAgent, commander: Agent | None
 ) -> int:
     now = clock.now()
     with uow_factory() as uow:
@@ -140,10 +143,10 @@ def _process_singly(
 def process_alert(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
-    agent: Agent,
+    agent: TriageAgent,
     alert_id: str,
     commander: Agent | None = None,
-) -> dict[str, Any] | None:
+) -> TriageReport | None:
     """Correlate or triage one alert in one transaction; returns the triage report if run."""
     now = clock.now()
     with uow_factory() as uow:
@@ -170,19 +173,19 @@ def process_alert(
 
 def _triage(
     uow: UnitOfWork,
-    agent: Agent,
+    agent: TriageAgent,
     alert: Alert,
     now: datetime,
     rule: CorrelationRule,
     commander: Agent | None = None,
-) -> tuple[dict[str, Any], str | None, list[str]] | None:
+) -> tuple[TriageReport, str | None, list[str]] | None:
     """Run the agent and apply its report: (report, incident id, alerts attached) or None."""
     inputs = triage_inputs(uow, alert, now, rule.window)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
-        "triage-responder",
+        TRIAGE_AGENT,
         RunStatus.RUNNING,
-        inputs,
+        plain(asdict(inputs)),
         now,
         TRIAGE_ACTOR.name,
     )
@@ -194,10 +197,11 @@ def _triage(
         uow.alerts.finish_triage(alert.id, "failed", run.id)
         return None
     state, incident_id, attached = apply_report(uow, now, alert, report, rule, commander)
-    report = {**report, "incident_id": incident_id}
+    report = report.for_incident(incident_id)
+    output = report.as_json()
     uow.agent_runs.add(
         replace(
-            run, status=RunStatus.COMPLETED, output=report, finished_at=now, incident_id=incident_id
+            run, status=RunStatus.COMPLETED, output=output, finished_at=now, incident_id=incident_id
         )
     )
     uow.alerts.finish_triage(alert.id, state, run.id)
@@ -208,17 +212,17 @@ def apply_report(
     uow: UnitOfWork,
     now: datetime,
     alert: Alert,
-    report: dict[str, Any],
+    report: TriageReport,
     rule: CorrelationRule,
     commander: Agent | None = None,
 ) -> tuple[str, str | None, list[str]]:
     """Act on the triage decision: an incident (SEV0-3), a ticket (SEV4), or close.
     Returns the alert's triage state, the incident opened and the alerts attached to it."""
-    if report.get("classification") != "incident" or report.get("severity") is None:
-        reason = "; ".join(report.get("rationale", [])) or "triage: not an incident"
+    if not report.is_incident:
+        reason = "; ".join(report.rationale) or "triage: not an incident"
         uow.alerts.close(alert.id, now, reason[:1000])
         return "closed", None, []
-    if report.get("escalation") == "ticket":
+    if report.escalation is Escalation.TICKET:
         uow.action_items.add_ticket(alert.id, f"SEV4: {alert.summary}"[:500], "low", now)
         return "ticket", None, []
     incident = _declare_from(uow, now, alert, report)
@@ -227,23 +231,27 @@ def apply_report(
     related = [a for a in nearby if a.incident_id is None and a.status.is_open and a.id != alert.id]
     join_incident(uow, now, [alert, *related], incident.id, rule, announce=False)
     if commander is not None:  # runbook Phase 2 follows at once: war room, commander, comms
-        run_and_apply(uow, now, TRIAGE_ACTOR, commander, incident, {"triage_report": report})
+        triage_report = report.for_incident(incident.id).as_json()
+        run_and_apply(uow, now, TRIAGE_ACTOR, commander, incident, {"triage_report": triage_report})
     return "incident", incident.id, [a.id for a in related]
 
 
-def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: dict[str, Any]) -> Incident:
-    severity = Severity(report["severity"])
-    hypotheses = report.get("hypotheses") or []
-    top = hypotheses[0]["cause"] if hypotheses else "unknown"
-    summary = f"Triage: {severity}, confidence {report.get('confidence')}, likely {top}"
-    if report.get("status") == "investigation_required":
+def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: TriageReport) -> Incident:
+    assert report.severity is not None  # apply_report declares incidents only
+    summary = (
+        f"Triage: {report.severity}, confidence {report.confidence}, likely {report.top_cause}"
+    )
+    if report.status is TriageStatus.INVESTIGATION_REQUIRED:
         summary += " (investigation required: confidence below 70%)"
     new = NewIncident(
         title=alert.summary[:300],
-        severity=severity,
+        severity=report.severity,
         service=alert.service,
         summary=summary,
-        impact=dict(report.get("impact") or {}),
+        impact={
+            "users_affected": report.impact.users_affected,
+            "services": list(report.impact.services),
+        },
     )
     incident = declare(uow, TRIAGE_ACTOR, now, new, min(alert.first_seen_at, now))
     uow.timeline.add(
@@ -253,7 +261,7 @@ def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: dict[str
             "triage.report",
             TRIAGE_ACTOR.name,
             summary,
-            {**report, "incident_id": incident.id},
+            report.for_incident(incident.id).as_json(),
         )
     )
     return incident

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
 from so1 import __version__
+from so1.agents.triage import TRIAGE_AGENT
+from so1.bootstrap import Container
 from so1.domain.records import AgentRun
 from so1.entrypoints.api.deps import Admin, ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import AuditOut, HealthOut, OrchestrateIn, RunOut
+from so1.entrypoints.api.triage_schemas import triage_request
+from so1.errors import UnknownAgent
 from so1.services import orchestration
 from so1.services.access import keys as access
+from so1.services.declaration.flow import COMMANDER_AGENT
+from so1.services.incidents.recording import Actor
 from so1.services.mitigation.runs import decide_approval
+from so1.services.triage import requests as triage_requests
 
 router = APIRouter()
 
@@ -37,17 +44,34 @@ def _run_out(run: AgentRun) -> RunOut:
 
 @router.post("/v1/orchestrate", response_model=RunOut, tags=["agents"])
 def orchestrate(body: OrchestrateIn, container: ContainerDep, actor: Writer) -> RunOut:
-    run = orchestration.orchestrate(
+    if body.agent not in container.agent_names:
+        raise UnknownAgent(body.agent, container.agent_names)
+    if body.agent == TRIAGE_AGENT:
+        run = _triage(container, actor, body.inputs)
+    else:
+        run = orchestration.orchestrate(
+            container.uow,
+            container.clock,
+            actor,
+            container.agents,
+            body.agent,
+            body.inputs,
+            deployer=lambda: container.deployer,
+        )
+    container.wake_worker()  # a declaration queues messages and pages
+    return _run_out(run)
+
+
+def _triage(container: Container, actor: Actor, inputs: dict[str, Any]) -> AgentRun:
+    """The seed's inputs validated here, once; the alert is taken in, triaged and applied."""
+    return triage_requests.triage_request(
         container.uow,
         container.clock,
         actor,
-        container.agents,
-        body.agent,
-        body.inputs,
-        deployer=lambda: container.deployer,
+        container.triage_agent,
+        triage_request(inputs),
+        container.agents.get(COMMANDER_AGENT),
     )
-    container.wake_worker()  # a declaration queues messages and pages
-    return _run_out(run)
 
 
 @router.post("/v1/orchestrate/runs/{run_id}/approve", response_model=RunOut, tags=["agents"])
