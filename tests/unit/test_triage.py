@@ -14,7 +14,6 @@ from so1.agents.triage import TriageAgent
 from so1.agents.triage.agent import TriageResponder, escalation_for
 from so1.agents.triage.facts import resolve, walk
 from so1.agents.triage.knowledge import knowledge, parse_knowledge
-from so1.agents.triage.values import Quantity, compare, parse_quantity
 from so1.domain.catalog import CatalogService, Tier
 from so1.domain.severity import Severity
 from so1.domain.triage import CAUSES
@@ -236,7 +235,7 @@ def test_health_endpoint_down_is_at_least_sev1(metric: str, value: Any) -> None:
         {"metric": "error_rate", "current_value": "12%", "threshold": "< 1%", "status": "resolved"},
         {"metric": "error_rate", "current_value": "0.4%", "threshold": "< 1%"},
         {"metric": "availability", "current_value": "99.95%", "threshold": ">= 99.9%"},
-        {"metric": "cpu_utilization", "current_value": 0.62, "threshold": "> 0.9"},
+        {"metric": "cpu_utilization", "current_value": 0.62, "threshold": "< 0.9"},
     ],
 )
 def test_nothing_to_act_on_is_closed(data: dict[str, Any]) -> None:
@@ -268,61 +267,6 @@ def test_cosmetic_issue_is_a_sev4_ticket() -> None:
 )
 def test_escalation_follows_the_runbook(severity: str, escalation: str) -> None:
     assert escalation_for(Severity(severity)) == escalation
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("12%", Quantity(12.0, "%")),
-        ("< 1%", Quantity(1.0, "%", "<")),
-        ("500ms", Quantity(500.0, "ms")),
-        (">= 0.9", Quantity(0.9, "", ">=")),
-        ("2s", Quantity(2000.0, "ms")),
-        ("1.5 min", Quantity(90000.0, "ms")),
-        ("up == 1", Quantity(1.0, "", "==")),
-        ("p99 < 500ms", Quantity(500.0, "ms", "<")),
-        ("5,000", Quantity(5000.0)),
-        ("1.2k", Quantity(1200.0)),
-        ("3.8GB", Quantity(3.8 * 1024**3, "B")),
-        ("480 req/s", Quantity(480.0, "/s")),
-        (42, Quantity(42.0)),
-        (0.62, Quantity(0.62)),
-        (True, Quantity(1.0)),
-        ("down", Quantity(0.0)),
-        ("healthy", Quantity(1.0)),
-        ("N/A", None),
-        ("", None),
-        (None, None),
-        ("twelve", None),
-    ],
-)
-def test_value_parsing(raw: object, expected: Quantity | None) -> None:
-    assert parse_quantity(raw, knowledge().states) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "threshold", "higher_is_worse", "state", "ratio"),
-    [
-        ("12%", "< 1%", True, "breached", 12.0),
-        ("0.4%", "< 1%", True, "within", 0.4),
-        ("12%", "< 1%", None, "breached", 12.0),
-        ("1%", "< 1%", None, "breached", 1.0),
-        ("2s", "< 500ms", True, "breached", 4.0),
-        ("8", "< 1%", True, "breached", 8.0),
-        ("99.0%", ">= 99.9%", False, "breached", 10.0),
-        ("99.95%", ">= 99.9%", False, "within", 0.5),
-        ("0.62", "> 0.9", True, "within", None),
-        ("0", "== 1", None, "breached", None),
-        ("12%", "500ms", True, "unknown", None),
-    ],
-)
-def test_compare_against_threshold(
-    value: str, threshold: str, higher_is_worse: bool | None, state: str, ratio: float | None
-) -> None:
-    result = compare(parse_quantity(value), parse_quantity(threshold), higher_is_worse)
-    assert result.state == state
-    if ratio is not None:
-        assert result.ratio == pytest.approx(ratio)
 
 
 def test_service_names_resolve_with_an_organisation_prefix_only() -> None:

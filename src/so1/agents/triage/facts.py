@@ -13,14 +13,21 @@ from typing import TypeVar
 
 from so1.agents.triage.contract import TriageInput
 from so1.agents.triage.knowledge import Knowledge
-from so1.agents.triage.values import Breach, Quantity, compare, format_number, parse_quantity
+from so1.agents.triage.thresholds import Breach, Direction, compare
+from so1.agents.triage.values import (
+    Quantity,
+    Threshold,
+    format_number,
+    parse_quantity,
+    parse_threshold,
+)
 from so1.domain.alerts import Alert, AlertStatus
 from so1.domain.catalog import CatalogService
 from so1.domain.changes import Deployment, FlagChange
 
 RECENT = timedelta(hours=24)
 OPEN_STATUSES = (AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED)
-HEALTHY = Quantity(1.0, "", ">=")
+HEALTHY = Threshold(">=", Quantity(1.0), text="up (a health check with no threshold)")
 _T = TypeVar("_T")
 CLASS_WORDS = {
     "security_breach": "security breach",
@@ -37,7 +44,7 @@ class Facts:
     entry: CatalogService | None
     catalog: dict[str, CatalogService]
     value: Quantity | None
-    threshold: Quantity | None
+    threshold: Threshold | None
     breach: Breach
     impact_class: str  # see triage_severity.BASE
     impact_reason: str
@@ -55,11 +62,11 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
     catalog = {s.name: s for s in inp.services}
     service = resolve(inp.alert.service or "", catalog)
     value = parse_quantity(inp.alert.current_value, kn.states)
-    threshold = parse_quantity(inp.alert.threshold, kn.states)
+    threshold = parse_threshold(inp.alert.threshold, kn.states)
     metric = inp.alert.metric or ""
     if threshold is None and metric and kn.health_metric.search(metric):
         threshold = HEALTHY
-    breach = compare(value, threshold, higher_is_worse(metric, kn))
+    breach = compare(value, threshold, metric_direction(metric, kn))
     related = tuple(_open_related(inp, catalog))
     dependencies = walk(service, catalog, upstream=True)
     impact_class, reason = classify(inp.alert, value, breach, kn)
@@ -130,13 +137,16 @@ def _neighbours(name: str, catalog: dict[str, CatalogService], *, upstream: bool
     return (s.name for s in catalog.values() if name in s.dependencies)
 
 
-def higher_is_worse(metric: str, kn: Knowledge) -> bool | None:
-    """Which side of the threshold is bad for this metric; None when the metric is unknown."""
+def metric_direction(metric: str, kn: Knowledge) -> Direction | None:
+    """Which side of a limit is bad for this metric, by its name; None when the name does not
+    say. Used only for a threshold written without an operator."""
     if not metric:
         return None
-    if kn.lower_is_worse.search(metric) or kn.health_metric.search(metric):
-        return False
-    return True if kn.higher_is_worse.search(metric) else None
+    if found := kn.lower_is_worse.search(metric) or kn.health_metric.search(metric):
+        return Direction(False, f'the metric name "{metric}" says so ("{found.group(0)}")')
+    if found := kn.higher_is_worse.search(metric):
+        return Direction(True, f'the metric name "{metric}" says so ("{found.group(0)}")')
+    return None
 
 
 def alert_text(alert: Alert) -> str:
