@@ -5,15 +5,17 @@ Pure and deterministic: the same inputs give the same report. Time comes from
 (``contract.TriageReport``) has DESIGN §3's fields plus ``rationale``, the reasons behind
 severity and confidence.
 
-Helpers: ``values`` (parsing "12%", "< 1%", "500ms"), ``facts`` (catalog graph, impact class),
-``signals`` and ``hypotheses`` (cause ranking from the knowledge base), ``severity`` (severity,
-impact, confidence).
+Helpers: ``values`` and ``thresholds`` (parsing "12%", "< 1%", "500ms" and reading a value
+against its threshold), ``text`` (the alert's words from every field), ``facts`` (catalog
+graph), ``impact`` (the impact class), ``signals`` and ``hypotheses`` (cause ranking from the
+knowledge base), ``severity`` (the table and the moves) and ``confidence``.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from so1.agents.triage.confidence import confidence, non_incident_confidence
 from so1.agents.triage.contract import (
     TRIAGE_AGENT,
     Hypothesis,
@@ -24,13 +26,7 @@ from so1.agents.triage.contract import (
 from so1.agents.triage.facts import Facts, gather
 from so1.agents.triage.hypotheses import rank
 from so1.agents.triage.knowledge import Knowledge, knowledge
-from so1.agents.triage.severity import (
-    assess,
-    confidence,
-    estimate_impact,
-    non_incident_confidence,
-    non_incident_reason,
-)
+from so1.agents.triage.severity import assess, estimate_impact, non_incident_reason
 from so1.domain.severity import Severity
 from so1.domain.triage import Classification, Escalation, SimilarIncident, TriageStatus
 
@@ -67,7 +63,7 @@ class TriageResponder:
             escalation=escalation_for(result.severity),
             status=status_for(score),
             incident_id=inputs.incident_id,
-            rationale=(*result.rationale, *doubts),
+            rationale=(*result.rationale, *readings(facts), *doubts),
         )
         return with_similar(report, inputs.similar_incidents)
 
@@ -118,5 +114,11 @@ def _non_incident(
         escalation=Escalation.CLOSE,
         status=status_for(score),
         incident_id=incident_id,
-        rationale=(f"non-incident: {reason}; close the alert and monitor",),
+        rationale=(f"non-incident: {reason}; close the alert and monitor", *readings(facts)),
     )
+
+
+def readings(facts: Facts) -> tuple[str, ...]:
+    """How the threshold was read, and what of the alert's text was cut."""
+    threshold = (f"threshold: {facts.breach.reading}",) if facts.breach.reading else ()
+    return (*threshold, *(f"text cut: {c}" for c in facts.text.cut))

@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from so1.agents.triage.contract import TriageInput
+from so1.agents.triage.impact import ImpactClass, classify
 from so1.agents.triage.knowledge import Knowledge
+from so1.agents.triage.text import RELATED_TOTAL, AlertText, alert_text
 from so1.agents.triage.thresholds import Breach, Direction, compare
 from so1.agents.triage.values import (
     Quantity,
     Threshold,
-    format_number,
     parse_quantity,
     parse_threshold,
 )
@@ -29,12 +30,6 @@ RECENT = timedelta(hours=24)
 OPEN_STATUSES = (AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED)
 HEALTHY = Threshold(">=", Quantity(1.0), text="up (a health check with no threshold)")
 _T = TypeVar("_T")
-CLASS_WORDS = {
-    "security_breach": "security breach",
-    "data_loss": "data loss",
-    "monitoring_gap": "visibility lost",
-    "cosmetic": "cosmetic issue",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +41,10 @@ class Facts:
     value: Quantity | None
     threshold: Threshold | None
     breach: Breach
-    impact_class: str  # see triage_severity.BASE
-    impact_reason: str
+    text: AlertText  # the alert's words, from every field, capped
+    impact: ImpactClass  # the severity table's starting point
     related: tuple[Alert, ...]  # open related alerts (service names resolved)
+    related_texts: dict[str, str]  # their words, by alert id
     scoped: tuple[Alert, ...]  # ... on the service itself or one of its dependencies
     dependencies: tuple[str, ...]  # transitive, nearest first
     dependents: tuple[str, ...]  # transitive, nearest first
@@ -69,7 +65,7 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
     breach = compare(value, threshold, metric_direction(metric, kn))
     related = tuple(_open_related(inp, catalog))
     dependencies = walk(service, catalog, upstream=True)
-    impact_class, reason = classify(inp.alert, value, breach, kn)
+    text = alert_text(inp.alert)
     return Facts(
         alert=inp.alert,
         service=service,
@@ -78,9 +74,10 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
         value=value,
         threshold=threshold,
         breach=breach,
-        impact_class=impact_class,
-        impact_reason=reason,
+        text=text,
+        impact=classify(inp.alert, value, breach, text, kn),
         related=related,
+        related_texts={a.id: alert_text(a, RELATED_TOTAL).joined for a in related},
         scoped=tuple(a for a in related if a.service in (service, *dependencies)),
         dependencies=dependencies,
         dependents=walk(service, catalog, upstream=False),
@@ -147,86 +144,6 @@ def metric_direction(metric: str, kn: Knowledge) -> Direction | None:
     if found := kn.higher_is_worse.search(metric):
         return Direction(True, f'the metric name "{metric}" says so ("{found.group(0)}")')
     return None
-
-
-def alert_text(alert: Alert) -> str:
-    """The words an alert carries: summary, labels and textual details."""
-    parts = [alert.summary]
-    parts.extend(f"{k}={v}" for k, v in sorted(alert.labels.items()))
-    parts.extend(f"{k}={v}" for k, v in sorted(alert.details.items()) if isinstance(v, str))
-    return " | ".join(p for p in parts if p)
-
-
-def classify(
-    alert: Alert, value: Quantity | None, breach: Breach, kn: Knowledge
-) -> tuple[str, str]:
-    """The alert's impact class and why; the severity table starts from it."""
-    text = alert_text(alert)
-    if found := _keyword_class(text, ("security_breach", "data_loss"), kn):
-        return found
-    if reason := _outage_reason(alert, value, breach, text, kn):
-        return "outage", reason
-    if reason := _anomaly_reason(alert, text, kn):
-        return "security_anomaly", reason
-    if breach.state != "breached" and (
-        found := _keyword_class(text, ("monitoring_gap", "cosmetic"), kn)
-    ):
-        return found
-    if breach.state == "breached":
-        return "degraded", f"{describe_value(alert)} is past its threshold; no sign of an outage"
-    return "degraded", "no sign of an outage or of a cosmetic-only issue; treated as degraded"
-
-
-def _keyword_class(text: str, names: tuple[str, ...], kn: Knowledge) -> tuple[str, str] | None:
-    for name in names:
-        if found := kn.impact[name].search(text):
-            return name, f'{CLASS_WORDS[name]}: alert says "{_excerpt(text, found.start())}"'
-    return None
-
-
-def _anomaly_reason(alert: Alert, text: str, kn: Knowledge) -> str | None:
-    if found := kn.impact["security_anomaly"].search(text):
-        return f'possible attack: alert says "{_excerpt(text, found.start())}"'
-    metric = alert.metric or ""
-    if metric and kn.impact["security_anomaly_metrics"].search(metric):
-        return f"possible attack: {describe_value(alert)}"
-    return None
-
-
-def _outage_reason(
-    alert: Alert, value: Quantity | None, breach: Breach, text: str, kn: Knowledge
-) -> str | None:
-    metric = alert.metric or ""
-    if breach.state == "breached" and metric and value is not None:
-        shown = describe_value(alert)
-        if kn.health_metric.search(metric):
-            return f"health endpoint down: {shown}"
-        if value.unit == "%" and kn.error_metric.search(metric):
-            if value.value >= kn.outage_error_percent:
-                return f"nearly all requests fail: {shown}"
-        elif value.unit == "%" and kn.success_metric.search(metric):
-            if value.value <= kn.outage_success_percent:
-                return f"nearly all requests fail: {shown}"
-        elif value.value == 0 and kn.throughput_metric.search(metric):
-            return f"nothing is getting through: {shown}"
-    if found := kn.impact["outage"].search(text):
-        return f'service unavailable: alert says "{_excerpt(text, found.start())}"'
-    return None
-
-
-def describe_value(alert: Alert, service: str | None = None) -> str:
-    """ "error_rate at 12% on control-plane-api (threshold < 1%)" from the alert's own words."""
-    value = alert.current_value
-    shown = format_number(value) if isinstance(value, int | float) else value
-    text = f"{alert.metric or 'value'} at {shown}" if shown is not None else alert.metric or ""
-    text = f"{text} on {service}" if service else text
-    return f"{text} (threshold {alert.threshold})" if alert.threshold else text
-
-
-def _excerpt(text: str, start: int, width: int = 90) -> str:
-    begin = max(0, text.rfind(" | ", 0, start) + 3) if " | " in text[:start] else 0
-    piece = text[begin : begin + width]
-    return piece if len(text) <= begin + width else piece.rstrip() + "..."
 
 
 def age_text(age: timedelta | None) -> str:

@@ -10,7 +10,8 @@ import math
 import string
 
 from so1.agents.triage.contract import Hypothesis
-from so1.agents.triage.facts import Facts, age_text, describe_value
+from so1.agents.triage.facts import Facts, age_text
+from so1.agents.triage.impact import describe_value
 from so1.agents.triage.knowledge import CauseSpec, Knowledge
 from so1.agents.triage.signals import evaluate, region_of
 from so1.agents.triage.values import format_number

@@ -41,11 +41,14 @@ IMPACT_CLASSES = (
     "test_notification",
     "security_breach",
     "data_loss",
+    "complete_outage",
     "outage",
     "monitoring_gap",
     "security_anomaly",
     "security_anomaly_metrics",
     "cosmetic",
+    "workaround",
+    "functional",
 )
 
 
@@ -84,9 +87,14 @@ class Knowledge:
     outage_error_percent: float
     outage_success_percent: float
     states: dict[str, float]
-    impact: dict[str, re.Pattern[str]]
+    impact: dict[str, re.Pattern[str]]  # by IMPACT_CLASSES name
     database_service: re.Pattern[str]
     causes: tuple[CauseSpec, ...]
+
+    @property
+    def functional(self) -> re.Pattern[str]:
+        """Words that say something does not work (a cosmetic alert has none of them)."""
+        return self.impact["functional"]
 
 
 @functools.cache

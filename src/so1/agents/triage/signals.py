@@ -10,7 +10,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from so1.agents.triage.facts import Facts, age_text, alert_text, describe_value
+from so1.agents.triage.facts import Facts, age_text
+from so1.agents.triage.impact import describe_value, first_phrase
 from so1.agents.triage.knowledge import Knowledge, Signal
 from so1.agents.triage.values import align_units, format_number, parse_quantity
 from so1.domain.alerts import Alert
@@ -93,13 +94,26 @@ def _related_metric(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
 
 
 def _text(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
-    text = alert_text(facts.alert)
-    return Hit(1.0, f'alert says "{_clip(text)}"') if _matches(signal, text) else None
+    """The alert's words match; a phrase a negation cancels ("no memory leak") does not count,
+    except for a signal against its cause (negative weight), whose phrase is a denial."""
+    if signal.pattern is None:
+        return None
+    text = facts.text
+    if signal.weight < 0:
+        found = signal.pattern.search(text.joined)
+    else:
+        found = first_phrase(signal.pattern, text)
+    if found is None:
+        return None
+    quoted = text.quote(found.start(), found.end())
+    if signal.weight < 0:
+        return Hit(1.0, f'the alert rules it out: "{quoted}"')
+    return Hit(1.0, f'alert says "{quoted}"')
 
 
 def _related_text(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
     for alert in facts.scoped:
-        text = alert_text(alert)
+        text = facts.related_texts.get(alert.id, "")
         if _matches(signal, text):
             return Hit(1.0, f'{alert.service} alert {alert.id} says "{_clip(text)}"')
     return None
@@ -161,18 +175,18 @@ def _dependency_alerting(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | 
 
 def _dependency_down(signal: Signal, facts: Facts, kn: Knowledge) -> Hit | None:
     for alert in _dependency_alerts(signal, facts):
-        if is_down(alert, kn):
+        if is_down(alert, facts.related_texts.get(alert.id, ""), kn):
             return Hit(1.0, f"dependency {alert.service} is down (alert {alert.id})")
     return None
 
 
-def is_down(alert: Alert, kn: Knowledge) -> bool:
+def is_down(alert: Alert, text: str, kn: Knowledge) -> bool:
     """A related alert that says its service is down (health check failing, outage words)."""
     if alert.metric and kn.health_metric.search(alert.metric):
         value = parse_quantity(alert.current_value, kn.states)
         if value is not None and value.value == 0:
             return True
-    return bool(kn.impact["outage"].search(alert_text(alert)))
+    return bool(kn.impact["outage"].search(text))
 
 
 def _services_alerting(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
@@ -207,7 +221,7 @@ def region_of(alert: Alert) -> str | None:
 
 
 def _impact(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
-    return Hit(1.0, facts.impact_reason) if facts.impact_class in signal.kinds else None
+    return Hit(1.0, facts.impact.reason) if facts.impact.name in signal.kinds else None
 
 
 def _gradual(signal: Signal, facts: Facts, kn: Knowledge) -> Hit | None:

@@ -1,0 +1,146 @@
+"""The alert's impact class, in the order of the runbook's severity table: the table's own
+words decide it, and a crossed threshold only says "degraded" when nothing says more.
+
+1. ``security_breach`` and ``data_loss`` (SEV0): the alert's text says so;
+2. ``complete_outage`` (SEV0): the text says everything or everyone is down;
+3. ``outage`` (SEV1, "major feature down"): a health check down, nearly all requests failing,
+   nothing getting through, or outage words;
+4. ``security_anomaly`` (SEV1-3): signs of an attack that is not (yet) a breach;
+5. ``cosmetic`` (SEV4): cosmetic words and no words of something not working;
+6. ``workaround`` (SEV3): a workaround, or a minor issue that still gets the work done;
+7. ``monitoring_gap`` (SEV2-3): the monitor lost its data, the value is not past the limit;
+8. ``degraded`` (SEV2): the rest.
+
+A phrase counts only when no negation ("no", "not", "without", ...) stands just before it in
+the same clause: "no data loss" is not data loss, "no workaround" is not a workaround.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from so1.agents.triage.knowledge import Knowledge
+from so1.agents.triage.text import AlertText
+from so1.agents.triage.thresholds import Breach
+from so1.agents.triage.values import Quantity
+from so1.domain.alerts import Alert
+
+NEGATION = re.compile(
+    r"\b(?:no|not|never|without|none|nothing|zero|isn't|aren't|wasn't|weren't|"
+    r"doesn't|didn't|ruled out)\b[^.;:,|!?]*$",
+    re.IGNORECASE,
+)
+CLAUSE_END = re.compile(r"[.;:,|!?\n]|\bbut\b", re.IGNORECASE)
+LOOKBACK = 40  # characters before a phrase searched for a negation
+WORDS = {
+    "security_breach": "security breach",
+    "data_loss": "data loss or corruption",
+    "complete_outage": "complete outage",
+    "outage": "service unavailable",
+    "security_anomaly": "possible attack",
+    "cosmetic": "cosmetic issue",
+    "workaround": "minor issue or workaround available",
+    "monitoring_gap": "visibility lost",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ImpactClass:
+    name: str  # see severity.CLASSES
+    reason: str  # the phrase or fact that set it
+    health_down: bool = False  # the runbook's "health endpoints down": SEV1 minimum
+
+
+def first_phrase(pattern: re.Pattern[str], text: AlertText) -> re.Match[str] | None:
+    """The first match of ``pattern`` in the alert's text that no negation cancels."""
+    for found in pattern.finditer(text.joined):
+        if not negated(text.joined, found.start()):
+            return found
+    return None
+
+
+def negated(text: str, start: int) -> bool:
+    """Whether a negation stands before ``start`` in the same clause (within 40 characters)."""
+    window = text[max(0, start - LOOKBACK) : start]
+    ends = list(CLAUSE_END.finditer(window))
+    clause = window[ends[-1].end() :] if ends else window
+    return NEGATION.search(clause) is not None
+
+
+def classify(
+    alert: Alert, value: Quantity | None, breach: Breach, text: AlertText, kn: Knowledge
+) -> ImpactClass:
+    """The alert's impact class and why; the severity table starts from it."""
+    checks: tuple[Callable[[], ImpactClass | None], ...] = (
+        lambda: said("security_breach", text, kn),
+        lambda: said("data_loss", text, kn),
+        lambda: said("complete_outage", text, kn),
+        lambda: _outage(alert, value, breach, text, kn),
+        lambda: _anomaly(alert, text, kn),
+        lambda: _cosmetic(text, kn),
+        lambda: said("workaround", text, kn),
+        lambda: said("monitoring_gap", text, kn) if breach.state != "breached" else None,
+    )
+    for check in checks:
+        if found := check():
+            return found
+    if breach.state == "breached":
+        reason = f"{describe_value(alert)} is past its threshold; no sign of an outage"
+        return ImpactClass("degraded", reason)
+    return ImpactClass("degraded", "no words of an outage, a workaround or a cosmetic issue")
+
+
+def _cosmetic(text: AlertText, kn: Knowledge) -> ImpactClass | None:
+    """Cosmetic words, and none that say something does not work."""
+    found = said("cosmetic", text, kn)
+    return found if found and not first_phrase(kn.functional, text) else None
+
+
+def said(name: str, text: AlertText, kn: Knowledge) -> ImpactClass | None:
+    found = first_phrase(kn.impact[name], text)
+    if found is None:
+        return None
+    quoted = text.quote(found.start(), found.end())
+    return ImpactClass(name, f'{WORDS[name]}: the alert says "{quoted}"')
+
+
+def _anomaly(alert: Alert, text: AlertText, kn: Knowledge) -> ImpactClass | None:
+    if found := said("security_anomaly", text, kn):
+        return found
+    metric = alert.metric or ""
+    if metric and kn.impact["security_anomaly_metrics"].search(metric):
+        return ImpactClass("security_anomaly", f"possible attack: {describe_value(alert)}")
+    return None
+
+
+def _outage(
+    alert: Alert, value: Quantity | None, breach: Breach, text: AlertText, kn: Knowledge
+) -> ImpactClass | None:
+    metric = alert.metric or ""
+    if breach.state == "breached" and metric and value is not None:
+        shown = describe_value(alert)
+        if kn.health_metric.search(metric):
+            return ImpactClass("outage", f"health endpoint down: {shown}", health_down=True)
+        if reason := _failing(metric, value, kn):
+            return ImpactClass("outage", f"{reason}: {shown}")
+    return said("outage", text, kn)
+
+
+def _failing(metric: str, value: Quantity, kn: Knowledge) -> str | None:
+    if value.unit == "%" and kn.error_metric.search(metric):
+        return "nearly all requests fail" if value.value >= kn.outage_error_percent else None
+    if value.unit == "%" and kn.success_metric.search(metric):
+        return "nearly all requests fail" if value.value <= kn.outage_success_percent else None
+    if value.value == 0 and kn.throughput_metric.search(metric):
+        return "nothing is getting through"
+    return None
+
+
+def describe_value(alert: Alert, service: str | None = None) -> str:
+    """ "error_rate at 12% on control-plane-api (threshold < 1%)" from the alert's own words."""
+    value = alert.current_value
+    text = f"{alert.metric or 'value'} at {value}" if value is not None else alert.metric or ""
+    text = f"{text} on {service}" if service else text
+    return f"{text} (threshold {alert.threshold})" if alert.threshold else text
