@@ -140,9 +140,11 @@ def metric_direction(metric: str, kn: Knowledge) -> Direction | None:
     if not metric:
         return None
     if found := kn.lower_is_worse.search(metric) or kn.health_metric.search(metric):
-        return Direction(False, f'the metric name "{metric}" says so ("{found.group(0)}")')
+        said = metric[found.start() : found.end()]
+        return Direction(False, f'the metric name "{metric}" says so ("{said}")')
     if found := kn.higher_is_worse.search(metric):
-        return Direction(True, f'the metric name "{metric}" says so ("{found.group(0)}")')
+        said = metric[found.start() : found.end()]
+        return Direction(True, f'the metric name "{metric}" says so ("{said}")')
     return None
 
 

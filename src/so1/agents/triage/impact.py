@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from so1.agents.triage.knowledge import Knowledge
+from so1.agents.triage.knowledge import Knowledge, Match, Pattern
 from so1.agents.triage.text import AlertText
 from so1.agents.triage.thresholds import Breach
 from so1.agents.triage.values import Quantity
@@ -53,7 +53,7 @@ class ImpactClass:
     health_down: bool = False  # the runbook's "health endpoints down": SEV1 minimum
 
 
-def first_phrase(pattern: re.Pattern[str], text: AlertText) -> re.Match[str] | None:
+def first_phrase(pattern: Pattern, text: AlertText) -> Match | None:
     """The first match of ``pattern`` in the alert's text that no negation cancels."""
     for found in pattern.finditer(text.joined):
         if not negated(text.joined, found.start()):
