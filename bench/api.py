@@ -41,6 +41,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from so1.adapters.db import migrate
+from so1.agents.triage import TriageAgent
 from so1.bootstrap import build_container
 from so1.config import Settings
 from so1.domain.access import Scope
@@ -66,12 +67,16 @@ def noop() -> dict[str, str]:
 
 
 def serve(
-    agents: Mapping[str, Agent] | None = None, setup: Callable[[FastAPI], None] | None = None
+    agents: Mapping[str, Agent] | None = None,
+    setup: Callable[[FastAPI], None] | None = None,
+    triage: TriageAgent | None = None,
 ) -> None:
     """The server side: real app + baseline route(s); prints port and admin key, then runs."""
     if "BENCH_SWITCH" in os.environ:
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
-    container = build_container(Settings(database_url=os.environ[URL_ENV]), agents=agents)
+    container = build_container(
+        Settings(database_url=os.environ[URL_ENV]), agents=agents, triage=triage
+    )
     migrate.upgrade(container.engine)
     app = create_app(container)
     app.add_api_route("/bench/noop", noop, methods=["GET"])
@@ -86,7 +91,7 @@ def serve(
     if workers > 1:  # like `so1 serve --workers N`: processes sharing one listening socket
         container.close()
         sock.listen(2048)
-        _serve_forked(workers, sock, issued.token, agents, setup)
+        _serve_forked(workers, sock, issued.token, agents, setup, triage)
         return
     print(json.dumps({"port": sock.getsockname()[1], "key": issued.token}), flush=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False, server_header=False)
@@ -99,13 +104,16 @@ def _serve_forked(
     token: str,
     agents: Mapping[str, Agent] | None,
     setup: Callable[[FastAPI], None] | None,
+    triage: TriageAgent | None,
 ) -> None:
     """Fork `workers` children, each with its own container (engine, writer, triage worker)."""
     children = []
     for _ in range(workers):
         pid = os.fork()
         if pid == 0:
-            container = build_container(Settings(database_url=os.environ[URL_ENV]), agents=agents)
+            container = build_container(
+                Settings(database_url=os.environ[URL_ENV]), agents=agents, triage=triage
+            )
             app = create_app(container)
             app.add_api_route("/bench/noop", noop, methods=["GET"])
             if setup is not None:

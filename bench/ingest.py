@@ -17,7 +17,6 @@ prefill then a again. Prints a table per backend; writes bench/results/ingest-<t
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import platform
@@ -25,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,8 +34,11 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, create_engine, text
 
-from so1.agents.registry import default_agents
-from so1.ports import Agent
+from so1.agents.registry import default_triage_agent
+from so1.agents.triage import TriageAgent, TriageInput, TriageReport
+from so1.agents.triage.contract import Hypothesis, Impact
+from so1.domain.severity import Severity
+from so1.domain.triage import Classification, Escalation, TriageStatus
 
 if not __package__:  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -46,11 +47,17 @@ from bench import _load, api
 TRIAGE = "triage-responder"
 ALERTS = "/v1/alerts"
 STAND_IN_ENV = "BENCH_STAND_IN"
-STAND_IN_REPORT: dict[str, Any] = {  # what apply_report needs to declare a SEV2 incident
-    **{"severity": "SEV2", "confidence": 0.9, "classification": "incident", "status": "triaged"},
-    **{"impact": {"users_affected": "some"}, "escalation": "page", "rationale": ["stand-in"]},
-    "hypotheses": [{"cause": "bench stand-in", "confidence": 0.9}],
-}
+STAND_IN_REPORT = TriageReport(  # what apply_report needs to declare a SEV2 incident
+    severity=Severity.SEV2,
+    confidence=0.9,
+    classification=Classification.INCIDENT,
+    impact=Impact(None, ()),
+    hypotheses=(Hypothesis("unknown", 0.9, ("bench stand-in",), ()),),
+    escalation=Escalation.STANDARD,
+    status=TriageStatus.COMPLETED,
+    incident_id=None,
+    rationale=("stand-in",),
+)
 SERVICES = tuple(f"svc-{n:02d}" for n in range(20))
 STORM_DB = "storm-db"
 STORM_SERVICES = (STORM_DB, *(f"storm-api-{n:02d}" for n in range(19)))
@@ -63,20 +70,17 @@ DURABILITY = (
 
 
 class StandInTriage:
-    """Used when so1.agents.registry registers no triage-responder, or with --stand-in."""
+    """Used with --stand-in instead of the registry's triage-responder."""
 
     name = TRIAGE
 
-    def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:  # noqa: ARG002
-        return copy.deepcopy(STAND_IN_REPORT)
+    def run(self, inputs: TriageInput) -> TriageReport:  # noqa: ARG002
+        return STAND_IN_REPORT
 
 
-def agents() -> tuple[dict[str, Agent], bool]:
-    found: dict[str, Agent] = dict(default_agents())
-    stand_in = TRIAGE not in found or os.environ.get(STAND_IN_ENV) == "1"
-    if stand_in:
-        found[TRIAGE] = StandInTriage()
-    return found, stand_in
+def triage_agent() -> tuple[TriageAgent, bool]:
+    stand_in = os.environ.get(STAND_IN_ENV) == "1"
+    return (StandInTriage() if stand_in else default_triage_agent()), stand_in
 
 
 async def noop_post(event: dict[str, Any]) -> JSONResponse:
@@ -89,7 +93,7 @@ def serve() -> None:
     def setup(app: FastAPI) -> None:
         app.add_api_route("/bench/noop", noop_post, methods=["POST"], status_code=202)
 
-    api.serve(agents()[0], setup)
+    api.serve(None, setup, triage_agent()[0])
 
 
 def source_version() -> str:
@@ -384,7 +388,7 @@ def main() -> None:
     if args.stand_in:
         os.environ[STAND_IN_ENV] = "1"  # inherited by the server process
     os.environ[api.WORKERS_ENV] = str(args.workers)
-    stand_in = agents()[1]
+    stand_in = triage_agent()[1]
     agent = "stand-in agent (fixed SEV2 report)" if stand_in else "the registry's agent"
     print(f"source {source_version()}; load average at start {os.getloadavg()[0]:.2f}")
     report: dict[str, Any] = {

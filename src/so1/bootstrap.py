@@ -224,7 +224,10 @@ def build_container(
     settings: Settings | None = None,
     clock: Clock | None = None,
     agents: Mapping[str, Agent] | None = None,
+    triage: TriageAgent | None = None,
 ) -> Container:
+    """``agents``: the JSON agents by name (default the registry's); ``triage``: the
+    triage-responder (default the registry's)."""
     settings = settings or Settings()
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
     box = SecretBox(parse_keys(key))
@@ -235,7 +238,7 @@ def build_container(
         clock=clock or SystemClock(),
         idempotency=SqlIdempotencyStore(engine),
         agents=default_agents() if agents is None else agents,
-        triage=default_triage_agent(),
+        triage=triage or default_triage_agent(),
         secret_box=box,
         health_checks={"database": DatabaseHealth(engine)},
         sources={

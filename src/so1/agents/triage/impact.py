@@ -34,6 +34,7 @@ NEGATION = re.compile(
 )
 CLAUSE_END = re.compile(r"[.;:,|!?\n]|\bbut\b", re.IGNORECASE)
 LOOKBACK = 40  # characters before a phrase searched for a negation
+MAX_TRIED = 64  # occurrences of a pattern checked for a negation before giving up
 WORDS = {
     "security_breach": "security breach",
     "data_loss": "data loss or corruption",
@@ -54,8 +55,11 @@ class ImpactClass:
 
 
 def first_phrase(pattern: Pattern, text: AlertText) -> Match | None:
-    """The first match of ``pattern`` in the alert's text that no negation cancels."""
-    for found in pattern.finditer(text.joined):
+    """The first match of ``pattern`` in the alert's text that no negation cancels (among the
+    first MAX_TRIED: an alert repeating a denied phrase cannot make triage slow)."""
+    for tried, found in enumerate(pattern.finditer(text.joined)):
+        if tried >= MAX_TRIED:
+            break
         if not negated(text.joined, found.start()):
             return found
     return None
