@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import AwareDatetime, TypeAdapter
 
 from so1.agents.triage import ServiceFlagChange, TriageInput
-from so1.domain.alerts import Alert, AlertSource, AlertStatus, SeverityHint
+from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus, SeverityHint
 from so1.domain.catalog import CatalogService
 from so1.domain.changes import Deployment, FlagChange
 from so1.domain.triage import SimilarIncident
@@ -101,3 +101,24 @@ def _flag(m: Mapping[str, Any]) -> ServiceFlagChange:
     fields = {k: v for k, v in m.items() if k != "service"}
     change = _FLAG.validate_python({"actor": "", "reason": None, **fields})
     return ServiceFlagChange(change, m.get("service"))
+
+
+def stored(event: AlertEvent, now: datetime) -> Alert:
+    """The alert intake stores for ``event`` (what the triage worker reads back)."""
+    return Alert(
+        id="alt_test",
+        source=event.source,
+        dedup_key=event.dedup_key,
+        status=AlertStatus.FIRING,
+        summary=event.summary,
+        first_seen_at=now,
+        last_seen_at=now,
+        service=event.service,
+        metric=event.metric,
+        current_value=event.current_value,
+        threshold=event.threshold,
+        severity_hint=event.severity_hint,
+        labels=event.labels,
+        details=event.details,
+        is_test=event.is_test,
+    )
