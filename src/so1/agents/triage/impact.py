@@ -39,7 +39,7 @@ WORDS = {
     "security_breach": "security breach",
     "data_loss": "data loss or corruption",
     "complete_outage": "complete outage",
-    "outage": "service unavailable",
+    "outage": "major feature down",
     "security_anomaly": "possible attack",
     "cosmetic": "cosmetic issue",
     "workaround": "minor issue or workaround available",
