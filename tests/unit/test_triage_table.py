@@ -90,6 +90,7 @@ def test_a_confirmed_breach_is_sev0() -> None:
     assert report["severity"] == "SEV0"
     assert report["escalation"] == "immediate"
     assert "impact class security_breach" in report["rationale"][0]
+    assert report["hypotheses"][0]["cause"] == "security_breach"
 
 
 @pytest.mark.parametrize(
