@@ -4,11 +4,14 @@ its service, recent deployments and flag flips, related alerts and similar past 
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from so1.agents.triage import ServiceFlagChange, TriageInput
 from so1.domain.alerts import Alert
 from so1.domain.intake import connected_services
+from so1.domain.plain import plain
 from so1.ports import UnitOfWork
 from so1.services.incidents.similar import similar_incidents
 
@@ -43,3 +46,11 @@ def triage_inputs(uow: UnitOfWork, alert: Alert, now: datetime, window: timedelt
         incident_id=alert.incident_id,
         similar_incidents=tuple(similar_incidents(uow, query, alert.incident_id)),
     )
+
+
+def recorded(inputs: TriageInput) -> dict[str, Any]:
+    """The inputs as the agent run keeps them (JSON); related alerts without their details,
+    as before, so a run's record stays small."""
+    lean = tuple(replace(a, details={}) for a in inputs.related_alerts)
+    kept: dict[str, Any] = plain(asdict(replace(inputs, related_alerts=lean)))
+    return kept

@@ -7,21 +7,20 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from so1.agents.triage import TRIAGE_AGENT, TriageAgent, TriageReport
 from so1.domain.alerts import Alert, AlertStatus
 from so1.domain.incidents import Incident, TimelineEvent
 from so1.domain.intake import DEFAULT_RULE, CorrelationRule, connected_services
-from so1.domain.plain import plain
 from so1.domain.records import AgentRun, RunStatus
 from so1.domain.triage import Escalation, TriageStatus
 from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.flow import run_and_apply
 from so1.services.incidents.lifecycle import NewIncident, declare
 from so1.services.incidents.recording import Actor
-from so1.services.triage.context import triage_inputs
+from so1.services.triage.context import recorded, triage_inputs
 
 log = logging.getLogger("so1.triage")
 
@@ -185,7 +184,7 @@ def _triage(
         f"run_{secrets.token_hex(10)}",
         TRIAGE_AGENT,
         RunStatus.RUNNING,
-        plain(asdict(inputs)),
+        recorded(inputs),
         now,
         TRIAGE_ACTOR.name,
     )

@@ -6,17 +6,16 @@ applied, and the stored run is returned."""
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 from so1.agents.triage import TRIAGE_AGENT, TriageAgent
 from so1.domain.alerts import Alert, AlertEvent, AlertSource, ParsedDelivery
 from so1.domain.intake import DEFAULT_RULE, Delivery, DeliveryOutcome
-from so1.domain.plain import plain
 from so1.domain.records import AgentRun, RunStatus
 from so1.ports import Agent, Clock, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor
 from so1.services.intake import deliveries as intake
-from so1.services.triage.context import triage_inputs
+from so1.services.triage.context import recorded, triage_inputs
 from so1.services.triage.flow import process_alert
 
 
@@ -64,7 +63,7 @@ def _report_only(
             f"run_{secrets.token_hex(10)}",
             TRIAGE_AGENT,
             RunStatus.RUNNING,
-            plain(asdict(inputs)),
+            recorded(inputs),
             now,
             actor.name,
             incident_id=alert.incident_id,
