@@ -29,7 +29,7 @@ from so1.domain.alerts import Alert
 
 NEGATION = re.compile(
     r"\b(?:no|not|never|without|none|nothing|zero|isn't|aren't|wasn't|weren't|"
-    r"doesn't|didn't|ruled out)\b[^.;:,|!?]*$",
+    r"doesn't|didn't|ruled out|avoid|prevent|prevents|prevented)\b[^.;:,|!?]*$",
     re.IGNORECASE,
 )
 CLAUSE_END = re.compile(r"[.;:,|!?\n]|\bbut\b", re.IGNORECASE)
@@ -39,12 +39,19 @@ WORDS = {
     "security_breach": "security breach",
     "data_loss": "data loss or corruption",
     "complete_outage": "complete outage",
+    "informational": "planned, informational or outside production",
+    "attack_blocked": "an attack that was stopped",
     "outage": "major feature down",
     "security_anomaly": "possible attack",
     "cosmetic": "cosmetic issue",
     "workaround": "minor issue or workaround available",
+    "no_impact": "nothing is failing",
+    "early_warning": "an early warning",
     "monitoring_gap": "visibility lost",
 }
+MINORITY = 25.0  # a text's "N% of ... fail" under this is a minority: degraded, not an outage
+EVERYONE = 80.0  # ... at or above this, (nearly) everyone: a complete outage
+_NUMBER = re.compile(r"\d{1,3}(?:\.\d+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +84,22 @@ def classify(
     alert: Alert, value: Quantity | None, breach: Breach, text: AlertText, kn: Knowledge
 ) -> ImpactClass:
     """The alert's impact class and why; the severity table starts from it."""
+    share = failing_share(text, kn)
     checks: tuple[Callable[[], ImpactClass | None], ...] = (
-        lambda: said("security_breach", text, kn),
-        lambda: said("data_loss", text, kn),
-        lambda: said("complete_outage", text, kn),
+        lambda: (
+            said("security_breach", text, kn) or _by_metric("security_breach", alert, breach, kn)
+        ),
+        lambda: said("data_loss", text, kn) or _by_metric("data_loss", alert, breach, kn),
+        lambda: said("complete_outage", text, kn) or _share_class(share, EVERYONE, None),
+        lambda: _informational(alert, text, kn),
+        lambda: said("attack_blocked", text, kn) if _anomaly(alert, text, kn) else None,
+        lambda: _share_class(share, MINORITY, EVERYONE) or _minority(share),
         lambda: _outage(alert, value, breach, text, kn),
         lambda: _anomaly(alert, text, kn),
         lambda: _cosmetic(text, kn),
         lambda: said("workaround", text, kn),
+        lambda: said("no_impact", text, kn),
+        lambda: said("early_warning", text, kn),
         lambda: said("monitoring_gap", text, kn) if breach.state != "breached" else None,
     )
     for check in checks:
@@ -93,7 +108,62 @@ def classify(
     if breach.state == "breached":
         reason = f"{describe_value(alert)} is past its threshold; no sign of an outage"
         return ImpactClass("degraded", reason)
-    return ImpactClass("degraded", "no words of an outage, a workaround or a cosmetic issue")
+    return ImpactClass("minor", "nothing says what fails or how much: a minor issue until known")
+
+
+def failing_share(text: AlertText, kn: Knowledge) -> tuple[float, str] | None:
+    """The share the text says is failing ("30% of page loads time out"), with its words."""
+    found = first_phrase(kn.impact["failing_share"], text)
+    if found is None:
+        return None
+    phrase = text.joined[found.start() : found.end()]
+    number = _NUMBER.search(phrase)
+    return (float(number.group(0)), phrase) if number else None
+
+
+def _share_class(
+    share: tuple[float, str] | None, low: float, high: float | None
+) -> ImpactClass | None:
+    if share is None or share[0] < low or (high is not None and share[0] >= high):
+        return None
+    name = "complete_outage" if high is None else "outage"
+    return ImpactClass(name, f'{WORDS[name]}: the alert says "{share[1]}"')
+
+
+def _minority(share: tuple[float, str] | None) -> ImpactClass | None:
+    if share is None or share[0] >= MINORITY:
+        return None
+    return ImpactClass("degraded", f'a minority failing: the alert says "{share[1]}"')
+
+
+def _by_metric(name: str, alert: Alert, breach: Breach, kn: Knowledge) -> ImpactClass | None:
+    metric = alert.metric or ""
+    if breach.state != "breached" or not metric:
+        return None
+    if kn.impact[f"{name}_metrics"].search(metric) is None:
+        return None
+    return ImpactClass(name, f"{WORDS[name]}: {describe_value(alert)}")
+
+
+def _informational(alert: Alert, text: AlertText, kn: Knowledge) -> ImpactClass | None:
+    """Planned work, a success notice, or an alert from outside production."""
+    for key in ("env", "environment", "stage"):
+        value = alert.labels.get(key) or alert.details.get(key)
+        if isinstance(value, str) and kn.impact["non_production"].search(value.strip()):
+            return ImpactClass("informational", f"outside production: {key}={value}")
+    found = said("informational", text, kn)
+    if found is None or (first_phrase(kn.functional, text) and not _planned(text, kn)):
+        return None
+    return found
+
+
+def _planned(text: AlertText, kn: Knowledge) -> bool:
+    """Planned or non-production words stand even beside failures ("load test", a change)."""
+    found = first_phrase(kn.impact["informational"], text)
+    if found is None:
+        return False
+    words = text.joined[found.start() : found.end()].lower()
+    return any(w in words for w in ("plan", "schedul", "announc", "staging", "load test", "change"))
 
 
 def _cosmetic(text: AlertText, kn: Knowledge) -> ImpactClass | None:

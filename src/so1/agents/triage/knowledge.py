@@ -47,9 +47,18 @@ IMPACT_CLASSES = (
     "monitoring_gap",
     "security_anomaly",
     "security_anomaly_metrics",
+    "security_breach_metrics",
+    "data_loss_metrics",
     "cosmetic",
     "workaround",
     "functional",
+    "informational",
+    "non_production",
+    "no_impact",
+    "early_warning",
+    "attack_blocked",
+    "failing_share",
+    "limited_scope",
 )
 
 

@@ -5,8 +5,9 @@ reach (``CLASSES``). Then, for classes that allow it, these moves (in severity l
 negative is more severe), each written into the rationale with its size:
 
 - the catalog tier: critical -0.3, high 0, medium +0.5, low +0.8;
-- the users of the service and those that depend on it: 10,000 or more -0.5, 1,000 or more
-  -0.25, under 50 +0.25;
+- the users of the service and those that depend on it: under 50 +0.25 (many users do not
+  by themselves make it more severe);
+- the text limits the failure to one part (one region, zone, shard or cluster): +0.5;
 - how far past the threshold: under 1.25x +0.5 (just past), under 2x +0.25, 20x or more
   -0.25; 20% or more of requests failing -0.25;
 - how many services alert: an alert storm (10 or more open alerts) or 3 or more other
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 from so1.agents.triage.contract import Impact
 from so1.agents.triage.facts import Facts
+from so1.agents.triage.impact import first_phrase
 from so1.agents.triage.knowledge import Knowledge
 from so1.agents.triage.values import format_number
 from so1.domain.alerts import AlertStatus
@@ -45,8 +47,12 @@ CLASSES = {
     "outage": ClassRule(1, 0, 2),
     "security_anomaly": ClassRule(2, 1, 3),
     "degraded": ClassRule(2, 1, 3),
+    "minor": ClassRule(3, 2, 3),
     "monitoring_gap": ClassRule(3, 2, 3),
+    "early_warning": ClassRule(3, 3, 4),
+    "attack_blocked": ClassRule(3, 3, 3),
     "workaround": ClassRule(3, 3, 3),
+    "no_impact": ClassRule(4, 4, 4),
     "cosmetic": ClassRule(4, 4, 4),
 }
 NEVER_CLOSED = ("security_breach", "data_loss")  # never a non-incident (issue 14)
@@ -80,13 +86,16 @@ def non_incident_reason(facts: Facts, kn: Knowledge) -> str | None:
         return "test notification"
     if facts.impact.name in NEVER_CLOSED:
         return None
-    if kn.impact["test_notification"].search(facts.text.joined):
-        return "test notification"
-    if alert.status is AlertStatus.RESOLVED:
-        return "alert already resolved"
-    if facts.breach.state == "within":
-        return f"value inside the threshold: {alert.current_value} against {alert.threshold}"
-    return None
+    reasons = (
+        (bool(kn.impact["test_notification"].search(facts.text.joined)), "test notification"),
+        (facts.impact.name == "informational", facts.impact.reason),
+        (alert.status is AlertStatus.RESOLVED, "alert already resolved"),
+        (
+            facts.breach.state == "within",
+            f"value inside the threshold: {alert.current_value} against {alert.threshold}",
+        ),
+    )
+    return next((why for applies, why in reasons if applies), None)
 
 
 def assess(facts: Facts, impact: Impact, kn: Knowledge) -> Assessment:
@@ -133,6 +142,9 @@ def _moves(facts: Facts, impact: Impact, kn: Knowledge) -> list[tuple[float, str
     else:
         moves.extend(_distance(facts, kn))
     moves.append(_spread(facts))
+    if found := first_phrase(kn.impact["limited_scope"], facts.text):
+        quoted = facts.text.quote(found.start(), found.end(), width=60)
+        moves.append((0.5, f'limited to one part: the alert says "{quoted}"'))
     if hint := facts.alert.severity_hint:
         delta = min(HINT[hint], 0.0) if outage else HINT[hint]
         moves.append((delta, f"the sender's hint {hint}"))
@@ -140,13 +152,11 @@ def _moves(facts: Facts, impact: Impact, kn: Knowledge) -> list[tuple[float, str
 
 
 def _users(users: int | None) -> tuple[float, str]:
-    if users is None:
+    """Few users make it less severe; many do not by themselves make it more (the table's
+    "significant user impact" is the share failing, not the size of the user base)."""
+    if users is None or users >= 50:
         return 0.0, ""
-    if users >= 10_000:
-        return -0.5, f"{users} users"
-    if users >= 1_000:
-        return -0.25, f"{users} users"
-    return (0.25 if users < 50 else 0.0), f"{users} users"
+    return 0.25, f"only {users} users"
 
 
 def _dependents(count: int) -> tuple[float, str]:
