@@ -46,6 +46,7 @@ WORDS = {
     "cosmetic": "cosmetic issue",
     "workaround": "minor issue or workaround available",
     "no_impact": "nothing is failing",
+    "degraded": "degraded",
     "early_warning": "an early warning",
     "monitoring_gap": "visibility lost",
 }
@@ -108,7 +109,21 @@ def classify(
     if breach.state == "breached":
         reason = f"{describe_value(alert)} is past its threshold; no sign of an outage"
         return ImpactClass("degraded", reason)
+    if found := first_phrase(kn.functional, text) or first_phrase(kn.impact["degraded"], text):
+        quoted = text.quote(found.start(), found.end())
+        return ImpactClass("degraded", f'something is failing or slow: the alert says "{quoted}"')
+    if (users := affected_users(alert)) is not None and users <= 1:
+        return ImpactClass("no_impact", f"one user affected ({users}): a ticket")
     return ImpactClass("minor", "nothing says what fails or how much: a minor issue until known")
+
+
+def affected_users(alert: Alert) -> int | None:
+    """The users the sender says are affected (Sentry's userCount and the like), if it says."""
+    for key in ("userCount", "user_count", "users_affected", "affected_users"):
+        value = alert.details.get(key)
+        if isinstance(value, int | str) and str(value).isdigit():
+            return int(value)
+    return None
 
 
 def failing_share(text: AlertText, kn: Knowledge) -> tuple[float, str] | None:

@@ -59,6 +59,7 @@ IMPACT_CLASSES = (
     "attack_blocked",
     "failing_share",
     "limited_scope",
+    "degraded",
 )
 
 

@@ -56,6 +56,7 @@ CLASSES = {
     "cosmetic": ClassRule(4, 4, 4),
 }
 NEVER_CLOSED = ("security_breach", "data_loss")  # never a non-incident (issue 14)
+MEASURED = ("degraded", "security_anomaly", "minor")  # classes a distance past the limit moves
 TIER = {"critical": -0.3, "high": 0.0, "medium": 0.5, "low": 0.8}
 HINT = {"critical": -0.3, "error": 0.0, "warning": 0.4, "info": 0.7}
 MOVES_CAP = 1.0
@@ -139,7 +140,7 @@ def _moves(facts: Facts, impact: Impact, kn: Knowledge) -> list[tuple[float, str
     moves.append(_users(impact.users_affected))
     if outage:
         moves.append(_dependents(len(facts.dependents)))
-    else:
+    elif facts.impact.name in MEASURED:
         moves.extend(_distance(facts, kn))
     moves.append(_spread(facts))
     if found := first_phrase(kn.impact["limited_scope"], facts.text):

@@ -2,9 +2,9 @@
 healthy condition ("< 1%": healthy below 1%, so 12% breaches it).
 
 The written operator decides the direction, whatever the metric is called. Only a threshold
-with no operator ("0", "500ms") needs a direction assumed: the metric name's (error rates and
-latencies are worse higher, availability and free space worse lower), else the side the value
-is on, since the alert fired. Every reading says in words which it was (``Breach.reading``).
+with no operator ("0", "500ms") needs a direction assumed: the side the value is on, since the
+alert fired (a metric name that suggests the opposite is said in the reading). Every reading
+says in words how it was read (``Breach.reading``).
 """
 
 from __future__ import annotations
@@ -68,16 +68,16 @@ def compare(
         bad = _past(val.value, limit.value, worse_up, strict=threshold.op in ("<", ">"))
         ratio = _ratio(val.value, limit.value, worse_up, val.unit)
         return Breach(_state(bad), ratio, reading=_said(threshold, val, bad))
-    direction = assumed or _value_side(val, limit)
-    bad = _past(val.value, limit.value, direction.higher_is_worse, strict=False)
+    direction = _value_side(val, limit)
     ratio = _ratio(val.value, limit.value, direction.higher_is_worse, val.unit)
     side = "higher" if direction.higher_is_worse else "lower"
-    verdict = "breaches it" if bad else "is on the healthy side"
     reading = (
         f'threshold "{threshold.text}" has no operator: assumed {side} is worse because '
-        f"{direction.why}; {show(val)} {verdict}"
+        f"{direction.why}; {show(val)} breaches it"
     )
-    return Breach(_state(bad), ratio, reading=reading)
+    if assumed is not None and assumed.higher_is_worse != direction.higher_is_worse:
+        reading += f" (though {assumed.why.replace(' says so', ' suggests the opposite')})"
+    return Breach("breached", ratio, reading=reading)
 
 
 def _value_side(value: Quantity, limit: Quantity) -> Direction:

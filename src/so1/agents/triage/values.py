@@ -246,4 +246,4 @@ def _rate(number: float, suffix: str) -> tuple[float, str] | None:
     factor = _PER[per]
     if what in _SIZE:
         return number * _SIZE[what] * factor, "B/s"
-    return number * factor, "/s"
+    return number * _MULTIPLIERS.get(what, 1.0) * factor, "/s"  # "1.2k/s" is 1200/s
