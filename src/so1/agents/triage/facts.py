@@ -23,7 +23,7 @@ from so1.agents.triage.values import (
     parse_threshold,
 )
 from so1.domain.alerts import Alert, AlertStatus
-from so1.domain.catalog import CatalogService
+from so1.domain.catalog import CatalogService, Tier
 from so1.domain.changes import Deployment, FlagChange
 
 RECENT = timedelta(hours=24)
@@ -75,7 +75,7 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
         threshold=threshold,
         breach=breach,
         text=text,
-        impact=classify(inp.alert, value, breach, text, kn),
+        impact=classify(inp.alert, value, breach, text, kn, core=_core(catalog.get(service))),
         related=related,
         related_texts={a.id: alert_text(a, RELATED_TOTAL).joined for a in related},
         scoped=tuple(a for a in related if a.service in (service, *dependencies)),
@@ -95,6 +95,11 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
         ),
         now=inp.now,
     )
+
+
+def _core(entry: CatalogService | None) -> bool:
+    """On the core path: a critical service, or one the catalog does not know."""
+    return entry is None or entry.tier is Tier.CRITICAL
 
 
 def resolve(name: str, catalog: dict[str, CatalogService]) -> str:

@@ -82,9 +82,16 @@ def negated(text: str, start: int) -> bool:
 
 
 def classify(
-    alert: Alert, value: Quantity | None, breach: Breach, text: AlertText, kn: Knowledge
+    alert: Alert,
+    value: Quantity | None,
+    breach: Breach,
+    text: AlertText,
+    kn: Knowledge,
+    core: bool = True,
 ) -> ImpactClass:
-    """The alert's impact class and why; the severity table starts from it."""
+    """The alert's impact class and why; the severity table starts from it. ``core``: the
+    service is on the core path (critical tier, or not in the catalog): words of a failure
+    with no measure of it are degraded there, a minor issue elsewhere."""
     share = failing_share(text, kn)
     checks: tuple[Callable[[], ImpactClass | None], ...] = (
         lambda: (
@@ -109,12 +116,16 @@ def classify(
     if breach.state == "breached":
         reason = f"{describe_value(alert)} is past its threshold; no sign of an outage"
         return ImpactClass("degraded", reason)
-    if found := first_phrase(kn.functional, text) or first_phrase(kn.impact["degraded"], text):
-        quoted = text.quote(found.start(), found.end())
-        return ImpactClass("degraded", f'something is failing or slow: the alert says "{quoted}"')
     if (users := affected_users(alert)) is not None and users <= 1:
         return ImpactClass("no_impact", f"one user affected ({users}): a ticket")
-    return ImpactClass("minor", "nothing says what fails or how much: a minor issue until known")
+    words = first_phrase(kn.functional, text) or first_phrase(kn.impact["degraded"], text)
+    if words and core:
+        quoted = text.quote(words.start(), words.end())
+        return ImpactClass(
+            "degraded", f'the core path is failing or slow: the alert says "{quoted}"'
+        )
+    why = "nothing measures how much fails" if words else "nothing says what fails or how much"
+    return ImpactClass("minor", f"{why}: a minor issue until known")
 
 
 def affected_users(alert: Alert) -> int | None:
@@ -210,7 +221,7 @@ def _outage(
     metric = alert.metric or ""
     if breach.state == "breached" and metric and value is not None:
         shown = describe_value(alert)
-        if kn.health_metric.search(metric):
+        if kn.health_metric.search(metric) and value.value == 0:
             return ImpactClass("outage", f"health endpoint down: {shown}", health_down=True)
         if reason := _failing(metric, value, kn):
             return ImpactClass("outage", f"{reason}: {shown}")

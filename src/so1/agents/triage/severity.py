@@ -11,7 +11,8 @@ negative is more severe), each written into the rationale with its size:
 - how far past the threshold: under 1.25x +0.5 (just past), under 2x +0.25, 20x or more
   -0.25; 20% or more of requests failing -0.25;
 - how many services alert: an alert storm (10 or more open alerts) or 3 or more other
-  services alerting -0.5; for an outage, services depending on this one -0.1 (1-2) or -0.3;
+  services alerting -0.5; for an outage, services depending on it that alert too -0.1 (1-2)
+  or -0.3;
 - the sender's own urgency: critical -0.3, warning +0.4, info +0.7 (never less severe for
   an outage).
 
@@ -139,7 +140,8 @@ def _moves(facts: Facts, impact: Impact, kn: Knowledge) -> list[tuple[float, str
     moves = [(TIER[tier], f"tier {tier}") if tier else (0.0, "")]
     moves.append(_users(impact.users_affected))
     if outage:
-        moves.append(_dependents(len(facts.dependents)))
+        alerting = {a.service for a in facts.related} & set(facts.dependents)
+        moves.append(_dependents(len(alerting)))
     elif facts.impact.name in MEASURED:
         moves.extend(_distance(facts, kn))
     moves.append(_spread(facts))
@@ -162,8 +164,8 @@ def _users(users: int | None) -> tuple[float, str]:
 
 def _dependents(count: int) -> tuple[float, str]:
     if count >= 3:
-        return -0.3, f"{count} services depend on it"
-    return (-0.1, f"{count} service(s) depend on it") if count else (0.0, "")
+        return -0.3, f"{count} services that depend on it alert too"
+    return (-0.1, f"{count} service(s) that depend on it alert too") if count else (0.0, "")
 
 
 def _distance(facts: Facts, kn: Knowledge) -> list[tuple[float, str]]:

@@ -20,6 +20,7 @@ PER_FIELD = 8 * 1024  # characters of one field
 TOTAL = 32 * 1024  # characters of the alert's whole text
 RELATED_TOTAL = 4 * 1024  # a related alert's text (there may be 50 of them)
 MAX_DEPTH = 8  # nested details deeper than this are not read
+NOT_TEXT = frozenset({"level", "severity", "priority"})  # the sender's urgency, read as the hint
 SEPARATOR = " | "
 VENDOR_FIELDS = (
     "message",
@@ -91,7 +92,7 @@ def _fields(alert: Alert) -> Iterator[tuple[str, str]]:
         if key in details:
             yield from _leaves(details[key], key, 1)
     for key, value in details.items():
-        if key not in VENDOR_FIELDS:
+        if key not in VENDOR_FIELDS and key not in NOT_TEXT:
             yield from _leaves(value, str(key), 1)
     for key, value in sorted(alert.labels.items()):
         yield key, value

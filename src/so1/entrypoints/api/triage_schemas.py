@@ -22,6 +22,18 @@ MAX_SUMMARY = 1024
 # Fields whose text stands in for a missing summary, in this order (the vendors' names).
 SUMMARY_FALLBACKS = ("title", "message", "description", "text", "body")
 _READ = ("service", "metric", "current_value", "threshold", "summary", "severity_hint", "labels")
+# The senders' own urgency under their own names (``severity``, Sentry's ``level``, an
+# Alertmanager ``severity`` label, PagerDuty priorities), as SO1's four hints.
+HINTS = {
+    **dict.fromkeys(
+        ("critical", "fatal", "p1", "sev1", "emergency", "page"), SeverityHint.CRITICAL
+    ),
+    **dict.fromkeys(("error", "high", "p2", "major"), SeverityHint.ERROR),
+    **dict.fromkeys(("warning", "warn", "medium", "p3", "minor"), SeverityHint.WARNING),
+    **dict.fromkeys(
+        ("info", "low", "debug", "p4", "p5", "informational", "none"), SeverityHint.INFO
+    ),
+}
 
 
 class AlertDataIn(BaseModel):
@@ -37,6 +49,16 @@ class AlertDataIn(BaseModel):
     severity_hint: SeverityHint | None = None
     labels: dict[str, str | int | float | bool] = Field(default_factory=dict)
     details: dict[str, Any] = Field(default_factory=dict)
+
+    def hint(self) -> SeverityHint | None:
+        """``severity_hint``, else the sender's ``severity``, ``level`` or severity label."""
+        if self.severity_hint is not None:
+            return self.severity_hint
+        extra = self.model_extra or {}
+        for said in (extra.get("severity"), extra.get("level"), self.labels.get("severity")):
+            if isinstance(said, str) and said.strip().lower() in HINTS:
+                return HINTS[said.strip().lower()]
+        return None
 
     def details_kept(self) -> dict[str, Any]:
         """``details`` plus every key not read as a field of its own."""
@@ -73,7 +95,7 @@ class TriageRequestIn(Strict):
             metric=data.metric,
             current_value=_text(data.current_value),
             threshold=_text(data.threshold),
-            severity_hint=data.severity_hint,
+            severity_hint=data.hint(),
             labels={**labels, "origin": self.alert_source},
             details=data.details_kept(),
         )
