@@ -102,7 +102,7 @@ def classify(
         lambda: _informational(alert, text, kn),
         lambda: said("attack_blocked", text, kn) if _anomaly(alert, text, kn) else None,
         lambda: _share_class(share, MINORITY, EVERYONE) or _minority(share),
-        lambda: _outage(alert, value, breach, text, kn),
+        lambda: _outage(alert, value, breach, text, kn, core),
         lambda: _anomaly(alert, text, kn),
         lambda: _cosmetic(text, kn),
         lambda: said("workaround", text, kn),
@@ -116,8 +116,8 @@ def classify(
     if breach.state == "breached":
         reason = f"{describe_value(alert)} is past its threshold; no sign of an outage"
         return ImpactClass("degraded", reason)
-    if (users := affected_users(alert)) is not None and users <= 1:
-        return ImpactClass("no_impact", f"one user affected ({users}): a ticket")
+    if affected_users(alert) == 1:
+        return ImpactClass("no_impact", "one user affected: a ticket")
     words = first_phrase(kn.functional, text) or first_phrase(kn.impact["degraded"], text)
     if words and core:
         quoted = text.quote(words.start(), words.end())
@@ -216,13 +216,25 @@ def _anomaly(alert: Alert, text: AlertText, kn: Knowledge) -> ImpactClass | None
 
 
 def _outage(
-    alert: Alert, value: Quantity | None, breach: Breach, text: AlertText, kn: Knowledge
+    alert: Alert,
+    value: Quantity | None,
+    breach: Breach,
+    text: AlertText,
+    kn: Knowledge,
+    core: bool,
 ) -> ImpactClass | None:
     metric = alert.metric or ""
     if breach.state == "breached" and metric and value is not None:
         shown = describe_value(alert)
         if kn.health_metric.search(metric) and value.value == 0:
             return ImpactClass("outage", f"health endpoint down: {shown}", health_down=True)
+        if (
+            core
+            and value.unit == "%"
+            and value.value >= EVERYONE
+            and kn.error_metric.search(metric)
+        ):
+            return ImpactClass("complete_outage", f"(nearly) every request fails: {shown}")
         if reason := _failing(metric, value, kn):
             return ImpactClass("outage", f"{reason}: {shown}")
     return said("outage", text, kn)
