@@ -109,3 +109,22 @@ def _alert_of(text: str) -> Callable[[], object]:
 def test_triage_on_a_long_alert_is_linear(unit: str) -> None:
     small, large = _ratio(_alert_of(_text(unit, SMALL)), _alert_of(_text(unit, LARGE)))
     assert large <= MAX_RATIO * small, (small, large)
+
+
+def _strings(node: object) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in _strings(value)]
+    return []
+
+
+def test_no_pattern_holds_a_control_character() -> None:
+    """In YAML double quotes "\\b" is a backspace, not a word boundary: such a pattern never
+    matches. Every pattern must be written in single quotes (or plain)."""
+    from so1 import knowledge as packaged
+
+    bad = [s for s in _strings(packaged.symptoms()) if any(ord(c) < 32 for c in s)]
+    assert bad == []
