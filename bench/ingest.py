@@ -17,7 +17,6 @@ prefill then a again. Prints a table per backend; writes bench/results/ingest-<t
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import platform
@@ -25,7 +24,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +36,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, create_engine, text
 
 from so1.agents.registry import Agents, default_agents
+from so1.agents.triage import TriageInput, TriageReport
+from so1.agents.triage.contract import Hypothesis, Impact
 from so1.domain.records import AgentName
+from so1.domain.severity import Severity
+from so1.domain.triage import Classification, Escalation, TriageStatus
 
 if not __package__:  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -47,11 +49,17 @@ from bench import _load, api
 TRIAGE = AgentName.TRIAGE
 ALERTS = "/v1/alerts"
 STAND_IN_ENV = "BENCH_STAND_IN"
-STAND_IN_REPORT: dict[str, Any] = {  # what apply_report needs to declare a SEV2 incident
-    **{"severity": "SEV2", "confidence": 0.9, "classification": "incident", "status": "triaged"},
-    **{"impact": {"users_affected": "some"}, "escalation": "page", "rationale": ["stand-in"]},
-    "hypotheses": [{"cause": "bench stand-in", "confidence": 0.9}],
-}
+STAND_IN_REPORT = TriageReport(  # what apply_report needs to declare a SEV2 incident
+    severity=Severity.SEV2,
+    confidence=0.9,
+    classification=Classification.INCIDENT,
+    impact=Impact(None, ()),
+    hypotheses=(Hypothesis("unknown", 0.9, ("bench stand-in",), ()),),
+    escalation=Escalation.STANDARD,
+    status=TriageStatus.COMPLETED,
+    incident_id=None,
+    rationale=("stand-in",),
+)
 SERVICES = tuple(f"svc-{n:02d}" for n in range(20))
 STORM_DB = "storm-db"
 STORM_SERVICES = (STORM_DB, *(f"storm-api-{n:02d}" for n in range(19)))
@@ -64,20 +72,18 @@ DURABILITY = (
 
 
 class StandInTriage:
-    """Used when so1.agents.registry registers no triage-responder, or with --stand-in."""
+    """Used with --stand-in instead of the registry's triage-responder."""
 
     name: str = TRIAGE
 
-    def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:  # noqa: ARG002
-        return copy.deepcopy(STAND_IN_REPORT)
+    def run(self, inputs: TriageInput) -> TriageReport:  # noqa: ARG002
+        return STAND_IN_REPORT
 
 
 def agents() -> tuple[Agents, bool]:
+    stand_in = os.environ.get(STAND_IN_ENV) == "1"
     found = default_agents()
-    stand_in = TRIAGE not in found.by_name or os.environ.get(STAND_IN_ENV) == "1"
-    if stand_in:
-        found = replace(found, by_name={**found.by_name, TRIAGE: StandInTriage()})
-    return found, stand_in
+    return (replace(found, triage=StandInTriage()) if stand_in else found), stand_in
 
 
 async def noop_post(event: dict[str, Any]) -> JSONResponse:

@@ -50,13 +50,13 @@ from so1.adapters.sources.sentry import SentryAdapter
 from so1.adapters.statuspage.atlassian import AtlassianStatusPage
 from so1.adapters.statuspage.builtin import BuiltinStatusPage
 from so1.agents.registry import Agents, default_agents
+from so1.agents.triage import TriageAgent
 from so1.config import Settings, check, load_settings
 from so1.domain.alerts import AlertSource
 from so1.domain.comms import Destination
 from so1.domain.records import AgentName
 from so1.errors import NotFound
 from so1.ports import (
-    Agent,
     CalendarWriter,
     Clock,
     HealthCheck,
@@ -154,11 +154,10 @@ class Container:
         self.jobs.actions.submit(work)
 
     @property
-    def triage_agent(self) -> Agent:
-        agent = self.agents.by_name.get(AgentName.TRIAGE)
-        if agent is None:
+    def triage_agent(self) -> TriageAgent:
+        if self.agents.triage is None:
             raise NotFound(f"the {AgentName.TRIAGE} agent is not registered")
-        return agent
+        return self.agents.triage
 
     def start_background(self, server: bool = True) -> None:
         """API servers: the intake writer, and (with SO1_BACKGROUND=server, the default) the

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
 
 from so1.agents.registry import Agents
+from so1.agents.triage import TriageInput, TriageReport
+from so1.agents.triage.contract import Hypothesis, Impact
 from so1.bootstrap import Container
+from so1.domain.severity import Severity
+from so1.domain.triage import Classification, Escalation, TriageStatus
 from so1.entrypoints.api.app import create_app
 from so1.services.triage.flow import process_pending
 
@@ -31,50 +35,42 @@ class ScriptedTriage:
     name = "triage-responder"
 
     def __init__(self) -> None:
-        self.seen: list[Mapping[str, Any]] = []
+        self.seen: list[TriageInput] = []
 
-    def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    def run(self, inputs: TriageInput) -> TriageReport:
         self.seen.append(inputs)
-        metric = inputs["alert_data"]["metric"]
+        metric = inputs.alert.metric
         if metric == "cosmetic":
-            return {
-                "severity": "SEV4",
-                "classification": "incident",
-                "escalation": "ticket",
-                "confidence": 0.9,
-                "impact": {},
-                "hypotheses": [],
-                "status": "completed",
-            }
+            return _report(Severity.SEV4, Escalation.TICKET, 0.9, ())
         if metric == "test":
-            return {
-                "severity": None,
-                "classification": "non_incident",
-                "escalation": "close",
-                "confidence": 0.95,
-                "impact": {},
-                "hypotheses": [],
-                "status": "completed",
-                "rationale": ["test notification"],
-            }
+            return replace(
+                _report(None, Escalation.CLOSE, 0.95, ()),
+                classification=Classification.NON_INCIDENT,
+                rationale=("test notification",),
+            )
         if metric == "broken":
             raise RuntimeError("policy exploded")
-        return {
-            "severity": "SEV2",
-            "classification": "incident",
-            "escalation": "standard",
-            "confidence": 0.82,
-            "impact": {"users_affected": 150, "services": ["control-plane-api"]},
-            "hypotheses": [
-                {
-                    "cause": "connection_exhaustion",
-                    "confidence": 0.85,
-                    "evidence": ["pool at 100%"],
-                    "investigation_steps": ["check pool"],
-                }
-            ],
-            "status": "completed",
-        }
+        pool = Hypothesis("connection_exhaustion", 0.85, ("pool at 100%",), ("check pool",))
+        return _report(Severity.SEV2, Escalation.STANDARD, 0.82, (pool,))
+
+
+def _report(
+    severity: Severity | None,
+    escalation: Escalation,
+    confidence: float,
+    hypotheses: tuple[Hypothesis, ...],
+) -> TriageReport:
+    return TriageReport(
+        severity=severity,
+        confidence=confidence,
+        classification=Classification.INCIDENT,
+        impact=Impact(150, ("control-plane-api",)) if hypotheses else Impact(None, ()),
+        hypotheses=hypotheses,
+        escalation=escalation,
+        status=TriageStatus.COMPLETED,
+        incident_id=None,
+        rationale=(),
+    )
 
 
 @pytest.fixture
@@ -86,7 +82,7 @@ def triage() -> ScriptedTriage:
 def alerts_api(
     container: Container, admin_token: str, triage: ScriptedTriage
 ) -> Iterator[TestClient]:
-    container.agents = Agents(by_name={"triage-responder": triage})
+    container.agents = Agents(triage=triage)
     container.settings.triage_worker = False  # tests drive the pipeline step by step
     with TestClient(create_app(container)) as client:
         client.headers["Authorization"] = f"Bearer {admin_token}"

@@ -79,6 +79,14 @@ def test_seed_example_is_sev2_connection_exhaustion_standard(
     ).json()
     assert run["status"] == "completed", run
     report = run["output"]
+    assert set(report) == {  # DESIGN §3's report, exactly (plus rationale, similar incidents)
+        *("severity", "confidence", "classification", "impact", "hypotheses", "escalation"),
+        *("status", "incident_id", "rationale", "similar_incidents"),
+    }
+    assert set(report["impact"]) == {"users_affected", "services"}
+    assert {k for h in report["hypotheses"] for k in h} == {
+        *("cause", "confidence", "evidence", "investigation_steps"),
+    }
     assert report["severity"] == "SEV2"
     assert report["classification"] == "incident"
     assert report["escalation"] == "standard"

@@ -58,9 +58,9 @@ def test_ranking_by_text(api: TestClient, container: Container) -> None:
     pool_id, leak_id = past_incidents(api, container)
     with container.uow(read_only=True) as uow:
         found = similar_incidents(uow, "API error rate 12%: connection pool timeout")
-        assert found[0]["incident_id"] == pool_id
-        assert found[0]["cause"] == "connection_exhaustion"
-        assert leak_id not in [f["incident_id"] for f in found]
+        assert found[0].incident_id == pool_id
+        assert found[0].cause == "connection_exhaustion"
+        assert leak_id not in [f.incident_id for f in found]
         assert similar_incidents(uow, "quarterly marketing newsletter draft") == []
         assert similar_incidents(uow, "connection pool exhausted", exclude=pool_id) == []
 
@@ -87,7 +87,7 @@ def test_triage_and_the_room_see_the_last_fix(
     process_pending(
         container.uow,
         container.clock,
-        container.agents.by_name["triage-responder"],
+        container.triage_agent,
         commander=container.agents.commander,
     )
     incidents = api.get("/v1/incidents", params={"status": "investigating"}).json()["items"]

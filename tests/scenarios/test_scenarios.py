@@ -18,10 +18,14 @@ import yaml
 
 from so1.agents.triage.agent import TriageResponder
 from so1.domain.triage import CAUSES
+from tests.triage_inputs import triage_input
 
 HERE = Path(__file__).parent
 SEVERITY_TARGET = 0.90
 CAUSE_TARGET = 0.85
+CONFIDENT = 0.85  # reports this sure must be right at least CONFIDENT_TARGET of the time
+CONFIDENT_TARGET = 0.85
+FLOOR = 0.70  # below it the runbook escalates with "investigation required"
 MIN_SCENARIOS = 40
 SEVERITIES = {"SEV0", "SEV1", "SEV2", "SEV3", "SEV4"}
 
@@ -103,7 +107,7 @@ SCENARIOS = load_scenarios()
 
 def run_all() -> list[Outcome]:
     agent = TriageResponder()
-    return [Outcome(s, agent.run(s.inputs)) for s in SCENARIOS]
+    return [Outcome(s, agent.run(triage_input(s.inputs)).as_json()) for s in SCENARIOS]
 
 
 def _miss_line(outcome: Outcome, what: str) -> str:
@@ -159,7 +163,27 @@ def test_accuracy_targets() -> None:
 
 @pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s.non_incident], ids=lambda s: s.id)
 def test_non_incidents_close(scenario: Scenario) -> None:
-    report = TriageResponder().run(scenario.inputs)
+    report = TriageResponder().run(triage_input(scenario.inputs)).as_json()
     assert report["classification"] == "non_incident"
     assert report["severity"] is None
     assert report["escalation"] == "close"
+
+
+def test_calibration() -> None:
+    """Confidence means something: reports at 0.85 or more are right (severity, and top cause
+    for an incident) at least 85% of the time; below 0.70 the status says investigation
+    required. Prints the accuracy in each confidence band."""
+    outcomes = run_all()
+    bands: dict[str, list[bool]] = {"0-0.7": [], "0.7-0.85": [], "0.85-1.0": []}
+    for o in outcomes:
+        right = o.severity_ok and (o.scenario.non_incident or o.cause_ok)
+        score = o.report["confidence"]
+        band = "0-0.7" if score < FLOOR else "0.7-0.85" if score < CONFIDENT else "0.85-1.0"
+        bands[band].append(right)
+        wanted = "investigation_required" if score < FLOOR else "completed"
+        assert o.report["status"] == wanted, o.scenario.id
+    for band, rights in bands.items():
+        shown = f"{sum(rights) / len(rights):.0%}" if rights else "-"
+        print(f"confidence {band}: {len(rights)} reports, {shown} right")
+    confident = bands["0.85-1.0"]
+    assert confident and sum(confident) / len(confident) >= CONFIDENT_TARGET

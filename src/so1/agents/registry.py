@@ -1,8 +1,7 @@
-"""Agent registry: the seed's four agents. Those with a typed contract are held by role, so
-services get them with their types; the others (JSON in, JSON out: the triage-responder until
-its contract is typed, and any registered at run time) by name.
+"""Agent registry: the seed's four agents, each with a typed contract, held by role so services
+get them with their types; any other agent (JSON in, JSON out, registered at run time) by name.
 
-The orchestrate endpoint answers 404 with the list of registered names for any other name.
+The orchestrate endpoint answers 404 with the list of every registered name for any other name.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from so1.agents.deployer.agent import RailwayDeployer
 from so1.agents.deployer.contract import DeployerInputs, DeployerPlan
 from so1.agents.postmortem.agent import PostmortemAnalyst
 from so1.agents.postmortem.contract import PostmortemDraft, PostmortemInputs
-from so1.agents.triage.agent import TriageResponder
+from so1.agents.triage import TriageAgent, TriageResponder
 from so1.ports import Agent, TypedAgent
 
 CommanderAgent = TypedAgent[CommanderInputs, CommanderPlan]
@@ -26,18 +25,16 @@ AnalystAgent = TypedAgent[PostmortemInputs, PostmortemDraft]
 
 @dataclass(frozen=True)
 class Agents:
+    triage: TriageAgent | None = None
     commander: CommanderAgent | None = None
     deployer: DeployerAgent | None = None
     analyst: AnalystAgent | None = None
     by_name: Mapping[str, Agent] = field(default_factory=dict)  # JSON in, JSON out
 
     def names(self) -> list[str]:
-        typed = (self.commander, self.deployer, self.analyst)
+        typed = (self.triage, self.commander, self.deployer, self.analyst)
         return sorted({*(a.name for a in typed if a is not None), *self.by_name})
 
 
 def default_agents() -> Agents:
-    triage = TriageResponder()
-    return Agents(
-        IncidentCommander(), RailwayDeployer(), PostmortemAnalyst(), {triage.name: triage}
-    )
+    return Agents(TriageResponder(), IncidentCommander(), RailwayDeployer(), PostmortemAnalyst())

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from so1.agents.registry import Agents, AnalystAgent, CommanderAgent
+from so1.agents.triage import TriageAgent
 from so1.domain.comms import Destination
 from so1.domain.events import AlertStored, DomainEvent, MessageQueued
-from so1.domain.records import AgentName
 from so1.ports import (
-    Agent,
     Clock,
     HealthProbe,
     Job,
@@ -94,7 +93,7 @@ class TriagePass:
         self,
         uow_factory: UnitOfWorkFactory,
         clock: Clock,
-        agent: Agent,
+        agent: TriageAgent,
         commander: CommanderAgent | None,
     ) -> None:
         self._uow_factory, self._clock = uow_factory, clock
@@ -203,7 +202,7 @@ def background_jobs(
     health: HealthProbe | None = None,
 ) -> list[Job]:
     jobs: list[Job] = []
-    triage_agent = agents.by_name.get(AgentName.TRIAGE)
+    triage_agent = agents.triage
     if switches.triage and triage_agent is not None:
         triage = TriagePass(uow_factory, clock, triage_agent, agents.commander)
         jobs.append(Job(TRIAGE, triage, POLL_SECONDS))

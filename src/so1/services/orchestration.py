@@ -24,10 +24,10 @@ from so1.services.declaration.flow import commander_request
 from so1.services.incidents.recording import Actor, Change, record
 from so1.services.mitigation.runs import DeployerDeps, deployer_request
 from so1.services.postmortem.drafting import postmortem_request
-from so1.services.triage.requests import triage_request
+from so1.services.triage.requests import TriageRequest, triage_request
 
 JsonInputs = Mapping[str, Any]  # what an agent without a typed contract is given
-AgentRequest = CommanderRequest | DeployerRequest | PostmortemRequest | JsonInputs
+AgentRequest = TriageRequest | CommanderRequest | DeployerRequest | PostmortemRequest | JsonInputs
 RequestT = TypeVar("RequestT")
 
 
@@ -93,16 +93,17 @@ def _postmortem(deps: OrchestrationDeps, actor: Actor, request: PostmortemReques
     return postmortem_request(deps.uow_factory, deps.clock, actor, agent, request)
 
 
-def _triage(deps: OrchestrationDeps, actor: Actor, request: AgentRequest) -> AgentRun:
+def _triage(deps: OrchestrationDeps, actor: Actor, request: TriageRequest) -> AgentRun:
     """Needs the alert store: take the alert in, triage, apply (and declare)."""
-    agent = deps.agents.by_name[AgentName.TRIAGE]
+    agent = deps.agents.triage
+    if agent is None:
+        raise UnknownAgent(AgentName.TRIAGE, deps.agents.names())
     commander = deps.agents.commander
-    inputs = _json(request)
-    return triage_request(deps.uow_factory, deps.clock, actor, agent, inputs, commander)
+    return triage_request(deps.uow_factory, deps.clock, actor, agent, request, commander)
 
 
 HANDLERS: dict[str, Handler] = {
-    AgentName.TRIAGE: _triage,
+    AgentName.TRIAGE: _typed(TriageRequest, _triage),
     AgentName.COMMANDER: _typed(CommanderRequest, _commander),
     AgentName.DEPLOYER: _typed(DeployerRequest, _deployer),
     AgentName.POSTMORTEM: _typed(PostmortemRequest, _postmortem),
@@ -110,7 +111,7 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _json(request: AgentRequest) -> JsonInputs:
-    if isinstance(request, CommanderRequest | DeployerRequest | PostmortemRequest):
+    if isinstance(request, TriageRequest | CommanderRequest | DeployerRequest | PostmortemRequest):
         raise TypeError(f"JSON inputs expected, got {type(request).__name__}")
     return request
 

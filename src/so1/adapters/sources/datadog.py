@@ -24,6 +24,8 @@ Rules:
   payload with no identity. Ids stay strings (they exceed 2^53).
 - Delivery key: ``alert_cycle_key`` (or the identity), transition and ``date``.
 - A ``[TEST]`` title or ``event_type`` ``test`` marks a test notification.
+- The title (less its transition tag) is the summary; ``body``, and any key of the template
+  not read above (``text``, ``message``, ...), is kept in the details, where triage reads it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,14 @@ TRANSITIONS: dict[str, tuple[AlertAction, SeverityHint | None, dict[str, str]]] 
     "re-no data": (AlertAction.TRIGGER, SeverityHint.WARNING, {"no_data": "true"}),
     "recovered": (AlertAction.RESOLVE, None, {}),
 }
+# Template keys read into their own fields; any other key is kept in the details.
+READ_FIELDS = frozenset(
+    {
+        *("alert_id", "alert_cycle_key", "transition", "alert_transition", "priority"),
+        *("alert_priority", "title", "scope", "alert_scope", "tags", "link", "date", "org"),
+        *("last_updated", "event_id", "id", "event_type", "body", "aggreg_key"),
+    }
+)
 PRIORITY_SEVERITY = {
     "p1": SeverityHint.CRITICAL,
     "p2": SeverityHint.ERROR,
@@ -208,6 +218,9 @@ def _details(document: dict[str, Any]) -> dict[str, Any]:
         value = _field(document, name)
         if value:
             details[name] = value
+    for name, value in document.items():  # a template's own keys ("text", "msg", ...) are kept
+        if name not in READ_FIELDS and name not in details and (kept := _kept(value)) is not None:
+            details[name] = kept
     tags = _field(document, "tags")
     if tags:
         details["tags"] = [tag.strip() for tag in tags.split(",") if tag.strip()]
@@ -215,6 +228,16 @@ def _details(document: dict[str, Any]) -> dict[str, Any]:
     if isinstance(org, dict):
         details["org"] = {k: v for k in ("id", "name") if (v := _field(org, k))}
     return details
+
+
+def _kept(value: object) -> object:
+    """A template value worth keeping: unexpanded variables and empty values are dropped."""
+    if isinstance(value, str):
+        text = value.strip()
+        return text if text and not UNEXPANDED.match(text) else None
+    if isinstance(value, dict | list):
+        return value or None
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 def _is_test(title: str | None, document: dict[str, Any]) -> bool:

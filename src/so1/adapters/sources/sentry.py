@@ -8,6 +8,8 @@ Routing on ``Sentry-Hook-Resource``:
 - ``issue``: created/unresolved → trigger, resolved → resolve, ignored/archived → resolve
   (``details["reason"] = "ignored"``), assigned → annotate with the assignee.
 - ``event_alert`` triggered → trigger, keyed by the event's issue id.
+- The title is the summary; the event's ``message`` and the ``culprit`` and ``metadata``
+  (error type and value) of issues and events are kept in the details, where triage reads them.
 - ``metric_alert``: critical/warning → trigger with that severity, resolved → resolve, keyed
   ``metric:<incident id>`` so metric incidents never collide with issue ids.
 - ``installation`` and anything else → ignored.
@@ -52,6 +54,7 @@ METRIC_ACTIONS = {
     "warning": (AlertAction.TRIGGER, SeverityHint.WARNING),
     "resolved": (AlertAction.RESOLVE, None),
 }
+TEXT_FIELDS = ("culprit", "metadata")  # the error's location, type and value
 LEVEL_SEVERITY = {
     "fatal": SeverityHint.CRITICAL,
     "error": SeverityHint.ERROR,
@@ -122,6 +125,8 @@ def _issue(action: str, data: dict[str, Any]) -> ParsedDelivery:
     details: dict[str, Any] = {"action": action, "status_details": issue.get("statusDetails")}
     for name in ("status", "substatus", "count", "userCount", "firstSeen", "lastSeen"):
         details[name] = issue.get(name)
+    for name in TEXT_FIELDS:  # what triage reads besides the title
+        details[name] = issue.get(name)
     if action in ("ignored", "archived"):
         details["reason"] = "ignored"
     if who:
@@ -152,6 +157,7 @@ def _event_alert(data: dict[str, Any]) -> ParsedDelivery:
     project = PROJECT_IN_URL.search(_text(event.get("url")) or "")
     details = {"event_id": event.get("event_id"), "rule": rule_name, "rule_id": rule.get("id")}
     details |= {"rule_settings": rule.get("settings"), "environment": event.get("environment")}
+    details |= {name: event.get(name) for name in ("message", *TEXT_FIELDS)}
     alert = AlertEvent(
         source=AlertSource.SENTRY,
         action=AlertAction.TRIGGER,

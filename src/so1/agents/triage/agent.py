@@ -1,33 +1,34 @@
 """The triage-responder agent: an alert and its context in, the runbook's triage report out.
 
 Pure and deterministic: the same inputs give the same report. Time comes from
-``context.now``; the only I/O is reading the packaged ``symptoms.yaml`` once. The report has
-DESIGN §3's keys (severity, confidence, classification, impact, hypotheses, escalation,
-status, incident_id) plus ``rationale``, the reasons behind severity and confidence.
+``TriageInput.now``; the only I/O is reading the packaged ``symptoms.yaml`` once. The report
+(``contract.TriageReport``) has DESIGN §3's fields plus ``rationale``, the reasons behind
+severity and confidence.
 
-Helpers: ``triage_inputs`` (validation), ``triage_values`` (parsing "12%", "< 1%", "500ms"),
-``triage_facts`` (catalog graph, impact class), ``triage_signals`` and ``triage_hypotheses``
-(cause ranking from the knowledge base), ``triage_severity`` (severity, impact, confidence).
+Helpers: ``values`` and ``thresholds`` (parsing "12%", "< 1%", "500ms" and reading a value
+against its threshold), ``text`` (the alert's words from every field), ``facts`` (catalog
+graph), ``impact`` (the impact class), ``signals`` and ``hypotheses`` (cause ranking from the
+knowledge base), ``severity`` (the table and the moves) and ``confidence``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
 
-from so1.agents.triage.facts import Facts, gather
-from so1.agents.triage.hypotheses import Hypothesis, rank
-from so1.agents.triage.inputs import parse_inputs
-from so1.agents.triage.knowledge import Knowledge, knowledge
-from so1.agents.triage.severity import (
+from so1.agents.triage.confidence import confidence, non_incident_confidence
+from so1.agents.triage.contract import (
+    TRIAGE_AGENT,
+    Hypothesis,
     Impact,
-    assess,
-    confidence,
-    estimate_impact,
-    non_incident_confidence,
-    non_incident_reason,
+    TriageInput,
+    TriageReport,
 )
+from so1.agents.triage.facts import Facts, gather
+from so1.agents.triage.hypotheses import rank
+from so1.agents.triage.knowledge import Knowledge, knowledge
+from so1.agents.triage.severity import assess, estimate_impact, non_incident_reason
 from so1.domain.severity import Severity
+from so1.domain.triage import Classification, Escalation, SimilarIncident, TriageStatus
 
 CONFIDENCE_FLOOR = 0.70  # below it the runbook escalates with "investigation required"
 
@@ -35,96 +36,89 @@ CONFIDENCE_FLOOR = 0.70  # below it the runbook escalates with "investigation re
 class TriageResponder:
     """The runbook's Triage Responder (Phase 1: Detection & Triage)."""
 
-    name = "triage-responder"
+    name = TRIAGE_AGENT
 
     def __init__(self, kn: Knowledge | None = None) -> None:
         self._knowledge = kn
 
-    def run(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        """Triage one alert; raises ValueError naming the field when the inputs are bad."""
-        inp = parse_inputs(inputs)
+    def run(self, inputs: TriageInput) -> TriageReport:
+        """Triage one alert."""
         kn = self._knowledge or knowledge()
-        facts = gather(inp, kn)
+        facts = gather(inputs, kn)
         impact = estimate_impact(facts)
         reason = non_incident_reason(facts, kn)
-        similar = (inputs.get("context") or {}).get("similar_incidents")
         if reason is not None:
-            return with_similar(_non_incident(facts, impact, reason, inp.incident_id), similar)
+            report = _non_incident(facts, impact, reason, inputs.incident_id)
+            return with_similar(report, inputs.similar_incidents)
         result = assess(facts, impact, kn)
         hypotheses = rank(facts, kn)
         top = (hypotheses[0].cause, hypotheses[0].confidence) if hypotheses else None
         score, doubts = confidence(facts, result, top)
-        report = _report(
+        report = TriageReport(
             severity=result.severity,
             confidence=score,
+            classification=Classification.INCIDENT,
             impact=impact,
-            hypotheses=hypotheses,
-            incident_id=inp.incident_id,
-            rationale=[*result.rationale, *doubts],
+            hypotheses=tuple(hypotheses),
+            escalation=escalation_for(result.severity),
+            status=status_for(score),
+            incident_id=inputs.incident_id,
+            rationale=(*result.rationale, *readings(facts), *doubts),
         )
-        return with_similar(report, similar)
+        return with_similar(report, inputs.similar_incidents)
 
 
-def with_similar(report: dict[str, Any], similar: Any) -> dict[str, Any]:
+def with_similar(report: TriageReport, similar: tuple[SimilarIncident, ...]) -> TriageReport:
     """Past incidents like this one (found by SO1) as evidence: "last time this cause was
     fixed by ..." on each hypothesis with the same cause."""
-    past = [s for s in similar or [] if isinstance(s, Mapping) and s.get("incident_id")]
-    report["similar_incidents"] = past
-    for hypothesis in report["hypotheses"]:
-        for match in past:
-            if match.get("cause") == hypothesis["cause"] and match.get("resolution"):
-                hypothesis["evidence"].append(
-                    f"last time ({match['incident_id']}, similarity {float(match['score']):.2f})"
-                    f" this cause was fixed by: {match['resolution']}"
-                )
-    return report
+    return replace(
+        report,
+        similar_incidents=similar,
+        hypotheses=tuple(_with_past_fixes(h, similar) for h in report.hypotheses),
+    )
 
 
-def escalation_for(severity: Severity) -> str:
+def _with_past_fixes(hypothesis: Hypothesis, similar: tuple[SimilarIncident, ...]) -> Hypothesis:
+    fixes = tuple(
+        f"last time ({match.incident_id}, similarity {match.score:.2f})"
+        f" this cause was fixed by: {match.resolution}"
+        for match in similar
+        if match.cause == hypothesis.cause and match.resolution
+    )
+    return replace(hypothesis, evidence=hypothesis.evidence + fixes) if fixes else hypothesis
+
+
+def escalation_for(severity: Severity) -> Escalation:
     """SEV0-1 immediate, SEV2-3 standard, SEV4 a ticket."""
     if severity.rank <= 1:
-        return "immediate"
-    return "standard" if severity.rank <= 3 else "ticket"
+        return Escalation.IMMEDIATE
+    return Escalation.STANDARD if severity.rank <= 3 else Escalation.TICKET
 
 
-def _report(
-    *,
-    severity: Severity,
-    confidence: float,
-    impact: Impact,
-    hypotheses: list[Hypothesis],
-    incident_id: str | None,
-    rationale: list[str],
-) -> dict[str, Any]:
-    return {
-        "severity": severity.value,
-        "confidence": confidence,
-        "classification": "incident",
-        "impact": _impact(impact),
-        "hypotheses": [h.as_dict() for h in hypotheses],
-        "escalation": escalation_for(severity),
-        "status": "completed" if confidence >= CONFIDENCE_FLOOR else "investigation_required",
-        "incident_id": incident_id,
-        "rationale": rationale,
-    }
+def status_for(confidence: float) -> TriageStatus:
+    if confidence >= CONFIDENCE_FLOOR:
+        return TriageStatus.COMPLETED
+    return TriageStatus.INVESTIGATION_REQUIRED
 
 
 def _non_incident(
     facts: Facts, impact: Impact, reason: str, incident_id: str | None
-) -> dict[str, Any]:
+) -> TriageReport:
     score = non_incident_confidence(facts, reason)
-    return {
-        "severity": None,
-        "confidence": score,
-        "classification": "non_incident",
-        "impact": _impact(impact),
-        "hypotheses": [],
-        "escalation": "close",
-        "status": "completed" if score >= CONFIDENCE_FLOOR else "investigation_required",
-        "incident_id": incident_id,
-        "rationale": [f"non-incident: {reason}; close the alert and monitor"],
-    }
+    return TriageReport(
+        severity=None,
+        confidence=score,
+        classification=Classification.NON_INCIDENT,
+        impact=impact,
+        hypotheses=(),
+        escalation=Escalation.CLOSE,
+        status=status_for(score),
+        incident_id=incident_id,
+        rationale=(f"non-incident: {reason}; close the alert and monitor", *readings(facts)),
+    )
 
 
-def _impact(impact: Impact) -> dict[str, Any]:
-    return {"users_affected": impact.users_affected, "services": list(impact.services)}
+def readings(facts: Facts) -> tuple[str, ...]:
+    """How the threshold was read, and what of the alert's text was cut."""
+    threshold = (f"threshold: {facts.breach.reading}",) if facts.breach.reading else ()
+    return (*threshold, *(f"text cut: {c}" for c in facts.text.cut))

@@ -11,46 +11,46 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from so1.agents.triage.inputs import (
-    AlertInfo,
-    DeploymentInfo,
-    FlagChangeInfo,
-    ServiceInfo,
-    TriageInput,
-)
+from so1.agents.triage.contract import TriageInput
+from so1.agents.triage.impact import ImpactClass, classify
 from so1.agents.triage.knowledge import Knowledge
-from so1.agents.triage.values import Breach, Quantity, compare, format_number, parse_quantity
+from so1.agents.triage.text import RELATED_TOTAL, AlertText, alert_text
+from so1.agents.triage.thresholds import Breach, Direction, compare
+from so1.agents.triage.values import (
+    Quantity,
+    Threshold,
+    parse_quantity,
+    parse_threshold,
+)
+from so1.domain.alerts import Alert, AlertStatus
+from so1.domain.catalog import CatalogService, Tier
+from so1.domain.changes import Deployment, FlagChange
 
 RECENT = timedelta(hours=24)
-OPEN_STATUSES = ("firing", "acknowledged")
-HEALTHY = Quantity(1.0, "", ">=")
+OPEN_STATUSES = (AlertStatus.FIRING, AlertStatus.ACKNOWLEDGED)
+HEALTHY = Threshold(">=", Quantity(1.0), text="up (a health check with no threshold)")
 _T = TypeVar("_T")
-CLASS_WORDS = {
-    "security_breach": "security breach",
-    "data_loss": "data loss",
-    "monitoring_gap": "visibility lost",
-    "cosmetic": "cosmetic issue",
-}
 
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    alert: AlertInfo
+    alert: Alert
     service: str  # the catalog's name when the alert's name resolves to an entry
-    entry: ServiceInfo | None
-    catalog: dict[str, ServiceInfo]
+    entry: CatalogService | None
+    catalog: dict[str, CatalogService]
     value: Quantity | None
-    threshold: Quantity | None
+    threshold: Threshold | None
     breach: Breach
-    impact_class: str  # see triage_severity.BASE
-    impact_reason: str
-    related: tuple[AlertInfo, ...]  # open related alerts (service names resolved)
-    scoped: tuple[AlertInfo, ...]  # ... on the service itself or one of its dependencies
+    text: AlertText  # the alert's words, from every field, capped
+    impact: ImpactClass  # the severity table's starting point
+    related: tuple[Alert, ...]  # open related alerts (service names resolved)
+    related_texts: dict[str, str]  # their words, by alert id
+    scoped: tuple[Alert, ...]  # ... on the service itself or one of its dependencies
     dependencies: tuple[str, ...]  # transitive, nearest first
     dependents: tuple[str, ...]  # transitive, nearest first
-    deployments: tuple[tuple[DeploymentInfo, timedelta | None], ...]  # the service's, newest first
-    flags: tuple[tuple[FlagChangeInfo, timedelta | None], ...]  # newest first
-    now: datetime | None
+    deployments: tuple[tuple[Deployment, timedelta | None], ...]  # the service's, newest first
+    flags: tuple[tuple[FlagChange, timedelta | None], ...]  # newest first
+    now: datetime
 
 
 def gather(inp: TriageInput, kn: Knowledge) -> Facts:
@@ -58,14 +58,14 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
     catalog = {s.name: s for s in inp.services}
     service = resolve(inp.alert.service or "", catalog)
     value = parse_quantity(inp.alert.current_value, kn.states)
-    threshold = parse_quantity(inp.alert.threshold, kn.states)
+    threshold = parse_threshold(inp.alert.threshold, kn.states)
     metric = inp.alert.metric or ""
     if threshold is None and metric and kn.health_metric.search(metric):
         threshold = HEALTHY
-    breach = compare(value, threshold, higher_is_worse(metric, kn))
+    breach = compare(value, threshold, metric_direction(metric, kn))
     related = tuple(_open_related(inp, catalog))
     dependencies = walk(service, catalog, upstream=True)
-    impact_class, reason = classify(inp.alert, value, breach, kn)
+    text = alert_text(inp.alert)
     return Facts(
         alert=inp.alert,
         service=service,
@@ -74,9 +74,10 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
         value=value,
         threshold=threshold,
         breach=breach,
-        impact_class=impact_class,
-        impact_reason=reason,
+        text=text,
+        impact=classify(inp.alert, value, breach, text, kn, core=_core(catalog.get(service))),
         related=related,
+        related_texts={a.id: alert_text(a, RELATED_TOTAL).joined for a in related},
         scoped=tuple(a for a in related if a.service in (service, *dependencies)),
         dependencies=dependencies,
         dependents=walk(service, catalog, upstream=False),
@@ -86,7 +87,7 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
         ),
         flags=_recent(
             (
-                (f, f.changed_at)
+                (f.change, f.change.changed_at)
                 for f in inp.flag_changes
                 if f.service is None or resolve(f.service, catalog) == service
             ),
@@ -96,7 +97,12 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
     )
 
 
-def resolve(name: str, catalog: dict[str, ServiceInfo]) -> str:
+def _core(entry: CatalogService | None) -> bool:
+    """On the core path: a critical service, or one the catalog does not know."""
+    return entry is None or entry.tier is Tier.CRITICAL
+
+
+def resolve(name: str, catalog: dict[str, CatalogService]) -> str:
     """The catalog name for ``name``: exact, or equal once an organisation prefix is dropped
     from either side ("so1-control-plane-api" is "control-plane-api")."""
     if name in catalog or not name:
@@ -113,7 +119,7 @@ def _strip_prefix(name: str) -> str:
     return name.split("-", 1)[1] if "-" in name else name
 
 
-def walk(service: str, catalog: dict[str, ServiceInfo], *, upstream: bool) -> tuple[str, ...]:
+def walk(service: str, catalog: dict[str, CatalogService], *, upstream: bool) -> tuple[str, ...]:
     """Transitive dependencies (upstream) or dependents (downstream), nearest first."""
     seen: list[str] = []
     frontier = [service]
@@ -126,100 +132,25 @@ def walk(service: str, catalog: dict[str, ServiceInfo], *, upstream: bool) -> tu
     return tuple(seen)
 
 
-def _neighbours(name: str, catalog: dict[str, ServiceInfo], *, upstream: bool) -> Iterable[str]:
+def _neighbours(name: str, catalog: dict[str, CatalogService], *, upstream: bool) -> Iterable[str]:
     if upstream:
         entry = catalog.get(name)
         return entry.dependencies if entry else ()
     return (s.name for s in catalog.values() if name in s.dependencies)
 
 
-def higher_is_worse(metric: str, kn: Knowledge) -> bool | None:
-    """Which side of the threshold is bad for this metric; None when the metric is unknown."""
+def metric_direction(metric: str, kn: Knowledge) -> Direction | None:
+    """Which side of a limit is bad for this metric, by its name; None when the name does not
+    say. Used only for a threshold written without an operator."""
     if not metric:
         return None
-    if kn.lower_is_worse.search(metric) or kn.health_metric.search(metric):
-        return False
-    return True if kn.higher_is_worse.search(metric) else None
-
-
-def alert_text(alert: AlertInfo) -> str:
-    """The words an alert carries: summary, labels and textual details."""
-    parts = [alert.summary]
-    parts.extend(f"{k}={v}" for k, v in sorted(alert.labels.items()))
-    parts.extend(f"{k}={v}" for k, v in sorted(alert.details.items()) if isinstance(v, str))
-    return " | ".join(p for p in parts if p)
-
-
-def classify(
-    alert: AlertInfo, value: Quantity | None, breach: Breach, kn: Knowledge
-) -> tuple[str, str]:
-    """The alert's impact class and why; the severity table starts from it."""
-    text = alert_text(alert)
-    if found := _keyword_class(text, ("security_breach", "data_loss"), kn):
-        return found
-    if reason := _outage_reason(alert, value, breach, text, kn):
-        return "outage", reason
-    if reason := _anomaly_reason(alert, text, kn):
-        return "security_anomaly", reason
-    if breach.state != "breached" and (
-        found := _keyword_class(text, ("monitoring_gap", "cosmetic"), kn)
-    ):
-        return found
-    if breach.state == "breached":
-        return "degraded", f"{describe_value(alert)} is past its threshold; no sign of an outage"
-    return "degraded", "no sign of an outage or of a cosmetic-only issue; treated as degraded"
-
-
-def _keyword_class(text: str, names: tuple[str, ...], kn: Knowledge) -> tuple[str, str] | None:
-    for name in names:
-        if found := kn.impact[name].search(text):
-            return name, f'{CLASS_WORDS[name]}: alert says "{_excerpt(text, found.start())}"'
+    if found := kn.lower_is_worse.search(metric) or kn.health_metric.search(metric):
+        said = metric[found.start() : found.end()]
+        return Direction(False, f'the metric name "{metric}" says so ("{said}")')
+    if found := kn.higher_is_worse.search(metric):
+        said = metric[found.start() : found.end()]
+        return Direction(True, f'the metric name "{metric}" says so ("{said}")')
     return None
-
-
-def _anomaly_reason(alert: AlertInfo, text: str, kn: Knowledge) -> str | None:
-    if found := kn.impact["security_anomaly"].search(text):
-        return f'possible attack: alert says "{_excerpt(text, found.start())}"'
-    metric = alert.metric or ""
-    if metric and kn.impact["security_anomaly_metrics"].search(metric):
-        return f"possible attack: {describe_value(alert)}"
-    return None
-
-
-def _outage_reason(
-    alert: AlertInfo, value: Quantity | None, breach: Breach, text: str, kn: Knowledge
-) -> str | None:
-    metric = alert.metric or ""
-    if breach.state == "breached" and metric and value is not None:
-        shown = describe_value(alert)
-        if kn.health_metric.search(metric):
-            return f"health endpoint down: {shown}"
-        if value.unit == "%" and kn.error_metric.search(metric):
-            if value.value >= kn.outage_error_percent:
-                return f"nearly all requests fail: {shown}"
-        elif value.unit == "%" and kn.success_metric.search(metric):
-            if value.value <= kn.outage_success_percent:
-                return f"nearly all requests fail: {shown}"
-        elif value.value == 0 and kn.throughput_metric.search(metric):
-            return f"nothing is getting through: {shown}"
-    if found := kn.impact["outage"].search(text):
-        return f'service unavailable: alert says "{_excerpt(text, found.start())}"'
-    return None
-
-
-def describe_value(alert: AlertInfo, service: str | None = None) -> str:
-    """ "error_rate at 12% on control-plane-api (threshold < 1%)" from the alert's own words."""
-    value = alert.current_value
-    shown = format_number(value) if isinstance(value, int | float) else value
-    text = f"{alert.metric or 'value'} at {shown}" if shown is not None else alert.metric or ""
-    text = f"{text} on {service}" if service else text
-    return f"{text} (threshold {alert.threshold})" if alert.threshold else text
-
-
-def _excerpt(text: str, start: int, width: int = 90) -> str:
-    begin = max(0, text.rfind(" | ", 0, start) + 3) if " | " in text[:start] else 0
-    piece = text[begin : begin + width]
-    return piece if len(text) <= begin + width else piece.rstrip() + "..."
 
 
 def age_text(age: timedelta | None) -> str:
@@ -235,7 +166,7 @@ def age_text(age: timedelta | None) -> str:
     return f"{hours}h ago" if rest == 0 else f"{hours}h{rest}m ago"
 
 
-def _open_related(inp: TriageInput, catalog: dict[str, ServiceInfo]) -> Iterable[AlertInfo]:
+def _open_related(inp: TriageInput, catalog: dict[str, CatalogService]) -> Iterable[Alert]:
     for related in inp.related_alerts:
         if related.status not in OPEN_STATUSES or related.is_test:
             continue
@@ -245,19 +176,14 @@ def _open_related(inp: TriageInput, catalog: dict[str, ServiceInfo]) -> Iterable
         yield related if name is None else _with_service(related, resolve(name, catalog))
 
 
-def _with_service(alert: AlertInfo, service: str) -> AlertInfo:
+def _with_service(alert: Alert, service: str) -> Alert:
     return alert if alert.service == service else replace(alert, service=service)
 
 
 def _recent(
-    items: Iterable[tuple[_T, datetime | None]], now: datetime | None
+    items: Iterable[tuple[_T, datetime]], now: datetime
 ) -> tuple[tuple[_T, timedelta | None], ...]:
-    """Changes up to 24 h old (all of them when the time is unknown), newest first."""
-    kept: list[tuple[_T, timedelta | None, datetime | None]] = []
-    for item, at in items:
-        age = now - at if now is not None and at is not None else None
-        if age is not None and (age < timedelta(0) or age > RECENT):
-            continue
-        kept.append((item, age, at))
-    kept.sort(key=lambda k: k[2].timestamp() if k[2] else float("-inf"), reverse=True)
+    """Changes up to 24 h old, newest first."""
+    kept = [(item, now - at, at) for item, at in items if timedelta(0) <= now - at <= RECENT]
+    kept.sort(key=lambda k: k[2], reverse=True)
     return tuple((item, age) for item, age, _ in kept)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import string
-from dataclasses import dataclass
 
-from so1.agents.triage.facts import Facts, age_text, describe_value
+from so1.agents.triage.contract import Hypothesis
+from so1.agents.triage.facts import Facts, age_text
+from so1.agents.triage.impact import describe_value
 from so1.agents.triage.knowledge import CauseSpec, Knowledge
 from so1.agents.triage.signals import evaluate, region_of
 from so1.agents.triage.values import format_number
@@ -18,23 +19,6 @@ from so1.agents.triage.values import format_number
 MAX_HYPOTHESES = 4
 MAX_EVIDENCE = 5
 CONFIDENCE_CAP = 0.95
-
-
-@dataclass(frozen=True, slots=True)
-class Hypothesis:
-    cause: str
-    score: float
-    confidence: float
-    evidence: tuple[str, ...]
-    investigation_steps: tuple[str, ...]
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "cause": self.cause,
-            "confidence": self.confidence,
-            "evidence": list(self.evidence),
-            "investigation_steps": list(self.investigation_steps),
-        }
 
 
 def rank(facts: Facts, kn: Knowledge) -> list[Hypothesis]:
@@ -126,7 +110,7 @@ def _change_fields(facts: Facts) -> dict[str, str | None]:
             previous_version=dep.previous_version,
             commit_sha=dep.commit_sha,
             deployed_by=dep.deployed_by,
-            deployed_at=f"{dep.deployed_at:%Y-%m-%d %H:%M}Z" if dep.deployed_at else None,
+            deployed_at=f"{dep.deployed_at:%Y-%m-%d %H:%M}Z",
             deployed_ago=age_text(age),
             config_keys=", ".join(sorted(dep.config)) or None,
         )

@@ -7,10 +7,11 @@ and the vocabularies severity needs (metric directions, health metrics, impact k
 from __future__ import annotations
 
 import functools
-import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import re2
 
 import so1.knowledge
 
@@ -41,12 +42,39 @@ IMPACT_CLASSES = (
     "test_notification",
     "security_breach",
     "data_loss",
+    "complete_outage",
     "outage",
     "monitoring_gap",
     "security_anomaly",
     "security_anomaly_metrics",
+    "security_breach_metrics",
+    "data_loss_metrics",
     "cosmetic",
+    "workaround",
+    "functional",
+    "informational",
+    "non_production",
+    "no_impact",
+    "early_warning",
+    "attack_blocked",
+    "failing_share",
+    "limited_scope",
+    "degraded",
 )
+
+
+class Match(Protocol):
+    def start(self) -> int: ...
+
+    def end(self) -> int: ...
+
+
+class Pattern(Protocol):
+    """A compiled knowledge pattern (RE2: linear time in the text, whatever the pattern)."""
+
+    def search(self, text: str) -> Match | None: ...
+
+    def finditer(self, text: str) -> Iterator[Match]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +83,8 @@ class Signal:
 
     when: str
     weight: float
-    pattern: re.Pattern[str] | None = None
-    exclude: re.Pattern[str] | None = None
+    pattern: Pattern | None = None
+    exclude: Pattern | None = None
     kinds: tuple[str, ...] = ()
     minimum: int = 1
     factor: float = 2.0
@@ -75,18 +103,23 @@ class CauseSpec:
 
 @dataclass(frozen=True, slots=True)
 class Knowledge:
-    lower_is_worse: re.Pattern[str]
-    higher_is_worse: re.Pattern[str]
-    health_metric: re.Pattern[str]
-    error_metric: re.Pattern[str]
-    success_metric: re.Pattern[str]
-    throughput_metric: re.Pattern[str]
+    lower_is_worse: Pattern
+    higher_is_worse: Pattern
+    health_metric: Pattern
+    error_metric: Pattern
+    success_metric: Pattern
+    throughput_metric: Pattern
     outage_error_percent: float
     outage_success_percent: float
     states: dict[str, float]
-    impact: dict[str, re.Pattern[str]]
-    database_service: re.Pattern[str]
+    impact: dict[str, Pattern]  # by IMPACT_CLASSES name
+    database_service: Pattern
     causes: tuple[CauseSpec, ...]
+
+    @property
+    def functional(self) -> Pattern:
+        """Words that say something does not work (a cosmetic alert has none of them)."""
+        return self.impact["functional"]
 
 
 @functools.cache
@@ -158,14 +191,20 @@ def _signal(raw: Mapping[str, Any], where: str) -> Signal:
     )
 
 
-def _pattern(raw: Any, where: str) -> re.Pattern[str]:
+def _pattern(raw: Any, where: str) -> Pattern:
+    """The patterns as one case-insensitive RE2 expression: RE2 runs in time linear in the
+    text, so no pattern can blow up on a long alert; it has no backreferences or lookaround."""
     parts = [raw] if isinstance(raw, str) else _list(raw, where)
     if not parts:
         raise ValueError(f"{where}: at least one pattern is needed")
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False
     try:
-        return re.compile("|".join(f"(?:{p})" for p in parts), re.IGNORECASE)
-    except re.error as exc:
+        compiled: Pattern = re2.compile("|".join(f"(?:{p})" for p in parts), options)
+    except re2.error as exc:
         raise ValueError(f"{where}: bad pattern ({exc})") from None
+    return compiled
 
 
 def _map(raw: Any, where: str) -> Mapping[str, Any]:
@@ -178,3 +217,25 @@ def _list(raw: Any, where: str) -> list[Any]:
     if not isinstance(raw, list):
         raise ValueError(f"{where} must be a list")
     return raw
+
+
+def every_pattern(kn: Knowledge) -> Iterator[tuple[str, Pattern]]:
+    """Each compiled pattern of the knowledge with where it comes from (for checks)."""
+    for name in (
+        "lower_is_worse",
+        "higher_is_worse",
+        "health_metric",
+        "error_metric",
+        "success_metric",
+        "throughput_metric",
+        "database_service",
+    ):
+        yield f"metrics.{name}", getattr(kn, name)
+    for name, pattern in kn.impact.items():
+        yield f"impact.{name}", pattern
+    for spec in kn.causes:
+        for index, signal in enumerate(spec.signals):
+            if signal.pattern is not None:
+                yield f"causes.{spec.cause}.signals[{index}]", signal.pattern
+            if signal.exclude is not None:
+                yield f"causes.{spec.cause}.signals[{index}].exclude", signal.exclude

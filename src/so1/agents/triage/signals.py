@@ -10,10 +10,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from so1.agents.triage.facts import Facts, age_text, alert_text, describe_value
-from so1.agents.triage.inputs import AlertInfo, DeploymentInfo
+from so1.agents.triage.facts import Facts, age_text
+from so1.agents.triage.impact import describe_value, first_phrase
 from so1.agents.triage.knowledge import Knowledge, Signal
 from so1.agents.triage.values import align_units, format_number, parse_quantity
+from so1.domain.alerts import Alert
+from so1.domain.changes import Deployment
 
 REGION_LABELS = ("region", "zone", "availability_zone", "az", "datacenter", "location")
 FAILED_DEPLOYS = ("failed", "rolled_back", "rollback", "error", "crashed")
@@ -51,14 +53,14 @@ def recency(age: timedelta | None) -> float:
     return 0.7 if age <= timedelta(hours=4) else 0.3
 
 
-def describe_alert(alert: AlertInfo) -> str:
+def describe_alert(alert: Alert) -> str:
     """An alert by what it measured, or by what it says."""
     if alert.metric and alert.current_value is not None:
         return describe_value(alert, alert.service)
     return f'{alert.service} says "{alert.summary or alert.metric or "alerting"}"'
 
 
-def describe_deployment(dep: DeploymentInfo, age: timedelta | None) -> str:
+def describe_deployment(dep: Deployment, age: timedelta | None) -> str:
     """ "deployment v2.14.0 of control-plane-api 4h ago (previous v2.13.2, by ..., commit ...)"."""
     extra = [
         f"previous {dep.previous_version}" if dep.previous_version else "",
@@ -92,13 +94,26 @@ def _related_metric(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
 
 
 def _text(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
-    text = alert_text(facts.alert)
-    return Hit(1.0, f'alert says "{_clip(text)}"') if _matches(signal, text) else None
+    """The alert's words match; a phrase a negation cancels ("no memory leak") does not count,
+    except for a signal against its cause (negative weight), whose phrase is a denial."""
+    if signal.pattern is None:
+        return None
+    text = facts.text
+    if signal.weight < 0:
+        found = signal.pattern.search(text.joined)
+    else:
+        found = first_phrase(signal.pattern, text)
+    if found is None:
+        return None
+    quoted = text.quote(found.start(), found.end())
+    if signal.weight < 0:
+        return Hit(1.0, f'the alert rules it out: "{quoted}"')
+    return Hit(1.0, f'alert says "{quoted}"')
 
 
 def _related_text(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
     for alert in facts.scoped:
-        text = alert_text(alert)
+        text = facts.related_texts.get(alert.id, "")
         if _matches(signal, text):
             return Hit(1.0, f'{alert.service} alert {alert.id} says "{_clip(text)}"')
     return None
@@ -137,7 +152,7 @@ def _flag_change(_signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
     return None
 
 
-def _dependency_alerts(signal: Signal, facts: Facts) -> Iterable[AlertInfo]:
+def _dependency_alerts(signal: Signal, facts: Facts) -> Iterable[Alert]:
     for alert in facts.scoped:
         name = alert.service or ""
         if name == facts.service or name not in facts.dependencies:
@@ -160,18 +175,18 @@ def _dependency_alerting(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | 
 
 def _dependency_down(signal: Signal, facts: Facts, kn: Knowledge) -> Hit | None:
     for alert in _dependency_alerts(signal, facts):
-        if is_down(alert, kn):
+        if is_down(alert, facts.related_texts.get(alert.id, ""), kn):
             return Hit(1.0, f"dependency {alert.service} is down (alert {alert.id})")
     return None
 
 
-def is_down(alert: AlertInfo, kn: Knowledge) -> bool:
+def is_down(alert: Alert, text: str, kn: Knowledge) -> bool:
     """A related alert that says its service is down (health check failing, outage words)."""
     if alert.metric and kn.health_metric.search(alert.metric):
         value = parse_quantity(alert.current_value, kn.states)
         if value is not None and value.value == 0:
             return True
-    return bool(kn.impact["outage"].search(alert_text(alert)))
+    return bool(kn.impact["outage"].search(text))
 
 
 def _services_alerting(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
@@ -198,7 +213,7 @@ def _region_alerting(_signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | Non
     return Hit(1.0, f"{len(others)} other services alerting in {where}: {', '.join(others)}")
 
 
-def region_of(alert: AlertInfo) -> str | None:
+def region_of(alert: Alert) -> str | None:
     for key in REGION_LABELS:
         if alert.labels.get(key):
             return alert.labels[key]
@@ -206,7 +221,7 @@ def region_of(alert: AlertInfo) -> str | None:
 
 
 def _impact(signal: Signal, facts: Facts, _kn: Knowledge) -> Hit | None:
-    return Hit(1.0, facts.impact_reason) if facts.impact_class in signal.kinds else None
+    return Hit(1.0, facts.impact.reason) if facts.impact.name in signal.kinds else None
 
 
 def _gradual(signal: Signal, facts: Facts, kn: Knowledge) -> Hit | None:

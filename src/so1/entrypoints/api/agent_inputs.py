@@ -23,6 +23,7 @@ from so1.domain.platform import PlatformAction
 from so1.domain.postmortem import AnalysisMethod
 from so1.domain.records import AgentName
 from so1.domain.severity import Severity
+from so1.entrypoints.api.triage_schemas import triage_request
 from so1.errors import ValidationFailed
 from so1.services.orchestration import AgentRequest
 
@@ -172,6 +173,7 @@ def deployer_request_of(raw: Mapping[str, Any]) -> DeployerRequest:
 
 
 PARSERS: dict[str, Callable[[Mapping[str, Any]], AgentRequest]] = {
+    AgentName.TRIAGE: lambda raw: triage_request(dict(raw)),
     AgentName.COMMANDER: lambda raw: _validated(CommanderIn, raw).request(),
     AgentName.DEPLOYER: deployer_request_of,
     AgentName.POSTMORTEM: lambda raw: _validated(PostmortemIn, raw).request(),

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from so1.domain.incidents import Incident
+from so1.domain.triage import SimilarIncident
 from so1.ports import IncidentFilter, UnitOfWork
 
 CORPUS_LIMIT = 300  # the most recent resolved incidents
@@ -26,7 +26,7 @@ class Past:
 
 def similar_incidents(
     uow: UnitOfWork, query: str, exclude: str | None = None, limit: int = TOP
-) -> list[dict[str, Any]]:
+) -> list[SimilarIncident]:
     """The resolved incidents most like ``query`` (score ≥ 0.2), best first."""
     past = [p for p in _corpus(uow) if p.incident.id != exclude]
     if not past or not query.strip():
@@ -34,13 +34,13 @@ def similar_incidents(
     scores = _scores(query, [p.text for p in past])
     ranked = sorted(zip(scores, past, strict=True), key=lambda pair: -pair[0])
     return [
-        {
-            "incident_id": p.incident.id,
-            "title": p.incident.title,
-            "cause": p.cause,
-            "resolution": p.incident.resolution_summary,
-            "score": round(float(score), 3),
-        }
+        SimilarIncident(
+            incident_id=p.incident.id,
+            title=p.incident.title,
+            cause=p.cause,
+            resolution=p.incident.resolution_summary,
+            score=round(float(score), 3),
+        )
         for score, p in ranked[:limit]
         if score >= MIN_SCORE
     ]

@@ -9,20 +9,20 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from so1.agents.registry import CommanderAgent
+from so1.agents.triage import TriageAgent, TriageReport
 from so1.domain.alerts import Alert, AlertStatus
 from so1.domain.incidents import Incident
 from so1.domain.intake import DEFAULT_RULE, CorrelationRule, connected_services
 from so1.domain.records import AgentName, AgentRun, RunStatus
-from so1.domain.severity import Severity
 from so1.domain.timeline import EventKind
-from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.domain.triage import Escalation, TriageStatus
+from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.flow import declare_after_triage
 from so1.services.incidents.lifecycle import NewIncident, declare
 from so1.services.incidents.recording import Actor, note
-from so1.services.triage.context import triage_inputs
+from so1.services.triage.context import recorded, triage_inputs
 
 log = logging.getLogger("so1.triage")
 
@@ -47,7 +47,7 @@ class _Batch:
 def process_pending(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
-    agent: Agent,
+    agent: TriageAgent,
     recover_stale: bool = True,
     commander: CommanderAgent | None = None,
 ) -> int:
@@ -73,7 +73,7 @@ def process_pending(
 def _process_batch(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
-    agent: Agent,
+    agent: TriageAgent,
     recover_stale: bool,
     commander: CommanderAgent | None,
 ) -> int:
@@ -92,7 +92,9 @@ def _process_batch(
     return len(claimed)
 
 
-def _decide(uow: UnitOfWork, agent: Agent, now: datetime, alert: Alert, batch: _Batch) -> None:
+def _decide(
+    uow: UnitOfWork, agent: TriageAgent, now: datetime, alert: Alert, batch: _Batch
+) -> None:
     if alert.status is AlertStatus.SUPPRESSED:
         batch.finished["suppressed"].append(alert.id)
         return
@@ -122,7 +124,10 @@ def _flush(uow: UnitOfWork, now: datetime, batch: _Batch) -> None:
 
 
 def _process_singly(
-    uow_factory: UnitOfWorkFactory, clock: Clock, agent: Agent, commander: CommanderAgent | None
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    agent: TriageAgent,
+    commander: CommanderAgent | None,
 ) -> int:
     now = clock.now()
     with uow_factory() as uow:
@@ -142,10 +147,10 @@ def _process_singly(
 def process_alert(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
-    agent: Agent,
+    agent: TriageAgent,
     alert_id: str,
     commander: CommanderAgent | None = None,
-) -> dict[str, Any] | None:
+) -> TriageReport | None:
     """Correlate or triage one alert in one transaction; returns the triage report if run."""
     now = clock.now()
     with uow_factory() as uow:
@@ -172,19 +177,19 @@ def process_alert(
 
 def _triage(
     uow: UnitOfWork,
-    agent: Agent,
+    agent: TriageAgent,
     alert: Alert,
     now: datetime,
     rule: CorrelationRule,
     commander: CommanderAgent | None = None,
-) -> tuple[dict[str, Any], str | None, list[str]] | None:
+) -> tuple[TriageReport, str | None, list[str]] | None:
     """Run the agent and apply its report: (report, incident id, alerts attached) or None."""
     inputs = triage_inputs(uow, alert, now, rule.window)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
         AgentName.TRIAGE,
         RunStatus.RUNNING,
-        inputs,
+        recorded(inputs),
         now,
         TRIAGE_ACTOR.name,
     )
@@ -196,10 +201,11 @@ def _triage(
         uow.alerts.finish_triage(alert.id, "failed", run.id)
         return None
     state, incident_id, attached = apply_report(uow, now, alert, report, rule, commander)
-    report = {**report, "incident_id": incident_id}
+    report = report.for_incident(incident_id)
+    output = report.as_json()
     uow.agent_runs.add(
         replace(
-            run, status=RunStatus.COMPLETED, output=report, finished_at=now, incident_id=incident_id
+            run, status=RunStatus.COMPLETED, output=output, finished_at=now, incident_id=incident_id
         )
     )
     uow.alerts.finish_triage(alert.id, state, run.id)
@@ -210,17 +216,17 @@ def apply_report(
     uow: UnitOfWork,
     now: datetime,
     alert: Alert,
-    report: dict[str, Any],
+    report: TriageReport,
     rule: CorrelationRule,
     commander: CommanderAgent | None = None,
 ) -> tuple[str, str | None, list[str]]:
     """Act on the triage decision: an incident (SEV0-3), a ticket (SEV4), or close.
     Returns the alert's triage state, the incident opened and the alerts attached to it."""
-    if report.get("classification") != "incident" or report.get("severity") is None:
-        reason = "; ".join(report.get("rationale", [])) or "triage: not an incident"
+    if not report.is_incident:
+        reason = "; ".join(report.rationale) or "triage: not an incident"
         uow.alerts.close(alert.id, now, reason[:1000])
         return "closed", None, []
-    if report.get("escalation") == "ticket":
+    if report.escalation is Escalation.TICKET:
         uow.action_items.add_ticket(alert.id, f"SEV4: {alert.summary}"[:500], "low", now)
         return "ticket", None, []
     incident = _declare_from(uow, now, alert, report)
@@ -229,26 +235,30 @@ def apply_report(
     related = [a for a in nearby if a.incident_id is None and a.status.is_open and a.id != alert.id]
     join_incident(uow, now, [alert, *related], incident.id, rule, announce=False)
     if commander is not None:  # runbook Phase 2 follows at once: war room, commander, comms
-        declare_after_triage(uow, now, TRIAGE_ACTOR, commander, incident, report)
+        findings = report.for_incident(incident.id).as_json()
+        declare_after_triage(uow, now, TRIAGE_ACTOR, commander, incident, findings)
     return "incident", incident.id, [a.id for a in related]
 
 
-def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: dict[str, Any]) -> Incident:
-    severity = Severity(report["severity"])
-    hypotheses = report.get("hypotheses") or []
-    top = hypotheses[0]["cause"] if hypotheses else "unknown"
-    summary = f"Triage: {severity}, confidence {report.get('confidence')}, likely {top}"
-    if report.get("status") == "investigation_required":
+def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: TriageReport) -> Incident:
+    assert report.severity is not None  # apply_report declares incidents only
+    summary = (
+        f"Triage: {report.severity}, confidence {report.confidence}, likely {report.top_cause}"
+    )
+    if report.status is TriageStatus.INVESTIGATION_REQUIRED:
         summary += " (investigation required: confidence below 70%)"
     new = NewIncident(
         title=alert.summary[:300],
-        severity=severity,
+        severity=report.severity,
         service=alert.service,
         summary=summary,
-        impact=dict(report.get("impact") or {}),
+        impact={
+            "users_affected": report.impact.users_affected,
+            "services": list(report.impact.services),
+        },
     )
     incident = declare(uow, TRIAGE_ACTOR, now, new, min(alert.first_seen_at, now))
-    data = {**report, "incident_id": incident.id}
+    data = report.for_incident(incident.id).as_json()
     note(uow, TRIAGE_ACTOR, now, incident.id, EventKind.TRIAGE_REPORT, summary, data)
     return incident
 
