@@ -18,6 +18,7 @@ from so1.domain.health import HealthReading
 from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
 from so1.domain.severity import Severity
 from so1.services.incidents.lifecycle import get_incident
+from so1.services.incidents.recording import SYSTEM
 from so1.services.verification.health import probe_services
 from so1.services.verification.watch import watch_mitigations
 from tests.conftest import open_incident
@@ -107,13 +108,13 @@ def test_effective_then_stable_resolves_with_the_mitigation(
     [effective] = results(api, incident)
     assert effective["data"]["outcome"] == "effective"
     assert "✅ error_rate < 1%: 0.3" in effective["summary"]
-    assert get_incident(container.uow, incident.id).status is IncidentStatus.MONITORING
+    assert get_incident(container.uow, incident.id, SYSTEM).status is IncidentStatus.MONITORING
 
     clock.set(acted + timedelta(minutes=41))
     push(api, clock, "error_rate", [0.3] * 11)
     push(api, clock, "latency_p99_ms", [300.0] * 11)
     assert watch(container) == 1
-    resolved = get_incident(container.uow, incident.id)
+    resolved = get_incident(container.uow, incident.id, SYSTEM)
     assert resolved.status is IncidentStatus.RESOLVED
     assert resolved.resolution_summary is not None
     assert resolved.resolution_summary.startswith(
@@ -140,7 +141,7 @@ def test_ineffective_rejects_the_hypothesis_and_proposes_the_next(
     assert "Scale up" in result["data"]["proposal"]
     [rejected] = results(api, incident, "hypothesis.rejected")
     assert rejected["data"]["cause"] == "connection_exhaustion"
-    assert get_incident(container.uow, incident.id).status is IncidentStatus.INVESTIGATING
+    assert get_incident(container.uow, incident.id, SYSTEM).status is IncidentStatus.INVESTIGATING
 
 
 def test_new_symptoms_propose_the_undo(

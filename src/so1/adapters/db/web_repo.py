@@ -29,6 +29,16 @@ login_links = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("key_id", String(40), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
 
 class SqlWebRepository:
     def __init__(self, conn: Connection, box: SecretBox | None = None) -> None:

@@ -18,7 +18,7 @@ from so1.entrypoints.api.deps import ContainerDep
 from so1.entrypoints.web.pages import signed_in, templates
 from so1.errors import NotFound, Unauthorized
 from so1.ports import IncidentFilter
-from so1.services.access.clearance import require_clearance
+from so1.services.access.clearance import require_read, sees_private
 from so1.services.access.web_sessions import Session
 from so1.services.views import charts, dashboard
 
@@ -55,7 +55,8 @@ def incidents_fragment(request: Request, container: ContainerDep) -> HTMLRespons
 def war_room_fragment(incident_id: str, request: Request, container: ContainerDep) -> HTMLResponse:
     session = _session_or_401(container, request)
     with container.uow(read_only=True) as uow:
-        require_clearance(uow, session.actor, incident_id)
+        if require_read(uow, session.actor, incident_id) is None:
+            raise NotFound(f"incident {incident_id} does not exist")
         messages = uow.outbox.for_incident(incident_id)
     return templates.TemplateResponse(request, "war_room_messages.html", {"messages": messages})
 
@@ -65,8 +66,7 @@ def charts_fragment(incident_id: str, request: Request, container: ContainerDep)
     """The metric charts again: samples arrive without timeline events, so the page asks."""
     session = _session_or_401(container, request)
     with container.uow(read_only=True) as uow:
-        require_clearance(uow, session.actor, incident_id)
-        incident = uow.incidents.get(incident_id)
+        incident = require_read(uow, session.actor, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} does not exist")
     graphs = charts(container.uow, container.clock, container.metrics_source, incident)
@@ -100,11 +100,14 @@ def _stream(
 @router.get("/events/dashboard")
 def dashboard_events(request: Request, container: ContainerDep) -> StreamingResponse:
     """An event whenever the open incidents change (new, status, severity, commander)."""
-    _session_or_401(container, request)
+    session = _session_or_401(container, request)
+    shown = IncidentFilter(
+        status=OPEN_STATUSES, limit=200, include_private=sees_private(session.actor)
+    )
 
     def probe() -> object:
         with container.uow(read_only=True) as uow:
-            found, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=200))
+            found, _ = uow.incidents.search(shown)
         return tuple((i.id, i.version) for i in found)
 
     return _stream(request, probe, lambda _: ["changed"])
@@ -120,7 +123,8 @@ def incident_events(
     """Each new timeline event of the incident, as the list item the page shows."""
     session = _session_or_401(container, request)
     with container.uow(read_only=True) as uow:
-        require_clearance(uow, session.actor, incident_id)
+        if require_read(uow, session.actor, incident_id) is None:
+            raise NotFound(f"incident {incident_id} does not exist")
     seen = [after]
 
     def probe() -> object:

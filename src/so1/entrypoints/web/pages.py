@@ -187,7 +187,7 @@ async def decide(
         raise Forbidden(f"'{decision}' is not something to do with a run")
     actor = session.actor
     if decision == "undo":
-        run = await run_in_threadpool(get_run, container.uow, run_id)
+        run = await run_in_threadpool(get_run, container.uow, run_id, actor)
         undo = ((run.output or {}).get("plan") or {}).get("undo")
         if not undo:
             raise Forbidden("this action has no undo")

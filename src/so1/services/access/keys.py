@@ -225,10 +225,13 @@ def _audit_denial(
 
 def audit_log(
     uow_factory: UnitOfWorkFactory,
+    reader: Actor,
     limit: int,
     offset: int,
     actor: str | None = None,
     action: str | None = None,
 ) -> list[AuditRecord]:
+    """The audit log; rows about security incidents only for a cleared ``reader``."""
+    private = reader.security_cleared
     with uow_factory(read_only=True) as uow:
-        return uow.audit.search(limit, offset, actor=actor, action=action)
+        return uow.audit.search(limit, offset, actor=actor, action=action, include_private=private)

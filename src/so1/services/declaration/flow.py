@@ -16,6 +16,7 @@ from so1.domain.records import AgentRun, RunStatus
 from so1.domain.severity import Severity
 from so1.errors import NotFound
 from so1.ports import Agent, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import require_act
 from so1.services.incidents.lifecycle import IncidentPatch, apply_severity
 from so1.services.incidents.participants import hand_role
 from so1.services.incidents.recording import Actor, Change, record
@@ -34,6 +35,7 @@ def commander_request(
     incident_id = raw.get("incident_id")
     now = clock.now()
     with uow_factory() as uow:
+        require_act(uow, actor, str(incident_id) if incident_id else None)
         incident = uow.incidents.get(str(incident_id), for_update=True) if incident_id else None
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist; declare it first")
@@ -149,7 +151,12 @@ def apply_plan(
         if handle and (role is not Role.RESPONDER or handle not in holders):
             hand_role(uow, actor, now, incident.id, handle, role)
     current = uow.incidents.get(incident.id, for_update=True) or incident
-    changed = replace(current, channel=plan["channel"], commander=plan.get("commander"))
+    changed = replace(
+        current,
+        channel=plan["channel"],
+        commander=plan.get("commander"),
+        private=current.private or bool(plan.get("private")),  # once secret, stays secret
+    )
     declared = IncidentPatch(severity=Severity(plan["severity"]), severity_reason=DECLARED_AS)
     changed = apply_severity(uow, actor, now, changed, declared)
     if changed.status is IncidentStatus.TRIGGERED:  # declared; a person still has to ack

@@ -10,6 +10,7 @@ from so1.domain.changes import Deployment, FeatureFlag, FlagChange
 from so1.domain.incidents import OPEN_STATUSES, TimelineEvent
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import require_act
 from so1.services.incidents.recording import Actor, Change, record
 
 
@@ -120,7 +121,7 @@ def set_flag(
     Returns (flag, created)."""
     now = clock.now()
     with uow_factory() as uow:
-        if incident_id is not None and uow.incidents.get(incident_id) is None:
+        if incident_id is not None and require_act(uow, actor, incident_id) is None:
             raise NotFound(f"incident '{incident_id}' does not exist")
         current = uow.flags.get(key)
         if current is None and not create:

@@ -18,6 +18,7 @@ from so1.domain.platform import FLAG_ACTIONS, PlatformAction
 from so1.domain.records import AgentRun, RunStatus
 from so1.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from so1.ports import Agent, Clock, Platform, UnitOfWorkFactory
+from so1.services.access.clearance import require_act
 from so1.services.incidents.recording import Actor, Change, record
 
 DEPLOYER_AGENT = "railway-deployer"
@@ -108,6 +109,10 @@ def deployer_request(
 ) -> AgentRun:
     if not actor.can_deploy:
         raise Forbidden("platform actions need a key with the 'deploy' scope")
+    incident_id = inputs.get("incident_id")
+    if isinstance(incident_id, str):
+        with uow_factory(read_only=True) as uow:
+            require_act(uow, actor, incident_id)
     full = plan_inputs(uow_factory, deps, inputs)
     plan = deps.agent.run(full)
     status = _first_status(plan)
@@ -119,7 +124,7 @@ def deployer_request(
         inputs={k: v for k, v in full.items() if k != "context"},
         started_at=clock.now(),
         actor=actor.name,
-        output={"plan": plan},
+        output={"plan": plan, "requested_by": actor.holder},
         incident_id=incident_id,
         error=plan["refused"],
         finished_at=clock.now() if plan["refused"] else None,
@@ -186,10 +191,14 @@ def decide_approval(
         run = uow.agent_runs.get(run_id)
         if run is None or run.agent != DEPLOYER_AGENT:
             raise NotFound(f"railway-deployer run {run_id} does not exist")
+        require_act(uow, actor, run.incident_id)
         if run.status is not RunStatus.AWAITING_APPROVAL:
             raise Conflict(f"run {run_id} is {run.status.value}, not awaiting approval")
-        if approve and actor.name == run.actor:
-            raise Conflict("an action needs someone other than its requester to approve it")
+        if approve and actor.holder == requester(run):
+            raise Conflict(
+                f"an action needs someone other than its requester ({requester(run)}) to approve"
+                " it; the two-person rule compares the people keys belong to"
+            )
         decided = _decided(run, actor, approve, clock)
         uow.agent_runs.update(decided)
         word = "approved" if approve else "declined"
@@ -206,6 +215,11 @@ def decide_approval(
     if approve:
         _start(uow_factory, clock, actor, deps, decided)
     return decided
+
+
+def requester(run: AgentRun) -> str:
+    """The person who asked for the action (runs from before persons were kept: the key)."""
+    return str((run.output or {}).get("requested_by") or run.actor)
 
 
 def _decided(run: AgentRun, actor: Actor, approve: bool, clock: Clock) -> AgentRun:

@@ -22,6 +22,7 @@ from so1.domain.records import AgentRun, RunStatus
 from so1.domain.runbook import evaluate
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import Agent, AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import require_act
 from so1.services.incidents.recording import SYSTEM, Actor, Change, record
 from so1.services.postmortem.review import meeting_time
 from so1.services.runbook.checks import gather_facts, runbook_checks
@@ -43,7 +44,7 @@ def postmortem_request(
         raise ValidationFailed("'incident_id' is INC-YYYYMMDD-NNNN", field="inputs.incident_id")
     now = clock.now()
     with uow_factory(read_only=True) as uow:
-        incident = uow.incidents.get(incident_id)
+        incident = require_act(uow, actor, incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
         existing = uow.postmortems.get(incident_id)
