@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from so1.domain.access import Scope
 from so1.entrypoints.api.deps import ContainerDep, client_ip
+from so1.entrypoints.api.problems import status_of
 from so1.errors import Forbidden, So1Error, Unauthorized
 from so1.services.access import web_sessions as sessions
 from so1.services.declaration.outbox import post_to_war_room
@@ -126,8 +127,7 @@ def _load(
     try:
         return session, incident_page(container.uow, container.clock, session.actor, incident_id)
     except So1Error as exc:
-        status = 404 if "does not exist" in exc.detail else 403
-        return _page(request, "error.html", status, session=session, message=exc.detail)
+        return _page(request, "error.html", status_of(exc), session=session, message=exc.detail)
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)

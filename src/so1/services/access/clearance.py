@@ -62,6 +62,12 @@ def require_read(uow: UnitOfWork, actor: Actor, incident_id: str | None) -> Inci
     return incident
 
 
+def check_read(uow_factory: UnitOfWorkFactory, actor: Actor, incident_id: str) -> None:
+    """``require_read`` in a read-only unit of work of its own."""
+    with uow_factory(read_only=True) as uow:
+        require_read(uow, actor, incident_id)
+
+
 def check_act(uow_factory: UnitOfWorkFactory, actor: Actor, incident_id: str) -> None:
     """``require_act`` in a read-only unit of work of its own (before a use case that reads
     first and acts after)."""

@@ -15,6 +15,7 @@ from so1.domain.access import ApiKey, Scope
 from so1.errors import NotFound, Unauthorized
 from so1.ports import Clock, UnitOfWorkFactory
 from so1.services.access import keys as access
+from so1.services.access.clearance import actor_for
 from so1.services.incidents.recording import Actor, Change, record
 
 SESSION_SECONDS = 12 * 3600
@@ -29,12 +30,7 @@ class Session:
 
     @property
     def actor(self) -> Actor:
-        return Actor(
-            name=self.key.name,
-            key_id=self.key.id,
-            security_cleared=self.key.allows(Scope.SECURITY),
-            can_deploy=self.key.allows(Scope.DEPLOY),
-        )
+        return actor_for(self.key)
 
     def may(self, scope: Scope) -> bool:
         return self.key.allows(scope)
