@@ -23,6 +23,7 @@ from so1.adapters.jobs.procrastinate_runner import ProcrastinateJobRunner
 from so1.adapters.jobs.threads import ThreadJobRunner
 from so1.adapters.metrics.builtin import BuiltinMetrics
 from so1.adapters.metrics.prometheus import PrometheusMetrics
+from so1.adapters.outbound import UrlChecker
 from so1.adapters.paging.builtin import BuiltinPager
 from so1.adapters.paging.pagerduty import PagerDutyPager
 from so1.adapters.platform.health_probe import HttpHealthProbe
@@ -42,6 +43,7 @@ from so1.agents.registry import default_agents
 from so1.config import Settings
 from so1.domain.alerts import AlertSource
 from so1.domain.comms import Destination
+from so1.domain.outbound import OutboundPolicy
 from so1.errors import NotFound, So1Error, ValidationFailed
 from so1.ports import (
     Agent,
@@ -55,6 +57,7 @@ from so1.ports import (
     MetricsSource,
     Platform,
     UnitOfWork,
+    UrlGuard,
 )
 from so1.services.access.keys import KeyCache
 from so1.services.background import (
@@ -81,6 +84,7 @@ class Container:
     key_cache: KeyCache = field(default_factory=lambda: KeyCache(0))
     metrics: MetricsSource | None = None  # set by build_container
     health_probe: HealthProbe | None = None  # services' own health checks (clocks job)
+    url_guard: UrlGuard = field(default_factory=lambda: UrlChecker(OutboundPolicy()))
     secret_box: SecretBox = field(default_factory=SecretBox)  # seals secrets kept in the DB
     platform: Platform | None = None  # built on first use (a platform action)
     actions: ThreadPoolExecutor = field(
@@ -246,8 +250,18 @@ def build_container(
         },
     )
     container.metrics = _metrics(settings, container)
-    container.health_probe = HttpHealthProbe(settings.health_probe_seconds)
+    policy = outbound_policy(settings)
+    container.url_guard = UrlChecker(policy)
+    container.health_probe = HttpHealthProbe(settings.health_probe_seconds, policy=policy)
     return container
+
+
+def outbound_policy(settings: Settings) -> OutboundPolicy:
+    """SO1_OUTBOUND_ALLOW; raises ValidationFailed naming the setting and the bad entry."""
+    try:
+        return OutboundPolicy.parse(settings.outbound_allow)
+    except ValueError as exc:
+        raise ValidationFailed(f"SO1_OUTBOUND_ALLOW: {exc}", field="SO1_OUTBOUND_ALLOW") from None
 
 
 def _metrics(settings: Settings, container: Container) -> MetricsSource:

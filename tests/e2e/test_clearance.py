@@ -289,7 +289,7 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
         found = [(c.methods, c.path) for c in iter_route_contexts(app.routes)]
     except ImportError:  # older FastAPI: the routes are flat
         found = [(getattr(r, "methods", None), getattr(r, "path", "")) for r in app.routes]
-    return {(m, path) for methods, path in found for m in methods or () if m != "HEAD"}
+    return {(m, str(path)) for methods, path in found for m in methods or () if m != "HEAD"}
 
 
 def test_every_route_has_a_row(container: Container) -> None:

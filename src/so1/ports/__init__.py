@@ -19,7 +19,7 @@ from so1.ports.comms import Messenger, OutboxRepository
 from so1.ports.intake import AlertFilter, AlertRepository, IntakeRepository
 from so1.ports.metrics import MetricSampleRepository, MetricsSource
 from so1.ports.oncall import CalendarWriter, OnCallRepository
-from so1.ports.platform import HealthProbe, Platform
+from so1.ports.platform import HealthProbe, Platform, UrlGuard
 from so1.ports.postmortem import ActionItemRepository, PostmortemRepository
 from so1.ports.runtime import Agent, Clock, HealthCheck, HealthChecks, Job, JobRunner
 from so1.ports.store import (
@@ -71,5 +71,6 @@ __all__ = [
     "TimelineRepository",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UrlGuard",
     "WebRepository",
 ]

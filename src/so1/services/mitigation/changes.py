@@ -9,7 +9,7 @@ from so1.domain.catalog import CatalogService
 from so1.domain.changes import Deployment, FeatureFlag, FlagChange
 from so1.domain.incidents import OPEN_STATUSES, TimelineEvent
 from so1.errors import NotFound, ValidationFailed
-from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
+from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory, UrlGuard
 from so1.services.access.clearance import require_act
 from so1.services.incidents.recording import Actor, Change, record
 
@@ -28,9 +28,19 @@ def list_services(uow_factory: UnitOfWorkFactory) -> list[CatalogService]:
 
 
 def put_service(
-    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, service: CatalogService
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    service: CatalogService,
+    guard: UrlGuard,
 ) -> tuple[CatalogService, bool]:
-    """Create or replace a catalog entry; returns it and whether it is new."""
+    """Create or replace a catalog entry; returns it and whether it is new. A ``health_url``
+    that leads inside (loopback, metadata, private networks) is refused unless allowed."""
+    refused = guard.refusal(service.health_url) if service.health_url else None
+    if refused:
+        raise ValidationFailed(
+            f"health_url is refused: {refused}; an admin may allow it", field="health_url"
+        )
     now = clock.now()
     stored = replace(service, updated_at=now)
     with uow_factory() as uow:

@@ -75,7 +75,8 @@ def _note(
     now: datetime,
 ) -> None:
     state = "passing" if reading.ok else "failing"
-    text = f"health check of {entry.name} {state} ({reading.detail})"
-    data = {"service": entry.name, "ok": reading.ok, "detail": reading.detail}
+    # Pass or fail and the status code only: the answer's body stays out of the record.
+    text = f"health check of {entry.name} {state} ({reading.outcome})"
+    data = {"service": entry.name, "ok": reading.ok, "status_code": reading.status_code}
     for incident in incidents:
         uow.timeline.add(TimelineEvent(incident.id, now, "health.changed", PROBER, text, data))
