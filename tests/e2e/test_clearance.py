@@ -250,7 +250,7 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
         ("GET", "/flags"): Gl("/flags"),
         ("POST", "/flags/flip"): Gl("/flags/flip", form={"key": "x"}),
         ("GET", "/analytics"): Gl("/analytics"),
-        ("GET", "/static/live.js"): Gl("/static/live.js"),
+        ("GET", "/static/{name}"): Gl("/static/live.js"),
         ("GET", "/partials/incidents"): Gl("/partials/incidents"),
         ("GET", "/events/dashboard"): Gl("/events/dashboard", stream=True),
         ("POST", "/incidents"): Gl("/incidents", form={"title": "other", "severity": "SEV4"}),

@@ -28,11 +28,18 @@ POLL_SECONDS = 1.0
 KEEPALIVE_EVERY = 15
 
 
-@router.get("/static/live.js")
-def script() -> Response:
+STATIC_FILES = {"live.js": "text/javascript", "so1.css": "text/css", "status.css": "text/css"}
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    """The pages' script and stylesheets (files, so the CSP can forbid inline ones)."""
+    media = STATIC_FILES.get(name)
+    if media is None:
+        raise NotFound(f"no static file '{name}'")
     return Response(
-        (STATIC / "live.js").read_text("utf-8"),
-        media_type="text/javascript",
+        (STATIC / name).read_text("utf-8"),
+        media_type=media,
         headers={"Cache-Control": "max-age=300"},
     )
 
