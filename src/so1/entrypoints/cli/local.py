@@ -93,6 +93,7 @@ def _key_row(key: ApiKey) -> list[str | None]:
     return [
         key.id,
         key.name,
+        key.person,
         scopes,
         iso(key.created_at),
         iso(key.expires_at),
@@ -101,7 +102,7 @@ def _key_row(key: ApiKey) -> list[str | None]:
     ]
 
 
-_KEY_COLUMNS = ["id", "name", "scopes", "created", "expires", "revoked", "last used"]
+_KEY_COLUMNS = ["id", "name", "person", "scopes", "created", "expires", "revoked", "last used"]
 
 
 @keys_app.command("create")
@@ -111,6 +112,10 @@ def keys_create(
         str, typer.Option(help="comma-separated: read,write,deploy,security,admin")
     ] = "read,write",
     expires_in_days: Annotated[int | None, typer.Option(min=1, help="expire after N days")] = None,
+    person: Annotated[
+        str | None,
+        typer.Option(help="the person the key belongs to (a handle): the two-person rule"),
+    ] = None,
 ) -> None:
     """Create a key; the key itself is printed once, alone on the last line."""
     try:
@@ -120,7 +125,9 @@ def keys_create(
     container = _container()
     _upgrade_quietly(container)
     expires = container.clock.now() + timedelta(days=expires_in_days) if expires_in_days else None
-    issued = access.create_key(container.uow, container.clock, CLI_ACTOR, name, wanted, expires)
+    issued = access.create_key(
+        container.uow, container.clock, CLI_ACTOR, name, wanted, expires, person=person
+    )
     container.close()
     console.print(f"created key {issued.key.id} '{name}' with scopes {scopes}; store it now:")
     typer.echo(issued.token)
