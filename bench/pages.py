@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import tempfile
 import time
@@ -125,9 +126,10 @@ def main() -> None:
         container.uow, container.clock, Actor("bench"), "bench", frozenset({Scope.ADMIN})
     ).token
     client = TestClient(create_app(container), follow_redirects=False)
+    form = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
     client.post(
         "/login",
-        content=f"api_key={token}",
+        content=f"api_key={token}&csrf={form.group(1) if form else ''}",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     client.headers["Authorization"] = f"Bearer {token}"

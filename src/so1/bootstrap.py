@@ -33,6 +33,7 @@ from so1.adapters.jobs.procrastinate_runner import ProcrastinateJobRunner
 from so1.adapters.jobs.threads import ThreadJobRunner
 from so1.adapters.metrics.builtin import BuiltinMetrics
 from so1.adapters.metrics.prometheus import PrometheusMetrics
+from so1.adapters.outbound import UrlChecker
 from so1.adapters.paging.builtin import BuiltinPager
 from so1.adapters.paging.pagerduty import PagerDutyPager
 from so1.adapters.platform.health_probe import HttpHealthProbe
@@ -54,8 +55,9 @@ from so1.agents.triage import TriageAgent
 from so1.config import Settings, check, load_settings
 from so1.domain.alerts import AlertSource
 from so1.domain.comms import Destination
+from so1.domain.outbound import OutboundPolicy
 from so1.domain.records import AgentName
-from so1.errors import NotFound
+from so1.errors import ConfigurationError, NotFound
 from so1.ports import (
     CalendarWriter,
     Clock,
@@ -68,6 +70,7 @@ from so1.ports import (
     Platform,
     UnitOfWork,
     UnitOfWorkFactory,
+    UrlGuard,
 )
 from so1.services.access.keys import KeyCache
 from so1.services.background import JobDispatcher, JobSettings, background_jobs
@@ -83,6 +86,7 @@ class Adapters:
     platform: Platform
     metrics: MetricsSource
     health_probe: HealthProbe  # services' own health checks (clocks job)
+    url_guard: UrlGuard  # where users' URLs may lead (SO1_OUTBOUND_ALLOW)
     diagnostics: dict[str, PostgresDiagnostics]  # the services' databases (database playbook)
     postmortems: MarkdownDirectory  # where published postmortems are written
     calendar: CalendarWriter = field(default_factory=IcalWriter)
@@ -275,6 +279,7 @@ def _job_settings(settings: Settings) -> JobSettings:
 
 
 def _adapters(settings: Settings, uow: UnitOfWorkFactory) -> Adapters:
+    policy = outbound_policy(settings)
     return Adapters(
         messengers={
             Destination.WAR_ROOM: _chat(settings),
@@ -283,7 +288,8 @@ def _adapters(settings: Settings, uow: UnitOfWorkFactory) -> Adapters:
         },
         platform=_platform(settings),
         metrics=_metrics(settings, uow),
-        health_probe=HttpHealthProbe(http_client(settings.health_probe_seconds)),
+        health_probe=HttpHealthProbe(settings.health_probe_seconds, policy=policy),
+        url_guard=UrlChecker(policy),
         diagnostics={
             name: PostgresDiagnostics(name, url)
             for name, url in settings.diagnose_databases.items()
@@ -292,6 +298,14 @@ def _adapters(settings: Settings, uow: UnitOfWorkFactory) -> Adapters:
             Path(settings.postmortem_dir), settings.postmortem_git_commit
         ),
     )
+
+
+def outbound_policy(settings: Settings) -> OutboundPolicy:
+    """SO1_OUTBOUND_ALLOW; raises ConfigurationError naming the setting and the bad entry."""
+    try:
+        return OutboundPolicy.parse(settings.outbound_allow)
+    except ValueError as exc:
+        raise ConfigurationError(f"SO1_OUTBOUND_ALLOW: {exc}", "SO1_OUTBOUND_ALLOW") from None
 
 
 def http_client(timeout: float) -> httpx.Client:

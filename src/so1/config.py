@@ -188,6 +188,11 @@ class Settings(BaseSettings):
         le=60,
         description="how long a service's health check may take before it counts as failing",
     )
+    outbound_allow: str = Field(
+        default="",
+        description="comma-separated CIDRs and host names SO1 may call although they are"
+        " inside (loopback, private, link-local...) for URLs users set: health_url",
+    )
     war_room_archive: Literal["on_publish", "never"] = Field(
         default="on_publish",
         description="archive the war room when its postmortem is published, or never",

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import socket
 
-import httpx
-
 from so1.adapters.platform.health_probe import HttpHealthProbe
+from so1.domain.outbound import OutboundPolicy
 from tests.contract.health_server import health_server
+
+LOOPBACK = OutboundPolicy.parse("127.0.0.1/32")  # the test's health server is on loopback
 
 
 def test_the_seed_answer_passes_and_failures_say_why() -> None:
-    probe = HttpHealthProbe(httpx.Client(timeout=0.5))
+    probe = HttpHealthProbe(timeout=0.5, policy=LOOPBACK)
     with health_server() as (url, answer):
         healthy = probe.check(url)
         assert (healthy.ok, healthy.detail, healthy.value) == (True, "200 healthy", 0.0)
@@ -37,5 +38,5 @@ def test_a_refused_connection_is_a_failing_reading() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # nothing listens once closed
-    reading = HttpHealthProbe(httpx.Client(timeout=1.0)).check(f"http://127.0.0.1:{port}/health")
+    reading = HttpHealthProbe(timeout=1.0, policy=LOOPBACK).check(f"http://127.0.0.1:{port}/health")
     assert not reading.ok and reading.detail.startswith("cannot connect")

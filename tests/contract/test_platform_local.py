@@ -288,7 +288,7 @@ def test_the_deployer_rolls_back_and_restarts_on_this_machine(
     )
     ask = DeployerRequest(PlatformAction.ROLLBACK, SERVICE, target_version="previous")
     run = deployer_request(container.uow, container.clock, Actor("ana"), deps, ask)
-    done = get_run(container.uow, run.id)
+    done = get_run(container.uow, run.id, Actor("t"))
     assert done.status is RunStatus.COMPLETED, done.error
     assert done.output is not None
     assert done.output["plan"]["target"]["version"] == "v1"
@@ -302,8 +302,8 @@ def test_the_deployer_rolls_back_and_restarts_on_this_machine(
         deps,
         DeployerRequest(PlatformAction.RESTART, SERVICE),
     )
-    assert get_run(container.uow, restart.id).status is RunStatus.COMPLETED
+    assert get_run(container.uow, restart.id, Actor("t")).status is RunStatus.COMPLETED
     assert local.pid() != before and local.answer()["release"] == "v1"
-    actions = [r.action for r in access.audit_log(container.uow, 50, 0)]
+    actions = [r.action for r in access.audit_log(container.uow, Actor("t"), 50, 0)]
     assert actions.count("platform.action.requested") == 2
     assert actions.count("platform.action.done") == 2

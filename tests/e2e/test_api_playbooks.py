@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from so1.bootstrap import Container
 from so1.domain.severity import Severity
 from so1.services.incidents.lifecycle import get_incident
+from so1.services.incidents.recording import SYSTEM
 from tests.conftest import open_incident
 from tests.contract.railway_server import RailwayState
 from tests.e2e.deployer_support import SERVICE
@@ -27,7 +28,7 @@ def test_outage_quick_start_raises_to_sev0_and_requests_a_rollback(
     assert found["done"][0] == "severity SEV1 → SEV0"
     assert "v9 deployed" in found["done"][1] and "rollback requested" in found["done"][1]
     assert found["rollback_status"] == "awaiting_approval"  # medium risk during a SEV0
-    assert get_incident(container.uow, incident.id).severity is Severity.SEV0
+    assert get_incident(container.uow, incident.id, SYSTEM).severity is Severity.SEV0
     assert len(found["checklist"]["items"]) == 8
     assert not [c for c in railway.calls if c[0] == "deploymentRollback"]
 

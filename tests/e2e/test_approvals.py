@@ -74,3 +74,33 @@ def test_show_and_decline_from_the_cli(
     lead = make_key(container, Scope.WRITE, Scope.DEPLOY, name="lead")
     declined = server_cli("run", "decline", run_id, SO1_API_KEY=lead).assert_ok().stdout
     assert "failed" in declined and "declined by lead" in declined
+
+
+def test_the_two_person_rule_compares_people_not_key_names(
+    container: Container, railway: RailwayState
+) -> None:
+    """One person with two keys cannot approve their own action; another person can."""
+    from so1.entrypoints.api.app import create_app
+    from so1.services.access import keys as access
+    from so1.services.incidents.recording import Actor
+
+    def client_of(name: str, person: str | None) -> TestClient:
+        scopes = frozenset({Scope.READ, Scope.WRITE, Scope.DEPLOY})
+        issued = access.create_key(
+            container.uow, container.clock, Actor("t"), name, scopes, person=person
+        )
+        made = TestClient(create_app(container), raise_server_exceptions=False)
+        made.headers["Authorization"] = f"Bearer {issued.token}"
+        return made
+
+    laptop, phone = client_of("ana-laptop", "ana"), client_of("ana-phone", "ana")
+    incident_id, run_id = waiting_run(laptop, container, "rollback")
+    refused = phone.post(f"/v1/orchestrate/runs/{run_id}/approve")
+    assert refused.status_code == 409 and "(ana)" in refused.json()["detail"], refused.text
+    named_ana = client_of("ana", None)  # no person: its name stands for one
+    assert named_ana.post(f"/v1/orchestrate/runs/{run_id}/approve").status_code == 409
+    bo = client_of("bo-laptop", "bo")
+    approved = bo.post(f"/v1/orchestrate/runs/{run_id}/approve")
+    assert approved.status_code == 200 and approved.json()["output"]["approved_by"] == "bo-laptop"
+    assert finished(bo, run_id)["status"] == "completed"
+    assert incident_id

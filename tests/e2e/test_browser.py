@@ -289,7 +289,7 @@ def test_someone_else_approves_a_sev1_rollback_by_clicking(
                         "--name",
                         "lead",
                         "--scopes",
-                        "write,deploy",
+                        "read,write,deploy",  # the pages need read
                     ],
                     cwd=tmp_path,
                     env=env,

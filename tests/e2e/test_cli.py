@@ -340,3 +340,11 @@ def test_missing_api_key_is_a_clear_error(server_cli: Cli) -> None:
     server_cli.api_key = None
     message = flat(server_cli("flags", "list").assert_clean_failure())
     assert "SO1_API_KEY" in message
+
+
+def test_keys_create_records_the_person(cli: Cli) -> None:
+    cli("keys", "create", "--name", "ana-laptop", "--person", "ana").assert_ok()
+    cli("keys", "create", "--name", "robot").assert_ok()
+    listed = json.loads(cli("keys", "list", "--json").assert_ok().stdout)
+    people = {k["name"]: k["person"] for k in listed}
+    assert people["ana-laptop"] == "ana" and people["robot"] is None

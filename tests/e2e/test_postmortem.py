@@ -16,6 +16,7 @@ from so1.bootstrap import Container
 from so1.domain.incidents import IncidentStatus
 from so1.domain.severity import Severity
 from so1.services.incidents.lifecycle import get_incident
+from so1.services.incidents.recording import SYSTEM
 from so1.services.postmortem.drafting import draft_missing
 from tests.conftest import open_incident
 from tests.contract.railway_server import RailwayState
@@ -274,7 +275,7 @@ def test_review_publish_and_the_meeting(
     event = next(c for c in Calendar.from_ical(invite.content).walk("VEVENT"))
     assert str(event["summary"]) == f"Postmortem: {incident_id} - API Error Rate Spike"
     start, end = event.decoded("dtstart"), event.decoded("dtend")
-    resolved = get_incident(container.uow, incident_id).resolved_at
+    resolved = get_incident(container.uow, incident_id, SYSTEM).resolved_at
     assert resolved is not None
     assert timedelta(hours=24) <= start - resolved <= timedelta(hours=48)
     assert (start.hour, end - start) == (14, timedelta(minutes=60))

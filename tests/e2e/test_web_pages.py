@@ -24,19 +24,23 @@ from tests.e2e.conftest import Cli
 from tests.e2e.deployer_support import ROLLBACK_INPUTS, SERVICE, finished
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def browser(container: Container) -> TestClient:
     return TestClient(create_app(container), raise_server_exceptions=False, follow_redirects=False)
 
 
+def login_form(client: TestClient, token: str) -> dict[str, str]:
+    """What the sign-in form posts: the key and the form's CSRF token (GET /login first)."""
+    found = CSRF.search(client.get("/login").text)
+    assert found is not None
+    return {"api_key": token, "csrf": found.group(1)}
+
+
 def sign_in(container: Container, token: str) -> TestClient:
     client = browser(container)
-    answer = client.post(
-        "/login",
-        content=f"api_key={token}",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    answer = client.post("/login", content=urlencode(login_form(client, token)), headers=FORM)
     assert answer.status_code == 303, answer.text
     return client
 
@@ -47,19 +51,12 @@ def test_sign_in_sets_a_safe_cookie_and_shows_the_dashboard(
     incident = open_incident(container, "Checkout down", Severity.SEV1, service="checkout")
     anonymous = browser(container)
     assert anonymous.get("/").headers["location"] == "/login"
-    refused = anonymous.post(
-        "/login",
-        content="api_key=so1_nope_nope",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    form = login_form(anonymous, "so1_nope_nope")
+    refused = anonymous.post("/login", content=urlencode(form), headers=FORM)
     assert refused.status_code == 401 and "was not accepted" in refused.text
 
     client = browser(container)
-    answer = client.post(
-        "/login",
-        content=f"api_key={admin_token}",
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-    )
+    answer = client.post("/login", content=urlencode(login_form(client, admin_token)), headers=FORM)
     cookie = answer.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "so1_session=" in cookie
     page = client.get("/")
@@ -147,7 +144,9 @@ def test_approve_and_undo_a_mitigation_from_the_incident_page(
     incident = open_incident(container, "Outage", Severity.SEV1, service=SERVICE)
     inputs = {**ROLLBACK_INPUTS, "incident_id": incident.id}
     run = api.post("/v1/orchestrate", json={"agent": "railway-deployer", "inputs": inputs}).json()
-    lead = sign_in(container, make_key(container, Scope.WRITE, Scope.DEPLOY, name="lead"))
+    lead = sign_in(
+        container, make_key(container, Scope.READ, Scope.WRITE, Scope.DEPLOY, name="lead")
+    )
     page = lead.get(f"/incidents/{incident.id}")
     assert "awaiting approval" in page.text and f"/runs/{run['run_id']}/approve" in page.text
     token = CSRF.search(page.text)
@@ -397,3 +396,74 @@ def test_the_charts_refresh_as_samples_arrive(
     assert "error_rate: 0.4 percent (gate &lt; 1)" in client.get(path).text
     assert browser(container).get(path).status_code == 401
     assert client.get("/partials/incidents/INC-20240115-9999/charts").status_code == 404
+
+
+def test_every_answer_has_the_security_headers(container: Container, admin_token: str) -> None:
+    incident = open_incident(container, "Checkout down", Severity.SEV2)
+    client = sign_in(container, admin_token)
+    for path in ("/login", "/", f"/incidents/{incident.id}", "/alerts", "/status", "/v1/health"):
+        headers = browser(container).get(path).headers if path == "/login" else None
+        headers = headers or client.get(path).headers
+        policy = headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self'" in policy, path
+        assert "unsafe-inline" not in policy, path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "no-referrer", path
+        assert headers["x-frame-options"] == "DENY", path
+    assert client.get("/docs").headers["content-security-policy"] == "frame-ancestors 'none'"
+
+
+def test_the_pages_have_no_inline_script_or_style(container: Container, admin_token: str) -> None:
+    """What the CSP forbids must not be needed: every template, and the pages as served."""
+    incident = open_incident(container, "Checkout down", Severity.SEV2)
+    inline = re.compile(r"<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=", re.IGNORECASE)
+    folder = Path(__file__).resolve().parents[2] / "src/so1/entrypoints/web/templates"
+    for template in sorted(folder.glob("*.html")):
+        assert not inline.search(template.read_text()), template.name
+    client = sign_in(container, admin_token)
+    for path in ("/", f"/incidents/{incident.id}", "/status", "/login"):
+        assert not inline.search(client.get(path).text), path
+    assert client.get("/static/so1.css").headers["content-type"].startswith("text/css")
+    assert client.get("/static/../pages.py").status_code == 404
+
+
+def test_login_needs_the_forms_csrf_token(container: Container, admin_token: str) -> None:
+    client = browser(container)
+    body = {"api_key": admin_token}
+    assert client.post("/login", content=urlencode(body), headers=FORM).status_code == 403
+    form = login_form(client, admin_token)
+    forged = client.post("/login", content=urlencode(form | {"csrf": "x"}), headers=FORM)
+    assert forged.status_code == 403 and "sign in again" in forged.text
+    other_site = browser(container)  # has no form cookie: a cross-site post
+    assert other_site.post("/login", content=urlencode(form), headers=FORM).status_code == 403
+    form = login_form(client, admin_token)  # each form shown has a new token
+    assert client.post("/login", content=urlencode(form), headers=FORM).status_code == 303
+
+
+def test_sign_out_revokes_the_session_on_the_server(container: Container, admin_token: str) -> None:
+    client = sign_in(container, admin_token)
+    cookie = client.cookies["so1_session"]
+    page = client.get("/")
+    assert page.status_code == 200
+    token = CSRF.search(page.text)
+    assert token is not None
+    out = client.post("/logout", content=f"csrf={token.group(1)}", headers=FORM)
+    assert out.status_code == 303
+    replayed = browser(container)
+    replayed.cookies.set("so1_session", cookie)  # the old cookie, still correctly signed
+    assert replayed.get("/").headers["location"] == "/login"
+    assert replayed.get("/partials/incidents").status_code == 401
+
+
+def test_the_pages_need_the_read_scope(container: Container) -> None:
+    for scopes in ((Scope.WRITE,), (Scope.DEPLOY,), (Scope.SECURITY,)):
+        client = browser(container)
+        token = make_key(container, *scopes, name=f"only-{scopes[0]}")
+        answer = client.post("/login", content=urlencode(login_form(client, token)), headers=FORM)
+        assert answer.status_code == 403 and "cannot sign in" in answer.text
+        assert "need a key with the &#39;read&#39; scope" in answer.text
+        assert client.get("/").headers["location"] == "/login"
+    link = new_login_link(
+        container.uow, container.clock, Actor("cli"), "only-write"
+    )  # a link signs in as the key: the same rule
+    assert browser(container).get(f"/login/{link}").status_code == 403

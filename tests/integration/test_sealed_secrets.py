@@ -13,6 +13,7 @@ from so1.adapters.clock import FixedClock
 from so1.adapters.db.secret_box import new_key
 from so1.bootstrap import Container, build_container
 from so1.config import Settings
+from so1.domain.access import Scope
 from so1.domain.alerts import AlertSource
 from so1.errors import Unavailable
 from so1.services.access import web_sessions
@@ -48,7 +49,7 @@ def test_secrets_are_sealed_at_rest_and_work_as_before(
     key = new_key()
     with keyed(db_url, clock, key) as sealed:
         add_integration(sealed.uow, clock, Actor("t"), AlertSource.DATADOG, "prod", SECRET)
-        token = make_key(sealed)
+        token = make_key(sealed, Scope.READ)
         _, cookie = web_sessions.start_with_key(sealed.uow, clock, token, None)
         assert web_sessions.from_cookie(sealed.uow, clock, cookie) is not None
         assert [i.secret for i in list_integrations(sealed.uow)] == [SECRET]
@@ -67,7 +68,7 @@ def test_seal_secrets_seals_clear_ones_and_moves_to_a_new_key(
     container: Container, db_url: str, clock: FixedClock
 ) -> None:
     add_integration(container.uow, clock, Actor("t"), AlertSource.SENTRY, "prod", SECRET)
-    web_sessions.start_with_key(container.uow, clock, make_key(container), None)
+    web_sessions.start_with_key(container.uow, clock, make_key(container, Scope.READ), None)
     assert SECRET in stored(container)  # no key yet: in clear
 
     old, new = new_key(), new_key()

@@ -38,6 +38,12 @@ class ApiKey:
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
     rotated_from: str | None = None
+    person: str | None = None  # who holds the key (a handle); the two-person rule compares it
+
+    @property
+    def holder(self) -> str:
+        """The person behind the key, or the key's name when no person was recorded."""
+        return self.person or self.name
 
     def is_usable(self, now: datetime) -> bool:
         if self.revoked_at is not None and self.revoked_at <= now:
@@ -68,6 +74,7 @@ def new_key(
     now: datetime,
     expires_at: datetime | None = None,
     rotated_from: str | None = None,
+    person: str | None = None,
 ) -> IssuedKey:
     key_id = secrets.token_hex(_ID_BYTES)
     secret = secrets.token_urlsafe(_SECRET_BYTES)
@@ -79,6 +86,7 @@ def new_key(
         created_at=now,
         expires_at=expires_at,
         rotated_from=rotated_from,
+        person=person,
     )
     return IssuedKey(key=key, token=f"{KEY_PREFIX}_{key_id}_{secret}")
 

@@ -22,6 +22,15 @@ DETAIL_MAX = 300
 class HealthReading:
     ok: bool
     detail: str  # what was seen: "200 healthy", "503: database=down", "cannot connect: ..."
+    status_code: int | None = None  # None: no HTTP answer
+
+    @property
+    def outcome(self) -> str:
+        """What may be shown to readers: the status code or why there was none, never the
+        answer's body (the URL is a user's, its answer must not become a way to read inside)."""
+        if self.status_code is not None:
+            return f"HTTP {self.status_code}"
+        return self.detail.split(":", 1)[0]
 
     @property
     def value(self) -> float:
@@ -39,7 +48,7 @@ def read_health_answer(status_code: int, body: bytes) -> HealthReading:
     ok = 200 <= status_code < 300 and status_ok and not failing
     said = f" {status}" if isinstance(status, str) else ""
     more = f": {', '.join(failing)}" if failing else ""
-    return HealthReading(ok, f"{status_code}{said}{more}"[:DETAIL_MAX])
+    return HealthReading(ok, f"{status_code}{said}{more}"[:DETAIL_MAX], status_code)
 
 
 def _json_object(body: bytes) -> Mapping[str, object] | None:

@@ -85,6 +85,7 @@ class Incident:
     resolved_at: datetime | None = None
     closed_at: datetime | None = None
     storm: bool = False  # an alert storm (many related alerts) was folded into this incident
+    private: bool = False  # a security incident: only keys with the `security` scope see it
     version: int = 1
 
 

@@ -27,6 +27,7 @@ class AuditRecord:
     source_ip: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
+    incident_id: str | None = None  # the incident the change concerns: clearance filters on it
 
 
 class AgentName(enum.StrEnum):

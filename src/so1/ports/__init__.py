@@ -19,7 +19,7 @@ from so1.ports.comms import Messenger, OutboxRepository
 from so1.ports.intake import AlertFilter, AlertRepository, IntakeRepository
 from so1.ports.metrics import MetricSampleRepository, MetricsSource
 from so1.ports.oncall import CalendarWriter, OnCallRepository
-from so1.ports.platform import HealthProbe, Platform
+from so1.ports.platform import HealthProbe, Platform, UrlGuard
 from so1.ports.postmortem import ActionItemRepository, PostmortemRepository
 from so1.ports.runtime import (
     Agent,
@@ -86,5 +86,6 @@ __all__ = [
     "TypedAgent",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UrlGuard",
     "WebRepository",
 ]

@@ -46,6 +46,14 @@ class Platform(Protocol):
         ...
 
 
+class UrlGuard(Protocol):
+    """Whether SO1 may call a URL a user gave it (outbound policy, SO1_OUTBOUND_ALLOW)."""
+
+    def refusal(self, url: str) -> str | None:
+        """Why the URL is refused now, or None."""
+        ...
+
+
 class HealthProbe(Protocol):
     """Asks a service's own health endpoint how it is (the runbook's "Verify service health")."""
 

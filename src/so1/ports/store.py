@@ -29,6 +29,7 @@ class IncidentFilter:
     service: str | None = None
     limit: int = 50
     offset: int = 0
+    include_private: bool = True  # security incidents; False for keys without clearance
 
 
 class IncidentRepository(Protocol):
@@ -69,9 +70,19 @@ class ParticipantRepository(Protocol):
 class AuditRepository(Protocol):
     def add(self, record: AuditRecord) -> None: ...
     def search(
-        self, limit: int, offset: int, actor: str | None = None, action: str | None = None
-    ) -> list[AuditRecord]: ...
-    def between(self, start: datetime, end: datetime, limit: int) -> list[AuditRecord]:
+        self,
+        limit: int,
+        offset: int,
+        actor: str | None = None,
+        action: str | None = None,
+        include_private: bool = True,
+    ) -> list[AuditRecord]:
+        """Newest first; ``include_private=False`` leaves out rows about security incidents."""
+        ...
+
+    def between(
+        self, start: datetime, end: datetime, limit: int, include_private: bool = True
+    ) -> list[AuditRecord]:
         """Oldest first."""
         ...
 

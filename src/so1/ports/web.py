@@ -1,4 +1,4 @@
-"""Port for web sign-in: server secrets and one-time login links."""
+"""Port for web sign-in: server secrets, one-time login links and sessions."""
 
 from __future__ import annotations
 
@@ -16,3 +16,13 @@ class WebRepository(Protocol):
         self, token_hash: str, key_id: str, expires_at: datetime, at: datetime
     ) -> None: ...
     def use_link(self, token_hash: str, at: datetime) -> str | None: ...
+    def add_session(
+        self, token_hash: str, key_id: str, expires_at: datetime, at: datetime
+    ) -> None: ...
+    def session_key(self, token_hash: str, at: datetime) -> str | None:
+        """The key id of a live session (not revoked, not expired), or None."""
+        ...
+
+    def revoke_session(self, token_hash: str, at: datetime) -> bool:
+        """End the session; False when it was not live."""
+        ...

@@ -20,6 +20,7 @@ from so1.domain.incidents import is_incident_id
 from so1.domain.records import AgentName, AgentRun, RunStatus
 from so1.errors import NotFound, UnknownAgent
 from so1.ports import Agent, Clock, UnitOfWorkFactory
+from so1.services.access.clearance import require_read
 from so1.services.declaration.flow import commander_request
 from so1.services.incidents.recording import Actor, Change, record
 from so1.services.mitigation.runs import DeployerDeps, deployer_request
@@ -154,9 +155,15 @@ def _execute(agent: Agent, run: AgentRun, clock: Clock) -> AgentRun:
     return replace(run, status=RunStatus.COMPLETED, output=output, finished_at=clock.now())
 
 
-def get_run(uow_factory: UnitOfWorkFactory, run_id: str) -> AgentRun:
+def get_run(uow_factory: UnitOfWorkFactory, run_id: str, actor: Actor) -> AgentRun:
+    """The run; one about a security incident does not exist for an actor without clearance
+    (its output holds the war room's messages)."""
     with uow_factory(read_only=True) as uow:
         run = uow.agent_runs.get(run_id)
+        try:
+            require_read(uow, actor, run.incident_id if run else None)
+        except NotFound:
+            run = None
     if run is None:
         raise NotFound(f"agent run {run_id} does not exist")
     return run

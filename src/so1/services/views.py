@@ -18,7 +18,7 @@ from so1.domain.severity import Severity
 from so1.domain.timeline import MITIGATION_KINDS, EventKind
 from so1.errors import NotFound, So1Error
 from so1.ports import AlertFilter, Clock, IncidentFilter, MetricsSource, UnitOfWorkFactory
-from so1.services.access.clearance import is_private, require_clearance
+from so1.services.access.clearance import require_read, sees_private
 from so1.services.declaration.oncall import on_call_now
 from so1.services.incidents.recording import Actor
 from so1.services.investigation.metrics import metric_series
@@ -55,12 +55,11 @@ def _row(incident: Incident, checks: list[CheckResult], now: datetime) -> Incide
 def dashboard(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor) -> dict[str, Any]:
     now = clock.now()
     with uow_factory(read_only=True) as uow:
-        found, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=200))
-        visible = [i for i in found if actor.security_cleared or not is_private(uow, i.id)]
-        rows = [
-            _row(i, evaluate(runbook_checks(), gather_facts(uow, i), now), now) for i in visible
-        ]
-        alerts, _ = uow.alerts.search(AlertFilter(limit=RECENT_ALERTS))
+        private = sees_private(actor)
+        shown = IncidentFilter(status=OPEN_STATUSES, limit=200, include_private=private)
+        found, _ = uow.incidents.search(shown)
+        rows = [_row(i, evaluate(runbook_checks(), gather_facts(uow, i), now), now) for i in found]
+        alerts, _ = uow.alerts.search(AlertFilter(limit=RECENT_ALERTS, include_private=private))
     rows.sort(key=lambda r: (Severity(r.incident.severity).rank, r.incident.detected_at))
     return {"rows": rows, "alerts": alerts, "oncall": on_call_now(uow_factory, now), "now": now}
 
@@ -82,10 +81,9 @@ def incident_page(
     uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, incident_id: str
 ) -> IncidentPage:
     with uow_factory(read_only=True) as uow:
-        incident = uow.incidents.get(incident_id)
+        incident = require_read(uow, actor, incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
-        require_clearance(uow, actor, incident_id)
         timeline = uow.timeline.for_incident(incident_id)
         checks = evaluate(runbook_checks(), gather_facts(uow, incident), clock.now())
         alerts, _ = uow.alerts.search(AlertFilter(incident_id=incident_id, limit=50))

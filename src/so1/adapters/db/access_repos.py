@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 
 from so1.adapters.db import tables as t
 from so1.domain.access import ApiKey, Scope
@@ -65,6 +75,13 @@ class SqlKeyRepository:
         self._conn.execute(update(t.api_keys).where(t.api_keys.c.id == key_id).values(**values))
 
 
+def _not_private() -> ColumnElement[bool]:
+    """Audit rows that concern no security incident."""
+    private = select(t.incidents.c.id).where(t.incidents.c.private.is_(True))
+    a = t.audit_log
+    return or_(a.c.incident_id.is_(None), a.c.incident_id.not_in(private))
+
+
 class SqlAuditRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -75,10 +92,15 @@ class SqlAuditRepository:
         self._conn.execute(insert(t.audit_log).values(values))
 
     def search(
-        self, limit: int, offset: int, actor: str | None = None, action: str | None = None
+        self,
+        limit: int,
+        offset: int,
+        actor: str | None = None,
+        action: str | None = None,
+        include_private: bool = True,
     ) -> list[AuditRecord]:
         a = t.audit_log
-        query = select(a)
+        query = select(a) if include_private else select(a).where(_not_private())
         if actor:
             query = query.where(a.c.actor == actor)
         if action:
@@ -88,10 +110,14 @@ class SqlAuditRepository:
         ).mappings()
         return [AuditRecord(**{**dict(r), "outcome": Outcome(r["outcome"])}) for r in rows]
 
-    def between(self, start: datetime, end: datetime, limit: int) -> list[AuditRecord]:
+    def between(
+        self, start: datetime, end: datetime, limit: int, include_private: bool = True
+    ) -> list[AuditRecord]:
         """Oldest first, ``start`` <= at <= ``end``."""
         a = t.audit_log
         query = select(a).where(a.c.at >= start, a.c.at <= end)
+        if not include_private:
+            query = query.where(_not_private())
         rows = self._conn.execute(query.order_by(a.c.at, a.c.id).limit(limit)).mappings()
         return [AuditRecord(**{**dict(r), "outcome": Outcome(r["outcome"])}) for r in rows]
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, func, select, update
+from sqlalchemy import ColumnElement, Connection, RowMapping, func, or_, select, update
 
-from so1.adapters.db import alert_sql as sql, intake_tables as it
+from so1.adapters.db import alert_sql as sql, intake_tables as it, tables as t
 from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus, SeverityHint
 from so1.ports import AlertFilter, Backlog
 
@@ -109,6 +109,9 @@ class SqlAlertRepository:
         ):
             if value:
                 conditions.append(column == value)
+        if not flt.include_private:
+            private = select(t.incidents.c.id).where(t.incidents.c.private.is_(True))
+            conditions.append(or_(a.c.incident_id.is_(None), a.c.incident_id.not_in(private)))
         total = self._conn.execute(select(func.count()).select_from(a).where(*conditions))
         rows = self._conn.execute(
             select(a)

@@ -105,6 +105,8 @@ class SqlIncidentRepository:
             conditions.append(t.incidents.c.severity.in_(list(flt.severity)))
         if flt.service:
             conditions.append(t.incidents.c.service == flt.service)
+        if not flt.include_private:
+            conditions.append(t.incidents.c.private.is_(False))
         total = self._conn.execute(
             select(func.count()).select_from(t.incidents).where(*conditions)
         ).scalar_one()

@@ -95,6 +95,8 @@ incidents = Table(
     Column("channel", String(100)),
     Column("resolution_summary", Text),
     Column("storm", Boolean, nullable=False, server_default="0"),
+    # a security incident (its war room is private): hidden from keys without `security`
+    Column("private", Boolean, nullable=False, server_default="0"),
     _now_col("detected_at"),
     _now_col("acknowledged_at", nullable=True),
     _now_col("declared_at", nullable=True),
@@ -109,6 +111,7 @@ incidents = Table(
     Index("ix_incidents_status_severity", "status", "severity"),
     Index("ix_incidents_service", "service"),
     Index("ix_incidents_created_at", "created_at"),
+    Index("ix_incidents_private", "private"),
 )
 
 severity_changes = Table(
@@ -260,6 +263,7 @@ api_keys = Table(
     _now_col("revoked_at", nullable=True),
     _now_col("last_used_at", nullable=True),
     Column("rotated_from", String(32)),
+    Column("person", String(100)),  # whose key: the two-person rule compares persons
 )
 
 audit_log = Table(
@@ -274,7 +278,9 @@ audit_log = Table(
     Column("source_ip", String(64)),
     Column("outcome", String(20), nullable=False),
     Column("detail", Json, nullable=False),
+    Column("incident_id", String(32)),  # the incident the change concerns, if any
     Index("ix_audit_at", "at"),
+    Index("ix_audit_incident", "incident_id"),
 )
 
 idempotency_keys = Table(

@@ -29,6 +29,16 @@ login_links = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("key_id", String(40), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
 
 class SqlWebRepository:
     def __init__(self, conn: Connection, box: SecretBox | None = None) -> None:
@@ -63,6 +73,31 @@ class SqlWebRepository:
                 token_hash=token_hash, key_id=key_id, expires_at=expires_at, created_at=at
             )
         )
+
+    def add_session(self, token_hash: str, key_id: str, expires_at: datetime, at: datetime) -> None:
+        self._conn.execute(
+            web_sessions.insert().values(
+                token_hash=token_hash, key_id=key_id, expires_at=expires_at, created_at=at
+            )
+        )
+
+    def session_key(self, token_hash: str, at: datetime) -> str | None:
+        c = web_sessions.c
+        found = self._conn.execute(
+            select(c.key_id).where(
+                c.token_hash == token_hash, c.revoked_at.is_(None), c.expires_at > at
+            )
+        ).scalar_one_or_none()
+        return str(found) if found else None
+
+    def revoke_session(self, token_hash: str, at: datetime) -> bool:
+        c = web_sessions.c
+        done = self._conn.execute(
+            update(web_sessions)
+            .where(c.token_hash == token_hash, c.revoked_at.is_(None))
+            .values(revoked_at=at)
+        )
+        return done.rowcount == 1
 
     def use_link(self, token_hash: str, at: datetime) -> str | None:
         """The key id of an unused, unexpired link, marked used; None otherwise."""

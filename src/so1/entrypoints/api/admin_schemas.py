@@ -19,11 +19,17 @@ class KeyIn(Strict):
     name: str = KeyName
     scopes: list[Scope] = Field(min_length=1, description="read, write, deploy, security, admin")
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    person: str | None = Field(
+        default=None,
+        max_length=100,
+        description="the person the key belongs to (a handle); the two-person rule compares them",
+    )
 
 
 class KeyOut(BaseModel):
     id: str
     name: str
+    person: str | None
     scopes: list[str]
     created_at: datetime
     expires_at: datetime | None
@@ -36,6 +42,7 @@ class KeyOut(BaseModel):
         return cls(
             id=key.id,
             name=key.name,
+            person=key.person,
             scopes=sorted(s.value for s in key.scopes),
             created_at=key.created_at,
             expires_at=key.expires_at,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from so1 import __version__
 from so1.bootstrap import Container, build_container
 from so1.entrypoints.api import problems
+from so1.entrypoints.api.headers import SecurityHeadersMiddleware
 from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
 from so1.entrypoints.api.routes import (
     action_items,
@@ -36,6 +38,7 @@ from so1.entrypoints.api.routes import (
     webhooks,
 )
 from so1.entrypoints.web import forms, lists, live, pages, status as status_page
+from so1.entrypoints.web.access_log import redact_login_links
 
 DESCRIPTION = """SO1 runs a production incident from the first alert to the published postmortem.
 
@@ -101,6 +104,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         IdempotencyMiddleware, store=container.edge.idempotency, clock=container.clock
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer gets them
+    redact_login_links(logging.getLogger("uvicorn.access"))
     return app
 
 

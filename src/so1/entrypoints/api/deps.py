@@ -13,6 +13,7 @@ from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.errors import Forbidden
 from so1.services.access import keys as access
+from so1.services.access.clearance import actor_for
 from so1.services.incidents.recording import Actor
 
 _bearer = HTTPBearer(auto_error=False, description="API key: `so1_<id>_<secret>`")
@@ -53,14 +54,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[Actor]]:
                 ip,
                 container.edge.key_cache,
             )
-        cleared = key.allows(Scope.SECURITY)
-        actor = Actor(
-            name=key.name,
-            key_id=key.id,
-            source_ip=ip,
-            security_cleared=cleared,
-            can_deploy=key.allows(Scope.DEPLOY),
-        )
+        actor = actor_for(key, ip)
         if not key.allows(scope):
             action = f"{request.method} {request.url.path}"
             await run_in_threadpool(

@@ -48,8 +48,13 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def status_of(exc: errors.So1Error) -> int:
+    """The HTTP status an error answers with (the pages use it too)."""
+    return next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
+
+
 def so1_error_response(exc: errors.So1Error) -> JSONResponse:
-    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
+    status = status_of(exc)
     extensions: dict[str, Any] = {}
     headers: dict[str, str] = {}
     if isinstance(exc, errors.InvalidTransition):

@@ -89,6 +89,9 @@ class IncidentOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     storm: bool
+    private: bool = Field(
+        default=False, description="a security incident: only keys with `security` see it"
+    )
     version: int
     next_statuses: list[IncidentStatus]
 
@@ -279,6 +282,7 @@ class AuditOut(BaseModel):
     outcome: str
     source_ip: str | None
     detail: dict[str, Any]
+    incident_id: str | None = None
 
 
 class HealthOut(BaseModel):

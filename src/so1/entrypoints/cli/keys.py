@@ -23,8 +23,17 @@ keys_app = typer.Typer(
     no_args_is_help=True,
 )
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON for scripts")]
-_COLUMNS = ["id", "name", "scopes", "created", "expires", "revoked", "last used"]
-_FIELDS = ["id", "name", "scopes", "created_at", "expires_at", "revoked_at", "last_used_at"]
+_COLUMNS = ["id", "name", "person", "scopes", "created", "expires", "revoked", "last used"]
+_FIELDS = [
+    "id",
+    "name",
+    "person",
+    "scopes",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+    "last_used_at",
+]
 
 
 @keys_app.command("create")
@@ -34,6 +43,10 @@ def create(
         str, typer.Option(help="comma-separated: read,write,deploy,security,admin")
     ] = "read,write",
     expires_in_days: Annotated[int | None, typer.Option(min=1, help="expire after N days")] = None,
+    person: Annotated[
+        str | None,
+        typer.Option(help="the person the key belongs to (a handle): the two-person rule"),
+    ] = None,
 ) -> None:
     """Create a key; the key itself is printed once, alone on the last line."""
     try:
@@ -44,6 +57,8 @@ def create(
         body: dict[str, Any] = {"name": name, "scopes": sorted(wanted)}
         if expires_in_days:
             body["expires_in_days"] = expires_in_days
+        if person:
+            body["person"] = person
         made = call("POST", "/v1/keys", json=body)
         key_id, token = made["id"], made["token"]
     else:
@@ -52,7 +67,9 @@ def create(
         upgrade_if_behind(container)
         now = container.clock.now()
         expires = now + timedelta(days=expires_in_days) if expires_in_days else None
-        issued = access.create_key(container.uow, container.clock, CLI_ACTOR, name, wanted, expires)
+        issued = access.create_key(
+            container.uow, container.clock, CLI_ACTOR, name, wanted, expires, person=person
+        )
         container.close()
         key_id, token = issued.key.id, issued.token
     shown = ",".join(sorted(wanted))
@@ -66,12 +83,16 @@ def list_(as_json: JsonOpt = False) -> None:
     found = call("GET", "/v1/keys")
     rows = [[k[f] for f in _FIELDS] for k in found]
     for row in rows:
-        row[2] = ",".join(row[2])
+        row[3] = ",".join(row[3])
     if as_json:
         print_json([dict(zip(_FIELDS, row, strict=True)) for row in rows])
         return
     print_table(
-        "API keys", _COLUMNS, rows, keep=2, optional=["revoked", "expires", "created", "last used"]
+        "API keys",
+        _COLUMNS,
+        rows,
+        keep=2,
+        optional=["person", "revoked", "expires", "created", "last used"],
     )
 
 

@@ -153,6 +153,8 @@ class Stack:
             "SO1_LOCAL_PLATFORM_ROOT": str(self.platform_root),
             "SO1_SUPERVISOR_URL": self.supervisor_url,
             "SO1_CLOCK_SECONDS": "2",
+            # the demo's service answers its health check on this machine's loopback
+            "SO1_OUTBOUND_ALLOW": "127.0.0.1/32",
             "SO1_STABILITY_MINUTES": str(stability_minutes),
             "SO1_LOG_LEVEL": "warning",
             "PYTHONUNBUFFERED": "1",

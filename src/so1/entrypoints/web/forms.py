@@ -19,6 +19,7 @@ from so1.domain.incidents import IncidentStatus
 from so1.domain.severity import Severity
 from so1.entrypoints.api.agent_inputs import deployer_request_of
 from so1.entrypoints.api.deps import ContainerDep
+from so1.entrypoints.api.problems import status_of
 from so1.entrypoints.web.pages import _check_csrf, _form, _page, signed_in
 from so1.errors import Forbidden, So1Error, ValidationFailed
 from so1.services.declaration.flow import commander_request
@@ -48,7 +49,8 @@ async def _act(request: Request, container: Container, scope: Scope, action: Act
     try:
         where = await run_in_threadpool(action, container, session.actor, form)
     except So1Error as exc:
-        return _page(request, "error.html", 422, session=session, message=exc.detail)
+        status = 422 if isinstance(exc, ValidationFailed) else status_of(exc)
+        return _page(request, "error.html", status, session=session, message=exc.detail)
     return RedirectResponse(where, status_code=303)
 
 

@@ -20,6 +20,7 @@ from so1.entrypoints.web.forms import _act
 from so1.entrypoints.web.pages import _page, signed_in
 from so1.errors import ValidationFailed
 from so1.ports import AlertFilter
+from so1.services.access.clearance import sees_private
 from so1.services.declaration import oncall
 from so1.services.incidents.analytics import analytics
 from so1.services.incidents.recording import Actor
@@ -39,8 +40,9 @@ def alerts_page(request: Request, container: ContainerDep) -> Response:
     session = _signed(request, container)
     if session is None:
         return RedirectResponse("/login", status_code=303)
+    shown = AlertFilter(limit=200, include_private=sees_private(session.actor))
     with container.uow(read_only=True) as uow:
-        found, total = uow.alerts.search(AlertFilter(limit=200))
+        found, total = uow.alerts.search(shown)
     return _page(request, "alerts.html", session=session, alerts=found, total=total)
 
 
@@ -132,6 +134,6 @@ async def analytics_page(request: Request, container: ContainerDep) -> Response:
         return RedirectResponse("/login", status_code=303)
     end = container.clock.now()
     found = await run_in_threadpool(
-        analytics, container.uow, container.clock, end - timedelta(days=90), end
+        analytics, container.uow, container.clock, session.actor, end - timedelta(days=90), end
     )
     return _page(request, "analytics.html", session=session, found=found)

@@ -18,7 +18,7 @@ from so1.entrypoints.api.deps import ContainerDep
 from so1.entrypoints.web.pages import signed_in, templates
 from so1.errors import NotFound, Unauthorized
 from so1.ports import IncidentFilter
-from so1.services.access.clearance import require_clearance
+from so1.services.access.clearance import require_read, sees_private
 from so1.services.access.web_sessions import Session
 from so1.services.views import charts, dashboard
 
@@ -28,11 +28,18 @@ POLL_SECONDS = 1.0
 KEEPALIVE_EVERY = 15
 
 
-@router.get("/static/live.js")
-def script() -> Response:
+STATIC_FILES = {"live.js": "text/javascript", "so1.css": "text/css", "status.css": "text/css"}
+
+
+@router.get("/static/{name}")
+def static(name: str) -> Response:
+    """The pages' script and stylesheets (files, so the CSP can forbid inline ones)."""
+    media = STATIC_FILES.get(name)
+    if media is None:
+        raise NotFound(f"no static file '{name}'")
     return Response(
-        (STATIC / "live.js").read_text("utf-8"),
-        media_type="text/javascript",
+        (STATIC / name).read_text("utf-8"),
+        media_type=media,
         headers={"Cache-Control": "max-age=300"},
     )
 
@@ -55,7 +62,8 @@ def incidents_fragment(request: Request, container: ContainerDep) -> HTMLRespons
 def war_room_fragment(incident_id: str, request: Request, container: ContainerDep) -> HTMLResponse:
     session = _session_or_401(container, request)
     with container.uow(read_only=True) as uow:
-        require_clearance(uow, session.actor, incident_id)
+        if require_read(uow, session.actor, incident_id) is None:
+            raise NotFound(f"incident {incident_id} does not exist")
         messages = uow.outbox.for_incident(incident_id)
     return templates.TemplateResponse(request, "war_room_messages.html", {"messages": messages})
 
@@ -65,8 +73,7 @@ def charts_fragment(incident_id: str, request: Request, container: ContainerDep)
     """The metric charts again: samples arrive without timeline events, so the page asks."""
     session = _session_or_401(container, request)
     with container.uow(read_only=True) as uow:
-        require_clearance(uow, session.actor, incident_id)
-        incident = uow.incidents.get(incident_id)
+        incident = require_read(uow, session.actor, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} does not exist")
     graphs = charts(container.uow, container.clock, container.adapters.metrics, incident)
@@ -100,11 +107,14 @@ def _stream(
 @router.get("/events/dashboard")
 def dashboard_events(request: Request, container: ContainerDep) -> StreamingResponse:
     """An event whenever the open incidents change (new, status, severity, commander)."""
-    _session_or_401(container, request)
+    session = _session_or_401(container, request)
+    shown = IncidentFilter(
+        status=OPEN_STATUSES, limit=200, include_private=sees_private(session.actor)
+    )
 
     def probe() -> object:
         with container.uow(read_only=True) as uow:
-            found, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=200))
+            found, _ = uow.incidents.search(shown)
         return tuple((i.id, i.version) for i in found)
 
     return _stream(request, probe, lambda _: ["changed"])
@@ -120,7 +130,8 @@ def incident_events(
     """Each new timeline event of the incident, as the list item the page shows."""
     session = _session_or_401(container, request)
     with container.uow(read_only=True) as uow:
-        require_clearance(uow, session.actor, incident_id)
+        if require_read(uow, session.actor, incident_id) is None:
+            raise NotFound(f"incident {incident_id} does not exist")
     seen = [after]
 
     def probe() -> object:

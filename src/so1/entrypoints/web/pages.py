@@ -1,10 +1,12 @@
 """The signed-in web pages: sign-in (API key or one-time link), the dashboard and the
 incident page with its war room. Session cookie: signed, HttpOnly, SameSite=Lax (Secure over
-HTTPS); every form carries the session's CSRF token."""
+HTTPS), naming a session row that signing out revokes; every form carries the session's CSRF
+token, and the sign-in form its own (a cookie set with the form: login CSRF)."""
 
 from __future__ import annotations
 
 import hmac
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -19,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from so1.domain.access import Scope
 from so1.entrypoints.api.agent_inputs import deployer_request_of
 from so1.entrypoints.api.deps import ContainerDep, client_ip
+from so1.entrypoints.api.problems import status_of
 from so1.errors import Forbidden, So1Error, Unauthorized
 from so1.services.access import web_sessions as sessions
 from so1.services.declaration.outbox import post_to_war_room
@@ -33,6 +36,7 @@ router = APIRouter(include_in_schema=False)
 MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 COOKIE = "so1_session"
+LOGIN_COOKIE = "so1_login"  # the sign-in form's CSRF token (double submit)
 
 
 async def _form(request: Request) -> dict[str, str]:
@@ -60,14 +64,33 @@ def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTM
     return templates.TemplateResponse(request, name, context, status_code=status)
 
 
+def _login_page(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
+    """The sign-in form with a fresh CSRF token, also set as a short-lived cookie."""
+    token = secrets.token_urlsafe(24)
+    page = _page(request, "login.html", status, error=error, csrf=token)
+    page.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=3600,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return page
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
-    return _page(request, "login.html", error=None)
+    return _login_page(request)
 
 
 @router.post("/login")
 async def login(request: Request, container: ContainerDep) -> Response:
     form = await _form(request)
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not expected or not hmac.compare_digest(form.get("csrf", ""), expected):
+        error = "The sign-in form expired or came from another site; please sign in again."
+        return _login_page(request, 403, error)
     try:
         _, cookie = await run_in_threadpool(
             sessions.start_with_key,
@@ -77,16 +100,20 @@ async def login(request: Request, container: ContainerDep) -> Response:
             client_ip(request),
         )
     except Unauthorized:
-        return _page(request, "login.html", 401, error="That API key was not accepted.")
-    return _with_cookie(RedirectResponse("/", status_code=303), request, cookie)
+        return _login_page(request, 401, "That API key was not accepted.")
+    except Forbidden as exc:
+        return _login_page(request, 403, f"That API key cannot sign in: {exc.detail}.")
+    response = _with_cookie(RedirectResponse("/", status_code=303), request, cookie)
+    response.delete_cookie(LOGIN_COOKIE)
+    return response
 
 
 @router.get("/login/{token}")
 def login_link(token: str, request: Request, container: ContainerDep) -> Response:
     try:
         _, cookie = sessions.start_with_link(container.uow, container.clock, token)
-    except Unauthorized as exc:
-        return _page(request, "login.html", 401, error=exc.detail)
+    except (Unauthorized, Forbidden) as exc:
+        return _login_page(request, status_of(exc), exc.detail)
     return _with_cookie(RedirectResponse("/", status_code=303), request, cookie)
 
 
@@ -95,6 +122,7 @@ async def logout(request: Request, container: ContainerDep) -> Response:
     session = signed_in(container, request)
     if session is not None:
         _check_csrf(session, await _form(request))
+        await run_in_threadpool(sessions.end, container.uow, container.clock, session)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE)
     return response
@@ -127,8 +155,7 @@ def _load(
     try:
         return session, incident_page(container.uow, container.clock, session.actor, incident_id)
     except So1Error as exc:
-        status = 404 if "does not exist" in exc.detail else 403
-        return _page(request, "error.html", status, session=session, message=exc.detail)
+        return _page(request, "error.html", status_of(exc), session=session, message=exc.detail)
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
@@ -187,7 +214,7 @@ async def decide(
         raise Forbidden(f"'{decision}' is not something to do with a run")
     actor = session.actor
     if decision == "undo":
-        run = await run_in_threadpool(get_run, container.uow, run_id)
+        run = await run_in_threadpool(get_run, container.uow, run_id, actor)
         undo = ((run.output or {}).get("plan") or {}).get("undo")
         if not undo:
             raise Forbidden("this action has no undo")

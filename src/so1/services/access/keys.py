@@ -25,12 +25,16 @@ def create_key(
     name: str,
     scopes: frozenset[Scope],
     expires_at: datetime | None = None,
+    person: str | None = None,
 ) -> IssuedKey:
+    """``person``: who holds the key; the two-person rule compares persons (key names when a
+    key names none)."""
     now = clock.now()
-    issued = new_key(name, scopes, now, expires_at=expires_at)
+    person = person.strip() if person and person.strip() else None
+    issued = new_key(name, scopes, now, expires_at=expires_at, person=person)
     with uow_factory() as uow:
         uow.keys.add(issued.key)
-        detail = {"name": name, "scopes": sorted(s.value for s in scopes)}
+        detail = {"name": name, "scopes": sorted(s.value for s in scopes), "person": person}
         record(uow, actor, now, Change("key.create", "api_key", issued.key.id, "created", detail))
         uow.commit()
     return issued
@@ -99,7 +103,9 @@ def rotate_in(
     uow: UnitOfWork, actor: Actor, now: datetime, old: ApiKey, grace: timedelta
 ) -> IssuedKey:
     """Rotate ``old`` inside the caller's transaction."""
-    issued = new_key(old.name, old.scopes, now, old.expires_at, rotated_from=old.id)
+    issued = new_key(
+        old.name, old.scopes, now, old.expires_at, rotated_from=old.id, person=old.person
+    )
     uow.keys.add(issued.key)
     retire_at = now + grace
     if old.expires_at is None or retire_at < old.expires_at:
@@ -233,10 +239,13 @@ def _audit_denial(
 
 def audit_log(
     uow_factory: UnitOfWorkFactory,
+    reader: Actor,
     limit: int,
     offset: int,
     actor: str | None = None,
     action: str | None = None,
 ) -> list[AuditRecord]:
+    """The audit log; rows about security incidents only for a cleared ``reader``."""
+    private = reader.security_cleared
     with uow_factory(read_only=True) as uow:
-        return uow.audit.search(limit, offset, actor=actor, action=action)
+        return uow.audit.search(limit, offset, actor=actor, action=action, include_private=private)

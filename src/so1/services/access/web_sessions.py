@@ -1,6 +1,7 @@
-"""Signing in to the web pages: with an API key (its scopes apply to the pages) or a one-time
-login link from `so1 login-link`. The session is a signed cookie naming the key and a CSRF
-token; every request checks the key is still usable."""
+"""Signing in to the web pages: with an API key (its scopes apply to the pages; the pages need
+``read``) or a one-time login link from `so1 login-link`. A session is a row (its token kept as
+SHA-256 only) that signing out revokes; the cookie is signed and carries the session's token
+and its CSRF token. Every request checks the session is live and the key still usable."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from so1.domain.access import ApiKey, Scope
 from so1.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from so1.ports import Clock, UnitOfWorkFactory
 from so1.services.access import keys as access
+from so1.services.access.clearance import actor_for
 from so1.services.incidents.recording import Actor, Change, record
 
 SESSION_SECONDS = 12 * 3600
@@ -26,15 +28,11 @@ COOKIE_SIGNER = "web-session"
 class Session:
     key: ApiKey
     csrf: str
+    token: str = ""  # the session row's token (its SHA-256 is stored)
 
     @property
     def actor(self) -> Actor:
-        return Actor(
-            name=self.key.name,
-            key_id=self.key.id,
-            security_cleared=self.key.allows(Scope.SECURITY),
-            can_deploy=self.key.allows(Scope.DEPLOY),
-        )
+        return actor_for(self.key)
 
     def may(self, scope: Scope) -> bool:
         return self.key.allows(scope)
@@ -57,9 +55,22 @@ def start_with_key(
 
 
 def _start(uow_factory: UnitOfWorkFactory, clock: Clock, key: ApiKey) -> tuple[Session, str]:
-    csrf = secrets.token_urlsafe(24)
-    cookie = _serializer(uow_factory, clock).dumps({"k": key.id, "c": csrf})
-    return Session(key, csrf), str(cookie)
+    if not key.allows(Scope.READ):
+        raise Forbidden("the pages need a key with the 'read' scope")
+    now = clock.now()
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    with uow_factory() as uow:
+        uow.web.add_session(_hash(token), key.id, now + timedelta(seconds=SESSION_SECONDS), now)
+        uow.commit()
+    cookie = _serializer(uow_factory, clock).dumps({"s": token, "c": csrf})
+    return Session(key, csrf, token), str(cookie)
+
+
+def end(uow_factory: UnitOfWorkFactory, clock: Clock, session: Session) -> None:
+    """Sign out: the session row is revoked, so the cookie is refused from now on."""
+    with uow_factory() as uow:
+        uow.web.revoke_session(_hash(session.token), clock.now())
+        uow.commit()
 
 
 def from_cookie(uow_factory: UnitOfWorkFactory, clock: Clock, cookie: str | None) -> Session | None:
@@ -69,11 +80,13 @@ def from_cookie(uow_factory: UnitOfWorkFactory, clock: Clock, cookie: str | None
         data = _serializer(uow_factory, clock).loads(cookie, max_age=SESSION_SECONDS)
     except BadSignature:
         return None
+    token = str(data.get("s")) if isinstance(data, dict) else ""
     with uow_factory(read_only=True) as uow:
-        key = uow.keys.get(str(data.get("k")))
-    if key is None or not key.is_usable(clock.now()):
-        return None  # revoked or expired since: the session ends with it
-    return Session(key, str(data.get("c")))
+        key_id = uow.web.session_key(_hash(token), clock.now()) if token else None
+        key = uow.keys.get(key_id) if key_id else None
+    if key is None or not key.is_usable(clock.now()) or not key.allows(Scope.READ):
+        return None  # signed out, or the key revoked or expired since: the session ends
+    return Session(key, str(data.get("c")), token)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from so1.domain.records import AgentName, AgentRun, RunStatus
 from so1.domain.timeline import EventKind
 from so1.errors import NotFound
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import require_act
 from so1.services.declaration.outbox import queue_message
 from so1.services.incidents.lifecycle import IncidentPatch, apply_severity
 from so1.services.incidents.participants import hand_role
@@ -46,6 +47,7 @@ def commander_request(
     """`POST /v1/orchestrate` with the incident-commander: plan and apply for a stored incident."""
     now = clock.now()
     with uow_factory() as uow:
+        require_act(uow, actor, request.incident_id)
         incident = uow.incidents.get(request.incident_id, for_update=True)
         if incident is None:
             raise NotFound(f"incident {request.incident_id} does not exist; declare it first")
@@ -164,7 +166,12 @@ def apply_plan(
         if handle and (role is not Role.RESPONDER or handle not in holders):
             hand_role(uow, actor, now, incident.id, handle, role)
     current = uow.incidents.get(incident.id, for_update=True) or incident
-    changed = replace(current, channel=plan.channel, commander=plan.commander)
+    changed = replace(
+        current,
+        channel=plan.channel,
+        commander=plan.commander,
+        private=current.private or plan.private,  # once secret, stays secret
+    )
     declared = IncidentPatch(severity=plan.severity, severity_reason=DECLARED_AS)
     changed = apply_severity(uow, actor, now, changed, declared)
     if changed.status is IncidentStatus.TRIGGERED:  # declared; a person still has to ack

@@ -17,7 +17,7 @@ from so1.domain.incidents import Incident
 from so1.domain.timeline import EventKind
 from so1.errors import IntegrationError, NotFound, RateLimited, Unavailable
 from so1.ports import Clock, Messenger, UnitOfWork, UnitOfWorkFactory
-from so1.services.access.clearance import require_clearance
+from so1.services.access.clearance import require_act, require_read
 from so1.services.incidents.recording import Actor, note
 
 log = logging.getLogger("so1.outbox")
@@ -146,10 +146,10 @@ def incident_messages(
     actor: Actor | None = None,
 ) -> list[Outbound]:
     with uow_factory(read_only=True) as uow:
+        if actor is not None:
+            require_read(uow, actor, incident_id)
         if uow.incidents.get(incident_id) is None:
             raise NotFound(f"incident {incident_id} does not exist")
-        if actor is not None:
-            require_clearance(uow, actor, incident_id)
         return uow.outbox.for_incident(incident_id, destination)
 
 
@@ -159,7 +159,7 @@ def post_to_war_room(
     """A person's message to the war room, delivered like every other."""
     now = clock.now()
     with uow_factory() as uow:
-        incident = uow.incidents.get(incident_id)
+        incident = require_act(uow, actor, incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
         message = Outbound(

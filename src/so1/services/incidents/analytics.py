@@ -10,7 +10,9 @@ from so1.domain.runbook import CheckState, evaluate
 from so1.domain.timeline import EventKind
 from so1.errors import ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import sees_private
 from so1.services.incidents.causes import incident_cause
+from so1.services.incidents.recording import Actor
 from so1.services.runbook.checks import gather_facts, runbook_checks
 
 LIMIT = 10_000
@@ -18,13 +20,15 @@ MISSED = (CheckState.DONE_LATE, CheckState.LATE)
 
 
 def analytics(
-    uow_factory: UnitOfWorkFactory, clock: Clock, since: datetime, until: datetime
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, since: datetime, until: datetime
 ) -> dict[str, object]:
+    """Security incidents count only for an ``actor`` with clearance."""
     if until <= since:
         raise ValidationFailed("'until' must be after 'since'", field="until")
     now = clock.now()
     with uow_factory(read_only=True) as uow:
-        found, _ = uow.incidents.search(IncidentFilter(limit=LIMIT))
+        shown = IncidentFilter(limit=LIMIT, include_private=sees_private(actor))
+        found, _ = uow.incidents.search(shown)
         facts = [_facts(uow, i, now) for i in found if since <= i.detected_at < until]
     return {"since": since.isoformat(), "until": until.isoformat()} | summarize(facts)
 

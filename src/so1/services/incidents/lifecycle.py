@@ -18,7 +18,7 @@ from so1.domain.severity import Severity
 from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
-from so1.services.access.clearance import require_clearance
+from so1.services.access.clearance import require_act, require_read, sees_private
 from so1.services.declaration.outbox import queue_resolution
 from so1.services.incidents.participants import hand_role
 from so1.services.incidents.recording import Actor, Change, record
@@ -115,30 +115,36 @@ def _created_change(incident: Incident) -> Change:
     )
 
 
-def get_incident(uow_factory: UnitOfWorkFactory, incident_id: str) -> Incident:
+def get_incident(uow_factory: UnitOfWorkFactory, incident_id: str, actor: Actor) -> Incident:
+    """The incident, if ``actor`` may read it (clearance: a hidden one does not exist)."""
     with uow_factory(read_only=True) as uow:
+        require_read(uow, actor, incident_id)
         return _require(uow, incident_id)
 
 
 def list_incidents(
-    uow_factory: UnitOfWorkFactory, flt: IncidentFilter
+    uow_factory: UnitOfWorkFactory, flt: IncidentFilter, actor: Actor
 ) -> tuple[list[Incident], int]:
+    """Security incidents are left out for an ``actor`` without clearance."""
+    shown = replace(flt, include_private=flt.include_private and sees_private(actor))
     with uow_factory(read_only=True) as uow:
-        return uow.incidents.search(flt)
+        return uow.incidents.search(shown)
 
 
 def incident_timeline(
-    uow_factory: UnitOfWorkFactory, incident_id: str, actor: Actor | None = None
+    uow_factory: UnitOfWorkFactory, incident_id: str, actor: Actor
 ) -> list[TimelineEvent]:
     with uow_factory(read_only=True) as uow:
+        require_read(uow, actor, incident_id)
         _require(uow, incident_id)
-        if actor is not None:
-            require_clearance(uow, actor, incident_id)
         return uow.timeline.for_incident(incident_id)
 
 
-def severity_history(uow_factory: UnitOfWorkFactory, incident_id: str) -> list[SeverityChange]:
+def severity_history(
+    uow_factory: UnitOfWorkFactory, incident_id: str, actor: Actor
+) -> list[SeverityChange]:
     with uow_factory(read_only=True) as uow:
+        require_read(uow, actor, incident_id)
         _require(uow, incident_id)
         return uow.incidents.severity_changes(incident_id)
 
@@ -154,6 +160,7 @@ def update_incident(
     if patch.resolved_at is not None and patch.status is not IncidentStatus.RESOLVED:
         raise ValidationFailed("resolved_at is only accepted with status 'resolved'", "resolved_at")
     with uow_factory() as uow:
+        require_act(uow, actor, incident_id)
         before = _require(uow, incident_id, for_update=True)
         after = _apply_fields(uow, actor, now, before, patch)
         after = apply_severity(uow, actor, now, after, patch)

@@ -10,6 +10,7 @@ from so1.domain.participants import SINGLE_HOLDER_ROLES, Participation, Role
 from so1.domain.timeline import EventKind
 from so1.errors import NotFound
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import require_act, require_read
 from so1.services.incidents.recording import Actor, Change, record
 
 
@@ -50,6 +51,7 @@ def assign_role(
 ) -> list[Participation]:
     now = clock.now()
     with uow_factory() as uow:
+        require_act(uow, actor, incident_id)
         incident = _require(uow, incident_id)
         if hand_role(uow, actor, now, incident_id, handle, role) and role is Role.COMMANDER:
             _set_commander(uow, incident, handle, now)
@@ -68,6 +70,7 @@ def renounce_role(
 ) -> list[Participation]:
     now = clock.now()
     with uow_factory() as uow:
+        require_act(uow, actor, incident_id)
         incident = _require(uow, incident_id)
         if uow.participants.renounce(incident_id, handle, role, now) == 0:
             raise NotFound(f"{handle} does not hold the {role.value} role in {incident_id}")
@@ -88,8 +91,11 @@ def renounce_role(
     return current
 
 
-def participant_history(uow_factory: UnitOfWorkFactory, incident_id: str) -> list[Participation]:
+def participant_history(
+    uow_factory: UnitOfWorkFactory, incident_id: str, actor: Actor
+) -> list[Participation]:
     with uow_factory(read_only=True) as uow:
+        require_read(uow, actor, incident_id)
         _require(uow, incident_id)
         return uow.participants.history(incident_id)
 

@@ -15,17 +15,25 @@ from so1.ports import UnitOfWork
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """``name`` is the key's name (or ``system``/``cli``); ``key_id`` ties it to the audit."""
+    """``name`` is the key's name (or ``system``/``cli``); ``key_id`` ties it to the audit;
+    ``person`` is who holds the key, when the key says so."""
 
     name: str
     key_id: str | None = None
     source_ip: str | None = None
-    security_cleared: bool = True  # the key has the security scope (or admin); CLI and agents do
+    security_cleared: bool = True  # the key has the `security` scope; the CLI and agents do
     can_deploy: bool = True  # the key has the deploy scope (or admin): platform actions
+    person: str | None = None
 
     @property
     def label(self) -> str:
         return f"{self.name} ({self.key_id})" if self.key_id else self.name
+
+    @property
+    def holder(self) -> str:
+        """The person acting (the key's name when the key names no person): what the
+        two-person rule compares."""
+        return self.person or self.name
 
 
 SYSTEM = Actor(name="system")
@@ -57,6 +65,8 @@ def record(uow: UnitOfWork, actor: Actor, at: datetime, change: Change) -> None:
             outcome=Outcome.SUCCESS,
             source_ip=actor.source_ip,
             detail=change.detail,
+            incident_id=change.incident_id
+            or (change.resource_id if change.resource_type == "incident" else None),
         )
     )
     if change.incident_id and change.timeline_kind:

@@ -58,7 +58,8 @@ def _scores(query: str, documents: Sequence[str]) -> list[float]:
 def _corpus(uow: UnitOfWork) -> list[Past]:
     """Two queries, however many incidents: their record and their root causes."""
     found, _ = uow.incidents.search(
-        IncidentFilter(status=("resolved", "closed"), limit=CORPUS_LIMIT)
+        # never a security incident: its title would reach rooms and reports not cleared for it
+        IncidentFilter(status=("resolved", "closed"), limit=CORPUS_LIMIT, include_private=False)
     )
     causes = uow.postmortems.root_causes([i.id for i in found])
     return [_past(incident, causes.get(incident.id, "unknown")) for incident in found]

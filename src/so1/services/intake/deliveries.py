@@ -21,6 +21,7 @@ from so1.domain.json_limits import json_problem
 from so1.domain.timeline import EventKind
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import require_act, require_read, sees_private
 from so1.services.incidents.recording import Actor, Change, note, record
 
 
@@ -194,6 +195,7 @@ def acknowledge_alert(
         current = uow.alerts.get(alert_id)
         if current is None:
             raise NotFound(f"alert {alert_id} does not exist")
+        require_act(uow, actor, current.incident_id)
         if current.status is AlertStatus.ACKNOWLEDGED:
             return current
         alert = uow.alerts.set_status(alert_id, AlertStatus.ACKNOWLEDGED, now)
@@ -215,14 +217,23 @@ def acknowledge_alert(
     return alert
 
 
-def get_alert(uow_factory: UnitOfWorkFactory, alert_id: str) -> Alert:
+def get_alert(uow_factory: UnitOfWorkFactory, alert_id: str, actor: Actor) -> Alert:
+    """The alert; one of a security incident does not exist for an actor without clearance."""
     with uow_factory(read_only=True) as uow:
         alert = uow.alerts.get(alert_id)
+        try:
+            require_read(uow, actor, alert.incident_id if alert else None)
+        except NotFound:
+            alert = None
     if alert is None:
         raise NotFound(f"alert {alert_id} does not exist")
     return alert
 
 
-def list_alerts(uow_factory: UnitOfWorkFactory, flt: AlertFilter) -> tuple[list[Alert], int]:
+def list_alerts(
+    uow_factory: UnitOfWorkFactory, flt: AlertFilter, actor: Actor
+) -> tuple[list[Alert], int]:
+    """Alerts of security incidents are left out for an ``actor`` without clearance."""
+    shown = replace(flt, include_private=flt.include_private and sees_private(actor))
     with uow_factory(read_only=True) as uow:
-        return uow.alerts.search(flt)
+        return uow.alerts.search(shown)

@@ -13,7 +13,7 @@ from so1.domain.database import Caller, FailoverClock, Replica, Session, Signal,
 from so1.domain.timeline import EventKind
 from so1.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from so1.services.access.clearance import require_clearance
+from so1.services.access.clearance import require_act, require_read
 from so1.services.incidents.recording import Actor, Change, record
 
 STARTED, SIGNALLED = EventKind.DATABASE_PLAYBOOK_STARTED, EventKind.DATABASE_SIGNAL
@@ -47,10 +47,10 @@ def pick(databases: Mapping[str, Diagnostics], name: str | None) -> Diagnostics:
     return databases[name]
 
 
-def _incident(uow: UnitOfWork, actor: Actor, incident_id: str) -> None:
-    if uow.incidents.get(incident_id) is None:
+def _incident(uow: UnitOfWork, actor: Actor, incident_id: str, acting: bool = False) -> None:
+    check = require_act if acting else require_read
+    if check(uow, actor, incident_id) is None:
         raise NotFound(f"incident {incident_id} does not exist")
-    require_clearance(uow, actor, incident_id)
 
 
 def start(
@@ -59,7 +59,7 @@ def start(
     """Start the scenario once per incident: the 10-minute failover decision clock runs."""
     now = clock.now()
     with uow_factory() as uow:
-        _incident(uow, actor, incident_id)
+        _incident(uow, actor, incident_id, acting=True)
         started = _started_at(uow, incident_id)
         if started is None:
             started = now
@@ -132,7 +132,7 @@ def stop_session(
         raise Forbidden("stopping database sessions needs a key with the 'deploy' scope")
     now = clock.now()
     with uow_factory(read_only=True) as uow:
-        _incident(uow, actor, incident_id)
+        _incident(uow, actor, incident_id, acting=True)
         cancelled = _last_cancel(uow, incident_id, db.name, pid)
     caller, target = db.session(pid)
     why = refusal(target, caller, signal, cancelled, now, force)

@@ -20,7 +20,6 @@ from so1.domain.severity import Severity
 from so1.domain.timeline import EventKind
 from so1.errors import So1Error
 from so1.ports import Clock, MetricsSource, Platform, UnitOfWork, UnitOfWorkFactory
-from so1.services.access.clearance import require_clearance
 from so1.services.incidents.lifecycle import get_incident
 from so1.services.incidents.recording import Actor
 
@@ -66,9 +65,8 @@ def investigation_context(
     platform: Platform | None,
     incident_id: str,
 ) -> InvestigationContext:
-    incident = get_incident(uow_factory, incident_id)
+    incident = get_incident(uow_factory, incident_id, actor)
     with uow_factory(read_only=True) as uow:
-        require_clearance(uow, actor, incident_id)
         found = InvestigationContext(incident, incident.detected_at - BEFORE_DETECTION, clock.now())
         found.hypotheses = _hypotheses(uow, incident_id)
         found.mitigations = recommended(found.hypotheses, incident.severity)

@@ -7,7 +7,7 @@ from so1.domain.investigation import Hypothesis
 from so1.domain.timeline import EventKind
 from so1.errors import NotFound
 from so1.ports import Clock, UnitOfWorkFactory
-from so1.services.access.clearance import require_clearance
+from so1.services.access.clearance import require_act
 from so1.services.declaration.outbox import post_to_war_room
 from so1.services.incidents.recording import Actor, Change, record
 
@@ -24,9 +24,8 @@ def document_hypothesis(
     """Returns whether it was also queued for the war room."""
     text = hypothesis.markdown()
     with uow_factory() as uow:
-        if uow.incidents.get(incident_id) is None:
+        if require_act(uow, actor, incident_id) is None:
             raise NotFound(f"incident {incident_id} does not exist")
-        require_clearance(uow, actor, incident_id)
         data = {
             "hypothesis": hypothesis.statement,
             "confidence": hypothesis.confidence,

@@ -18,7 +18,7 @@ from so1.domain.severity import Severity
 from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from so1.services.access.clearance import require_clearance
+from so1.services.access.clearance import require_act, require_read
 from so1.services.incidents.lifecycle import IncidentPatch, get_incident, update_incident
 from so1.services.incidents.recording import Actor, Change, record
 from so1.services.mitigation.runs import DeployerDeps, deployer_request
@@ -90,7 +90,7 @@ def tick(
         raise ValidationFailed(f"'{name}' has items 1 to {len(book['checklist'])}", "item")
     text = book["checklist"][number - 1]["text"]
     with uow_factory() as uow:
-        _check(uow, actor, incident_id)
+        _check(uow, actor, incident_id, acting=True)
         detail = {"playbook": name, "item": number, "note": note}
         summary = f"{book['title']}: ✅ {text}" + (f" ({note})" if note else "")
         record(
@@ -102,10 +102,10 @@ def tick(
         uow.commit()
 
 
-def _check(uow: UnitOfWork, actor: Actor, incident_id: str) -> None:
-    if uow.incidents.get(incident_id) is None:
+def _check(uow: UnitOfWork, actor: Actor, incident_id: str, acting: bool = False) -> None:
+    check = require_act if acting else require_read
+    if check(uow, actor, incident_id) is None:
         raise NotFound(f"incident {incident_id} does not exist")
-    require_clearance(uow, actor, incident_id)
 
 
 def outage_quick_start(
@@ -117,7 +117,9 @@ def outage_quick_start(
 ) -> tuple[list[str], AgentRun | None]:
     """SEV0, and a rollback requested when the service was deployed in the last 4 hours.
     Returns what was done and the rollback run (awaiting approval under the SEV0 policy)."""
-    incident = get_incident(uow_factory, incident_id)
+    with uow_factory(read_only=True) as uow:
+        _check(uow, actor, incident_id, acting=True)
+    incident = get_incident(uow_factory, incident_id, actor)
     done: list[str] = []
     if incident.severity is not Severity.SEV0:
         update_incident(

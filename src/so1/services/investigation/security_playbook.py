@@ -21,7 +21,7 @@ from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
 from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.access import keys as access
-from so1.services.access.clearance import require_clearance
+from so1.services.access.clearance import require_act
 from so1.services.incidents.recording import Actor, Change, record
 from so1.services.intake import integrations
 
@@ -72,12 +72,13 @@ def rotate_everything(
 
 
 def export_audit(
-    uow_factory: UnitOfWorkFactory, start: datetime, end: datetime
+    uow_factory: UnitOfWorkFactory, reader: Actor, start: datetime, end: datetime
 ) -> list[AuditRecord]:
+    """Rows about security incidents only for a cleared ``reader``."""
     if end <= start:
         raise ValidationFailed("'end' must be after 'start'", field="end")
     with uow_factory(read_only=True) as uow:
-        return uow.audit.between(start, end, EXPORT_LIMIT)
+        return uow.audit.between(start, end, EXPORT_LIMIT, reader.security_cleared)
 
 
 def audit_lines(records: list[AuditRecord]) -> str:
@@ -138,10 +139,9 @@ def evidence_bundle(
 def _evidence_files(
     uow: UnitOfWork, actor: Actor, incident_id: str, now: datetime
 ) -> dict[str, bytes]:
-    incident = uow.incidents.get(incident_id)
+    incident = require_act(uow, actor, incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} does not exist")
-    require_clearance(uow, actor, incident_id)
     alerts, _ = uow.alerts.search(AlertFilter(incident_id=incident_id, limit=10_000))
     audit = uow.audit.between(incident.detected_at - BEFORE_DETECTION, now, EXPORT_LIMIT)
     return {

@@ -10,7 +10,8 @@ from so1.domain.changes import Deployment, FeatureFlag, FlagChange
 from so1.domain.incidents import OPEN_STATUSES
 from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
-from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
+from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory, UrlGuard
+from so1.services.access.clearance import require_act
 from so1.services.incidents.recording import Actor, Change, note, record
 
 
@@ -28,9 +29,19 @@ def list_services(uow_factory: UnitOfWorkFactory) -> list[CatalogService]:
 
 
 def put_service(
-    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, service: CatalogService
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    service: CatalogService,
+    guard: UrlGuard,
 ) -> tuple[CatalogService, bool]:
-    """Create or replace a catalog entry; returns it and whether it is new."""
+    """Create or replace a catalog entry; returns it and whether it is new. A ``health_url``
+    that leads inside (loopback, metadata, private networks) is refused unless allowed."""
+    refused = guard.refusal(service.health_url) if service.health_url else None
+    if refused:
+        raise ValidationFailed(
+            f"health_url is refused: {refused}; an admin may allow it", field="health_url"
+        )
     now = clock.now()
     stored = replace(service, updated_at=now)
     with uow_factory() as uow:
@@ -121,7 +132,7 @@ def set_flag(
     Returns (flag, created)."""
     now = clock.now()
     with uow_factory() as uow:
-        if incident_id is not None and uow.incidents.get(incident_id) is None:
+        if incident_id is not None and require_act(uow, actor, incident_id) is None:
             raise NotFound(f"incident '{incident_id}' does not exist")
         current = uow.flags.get(key)
         if current is None and not create:

@@ -20,6 +20,7 @@ from so1.domain.severity import Severity
 from so1.domain.timeline import EventKind
 from so1.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from so1.ports import Clock, Platform, UnitOfWorkFactory
+from so1.services.access.clearance import require_act
 from so1.services.incidents.recording import Actor, Change, record
 
 SERVICE_NAME_MAX = 100
@@ -82,6 +83,9 @@ def deployer_request(
 ) -> AgentRun:
     if not actor.can_deploy:
         raise Forbidden("platform actions need a key with the 'deploy' scope")
+    if request.incident_id is not None:
+        with uow_factory(read_only=True) as uow:
+            require_act(uow, actor, request.incident_id)
     plan = deps.agent.run(deployer_inputs(uow_factory, deps, request))
     status = _first_status(plan)
     run = AgentRun(
@@ -91,7 +95,7 @@ def deployer_request(
         inputs=request.to_json(),
         started_at=clock.now(),
         actor=actor.name,
-        output={"plan": plan.to_json()},
+        output={"plan": plan.to_json(), "requested_by": actor.holder},
         incident_id=request.incident_id,
         error=plan.refused,
         finished_at=clock.now() if plan.refused else None,
@@ -148,10 +152,14 @@ def decide_approval(
         run = uow.agent_runs.get(run_id)
         if run is None or run.agent != AgentName.DEPLOYER:
             raise NotFound(f"railway-deployer run {run_id} does not exist")
+        require_act(uow, actor, run.incident_id)
         if run.status is not RunStatus.AWAITING_APPROVAL:
             raise Conflict(f"run {run_id} is {run.status.value}, not awaiting approval")
-        if approve and actor.name == run.actor:
-            raise Conflict("an action needs someone other than its requester to approve it")
+        if approve and actor.holder == requester(run):
+            raise Conflict(
+                f"an action needs someone other than its requester ({requester(run)}) to approve"
+                " it; the two-person rule compares the people keys belong to"
+            )
         decided = _decided(run, actor, approve, clock)
         uow.agent_runs.update(decided)
         word = "approved" if approve else "declined"
@@ -168,6 +176,11 @@ def decide_approval(
     if approve:
         _start(uow_factory, clock, actor, deps, decided)
     return decided
+
+
+def requester(run: AgentRun) -> str:
+    """The person who asked for the action (runs from before persons were kept: the key)."""
+    return str((run.output or {}).get("requested_by") or run.actor)
 
 
 def _decided(run: AgentRun, actor: Actor, approve: bool, clock: Clock) -> AgentRun:

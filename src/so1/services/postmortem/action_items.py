@@ -13,7 +13,8 @@ from so1.domain.comms import Destination, Outbound
 from so1.domain.postmortem import ActionItem
 from so1.domain.timeline import EventKind
 from so1.errors import NotFound, ValidationFailed
-from so1.ports import Clock, UnitOfWorkFactory
+from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import may_access, require_act
 from so1.services.declaration.outbox import queue_message
 from so1.services.incidents.recording import Actor, Change, record
 from so1.services.isolation import each
@@ -25,6 +26,7 @@ FIELDS = ("id", "incident_id", "title", "owner", "due_date", "priority", "status
 def list_items(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
+    actor: Actor,
     owner: str | None = None,
     status: str | None = None,
     incident_id: str | None = None,
@@ -37,7 +39,14 @@ def list_items(
         found = uow.action_items.search(
             owner, "open" if overdue else status, incident_id, today if overdue else None
         )
-    return [i for i in found if not overdue or i.overdue(today)]
+        shown = _cleared_incidents(uow, actor, {i.incident_id for i in found})
+    return [i for i in found if (not overdue or i.overdue(today)) and i.incident_id in shown]
+
+
+def _cleared_incidents(uow: UnitOfWork, actor: Actor, ids: set[str | None]) -> set[str | None]:
+    """Which of these incidents ``actor`` may see (None: an item of no incident)."""
+    incidents = {i: uow.incidents.get(i) for i in ids if i is not None}
+    return {None} | {i for i, found in incidents.items() if found and may_access(actor, found)}
 
 
 def change_item(
@@ -55,6 +64,7 @@ def change_item(
         item = uow.action_items.get(item_id)
         if item is None:
             raise NotFound(f"action item {item_id} does not exist")
+        require_act(uow, actor, item.incident_id)
         after = replace(
             item,
             status=status or item.status,

@@ -23,6 +23,7 @@ from so1.domain.runbook import evaluate
 from so1.domain.timeline import EventKind
 from so1.errors import Conflict, NotFound
 from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import require_act
 from so1.services.declaration.outbox import queue_message
 from so1.services.incidents.recording import SYSTEM, Actor, Change, record
 from so1.services.isolation import each
@@ -43,7 +44,7 @@ def postmortem_request(
 ) -> AgentRun:
     incident_id, now = request.incident_id, clock.now()
     with uow_factory(read_only=True) as uow:
-        incident = uow.incidents.get(incident_id)
+        incident = require_act(uow, actor, incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
         existing = uow.postmortems.get(incident_id)

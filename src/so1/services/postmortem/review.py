@@ -16,6 +16,7 @@ from so1.domain.postmortem import Postmortem, PostmortemStatus
 from so1.domain.timeline import EventKind
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import require_act, require_read
 from so1.services.declaration.outbox import queue_archive
 from so1.services.incidents.recording import Actor, Change, record
 
@@ -45,7 +46,9 @@ def file_writer(folder: Folder) -> Publisher:
     return write
 
 
-def _load(uow: UnitOfWork, incident_id: str) -> Postmortem:
+def _load(uow: UnitOfWork, incident_id: str, actor: Actor) -> Postmortem:
+    """The postmortem ``actor`` is about to work on (clearance: acting on it)."""
+    require_act(uow, actor, incident_id)
     found = uow.postmortems.get(incident_id)
     if found is None:
         raise NotFound(f"incident {incident_id} has no postmortem yet")
@@ -87,7 +90,7 @@ def edit(
     """A new revision of the document; the one before stays in the history."""
     now = clock.now()
     with uow_factory() as uow:
-        found = _load(uow, incident_id)
+        found = _load(uow, incident_id, actor)
         _not_published(found)
         revision = {
             "version": found.version,
@@ -117,7 +120,7 @@ def comment(
 ) -> Postmortem:
     now = clock.now()
     with uow_factory() as uow:
-        found = _load(uow, incident_id)
+        found = _load(uow, incident_id, actor)
         entry = {"by": actor.name, "at": now.isoformat(), "text": text}
         after = replace(
             found,
@@ -141,7 +144,7 @@ def submit(
 ) -> Postmortem:
     now = clock.now()
     with uow_factory() as uow:
-        found = _load(uow, incident_id)
+        found = _load(uow, incident_id, actor)
         if found.status is not PostmortemStatus.DRAFT:
             raise Conflict(f"the postmortem is {found.status.value}, not a draft")
         after = replace(found, status=PostmortemStatus.IN_REVIEW, updated_at=now)
@@ -157,7 +160,7 @@ def tick(
         raise ValidationFailed(f"'check' is one of: {', '.join(REVIEW_CHECKS)}", field="check")
     now = clock.now()
     with uow_factory() as uow:
-        found = _load(uow, incident_id)
+        found = _load(uow, incident_id, actor)
         _not_published(found)
         checks = dict(found.meta.get("checks") or {}) | {
             check: {"by": actor.name, "at": now.isoformat()}
@@ -187,7 +190,7 @@ def publish(
     and with ``archive_war_room`` a last war-room message that archives the channel."""
     now = clock.now()
     with uow_factory() as uow:
-        found = _load(uow, incident_id)
+        found = _load(uow, incident_id, actor)
         if found.status is not PostmortemStatus.IN_REVIEW:
             raise Conflict(
                 f"only a postmortem in review is published; this one is {found.status.value}"
@@ -201,7 +204,7 @@ def publish(
             raise Conflict(f"review checks not ticked: {', '.join(missing)}")
     where = publisher(found, now) if publisher else None
     with uow_factory() as uow:
-        found = _load(uow, incident_id)
+        found = _load(uow, incident_id, actor)
         items = _open_action_items(uow, found, now)
         after = replace(
             found,
@@ -245,7 +248,7 @@ def link_learning(
     """A runbook or knowledge change that incorporates what the postmortem taught (a commit,
     a pull request, a file in knowledge/), linked on the incident's timeline."""
     with uow_factory() as uow:
-        _load(uow, incident_id)
+        _load(uow, incident_id, actor)
         text = f"learning incorporated: {summary} ({reference})"
         detail = {"summary": summary, "reference": reference}
         record(
@@ -279,10 +282,11 @@ def meeting_time(resolved_at: datetime) -> datetime:
     return slot if slot >= earliest else slot + timedelta(days=1)
 
 
-def meeting_details(uow: UnitOfWork, incident_id: str) -> dict[str, Any]:
+def meeting_details(uow: UnitOfWork, actor: Actor, incident_id: str) -> dict[str, Any]:
     """Who is invited: the commander, the responders and the affected teams' leads."""
-    incident = uow.incidents.get(incident_id)
-    assert incident is not None
+    incident = require_read(uow, actor, incident_id)
+    if incident is None:
+        raise NotFound(f"incident {incident_id} does not exist")
     handles = {p.handle for p in uow.participants.history(incident_id)}
     if incident.commander:
         handles.add(incident.commander)

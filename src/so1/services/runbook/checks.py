@@ -18,6 +18,7 @@ from so1.domain.severity import Severity
 from so1.domain.timeline import EventKind
 from so1.errors import NotFound
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import require_act, require_read
 from so1.services.declaration.outbox import queue_pager_followups
 from so1.services.incidents.recording import Actor, Change, record
 
@@ -71,10 +72,10 @@ def parse_runbook(doc: dict[str, Any]) -> tuple[CheckSpec, ...]:
 
 
 def incident_runbook(
-    uow_factory: UnitOfWorkFactory, incident_id: str, now: datetime
+    uow_factory: UnitOfWorkFactory, actor: Actor, incident_id: str, now: datetime
 ) -> tuple[Incident, list[CheckResult]]:
     with uow_factory(read_only=True) as uow:
-        incident = uow.incidents.get(incident_id)
+        incident = require_read(uow, actor, incident_id)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")
         return incident, evaluate(runbook_checks(), gather_facts(uow, incident), now)
@@ -199,6 +200,7 @@ def acknowledge_incident(
     shows the commander present. Acknowledging twice keeps the first time."""
     now = clock.now()
     with uow_factory() as uow:
+        require_act(uow, actor, incident_id)
         incident = uow.incidents.get(incident_id, for_update=True)
         if incident is None:
             raise NotFound(f"incident {incident_id} does not exist")

@@ -13,6 +13,7 @@ from so1.domain.verification import HEALTH_GATE, STABILITY, Verdict, gates_for, 
 from so1.errors import ValidationFailed
 from so1.ports import AlertFilter, Clock, MetricsSource, UnitOfWorkFactory
 from so1.services.incidents.lifecycle import get_incident
+from so1.services.incidents.recording import Actor
 
 BEFORE = timedelta(minutes=15)  # the "before" level: the quarter hour before the action
 STEP_SECONDS = 30
@@ -23,11 +24,12 @@ def verify_incident(
     clock: Clock,
     source: MetricsSource,
     incident_id: str,
+    actor: Actor,
     acted_at: datetime | None = None,
 ) -> tuple[str, datetime, Verdict]:
     """Returns (service, acted_at, verdict). ``acted_at`` defaults to when the incident was
     marked mitigated."""
-    incident = get_incident(uow_factory, incident_id)
+    incident = get_incident(uow_factory, incident_id, actor)
     if incident.service is None:
         raise ValidationFailed(
             f"incident {incident_id} names no service to measure", field="service"

@@ -94,7 +94,8 @@ def _note(
     now: datetime,
 ) -> None:
     state = "passing" if reading.ok else "failing"
-    text = f"health check of {entry.name} {state} ({reading.detail})"
-    data = {"service": entry.name, "ok": reading.ok, "detail": reading.detail}
+    # Pass or fail and the status code only: the answer's body stays out of the record.
+    text = f"health check of {entry.name} {state} ({reading.outcome})"
+    data = {"service": entry.name, "ok": reading.ok, "status_code": reading.status_code}
     for incident in incidents:
         note(uow, PROBER, now, incident.id, EventKind.HEALTH_CHANGED, text, data)

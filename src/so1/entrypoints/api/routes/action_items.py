@@ -38,14 +38,16 @@ class ItemPatch(Strict):
 @router.get("", response_model=list[ItemOut])
 def list_items(
     container: ContainerDep,
-    _: Reader,
+    actor: Reader,
     owner: Annotated[str | None, Query(max_length=100)] = None,
     status: Annotated[Literal["open", "done", "dropped"] | None, Query()] = None,
     incident_id: Annotated[str | None, Query(max_length=40)] = None,
     overdue: bool = False,
     format: Annotated[Literal["json", "csv"], Query(description="csv: for a tracker")] = "json",
 ) -> Any:
-    found = svc.list_items(container.uow, container.clock, owner, status, incident_id, overdue)
+    found = svc.list_items(
+        container.uow, container.clock, actor, owner, status, incident_id, overdue
+    )
     if format == "csv":
         headers = {"Content-Disposition": 'attachment; filename="action-items.csv"'}
         return Response(svc.as_csv(found), media_type="text/csv; charset=utf-8", headers=headers)

@@ -19,7 +19,7 @@ router = APIRouter(tags=["analytics"])
 @router.get("/v1/analytics")
 def analytics(
     container: ContainerDep,
-    _: Reader,
+    actor: Reader,
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     days: Annotated[int, Query(ge=1, le=3_650, description="window when no since")] = 90,
@@ -27,4 +27,4 @@ def analytics(
     """Incidents detected from ``since`` (default: ``days`` ago) until ``until`` (now)."""
     end: datetime = instant(until, "until") or container.clock.now()
     start: datetime = instant(since, "since") or end - timedelta(days=days)
-    return compute(container.uow, container.clock, start, end)
+    return compute(container.uow, container.clock, actor, start, end)

@@ -45,7 +45,9 @@ def put_service(
     name: NamePath, body: ServiceIn, container: ContainerDep, actor: Writer, response: Response
 ) -> ServiceOut:
     service = CatalogService(name=name, **body.model_dump())
-    stored, created = svc.put_service(container.uow, container.clock, actor, service)
+    stored, created = svc.put_service(
+        container.uow, container.clock, actor, service, container.adapters.url_guard
+    )
     response.status_code = 201 if created else 200
     return ServiceOut(**asdict(stored))
 

@@ -97,11 +97,13 @@ class RunbookOut(BaseModel):
 
 
 @router.get("/v1/incidents/{incident_id}/runbook", response_model=RunbookOut, tags=["runbook"])
-def incident_runbook(incident_id: IncidentPath, container: ContainerDep, _: Reader) -> RunbookOut:
+def incident_runbook(
+    incident_id: IncidentPath, container: ContainerDep, actor: Reader
+) -> RunbookOut:
     """Every runbook check for the incident: done / done_late / pending / late / waiting /
     not_applicable, with the deadline and the evidence from the record."""
     now = container.clock.now()
-    incident, checks = runbook.incident_runbook(container.uow, incident_id, now)
+    incident, checks = runbook.incident_runbook(container.uow, actor, incident_id, now)
     return RunbookOut(
         incident_id=incident.id,
         severity=incident.severity.value,

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from so1.domain.database import Session, Signal
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.errors import NotFound
+from so1.services.access.clearance import check_act, check_read
 from so1.services.investigation import database_playbook as svc
 
 router = APIRouter(prefix="/v1/incidents/{incident_id}", tags=["playbooks"])
@@ -73,6 +74,7 @@ def _playbook(state: svc.PlaybookState) -> PlaybookOut:
 def start(
     incident_id: str, container: ContainerDep, actor: Writer, database: Database = None
 ) -> PlaybookOut:
+    check_act(container.uow, actor, incident_id)
     db = svc.pick(container.adapters.diagnostics, database)
     return _playbook(svc.start(container.uow, container.clock, actor, incident_id, db))
 
@@ -81,6 +83,7 @@ def start(
 def status(
     incident_id: str, container: ContainerDep, actor: Reader, database: Database = None
 ) -> PlaybookOut:
+    check_read(container.uow, actor, incident_id)
     db = svc.pick(container.adapters.diagnostics, database)
     found = svc.status(container.uow, container.clock, actor, incident_id, db)
     if found is None:
@@ -114,6 +117,7 @@ def sessions(
     min_seconds: Annotated[int, Query(ge=0, le=86_400)] = 300,
 ) -> SessionsOut:
     """Sessions running longer than ``min_seconds`` (default 5 minutes), blocked, or blocking."""
+    check_read(container.uow, actor, incident_id)
     db = svc.pick(container.adapters.diagnostics, database)
     caller, found = svc.sessions(
         container.uow, actor, incident_id, db, timedelta(seconds=min_seconds)
@@ -136,6 +140,7 @@ def stop(
 ) -> SignalOut:
     """``cancel`` the query, or ``terminate`` the session after a cancel that did not work
     (``force`` skips that wait). Needs the deploy scope."""
+    check_act(container.uow, actor, incident_id)
     db = svc.pick(container.adapters.diagnostics, database)
     sent = svc.stop_session(
         container.uow, container.clock, actor, incident_id, db, pid, signal, force
@@ -149,6 +154,7 @@ def replication(
 ) -> list[ReplicaOut]:
     """Replicas seen from the primary; no row for a replica means it is disconnected, and a
     null lag means no recent measurement (caught up and idle)."""
+    check_read(container.uow, actor, incident_id)
     db = svc.pick(container.adapters.diagnostics, database)
     svc.sessions(container.uow, actor, incident_id, db, timedelta(days=1))  # access check
     return [

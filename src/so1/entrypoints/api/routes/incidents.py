@@ -55,7 +55,7 @@ def checked_id(incident_id: str) -> str:
 @router.get("", response_model=IncidentPage)
 def list_incidents(
     container: ContainerDep,
-    _: Reader,
+    actor: Reader,
     status: Annotated[
         list[str] | None, Query(description="filter; repeat or comma-separate")
     ] = None,
@@ -73,7 +73,7 @@ def list_incidents(
         limit=limit,
         offset=offset,
     )
-    items, total = svc.list_incidents(container.uow, flt)
+    items, total = svc.list_incidents(container.uow, flt, actor)
     return IncidentPage(items=[to_out(i) for i in items], total=total, limit=limit, offset=offset)
 
 
@@ -88,8 +88,9 @@ def create_incident(
 
 
 @router.get("/{incident_id}", response_model=IncidentOut)
-def get_incident(incident_id: str, container: ContainerDep, _: Reader) -> IncidentOut:
-    return to_out(svc.get_incident(container.uow, checked_id(incident_id)))
+def get_incident(incident_id: str, container: ContainerDep, actor: Reader) -> IncidentOut:
+    """A security incident answers 404 to a key without the `security` scope."""
+    return to_out(svc.get_incident(container.uow, checked_id(incident_id), actor))
 
 
 @router.patch("/{incident_id}", response_model=IncidentOut)
@@ -118,7 +119,7 @@ def update_incident(
 def get_timeline(incident_id: str, container: ContainerDep, actor: Reader) -> TimelineOut:
     """Ordered events; a security incident's only for keys with the `security` scope."""
     events = svc.incident_timeline(container.uow, checked_id(incident_id), actor)
-    history = svc.severity_history(container.uow, incident_id)
+    history = svc.severity_history(container.uow, incident_id, actor)
     return TimelineOut(
         incident_id=incident_id,
         events=[TimelineEventOut(**asdict(e)) for e in events],

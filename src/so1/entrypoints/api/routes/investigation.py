@@ -14,6 +14,7 @@ from so1.domain.investigation import Hypothesis, InvestigationStep
 from so1.domain.plain import plain
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
+from so1.services.access.clearance import check_act
 from so1.services.declaration.outbox import post_to_war_room
 from so1.services.incidents.recording import Actor
 from so1.services.investigation.gather import InvestigationContext, investigation_context
@@ -96,6 +97,7 @@ class PostedOut(BaseModel):
 def post_context(incident_id: str, container: ContainerDep, actor: Writer) -> PostedOut:
     """Post a summary of the context to the war room (deployment, metrics, new error
     patterns, matched symptoms, the suggested mitigation)."""
+    check_act(container.uow, actor, incident_id)
     found = _gather(container, actor, incident_id)
     text = context_markdown(found)
     post_to_war_room(container.uow, container.clock, actor, incident_id, text)

@@ -44,7 +44,13 @@ def create_key(body: KeyIn, container: ContainerDep, actor: Admin) -> IssuedKeyO
     days = body.expires_in_days
     expires = container.clock.now() + timedelta(days=days) if days else None
     issued = access.create_key(
-        container.uow, container.clock, actor, body.name, frozenset(body.scopes), expires
+        container.uow,
+        container.clock,
+        actor,
+        body.name,
+        frozenset(body.scopes),
+        expires,
+        person=body.person,
     )
     return IssuedKeyOut(**KeyOut.of(issued.key).model_dump(), token=issued.token)
 

@@ -73,7 +73,7 @@ class VerificationOut(BaseModel):
 def verification(
     incident_id: str,
     container: ContainerDep,
-    _: Reader,
+    actor: Reader,
     acted_at: Annotated[AwareDatetime | None, Query(description="default: mitigated_at")] = None,
 ) -> VerificationOut:
     """The runbook's gates (error rate < 1 %, p99 < 500 ms, 30 minutes stable) judged on the
@@ -83,6 +83,7 @@ def verification(
         container.clock,
         container.adapters.metrics,
         incident_id,
+        actor,
         instant(acted_at, "acted_at"),
     )
     gates = [

@@ -15,9 +15,9 @@ router = APIRouter(prefix="/v1/incidents/{incident_id}/participants", tags=["inc
 
 
 @router.get("", response_model=list[ParticipantOut])
-def history(incident_id: str, container: ContainerDep, _: Reader) -> list[ParticipantOut]:
+def history(incident_id: str, container: ContainerDep, actor: Reader) -> list[ParticipantOut]:
     """Every role holding, current and past, in the order they were assumed."""
-    found = svc.participant_history(container.uow, checked_id(incident_id))
+    found = svc.participant_history(container.uow, checked_id(incident_id), actor)
     return [ParticipantOut(**asdict(p)) for p in found]
 
 

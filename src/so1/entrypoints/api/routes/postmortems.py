@@ -14,7 +14,7 @@ from so1.domain.postmortem import Postmortem
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
 from so1.errors import Conflict
-from so1.services.access.clearance import require_clearance
+from so1.services.access.clearance import require_read
 from so1.services.postmortem import review
 from so1.services.postmortem.drafting import get_postmortem
 from so1.services.postmortem.review import REVIEW_CHECKS
@@ -61,7 +61,7 @@ def postmortem(
 ) -> Any:
     """The draft (structured) and its markdown; ``format=markdown`` returns the document."""
     with container.uow(read_only=True) as uow:
-        require_clearance(uow, actor, incident_id)
+        require_read(uow, actor, incident_id)
     found = get_postmortem(container.uow, incident_id)
     if format == "markdown":
         return Response(found.markdown, media_type="text/markdown; charset=utf-8")
@@ -131,10 +131,10 @@ def learning(incident_id: str, body: LearningIn, container: ContainerDep, actor:
 
 
 @router.get("/postmortem/meeting.ics")
-def meeting(incident_id: str, container: ContainerDep, _: Reader) -> Response:
+def meeting(incident_id: str, container: ContainerDep, actor: Reader) -> Response:
     """The review meeting (60 minutes, 24-48 hours after resolution) as an iCalendar file."""
     with container.uow(read_only=True) as uow:
-        found = review.meeting_details(uow, incident_id)
+        found = review.meeting_details(uow, actor, incident_id)
     incident = found["incident"]
     if incident.resolved_at is None:
         raise Conflict(f"{incident_id} is not resolved yet: the review follows resolution")

@@ -59,11 +59,12 @@ def rotate(container: ContainerDep, actor: Admin) -> RotationOut:
 
 @router.get("/v1/audit/export")
 def export_audit(
-    container: ContainerDep, _: Admin, start: AwareDatetime, end: AwareDatetime | None = None
+    container: ContainerDep, actor: Admin, start: AwareDatetime, end: AwareDatetime | None = None
 ) -> Response:
-    """The audit log from ``start`` to ``end`` (default now) as JSON lines, oldest first."""
+    """The audit log from ``start`` to ``end`` (default now) as JSON lines, oldest first; rows
+    about security incidents only for a key with the `security` scope."""
     until: datetime = end or container.clock.now()
-    records = svc.export_audit(container.uow, start, until)
+    records = svc.export_audit(container.uow, actor, start, until)
     return Response(svc.audit_lines(records), media_type="application/x-ndjson")
 
 

@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -172,6 +173,8 @@ def _run(container: Container, actor: Actor, words: list[str], room: str) -> dic
     verb, args = (words[0].lower(), words[1:]) if words else ("help", [])
     if verb != "create" and (not args or not is_incident_id(args[0])) and room:
         args = [room, *args]
+    # Clearance for a security incident comes from being in its (private) war room.
+    actor = replace(actor, security_cleared=bool(room) and bool(args) and args[0] == room)
     handler = _COMMANDS.get(verb)
     try:
         if handler is not None and (answer := handler(container, actor, args)) is not None:
@@ -249,10 +252,10 @@ def _create(container: Container, actor: Actor, args: list[str]) -> dict[str, st
     return {"response_type": "in_channel", "text": text}
 
 
-def _status(container: Container, actor: Actor, args: list[str]) -> dict[str, str] | None:  # noqa: ARG001
+def _status(container: Container, actor: Actor, args: list[str]) -> dict[str, str] | None:
     if len(args) != 1 or not is_incident_id(args[0]):
         return None
-    incident = incidents.get_incident(container.uow, args[0])
+    incident = incidents.get_incident(container.uow, args[0], actor)
     commander = f", commander @{incident.commander}" if incident.commander else ""
     text = f"{incident.id} ({incident.severity}, {incident.status}): {incident.title}{commander}"
     return {"response_type": "ephemeral", "text": text}

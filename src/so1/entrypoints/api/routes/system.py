@@ -111,18 +111,18 @@ def decline_run(run_id: str, container: ContainerDep, actor: Writer) -> RunOut:
 
 
 @router.get("/v1/orchestrate/runs/{run_id}", response_model=RunOut, tags=["agents"])
-def get_run(run_id: str, container: ContainerDep, _: Reader) -> RunOut:
-    return _run_out(orchestration.get_run(container.uow, run_id))
+def get_run(run_id: str, container: ContainerDep, actor: Reader) -> RunOut:
+    return _run_out(orchestration.get_run(container.uow, run_id, actor))
 
 
 @router.get("/v1/audit", response_model=list[AuditOut], tags=["system"])
 def audit(
     container: ContainerDep,
-    _: Admin,
+    who: Admin,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     actor: Annotated[str | None, Query(max_length=200)] = None,
     action: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[AuditOut]:
-    records = access.audit_log(container.uow, limit, offset, actor=actor, action=action)
+    records = access.audit_log(container.uow, who, limit, offset, actor=actor, action=action)
     return [AuditOut(**asdict(r)) for r in records]
