@@ -174,6 +174,21 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
         ("GET", "/v1/audit"): Gl("/v1/audit", params={"limit": "500"}),
         ("GET", "/v1/audit/export"): Gl("/v1/audit/export", params={"start": "2024-01-01T00:00Z"}),
         ("POST", "/v1/security/rotate"): Gl("/v1/security/rotate"),
+        # administration: global, and the ids name nothing (revoking the caller's key would
+        # sign the rest of the walk out)
+        ("GET", "/v1/system"): Gl("/v1/system"),
+        ("GET", "/v1/keys"): Gl("/v1/keys"),
+        ("GET", "/v1/keys/me"): Gl("/v1/keys/me"),
+        ("POST", "/v1/keys"): Gl("/v1/keys", json={"name": "walked", "scopes": ["read"]}),
+        ("POST", "/v1/keys/{key_id}/revoke"): Gl("/v1/keys/nokey/revoke"),
+        ("POST", "/v1/keys/{key_id}/rotate"): Gl("/v1/keys/nokey/rotate"),
+        ("POST", "/v1/login-links"): Gl("/v1/login-links", json={"key_id": "nokey"}),
+        ("GET", "/v1/integrations"): Gl("/v1/integrations"),
+        ("POST", "/v1/integrations"): Gl(
+            "/v1/integrations", json={"name": "walked", "source": "datadog"}
+        ),
+        ("POST", "/v1/integrations/{integration_id}/rotate"): Gl("/v1/integrations/999/rotate"),
+        ("POST", "/v1/integrations/{integration_id}/disable"): Gl("/v1/integrations/999/disable"),
         ("GET", "/v1/action-items"): Gl("/v1/action-items"),
         ("PATCH", "/v1/action-items/{item_id}"): On(
             f"/v1/action-items/{w.item}", json={"status": "done"}

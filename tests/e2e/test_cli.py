@@ -342,9 +342,14 @@ def test_missing_api_key_is_a_clear_error(server_cli: Cli) -> None:
     assert "SO1_API_KEY" in message
 
 
-def test_keys_create_records_the_person(cli: Cli) -> None:
-    cli("keys", "create", "--name", "ana-laptop", "--person", "ana").assert_ok()
-    cli("keys", "create", "--name", "robot").assert_ok()
-    listed = json.loads(cli("keys", "list", "--json").assert_ok().stdout)
+def test_keys_create_records_the_person(server_cli: Cli) -> None:
+    """Both ways of making a key (straight into the database, and through the server) keep
+    the person it belongs to; the server lists them."""
+    local = {"SO1_API_URL": None, "SO1_API_KEY": None}
+    server_cli("keys", "create", "--name", "ana-laptop", "--person", "ana", **local).assert_ok()
+    server_cli("keys", "create", "--name", "bo-phone", "--person", "bo").assert_ok()
+    server_cli("keys", "create", "--name", "robot").assert_ok()
+    listed = json.loads(server_cli("keys", "list", "--json").assert_ok().stdout)
     people = {k["name"]: k["person"] for k in listed}
-    assert people["ana-laptop"] == "ana" and people["robot"] is None
+    assert people["ana-laptop"] == "ana" and people["bo-phone"] == "bo"
+    assert people["robot"] is None

@@ -115,7 +115,11 @@ def set_up(url: str, health_url: str) -> Container:
     """On-call config, a slow service with an open incident (every clocks pass probes it),
     and the owning team; no background work in this process."""
     quiet = Settings(
-        database_url=url, triage_worker=False, delivery_worker=False, runbook_clocks=False
+        database_url=url,
+        triage_worker=False,
+        delivery_worker=False,
+        runbook_clocks=False,
+        outbound_allow="127.0.0.1/32",  # the slow service is a local server
     )
     container = build_container(quiet, clock=FixedClock(SystemClock().now()))
     token = access.ensure_admin_key(container.uow, container.clock)
@@ -158,6 +162,7 @@ def test_clocks_resume_after_a_worker_is_killed_mid_pass(postgres_url: str, tmp_
         SO1_WORKER_STALL_SECONDS=str(STALL_SECONDS),
         SO1_HEALTH_PROBE_SECONDS="10",
         SO1_LOG_LEVEL="warning",
+        SO1_OUTBOUND_ALLOW="127.0.0.1/32",
     )
     jobs = Jobs(postgres_url)
     with ExitStack() as stack:

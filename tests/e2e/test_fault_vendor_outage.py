@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -72,10 +73,35 @@ class Vendor:
         self.server.server_close()
 
 
+def over_a_socket(api: EventsApi) -> type[BaseHTTPRequestHandler]:
+    """PagerDuty's Events API (written for httpx.MockTransport) behind a real socket, which is
+    what an outage needs: a server that can answer 500 or stop listening."""
+
+    class PagerDuty(BaseHTTPRequestHandler):
+        received = api.received  # every event that reached the server, as PagerDuty read it
+
+        def do_POST(self) -> None:  # noqa: N802 - the handler protocol's name
+            raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            url = f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}"
+            answer = api(httpx.Request("POST", url, content=raw, headers=dict(self.headers)))
+            self.send_response(answer.status_code)
+            for name, value in answer.headers.items():
+                if name.lower() not in ("content-length", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+            pass
+
+    return PagerDuty
+
+
 @pytest.fixture
 def vendors() -> Iterator[tuple[Vendor, Vendor]]:
     slack = Vendor(type("Slack", (SlackApi,), {"channels": {}, "calls": [], "scripted": {}}))
-    pagerduty = Vendor(type("PagerDuty", (EventsApi,), {"scripted": [], "received": []}))
+    pagerduty = Vendor(over_a_socket(EventsApi()))
     yield slack, pagerduty
     for vendor in (slack, pagerduty):
         vendor.close()

@@ -19,7 +19,7 @@ from so1.adapters.platform.health_probe import HttpHealthProbe
 from so1.bootstrap import Container, build_container
 from so1.config import Settings
 from so1.domain.outbound import OutboundPolicy
-from so1.errors import ValidationFailed
+from so1.errors import ConfigurationError
 from tests.contract.health_server import health_server
 
 PUBLIC = OutboundPolicy()
@@ -65,7 +65,7 @@ def test_public_addresses_and_allowed_ones_pass() -> None:
 
 
 def test_a_bad_allow_list_stops_the_start_naming_the_setting(db_url: str) -> None:
-    with pytest.raises(ValidationFailed, match="SO1_OUTBOUND_ALLOW: 'no way/8'"):
+    with pytest.raises(ConfigurationError, match="SO1_OUTBOUND_ALLOW: 'no way/8'"):
         build_container(Settings(database_url=db_url, outbound_allow="10.0.0.0/8, no way/8"))
 
 

@@ -465,5 +465,5 @@ def test_the_pages_need_the_read_scope(container: Container) -> None:
         assert client.get("/").headers["location"] == "/login"
     link = new_login_link(
         container.uow, container.clock, Actor("cli"), "only-write"
-    )  # a link signs in as the key: the same rule
+    ).token  # a link signs in as the key: the same rule
     assert browser(container).get(f"/login/{link}").status_code == 403

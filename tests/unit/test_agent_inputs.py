@@ -15,10 +15,11 @@ from so1.agents.registry import Agents, default_agents
 from so1.domain.platform import PlatformAction
 from so1.domain.postmortem import AnalysisMethod
 from so1.domain.severity import Severity
-from so1.entrypoints.api.agent_inputs import parse_inputs
+from so1.entrypoints.api.agent_inputs import PARSERS, parse_inputs
 from so1.errors import UnknownAgent, ValidationFailed
 from so1.services import orchestration
 from so1.services.incidents.recording import Actor
+from so1.services.triage.requests import TriageRequest
 from tests.unit.test_commander import SEED_INPUTS
 
 DESIGN_REPORT: dict[str, Any] = {  # DESIGN §3's triage report
@@ -129,9 +130,13 @@ def test_bad_inputs_name_the_field(agent: str, bad: dict[str, Any], field: str) 
     assert field in raised.value.detail
 
 
-def test_an_agent_without_a_typed_contract_gets_its_inputs_as_given() -> None:
+def test_every_agent_has_a_typed_contract_at_the_edge() -> None:
+    assert set(PARSERS) == set(default_agents().names())
     inputs = {"alert_id": "pd-alert-123", "alert_data": {"service": "api"}}
-    assert parse_inputs("triage-responder", inputs) is inputs
+    request = parse_inputs("triage-responder", inputs)
+    assert isinstance(request, TriageRequest)
+    assert request.alert_id == "pd-alert-123"
+    assert request.event.service == "api"
 
 
 def test_the_registry_is_a_dict_of_handlers_by_agent_name() -> None:
