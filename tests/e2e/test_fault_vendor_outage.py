@@ -80,7 +80,7 @@ def over_a_socket(api: EventsApi) -> type[BaseHTTPRequestHandler]:
     class PagerDuty(BaseHTTPRequestHandler):
         received = api.received  # every event that reached the server, as PagerDuty read it
 
-        def do_POST(self) -> None:  # noqa: N802 - the handler protocol's name
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             url = f"http://{self.headers.get('Host', '127.0.0.1')}{self.path}"
             answer = api(httpx.Request("POST", url, content=raw, headers=dict(self.headers)))
@@ -92,7 +92,7 @@ def over_a_socket(api: EventsApi) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(answer.content)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return PagerDuty
