@@ -2,8 +2,9 @@
 
 Pages get a Content-Security-Policy that allows only SO1's own files: no inline script or style
 (the pages have none; their CSS and script are under /static), no framing (clickjacking), no
-plugins, forms only to SO1. The interactive API docs (/docs, /redoc) load Swagger UI from its
-CDN with an inline bootstrap, so they keep only ``frame-ancestors 'none'``.
+plugins, forms only to SO1. The interactive API docs (/docs, /redoc) are served from the
+package too (fastapi-offline), but start with an inline script: their policy allows inline
+script and style and nothing from another host.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ PAGE_POLICY = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-DOCS_POLICY = "frame-ancestors 'none'"
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 COMMON = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),  # login links and incident ids stay on SO1
