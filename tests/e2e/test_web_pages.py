@@ -258,6 +258,7 @@ def test_the_list_pages(
 
     api.put("/v1/oncall/config", json=example())
     api.put("/v1/feature-flags/bulk-execution", json={"enabled": True, "service": SERVICE})
+    api.post("/v1/deployments", json={"service": SERVICE, "version": "v8", "deployed_by": "dana"})
     api.post("/v1/deployments", json={"service": SERVICE, "version": "v9", "deployed_by": "dana"})
     api.post(
         "/v1/alerts",
@@ -272,7 +273,7 @@ def test_the_list_pages(
     for path, expected in (
         ("/alerts", "Disk 91% full"),
         ("/oncall", "backend-primary"),
-        ("/deployments", "Roll back control-plane-api"),
+        ("/deployments", "Roll back control-plane-api to v8"),
         ("/flags", "bulk-execution"),
         ("/analytics", "By severity"),
     ):
@@ -368,12 +369,15 @@ def test_the_oncall_page_is_a_calendar_with_overrides_marked(
     page = sign_in(container, admin_token).get("/oncall").text
     primary = page[page.index("backend-primary") :]
     primary = primary[: primary.index("</table>")]
-    assert "Now: <strong>@cy</strong>" in primary
+    assert 'Now: <strong>Cy Ndlovu <span class="muted">@cy</span></strong>' in primary
     assert primary.count("<tbody><tr>") == 1 and primary.count("<td") == 14  # two weeks
     today = primary[primary.index('aria-current="date"') :]
     today = today[: today.index("</td>")]
     assert "07 Jan" in today
-    cover_slot = '<div class="slot override" title="override">@cy <span class="hours">07:00'
+    cover_slot = (
+        '<div class="slot override" title="override">Cy Ndlovu <span class="muted">@cy</span> '
+        '<span class="hours">07:00'
+    )
     assert cover_slot + "\u201319:00" in today
     days = re.findall(r'<div class="date">(\d\d \w+)</div>', primary)
     assert days[0] == "05 Jan" and days[2] == "07 Jan" and days[-1] == "18 Jan"  # Monday first

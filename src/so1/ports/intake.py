@@ -20,6 +20,7 @@ class AlertFilter:
     incident_id: str | None = None
     limit: int = 50
     offset: int = 0
+    seen_since: datetime | None = None  # last seen at or after
     include_private: bool = True  # alerts of security incidents; False without clearance
 
 

@@ -109,6 +109,8 @@ class SqlAlertRepository:
         ):
             if value:
                 conditions.append(column == value)
+        if flt.seen_since is not None:
+            conditions.append(a.c.last_seen_at >= flt.seen_since)
         if not flt.include_private:
             private = select(t.incidents.c.id).where(t.incidents.c.private.is_(True))
             conditions.append(or_(a.c.incident_id.is_(None), a.c.incident_id.not_in(private)))

@@ -37,7 +37,7 @@ from so1.entrypoints.api.routes import (
     system,
     webhooks,
 )
-from so1.entrypoints.web import forms, lists, live, pages, status as status_page
+from so1.entrypoints.web import alert_pages, forms, lists, live, pages, status as status_page
 from so1.entrypoints.web.access_log import redact_login_links
 
 DESCRIPTION = """SO1 runs a production incident from the first alert to the published postmortem.
@@ -68,7 +68,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.container = container
-    problems.install(app)
+    problems.install(app, page_error=pages.error_page)
     # Intake first: routing tries routes in order, and alerts are the busiest path by far.
     for module in (
         alerts,
@@ -97,6 +97,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         live,
         forms,
         lists,
+        alert_pages,
     ):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.

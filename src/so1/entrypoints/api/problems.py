@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -17,6 +18,8 @@ from so1 import errors
 log = logging.getLogger("so1.api")
 
 PROBLEM_JSON = "application/problem+json"
+API_PREFIXES = ("/v1/", "/v2/", "/ofrep/", "/openapi.json")
+PageError = Callable[[Request, int, str], Response]
 
 _STATUS: list[tuple[type[errors.So1Error], int]] = [
     (errors.NotFound, 404),
@@ -91,12 +94,36 @@ async def _on_validation(_: Request, exc: RequestValidationError) -> JSONRespons
     return problem(422, f"invalid fields: {names}", "Validation failed", errors=fields)
 
 
-async def _on_so1_error(_: Request, exc: errors.So1Error) -> JSONResponse:
-    return so1_error_response(exc)
+def wants_a_page(request: Request) -> bool:
+    """A browser asking for a page (not the API, which always answers problem JSON)."""
+    if request.url.path.startswith(API_PREFIXES):
+        return False
+    return "text/html" in request.headers.get("accept", "")
 
 
-async def _on_http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+PAGE_MESSAGES = {
+    404: "There is no page at this address.",
+    405: "This address does not take that kind of request.",
+}
+
+
+def _on_http_with(page_error: PageError | None) -> Callable[..., Any]:
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        if page_error is not None and wants_a_page(request):
+            message = PAGE_MESSAGES.get(exc.status_code, str(exc.detail))
+            return page_error(request, exc.status_code, message)
+        return problem(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+
+    return on_http
+
+
+def _on_so1_error_with(page_error: PageError | None) -> Callable[..., Any]:
+    async def on_so1_error(request: Request, exc: errors.So1Error) -> Response:
+        if page_error is not None and wants_a_page(request):
+            return page_error(request, status_of(exc), exc.detail)
+        return so1_error_response(exc)
+
+    return on_so1_error
 
 
 async def _on_database(request: Request, exc: DBAPIError) -> JSONResponse:
@@ -115,9 +142,10 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem(500, "an internal error occurred; it has been logged", "Internal error")
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, page_error: PageError | None = None) -> None:
+    """The handlers; with ``page_error``, a browser asking for an unknown page gets a page."""
     app.add_exception_handler(RequestValidationError, _on_validation)  # type: ignore[arg-type]
-    app.add_exception_handler(errors.So1Error, _on_so1_error)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _on_http)  # type: ignore[arg-type]
+    app.add_exception_handler(errors.So1Error, _on_so1_error_with(page_error))
+    app.add_exception_handler(StarletteHTTPException, _on_http_with(page_error))
     app.add_exception_handler(DBAPIError, _on_database)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _on_unexpected)

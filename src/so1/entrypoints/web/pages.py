@@ -61,7 +61,15 @@ def _with_cookie(response: Response, request: Request, value: str) -> Response:
 
 
 def _page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("status_code", status)
     return templates.TemplateResponse(request, name, context, status_code=status)
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """What a browser sees for an address with no page (404) or a wrong method (405)."""
+    container = request.app.state.container
+    session = signed_in(container, request)
+    return _page(request, "error.html", status, session=session, message=message)
 
 
 def _login_page(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:

@@ -18,6 +18,7 @@ from so1.domain.alerts import (
 from so1.domain.events import AlertStored
 from so1.domain.intake import FLAP_WINDOW, Delivery, DeliveryOutcome, Silence
 from so1.domain.json_limits import json_problem
+from so1.domain.records import AgentRun
 from so1.domain.timeline import EventKind
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
@@ -228,6 +229,14 @@ def get_alert(uow_factory: UnitOfWorkFactory, alert_id: str, actor: Actor) -> Al
     if alert is None:
         raise NotFound(f"alert {alert_id} does not exist")
     return alert
+
+
+def triage_of_alert(uow_factory: UnitOfWorkFactory, alert_id: str, actor: Actor) -> AgentRun | None:
+    """The triage-responder's run for the alert (its report is the run's output), if it ran."""
+    get_alert(uow_factory, alert_id, actor)  # the same clearance as the alert
+    with uow_factory(read_only=True) as uow:
+        run_id = uow.alerts.triage_run_id(alert_id)
+        return uow.agent_runs.get(run_id) if run_id else None
 
 
 def list_alerts(
