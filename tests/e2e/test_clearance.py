@@ -91,6 +91,15 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
         ("POST", "/v1/incidents/{incident_id}/participants"): On(
             f"/v1/incidents/{inc}/participants", json={"handle": "eve", "role": "scribe"}
         ),
+        ("POST", "/v1/incidents/{incident_id}/participants/page"): On(
+            f"/v1/incidents/{inc}/participants/page", json={"handle": "eve", "reason": "r"}
+        ),
+        ("POST", "/incidents/{incident_id}/roles"): On(
+            f"/incidents/{inc}/roles", form={"handle": "eve", "role": "scribe"}
+        ),
+        ("POST", "/incidents/{incident_id}/page"): On(
+            f"/incidents/{inc}/page", form={"who": "person:eve", "reason": "r"}
+        ),
         ("POST", "/v1/incidents/{incident_id}/participants/renounce"): On(
             f"/v1/incidents/{inc}/participants/renounce", json={"handle": "eve", "role": "scribe"}
         ),

@@ -33,6 +33,7 @@ class EventKind(enum.StrEnum):
     COMMUNICATION_SENT = "communication.sent"
     COMMUNICATION_FAILED = "communication.failed"
     ESCALATION_STEP = "escalation.step"
+    RESPONDER_PAGED = "responder.paged"  # someone paged in by hand
     RUNBOOK_LATE = "runbook.late"
     # investigation
     HYPOTHESIS_DOCUMENTED = "hypothesis.documented"

@@ -11,6 +11,8 @@ from so1.domain.alerts import Alert
 from so1.domain.changes import FeatureFlag
 from so1.domain.incidents import OPEN_STATUSES, Incident, TimelineEvent
 from so1.domain.metrics import Series
+from so1.domain.oncall import Person, Team
+from so1.domain.participants import Participation
 from so1.domain.postmortem import Postmortem
 from so1.domain.records import AgentRun
 from so1.domain.runbook import CheckResult, CheckState, evaluate
@@ -75,6 +77,9 @@ class IncidentPage:
     runs: list[AgentRun] = field(default_factory=list)  # platform actions, newest first
     postmortem: Postmortem | None = None
     flags_on: list[FeatureFlag] = field(default_factory=list)  # that a mitigation could turn off
+    roles: list[Participation] = field(default_factory=list)  # who holds which role now
+    people: list[Person] = field(default_factory=list)  # who can be given a role or paged
+    teams: list[Team] = field(default_factory=list)  # whose on-call can be paged
 
 
 def incident_page(
@@ -98,6 +103,8 @@ def incident_page(
         flags_on = [
             f for f in uow.flags.all() if f.enabled and f.service in (None, incident.service)
         ]
+        roles = uow.participants.current(incident_id)
+        people, teams = uow.oncall.people(), uow.oncall.teams()
     reports = [e for e in timeline if e.kind == EventKind.TRIAGE_REPORT]
     triage = dict(reports[-1].data) if reports else None
     return IncidentPage(
@@ -110,6 +117,9 @@ def incident_page(
         runs,
         postmortem,
         flags_on,
+        roles,
+        people,
+        teams,
     )
 
 

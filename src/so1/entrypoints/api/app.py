@@ -37,7 +37,15 @@ from so1.entrypoints.api.routes import (
     system,
     webhooks,
 )
-from so1.entrypoints.web import alert_pages, forms, lists, live, pages, status as status_page
+from so1.entrypoints.web import (
+    alert_pages,
+    forms,
+    incident_forms,
+    lists,
+    live,
+    pages,
+    status as status_page,
+)
 from so1.entrypoints.web.access_log import redact_login_links
 
 DESCRIPTION = """SO1 runs a production incident from the first alert to the published postmortem.
@@ -98,6 +106,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         forms,
         lists,
         alert_pages,
+        incident_forms,
     ):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.

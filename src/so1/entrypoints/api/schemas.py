@@ -130,6 +130,22 @@ class RoleChange(Strict):
     role: Role
 
 
+class PageIn(Strict):
+    """Page a person (``handle``) or a team's on-call (``team``) into the incident."""
+
+    handle: str | None = Field(default=None, min_length=1, max_length=100)
+    team: str | None = Field(default=None, min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PageOut(BaseModel):
+    incident_id: str
+    handle: str
+    team: str | None
+    reason: str
+    paged_at: datetime
+
+
 class ParticipantOut(BaseModel):
     handle: str
     role: Role

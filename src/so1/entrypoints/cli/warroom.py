@@ -1,4 +1,5 @@
-"""`so1 incident declare | ack | say | messages | runbook`: the war room from the terminal."""
+"""`so1 incident declare | ack | say | messages | runbook | page | role`: the war room from the
+terminal."""
 
 from __future__ import annotations
 
@@ -85,7 +86,37 @@ def runbook(incident_id: str, as_json: JsonOpt = False) -> None:
     print_table(title, columns, rows, keep=0, optional=["phase", "evidence"])
 
 
+def page(
+    incident_id: str,
+    reason: Annotated[str, typer.Option(help="why they are paged (sent with the page)")],
+    handle: Annotated[str | None, typer.Option(help="the person to page")] = None,
+    team: Annotated[str | None, typer.Option(help="page whoever is on call for this team")] = None,
+) -> None:
+    """Page a person or a team's on-call into the incident; they become a responder."""
+    if (handle is None) == (team is None):
+        fail("name --handle or --team (one of them)", code=2)
+    body = {"reason": reason} | ({"handle": handle} if handle else {"team": team})
+    sent = call("POST", f"/v1/incidents/{incident_id}/participants/page", json=body)
+    team_note = f" for {sent['team']}" if sent["team"] else ""
+    console.print(f"paged @{sent['handle']}{team_note}; see `so1 incident messages {incident_id}`")
+
+
+def role(
+    incident_id: str,
+    handle: Annotated[str, typer.Argument(help="who takes the role")],
+    role_name: Annotated[
+        str, typer.Argument(metavar="ROLE", help="commander, backup, scribe, comms_lead, responder")
+    ],
+) -> None:
+    """Give a role; commander, backup, scribe and comms lead are handed over from the holder."""
+    body = {"handle": handle, "role": role_name}
+    current = call("POST", f"/v1/incidents/{incident_id}/participants", json=body)
+    holders = ", ".join(f"{p['role']} @{p['handle']}" for p in current)
+    console.print(f"{incident_id}: {holders}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:  # noqa: ARG001 - they join `so1 incident`
     for name, command in (("declare", declare), ("ack", acknowledge), ("say", say),
-                          ("messages", messages), ("runbook", runbook)):  # fmt: skip
+                          ("messages", messages), ("runbook", runbook), ("page", page),
+                          ("role", role)):  # fmt: skip
         incident_app.command(name)(command)

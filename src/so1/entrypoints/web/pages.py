@@ -6,6 +6,7 @@ token, and the sign-in form its own (a cookie set with the form: login CSRF)."""
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,22 @@ from so1.services.views import IncidentPage, charts, dashboard, incident_page
 router = APIRouter(include_in_schema=False)
 # CommonMark with raw HTML off: a postmortem's text can never inject markup into the page.
 MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+# War-room messages: chat-style, a line break is a line break.
+CHAT_MARKDOWN = MarkdownIt("commonmark", {"html": False, "breaks": True})
+API_PATH = re.compile(
+    r"\b(?:GET|POST|PUT|PATCH|DELETE) /v1/(incidents|alerts)/([A-Za-z0-9_-]+)[^\s`)]*"
+)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def chat_html(text: str) -> Markup:
+    """A war-room message as HTML: its markdown rendered (raw HTML off), and the API paths it
+    names (``GET /v1/incidents/INC-…/runbook``) linked to the page that shows the same."""
+    linked = API_PATH.sub(lambda m: f"[{m.group(0)}](/{m.group(1)}/{m.group(2)})", text)
+    return Markup(CHAT_MARKDOWN.render(linked))  # noqa: S704 - raw HTML is off
+
+
+templates.env.filters["chat"] = chat_html
 COOKIE = "so1_session"
 LOGIN_COOKIE = "so1_login"  # the sign-in form's CSRF token (double submit)
 

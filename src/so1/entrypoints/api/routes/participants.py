@@ -1,4 +1,5 @@
-"""Incident roles: who is commander, backup, scribe, comms lead or responder, and since when."""
+"""Incident roles: who is commander, backup, scribe, comms lead or responder, and since when;
+and paging someone in by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from fastapi import APIRouter
 
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.routes.incidents import checked_id
-from so1.entrypoints.api.schemas import ParticipantOut, RoleChange
+from so1.entrypoints.api.schemas import PageIn, PageOut, ParticipantOut, RoleChange
+from so1.services.declaration.paging import PageRequest, page_responder
 from so1.services.incidents import participants as svc
 
 router = APIRouter(prefix="/v1/incidents/{incident_id}/participants", tags=["incidents"])
@@ -40,3 +42,11 @@ def renounce(
         container.uow, container.clock, actor, checked_id(incident_id), body.handle, body.role
     )
     return [ParticipantOut(**asdict(p)) for p in current]
+
+
+@router.post("/page", status_code=201, response_model=PageOut)
+def page(incident_id: str, body: PageIn, container: ContainerDep, actor: Writer) -> PageOut:
+    """Page a person or a team's on-call now (through the outbox); they become a responder."""
+    ask = PageRequest(body.reason, body.handle, body.team)
+    sent = page_responder(container.uow, container.clock, actor, checked_id(incident_id), ask)
+    return PageOut(**asdict(sent))
