@@ -272,3 +272,26 @@ def test_the_setting_is_checked_at_start_up(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ConfigurationError) as refused:
         load_settings()
     assert "SO1_STATUS_PAGE_APPROVAL" in str(refused.value)
+
+
+def test_a_draft_whose_summary_names_the_incident_is_not_published_as_is(
+    api: TestClient, anon: TestClient, container: Container
+) -> None:
+    incident_id = declared_sev1(api)
+    (draft,) = notices(api, incident_id)
+    leaky = {"text": f"{CUSTOMER} Ref {incident_id}."}
+    path = f"/v1/incidents/{incident_id}/status-page/drafts/{draft['id']}"
+    assert api.patch(path, json=leaky).status_code == 422
+    # a customer summary written after the draft does not change it; one that names the
+    # incident and reaches a draft is refused when the draft is published unchanged
+    summary = {"customer_summary": leaky["text"]}
+    changed = api.patch(f"/v1/incidents/{incident_id}", json=summary)
+    assert changed.status_code == 200 and changed.json()["customer_summary"] == leaky["text"]
+    with container.uow() as uow:  # as if the summary had been there when it was drafted
+        assert draft["id"] is not None
+        uow.outbox.update_draft(draft["id"], leaky["text"], {"title": draft["title"]}, False)
+        uow.commit()
+    refused = api.post(f"/v1/incidents/{incident_id}/status-page/publish", json={})
+    assert refused.status_code == 422 and "incident id" in refused.json()["detail"]
+    deliver(container)
+    assert anon.get("/status.json").json()["incidents"] == []

@@ -120,10 +120,13 @@ def _edited(
     now: datetime,
     publish: bool,
 ) -> Outbound:
-    body = draft.body if text is None else _checked(incident, text, "text", MAX_TEXT)
+    """The draft with its new words, all of them checked (a customer summary that named the
+    incident's id would otherwise reach the page unseen)."""
+    body = _checked(incident, draft.body if text is None else text, "text", MAX_TEXT)
     payload = dict(draft.payload)
+    title = title if title is not None else payload.get("title")
     if title is not None:
-        payload["title"] = _checked(incident, title, "title", MAX_TITLE)
+        payload["title"] = _checked(incident, str(title), "title", MAX_TITLE)
     if publish:
         payload |= {"published_by": actor.name, "published_at": now.isoformat()}
     else:
