@@ -240,7 +240,7 @@ def build_container(
         clock=clock or SystemClock(),
         uow=uow,
         secret_box=box,
-        agents=default_agents() if agents is None else agents,
+        agents=default_agents(settings.status_page_approval) if agents is None else agents,
         adapters=_adapters(settings, uow),
         intake=Intake(
             sources={

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         default="builtin",
         description="customer updates: builtin (/status) or atlassian (Statuspage REST)",
     )
+    status_page_approval: Literal["auto", "draft"] = Field(
+        default="auto",
+        description="SEV0-1 status-page notices: auto (posted at once) or draft (a person "
+        "edits and publishes them)",
+    )
     statuspage_page_id: str | None = Field(default=None, description="Atlassian Statuspage page id")
     statuspage_api_key: SecretStr | None = Field(default=None, description="Statuspage API key")
     statuspage_components: dict[str, str] = Field(

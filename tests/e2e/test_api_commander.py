@@ -256,10 +256,13 @@ def test_public_status_page_shows_announced_incidents_only(
     assert found["status"] == "partial_outage"
     (incident,) = found["incidents"]
     assert (incident["title"], incident["state"]) == ("API Performance Issues", "investigating")
-    assert [u["text"] for u in incident["updates"]] == [SEED_STATUS_PAGE]
+    # /status.json carries the words without the markdown (the HTML page renders it)
+    assert [u["text"] for u in incident["updates"]] == [SEED_STATUS_PAGE.replace("**", "")]
+    assert incident["id"] != SEED_ID and SEED_ID not in json.dumps(found)
     page = anon.get("/status")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "API Performance Issues" in page.text and "Partial outage" in page.text
+    assert "<strong>Investigating - API Performance Issues</strong>" in page.text
 
     resolved = {"status": "resolved", "resolution_summary": "Increased connection pool size"}
     assert quiet_api.patch(f"/v1/incidents/{SEED_ID}", json=resolved).status_code == 200
@@ -323,4 +326,4 @@ def test_resolving_tells_the_war_room_and_the_status_page(
     ]
     public = anon.get("/status.json").json()["incidents"][0]
     assert public["state"] == "resolved"
-    assert public["updates"][0]["text"].startswith("**Resolved - API Performance Issues**")
+    assert public["updates"][0]["text"].startswith("Resolved - API Performance Issues\n")

@@ -84,6 +84,13 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
             f"/v1/incidents/{inc}/messages", json=marked
         ),
         ("GET", "/v1/incidents/{incident_id}/runbook"): On(f"/v1/incidents/{inc}/runbook"),
+        ("GET", "/v1/incidents/{incident_id}/status-page"): On(f"/v1/incidents/{inc}/status-page"),
+        ("PATCH", "/v1/incidents/{incident_id}/status-page/drafts/{draft_id}"): On(
+            f"/v1/incidents/{inc}/status-page/drafts/1", json=marked
+        ),
+        ("POST", "/v1/incidents/{incident_id}/status-page/publish"): On(
+            f"/v1/incidents/{inc}/status-page/publish", json=marked
+        ),
         ("POST", "/v1/incidents/{incident_id}/acknowledge"): On(f"/v1/incidents/{inc}/acknowledge"),
         ("GET", "/v1/incidents/{incident_id}/participants"): On(
             f"/v1/incidents/{inc}/participants"
@@ -294,6 +301,9 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
         ),
         ("POST", "/incidents/{incident_id}/messages"): On(
             f"/incidents/{inc}/messages", form=marked
+        ),
+        ("POST", "/incidents/{incident_id}/status-page"): On(
+            f"/incidents/{inc}/status-page", form={"draft_id": "1", "action": "publish", **marked}
         ),
         ("POST", "/incidents/{incident_id}/change"): On(
             f"/incidents/{inc}/change", form={"status": "resolved", "resolution": "x"}

@@ -36,5 +36,6 @@ class Agents:
         return sorted({*(a.name for a in typed if a is not None), *self.by_name})
 
 
-def default_agents() -> Agents:
-    return Agents(TriageResponder(), IncidentCommander(), RailwayDeployer(), PostmortemAnalyst())
+def default_agents(status_page_approval: str = "auto") -> Agents:
+    commander = IncidentCommander(status_page_approval)
+    return Agents(TriageResponder(), commander, RailwayDeployer(), PostmortemAnalyst())

@@ -23,6 +23,7 @@ class DeliveryStatus(enum.StrEnum):
     PENDING = "pending"  # waiting for (another) attempt
     SENT = "sent"
     DEAD = "dead"  # refused for good (a 4xx) or out of attempts
+    DRAFT = "draft"  # a status-page notice waiting for a person to publish it
 
 
 @dataclass(frozen=True, slots=True)

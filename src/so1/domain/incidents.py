@@ -87,6 +87,7 @@ class Incident:
     storm: bool = False  # an alert storm (many related alerts) was folded into this incident
     private: bool = False  # a security incident: only keys with the `security` scope see it
     version: int = 1
+    customer_summary: str | None = None  # the status page's words for it (not the title)
 
 
 def allowed_next(status: IncidentStatus) -> tuple[IncidentStatus, ...]:

@@ -64,6 +64,7 @@ class Facts:
     anchors: dict[str, datetime | None]
     proofs: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     repeats: dict[str, list[datetime]] = field(default_factory=dict)
+    waiting: dict[str, str] = field(default_factory=dict)  # why evidence is not there yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,9 +113,11 @@ def _evaluate(spec: CheckSpec, facts: Facts, now: datetime) -> CheckResult:
         done_at, text = proof
         state = CheckState.DONE_LATE if due is not None and done_at > due else CheckState.DONE
         return _result(spec, state, due, done_at, text)
+    waiting = facts.waiting.get(spec.evidence)
     if due is not None and now > due:
-        return _result(spec, CheckState.LATE, due, None, f"not done; due {_hm(due)}")
-    return _result(spec, CheckState.PENDING, due, None, "not done yet")
+        text = f"not done; due {_hm(due)}" + (f"; {waiting}" if waiting else "")
+        return _result(spec, CheckState.LATE, due, None, text)
+    return _result(spec, CheckState.PENDING, due, None, waiting or "not done yet")
 
 
 def _recurring(spec: CheckSpec, facts: Facts, now: datetime, anchor: datetime) -> CheckResult:

@@ -32,6 +32,8 @@ class EventKind(enum.StrEnum):
     WAR_ROOM_MESSAGE = "war_room.message"
     COMMUNICATION_SENT = "communication.sent"
     COMMUNICATION_FAILED = "communication.failed"
+    STATUS_PAGE_DRAFT_EDITED = "status_page.draft_edited"  # approval "draft": a person edited it
+    STATUS_PAGE_PUBLISHED = "status_page.published"  # a person published a draft
     ESCALATION_STEP = "escalation.step"
     RESPONDER_PAGED = "responder.paged"  # someone paged in by hand
     RUNBOOK_LATE = "runbook.late"

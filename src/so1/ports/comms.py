@@ -24,6 +24,13 @@ class OutboxRepository(Protocol):
         self, incident_id: str, destination: Destination | None = None
     ) -> list[Outbound]: ...
     def sent_to(self, destination: Destination, since: datetime) -> list[Outbound]: ...
+    def update_draft(
+        self, message_id: int, body: str, payload: dict[str, Any], publish: bool
+    ) -> bool:
+        """Change a draft's text (and publish it: pending delivery); False when the message
+        is no longer a draft (someone published it first)."""
+        ...
+
     def due_backlog(self, now: datetime) -> Backlog:
         """Messages due for delivery now, and when the oldest of them was queued."""
         ...

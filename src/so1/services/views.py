@@ -56,14 +56,17 @@ def _row(incident: Incident, checks: list[CheckResult], now: datetime) -> Incide
 
 def dashboard(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor) -> dict[str, Any]:
     now = clock.now()
+    oncall = on_call_now(uow_factory, now)  # the same answer as GET /v1/oncall
+    handles = [s.now.handle for s in oncall if s.now.handle is not None]
     with uow_factory(read_only=True) as uow:
         private = sees_private(actor)
         shown = IncidentFilter(status=OPEN_STATUSES, limit=200, include_private=private)
         found, _ = uow.incidents.search(shown)
         rows = [_row(i, evaluate(runbook_checks(), gather_facts(uow, i), now), now) for i in found]
         alerts, _ = uow.alerts.search(AlertFilter(limit=RECENT_ALERTS, include_private=private))
+        names = {p.handle: p.name for p in uow.oncall.people(handles) if p.name}
     rows.sort(key=lambda r: (Severity(r.incident.severity).rank, r.incident.detected_at))
-    return {"rows": rows, "alerts": alerts, "oncall": on_call_now(uow_factory, now), "now": now}
+    return {"rows": rows, "alerts": alerts, "oncall": oncall, "names": names, "now": now}
 
 
 @dataclass

@@ -105,6 +105,17 @@ class SqlOutboxRepository:
             )
         )
 
+    def update_draft(
+        self, message_id: int, body: str, payload: dict[str, Any], publish: bool
+    ) -> bool:
+        status = DeliveryStatus.PENDING if publish else DeliveryStatus.DRAFT
+        result = self._conn.execute(
+            update(c)
+            .where(c.c.id == message_id, c.c.status == DeliveryStatus.DRAFT.value)
+            .values(body=body, payload=payload, status=status.value, next_attempt_at=None)
+        )
+        return result.rowcount == 1
+
     def by_vendor_ref(self, ref: str) -> Outbound | None:
         row = self._conn.execute(select(c).where(c.c.vendor_ref == ref).limit(1)).mappings().first()
         return _from_row(row) if row else None

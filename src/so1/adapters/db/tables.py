@@ -94,6 +94,7 @@ incidents = Table(
     Column("commander", String(100)),
     Column("channel", String(100)),
     Column("resolution_summary", Text),
+    Column("customer_summary", Text),  # what the status page says (never the internal title)
     Column("storm", Boolean, nullable=False, server_default="0"),
     # a security incident (its war room is private): hidden from keys without `security`
     Column("private", Boolean, nullable=False, server_default="0"),

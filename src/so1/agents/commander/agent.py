@@ -7,6 +7,7 @@ Its inputs and plan are typed in ``contract``: ``CommanderInputs`` → ``Command
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from so1.agents.commander.comms import (
@@ -33,8 +34,20 @@ ACKNOWLEDGE_WITHIN = timedelta(minutes=2)  # runbook Phase 1: acknowledge within
 FIRST_MESSAGE_WITHIN = timedelta(minutes=5)  # Phase 2: initial communication < 5 min
 
 
+STATUS_PAGE_APPROVALS = ("auto", "draft")
+
+
 class IncidentCommander:
+    """``status_page_approval``: ``auto`` posts the SEV0-1 status-page notice at once;
+    ``draft`` plans it as a draft that a person edits and publishes."""
+
     name = "incident-commander"
+
+    def __init__(self, status_page_approval: str = "auto") -> None:
+        if status_page_approval not in STATUS_PAGE_APPROVALS:
+            wrong = repr(status_page_approval)
+            raise ValueError(f"status_page_approval must be auto or draft, not {wrong}")
+        self.status_page_approval = status_page_approval
 
     def run(self, inputs: CommanderInputs) -> CommanderPlan:
         roles = decide_roles(inputs)
@@ -44,6 +57,8 @@ class IncidentCommander:
             "topic", severity=inputs.severity.value, title_plain=inputs.title, commander=commander
         )
         messages = _messages(inputs, roles, channel, title_case(inputs.title), commander)
+        if self.status_page_approval == "draft":
+            messages = [replace(m, draft=m.to is Destination.STATUS_PAGE) for m in messages]
         return CommanderPlan(
             incident_id=inputs.incident_id,
             severity=inputs.severity,
@@ -131,6 +146,7 @@ def _messages(
                 "component": component,
                 "issue": symptom.issue,
                 "symptom": symptom.customer,
+                "customer_summary": (inputs.customer_summary or "").strip(),
             },
         )
         public = f"{component} {symptom.issue}"

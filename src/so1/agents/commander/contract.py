@@ -187,6 +187,7 @@ class CommanderInputs:
     teams: Mapping[str, TeamInfo] = field(default_factory=dict)
     people: Mapping[str, Person] = field(default_factory=dict)
     away: frozenset[str] = frozenset()
+    customer_summary: str | None = None  # the incident's words for customers (status page)
 
     @property
     def security(self) -> bool:
@@ -194,7 +195,8 @@ class CommanderInputs:
         return self.findings.security
 
     def to_json(self) -> dict[str, object]:
-        return {
+        told = {"customer_summary": self.customer_summary} if self.customer_summary else {}
+        return told | {
             "incident_id": self.incident_id,
             "severity": self.severity.value,
             "title": self.title,
@@ -239,6 +241,7 @@ class PlannedMessage:
     text: str
     title: str | None = None  # status page: the public incident's name
     state: str | None = None  # status page: investigating
+    draft: bool = False  # status page: waits for a person to publish it (approval "draft")
 
     def to_json(self) -> dict[str, object]:
         message: dict[str, object] = {
@@ -247,7 +250,7 @@ class PlannedMessage:
             "kind": self.kind,
             "text": self.text,
         }
-        extra = {"title": self.title, "state": self.state}
+        extra = {"title": self.title, "state": self.state, "draft": self.draft or None}
         return message | {k: v for k, v in extra.items() if v is not None}
 
 

@@ -34,6 +34,7 @@ from so1.entrypoints.api.routes import (
     postmortems,
     security,
     slack,
+    status_notices,
     system,
     webhooks,
 )
@@ -99,6 +100,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         keys,
         oncall,
         comms,
+        status_notices,
         slack,
         status_page,
         pages,

@@ -51,6 +51,11 @@ class IncidentCreate(Strict):
     commander: str | None = Field(default=None, min_length=1, max_length=100)
     channel: str | None = Field(default=None, min_length=1, max_length=100)
     detected_at: AwareDatetime | None = None
+    customer_summary: str | None = Field(
+        default=None,
+        max_length=2_000,
+        description="what customers are told (status page); never the internal title",
+    )
 
 
 class IncidentUpdate(Strict):
@@ -67,6 +72,11 @@ class IncidentUpdate(Strict):
     impact: dict[str, Any] | None = None
     commander: str | None = Field(default=None, min_length=1, max_length=100)
     channel: str | None = Field(default=None, min_length=1, max_length=100)
+    customer_summary: str | None = Field(
+        default=None,
+        max_length=2_000,
+        description="what customers are told (status page); never the internal title",
+    )
 
 
 class IncidentOut(BaseModel):
@@ -80,6 +90,7 @@ class IncidentOut(BaseModel):
     commander: str | None
     channel: str | None
     resolution_summary: str | None
+    customer_summary: str | None = None
     detected_at: datetime
     acknowledged_at: datetime | None
     declared_at: datetime | None

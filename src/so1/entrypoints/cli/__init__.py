@@ -15,6 +15,7 @@ from so1.entrypoints.cli import (
     runs,
     security,
     status,
+    status_notices,
     warroom,
     web,
 )
@@ -34,6 +35,7 @@ remote.register(app)
 intake.register(app)
 oncall.register(app)
 warroom.register(app)
+status_notices.register(app)
 demo.register(app)
 security.register(app)
 runs.register(app)

@@ -22,6 +22,7 @@ from so1.entrypoints.api.deps import ContainerDep
 from so1.entrypoints.api.problems import status_of
 from so1.entrypoints.web.pages import _check_csrf, _form, _page, signed_in
 from so1.errors import Forbidden, So1Error, ValidationFailed
+from so1.services.declaration import status_drafts
 from so1.services.declaration.flow import commander_request
 from so1.services.incidents.lifecycle import (
     IncidentPatch,
@@ -115,6 +116,31 @@ def _platform(incident_id: str) -> Action:
         return f"/incidents/{incident_id}#mitigations"
 
     return run
+
+
+def _status_page(incident_id: str) -> Action:
+    """Save a status-page draft's text, or publish it (the draft named by the form)."""
+
+    def run(container: Container, actor: Actor, form: dict[str, str]) -> str:
+        raw_id = form.get("draft_id", "")
+        if not raw_id.isdigit() or len(raw_id) > 9:
+            raise ValidationFailed("the form names no status-page draft", field="draft_id")
+        change = (
+            status_drafts.publish_draft
+            if form.get("action") == "publish"
+            else status_drafts.edit_draft
+        )
+        title = form.get("title", "").strip() or None
+        clock = container.clock
+        change(container.uow, clock, actor, incident_id, int(raw_id), form.get("text"), title)
+        return f"/incidents/{incident_id}#status-page"
+
+    return run
+
+
+@router.post("/incidents/{incident_id}/status-page")
+async def status_page(incident_id: str, request: Request, container: ContainerDep) -> Response:
+    return await _act(request, container, Scope.WRITE, _status_page(incident_id))
 
 
 @router.post("/incidents/{incident_id}/platform")

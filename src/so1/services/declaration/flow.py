@@ -19,7 +19,7 @@ from so1.agents.commander.contract import (
     TriageFindings,
 )
 from so1.agents.registry import CommanderAgent
-from so1.domain.comms import Destination, Outbound
+from so1.domain.comms import DeliveryStatus, Destination, Outbound
 from so1.domain.incidents import Incident, IncidentStatus, transition
 from so1.domain.oncall import Window
 from so1.domain.participants import Role
@@ -127,6 +127,7 @@ def commander_inputs(
         teams={t.name: t for t in _teams(uow, now, away)},
         people={p.handle: p for p in uow.oncall.people()},
         away=frozenset(w.handle for w in away if w.covers(now)),
+        customer_summary=incident.customer_summary,
     )
 
 
@@ -228,7 +229,8 @@ def _queue(uow: UnitOfWork, now: datetime, incident_id: str, plan: CommanderPlan
                 message.kind,
                 message.text,
                 now,
-                payload=payload,
+                payload=payload | ({"approval": "draft"} if message.draft else {}),
+                status=DeliveryStatus.DRAFT if message.draft else DeliveryStatus.PENDING,
             ),
         )
     for page in plan.pages:

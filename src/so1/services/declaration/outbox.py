@@ -11,13 +11,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from so1.agents.commander.comms import render_resolved
-from so1.domain.comms import MAX_ATTEMPTS, Destination, Outbound, retry_at
+from so1.domain.comms import MAX_ATTEMPTS, DeliveryStatus, Destination, Outbound, retry_at
 from so1.domain.events import MessageQueued
 from so1.domain.incidents import Incident
 from so1.domain.timeline import EventKind
 from so1.errors import IntegrationError, NotFound, RateLimited, Unavailable
 from so1.ports import Clock, Messenger, UnitOfWork, UnitOfWorkFactory
 from so1.services.access.clearance import require_act, require_read
+from so1.services.declaration.status_page import public_service_name
 from so1.services.incidents.recording import Actor, note
 
 log = logging.getLogger("so1.outbox")
@@ -220,8 +221,10 @@ def queue_resolution(uow: UnitOfWork, now: datetime, incident: Incident) -> None
     if not any(m.destination is Destination.WAR_ROOM for m in said):
         queue_pager_followups(uow, now, incident.id, "resolve")
         return  # never declared (no war room): nothing to announce
-    public = next((m for m in said if m.destination is Destination.STATUS_PAGE), None)
-    title = str(public.payload.get("title") or incident.title) if public else None
+    notices = [m for m in said if m.destination is Destination.STATUS_PAGE]
+    public = next((m for m in notices if m.status is not DeliveryStatus.DRAFT), None)
+    title = _public_title(uow, incident, public) if public else None
+    held = any(m.payload.get("approval") == "draft" for m in notices)  # drafts stay drafts
     internal, customer = render_resolved(incident, title)
     queue_message(
         uow,
@@ -245,10 +248,20 @@ def queue_resolution(uow: UnitOfWork, now: datetime, incident: Incident) -> None
                 "resolved",
                 customer,
                 now,
-                payload={"title": title, "state": "resolved"},
+                payload={"title": title, "state": "resolved"} | _held(held),
+                status=DeliveryStatus.DRAFT if held else DeliveryStatus.PENDING,
             ),
         )
     queue_pager_followups(uow, now, incident.id, "resolve")
+
+
+def _public_title(uow: UnitOfWork, incident: Incident, public: Outbound) -> str:
+    """The title customers saw, never the internal one."""
+    return str(public.payload.get("title") or public_service_name(uow, incident.service))
+
+
+def _held(draft: bool) -> dict[str, str]:
+    return {"approval": "draft"} if draft else {}
 
 
 def queue_archive(uow: UnitOfWork, now: datetime, incident_id: str, where: str | None) -> bool:

@@ -2,7 +2,9 @@
 incidents that were announced on it, with their updates, over the last 90 days.
 
 Only what was delivered to the status page is shown, so an incident nobody announced (SEV2-4,
-security incidents) never appears here."""
+security incidents, a draft nobody published) never appears here. Nothing public carries the
+incident's id or internal title: a notice is known by its own id and titled by what was
+published (the service's public name at worst)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from so1.agents.commander.comms import title_case
+from so1.domain.catalog import CatalogService
 from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident
 from so1.domain.severity import Severity
-from so1.ports import UnitOfWorkFactory
+from so1.ports import UnitOfWork, UnitOfWorkFactory
 
 HISTORY = timedelta(days=90)
 # Statuspage's component states, worst last.
@@ -30,7 +34,7 @@ class PublicUpdate:
 
 @dataclass(frozen=True, slots=True)
 class PublicIncident:
-    id: str
+    id: str  # the notice's own ("notice-12"), never the incident's
     title: str
     state: str  # investigating, identified, monitoring, resolved
     impact: str
@@ -53,11 +57,13 @@ def public_status(uow_factory: UnitOfWorkFactory, now: datetime) -> PublicStatus
         for message in posted:
             by_incident[message.incident_id].append(message)
         incidents = [uow.incidents.get(i) for i in by_incident]
-        services = {s.name: s.public_name for s in uow.catalog.all() if s.public_name}
+        catalog = uow.catalog.all()
+    services = {s.name: s.public_name for s in catalog if s.public_name}
     components = dict.fromkeys(sorted(set(services.values())), "operational")
     shown = []
     for incident in (i for i in incidents if i is not None):
-        public = _public(incident, by_incident[incident.id])
+        fallback = public_name_in(catalog, incident.service)
+        public = _public(incident, by_incident[incident.id], fallback)
         shown.append(public)
         name = services.get(incident.service or "")
         if name and public.resolved_at is None:
@@ -67,7 +73,22 @@ def public_status(uow_factory: UnitOfWorkFactory, now: datetime) -> PublicStatus
     return PublicStatus(overall, components, shown)
 
 
-def _public(incident: Incident, messages: list[Outbound]) -> PublicIncident:
+def public_service_name(uow: UnitOfWork, service: str | None) -> str:
+    return public_name_in(uow.catalog.all(), service)
+
+
+def public_name_in(catalog: list[CatalogService], service: str | None) -> str:
+    """What customers call ``service``: its catalog ``public_name``, else its name made
+    readable ("checkout-api" → "Checkout API"), else "Our service"."""
+    if not service:
+        return "Our service"
+    found = next((s for s in catalog if s.name == service), None)
+    if found is not None and found.public_name:
+        return found.public_name
+    return title_case(service.replace("-", " ").replace("_", " "))
+
+
+def _public(incident: Incident, messages: list[Outbound], fallback: str) -> PublicIncident:
     updates = [
         PublicUpdate(
             m.sent_at or m.created_at, str(m.payload.get("state", "investigating")), m.body
@@ -76,8 +97,9 @@ def _public(incident: Incident, messages: list[Outbound]) -> PublicIncident:
     ]
     resolved = incident.resolved_at if not incident.status.is_open else None
     state = "resolved" if resolved else updates[-1].state
-    title = str(messages[0].payload.get("title") or incident.title)
+    title = str(messages[0].payload.get("title") or f"{fallback} disruption")
     impact = _BY_SEVERITY.get(incident.severity, "degraded_performance")
+    notice = f"notice-{messages[0].id}"
     return PublicIncident(
-        incident.id, title, state, impact, incident.detected_at, resolved, list(reversed(updates))
+        notice, title, state, impact, incident.detected_at, resolved, list(reversed(updates))
     )

@@ -23,7 +23,15 @@ from so1.services.declaration.outbox import queue_resolution
 from so1.services.incidents.participants import hand_role
 from so1.services.incidents.recording import Actor, Change, record
 
-_EDITABLE_FIELDS = ("title", "summary", "service", "impact", "commander", "channel")
+_EDITABLE_FIELDS = (
+    "title",
+    "summary",
+    "service",
+    "impact",
+    "commander",
+    "channel",
+    "customer_summary",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,7 @@ class NewIncident:
     commander: str | None = None
     channel: str | None = None
     detected_at: datetime | None = None
+    customer_summary: str | None = None  # what the status page may say
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,7 @@ def declare(
         impact=dict(new.impact),
         commander=new.commander,
         channel=new.channel,
+        customer_summary=new.customer_summary,
     )
     if new.status is IncidentStatus.INVESTIGATING:
         incident = transition(incident, IncidentStatus.INVESTIGATING, now)

@@ -124,7 +124,19 @@ def gather_facts(uow: UnitOfWork, incident: Incident) -> Facts:
         "resolved": incident.resolved_at,
     }
     updates = [m.sent_at for m in room + page if m.sent_at is not None]
-    return Facts(incident.severity, anchors, proofs, {"update": updates})
+    return Facts(incident.severity, anchors, proofs, {"update": updates}, _waiting(messages))
+
+
+def _waiting(messages: list[Outbound]) -> dict[str, str]:
+    """A status-page draft (approval ``draft``) is not an update until a person publishes it."""
+    drafts = [
+        m
+        for m in messages
+        if m.destination is Destination.STATUS_PAGE and m.status is DeliveryStatus.DRAFT
+    ]
+    if not drafts:
+        return {}
+    return {"status_page": f"draft waiting to be published since {_hm(drafts[0].created_at)}"}
 
 
 def _postmortem_quality(

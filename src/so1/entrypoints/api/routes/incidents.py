@@ -25,7 +25,7 @@ from so1.services.incidents import lifecycle as svc
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
-_EDITABLE = ("title", "summary", "service", "impact", "commander", "channel")
+_EDITABLE = ("title", "summary", "service", "impact", "commander", "channel", "customer_summary")
 
 
 def to_out(incident: Incident) -> IncidentOut:
