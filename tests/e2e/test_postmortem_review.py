@@ -281,3 +281,17 @@ def test_a_never_declared_incident_claims_no_late_notice_as_communication(
     for claim in claims:  # every claim cites something the record holds
         cited = claim.rsplit("(", 1)[1].rstrip(")").split(", ")
         assert cited and set(cited) <= recorded, (claim, recorded)
+
+
+def test_a_reviewer_ticks_every_check(container: Container, people: People) -> None:
+    alice, bob, carol = people("alice"), people("bob"), people("carol")
+    base = drafted(container, alice)
+    assert bob.post(f"{base}/checks/{CHECKS[0]}").status_code == 200
+    for check in CHECKS[1:]:
+        assert carol.post(f"{base}/checks/{check}").status_code == 200
+    split = alice.post(f"{base}/publish")  # two half-readers are not one reviewer
+    assert split.status_code == 409
+    assert "Timeline accuracy: bob; Root cause validated: carol" in split.json()["detail"]
+    for check in CHECKS[1:]:
+        assert bob.post(f"{base}/checks/{check}").status_code == 200
+    assert alice.post(f"{base}/publish").status_code == 200

@@ -1,14 +1,15 @@
 """Who reviewed a postmortem, and the text that is published.
 
-The runbook's review is a second reading: a review check counts only when it was ticked, on
-the current version, by someone who neither wrote that version (its author: whoever asked
-for the draft, or made the last edit) nor publishes it. ``SO1_POSTMORTEM_REVIEWERS`` sets how
-many such people must tick every check. People are compared by ``Actor.holder`` (the key's
-person, else the key's name)."""
+The runbook's review is a second reading: a reviewer ticked every review check on the
+current version and neither wrote that version (its author: whoever asked for the draft, or
+made the last edit) nor publishes it. ``SO1_POSTMORTEM_REVIEWERS`` sets how many reviewers
+are needed. People are compared by ``Actor.holder`` (the key's person, else the key's
+name)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -44,25 +45,23 @@ def tick_entry(actor: Actor, check: str, version: int, at: datetime) -> dict[str
     }
 
 
-def reviewers_of(found: Postmortem, check: str, publisher: str) -> list[str]:
-    """The people whose tick of ``check`` counts: on this version, not its author, not the
+def reviewers_of(found: Postmortem, checks: Iterable[str], publisher: str) -> list[str]:
+    """The people who ticked every check on this version, other than its author and the
     publisher."""
     excluded = {author_of(found), publisher}
-    people = [
-        str(t["by"])
-        for t in found.meta.get("ticks") or []
-        if t["check"] == check and t["version"] == found.version and t["by"] not in excluded
-    ]
-    return list(dict.fromkeys(people))
+    current = [t for t in found.meta.get("ticks") or [] if t["version"] == found.version]
+    ticked = [set(_tickers(current, check)) for check in checks]
+    everyone = set.intersection(*ticked) if ticked else set()
+    return sorted(everyone - excluded)
 
 
 def require_reviewed(
     found: Postmortem, checks: dict[str, str], publisher: str, needed: int
 ) -> list[str]:
-    """The reviewers (who ticked every check); a Conflict naming who is missing otherwise."""
-    counted = {key: reviewers_of(found, key, publisher) for key in checks}
-    if all(len(people) >= needed for people in counted.values()):
-        return sorted({p for people in counted.values() for p in people})
+    """The reviewers; a Conflict naming who is missing and who ticked when too few."""
+    reviewers = reviewers_of(found, checks, publisher)
+    if len(reviewers) >= needed:
+        return reviewers
     raise Conflict(_refusal(found, checks, publisher, needed))
 
 
