@@ -229,6 +229,11 @@ def test_declare_mitigate_resolve_and_publish_by_forms(
     for check in checks:
         post(f"/incidents/{incident_id}/postmortem/{check}", {})
     container.settings.war_room_archive = "never"
+    ticked_page = client.get(f"/incidents/{incident_id}/postmortem").text
+    assert "Publishing needs 1 reviewer, each ticking every check" in ticked_page
+    assert "not its author (admin) and not whoever publishes" in ticked_page
+    assert '✅ Timeline accuracy <span class="muted">(admin)</span>' in ticked_page
+    assert ticked_page.count("Tick: ") == 3  # a second reader can still tick each
     publish = f"/incidents/{incident_id}/postmortem/publish"
     alone = client.post(publish, content=urlencode({"csrf": csrf}), headers=form)
     assert alone.status_code == 409 and "needs 1 reviewer other than admin" in alone.text

@@ -89,6 +89,12 @@ def _refusal(found: Postmortem, checks: dict[str, str], publisher: str, needed: 
     return text
 
 
+def ticked_by(found: Postmortem, check: str) -> list[str]:
+    """Who ticked ``check`` on the current version."""
+    current = [t for t in found.meta.get("ticks") or [] if t["version"] == found.version]
+    return _tickers(current, check)
+
+
 def _tickers(ticks: list[dict[str, Any]], check: str) -> list[str]:
     return list(dict.fromkeys(str(t["by"]) for t in ticks if t["check"] == check))
 
