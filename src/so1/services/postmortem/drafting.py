@@ -111,8 +111,8 @@ def _invite_in_war_room(
 ) -> None:
     """With the first draft, the room hears when the review meeting is (a chat adapter
     delivers it like every message)."""
-    start = meeting_start(uow, incident, now, hours)
-    if start is None or not incident.channel:
+    start = meeting_start(uow, incident, now, hours) if incident.channel else None
+    if start is None:
         return
     text = (
         f"📅 Postmortem review of {incident.id}: {_when(start)}, 60 min. "
