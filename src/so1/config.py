@@ -11,7 +11,7 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -209,9 +209,36 @@ class Settings(BaseSettings):
     postmortem_git_commit: bool = Field(
         default=False, description="commit each published postmortem (the dir is a git repo)"
     )
+    postmortem_reviewers: int = Field(
+        default=1,
+        ge=1,
+        le=10,
+        description="how many people, other than the last revision's author and the publisher,"
+        " must tick every review check before a postmortem is published",
+    )
+    postmortem_meeting_hours: str = Field(
+        default="10-16",
+        pattern=r"^([01]?[0-9]|2[0-4])-([01]?[0-9]|2[0-4])$",
+        description="working hours (START-END, the owning team's time zone) the 60-minute"
+        " postmortem review must fit in, on Monday to Friday",
+    )
     log_level: str = Field(default="info", description="debug, info, warning, error")
     api_url: str = Field(default="http://127.0.0.1:8000", description="server the CLI talks to")
     api_key: SecretStr | None = Field(default=None, description="API key the CLI sends")
+
+    @field_validator("postmortem_meeting_hours")
+    @classmethod
+    def _meeting_fits(cls, value: str) -> str:
+        start, end = (int(h) for h in value.split("-"))
+        if end - start < 1:
+            raise ValueError(f"{value!r}: END must be at least an hour after START (e.g. 10-16)")
+        return value
+
+    @property
+    def meeting_hours(self) -> tuple[int, int]:
+        """SO1_POSTMORTEM_MEETING_HOURS as (first hour, hour it must end by)."""
+        start, end = self.postmortem_meeting_hours.split("-")
+        return int(start), int(end)
 
     @classmethod
     def settings_customise_sources(

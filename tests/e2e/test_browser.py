@@ -246,10 +246,24 @@ def test_the_worked_example_by_clicking(tmp_path: Path, chrome: WebDriver) -> No
             click(chrome, wait, "form[action$='/postmortem/submit'] button")
             for check in ("timeline_accurate", "root_cause_validated", "action_items_complete"):
                 click(chrome, wait, f"form[action$='/postmortem/{check}'] button")
+                tick_as_a_second_reader(server.url, auth, incident_id, check)
             click(chrome, wait, "#publish")
             assert chrome.find_element(By.ID, "pm-status").text == "published"
             shot(chrome, "postmortem")
     assert list((tmp_path / "content" / "postmortems").glob("*-api-error-rate-spike.md"))
+
+
+def tick_as_a_second_reader(base: str, auth: dict[str, str], incident_id: str, check: str) -> None:
+    """The runbook's review needs someone other than the author and the publisher."""
+    made = httpx.post(
+        f"{base}/v1/keys",
+        json={"name": f"reviewer-{check}", "scopes": ["write"], "person": "reviewer"},
+        headers=auth,
+    )
+    assert made.status_code == 201, made.text
+    second = {"Authorization": f"Bearer {made.json()['token']}"}
+    url = f"{base}/v1/incidents/{incident_id}/postmortem/checks/{check}"
+    assert httpx.post(url, headers=second).status_code == 200
 
 
 def push(base: str, auth: dict[str, str], error_rate: float, p99: float) -> bool:

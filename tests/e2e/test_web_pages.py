@@ -225,10 +225,23 @@ def test_declare_mitigate_resolve_and_publish_by_forms(
     assert "<script>alert(1)</script>" not in preview  # escaped in the editor and the preview
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in preview
     post(f"/incidents/{incident_id}/postmortem/submit", {})
-    for check in ("timeline_accurate", "root_cause_validated", "action_items_complete"):
+    checks = ("timeline_accurate", "root_cause_validated", "action_items_complete")
+    for check in checks:
         post(f"/incidents/{incident_id}/postmortem/{check}", {})
     container.settings.war_room_archive = "never"
-    post(f"/incidents/{incident_id}/postmortem/publish", {})
+    ticked_page = client.get(f"/incidents/{incident_id}/postmortem").text
+    assert "Publishing needs 1 reviewer, each ticking every check" in ticked_page
+    assert "not its author (admin) and not whoever publishes" in ticked_page
+    assert '✅ Timeline accuracy <span class="muted">(admin)</span>' in ticked_page
+    assert ticked_page.count("Tick: ") == 3  # a second reader can still tick each
+    publish = f"/incidents/{incident_id}/postmortem/publish"
+    alone = client.post(publish, content=urlencode({"csrf": csrf}), headers=form)
+    assert alone.status_code == 409 and "needs 1 reviewer other than admin" in alone.text
+    second = {"Authorization": f"Bearer {make_key(container, Scope.WRITE, name='reviewer')}"}
+    for check in checks:  # a second reader ticks the runbook's review checks
+        ticked = api.post(f"/v1/incidents/{incident_id}/postmortem/checks/{check}", headers=second)
+        assert ticked.status_code == 200
+    post(publish, {})
     published = client.get(f"/incidents/{incident_id}/postmortem").text
     assert '<strong id="pm-status">published</strong>' in published
     assert list((tmp_path / "content" / "postmortems").glob("*-api-error-rate-spike.md"))

@@ -65,6 +65,7 @@ TIMELINE = (
     event(3, 30, "mitigation.finished", "set_variables finished", ok=True),
     event(4, 36, "hypothesis.rejected", "slow queries ruled out", cause="slow_queries"),
     event(5, 45, "verification.result", "verification stable", outcome="stable"),
+    event(6, 1.5, "incident.acknowledged", "oncall-backend acknowledged"),
 )
 ALERT = Alert(
     "alt_1",
@@ -94,13 +95,16 @@ RECORD = IncidentRecord(
             "🔴 declared",
             at(2),
             status=DeliveryStatus.SENT,
-            sent_at=at(3),
+            sent_at=at(4.5),
+            id=7,
         ),
     ),
     checks=(
-        CheckResult("ack", "Acknowledge", "1", CheckState.DONE, at(2), at(1.5), "ack"),
-        CheckResult("comms", "First message", "2", CheckState.DONE, at(5), at(4.5), "sent"),
-        CheckResult("update", "Status update", "2", CheckState.DONE_LATE, at(20), at(25), "late"),
+        CheckResult("acknowledged", "Acknowledge", "1", CheckState.DONE, at(2), at(1.5), "ack"),
+        CheckResult(
+            "initial_communication", "First message", "2", CheckState.DONE, at(5), at(4.5), "sent"
+        ),
+        CheckResult("updates", "Status update", "2", CheckState.DONE_LATE, at(20), at(25), "late"),
     ),
     owner_lead="eng-lead",
     responders=("bo", "oncall-backend"),
@@ -115,7 +119,7 @@ def draft(method: AnalysisMethod | None = None, record: IncidentRecord = RECORD)
 
 def test_key_times_durations_and_summary_come_from_the_record() -> None:
     made = draft()
-    assert made.key_times.first_communication == at(3)
+    assert made.key_times.first_communication == at(4.5)
     assert made.key_times.mitigated == at(30)  # the finished mitigation, not the incident field
     durations = made.durations
     assert (durations.time_to_acknowledge_minutes, durations.time_to_resolve_minutes) == (1.5, 75)
@@ -145,6 +149,7 @@ def test_the_timeline_is_ordered_cited_and_without_noise() -> None:
         ("deployment", "deployment:control-plane-api:v2.14.0"),
         ("alert", "alt_1"),
         ("triage.report", "event:1"),
+        ("incident.acknowledged", "event:6"),
         ("mitigation.finished", "event:3"),
         ("hypothesis.rejected", "event:4"),
         ("verification.result", "event:5"),
@@ -170,12 +175,38 @@ def test_five_whys_cite_the_record_and_action_items_have_owners_and_dates() -> N
 
 def test_what_went_well_and_where_we_got_lucky() -> None:
     made = draft()
-    assert made.lucky == ("First message: done with 30 s to spare",)  # 30 s of 300
-    assert "Acknowledge: done with 30 s to spare" in made.went_well  # 30 s of 120
+    assert made.lucky == ("First message: done with 30 s to spare (message:7)",)  # 30 s of 300
+    assert "Acknowledge: done with 30 s to spare (event:6)" in made.went_well  # 30 s of 120
     assert made.went_well[-1] == (
-        "The first mitigation worked and held through the stability window"
+        "The first mitigation worked and held through the stability window (event:3, event:5)"
     )
-    assert [c.id for c in made.late_checks] == ["update"]
+    assert [c.id for c in made.late_checks] == ["updates"]
+
+
+def test_claims_cite_only_real_events() -> None:
+    """An acknowledgement time with no acknowledgement, and SO1's own late notice in the war
+    room, are no grounds for what went well."""
+    late_notice = Outbound(
+        ID,
+        Destination.WAR_ROOM,
+        "internal",
+        "runbook_late",
+        "⏰ Runbook check late: Alert acknowledged",
+        at(2.5),
+        status=DeliveryStatus.SENT,
+        sent_at=at(2.5),
+        id=8,
+    )
+    unfounded = replace(
+        RECORD,
+        timeline=tuple(e for e in TIMELINE if e.kind != "incident.acknowledged"),
+        messages=(late_notice,),
+    )
+    made = draft(record=unfounded)
+    claims = made.went_well + made.lucky
+    assert not [c for c in claims if c.startswith(("Acknowledge", "First message"))], claims
+    assert made.key_times.first_communication is None  # the late notice told nobody anything
+    assert "no message sent is recorded" in made.missing
 
 
 def test_fishbone_and_a_thin_record_say_what_is_missing() -> None:

@@ -10,6 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 MAX_ATTEMPTS = 12
+# The war-room messages that are the incident's communication: SO1's own notices (a late
+# runbook check, an update reminder, the review invitation, the archive) are not.
+COMMUNICATION_KINDS = frozenset({"declared", "update", "note", "resolved"})
 _BACKOFF_CAP = timedelta(minutes=10)
 
 

@@ -39,6 +39,7 @@ from so1.services.investigation.metrics import purge_expired
 from so1.services.isolation import guarded
 from so1.services.postmortem.action_items import remind_overdue
 from so1.services.postmortem.drafting import draft_missing
+from so1.services.postmortem.meeting import DEFAULT_HOURS
 from so1.services.runbook.clocks import check_clocks
 from so1.services.triage.flow import process_pending
 from so1.services.verification.health import probe_services
@@ -168,7 +169,8 @@ class ClockPass:
         retention = settings.metrics_retention
         stages.append(("metric purge", lambda: _none(purge_expired(uow, clock, retention))))
         if (analyst := self._analyst) is not None:  # every resolved incident gets its draft
-            stages.append(("drafting", lambda: _none(draft_missing(uow, clock, analyst))))
+            hours = settings.meeting_hours
+            stages.append(("drafting", lambda: _none(draft_missing(uow, clock, analyst, hours))))
         stages.append(("reminders", lambda: remind_overdue(uow, clock)))
         return stages
 
@@ -189,6 +191,7 @@ class JobSettings:
     metrics_retention: timedelta = timedelta(days=7)
     stability: timedelta = timedelta(minutes=30)  # metrics stable this long → resolved
     clock_seconds: int = CLOCK_SECONDS
+    meeting_hours: tuple[int, int] = DEFAULT_HOURS  # the postmortem review's window
 
 
 def background_jobs(

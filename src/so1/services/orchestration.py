@@ -25,6 +25,7 @@ from so1.services.declaration.flow import commander_request
 from so1.services.incidents.recording import Actor, Change, record
 from so1.services.mitigation.runs import DeployerDeps, deployer_request
 from so1.services.postmortem.drafting import postmortem_request
+from so1.services.postmortem.meeting import DEFAULT_HOURS
 from so1.services.triage.requests import TriageRequest, triage_request
 
 JsonInputs = Mapping[str, Any]  # what an agent without a typed contract is given
@@ -41,6 +42,7 @@ class OrchestrationDeps:
     clock: Clock
     agents: Agents
     deployer: Callable[[], DeployerDeps] | None = None
+    meeting_hours: tuple[int, int] = DEFAULT_HOURS  # SO1_POSTMORTEM_MEETING_HOURS
 
 
 Handler = Callable[[OrchestrationDeps, Actor, AgentRequest], AgentRun]
@@ -91,7 +93,9 @@ def _postmortem(deps: OrchestrationDeps, actor: Actor, request: PostmortemReques
     agent = deps.agents.analyst
     if agent is None:
         raise UnknownAgent(AgentName.POSTMORTEM, deps.agents.names())
-    return postmortem_request(deps.uow_factory, deps.clock, actor, agent, request)
+    return postmortem_request(
+        deps.uow_factory, deps.clock, actor, agent, request, deps.meeting_hours
+    )
 
 
 def _triage(deps: OrchestrationDeps, actor: Actor, request: TriageRequest) -> AgentRun:

@@ -16,6 +16,7 @@ from typing import Any
 
 from so1 import knowledge as packaged
 from so1.agents.postmortem import record as rec
+from so1.agents.postmortem.claims import well_and_lucky
 from so1.agents.postmortem.contract import (
     ActionItemDraft,
     Durations,
@@ -31,8 +32,6 @@ from so1.agents.postmortem.contract import (
 from so1.agents.triage.knowledge import knowledge
 from so1.domain.incidents import Incident
 from so1.domain.postmortem import AnalysisMethod
-
-CLOSE_CALL = 0.2  # a check done in the last fifth of its time was a near miss
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +78,7 @@ class PostmortemAnalyst:
         durations = _durations(key_times)
         lesson = lessons().get(cause.cause if cause else "", lessons()["default"])
         action_items = tuple(_action_items(record, cause, lesson))
-        went_well, lucky = _well_and_lucky(record)
+        went_well, lucky = well_and_lucky(record)
         return PostmortemDraft(
             incident_id=incident.id,
             title=incident.title,
@@ -224,24 +223,6 @@ def _action_items(
         )
         for item in lesson.action_items
     ]
-
-
-def _well_and_lucky(record: IncidentRecord) -> tuple[list[str], list[str]]:
-    well: list[str] = []
-    lucky: list[str] = []
-    detected = record.incident.detected_at
-    for check in rec.on_time(record.checks):
-        due, done = check.due_at, check.done_at
-        if due is None or done is None or due <= detected:
-            continue
-        spare = (due - done) / (due - detected)
-        line = f"{check.title}: done with {int((due - done).total_seconds())} s to spare"
-        (lucky if spare < CLOSE_CALL else well).append(line)
-    finished = [e for e in rec.events(record, "mitigation.finished") if e.data.get("ok")]
-    outcomes = [e.data.get("outcome") for e in rec.events(record, "verification.result")]
-    if len(finished) == 1 and "ineffective" not in outcomes and "stable" in outcomes:
-        well.append("The first mitigation worked and held through the stability window")
-    return well, lucky
 
 
 def _missing(

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from so1.agents.postmortem.contract import IncidentRecord, RootCause, TimelineLine
 from so1.domain.changes import Deployment
-from so1.domain.comms import DeliveryStatus, Destination
+from so1.domain.comms import COMMUNICATION_KINDS, DeliveryStatus, Destination
 from so1.domain.incidents import TimelineEvent
 from so1.domain.runbook import CheckResult, CheckState
 
@@ -31,13 +31,21 @@ def events(record: IncidentRecord, *kinds: str) -> list[TimelineEvent]:
 
 
 def first_communication(record: IncidentRecord) -> datetime | None:
-    sent = [
-        m.sent_at
-        for m in record.messages
-        if m.destination is Destination.WAR_ROOM and m.status is DeliveryStatus.SENT
-    ]
-    stamps = [s for s in sent if s is not None]
+    stamps = [at for at, _ in communications(record, Destination.WAR_ROOM)]
     return min(stamps) if stamps else None
+
+
+def communications(record: IncidentRecord, destination: Destination) -> list[tuple[datetime, str]]:
+    """(when delivered, citation) of the messages that told people about the incident; SO1's
+    own notices (a late runbook check, a reminder) are not communication."""
+    return [
+        (m.sent_at, f"message:{m.id}")
+        for m in record.messages
+        if m.destination is destination
+        and m.status is DeliveryStatus.SENT
+        and m.sent_at is not None
+        and (destination is not Destination.WAR_ROOM or m.kind in COMMUNICATION_KINDS)
+    ]
 
 
 def mitigated_at(record: IncidentRecord) -> datetime | None:

@@ -157,8 +157,10 @@ def _review(incident_id: str, step: str) -> Action:
             review.submit(uow, clock, actor, incident_id)
         elif step == "publish":
             write = review.file_writer(container.adapters.postmortems)
-            archive = container.settings.war_room_archive == "on_publish"
-            review.publish(uow, clock, actor, incident_id, write, archive)
+            settings = container.settings
+            archive = settings.war_room_archive == "on_publish"
+            needed = settings.postmortem_reviewers
+            review.publish(uow, clock, actor, incident_id, write, archive, needed)
         else:
             review.tick(uow, clock, actor, incident_id, step)
         return f"/incidents/{incident_id}/postmortem"

@@ -30,6 +30,7 @@ from so1.services.investigation.gather import recommended
 from so1.services.mitigation.runs import decide_approval, deployer_request
 from so1.services.orchestration import get_run
 from so1.services.postmortem.review import REVIEW_CHECKS
+from so1.services.postmortem.reviewers import author_of, ticked_by
 from so1.services.views import IncidentPage, charts, dashboard, incident_page
 
 router = APIRouter(include_in_schema=False)
@@ -287,5 +288,8 @@ def postmortem_page(incident_id: str, request: Request, container: ContainerDep)
         postmortem=found.postmortem,
         rendered=Markup(MARKDOWN.render(found.postmortem.markdown)),  # noqa: S704 - html off
         checks=REVIEW_CHECKS,
+        ticked={key: ticked_by(found.postmortem, key) for key in REVIEW_CHECKS},
+        author=author_of(found.postmortem),
+        reviewers_needed=container.settings.postmortem_reviewers,
         can_write=session.may(Scope.WRITE),
     )

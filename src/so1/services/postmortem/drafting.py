@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import jinja2
@@ -27,7 +27,7 @@ from so1.services.access.clearance import require_act
 from so1.services.declaration.outbox import queue_message
 from so1.services.incidents.recording import SYSTEM, Actor, Change, record
 from so1.services.isolation import each
-from so1.services.postmortem.review import meeting_time
+from so1.services.postmortem.meeting import DEFAULT_HOURS, meeting_start
 from so1.services.runbook.checks import gather_facts, runbook_checks
 
 DEPLOYMENTS_BEFORE = timedelta(days=7)
@@ -41,7 +41,9 @@ def postmortem_request(
     actor: Actor,
     agent: AnalystAgent,
     request: PostmortemRequest,
+    meeting_hours: tuple[int, int] = DEFAULT_HOURS,
 ) -> AgentRun:
+    """Draft (or redraft) the postmortem; its author is whoever asked (``actor``)."""
     incident_id, now = request.incident_id, clock.now()
     with uow_factory(read_only=True) as uow:
         incident = require_act(uow, actor, incident_id)
@@ -72,6 +74,7 @@ def postmortem_request(
         existing.created_at if existing else now,
         now,
         (existing.version + 1) if existing else 1,
+        meta=(existing.meta if existing else {}) | {"author": actor.holder},
     )
     done = replace(
         run,
@@ -83,7 +86,7 @@ def postmortem_request(
         uow.agent_runs.add(done)
         uow.postmortems.put(kept)
         if existing is None:
-            _invite_in_war_room(uow, incident, now)
+            _invite_in_war_room(uow, incident, now, meeting_hours)
         summary = f"postmortem draft v{kept.version} ({kept.method})"
         record(
             uow,
@@ -103,15 +106,16 @@ def postmortem_request(
     return done
 
 
-def _invite_in_war_room(uow: UnitOfWork, incident: Incident, now: datetime) -> None:
+def _invite_in_war_room(
+    uow: UnitOfWork, incident: Incident, now: datetime, hours: tuple[int, int]
+) -> None:
     """With the first draft, the room hears when the review meeting is (a chat adapter
     delivers it like every message)."""
-    if incident.resolved_at is None or not incident.channel:
+    start = meeting_start(uow, incident, now, hours) if incident.channel else None
+    if start is None:
         return
-
-    start = meeting_time(incident.resolved_at)
     text = (
-        f"📅 Postmortem review of {incident.id}: {start:%A %Y-%m-%d %H:%M} UTC, 60 min. "
+        f"📅 Postmortem review of {incident.id}: {_when(start)}, 60 min. "
         f"Draft: GET /v1/incidents/{incident.id}/postmortem?format=markdown; invitation: "
         f"GET /v1/incidents/{incident.id}/postmortem/meeting.ics"
     )
@@ -127,6 +131,12 @@ def _invite_in_war_room(uow: UnitOfWork, incident: Incident, now: datetime) -> N
             payload={"channel": incident.channel},
         ),
     )
+
+
+def _when(start: datetime) -> str:
+    """The meeting's day and time in the team's zone, and in UTC when that differs."""
+    local = f"{start:%A %Y-%m-%d %H:%M} {start.tzname()}"
+    return local if start.tzname() == "UTC" else f"{local} ({start.astimezone(UTC):%H:%M} UTC)"
 
 
 def incident_record(uow: UnitOfWork, incident: Incident, now: datetime) -> IncidentRecord:
@@ -189,7 +199,12 @@ def get_postmortem(uow_factory: UnitOfWorkFactory, incident_id: str) -> Postmort
     return found
 
 
-def draft_missing(uow_factory: UnitOfWorkFactory, clock: Clock, agent: AnalystAgent) -> int:
+def draft_missing(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    agent: AnalystAgent,
+    meeting_hours: tuple[int, int] = DEFAULT_HOURS,
+) -> int:
     """Draft the postmortem of resolved incidents that have none (a few per pass). One whose
     drafting fails is logged, kept as a failed run and left alone for RETRY_FAILED_AFTER, so
     it never holds up the others."""
@@ -200,15 +215,22 @@ def draft_missing(uow_factory: UnitOfWorkFactory, clock: Clock, agent: AnalystAg
         "postmortem drafting",
         pending,
         lambda incident_id: incident_id,
-        lambda incident_id: _draft_or_keep_failure(uow_factory, clock, agent, incident_id),
+        lambda incident_id: _draft_or_keep_failure(
+            uow_factory, clock, agent, incident_id, meeting_hours
+        ),
     )
 
 
 def _draft_or_keep_failure(
-    uow_factory: UnitOfWorkFactory, clock: Clock, agent: AnalystAgent, incident_id: str
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    agent: AnalystAgent,
+    incident_id: str,
+    meeting_hours: tuple[int, int],
 ) -> int:
     try:
-        postmortem_request(uow_factory, clock, SYSTEM, agent, PostmortemRequest(incident_id))
+        request = PostmortemRequest(incident_id)
+        postmortem_request(uow_factory, clock, SYSTEM, agent, request, meeting_hours)
     except Exception as exc:
         _keep_failure(uow_factory, clock, incident_id, exc)
         raise

@@ -1,13 +1,13 @@
 """Reviewing and publishing a postmortem: edits keep a revision history, comments, the
 runbook's review checks ticked by name, draft → in review → published. Publishing writes the
-markdown file (and commits it when configured), opens the action items and invites to the
-review meeting."""
+markdown file (and commits it when configured) without the draft's wording, and opens the
+action items. Who counts as a reviewer: ``reviewers``; the meeting: ``meeting``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,9 +16,10 @@ from so1.domain.postmortem import Postmortem, PostmortemStatus
 from so1.domain.timeline import EventKind
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from so1.services.access.clearance import require_act, require_read
+from so1.services.access.clearance import require_act
 from so1.services.declaration.outbox import queue_archive
 from so1.services.incidents.recording import Actor, Change, record
+from so1.services.postmortem.reviewers import published_text, require_reviewed, tick_entry
 
 # The runbook's review checks (Phase 5 "Review and publish").
 REVIEW_CHECKS = {
@@ -26,7 +27,6 @@ REVIEW_CHECKS = {
     "root_cause_validated": "Root cause validated",
     "action_items_complete": "Action items complete",
 }
-MEETING_AT = time(14, 0)  # seed: "Postmortem scheduled for tomorrow 2pm"
 Publisher = Callable[[Postmortem, datetime], str]  # returns where it was published
 
 
@@ -99,7 +99,8 @@ def edit(
             "replaced_by": actor.name,
             "note": note,
         }
-        meta = found.meta | {"revisions": [*found.meta.get("revisions", []), revision]}
+        revisions = [*found.meta.get("revisions", []), revision]
+        meta = found.meta | {"revisions": revisions, "author": actor.holder}
         after = replace(
             found, markdown=markdown, version=found.version + 1, updated_at=now, meta=meta
         )
@@ -163,15 +164,17 @@ def tick(
         found = _load(uow, incident_id, actor)
         _not_published(found)
         checks = dict(found.meta.get("checks") or {}) | {
-            check: {"by": actor.name, "at": now.isoformat()}
+            check: {"by": actor.holder, "at": now.isoformat(), "version": found.version}
         }
-        after = replace(found, meta=found.meta | {"checks": checks}, updated_at=now)
+        ticks = [*found.meta.get("ticks", []), tick_entry(actor, check, found.version, now)]
+        meta = found.meta | {"checks": checks, "ticks": ticks}
+        after = replace(found, meta=meta, updated_at=now)
         _save(
             uow,
             actor,
             now,
             after,
-            f"review check ✅ {REVIEW_CHECKS[check]} ({actor.name})",
+            f"review check ✅ {REVIEW_CHECKS[check]} ({actor.holder}, v{found.version})",
             EventKind.POSTMORTEM_CHECKED,
         )
         uow.commit()
@@ -185,41 +188,38 @@ def publish(
     incident_id: str,
     publisher: Publisher | None,
     archive_war_room: bool = False,
+    reviewers_needed: int = 1,
 ) -> Postmortem:
-    """In review, every check ticked → published: the file written, the action items opened,
-    and with ``archive_war_room`` a last war-room message that archives the channel."""
+    """In review, every check ticked by ``reviewers_needed`` people other than the author and
+    the publisher → published, without the draft's wording: the file written, the action
+    items opened, and with ``archive_war_room`` a last war-room message that archives the
+    channel."""
     now = clock.now()
     with uow_factory() as uow:
         found = _load(uow, incident_id, actor)
-        if found.status is not PostmortemStatus.IN_REVIEW:
-            raise Conflict(
-                f"only a postmortem in review is published; this one is {found.status.value}"
-            )
-        missing = [
-            label
-            for key, label in REVIEW_CHECKS.items()
-            if key not in (found.meta.get("checks") or {})
-        ]
-        if missing:
-            raise Conflict(f"review checks not ticked: {', '.join(missing)}")
-    where = publisher(found, now) if publisher else None
+        reviewers = _reviewed(found, actor, reviewers_needed)
+    final = published_text(found.markdown, reviewers, actor.holder, now)
+    where = publisher(replace(found, markdown=final), now) if publisher else None
     with uow_factory() as uow:
         found = _load(uow, incident_id, actor)
+        reviewers = _reviewed(found, actor, reviewers_needed)
         items = _open_action_items(uow, found, now)
         after = replace(
             found,
             status=PostmortemStatus.PUBLISHED,
+            markdown=final,
+            version=found.version + 1,
             published_at=now,
             updated_at=now,
-            meta=found.meta | {"published_to": where, "action_item_ids": items},
+            meta=found.meta | _publication(found, actor, now, where, reviewers, items),
         )
         _save(
             uow,
             actor,
             now,
             after,
-            f"postmortem published{f' to {where}' if where else ''}; "
-            f"{len(items)} action items opened",
+            f"postmortem published{f' to {where}' if where else ''}, reviewed by "
+            f"{', '.join(reviewers)}; {len(items)} action items opened",
             EventKind.POSTMORTEM_PUBLISHED,
             **_quality(after),
         )
@@ -227,6 +227,44 @@ def publish(
             queue_archive(uow, now, incident_id, where)
         uow.commit()
     return after
+
+
+def _reviewed(found: Postmortem, actor: Actor, needed: int) -> list[str]:
+    """The reviewers, when the postmortem may be published; a Conflict saying why not."""
+    if found.status is not PostmortemStatus.IN_REVIEW:
+        raise Conflict(
+            f"only a postmortem in review is published; this one is {found.status.value}"
+        )
+    ticked = found.meta.get("checks") or {}
+    missing = [label for key, label in REVIEW_CHECKS.items() if key not in ticked]
+    if missing:
+        raise Conflict(f"review checks not ticked: {', '.join(missing)}")
+    return require_reviewed(found, REVIEW_CHECKS, actor.holder, needed)
+
+
+def _publication(
+    found: Postmortem,
+    actor: Actor,
+    now: datetime,
+    where: str | None,
+    reviewers: list[str],
+    items: list[int],
+) -> dict[str, Any]:
+    """What publishing adds to the review record; the reviewed draft stays a revision."""
+    reviewed = {
+        "version": found.version,
+        "markdown": found.markdown,
+        "at": now.isoformat(),
+        "replaced_by": actor.holder,
+        "note": "published: the draft's wording removed",
+    }
+    return {
+        "published_to": where,
+        "action_item_ids": items,
+        "reviewers": reviewers,
+        "published_by": actor.holder,
+        "revisions": [*found.meta.get("revisions", []), reviewed],
+    }
 
 
 def _quality(found: Postmortem) -> dict[str, Any]:
@@ -273,26 +311,3 @@ def _open_action_items(uow: UnitOfWork, found: Postmortem, now: datetime) -> lis
         uow.action_items.add(found.incident_id, i.title, i.owner, i.due, i.priority, now)
         for i in KeptDraft.from_json(found.draft).action_items
     ]
-
-
-def meeting_time(resolved_at: datetime) -> datetime:
-    """The first 14:00 UTC at least 24 hours after resolution (so within 24-48 hours)."""
-    earliest = resolved_at.astimezone(UTC) + timedelta(hours=24)
-    slot = datetime.combine(earliest.date(), MEETING_AT, tzinfo=UTC)
-    return slot if slot >= earliest else slot + timedelta(days=1)
-
-
-def meeting_details(uow: UnitOfWork, actor: Actor, incident_id: str) -> dict[str, Any]:
-    """Who is invited: the commander, the responders and the affected teams' leads."""
-    incident = require_read(uow, actor, incident_id)
-    if incident is None:
-        raise NotFound(f"incident {incident_id} does not exist")
-    handles = {p.handle for p in uow.participants.history(incident_id)}
-    if incident.commander:
-        handles.add(incident.commander)
-    service = uow.catalog.get(incident.service) if incident.service else None
-    team = next((t for t in uow.oncall.teams() if service and t.name == service.owner_team), None)
-    if team and team.lead:
-        handles.add(team.lead)
-    people = [p for p in uow.oncall.people() if p.handle in handles]
-    return {"incident": incident, "people": people, "handles": sorted(handles)}

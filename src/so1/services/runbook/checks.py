@@ -11,7 +11,7 @@ from typing import Any
 
 from so1 import knowledge
 from so1.domain.alerts import Alert
-from so1.domain.comms import DeliveryStatus, Destination, Outbound
+from so1.domain.comms import COMMUNICATION_KINDS, DeliveryStatus, Destination, Outbound
 from so1.domain.incidents import Incident, TimelineEvent
 from so1.domain.runbook import ANCHORS, EVIDENCE, CheckResult, CheckSpec, Facts, evaluate
 from so1.domain.severity import Severity
@@ -23,7 +23,7 @@ from so1.services.declaration.outbox import queue_pager_followups
 from so1.services.incidents.recording import Actor, Change, record
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-UPDATE_KINDS = frozenset({"declared", "update", "note", "resolved"})
+UPDATE_KINDS = COMMUNICATION_KINDS
 # The timeline events that prove checks (read by kind: a storm's timeline is long).
 ROOT_CAUSE_CONFIDENCE = 0.85  # seed Phase 5: "Root cause identified with >85% confidence"
 FACT_KINDS = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
@@ -15,7 +15,7 @@ from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
 from so1.errors import Conflict
 from so1.services.access.clearance import require_read
-from so1.services.postmortem import review
+from so1.services.postmortem import meeting as review_meeting, review
 from so1.services.postmortem.drafting import get_postmortem
 from so1.services.postmortem.review import REVIEW_CHECKS
 
@@ -112,12 +112,23 @@ def tick(incident_id: str, check: Check, container: ContainerDep, actor: Writer)
 
 @router.post("/postmortem/publish", response_model=PostmortemOut)
 def publish(incident_id: str, container: ContainerDep, actor: Writer) -> PostmortemOut:
-    """In review with every check ticked → published: the markdown file is written (and
-    committed when SO1_POSTMORTEM_GIT_COMMIT), the action items are opened, and the war room
-    is archived (SO1_WAR_ROOM_ARCHIVE)."""
+    """In review, every check ticked by SO1_POSTMORTEM_REVIEWERS people other than the last
+    revision's author and the publisher (409 naming who ticked otherwise) → published without
+    the draft's wording: the markdown file is written (and committed when
+    SO1_POSTMORTEM_GIT_COMMIT), the action items are opened, and the war room is archived
+    (SO1_WAR_ROOM_ARCHIVE)."""
     write = review.file_writer(container.adapters.postmortems)
-    archive = container.settings.war_room_archive == "on_publish"
-    published = review.publish(container.uow, container.clock, actor, incident_id, write, archive)
+    settings = container.settings
+    archive = settings.war_room_archive == "on_publish"
+    published = review.publish(
+        container.uow,
+        container.clock,
+        actor,
+        incident_id,
+        write,
+        archive,
+        settings.postmortem_reviewers,
+    )
     return _out(published)
 
 
@@ -132,13 +143,16 @@ def learning(incident_id: str, body: LearningIn, container: ContainerDep, actor:
 
 @router.get("/postmortem/meeting.ics")
 def meeting(incident_id: str, container: ContainerDep, actor: Reader) -> Response:
-    """The review meeting (60 minutes, 24-48 hours after resolution) as an iCalendar file."""
+    """The review meeting (60 minutes, a working day at least 24 hours after resolution,
+    within SO1_POSTMORTEM_MEETING_HOURS in the owning team's time zone) as an iCalendar
+    file."""
+    now, hours = container.clock.now(), container.settings.meeting_hours
     with container.uow(read_only=True) as uow:
-        found = review.meeting_details(uow, actor, incident_id)
-    incident = found["incident"]
-    if incident.resolved_at is None:
+        found = review_meeting.meeting_details(uow, actor, incident_id)
+        incident = found["incident"]
+        start = review_meeting.meeting_start(uow, incident, now, hours)
+    if start is None:
         raise Conflict(f"{incident_id} is not resolved yet: the review follows resolution")
-    start = review.meeting_time(incident.resolved_at)
     title = f"Postmortem: {incident.id} - {title_case(incident.title)}"
     about = (
         f"Blameless review of {incident.id}. The draft: "
@@ -147,11 +161,11 @@ def meeting(incident_id: str, container: ContainerDep, actor: Reader) -> Respons
     body = ical.meeting(
         f"postmortem-{incident.id}@so1",
         title,
-        start,
-        60,
+        start.astimezone(UTC),
+        review_meeting.MEETING_MINUTES,
         found["people"],
         about,
-        container.clock.now(),
+        now,
     )
     name = f"{incident.id}-postmortem.ics"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

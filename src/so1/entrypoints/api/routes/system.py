@@ -83,7 +83,11 @@ def _run_out(run: AgentRun) -> RunOut:
 @router.post("/v1/orchestrate", response_model=RunOut, tags=["agents"])
 def orchestrate(body: OrchestrateIn, container: ContainerDep, actor: Writer) -> RunOut:
     deps = orchestration.OrchestrationDeps(
-        container.uow, container.clock, container.agents, lambda: container.deployer
+        container.uow,
+        container.clock,
+        container.agents,
+        lambda: container.deployer,
+        container.settings.meeting_hours,
     )
     if body.agent not in container.agents.names():
         raise UnknownAgent(body.agent, container.agents.names())
