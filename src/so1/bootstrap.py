@@ -275,6 +275,7 @@ def _job_settings(settings: Settings) -> JobSettings:
         timedelta(hours=settings.metrics_retention_hours),
         timedelta(minutes=settings.stability_minutes),
         settings.clock_seconds,
+        settings.default_escalation_policy,
     )
 
 
