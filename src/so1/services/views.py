@@ -20,6 +20,7 @@ from so1.errors import NotFound, So1Error
 from so1.ports import AlertFilter, Clock, IncidentFilter, MetricsSource, UnitOfWorkFactory
 from so1.services.access.clearance import require_read, sees_private
 from so1.services.declaration.oncall import on_call_now
+from so1.services.declaration.policy import DEFAULT_POLICY, EscalationChoice, escalation_for
 from so1.services.incidents.recording import Actor
 from so1.services.investigation.metrics import metric_series
 from so1.services.runbook.checks import gather_facts, runbook_checks
@@ -75,10 +76,15 @@ class IncidentPage:
     runs: list[AgentRun] = field(default_factory=list)  # platform actions, newest first
     postmortem: Postmortem | None = None
     flags_on: list[FeatureFlag] = field(default_factory=list)  # that a mitigation could turn off
+    escalation: EscalationChoice | None = None
 
 
 def incident_page(
-    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, incident_id: str
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    incident_id: str,
+    default_policy: str = DEFAULT_POLICY,
 ) -> IncidentPage:
     with uow_factory(read_only=True) as uow:
         incident = require_read(uow, actor, incident_id)
@@ -95,6 +101,7 @@ def incident_page(
         )
         runs = [r for r in (uow.agent_runs.get(i) for i in run_ids) if r is not None]
         postmortem = uow.postmortems.get(incident_id)
+        escalation = escalation_for(uow, incident, default_policy)
         flags_on = [
             f for f in uow.flags.all() if f.enabled and f.service in (None, incident.service)
         ]
@@ -110,6 +117,7 @@ def incident_page(
         runs,
         postmortem,
         flags_on,
+        escalation,
     )
 
 
