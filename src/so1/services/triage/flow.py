@@ -121,9 +121,11 @@ def _decide(
     if joining is not None:
         batch.triaged.add(joining)
     outcome = _triage(uow, agent, alert, now, batch.rule, batch.commander, joining)
-    if outcome is not None and outcome[1] is not None and services:
-        batch.targets[services] = outcome[1]
-        batch.attached.update(outcome[2])
+    if outcome is not None and outcome[1] is not None:
+        batch.triaged.add(outcome[1])  # the rest of this pass joins it without triage
+        if services:
+            batch.targets[services] = outcome[1]
+            batch.attached.update(outcome[2])
 
 
 def _flush(uow: UnitOfWork, now: datetime, batch: _Batch) -> None:
@@ -242,6 +244,8 @@ def _join_or_apply(
         joined = join_triaged(uow, now, alert, report, joining, rule)
         return joined, ("correlated", joining, [])
     reason = split or opened_new_because(_scope(alert, rule, _graph(uow)), alert)
+    if alert.status is AlertStatus.RESOLVED:
+        reason = "opened new: the alert had resolved before triage, so it joined no incident"
     report = with_reason(report, reason) if report.is_incident else report
     return report, apply_report(uow, now, alert, report, rule, commander)
 
