@@ -11,8 +11,11 @@ from fastapi.testclient import TestClient
 
 from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
+from so1.domain.severity import Severity
 from so1.services.declaration.escalation import escalate_unacknowledged
 from so1.services.runbook.clocks import check_clocks
+from tests.conftest import open_incident
+from tests.e2e.conftest import Cli
 from tests.e2e.test_api_commander import declare
 from tests.e2e.test_api_oncall import load
 from tests.e2e.test_web_pages import sign_in
@@ -154,3 +157,12 @@ def paged_messages(api: TestClient, incident_id: str) -> list[dict[str, Any]]:
         f"/v1/incidents/{incident_id}/messages", params={"to": "pager"}
     ).json()
     return said
+
+
+def test_the_cli_runbook_says_the_default_is_used(
+    server_cli: Cli, container: Container, clock: FixedClock
+) -> None:
+    clock.set(WEDNESDAY)
+    incident = open_incident(container, "Jobs stuck", Severity.SEV2, service="mystery-svc")
+    shown = server_cli("incident", "runbook", incident.id, COLUMNS="200").assert_ok().stdout
+    assert "escalation: no policy for service mystery-svc: default used" in shown
