@@ -166,3 +166,19 @@ def test_the_cli_runbook_says_the_default_is_used(
     incident = open_incident(container, "Jobs stuck", Severity.SEV2, service="mystery-svc")
     shown = server_cli("incident", "runbook", incident.id, COLUMNS="200").assert_ok().stdout
     assert "escalation: no policy for service mystery-svc: default used" in shown
+
+
+def test_an_incident_never_declared_pages_nobody(
+    quiet_api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    container.settings.default_escalation_policy = "backend-default"
+    clock.set(WEDNESDAY)
+    load(quiet_api)
+    incident_id = new_incident(quiet_api, "mystery-svc")
+    moved = quiet_api.patch(f"/v1/incidents/{incident_id}", json={"status": "investigating"})
+    assert moved.status_code == 200, moved.text
+    clock.advance(timedelta(minutes=30))
+    default = container.settings.default_escalation_policy
+    assert escalate_unacknowledged(container.uow, clock, default) == 0
+    assert paged(quiet_api, incident_id) == []
+    assert escalation(quiet_api, incident_id)["policy"] == "backend-default"  # once declared

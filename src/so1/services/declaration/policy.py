@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import Incident
 from so1.domain.oncall import EscalationLevel, EscalationPolicy, Seniority, Target
+from so1.domain.timeline import EventKind
 from so1.errors import NotFound
 from so1.ports import UnitOfWork, UnitOfWorkFactory
 from so1.services.access.clearance import require_read
@@ -75,7 +76,7 @@ def escalation_for(uow: UnitOfWork, incident: Incident, default_name: str) -> Es
         found = uow.oncall.policies([str(named.payload["policy"])])
         team = _team_of(named)
         return EscalationChoice(found[0] if found else None, team, named.created_at, True)
-    started = first.created_at if first else incident.declared_at
+    started = first.created_at if first else _declared(uow, incident)
     owner, policy, missing = _service_policy(uow, incident)
     if policy is not None:
         return EscalationChoice(policy, owner, started, first is not None)
@@ -85,6 +86,13 @@ def escalation_for(uow: UnitOfWork, incident: Incident, default_name: str) -> Es
     note += f"; {missing}; nobody to escalate to)" if nobody else f"; {missing})"
     team = _team_of(first) if first else owner
     return EscalationChoice(chosen, team, started, first is not None, note)
+
+
+def _declared(uow: UnitOfWork, incident: Incident) -> datetime | None:
+    """When the declaration opened the war room without paging anyone (nobody available):
+    the policy's first level is then paged too. None: never declared, nothing escalates."""
+    opened = uow.timeline.for_incident(incident.id, [EventKind.WAR_ROOM_OPENED])
+    return opened[0].occurred_at if opened else None
 
 
 def _team_of(page: Outbound) -> str | None:
