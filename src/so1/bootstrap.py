@@ -276,6 +276,7 @@ def _job_settings(settings: Settings) -> JobSettings:
         timedelta(minutes=settings.stability_minutes),
         settings.clock_seconds,
         settings.meeting_hours,
+        settings.default_escalation_policy,
     )
 
 

@@ -123,6 +123,14 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long a verified API key is trusted without a read"
     )
+    default_escalation_policy: str = Field(
+        default="default",
+        min_length=1,
+        max_length=100,
+        description="escalation policy (a name in the on-call config) for incidents whose"
+        " service has no owner team or policy; without one of that name, the built-in policy:"
+        " everyone on call, then the engineering leads, then the executives",
+    )
     metrics: Literal["builtin", "prometheus"] = Field(
         default="builtin",
         description="where service metrics are read: builtin (pushed to POST /v1/metrics) or"

@@ -33,7 +33,7 @@ def test_declare_then_read(api: TestClient) -> None:
     assert created["next_statuses"] == ["investigating", "identified", "mitigating", "resolved"]
     got = api.get(f"/v1/incidents/{created['id']}")
     assert got.status_code == 200
-    assert got.json() == created
+    assert got.json() == {**created, "alerts": [], "alert_count": 0}  # no alert attached
 
 
 def test_seed_close_call(api: TestClient) -> None:

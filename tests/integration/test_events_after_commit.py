@@ -22,7 +22,7 @@ from so1.services.declaration.outbox import post_to_war_room, queue_message
 from so1.services.incidents.recording import Actor
 from so1.services.intake import deliveries as intake
 from so1.services.intake.correlation import add_silence
-from so1.services.triage.flow import join_incident
+from so1.services.triage.joining import join_incident
 from tests.conftest import open_incident
 
 Probe = Callable[[UnitOfWork], int]

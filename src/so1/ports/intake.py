@@ -57,8 +57,8 @@ class AlertRepository(Protocol):
         """Alerts on these services last seen since ``since``, newest first."""
         ...
 
-    def open_incident_for(self, services: Sequence[str], since: datetime) -> str | None:
-        """The newest open incident holding an alert on these services seen since then."""
+    def open_incident_for(self, services: Sequence[str]) -> str | None:
+        """The newest open incident on one of these services or holding an alert on one."""
         ...
 
     def count_for_incident(self, incident_id: str) -> int: ...

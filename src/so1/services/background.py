@@ -35,6 +35,7 @@ from so1.ports import (
 )
 from so1.services.declaration.escalation import escalate_unacknowledged
 from so1.services.declaration.outbox import deliver_due
+from so1.services.declaration.policy import DEFAULT_POLICY
 from so1.services.investigation.metrics import purge_expired
 from so1.services.isolation import guarded
 from so1.services.postmortem.action_items import remind_overdue
@@ -158,7 +159,10 @@ class ClockPass:
         uow, clock, settings = self._uow_factory, self._clock, self._settings
         stages: list[tuple[str, Callable[[], int]]] = [
             ("runbook clocks", lambda: check_clocks(uow, clock)),
-            ("escalation", lambda: escalate_unacknowledged(uow, clock)),
+            (
+                "escalation",
+                lambda: escalate_unacknowledged(uow, clock, settings.default_escalation_policy),
+            ),
         ]
         if (health := self._health) is not None:  # services' own checks, for the health gate
             stages.append(("health probes", lambda: _none(probe_services(uow, clock, health))))
@@ -192,6 +196,7 @@ class JobSettings:
     stability: timedelta = timedelta(minutes=30)  # metrics stable this long → resolved
     clock_seconds: int = CLOCK_SECONDS
     meeting_hours: tuple[int, int] = DEFAULT_HOURS  # the postmortem review's window
+    default_escalation_policy: str = DEFAULT_POLICY  # for services without a team's policy
 
 
 def background_jobs(

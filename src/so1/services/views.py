@@ -22,6 +22,7 @@ from so1.errors import NotFound, So1Error
 from so1.ports import AlertFilter, Clock, IncidentFilter, MetricsSource, UnitOfWorkFactory
 from so1.services.access.clearance import require_read, sees_private
 from so1.services.declaration.oncall import on_call_now
+from so1.services.declaration.policy import DEFAULT_POLICY, EscalationChoice, escalation_for
 from so1.services.incidents.recording import Actor
 from so1.services.investigation.metrics import metric_series
 from so1.services.runbook.checks import gather_facts, runbook_checks
@@ -83,10 +84,15 @@ class IncidentPage:
     roles: list[Participation] = field(default_factory=list)  # who holds which role now
     people: list[Person] = field(default_factory=list)  # who can be given a role or paged
     teams: list[Team] = field(default_factory=list)  # whose on-call can be paged
+    escalation: EscalationChoice | None = None
 
 
 def incident_page(
-    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, incident_id: str
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    incident_id: str,
+    default_policy: str = DEFAULT_POLICY,
 ) -> IncidentPage:
     with uow_factory(read_only=True) as uow:
         incident = require_read(uow, actor, incident_id)
@@ -103,6 +109,7 @@ def incident_page(
         )
         runs = [r for r in (uow.agent_runs.get(i) for i in run_ids) if r is not None]
         postmortem = uow.postmortems.get(incident_id)
+        escalation = escalation_for(uow, incident, default_policy)
         flags_on = [
             f for f in uow.flags.all() if f.enabled and f.service in (None, incident.service)
         ]
@@ -123,6 +130,7 @@ def incident_page(
         roles,
         people,
         teams,
+        escalation,
     )
 
 

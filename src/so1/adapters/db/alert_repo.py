@@ -169,8 +169,8 @@ class SqlAlertRepository:
         params = {"p_services": list(services), "p_since": since}
         return [_alert_from_row(r) for r in self._conn.execute(sql.RECENT, params).mappings()]
 
-    def open_incident_for(self, services: Sequence[str], since: datetime) -> str | None:
-        params = {"p_services": list(services), "p_since": since}
+    def open_incident_for(self, services: Sequence[str]) -> str | None:
+        params = {"p_services": list(services)}
         found: str | None = self._conn.execute(sql.OPEN_INCIDENT_FOR, params).scalar_one_or_none()
         return found
 

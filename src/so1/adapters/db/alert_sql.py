@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, exists, func, select, update
+from sqlalchemy import BindParameter, Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from so1.adapters.db import intake_tables as it, tables as t
@@ -95,17 +95,16 @@ RECENT = (
     .order_by(a.c.last_seen_at.desc(), a.c.id)
     .limit(500)
 )
-# Driven from the few open incidents (newest first); each probe is one seek in
-# ix_alerts_incident_service_seen. Driving it from the alerts instead read every alert of
-# the services in the window, thousands during a storm.
+# Driven from the few open incidents (newest first): one on these services, or holding an
+# alert on them (each probe one seek in ix_alerts_incident_service_seen). However long ago
+# it was opened, an open incident is where a new alert on its services belongs.
 OPEN_INCIDENT_FOR = (
     select(i.c.id)
     .where(
         i.c.status.in_(OPEN_INCIDENT),
-        exists().where(
-            a.c.incident_id == i.c.id,
-            a.c.service.in_(SERVICES),
-            a.c.last_seen_at >= bindparam("p_since"),
+        or_(
+            i.c.service.in_(SERVICES),
+            exists().where(a.c.incident_id == i.c.id, a.c.service.in_(SERVICES)),
         ),
     )
     .order_by(i.c.detected_at.desc())

@@ -107,6 +107,26 @@ class IncidentOut(BaseModel):
     next_statuses: list[IncidentStatus]
 
 
+class AttachedAlertOut(BaseModel):
+    """An alert attached to the incident (the first one, or one that joined it later)."""
+
+    id: str
+    source: str
+    summary: str
+    service: str | None
+    metric: str | None
+    status: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+class IncidentDetailOut(IncidentOut):
+    """One incident, with the alerts attached to it (newest first, up to 50)."""
+
+    alerts: list[AttachedAlertOut] = Field(default_factory=list)
+    alert_count: int = Field(default=0, description="every alert attached, shown or not")
+
+
 class IncidentPage(BaseModel):
     items: list[IncidentOut]
     total: int

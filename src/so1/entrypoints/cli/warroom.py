@@ -84,6 +84,9 @@ def runbook(incident_id: str, as_json: JsonOpt = False) -> None:
     title = f"Runbook of {incident_id} ({len(found['late'])} late)"
     columns = ["phase", "check", "state", "due", "evidence"]
     print_table(title, columns, rows, keep=0, optional=["phase", "evidence"])
+    escalation = found.get("escalation") or {}
+    said = escalation.get("note") or f"policy {escalation.get('policy') or 'none'}"
+    console.print(f"escalation: {said}", highlight=False, markup=False)
 
 
 def page(

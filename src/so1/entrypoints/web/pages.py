@@ -178,7 +178,9 @@ def _load(
     if session is None:
         return RedirectResponse("/login", status_code=303)
     try:
-        return session, incident_page(container.uow, container.clock, session.actor, incident_id)
+        default = container.settings.default_escalation_policy
+        found = incident_page(container.uow, container.clock, session.actor, incident_id, default)
+        return session, found
     except So1Error as exc:
         return _page(request, "error.html", status_of(exc), session=session, message=exc.detail)
 

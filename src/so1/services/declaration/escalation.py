@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from so1.domain.comms import Destination
 from so1.domain.incidents import OPEN_STATUSES, Incident
 from so1.domain.oncall import EscalationStep
 from so1.domain.participants import Role
@@ -17,22 +16,27 @@ from so1.domain.timeline import EventKind
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.flow import queue_page
 from so1.services.declaration.oncall import resolve_targets
+from so1.services.declaration.policy import DEFAULT_POLICY, escalation_for
 from so1.services.incidents.participants import hand_role
 from so1.services.incidents.recording import Actor, note
 from so1.services.isolation import each, guarded
 
 ALARM = "escalation"
-Step = tuple[EscalationStep, str, str | None]  # the step, its policy, the team paged
+# The step, its policy, the team paged, and why the default policy is used (None: it is not).
+Step = tuple[EscalationStep, str, str | None, str | None]
 
 
-def escalate_unacknowledged(uow_factory: UnitOfWorkFactory, clock: Clock) -> int:
+def escalate_unacknowledged(
+    uow_factory: UnitOfWorkFactory, clock: Clock, default_policy: str = DEFAULT_POLICY
+) -> int:
     """One pass; returns how many escalation steps fired. An incident that fails is logged
-    and skipped; the others still escalate."""
+    and skipped; the others still escalate. An incident whose service has no owner team or
+    policy escalates through ``default_policy`` (see ``policy.escalation_for``)."""
     now = clock.now()
     with uow_factory(read_only=True) as uow:
         incidents, _ = uow.incidents.search(IncidentFilter(status=OPEN_STATUSES, limit=500))
         waiting = [i for i in incidents if i.acknowledged_at is None]
-        due = {i.id: _steps_of(uow, i, now) for i in waiting}
+        due = {i.id: _steps_of(uow, i, now, default_policy) for i in waiting}
     return each(
         "escalation", waiting, lambda i: i.id, lambda i: _escalate(uow_factory, now, i, due[i.id])
     )
@@ -44,32 +48,21 @@ def _escalate(
     incident: Incident,
     due: list[Step],
 ) -> int:
-    return sum(_fire(uow_factory, now, incident, s, policy, team) for s, policy, team in due)
+    return sum(_fire(uow_factory, now, incident, *step) for step in due)
 
 
-def _steps_of(uow: UnitOfWork, incident: Incident, now: datetime) -> list[Step]:
+def _steps_of(uow: UnitOfWork, incident: Incident, now: datetime, default: str) -> list[Step]:
     """The incident's due steps; none (logged) when its record cannot be read."""
-    return guarded("escalation", incident.id, lambda: _due_steps(uow, incident, now), [])
+    return guarded("escalation", incident.id, lambda: _due_steps(uow, incident, now, default), [])
 
 
-def _due_steps(uow: UnitOfWork, incident: Incident, now: datetime) -> list[Step]:
-    first = next(
-        (
-            m
-            for m in uow.outbox.for_incident(incident.id, Destination.PAGER)
-            if m.payload.get("policy") and m.payload.get("action", "trigger") == "trigger"
-        ),
-        None,
-    )
-    if first is None:
-        return []
-    name = str(first.payload["policy"])
-    policies = uow.oncall.policies([name])
-    if not policies:
-        return []
-    team = first.payload.get("team")
-    steps = [s for s in policies[0].due(first.created_at, now) if s.number > 0]  # 0: sent
-    return [(s, name, team) for s in steps]
+def _due_steps(uow: UnitOfWork, incident: Incident, now: datetime, default: str) -> list[Step]:
+    chosen = escalation_for(uow, incident, default)
+    if chosen.policy is None or chosen.started_at is None:
+        return []  # not declared, or its policy was removed
+    first = 1 if chosen.paged else 0  # step 0 went out with the declaration
+    steps = [s for s in chosen.policy.due(chosen.started_at, now) if s.number >= first]
+    return [(s, chosen.policy.name, chosen.team, chosen.note) for s in steps]
 
 
 def _fire(
@@ -79,6 +72,7 @@ def _fire(
     step: EscalationStep,
     policy: str,
     team: str | None,
+    default_note: str | None = None,
 ) -> bool:
     with uow_factory() as uow:
         if not uow.outbox.claim_alarm(incident.id, ALARM, step.number, now):
@@ -89,7 +83,10 @@ def _fire(
         text = f"not acknowledged: escalating ({policy} {level}) to " + (
             ", ".join(f"@{h}" for h in handles) or "nobody (no one resolvable)"
         )
+        if default_note:
+            text += f" ({default_note})"
         data = {"policy": policy, "step": step.number, "handles": handles}
+        data |= {"default_used": default_note} if default_note else {}
         note(uow, Actor(name="so1"), now, incident.id, EventKind.ESCALATION_STEP, text, data)
         if step.number == 1 and handles and handles[0] != incident.commander:
             _backup_takes_over(uow, now, incident, handles[0])

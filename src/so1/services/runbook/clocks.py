@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from so1.agents.commander.comms import render_update_reminder
 from so1.domain.comms import Destination, Outbound
 from so1.domain.incidents import OPEN_STATUSES, Incident
+from so1.domain.oncall import Seniority
 from so1.domain.runbook import CheckResult, CheckState, evaluate
 from so1.domain.timeline import EventKind
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
@@ -136,9 +137,14 @@ def _fire(
 
 
 def _lead(uow: UnitOfWork, incident: Incident) -> tuple[str | None, str | None]:
-    """The engineering lead of the team owning the incident's service (else its commander),
-    and that team."""
+    """The engineering lead of the team owning the incident's service, and that team. A
+    service without a team (or a team without a lead) gets an engineering lead from the
+    people directory, as the default escalation policy does; else the commander."""
     service = uow.catalog.get(incident.service) if incident.service else None
     owner = service.owner_team if service else None
     team = uow.oncall.team(owner) if owner else None
-    return (team.lead if team else None) or incident.commander, owner
+    lead = team.lead if team else None
+    if lead is None:
+        leads = (p.handle for p in uow.oncall.people() if p.seniority is Seniority.LEAD)
+        lead = next(leads, None)
+    return lead or incident.commander, owner

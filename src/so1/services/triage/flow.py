@@ -21,12 +21,19 @@ from so1.domain.triage import Escalation, TriageStatus
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.declaration.flow import declare_after_triage
 from so1.services.incidents.lifecycle import NewIncident, declare
-from so1.services.incidents.recording import Actor, note
+from so1.services.incidents.recording import note
 from so1.services.triage.context import recorded, triage_inputs
+from so1.services.triage.joining import (
+    TRIAGE_ACTOR,
+    join_incident,
+    join_triaged,
+    opened_new_because,
+    unrelated_cause,
+    with_reason,
+)
 
 log = logging.getLogger("so1.triage")
 
-TRIAGE_ACTOR = Actor(name=AgentName.TRIAGE)
 CLAIM_BATCH = 100  # one transaction decides this many; bounded so intake is not held up long
 STALE_CLAIM = timedelta(seconds=60)
 
@@ -42,6 +49,7 @@ class _Batch:
     joined: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
     finished: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     attached: set[str] = field(default_factory=set)
+    triaged: set[str] = field(default_factory=set)  # open incidents a joining alert was triaged for
 
 
 def process_pending(
@@ -104,16 +112,20 @@ def _decide(
     services = frozenset(_scope(alert, batch.rule, batch.graph))
     target = batch.targets.get(services) if services else None
     if target is None and services:
-        target = uow.alerts.open_incident_for(sorted(services), now - batch.rule.window)
-    if target is not None and alert.status is not AlertStatus.RESOLVED:
-        batch.targets[services] = target
-        batch.joined[target].append(alert)
+        target = uow.alerts.open_incident_for(sorted(services))
+    joining = target if alert.status is not AlertStatus.RESOLVED else None
+    if joining is not None and joining in batch.triaged:  # triaged once per incident per pass
+        batch.joined[joining].append(alert)
         batch.finished["correlated"].append(alert.id)
         return
-    outcome = _triage(uow, agent, alert, now, batch.rule, batch.commander)
-    if outcome is not None and outcome[1] is not None and services:
-        batch.targets[services] = outcome[1]
-        batch.attached.update(outcome[2])
+    if joining is not None:
+        batch.triaged.add(joining)
+    outcome = _triage(uow, agent, alert, now, batch.rule, batch.commander, joining)
+    if outcome is not None and outcome[1] is not None:
+        batch.triaged.add(outcome[1])  # the rest of this pass joins it without triage
+        if services:
+            batch.targets[services] = outcome[1]
+            batch.attached.update(outcome[2])
 
 
 def _flush(uow: UnitOfWork, now: datetime, batch: _Batch) -> None:
@@ -164,13 +176,9 @@ def process_alert(
             return None
         rule = _active_rule(uow)
         services = _scope(alert, rule, _graph(uow))
-        incident_id = uow.alerts.open_incident_for(sorted(services), now - rule.window)
-        if incident_id is not None and alert.status is not AlertStatus.RESOLVED:
-            join_incident(uow, now, [alert], incident_id, rule)
-            uow.alerts.finish_triage(alert.id, "correlated")
-            uow.commit()
-            return None
-        outcome = _triage(uow, agent, alert, now, rule, commander)
+        incident_id = uow.alerts.open_incident_for(sorted(services)) if services else None
+        joining = incident_id if alert.status is not AlertStatus.RESOLVED else None
+        outcome = _triage(uow, agent, alert, now, rule, commander, joining)
         uow.commit()
     return outcome[0] if outcome else None
 
@@ -182,8 +190,10 @@ def _triage(
     now: datetime,
     rule: CorrelationRule,
     commander: CommanderAgent | None = None,
+    joining: str | None = None,
 ) -> tuple[TriageReport, str | None, list[str]] | None:
-    """Run the agent and apply its report: (report, incident id, alerts attached) or None."""
+    """Run the agent and apply its report: (report, incident id, alerts attached) or None.
+    ``joining``: the open incident the alert belongs to, unless triage finds another cause."""
     inputs = triage_inputs(uow, alert, now, rule.window)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
@@ -198,9 +208,15 @@ def _triage(
     except Exception as exc:  # a failing agent is a failed run; the alert stays open
         error = f"{type(exc).__name__}: {exc}"
         uow.agent_runs.add(replace(run, status=RunStatus.FAILED, error=error, finished_at=now))
-        uow.alerts.finish_triage(alert.id, "failed", run.id)
+        if joining is not None:  # it still belongs to the open incident
+            join_incident(uow, now, [alert], joining, rule)
+            uow.alerts.finish_triage(alert.id, "correlated", run.id)
+        else:
+            uow.alerts.finish_triage(alert.id, "failed", run.id)
         return None
-    state, incident_id, attached = apply_report(uow, now, alert, report, rule, commander)
+    report, (state, incident_id, attached) = _join_or_apply(
+        uow, now, alert, report, rule, commander, joining
+    )
     report = report.for_incident(incident_id)
     output = report.as_json()
     uow.agent_runs.add(
@@ -210,6 +226,28 @@ def _triage(
     )
     uow.alerts.finish_triage(alert.id, state, run.id)
     return report, incident_id, attached
+
+
+def _join_or_apply(
+    uow: UnitOfWork,
+    now: datetime,
+    alert: Alert,
+    report: TriageReport,
+    rule: CorrelationRule,
+    commander: CommanderAgent | None,
+    joining: str | None,
+) -> tuple[TriageReport, tuple[str, str | None, list[str]]]:
+    """Join the open incident unless triage found an unrelated cause; otherwise act on the
+    report. The report comes back with the rationale of what was done."""
+    split = unrelated_cause(uow, joining, report) if joining is not None else None
+    if joining is not None and split is None:
+        joined = join_triaged(uow, now, alert, report, joining, rule)
+        return joined, ("correlated", joining, [])
+    reason = split or opened_new_because(_scope(alert, rule, _graph(uow)), alert)
+    if alert.status is AlertStatus.RESOLVED:
+        reason = "opened new: the alert had resolved before triage, so it joined no incident"
+    report = with_reason(report, reason) if report.is_incident else report
+    return report, apply_report(uow, now, alert, report, rule, commander)
 
 
 def apply_report(
@@ -261,36 +299,6 @@ def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: TriageRe
     data = report.for_incident(incident.id).as_json()
     note(uow, TRIAGE_ACTOR, now, incident.id, EventKind.TRIAGE_REPORT, summary, data)
     return incident
-
-
-def join_incident(
-    uow: UnitOfWork,
-    now: datetime,
-    alerts: list[Alert],
-    incident_id: str,
-    rule: CorrelationRule,
-    announce: bool = True,
-) -> None:
-    """Attach alerts to an incident; mark it a storm once enough related alerts joined."""
-    uow.alerts.attach([a.id for a in alerts], incident_id)
-    if announce and alerts:
-        shown = "; ".join(f"{a.summary} ({a.service or 'no service'})" for a in alerts[:3])
-        more = f" and {len(alerts) - 3} more" if len(alerts) > 3 else ""
-        text = f"correlated {len(alerts)} alert(s): {shown}{more}"
-        data = {"alert_ids": [a.id for a in alerts[:100]], "count": len(alerts)}
-        note(uow, TRIAGE_ACTOR, now, incident_id, EventKind.ALERT_CORRELATED, text, data)
-    incident = uow.incidents.get(incident_id, for_update=True)
-    if incident is None or incident.storm:
-        return  # already a storm: no need to count its alerts on every batch
-    count = uow.alerts.count_for_incident(incident_id)
-    if count < rule.storm_threshold:
-        return
-    stormy = replace(incident, storm=True, updated_at=now, version=incident.version + 1)
-    uow.incidents.update(stormy, expected_version=incident.version)
-    text = f"alert storm: {count} related alerts treated as this one incident"
-    note(
-        uow, TRIAGE_ACTOR, now, incident_id, EventKind.INCIDENT_STORM, text, {"alert_count": count}
-    )
 
 
 def _active_rule(uow: UnitOfWork) -> CorrelationRule:

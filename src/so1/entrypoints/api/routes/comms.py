@@ -14,7 +14,7 @@ from so1.domain.comms import Destination, Outbound
 from so1.domain.runbook import CheckState
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
-from so1.services.declaration import outbox
+from so1.services.declaration import outbox, policy
 from so1.services.runbook import checks as runbook
 
 router = APIRouter(tags=["war room"])
@@ -87,6 +87,12 @@ class CheckOut(BaseModel):
     evidence: str
 
 
+class EscalationOut(BaseModel):
+    policy: str | None = Field(description="the escalation policy the incident follows")
+    default_used: bool = Field(description="the service has no owner team or policy")
+    note: str | None = Field(description='"no policy for service X: default used (...)"')
+
+
 class RunbookOut(BaseModel):
     incident_id: str
     severity: str
@@ -94,6 +100,7 @@ class RunbookOut(BaseModel):
     at: datetime
     late: list[str] = Field(description="ids of the checks that are late now")
     checks: list[CheckOut]
+    escalation: EscalationOut
 
 
 @router.get("/v1/incidents/{incident_id}/runbook", response_model=RunbookOut, tags=["runbook"])
@@ -104,6 +111,8 @@ def incident_runbook(
     not_applicable, with the deadline and the evidence from the record."""
     now = container.clock.now()
     incident, checks = runbook.incident_runbook(container.uow, actor, incident_id, now)
+    default = container.settings.default_escalation_policy
+    chosen = policy.incident_escalation(container.uow, actor, incident.id, default)
     return RunbookOut(
         incident_id=incident.id,
         severity=incident.severity.value,
@@ -111,6 +120,9 @@ def incident_runbook(
         at=now,
         late=[c.id for c in checks if c.state is CheckState.LATE],
         checks=[CheckOut(**asdict(c)) for c in checks],  # escalate/occurrence stay internal
+        escalation=EscalationOut(
+            policy=chosen.name, default_used=chosen.default_used, note=chosen.note
+        ),
     )
 
 

@@ -11,7 +11,9 @@ from so1.domain.incidents import Incident, IncidentStatus, allowed_next, is_inci
 from so1.domain.severity import Severity
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import (
+    AttachedAlertOut,
     IncidentCreate,
+    IncidentDetailOut,
     IncidentOut,
     IncidentPage,
     IncidentUpdate,
@@ -20,12 +22,14 @@ from so1.entrypoints.api.schemas import (
     TimelineOut,
 )
 from so1.errors import NotFound, ValidationFailed
-from so1.ports import IncidentFilter
+from so1.ports import AlertFilter, IncidentFilter
 from so1.services.incidents import lifecycle as svc
+from so1.services.intake import deliveries as intake
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
 _EDITABLE = ("title", "summary", "service", "impact", "commander", "channel", "customer_summary")
+ALERTS_SHOWN = 50
 
 
 def to_out(incident: Incident) -> IncidentOut:
@@ -87,10 +91,28 @@ def create_incident(
     return to_out(incident)
 
 
-@router.get("/{incident_id}", response_model=IncidentOut)
-def get_incident(incident_id: str, container: ContainerDep, actor: Reader) -> IncidentOut:
-    """A security incident answers 404 to a key without the `security` scope."""
-    return to_out(svc.get_incident(container.uow, checked_id(incident_id), actor))
+@router.get("/{incident_id}", response_model=IncidentDetailOut)
+def get_incident(incident_id: str, container: ContainerDep, actor: Reader) -> IncidentDetailOut:
+    """The incident and the alerts attached to it (a later alert on its service or a
+    connected one joins it). A security incident answers 404 to a key without the
+    `security` scope."""
+    incident = svc.get_incident(container.uow, checked_id(incident_id), actor)
+    attached = AlertFilter(incident_id=incident.id, limit=ALERTS_SHOWN)
+    alerts, count = intake.list_alerts(container.uow, attached, actor)
+    shown = [
+        AttachedAlertOut(
+            id=a.id,
+            source=a.source,
+            summary=a.summary,
+            service=a.service,
+            metric=a.metric,
+            status=a.status.value,
+            first_seen_at=a.first_seen_at,
+            last_seen_at=a.last_seen_at,
+        )
+        for a in alerts
+    ]
+    return IncidentDetailOut(**to_out(incident).model_dump(), alerts=shown, alert_count=count)
 
 
 @router.patch("/{incident_id}", response_model=IncidentOut)

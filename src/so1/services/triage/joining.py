@@ -1,0 +1,134 @@
+"""Alerts that belong to an open incident: a new alert on an open incident's service, or on a
+service connected to it through the catalog's dependencies, joins that incident, however
+long ago it was opened. Triage still runs on it (once per incident per pass, so a storm is
+not triaged alert by alert); its proposal is kept on the incident's timeline, and only a
+confident, unrelated cause opens a new incident instead. The rationale says which."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from so1.agents.triage import TriageReport
+from so1.domain.alerts import Alert
+from so1.domain.incidents import Incident
+from so1.domain.intake import CorrelationRule
+from so1.domain.records import AgentName
+from so1.domain.timeline import EventKind
+from so1.domain.triage import Escalation, TriageStatus
+from so1.ports import UnitOfWork
+from so1.services.incidents.recording import Actor, note
+
+TRIAGE_ACTOR = Actor(name=AgentName.TRIAGE)
+
+
+def with_reason(report: TriageReport, reason: str) -> TriageReport:
+    """The report with one more line of rationale (why it joined or opened an incident)."""
+    return replace(report, rationale=(*report.rationale, reason))
+
+
+def opened_new_because(services: set[str], alert: Alert) -> str:
+    """The rationale of an alert that opens an incident when none is open around it."""
+    shown = ", ".join(sorted(services)) or "no service"
+    return (
+        f"opened new because no incident is open on {alert.service or 'its service'}"
+        f" or the services connected to it ({shown})"
+    )
+
+
+def unrelated_cause(uow: UnitOfWork, incident_id: str, report: TriageReport) -> str | None:
+    """Why the alert needs an incident of its own, or None when it belongs to ``incident_id``.
+
+    Only a confident incident report (completed, not a ticket) whose leading cause is none of
+    the causes the incident's own triage weighed counts as unrelated; an incident with no
+    triage report (declared by a person) takes every alert on its services."""
+    confident = report.is_incident and report.status is TriageStatus.COMPLETED
+    if not confident or report.escalation is Escalation.TICKET or report.top_cause == "unknown":
+        return None
+    reports = uow.timeline.for_incident(incident_id, [EventKind.TRIAGE_REPORT])
+    weighed = {
+        str(h.get("cause"))
+        for r in reports
+        for h in r.data.get("hypotheses") or []
+        if isinstance(h, dict)
+    }
+    if not weighed or report.top_cause in weighed:
+        return None
+    return (
+        f"opened new because triage found an unrelated cause: {report.top_cause}"
+        f" ({report.confidence:.0%}), which {incident_id}'s triage did not weigh"
+        f" ({', '.join(sorted(weighed))})"
+    )
+
+
+def join_triaged(
+    uow: UnitOfWork,
+    now: datetime,
+    alert: Alert,
+    report: TriageReport,
+    incident_id: str,
+    rule: CorrelationRule,
+) -> TriageReport:
+    """Attach a triaged alert to the open incident and keep triage's proposal on its
+    timeline; returns the report with the rationale of the join."""
+    incident = uow.incidents.get(incident_id)
+    proposal = _proposal(report, incident)
+    reason = f"joined {incident_id}: open on {alert.service or 'a connected service'}; {proposal}"
+    join_incident(uow, now, [alert], incident_id, rule, announce=False)
+    text = f"alert joined: {alert.summary} ({alert.service or 'no service'}); {proposal}"
+    data = {
+        "alert_ids": [alert.id],
+        "count": 1,
+        "rationale": reason,
+        "triage": {
+            "severity": report.severity.value if report.severity else None,
+            "confidence": report.confidence,
+            "cause": report.top_cause,
+            "classification": report.classification.value,
+        },
+    }
+    note(uow, TRIAGE_ACTOR, now, incident_id, EventKind.ALERT_CORRELATED, text[:1000], data)
+    return with_reason(report, reason)
+
+
+def _proposal(report: TriageReport, incident: Incident | None) -> str:
+    if not report.is_incident or report.severity is None:
+        return f"triage: {report.classification.value.replace('_', ' ')}, kept with the incident"
+    proposed = report.severity
+    cause = f"likely {report.top_cause}"
+    if incident is not None and proposed.rank < incident.severity.rank:
+        return (
+            f"triage proposes {proposed.value} (incident is {incident.severity.value}), {cause};"
+            " raising the severity is a person's change with a reason"
+        )
+    return f"triage: {proposed.value}, {cause}"
+
+
+def join_incident(
+    uow: UnitOfWork,
+    now: datetime,
+    alerts: list[Alert],
+    incident_id: str,
+    rule: CorrelationRule,
+    announce: bool = True,
+) -> None:
+    """Attach alerts to an incident; mark it a storm once enough related alerts joined."""
+    uow.alerts.attach([a.id for a in alerts], incident_id)
+    if announce and alerts:
+        shown = "; ".join(f"{a.summary} ({a.service or 'no service'})" for a in alerts[:3])
+        more = f" and {len(alerts) - 3} more" if len(alerts) > 3 else ""
+        text = f"correlated {len(alerts)} alert(s): {shown}{more}"
+        data = {"alert_ids": [a.id for a in alerts[:100]], "count": len(alerts)}
+        note(uow, TRIAGE_ACTOR, now, incident_id, EventKind.ALERT_CORRELATED, text, data)
+    incident = uow.incidents.get(incident_id, for_update=True)
+    if incident is None or incident.storm:
+        return  # already a storm: no need to count its alerts on every batch
+    count = uow.alerts.count_for_incident(incident_id)
+    if count < rule.storm_threshold:
+        return
+    stormy = replace(incident, storm=True, updated_at=now, version=incident.version + 1)
+    uow.incidents.update(stormy, expected_version=incident.version)
+    text = f"alert storm: {count} related alerts treated as this one incident"
+    note(
+        uow, TRIAGE_ACTOR, now, incident_id, EventKind.INCIDENT_STORM, text, {"alert_count": count}
+    )

@@ -1,0 +1,184 @@
+"""A new alert on a service (or its dependency chain) with an open incident joins that
+incident however long it has been open; triage still runs and its proposal is kept; a new
+incident opens only when the old one is resolved or triage finds an unrelated cause, and
+the rationale says which (issue 15, item 4)."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from so1.adapters.clock import FixedClock
+from so1.agents.triage import TriageInput, TriageReport
+from so1.agents.triage.contract import Hypothesis
+from so1.bootstrap import Container
+from so1.domain.severity import Severity
+from tests.e2e.intake_support import SEED_ALERT, ScriptedTriage, run_pipeline
+from tests.e2e.test_web_pages import sign_in
+
+LONG_AFTER = timedelta(minutes=45)  # well past the correlation window (10 minutes)
+
+
+class CausesByMetric(ScriptedTriage):
+    """The scripted triage, with a SEV1 for ``outage`` and another cause for ``disk_full``."""
+
+    def run(self, inputs: TriageInput) -> TriageReport:
+        report = super().run(inputs)
+        metric = inputs.alert.metric
+        if metric == "outage":
+            return replace(report, severity=Severity.SEV1)
+        if metric == "disk_full":
+            disk = Hypothesis("disk_full", 0.9, ("volume at 100%",), ("free space",))
+            return replace(report, hypotheses=(disk,), confidence=0.9)
+        return report
+
+
+@pytest.fixture
+def triage() -> CausesByMetric:
+    return CausesByMetric()
+
+
+def alert(api: TestClient, key: str, **fields: Any) -> str:
+    response = api.post("/v1/alerts", json={**SEED_ALERT, "dedup_key": key, **fields})
+    assert response.status_code == 202, response.text
+    alert_id: str = response.json()["alert_id"]
+    return alert_id
+
+
+def incidents(api: TestClient) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = api.get("/v1/incidents").json()["items"]
+    return items
+
+
+def events(api: TestClient, incident_id: str, kind: str) -> list[dict[str, Any]]:
+    timeline = api.get(f"/v1/incidents/{incident_id}/timeline").json()["events"]
+    return [e for e in timeline if e["kind"] == kind]
+
+
+def first_incident(api: TestClient, container: Container) -> str:
+    alert(api, "first")
+    run_pipeline(container)
+    (only,) = incidents(api)
+    incident_id: str = only["id"]
+    return incident_id
+
+
+def test_second_alert_on_the_service_joins_the_open_incident(
+    alerts_api: TestClient, container: Container, clock: FixedClock, triage: CausesByMetric
+) -> None:
+    incident_id = first_incident(alerts_api, container)
+    opened = events(alerts_api, incident_id, "triage.report")[0]["data"]["rationale"]
+    assert any(r.startswith("opened new because no incident is open") for r in opened)
+    clock.advance(LONG_AFTER)
+    second = alert(alerts_api, "second", metric="outage", summary="API 5xx at 40%")
+    assert run_pipeline(container) == 1
+    assert len(incidents(alerts_api)) == 1  # no second incident
+    assert len(triage.seen) == 2  # triage still ran on the joining alert
+    shown = alerts_api.get(f"/v1/incidents/{incident_id}").json()
+    assert shown["alert_count"] == 2
+    assert second in [a["id"] for a in shown["alerts"]]
+    assert alerts_api.get(f"/v1/alerts/{second}").json()["incident_id"] == incident_id
+    (joined,) = events(alerts_api, incident_id, "alert.correlated")
+    assert joined["data"]["rationale"].startswith(f"joined {incident_id}: open on control-plane")
+    assert joined["data"]["triage"]["severity"] == "SEV1"
+    assert "triage proposes SEV1 (incident is SEV2)" in joined["summary"]
+    assert shown["severity"] == "SEV2"  # raising the severity stays a person's change
+
+
+def test_an_incident_declared_by_a_person_takes_the_alerts_of_its_service(
+    alerts_api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    body = {"title": "Control plane slow", "severity": "SEV1", "service": "control-plane-api"}
+    created = alerts_api.post("/v1/incidents", json=body)
+    assert created.status_code == 201, created.text
+    clock.advance(LONG_AFTER)
+    joining = alert(alerts_api, "later")
+    run_pipeline(container)
+    assert [i["id"] for i in incidents(alerts_api)] == [created.json()["id"]]
+    shown = alerts_api.get(f"/v1/incidents/{created.json()['id']}").json()
+    assert [a["id"] for a in shown["alerts"]] == [joining]
+
+
+def test_an_alert_on_a_dependency_joins(
+    alerts_api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    alerts_api.put("/v1/services/postgres", json={"tier": "critical"})
+    deps = {"tier": "critical", "dependencies": ["postgres"]}
+    alerts_api.put("/v1/services/control-plane-api", json=deps)
+    incident_id = first_incident(alerts_api, container)
+    clock.advance(LONG_AFTER)
+    on_db = alert(alerts_api, "db", service="postgres", summary="postgres connections 100%")
+    alerts_api.post("/v1/alerts", json={**SEED_ALERT, "dedup_key": "x", "service": "billing"})
+    run_pipeline(container)
+    assert alerts_api.get(f"/v1/alerts/{on_db}").json()["incident_id"] == incident_id
+    assert len(incidents(alerts_api)) == 2  # billing is connected to nothing: its own incident
+    joined = events(alerts_api, incident_id, "alert.correlated")
+    assert "(postgres)" in joined[0]["summary"]
+
+
+def test_after_resolve_a_new_incident_is_opened(
+    alerts_api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    incident_id = first_incident(alerts_api, container)
+    resolve = {"status": "resolved", "resolution_summary": "pool raised"}
+    for status in ("investigating", "mitigating"):
+        assert alerts_api.patch(f"/v1/incidents/{incident_id}", json={"status": status}).is_success
+    assert alerts_api.patch(f"/v1/incidents/{incident_id}", json=resolve).status_code == 200
+    clock.advance(timedelta(minutes=2))
+    again = alert(alerts_api, "again")
+    run_pipeline(container)
+    found = {i["id"] for i in incidents(alerts_api)}
+    assert len(found) == 2
+    (new_id,) = found - {incident_id}
+    assert alerts_api.get(f"/v1/alerts/{again}").json()["incident_id"] == new_id
+    rationale = events(alerts_api, new_id, "triage.report")[0]["data"]["rationale"]
+    why = "opened new because no incident is open on control-plane-api"
+    assert any(why in r for r in rationale)
+
+
+def test_an_unrelated_cause_opens_its_own_incident_and_says_why(
+    alerts_api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    incident_id = first_incident(alerts_api, container)
+    clock.advance(LONG_AFTER)
+    disk = alert(alerts_api, "disk", metric="disk_full", summary="disk full on api nodes")
+    run_pipeline(container)
+    assert len(incidents(alerts_api)) == 2
+    new_id = alerts_api.get(f"/v1/alerts/{disk}").json()["incident_id"]
+    assert new_id not in (None, incident_id)
+    rationale = events(alerts_api, new_id, "triage.report")[0]["data"]["rationale"]
+    why = next(r for r in rationale if r.startswith("opened new because"))
+    assert "unrelated cause: disk_full" in why
+    assert incident_id in why
+
+
+def test_a_storm_on_an_open_incident_is_triaged_once_per_pass(
+    alerts_api: TestClient, container: Container, clock: FixedClock, triage: CausesByMetric
+) -> None:
+    incident_id = first_incident(alerts_api, container)
+    clock.advance(LONG_AFTER)
+    for n in range(5):
+        alert(alerts_api, f"more-{n}", summary=f"symptom {n}")
+    run_pipeline(container)
+    assert len(triage.seen) == 2  # the first alert, then one for the five that joined
+    assert alerts_api.get(f"/v1/incidents/{incident_id}").json()["alert_count"] == 6
+    assert len(incidents(alerts_api)) == 1
+
+
+def test_the_incident_page_lists_the_attached_alerts(
+    alerts_api: TestClient, container: Container, clock: FixedClock, admin_token: str
+) -> None:
+    incident_id = first_incident(alerts_api, container)
+    clock.advance(LONG_AFTER)
+    alert(alerts_api, "page", summary="API latency p99 4s")
+    run_pipeline(container)
+    page = sign_in(container, admin_token).get(f"/incidents/{incident_id}")
+    assert page.status_code == 200
+    alerts_section = page.text.split('id="alerts"', 1)[1].split("</section>", 1)[0]
+    assert "API latency p99 4s" in alerts_section
+    assert html.escape(SEED_ALERT["summary"]) in alerts_section
