@@ -69,3 +69,12 @@ def test_lowering_tells_customers_only_when_they_were_told() -> None:
     inputs = seed(service="control-plane-api", **context())
     plan = plan_severity_change(inputs, shift(Severity.SEV1, Severity.SEV2), spoke)
     assert plan.unpage == ("eng-lead",) and plan.commander == "bo"
+
+
+def test_lowering_from_sev0_stops_the_executive_and_leaves_the_commander_paged() -> None:
+    paged = frozenset({"bo", "eng-lead", "cto"})
+    done = DoneSoFar(DECLARED, paged, "eng-lead", public_title="API Issues")
+    inputs = seed(service="control-plane-api", **context())
+    plan = plan_severity_change(inputs, shift(Severity.SEV0, Severity.SEV2), done)
+    assert plan.unpage == ("cto",)  # eng-lead commands; bo was paged as a person, kept
+    assert "executive escalation no longer apply" in plan.messages[-1].text

@@ -98,14 +98,13 @@ def plan_severity_change(
     if shift.raised_into_major:
         if full.commander and full.commander != commander:
             commander = full.commander
-            decisions = list(full.decisions)
+        decisions = list(full.decisions)  # the commander re-checked, who is missing
         messages = [m for m in full.messages if _missing(m, done)]
         pages = [p for p in full.pages if p.handle not in done.paged]
         responders = [h for h in (full.lead, full.executive) if h]
     if shift.left_major:
         messages = _lowered_status_page(done)
-        needed = {p.handle for p in full.pages} | {commander}
-        unpage = sorted(h for h in done.paged if h not in needed)
+        unpage = _escalations_to_stop(asked, shift, done, full.pages, commander)
     topic = comms().render(
         "topic",
         severity=shift.after.value,
@@ -134,6 +133,21 @@ def _missing(message: PlannedMessage, done: DoneSoFar) -> bool:
     if message.to is Destination.STATUS_PAGE:
         return done.public_title is None
     return (message.to, message.kind) not in done.said
+
+
+def _escalations_to_stop(
+    asked: CommanderInputs,
+    shift: SeverityShift,
+    done: DoneSoFar,
+    needed: tuple[PlannedPage, ...],
+    commander: str | None,
+) -> list[str]:
+    """The lead's and the executive's pages of the old level, when the new one does not
+    page them; the commander and whoever else was paged are left alone."""
+    old = IncidentCommander().run(replace(asked, severity=shift.before))
+    keep = {p.handle for p in needed} | {commander}
+    escalated = {h for h in (old.lead, old.executive) if h}
+    return sorted(h for h in escalated if h in done.paged and h not in keep)
 
 
 def _lowered_status_page(done: DoneSoFar) -> list[PlannedMessage]:
@@ -165,11 +179,13 @@ def _action_lines(
     lines += [described[(m.to, m.kind)] for m in messages if (m.to, m.kind) in described]
     lines += [f"paging @{p.handle} ({p.reason})" for p in pages]
     lines += [f"page of @{h} resolved: no longer needed at {shift.after}" for h in unpage]
-    if shift.left_major:
+    if shift.left_major and done.public_title is not None:
         lines.append(
-            f"status-page updates every {UPDATE_MINUTES} min and the executive escalation "
-            f"no longer apply at {shift.after}"
+            f"the status page needs no updates every {UPDATE_MINUTES} min at {shift.after}"
+            " (its resolved notice still follows)"
         )
+    if shift.before is Severity.SEV0 and shift.after is not Severity.SEV0:
+        lines.append(f"the all-hands and the executive escalation no longer apply at {shift.after}")
     return lines
 
 

@@ -43,7 +43,7 @@ class NewIncident:
 
 @dataclass(frozen=True, slots=True)
 class IncidentPatch:
-    """Only the fields that are set change; ``severity_reason`` explains a severity change."""
+    """Only the fields that are set change; a severity change needs ``severity_reason``."""
 
     status: IncidentStatus | None = None
     severity: Severity | None = None
