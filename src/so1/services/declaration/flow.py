@@ -52,11 +52,7 @@ def commander_request(
         incident = uow.incidents.get(request.incident_id, for_update=True)
         if incident is None:
             raise NotFound(f"incident {request.incident_id} does not exist; declare it first")
-        declared = earlier_declaration(uow, incident.id)
-        if declared is None:
-            run = run_and_apply(uow, now, actor, agent, incident, request)
-        else:  # idempotent: nothing is sent again
-            run = already_declared(uow, now, actor, incident, declared)
+        run = run_and_apply(uow, now, actor, agent, incident, request)
         uow.commit()
     return run
 
@@ -130,7 +126,11 @@ def run_and_apply(
     incident: Incident,
     request: CommanderRequest,
 ) -> AgentRun:
-    """Run the agent on the incident (what ``request`` sets overrides) and apply its plan."""
+    """Run the agent on the incident (what ``request`` sets overrides) and apply its plan;
+    an incident declared before is not declared again (nothing is sent twice)."""
+    declared = earlier_declaration(uow, incident.id)
+    if declared is not None:
+        return already_declared(uow, now, actor, incident, declared)
     inputs = commander_inputs(uow, now, incident, request)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
