@@ -124,6 +124,19 @@ def test_first_message_opens_the_war_room_then_posts_there(
     assert [m for m, _ in api.calls].count("conversations.create") == 1
 
 
+def test_a_severity_change_sets_the_new_topic(slack: tuple[str, type[SlackApi]]) -> None:
+    url, api = slack
+    chat = SlackChat(web_client(TOKEN, url))
+    facts = chat.deliver(message(), INCIDENT)
+    (channel,) = api.channels.values()
+    raised = "SEV1: API error rate spike | Commander: @bo"
+    changed = message("raised", channel_id=facts["channel_id"], topic=raised, set_topic=True)
+    chat.deliver(changed, INCIDENT)
+    assert (channel["topic"], channel["messages"]) == (raised, ["declared", "raised"])
+    chat.deliver(message("later", channel_id=facts["channel_id"], topic="ignored"), INCIDENT)
+    assert channel["topic"] == raised  # only a message that says so sets the topic
+
+
 def test_retry_after_a_lost_answer_reuses_the_channel(slack: tuple[str, type[SlackApi]]) -> None:
     url, api = slack
     api.channels["C00000009"] = {

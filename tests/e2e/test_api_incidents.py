@@ -76,7 +76,7 @@ def test_invalid_transition_is_409_naming_allowed(api: TestClient) -> None:
 
 def test_failed_patch_changes_nothing(api: TestClient) -> None:
     incident = declare(api)
-    bad = {"severity": "SEV1", "title": "renamed", "status": "closed"}
+    bad = {"severity": "SEV1", "severity_reason": "worse", "title": "renamed", "status": "closed"}
     assert api.patch(f"/v1/incidents/{incident['id']}", json=bad).status_code == 409
     after = api.get(f"/v1/incidents/{incident['id']}").json()
     assert (after["severity"], after["title"], after["version"]) == ("SEV2", incident["title"], 1)

@@ -180,6 +180,23 @@ def test_war_room_commands_act_on_the_rooms_incident(
     assert missing["response_type"] == "ephemeral" and "does not exist" in missing["text"]
 
 
+def test_a_severity_change_from_slack_needs_a_reason(
+    slack_api: TestClient, clock: FixedClock
+) -> None:
+    slack_api.put("/v1/oncall/config", json=example())
+    clock.set(datetime(2026, 1, 7, 12, tzinfo=UTC))
+    command(slack_api, clock, 'create SEV2 "API error rate spike"')
+    room = "incident-20260107-0001"
+    refused = command(slack_api, clock, "severity SEV1", room)
+    assert refused["response_type"] == "ephemeral" and "needs a reason" in refused["text"]
+    incident = slack_api.get("/v1/incidents/INC-20260107-0001").json()
+    assert incident["severity"] == "SEV2"
+    command(slack_api, clock, 'severity SEV1 "checkout failing too"', room)
+    said = slack_api.get("/v1/incidents/INC-20260107-0001/messages").json()
+    changed = [m for m in said if m["kind"] == "severity_changed"]
+    assert len(changed) == 1 and "checkout failing too" in changed[0]["text"]
+
+
 def event(api: TestClient, clock: FixedClock, document: dict[str, Any]) -> dict[str, Any]:
     body = json.dumps(document)
     headers = {

@@ -55,6 +55,9 @@ class SlackChat:
             channel_id = message.payload.get("channel_id") or self._open(message, incident)
             if message.payload.get("archive"):
                 return self._last_word(channel_id, message.body)
+            if message.payload.get("set_topic") and message.payload.get("topic"):
+                topic = str(message.payload["topic"])[:TOPIC_LIMIT]  # the severity changed
+                self._client.conversations_setTopic(channel=channel_id, topic=topic)
             answer = self._client.chat_postMessage(channel=channel_id, text=message.body)
         except SlackApiError as exc:
             raise _mapped(exc) from exc

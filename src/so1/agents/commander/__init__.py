@@ -2,7 +2,8 @@
 commander and responders, the runbook's first messages, pages and clocks.
 
 ``agent`` is the entry; ``contract`` types what it is given and what it returns, ``roles``
-picks who leads, and ``comms`` renders the messages of comms.yaml.
+picks who leads, ``comms`` renders the messages of comms.yaml, and ``severity`` plans what
+a severity change adds or stops.
 """
 
 from so1.agents.commander.agent import IncidentCommander, default_channel

@@ -318,6 +318,7 @@ class RunOut(BaseModel):
     incident_id: str | None
     started_at: datetime
     finished_at: datetime | None
+    already_declared: bool = False  # a repeated declaration: nothing was sent again
 
 
 class AuditOut(BaseModel):

@@ -31,6 +31,13 @@ def declare(
     if run["status"] != "completed":
         fail(f"the incident-commander failed: {run.get('error')}")
     plan = run["output"]
+    if plan.get("already_declared"):
+        by = f" by {plan['declared_by']}" if plan.get("declared_by") else ""
+        console.print(
+            f"{incident_id} was already declared at {plan['declared_at']}{by}"
+            f" (war room {plan['channel']}): nothing sent again"
+        )
+        return
     console.print(f"war room {plan['channel']}: {plan['topic']}")
     for line in plan["decisions"]:
         console.print(f"  - {line}")

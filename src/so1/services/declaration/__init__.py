@@ -6,9 +6,10 @@ Modules:
 - ``flow``: the incident-commander run and its plan applied;
 - ``oncall``: people, teams, schedules, who is on call;
 - ``outbox``: delivery of queued messages and pages;
+- ``severity``: a severity change's runbook actions carried out;
 - ``status_page``: the public status page's read side.
 """
 
 # The modules are the public names; they are imported by name, not here, so that a phase
 # package never imports another one as a side effect.
-__all__ = ["escalation", "flow", "oncall", "outbox", "status_page"]
+__all__ = ["escalation", "flow", "oncall", "outbox", "severity", "status_page"]

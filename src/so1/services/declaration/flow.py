@@ -29,11 +29,12 @@ from so1.errors import NotFound
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.access.clearance import require_act
 from so1.services.declaration.outbox import queue_message
-from so1.services.incidents.lifecycle import IncidentPatch, apply_severity
 from so1.services.incidents.participants import hand_role
-from so1.services.incidents.recording import Actor, Change, record
+from so1.services.incidents.recording import Actor, Change, note, record
+from so1.services.incidents.severity import record_severity_change
 
 COMMANDER_ACTOR = Actor(name=AgentName.COMMANDER)
+DECLARED_KIND = "declared"  # the kind of the declaration's first war-room message
 DECLARED_AS = "declared at this severity by the incident-commander"
 
 
@@ -53,6 +54,52 @@ def commander_request(
             raise NotFound(f"incident {request.incident_id} does not exist; declare it first")
         run = run_and_apply(uow, now, actor, agent, incident, request)
         uow.commit()
+    return run
+
+
+def earlier_declaration(uow: UnitOfWork, incident_id: str) -> Outbound | None:
+    """The declaration's war-room message, if the incident was declared. The outbox is the
+    record of what was sent: a message in it is delivered once, even after a crash."""
+    said = uow.outbox.for_incident(incident_id, Destination.WAR_ROOM)
+    return next((m for m in said if m.kind == DECLARED_KIND), None)
+
+
+def already_declared(
+    uow: UnitOfWork, now: datetime, actor: Actor, incident: Incident, declared: Outbound
+) -> AgentRun:
+    """A second declaration: a completed run that sends nothing and says what was done
+    before, when and by whom; the request is kept on the timeline."""
+    opened = uow.timeline.for_incident(incident.id, [EventKind.WAR_ROOM_OPENED])
+    by = opened[0].actor if opened else None
+    sent = [
+        {"to": m.destination.value, "kind": m.kind, "target": m.target, "status": m.status.value}
+        for m in uow.outbox.for_incident(incident.id)
+    ]
+    output: dict[str, Any] = {
+        "already_declared": True,
+        "declared_at": declared.created_at.astimezone(UTC).isoformat(),
+        "declared_by": by,
+        "severity": incident.severity.value,
+        "channel": incident.channel,
+        "commander": incident.commander,
+        "sent": sent,
+        "next": "nothing was sent again; change the severity (with a reason), add a responder"
+        " or post to the war room instead",
+    }
+    summary = f"declared again by {actor.name}: already declared; nothing sent"
+    note(uow, actor, now, incident.id, EventKind.INCIDENT_UPDATED, summary, {"repeat": True})
+    run = AgentRun(
+        f"run_{secrets.token_hex(10)}",
+        AgentName.COMMANDER,
+        RunStatus.COMPLETED,
+        {"incident_id": incident.id},
+        now,
+        actor.name,
+        output=output,
+        finished_at=now,
+        incident_id=incident.id,
+    )
+    uow.agent_runs.add(run)
     return run
 
 
@@ -79,7 +126,11 @@ def run_and_apply(
     incident: Incident,
     request: CommanderRequest,
 ) -> AgentRun:
-    """Run the agent on the incident (what ``request`` sets overrides) and apply its plan."""
+    """Run the agent on the incident (what ``request`` sets overrides) and apply its plan;
+    an incident declared before is not declared again (nothing is sent twice)."""
+    declared = earlier_declaration(uow, incident.id)
+    if declared is not None:
+        return already_declared(uow, now, actor, incident, declared)
     inputs = commander_inputs(uow, now, incident, request)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
@@ -173,8 +224,7 @@ def apply_plan(
         commander=plan.commander,
         private=current.private or plan.private,  # once secret, stays secret
     )
-    declared = IncidentPatch(severity=plan.severity, severity_reason=DECLARED_AS)
-    changed = apply_severity(uow, actor, now, changed, declared)
+    changed = record_severity_change(uow, actor, now, changed, plan.severity, DECLARED_AS)
     if changed.status is IncidentStatus.TRIGGERED:  # declared; a person still has to ack
         moved = transition(changed, IncidentStatus.INVESTIGATING, now)
         changed = replace(moved, acknowledged_at=current.acknowledged_at)

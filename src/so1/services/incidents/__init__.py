@@ -7,9 +7,10 @@ Modules:
 - ``lifecycle``: declare, read, list, update, timeline;
 - ``participants``: roles: assume, hand over, renounce;
 - ``recording``: the acting context and record(): audit row + timeline event;
+- ``severity``: a severity change recorded, with its required reason;
 - ``similar``: similar past incidents (TF-IDF).
 """
 
 # The modules are the public names; they are imported by name, not here, so that a phase
 # package never imports another one as a side effect.
-__all__ = ["analytics", "causes", "lifecycle", "participants", "recording", "similar"]
+__all__ = ["analytics", "causes", "lifecycle", "participants", "recording", "severity", "similar"]

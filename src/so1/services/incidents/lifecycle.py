@@ -20,8 +20,10 @@ from so1.errors import NotFound, ValidationFailed
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.access.clearance import require_act, require_read, sees_private
 from so1.services.declaration.outbox import queue_resolution
+from so1.services.declaration.severity import follow_severity_change
 from so1.services.incidents.participants import hand_role
 from so1.services.incidents.recording import Actor, Change, record
+from so1.services.incidents.severity import record_severity_change, required_reason
 
 _EDITABLE_FIELDS = (
     "title",
@@ -50,7 +52,7 @@ class NewIncident:
 
 @dataclass(frozen=True, slots=True)
 class IncidentPatch:
-    """Only the fields that are set change; ``severity_reason`` explains a severity change."""
+    """Only the fields that are set change; a severity change needs ``severity_reason``."""
 
     status: IncidentStatus | None = None
     severity: Severity | None = None
@@ -221,29 +223,13 @@ def _follow_commander(
 def apply_severity(
     uow: UnitOfWork, actor: Actor, now: datetime, incident: Incident, patch: IncidentPatch
 ) -> Incident:
+    """A severity change needs a reason; it is recorded, and on a declared incident the
+    runbook's actions for the new level follow (services/declaration/severity)."""
     if patch.severity is None or patch.severity is incident.severity:
         return incident
-    uow.incidents.add_severity_change(
-        SeverityChange(
-            incident.id, incident.severity, patch.severity, actor.name, patch.severity_reason, now
-        )
-    )
-    reason = f": {patch.severity_reason}" if patch.severity_reason else ""
-    change = Change(
-        action="incident.severity",
-        resource_type="incident",
-        resource_id=incident.id,
-        summary=f"severity {incident.severity} → {patch.severity}{reason}",
-        detail={
-            "from": incident.severity.value,
-            "to": patch.severity.value,
-            "reason": patch.severity_reason,
-        },
-        incident_id=incident.id,
-        timeline_kind=EventKind.SEVERITY_CHANGED,
-    )
-    record(uow, actor, now, change)
-    return replace(incident, severity=patch.severity)
+    reason = required_reason(patch.severity_reason)
+    changed = record_severity_change(uow, actor, now, incident, patch.severity, reason)
+    return follow_severity_change(uow, now, actor, changed, incident.severity, reason)
 
 
 def _apply_status(

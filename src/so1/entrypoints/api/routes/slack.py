@@ -196,7 +196,7 @@ def _severity(container: Container, actor: Actor, args: list[str]) -> dict[str, 
     severity = Severity(args[1].upper()) if args[1].upper() in Severity.__members__ else None
     if severity is None:
         return None
-    reason = args[2] if len(args) == 3 else "changed from Slack"
+    reason = args[2] if len(args) == 3 else None  # required: the service refuses without
     patch = incidents.IncidentPatch(severity=severity, severity_reason=reason)
     incident = incidents.update_incident(container.uow, container.clock, actor, args[0], patch)
     return _said(f"{incident.id} is now {incident.severity}: {reason}")

@@ -77,6 +77,7 @@ def _database_url(url: URL) -> str:
 def _run_out(run: AgentRun) -> RunOut:
     values = asdict(run)
     values["run_id"] = values.pop("id")
+    values["already_declared"] = bool((run.output or {}).get("already_declared"))
     return RunOut(**values)
 
 
