@@ -31,7 +31,9 @@ from so1.agents.postmortem.contract import (
 from so1.agents.triage.knowledge import knowledge
 from so1.domain.incidents import Incident
 from so1.domain.postmortem import AnalysisMethod
+from so1.domain.runbook import CheckResult
 
+ACKNOWLEDGED_CHECK = "acknowledged"  # knowledge/runbook.yaml: Phase 1's acknowledgement check
 CLOSE_CALL = 0.2  # a check done in the last fifth of its time was a near miss
 
 
@@ -232,7 +234,7 @@ def _well_and_lucky(record: IncidentRecord) -> tuple[list[str], list[str]]:
     detected = record.incident.detected_at
     for check in rec.on_time(record.checks):
         due, done = check.due_at, check.done_at
-        if due is None or done is None or due <= detected:
+        if due is None or done is None or due <= detected or _unacknowledged(record, check):
             continue
         spare = (due - done) / (due - detected)
         line = f"{check.title}: done with {int((due - done).total_seconds())} s to spare"
@@ -244,16 +246,22 @@ def _well_and_lucky(record: IncidentRecord) -> tuple[list[str], list[str]]:
     return well, lucky
 
 
+def _unacknowledged(record: IncidentRecord, check: CheckResult) -> bool:
+    """The acknowledgement check never counts as done for an incident nobody acknowledged."""
+    return check.id == ACKNOWLEDGED_CHECK and record.incident.acknowledged_at is None
+
+
 def _missing(
     record: IncidentRecord,
     times: KeyTimes,
     cause: RootCause | None,
     action_items: tuple[ActionItemDraft, ...],
 ) -> list[str]:
-    missing = [
+    missing = ["acknowledgement missed: nobody acknowledged the incident"]
+    missing = missing if times.acknowledged is None else []
+    missing += [
         f"{label} is recorded"
         for when, label in (
-            (times.acknowledged, "no acknowledgement"),
             (times.mitigated, "no mitigation"),
             (times.resolved, "no resolution"),
             (times.first_communication, "no message sent"),
