@@ -281,6 +281,9 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
         ("POST", "/incidents/{incident_id}/messages"): On(
             f"/incidents/{inc}/messages", form=marked
         ),
+        ("POST", "/incidents/{incident_id}/acknowledge"): On(
+            f"/incidents/{inc}/acknowledge", form={}
+        ),
         ("POST", "/incidents/{incident_id}/change"): On(
             f"/incidents/{inc}/change", form={"status": "resolved", "resolution": "x"}
         ),
