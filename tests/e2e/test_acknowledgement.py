@@ -10,8 +10,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from so1.adapters.clock import FixedClock
+from so1.adapters.db import migrate
 from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.domain.alerts import AlertSource
@@ -246,3 +248,41 @@ def _draft(api: TestClient, incident_id: str) -> dict[str, Any]:
 
 def _key(container: Container, name: str) -> str:
     return make_key(container, Scope.WRITE, Scope.READ, name=name)
+
+
+def test_the_migration_keeps_proven_acknowledgements_and_clears_invented_ones(
+    alerts_api: TestClient, container: Container, clock: FixedClock, db_url: str
+) -> None:
+    """Before 0012 every status change stamped ``acknowledged_at``: the backfill keeps what an
+    acknowledgement event or an acknowledged alert proves and clears the rest."""
+    by_person = declare(alerts_api, "Acknowledged by a person")
+    alerts_api.post(f"/v1/incidents/{by_person['id']}/acknowledge")
+    invented = declare(alerts_api, "Stamped by a status change")
+    alerts_api.post("/v1/alerts", json=SEED_ALERT | {"source": "datadog"})
+    run_pipeline(container)
+    [alert] = alerts_api.get("/v1/alerts").json()["items"]
+    alerts_api.post(f"/v1/alerts/{alert['id']}/acknowledge")
+    stamped = clock.now().isoformat()
+    with container.engine.begin() as conn:  # the database as 0011 left it: a stamp, no fact
+        conn.execute(
+            text("UPDATE incidents SET acknowledged_at = :at WHERE id = :id"),
+            {"at": clock.now(), "id": invented["id"]},
+        )
+        for column in ("acknowledged_by", "acknowledged_via"):
+            conn.execute(text(f"ALTER TABLE incidents DROP COLUMN {column}"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0011'"))
+    container.engine.dispose()
+    migrate.upgrade(container.engine)
+    container.engine.dispose()
+
+    def facts(incident_id: str) -> tuple[str | None, str | None]:
+        found = alerts_api.get(f"/v1/incidents/{incident_id}").json()
+        return found["acknowledged_at"], found["acknowledged_by"]
+
+    assert facts(by_person["id"]) == (_iso(stamped), "admin")
+    assert facts(invented["id"]) == (None, None)
+    assert facts(alert["incident_id"])[0] is not None  # the alert's acknowledgement proves it
+
+
+def _iso(at: str) -> str:
+    return at.replace("+00:00", "Z")
