@@ -54,7 +54,12 @@ def test_analytics_match_the_hand_computed_figures(
     ).json()
     assert found["incidents"] == 20
     # MTTA: mean and median of 1..20
-    assert found["mtta"] == {"mean_minutes": 10.5, "median_minutes": 10.5, "count": 20}
+    assert found["mtta"] == {
+        "mean_minutes": 10.5,
+        "median_minutes": 10.5,
+        "count": 20,
+        "unacknowledged": 0,
+    }
     # MTTM: 10..29
     assert found["mttm"] == {"mean_minutes": 19.5, "median_minutes": 19.5, "count": 20}
     # MTTR: 30 + 2i for the 16 resolved (i % 5 != 4): mean 30 + 2 * mean(i) = 30 + 2 * 9

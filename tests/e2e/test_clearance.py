@@ -305,6 +305,9 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
         ("POST", "/incidents/{incident_id}/status-page"): On(
             f"/incidents/{inc}/status-page", form={"draft_id": "1", "action": "publish", **marked}
         ),
+        ("POST", "/incidents/{incident_id}/acknowledge"): On(
+            f"/incidents/{inc}/acknowledge", form={}
+        ),
         ("POST", "/incidents/{incident_id}/change"): On(
             f"/incidents/{inc}/change", form={"status": "resolved", "resolution": "x"}
         ),

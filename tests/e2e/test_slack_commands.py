@@ -239,7 +239,11 @@ def test_events_url_check_and_eyes_reaction_acknowledges(
         )
 
     assert react("thumbsup") == {"ok": True, "acknowledged": None}
+    stored = slack_api.get("/v1/incidents/INC-20260107-0001").json()
+    assert stored["acknowledged_at"] is None  # declaring from Slack is not an acknowledgement
     assert react("eyes") == {"ok": True, "acknowledged": "INC-20260107-0001"}
+    stored = slack_api.get("/v1/incidents/INC-20260107-0001").json()
+    assert (stored["acknowledged_by"], stored["acknowledged_via"]) == ("oncall-backend", "slack")
     assert react("eyes") == {"ok": True, "acknowledged": "INC-20260107-0001"}  # a retry
     timeline = slack_api.get("/v1/incidents/INC-20260107-0001/timeline").json()["events"]
     acks = [e for e in timeline if e["kind"] == "incident.acknowledged"]

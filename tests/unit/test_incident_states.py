@@ -9,8 +9,10 @@ import pytest
 
 from so1.domain.incidents import (
     ALLOWED_TRANSITIONS,
+    AckChannel,
     Incident,
     IncidentStatus,
+    acknowledge,
     format_incident_id,
     is_incident_id,
     transition,
@@ -46,8 +48,22 @@ def test_forward_path_stamps_each_milestone_once() -> None:
     inc = transition(inc, S.MONITORING, at(25))
     inc = transition(inc, S.RESOLVED, at(55))
     inc = transition(inc, S.CLOSED, at(60))
-    assert (inc.acknowledged_at, inc.declared_at, inc.mitigated_at) == (at(2), at(2), at(25))
+    assert (inc.acknowledged_at, inc.declared_at, inc.mitigated_at) == (None, at(2), at(25))
     assert (inc.resolved_at, inc.closed_at, inc.status) == (at(55), at(60), S.CLOSED)
+
+
+def test_only_an_acknowledgement_stamps_acknowledged_at() -> None:
+    inc = transition(make(), S.RESOLVED, at(9))
+    assert (inc.acknowledged_at, inc.acknowledged_by, inc.acknowledged_via) == (None, None, None)
+    acked = acknowledge(transition(make(), S.INVESTIGATING, at(1)), "alice", AckChannel.WEB, at(3))
+    assert (acked.acknowledged_at, acked.acknowledged_by, acked.acknowledged_via) == (
+        at(3),
+        "alice",
+        "web",
+    )
+    again = acknowledge(acked, "bob", AckChannel.SLACK, at(4))
+    assert again == acked  # the first acknowledgement stays
+    assert transition(acked, S.RESOLVED, at(9)).acknowledged_at == at(3)
 
 
 def test_back_edge_keeps_first_stamps() -> None:

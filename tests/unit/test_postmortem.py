@@ -223,7 +223,7 @@ def test_fishbone_and_a_thin_record_say_what_is_missing() -> None:
     assert made.fishbone.technology == ()
     assert made.root_cause is None
     assert list(made.missing) == [
-        "no acknowledgement is recorded",
+        "acknowledgement missed: nobody acknowledged the incident",
         "no mitigation is recorded",
         "no resolution is recorded",
         "no message sent is recorded",

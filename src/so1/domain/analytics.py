@@ -36,13 +36,20 @@ def _stats(values: Sequence[float | None]) -> dict[str, float | int | None]:
     }
 
 
+def _mtta(facts: Sequence[IncidentFacts]) -> dict[str, float | int | None]:
+    """Over the acknowledged incidents only; ``unacknowledged`` counts the others (nobody
+    acknowledged them, so they have no time to acknowledge)."""
+    stats = _stats([_minutes(f.detected_at, f.acknowledged_at) for f in facts])
+    return stats | {"unacknowledged": sum(1 for f in facts if f.acknowledged_at is None)}
+
+
 def summarize(facts: Sequence[IncidentFacts]) -> dict[str, object]:
     months: dict[str, list[IncidentFacts]] = {}
     for f in facts:
         months.setdefault(f"{f.detected_at:%Y-%m}", []).append(f)
     return {
         "incidents": len(facts),
-        "mtta": _stats([_minutes(f.detected_at, f.acknowledged_at) for f in facts]),
+        "mtta": _mtta(facts),
         "mttm": _stats([_minutes(f.detected_at, f.mitigated_at) for f in facts]),
         "mttr": _stats([_minutes(f.detected_at, f.resolved_at) for f in facts]),
         "by_severity": dict(sorted(Counter(f.severity for f in facts).items())),
@@ -53,7 +60,7 @@ def summarize(facts: Sequence[IncidentFacts]) -> dict[str, object]:
             {
                 "month": month,
                 "incidents": len(group),
-                "mtta": _stats([_minutes(f.detected_at, f.acknowledged_at) for f in group]),
+                "mtta": _mtta(group),
                 "mttr": _stats([_minutes(f.detected_at, f.resolved_at) for f in group]),
             }
             for month, group in sorted(months.items())

@@ -50,6 +50,18 @@ ALLOWED_TRANSITIONS: dict[IncidentStatus, tuple[IncidentStatus, ...]] = {
     _S.CLOSED: (),
 }
 
+
+class AckChannel(enum.StrEnum):
+    """Through what a person (or an integration that says so) acknowledged an incident."""
+
+    API = "api"
+    CLI = "cli"
+    WEB = "web"
+    SLACK = "slack"
+    PAGERDUTY = "pagerduty"
+    INTEGRATION = "integration"  # another alert source's own acknowledgement
+
+
 INCIDENT_ID_PATTERN = re.compile(r"^INC-(\d{8})-(\d{4,})$")
 
 
@@ -79,7 +91,9 @@ class Incident:
     commander: str | None = None
     channel: str | None = None
     resolution_summary: str | None = None
-    acknowledged_at: datetime | None = None
+    acknowledged_at: datetime | None = None  # set only by an acknowledgement (acknowledge())
+    acknowledged_by: str | None = None
+    acknowledged_via: str | None = None  # an AckChannel value
     declared_at: datetime | None = None
     mitigated_at: datetime | None = None
     resolved_at: datetime | None = None
@@ -102,9 +116,7 @@ def transition(
         raise InvalidTransition(
             incident.status.value, to.value, [s.value for s in allowed_next(incident.status)]
         )
-    stamps: dict[str, Any] = {"status": to, "updated_at": at}
-    if incident.acknowledged_at is None:
-        stamps["acknowledged_at"] = at
+    stamps: dict[str, Any] = {"status": to, "updated_at": at}  # never an acknowledgement
     if to is _S.INVESTIGATING and incident.declared_at is None:
         stamps["declared_at"] = at
     if to is _S.MONITORING and incident.mitigated_at is None:
@@ -116,6 +128,13 @@ def transition(
     if incident.status is _S.RESOLVED and to is _S.INVESTIGATING:
         stamps["resolved_at"] = None  # reopened: the earlier resolution stays on the timeline
     return replace(incident, **stamps)
+
+
+def acknowledge(incident: Incident, by: str, via: AckChannel, at: datetime) -> Incident:
+    """The incident acknowledged by ``by`` through ``via`` at ``at``; the first one stays."""
+    if incident.acknowledged_at is not None:
+        return incident
+    return replace(incident, acknowledged_at=at, acknowledged_by=by, acknowledged_via=via.value)
 
 
 def _checked_resolution_time(incident: Incident, resolved_at: datetime, now: datetime) -> datetime:

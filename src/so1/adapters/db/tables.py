@@ -100,6 +100,8 @@ incidents = Table(
     Column("private", Boolean, nullable=False, server_default="0"),
     _now_col("detected_at"),
     _now_col("acknowledged_at", nullable=True),
+    Column("acknowledged_by", String(100)),  # who acknowledged (only an acknowledgement sets it)
+    Column("acknowledged_via", String(20)),  # api, cli, web, slack, pagerduty, integration
     _now_col("declared_at", nullable=True),
     _now_col("mitigated_at", nullable=True),
     _now_col("resolved_at", nullable=True),

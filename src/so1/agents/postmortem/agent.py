@@ -231,10 +231,11 @@ def _missing(
     cause: RootCause | None,
     action_items: tuple[ActionItemDraft, ...],
 ) -> list[str]:
-    missing = [
+    missing = ["acknowledgement missed: nobody acknowledged the incident"]
+    missing = missing if times.acknowledged is None else []
+    missing += [
         f"{label} is recorded"
         for when, label in (
-            (times.acknowledged, "no acknowledgement"),
             (times.mitigated, "no mitigation"),
             (times.resolved, "no resolution"),
             (times.first_communication, "no message sent"),

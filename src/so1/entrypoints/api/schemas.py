@@ -92,7 +92,14 @@ class IncidentOut(BaseModel):
     resolution_summary: str | None
     customer_summary: str | None = None
     detected_at: datetime
-    acknowledged_at: datetime | None
+    acknowledged_at: datetime | None = Field(
+        description="set only by an acknowledgement (POST .../acknowledge, CLI, web, Slack 👀,"
+        " PagerDuty); null when nobody acknowledged"
+    )
+    acknowledged_by: str | None = Field(default=None, description="who acknowledged")
+    acknowledged_via: str | None = Field(
+        default=None, description="api, cli, web, slack, pagerduty or integration"
+    )
     declared_at: datetime | None
     mitigated_at: datetime | None
     resolved_at: datetime | None

@@ -78,6 +78,9 @@ def report(
         for name in ("mtta", "mttm", "mttr")
     ]
     print_table("Times (minutes)", ["", "mean", "median", "incidents"], times)
+    never = found["mtta"].get("unacknowledged")
+    if never:
+        console.print(f"{never} incident(s) never acknowledged (not in MTTA)")
     for key, title in (
         ("by_severity", "By severity"),
         ("by_service", "By service"),

@@ -49,8 +49,9 @@ def declare(
 
 def acknowledge(incident_id: str) -> None:
     """Acknowledge the incident (stops the 2-minute clock)."""
-    done = call("POST", f"/v1/incidents/{incident_id}/acknowledge")
-    console.print(f"{done['incident_id']} acknowledged at {done['acknowledged_at']}")
+    done = call("POST", f"/v1/incidents/{incident_id}/acknowledge", json={"via": "cli"})
+    who = f" by {done['acknowledged_by']} via {done['acknowledged_via']}"
+    console.print(f"{done['incident_id']} acknowledged at {done['acknowledged_at']}{who}")
 
 
 def say(incident_id: str, text: Annotated[str, typer.Argument(help="the message")]) -> None:

@@ -1,7 +1,7 @@
-"""The pages' forms that change things: declare an incident, change its status or severity,
-run a configuration change or restart through the railway-deployer, and the postmortem's
-review (submit, checks, publish). Each needs a signed-in session, its CSRF token and the
-key's scope; SO1's usual refusals come back as the error page."""
+"""The pages' forms that change things: declare an incident, acknowledge it, change its
+status or severity, run a configuration change or restart through the railway-deployer, and
+the postmortem's review (submit, checks, publish). Each needs a signed-in session, its CSRF
+token and the key's scope; SO1's usual refusals come back as the error page."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from so1.agents.commander.contract import CommanderRequest
 from so1.bootstrap import Container
 from so1.domain.access import Scope
-from so1.domain.incidents import IncidentStatus
+from so1.domain.incidents import AckChannel, IncidentStatus
 from so1.domain.severity import Severity
 from so1.entrypoints.api.agent_inputs import deployer_request_of
 from so1.entrypoints.api.deps import ContainerDep
@@ -24,6 +24,7 @@ from so1.entrypoints.web.pages import _check_csrf, _form, _page, signed_in
 from so1.errors import Forbidden, So1Error, ValidationFailed
 from so1.services.declaration import status_drafts
 from so1.services.declaration.flow import commander_request
+from so1.services.incidents.acknowledgement import acknowledge_incident
 from so1.services.incidents.lifecycle import (
     IncidentPatch,
     NewIncident,
@@ -76,6 +77,21 @@ def _declare(container: Container, actor: Actor, form: dict[str, str]) -> str:
 @router.post("/incidents")
 async def declare(request: Request, container: ContainerDep) -> Response:
     return await _act(request, container, Scope.WRITE, _declare)
+
+
+def _acknowledge(incident_id: str) -> Action:
+    """The Acknowledge button: the signed-in person acknowledges (declaring does not)."""
+
+    def run(container: Container, actor: Actor, form: dict[str, str]) -> str:  # noqa: ARG001
+        acknowledge_incident(container.uow, container.clock, actor, incident_id, AckChannel.WEB)
+        return f"/incidents/{incident_id}"
+
+    return run
+
+
+@router.post("/incidents/{incident_id}/acknowledge")
+async def acknowledge(incident_id: str, request: Request, container: ContainerDep) -> Response:
+    return await _act(request, container, Scope.WRITE, _acknowledge(incident_id))
 
 
 def _change(incident_id: str) -> Action:

@@ -2,6 +2,7 @@
 similar past incidents.
 
 Modules:
+- ``acknowledgement``: acknowledging (the only writer of ``acknowledged_at``);
 - ``analytics``: MTTA, MTTM, MTTR and breakdowns;
 - ``causes``: an incident's cause from the record;
 - ``lifecycle``: declare, read, list, update, timeline;
@@ -13,4 +14,13 @@ Modules:
 
 # The modules are the public names; they are imported by name, not here, so that a phase
 # package never imports another one as a side effect.
-__all__ = ["analytics", "causes", "lifecycle", "participants", "recording", "severity", "similar"]
+__all__ = [
+    "acknowledgement",
+    "analytics",
+    "causes",
+    "lifecycle",
+    "participants",
+    "recording",
+    "severity",
+    "similar",
+]

@@ -11,11 +11,13 @@ from so1.domain.alerts import (
     Alert,
     AlertAction,
     AlertEvent,
+    AlertSource,
     AlertStatus,
     ParsedDelivery,
     storable_event,
 )
 from so1.domain.events import AlertStored
+from so1.domain.incidents import AckChannel
 from so1.domain.intake import FLAP_WINDOW, Delivery, DeliveryOutcome, Silence
 from so1.domain.json_limits import json_problem
 from so1.domain.records import AgentRun
@@ -23,6 +25,7 @@ from so1.domain.timeline import EventKind
 from so1.errors import Conflict, NotFound, ValidationFailed
 from so1.ports import AlertFilter, Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.access.clearance import require_act, require_read, sees_private
+from so1.services.incidents.acknowledgement import acknowledge_in
 from so1.services.incidents.recording import Actor, Change, note, record
 
 
@@ -140,7 +143,27 @@ def apply_event(
         EventKind.ALERT_ACKNOWLEDGED if to is AlertStatus.ACKNOWLEDGED else EventKind.ALERT_RESOLVED
     )
     _note_on_incident(uow, alert, now, kind, f"alert {to.value}: {alert.summary}")
+    if to is AlertStatus.ACKNOWLEDGED:
+        _acknowledge_incident_of(uow, now, alert, _integration_ack(alert))
     return EventResult(event, alert, to.value)
+
+
+def _integration_ack(alert: Alert) -> tuple[Actor, AckChannel]:
+    """Who the sender says acknowledged (PagerDuty names its agent) and through what."""
+    who = alert.details.get("agent") if alert.source is AlertSource.PAGERDUTY else None
+    via = AckChannel.PAGERDUTY if alert.source is AlertSource.PAGERDUTY else AckChannel.INTEGRATION
+    return Actor(name=str(who or alert.source.value)), via
+
+
+def _acknowledge_incident_of(
+    uow: UnitOfWork, now: datetime, alert: Alert, by: tuple[Actor, AckChannel]
+) -> None:
+    """An acknowledged alert acknowledges its incident (the first acknowledgement stays)."""
+    if alert.incident_id is None:
+        return
+    incident = uow.incidents.get(alert.incident_id, for_update=True)
+    if incident is not None:
+        acknowledge_in(uow, by[0], now, incident, by[1])
 
 
 def _trigger(
@@ -188,9 +211,14 @@ def _note_on_incident(
 
 
 def acknowledge_alert(
-    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, alert_id: str
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    alert_id: str,
+    via: AckChannel = AckChannel.API,
 ) -> Alert:
-    """Acknowledge by id (API, CLI, chat); the seed's target is within 2 minutes."""
+    """Acknowledge by id (API, CLI, chat); the seed's target is within 2 minutes. The alert's
+    incident is acknowledged with it, by the same person."""
     now = clock.now()
     with uow_factory() as uow:
         current = uow.alerts.get(alert_id)
@@ -214,6 +242,7 @@ def acknowledge_alert(
             EventKind.ALERT_ACKNOWLEDGED,
             f"{actor.name} acknowledged {alert.summary}",
         )
+        _acknowledge_incident_of(uow, now, alert, (actor, via))
         uow.commit()
     return alert
 

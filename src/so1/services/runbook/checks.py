@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,10 +16,9 @@ from so1.domain.runbook import ANCHORS, EVIDENCE, CheckResult, CheckSpec, Facts,
 from so1.domain.severity import Severity
 from so1.domain.timeline import EventKind
 from so1.errors import NotFound
-from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from so1.services.access.clearance import require_act, require_read
-from so1.services.declaration.outbox import queue_pager_followups
-from so1.services.incidents.recording import Actor, Change, record
+from so1.ports import UnitOfWork, UnitOfWorkFactory
+from so1.services.access.clearance import require_read
+from so1.services.incidents.recording import Actor
 
 _UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 UPDATE_KINDS = COMMUNICATION_KINDS
@@ -203,34 +201,3 @@ def _first(timeline: list[TimelineEvent], kind: EventKind) -> TimelineEvent | No
 
 def _hm(at: datetime | None) -> str:
     return at.strftime("%H:%M:%S UTC") if at else "?"
-
-
-def acknowledge_incident(
-    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, incident_id: str
-) -> Incident:
-    """A person acknowledges the incident (the page): stops the acknowledgement clock and
-    shows the commander present. Acknowledging twice keeps the first time."""
-    now = clock.now()
-    with uow_factory() as uow:
-        require_act(uow, actor, incident_id)
-        incident = uow.incidents.get(incident_id, for_update=True)
-        if incident is None:
-            raise NotFound(f"incident {incident_id} does not exist")
-        if incident.acknowledged_at is not None:
-            return incident
-        acked = replace(incident, acknowledged_at=now, updated_at=now, version=incident.version + 1)
-        uow.incidents.update(acked, expected_version=incident.version)
-        seconds = round((now - incident.detected_at).total_seconds())
-        change = Change(
-            "incident.acknowledge",
-            "incident",
-            incident_id,
-            f"{actor.name} acknowledged ({seconds} s after detection)",
-            {"seconds_to_acknowledge": seconds, "within_target": seconds <= 120},
-            incident_id=incident_id,
-            timeline_kind=EventKind.INCIDENT_ACKNOWLEDGED,
-        )
-        record(uow, actor, now, change)
-        queue_pager_followups(uow, now, incident_id, "acknowledge")
-        uow.commit()
-    return acked

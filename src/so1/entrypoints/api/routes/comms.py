@@ -5,16 +5,18 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from so1.domain.comms import Destination, Outbound
+from so1.domain.incidents import AckChannel
 from so1.domain.runbook import CheckState
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.schemas import Strict
 from so1.services.declaration import outbox, policy
+from so1.services.incidents import acknowledgement
 from so1.services.runbook import checks as runbook
 
 router = APIRouter(tags=["war room"])
@@ -126,11 +128,35 @@ def incident_runbook(
     )
 
 
+class AcknowledgeIn(Strict):
+    via: Literal["api", "cli", "integration"] = Field(
+        default="api", description="through what: api (default), cli, or an integration"
+    )
+
+
+class AcknowledgedOut(BaseModel):
+    incident_id: str
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_via: str | None
+
+
 @router.post("/v1/incidents/{incident_id}/acknowledge", tags=["runbook"])
 def acknowledge(
-    incident_id: IncidentPath, container: ContainerDep, actor: Writer
-) -> dict[str, str | None]:
-    """Acknowledge the incident (stops the 2-minute clock, shows the commander present)."""
-    incident = runbook.acknowledge_incident(container.uow, container.clock, actor, incident_id)
-    acked = incident.acknowledged_at.isoformat() if incident.acknowledged_at else None
-    return {"incident_id": incident.id, "acknowledged_at": acked}
+    incident_id: IncidentPath,
+    container: ContainerDep,
+    actor: Writer,
+    body: AcknowledgeIn | None = None,
+) -> AcknowledgedOut:
+    """Acknowledge the incident as the key's person (stops the 2-minute clock, shows the
+    commander present). The first acknowledgement is kept: a second answers with it."""
+    via = AckChannel((body or AcknowledgeIn()).via)
+    incident = acknowledgement.acknowledge_incident(
+        container.uow, container.clock, actor, incident_id, via
+    )
+    return AcknowledgedOut(
+        incident_id=incident.id,
+        acknowledged_at=incident.acknowledged_at,
+        acknowledged_by=incident.acknowledged_by,
+        acknowledged_via=incident.acknowledged_via,
+    )

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from so1.adapters.chat.slack import slack_ref
 from so1.agents.commander.contract import CommanderRequest
 from so1.bootstrap import Container
-from so1.domain.incidents import IncidentStatus, is_incident_id
+from so1.domain.incidents import AckChannel, IncidentStatus, is_incident_id
 from so1.domain.participants import Role
 from so1.domain.severity import Severity
 from so1.entrypoints.api.deps import ContainerDep
@@ -33,10 +33,10 @@ from so1.services.declaration.flow import commander_request
 from so1.services.declaration.oncall import person_by_slack_id
 from so1.services.declaration.outbox import message_by_ref, post_to_war_room
 from so1.services.incidents import lifecycle as incidents
+from so1.services.incidents.acknowledgement import acknowledge_incident
 from so1.services.incidents.participants import assign_role
 from so1.services.incidents.recording import Actor
 from so1.services.mitigation.runs import decide_approval
-from so1.services.runbook.checks import acknowledge_incident
 
 router = APIRouter(tags=["slack"])
 ACK_REACTIONS = frozenset({"eyes"})  # 👀, as in the runbook's Phase 1
@@ -130,7 +130,8 @@ def _reaction(container: Container, event: dict[str, Any]) -> str | None:
     user = str(event.get("user") or "unknown")
     person = person_by_slack_id(container.uow, user)
     actor = Actor(name=person.handle if person else f"slack:{user}")
-    acknowledge_incident(container.uow, container.clock, actor, message.incident_id)
+    incident_id = message.incident_id
+    acknowledge_incident(container.uow, container.clock, actor, incident_id, AckChannel.SLACK)
     return message.incident_id
 
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_status_page_drafts"
-down_revision = "0011"
+down_revision = "0012_acknowledgement_facts"
 branch_labels = None
 depends_on = None
 
