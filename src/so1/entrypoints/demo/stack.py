@@ -32,6 +32,15 @@ class PortTaken(RuntimeError):
         super().__init__(f"port {port} is taken")
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -146,20 +155,31 @@ class Stack:
         return LocalPlatform(self.platform_root, self.supervisor_url, start_timeout=20.0)
 
     def start_so1(self, stability_minutes: float) -> None:
+        self.spawn_so1(stability_minutes)
+        self.await_so1()
+
+    def spawn_so1(self, stability_minutes: float) -> None:
+        """Start `so1 serve` on its SQLite file without waiting (see await_so1)."""
+        if not _bindable(self.so1_port):
+            raise RuntimeError(f"port {self.so1_port} is taken: pick another with --port")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SO1_")} | {
             "SO1_DATABASE_URL": self.database_url,
             "SO1_PORT": str(self.so1_port),
             "SO1_PLATFORM": "local",
             "SO1_LOCAL_PLATFORM_ROOT": str(self.platform_root),
             "SO1_SUPERVISOR_URL": self.supervisor_url,
-            "SO1_CLOCK_SECONDS": "2",
+            "SO1_CLOCK_SECONDS": "1",
             # the demo's service answers its health check on this machine's loopback
             "SO1_OUTBOUND_ALLOW": "127.0.0.1/32",
             "SO1_STABILITY_MINUTES": str(stability_minutes),
             "SO1_LOG_LEVEL": "warning",
             "PYTHONUNBUFFERED": "1",
         }
-        log = self._spawn([sys.executable, "-m", "so1", "serve"], "so1.log", env)
+        self._spawn([sys.executable, "-m", "so1", "serve"], "so1.log", env)
+
+    def await_so1(self) -> None:
+        """Wait until `so1 serve` answers; read the admin key it printed on its first start."""
+        log = self.workdir / "so1.log"
         self._wait(lambda: self._answers(f"{self.so1_url}/v1/health"), "so1 serve")
         found = TOKEN.search(log.read_text(errors="replace"))
         if found is None:
