@@ -6,11 +6,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from so1.entrypoints.cli.output import console, fail
+
+if TYPE_CHECKING:
+    from so1.entrypoints.demo.script import Outcome
 
 
 def demo(
@@ -26,46 +29,71 @@ def demo(
         int | None,
         typer.Option(min=1, max=65535, help="the port SO1 serves on (default: a free one)"),
     ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(
+            help="write into the SO1 already serving there (with SO1_API_KEY, an admin key)"
+            " instead of starting one; it must run with the settings the demo names"
+        ),
+    ] = None,
 ) -> None:
     """Run the runbook's worked example end to end: a service with a pool of 20 connections,
     traffic doubles, the alert, triage, declaration, acknowledgement by the on-call responder,
     the pool raised to 50 (recorded as a deployment), verification and resolution. Takes under
-    a minute; the record stays in a database it names, with the command to serve it."""
+    a minute. The record stays in the server named by --api-url, or else in a database the
+    demo names, with the command to serve it."""
     from so1.entrypoints.demo.script import Demo
+    from so1.entrypoints.demo.server import Server, connect
 
+    if api_url and port:
+        fail("--port is for the SO1 the demo starts; with --api-url it uses that server")
     folder = (workdir or Path(tempfile.mkdtemp(prefix="so1-demo-"))).absolute()
     folder.mkdir(parents=True, exist_ok=True)
-    if (folder / "so1.db").exists():
+    if not api_url and (folder / "so1.db").exists():
         fail(
             f"{folder / 'so1.db'} exists: the demo starts from an empty database;"
             " pick another --workdir"
         )
     started = time.monotonic()
     try:
-        outcome = Demo(folder, stability_seconds, console, port).run()
+        server: Server | None = connect(api_url, _api_key()) if api_url else None
+        outcome = Demo(folder, stability_seconds, console, port, server).run()
     except RuntimeError as exc:
         fail(f"the demo stopped: {exc}\nlogs in {folder}")
-    took = time.monotonic() - started
-    so1 = Path(sys.executable).with_name("so1")
-    console.print(f"\nDone in {took:.0f} s. The whole record stays in {folder / 'so1.db'}.")
-    console.print("Serve it and look (the admin key is the demo's own, in full):")
-    for line in (
-        f"  SO1_DATABASE_URL={outcome.database_url} {so1} serve --port {_port(outcome.so1_url)}",
-        f"  export SO1_API_URL={outcome.so1_url}",
-        f"  export SO1_API_KEY={outcome.token}",
-        f"  then {outcome.so1_url}/incidents/{outcome.incident} in a browser, or"
-        f" GET /v1/incidents/{outcome.incident}/timeline, /v1/deployments/recent",
-    ):
-        console.print(line, soft_wrap=True, highlight=False, markup=False)
-    if not (outcome.agreement.agrees and not outcome.restart.worse):
+    console.print(f"\nDone in {time.monotonic() - started:.0f} s.")
+    _where_the_record_is(outcome, folder, own=server is None)
+    if not outcome.agreement.agrees or outcome.restart.worse:
         fail(
             "the demo's own checks failed (see above): the gate and the console disagree"
             " or the restart made things worse"
         )
 
 
-def _port(url: str) -> str:
-    return url.rsplit(":", 1)[1]
+def _api_key() -> str | None:
+    """SO1_API_KEY, from the environment or so1.toml, as every client command reads it."""
+    from so1.config import Settings
+
+    key = Settings().api_key
+    return key.get_secret_value() if key else None
+
+
+def _where_the_record_is(outcome: Outcome, folder: Path, own: bool) -> None:
+    url, incident = outcome.so1_url, outcome.incident
+    lines = [f"  {url}/incidents/{incident} in a browser, GET /v1/deployments/recent"]
+    if own:
+        so1 = Path(sys.executable).with_name("so1")
+        port = url.rsplit(":", 1)[1]
+        console.print(f"The whole record stays in {folder / 'so1.db'}. Serve it and look:")
+        lines = [
+            f"  SO1_DATABASE_URL={outcome.database_url} {so1} serve --port {port}",
+            f"  export SO1_API_URL={url}",
+            f"  export SO1_API_KEY={outcome.token}",
+            *lines,
+        ]
+    else:
+        console.print(f"The record is in the server at {url}:")
+    for line in lines:  # whole, never wrapped: a key cut short is no key
+        console.print(line, soft_wrap=True, highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,6 +21,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from so1.domain.records import AgentName
 from so1.domain.timeline import EventKind
 from so1.entrypoints.demo.checks import Agreement, RestartImpact, p99_agreement, restart_impact
+from so1.entrypoints.demo.server import Server
 from so1.entrypoints.demo.stack import SERVICE, Stack
 from so1.entrypoints.demo.traffic import Collector, Traffic
 
@@ -75,10 +76,19 @@ class Outcome:
 
 class Demo:
     def __init__(
-        self, workdir: Path, stability_seconds: float, console: Console, so1_port: int | None
+        self,
+        workdir: Path,
+        stability_seconds: float,
+        console: Console,
+        so1_port: int | None = None,
+        server: Server | None = None,
     ) -> None:
-        self.stack = Stack(workdir) if so1_port is None else Stack(workdir, so1_port=so1_port)
-        self.stability_seconds = stability_seconds
+        """``server``: write into that SO1 (its stability window counts) instead of starting
+        one on ``so1_port`` (default: a free port)."""
+        self.server = server
+        self.stack = _stack(workdir, so1_port, server)
+        self.stability_seconds = server.stability_seconds if server else stability_seconds
+        self.responder_token = ""
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -119,11 +129,14 @@ class Demo:
     def _start(self) -> None:
         self.phase("1. Starting SO1 and the sample service (pool of 20) under supervisord")
         label = f"{self.stability_seconds:.0f} s (demo-shortened; the runbook says 30 min)"
-        self.stack.spawn_so1(stability_minutes=self.stability_seconds / 60)
+        if self.server is None:
+            self.stack.spawn_so1(stability_minutes=self.stability_seconds / 60)
         self.stack.start_service(pool_size=20)
-        self.stack.await_so1()
+        if self.server is None:
+            self.stack.await_so1()
+        where = "the server you named" if self.server else "SQLite"
         self.say(f"   {SERVICE} on {self.stack.app_url}")
-        self.say(f"   SO1 on {self.stack.so1_url} (SQLite); stability window {label}")
+        self.say(f"   SO1 on {self.stack.so1_url} ({where}); stability window {label}")
         self.api = httpx.Client(
             base_url=self.stack.so1_url,
             timeout=30.0,
@@ -139,8 +152,11 @@ class Demo:
             "deployed_at": four_hours_ago,
             "config": {"DATABASE_POOL_SIZE": "20"},
         }
-        self._call("POST", "/v1/deployments", first)
-        responder = {"name": RESPONDER, "scopes": ["read", "write"], "person": RESPONDER}
+        known = self._call("GET", "/v1/deployments/recent", params={"service": SERVICE})
+        if not known["deployments"]:  # a later demo on the same server has its history
+            self._call("POST", "/v1/deployments", first)
+        scopes = ["read", "write", "deploy"]  # the on-call responder acts as well as watches
+        responder = {"name": RESPONDER, "scopes": scopes, "person": RESPONDER}
         self.responder_token = str(self._call("POST", "/v1/keys", responder)["token"])
 
     def _catalog_entry(self) -> dict[str, Any]:
@@ -152,10 +168,17 @@ class Demo:
             "health_url": f"{self.stack.app_url}/health",
         }
 
-    def _call(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
         assert self.api is not None
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        response = self.api.request(method, path, json=body, headers=headers)
+        response = self.api.request(method, path, json=body, headers=headers, params=params)
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text}")
         return response.json() if response.content else None
@@ -178,8 +201,8 @@ class Demo:
         found: list[dict[str, Any]] = []
 
         def declared() -> bool:
-            page = self._call("GET", "/v1/incidents", None)
-            found[:] = [i for i in page["items"] if i.get("channel")]
+            page = self._call("GET", "/v1/incidents", params={"service": SERVICE})
+            found[:] = [i for i in page["items"] if self._ours(i)]
             return bool(found)
 
         self._watch(60.0, declared, "no incident was declared within 60 s")
@@ -198,6 +221,16 @@ class Demo:
         self.say(f"   acknowledged by @{RESPONDER} (Ana Oliveira) at {acked['acknowledged_at']}")
         return str(incident["id"])
 
+    def _ours(self, incident: dict[str, Any]) -> bool:
+        """Declared by this run (a server named with --api-url may hold earlier ones)."""
+        detected = incident.get("detected_at")
+        return bool(
+            incident.get("channel")
+            and incident.get("service") == SERVICE
+            and detected
+            and datetime.fromisoformat(detected) >= self.marks["doubled"]
+        )
+
     def _phase_mitigation(self, incident: str) -> None:
         self.phase("4. Mitigation: railway-deployer sets DATABASE_POOL_SIZE=50 and restarts")
         self.marks["acting"] = datetime.now(UTC)
@@ -207,7 +240,8 @@ class Demo:
             "incident_id": incident,
             "variables": {"DATABASE_POOL_SIZE": "50"},
         }
-        run = self._call("POST", "/v1/orchestrate", {"agent": AgentName.DEPLOYER, "inputs": inputs})
+        asked = {"agent": AgentName.DEPLOYER, "inputs": inputs}
+        run = self._call("POST", "/v1/orchestrate", asked, token=self.responder_token)
         for step in run["output"]["plan"].get("steps") or []:
             self.say(f"   • {step}")
         done: dict[str, Any] = {}
@@ -221,7 +255,8 @@ class Demo:
         if done["status"] != "completed":
             raise RuntimeError(f"the mitigation failed: {done.get('error')}")
         rollout = done["output"]["result"]["deployment"]
-        listed = self._call("GET", "/v1/deployments/recent", None)["deployments"]
+        listed = self._call("GET", "/v1/deployments/recent", params={"service": SERVICE})
+        listed = listed["deployments"]
         recorded = [d for d in listed if d.get("platform_deployment_id") == rollout["id"]]
         if not recorded:
             raise RuntimeError(f"deployment {rollout['id']} is not in /v1/deployments/recent")
@@ -313,3 +348,15 @@ class Demo:
         if self.api is not None:
             self.api.close()
         self.stack.stop()
+
+
+def _stack(workdir: Path, so1_port: int | None, server: Server | None) -> Stack:
+    if server is not None:  # supervisord where the server expects it, releases in its root
+        return Stack(
+            workdir,
+            supervisor_port=server.supervisor_port,
+            token=server.key,
+            external_url=server.url,
+            root=server.platform_root,
+        )
+    return Stack(workdir) if so1_port is None else Stack(workdir, so1_port=so1_port)

@@ -56,6 +56,9 @@ class Stack:
     so1_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     token: str = ""
+    # With an SO1 already running (`so1 demo --api-url`): its URL and its platform's root.
+    external_url: str | None = None
+    root: Path | None = None
 
     @property
     def app_url(self) -> str:
@@ -63,7 +66,7 @@ class Stack:
 
     @property
     def so1_url(self) -> str:
-        return f"http://127.0.0.1:{self.so1_port}"
+        return self.external_url or f"http://127.0.0.1:{self.so1_port}"
 
     @property
     def supervisor_url(self) -> str:
@@ -71,7 +74,7 @@ class Stack:
 
     @property
     def platform_root(self) -> Path:
-        return self.workdir / "platform"
+        return self.root or self.workdir / "platform"
 
     @property
     def database_url(self) -> str:
@@ -79,7 +82,14 @@ class Stack:
 
     def start_service(self, pool_size: int) -> None:
         """Release v1 of the sample service under supervisord, on the local platform."""
-        add_release(self.platform_root, SERVICE, "v1", [sys.executable, pool_service.__file__])
+        if not (
+            self.platform_root / SERVICE / "releases" / "v1"
+        ).is_dir():  # a later demo reuses it
+            add_release(self.platform_root, SERVICE, "v1", [sys.executable, pool_service.__file__])
+        if not _bindable(self.supervisor_port):
+            raise RuntimeError(
+                f"port {self.supervisor_port} (supervisord's) is taken: stop what listens there"
+            )
         env = {"PORT": str(self.app_port), "DATABASE_POOL_SIZE": str(pool_size)}
         self.platform().set_variables(SERVICE, env, apply=False)
         config = self.workdir / "supervisord.conf"

@@ -123,6 +123,7 @@ class Collector:
         self.reading = Reading(datetime.now(UTC))
         self.history: deque[Reading] = deque(maxlen=HISTORY)
         self.alerts_sent: list[str] = []
+        self._run_tag = f"{int(time.time())}"  # a later demo's alert is a new one, not a repeat
         self._unsent: list[dict[str, Any]] = []
         self._app = httpx.Client(base_url=app_url, timeout=1.0, trust_env=False)
         self._so1 = httpx.Client(
@@ -219,6 +220,7 @@ class Collector:
             state.firing = False
 
     def _send(self, event: dict[str, str], key: str) -> None:
-        alert = event | {"dedup_key": f"demo-{key}", "source": "datadog", "service": self.service}
+        dedup = f"demo-{key}-{self._run_tag}"
+        alert = event | {"dedup_key": dedup, "source": "datadog", "service": self.service}
         self._so1.post("/v1/alerts", json=alert).raise_for_status()
         self.alerts_sent.append(f"{event['event_action']} {key}")
