@@ -73,9 +73,11 @@ class RestartImpact:
         return said + (": the restart made things WORSE" if self.worse else ": no worse")
 
 
-def restart_impact(
-    readings: Sequence[Reading], incident_from: datetime, restart_from: datetime, until: datetime
-) -> RestartImpact:
-    before = [r.error_rate for r in readings if incident_from <= r.at < restart_from]
-    during = [r.error_rate for r in readings if restart_from <= r.at <= until]
-    return RestartImpact(max(before, default=0.0), max(during, default=0.0))
+def restart_impact(incident: Sequence[Reading], restart: Sequence[Reading]) -> RestartImpact:
+    """``incident``: the readings from the overload to the action; ``restart``: from the end
+    of the rollout until it settled (each reading covers the 3 s before it, so the restart's
+    own seconds are in them)."""
+    return RestartImpact(
+        max((r.error_rate for r in incident), default=0.0),
+        max((r.error_rate for r in restart), default=0.0),
+    )

@@ -25,7 +25,7 @@ from so1.entrypoints.demo.server import Server
 from so1.entrypoints.demo.stack import SERVICE, Stack
 from so1.entrypoints.demo.traffic import Collector, Traffic
 
-BASELINE_CLIENTS, DOUBLED_CLIENTS = 15, 30
+BASELINE_CLIENTS, DOUBLED_CLIENTS = 16, 32
 BASELINE_SECONDS = 4.0
 RESTART_SETTLE = timedelta(seconds=6)  # after the rollout: how long the restart may show
 RESPONDER = "oncall-backend"
@@ -272,9 +272,10 @@ class Demo:
         assert self.collector is not None
         settled = self.marks["rolled_out"] + RESTART_SETTLE
         self._watch(max(0.0, (settled - datetime.now(UTC)).total_seconds()), lambda: False)
-        impact = restart_impact(
-            self.collector.history, self.marks["doubled"], self.marks["acting"], settled
-        )
+        marks = self.marks
+        incident = self.collector.between(marks["doubled"], marks["acting"])
+        restart = self.collector.between(marks["rolled_out"], settled)
+        impact = restart_impact(incident, restart)
         self.say(("   [red]" if impact.worse else "   ") + impact.line())
         return impact
 
