@@ -132,7 +132,7 @@ def _gate_and_console_read_the_same_samples(
         )
     }
     printed = [(m["second"], int(m["p99"])) for m in READING.finditer(output)]
-    assert len(printed) >= 10, output
+    assert len(printed) >= 8, output
     for second, p99 in printed:
         assert second in stored and abs(stored[second] - p99) <= 0.5, (second, p99, stored)
 
@@ -147,13 +147,13 @@ def _gate_and_console_read_the_same_samples(
             (since,),
         )
     ]
-    assert len(run) >= 10 and gate["worst"] == max(run), (gate, run)
+    assert len(run) >= 5 and gate["worst"] == max(run), (gate, run)
 
     agreement = AGREE.search(output)
     assert agreement is not None, output
     shown_gate, shown_console = float(agreement["gate"]), float(agreement["console"])
     assert abs(shown_gate - shown_console) <= AGREEMENT * max(shown_gate, shown_console), output
-    assert int(agreement["n"]) >= 10, output
+    assert int(agreement["n"]) >= 5, output
 
 
 def _the_record_served_again(output: str, incident_id: str) -> None:

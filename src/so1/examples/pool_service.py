@@ -23,7 +23,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 POOL_SIZE = int(os.environ.get("DATABASE_POOL_SIZE", "20"))
-QUERY_SECONDS = float(os.environ.get("QUERY_SECONDS", "0.15"))
+QUERY_SECONDS = float(os.environ.get("QUERY_SECONDS", "0.175"))
 TIMEOUT_MS = int(os.environ.get("POOL_TIMEOUT_MS", "100"))
 DRAIN_SECONDS = float(os.environ.get("DRAIN_SECONDS", "3"))
 

@@ -24,7 +24,7 @@ def demo(
     stability_seconds: Annotated[
         float,
         typer.Option(min=5, max=1800, help="the stability window, shortened from 30 min"),
-    ] = 15.0,
+    ] = 10.0,
     port: Annotated[
         int | None,
         typer.Option(min=1, max=65535, help="the port SO1 serves on (default: a free one)"),

@@ -128,20 +128,36 @@ class Demo:
 
     def _start(self) -> None:
         self.phase("1. Starting SO1 and the sample service (pool of 20) under supervisord")
-        label = f"{self.stability_seconds:.0f} s (demo-shortened; the runbook says 30 min)"
         if self.server is None:
             self.stack.spawn_so1(stability_minutes=self.stability_seconds / 60)
         self.stack.start_service(pool_size=20)
+        self.say(f"   {SERVICE} on {self.stack.app_url}")
+
+    def _phase_baseline(self) -> None:
+        """Normal traffic from the moment the service is up; its readings wait (with their
+        times) for SO1 to be up, so the gates have the level before the incident."""
+        started = time.monotonic()
+        self.traffic = Traffic(f"{self.stack.app_url}/v1/workflows")
+        self.traffic.set_clients(BASELINE_CLIENTS)
+        self.collector = Collector(self.traffic, self.stack.app_url, SERVICE)
+        self.collector.start()
+        self.phase(f"2. Normal traffic: {BASELINE_CLIENTS} clients")
         if self.server is None:
             self.stack.await_so1()
+        label = f"{self.stability_seconds:.0f} s (demo-shortened; the runbook says 30 min)"
         where = "the server you named" if self.server else "SQLite"
-        self.say(f"   {SERVICE} on {self.stack.app_url}")
         self.say(f"   SO1 on {self.stack.so1_url} ({where}); stability window {label}")
         self.api = httpx.Client(
             base_url=self.stack.so1_url,
             timeout=30.0,
             headers={"Authorization": f"Bearer {self.stack.token}"},
         )
+        self._set_up_the_record()
+        self.collector.connect(self.stack.so1_url, self.stack.token)
+        self._watch(BASELINE_SECONDS - (time.monotonic() - started), lambda: False)
+
+    def _set_up_the_record(self) -> None:
+        """The catalog entry, on-call, the running release as a deployment, the responder's key."""
         self._call("PUT", f"/v1/services/{SERVICE}", self._catalog_entry())
         self._call("PUT", "/v1/oncall/config", ONCALL)
         four_hours_ago = (datetime.now(UTC) - timedelta(hours=4)).isoformat()
@@ -182,16 +198,6 @@ class Demo:
         if response.status_code >= 400:
             raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text}")
         return response.json() if response.content else None
-
-    def _phase_baseline(self) -> None:
-        self.traffic = Traffic(f"{self.stack.app_url}/v1/workflows")
-        self.traffic.set_clients(BASELINE_CLIENTS)
-        self.collector = Collector(
-            self.traffic, self.stack.app_url, self.stack.so1_url, self.stack.token, SERVICE
-        )
-        self.collector.start()
-        self.phase(f"2. Normal traffic: {BASELINE_CLIENTS} clients")
-        self._watch(BASELINE_SECONDS, lambda: False)
 
     def _phase_incident(self) -> str:
         assert self.traffic is not None

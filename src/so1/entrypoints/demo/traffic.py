@@ -118,7 +118,7 @@ class Collector:
     SO1 stamped with when they were measured (kept and sent again while SO1 is busy), and alert
     (then resolve) when the error rate stays over 1%. ``history`` is every reading taken."""
 
-    def __init__(self, traffic: Traffic, app_url: str, so1_url: str, token: str, service: str):
+    def __init__(self, traffic: Traffic, app_url: str, service: str):
         self.traffic, self.service = traffic, service
         self.reading = Reading(datetime.now(UTC))
         self.history: deque[Reading] = deque(maxlen=HISTORY)
@@ -126,17 +126,18 @@ class Collector:
         self._run_tag = f"{int(time.time())}"  # a later demo's alert is a new one, not a repeat
         self._unsent: list[dict[str, Any]] = []
         self._app = httpx.Client(base_url=app_url, timeout=1.0, trust_env=False)
-        self._so1 = httpx.Client(
-            base_url=so1_url,
-            timeout=10.0,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        self._so1: httpx.Client | None = None  # readings wait for connect()
         self._error_monitor = Monitor()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-collector", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+
+    def connect(self, so1_url: str, token: str) -> None:
+        """From the next tick on, push to SO1 (the readings taken so far too) and alert it."""
+        headers = {"Authorization": f"Bearer {token}"}
+        self._so1 = httpx.Client(base_url=so1_url, timeout=10.0, headers=headers)
 
     def stop(self) -> None:
         self._stop.set()
@@ -158,6 +159,8 @@ class Collector:
         self.reading = Reading(datetime.now(UTC), rate, p99, self._pool(), count)
         self.history.append(self.reading)
         self._unsent = (self._unsent + self.reading.samples(self.service))[-MAX_UNSENT:]
+        if self._so1 is None:
+            return
         try:
             self._so1.post("/v1/metrics", json={"samples": self._unsent}).raise_for_status()
             self._unsent = []
@@ -220,6 +223,7 @@ class Collector:
             state.firing = False
 
     def _send(self, event: dict[str, str], key: str) -> None:
+        assert self._so1 is not None
         dedup = f"demo-{key}-{self._run_tag}"
         alert = event | {"dedup_key": dedup, "source": "datadog", "service": self.service}
         self._so1.post("/v1/alerts", json=alert).raise_for_status()
