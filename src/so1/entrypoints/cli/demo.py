@@ -47,6 +47,10 @@ def demo(
 
     if api_url and port:
         fail("--port is for the SO1 the demo starts; with --api-url it uses that server")
+    try:
+        server: Server | None = connect(api_url, _api_key()) if api_url else None
+    except RuntimeError as exc:
+        fail(f"the demo cannot start: {exc}")
     folder = (workdir or Path(tempfile.mkdtemp(prefix="so1-demo-"))).absolute()
     folder.mkdir(parents=True, exist_ok=True)
     if not api_url and (folder / "so1.db").exists():
@@ -56,7 +60,6 @@ def demo(
         )
     started = time.monotonic()
     try:
-        server: Server | None = connect(api_url, _api_key()) if api_url else None
         outcome = Demo(folder, stability_seconds, console, port, server).run()
     except RuntimeError as exc:
         fail(f"the demo stopped: {exc}\nlogs in {folder}")
