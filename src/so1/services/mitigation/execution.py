@@ -90,15 +90,13 @@ def _record_rollout(
     plan: DeployerPlan,
     final: PlatformDeployment,
 ) -> None:
-    """A rollout SO1 made is a deployment like any other (``/v1/deployments/recent``), its
-    config the last recorded one with the variables it set."""
+    """A rollout SO1 made is a deployment like any other (``/v1/deployments/recent``)."""
     now = clock.now()
-    changed = dict(plan.planned.variables) if isinstance(plan.planned, VariableSteps) else {}
     why = f"{plan.action} by mitigation {run.id}" + (
         f" for {run.incident_id}" if run.incident_id else ""
     )
     with uow_factory() as uow:
-        last = uow.deployments.recent(now - ROLLOUT_CONFIG_LOOKBACK, plan.service)
+        known = uow.deployments.recent(now - ROLLOUT_CONFIG_LOOKBACK, plan.service)
         deployment = Deployment(
             service=plan.service,
             version=final.version or final.id,
@@ -107,7 +105,7 @@ def _record_rollout(
             status="succeeded" if final.status == "SUCCESS" else "failed",
             platform=platform,
             platform_deployment_id=final.id,
-            config=(dict(last[0].config) if last else {}) | changed,
+            config=_rollout_config(plan, known),
             notes=why,
         )
         stored = uow.deployments.add(deployment)
@@ -120,6 +118,16 @@ def _record_rollout(
             Change("deployment.record", "deployment", str(stored.id), summary, detail),
         )
         uow.commit()
+
+
+def _rollout_config(plan: DeployerPlan, known: list[Deployment]) -> dict[str, Any]:
+    """The last recorded config with the variables set; for a rollback, the config recorded
+    with the deployment it went back to (none when SO1 never recorded it)."""
+    if plan.action is PlatformAction.ROLLBACK:
+        target = [d for d in known if d.platform_deployment_id == plan.target_id]
+        return dict(target[0].config) if target else {}
+    changed = dict(plan.planned.variables) if isinstance(plan.planned, VariableSteps) else {}
+    return (dict(known[0].config) if known else {}) | changed
 
 
 def _flip(
