@@ -28,12 +28,12 @@ from so1.entrypoints.demo.traffic import Collector, Traffic
 BASELINE_CLIENTS, DOUBLED_CLIENTS = 16, 32
 BASELINE_SECONDS = 4.0
 RESTART_SETTLE = timedelta(seconds=6)  # after the rollout: how long the restart may show
-RESPONDER = "oncall-backend"
+RESPONDER, RESPONDER_NAME = "oncall-backend", "Ana Oliveira"  # on call: acknowledges, acts
 PHASES = 7
 ONCALL = {
     "teams": [{"name": "backend", "lead": "eng-lead", "escalation_policy": "backend-default"}],
     "people": [
-        {"handle": "oncall-backend", "name": "Ana Oliveira", "team": "backend"},
+        {"handle": RESPONDER, "name": RESPONDER_NAME, "team": "backend"},
         {"handle": "eng-lead", "name": "Eli Rossi", "team": "backend", "seniority": "lead"},
     ],
     "schedules": [
@@ -224,7 +224,8 @@ class Demo:
             self.say("   " + message["text"].replace("\n", "\n   "))
         path = f"/v1/incidents/{incident['id']}/acknowledge"
         acked = self._call("POST", path, {}, token=self.responder_token)
-        self.say(f"   acknowledged by @{RESPONDER} (Ana Oliveira) at {acked['acknowledged_at']}")
+        when = acked["acknowledged_at"]
+        self.say(f"   acknowledged by @{RESPONDER} ({RESPONDER_NAME}) at {when}, with her own key")
         return str(incident["id"])
 
     def _ours(self, incident: dict[str, Any]) -> bool:
@@ -260,10 +261,14 @@ class Demo:
         self.marks["rolled_out"] = datetime.now(UTC)
         if done["status"] != "completed":
             raise RuntimeError(f"the mitigation failed: {done.get('error')}")
-        rollout = done["output"]["result"]["deployment"]
+        self._show_the_recorded_deployment(done["output"]["result"]["deployment"])
+
+    def _show_the_recorded_deployment(self, rollout: dict[str, Any]) -> None:
+        """The rollout as SO1 lists it among recent deployments; RuntimeError when it is not."""
         listed = self._call("GET", "/v1/deployments/recent", params={"service": SERVICE})
-        listed = listed["deployments"]
-        recorded = [d for d in listed if d.get("platform_deployment_id") == rollout["id"]]
+        recorded = [
+            d for d in listed["deployments"] if d.get("platform_deployment_id") == rollout["id"]
+        ]
         if not recorded:
             raise RuntimeError(f"deployment {rollout['id']} is not in /v1/deployments/recent")
         config = recorded[0]["config"].get("DATABASE_POOL_SIZE")
