@@ -193,6 +193,7 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
         # administration: global, and the ids name nothing (revoking the caller's key would
         # sign the rest of the walk out)
         ("GET", "/v1/system"): Gl("/v1/system"),
+        ("GET", "/v1/system/runtime"): Gl("/v1/system/runtime"),
         ("GET", "/v1/keys"): Gl("/v1/keys"),
         ("GET", "/v1/keys/me"): Gl("/v1/keys/me"),
         ("POST", "/v1/keys"): Gl("/v1/keys", json={"name": "walked", "scopes": ["read"]}),

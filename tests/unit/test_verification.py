@@ -128,3 +128,14 @@ def test_a_health_check_that_starts_failing_is_a_new_symptom() -> None:
     recovered = judge(gates, before(), healed, ACTED, at(6))
     assert recovered.outcome is Outcome.EFFECTIVE
     assert recovered.stable_for == timedelta(minutes=4)  # the health check decides
+
+
+def test_a_passing_gate_names_the_worst_point_it_vouches_for() -> None:
+    """The worst of the run of passing points, not of the points before it: what a reader
+    compares with their own measurements of the same window."""
+    p99s = [900.0, 700.0, 420.0, 180.0, 260.0, 200.0]
+    verdict = judge(DEFAULT_GATES, before(), after([0.2] * 6, p99s), ACTED, at(6))
+    p99 = next(r for r in verdict.gates if r.gate.metric == "latency_p99_ms")
+    assert (p99.passing_since, p99.worst) == (at(2), 420.0)
+    failing = judge(DEFAULT_GATES, before(), after([0.2, 0.2], [300.0, 600.0]), ACTED, at(2))
+    assert next(r for r in failing.gates if r.gate.metric == "latency_p99_ms").worst is None

@@ -81,6 +81,7 @@ class GateResult:
     latest: float | None
     passing: bool
     passing_since: datetime | None  # start of the current run of passing points
+    worst: float | None = None  # the highest point of that run: what "passing" vouches for
 
     def summary(self) -> str:
         shown = "no data" if self.latest is None else self._value(self.latest)
@@ -134,20 +135,23 @@ def _alerts_result(fired_at: Sequence[datetime], acted_at: datetime) -> GateResu
     """A gate on the count of new alerts: passing (since the action) when there are none;
     failing alerts are new symptoms, as the count before the action is taken as none."""
     count = float(len(fired_at))
-    return GateResult(NO_NEW_ALERTS, 0.0, count, count == 0, acted_at if count == 0 else None)
+    passing = count == 0
+    since = acted_at if passing else None
+    return GateResult(NO_NEW_ALERTS, 0.0, count, passing, since, 0.0 if passing else None)
 
 
 def _gate_result(gate: Gate, before: Series | None, after: Series | None) -> GateResult:
     prior = [v for _, v in before.points] if before else []
     points = after.points if after else []
     since: datetime | None = None
+    worst: float | None = None
     for at, value in reversed(points):
         if value >= gate.below:
             break
-        since = at
+        since, worst = at, value if worst is None else max(worst, value)
     latest = points[-1][1] if points else None
     mean = sum(prior) / len(prior) if prior else None
-    return GateResult(gate, mean, latest, since is not None, since)
+    return GateResult(gate, mean, latest, since is not None, since, worst)
 
 
 def _stable_for(results: Sequence[GateResult], now: datetime) -> timedelta:

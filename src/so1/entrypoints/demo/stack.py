@@ -32,6 +32,15 @@ class PortTaken(RuntimeError):
         super().__init__(f"port {port} is taken")
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -47,6 +56,9 @@ class Stack:
     so1_port: int = field(default_factory=free_port)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     token: str = ""
+    # With an SO1 already running (`so1 demo --api-url`): its URL and its platform's root.
+    external_url: str | None = None
+    root: Path | None = None
 
     @property
     def app_url(self) -> str:
@@ -54,7 +66,7 @@ class Stack:
 
     @property
     def so1_url(self) -> str:
-        return f"http://127.0.0.1:{self.so1_port}"
+        return self.external_url or f"http://127.0.0.1:{self.so1_port}"
 
     @property
     def supervisor_url(self) -> str:
@@ -62,7 +74,7 @@ class Stack:
 
     @property
     def platform_root(self) -> Path:
-        return self.workdir / "platform"
+        return self.root or self.workdir / "platform"
 
     @property
     def database_url(self) -> str:
@@ -70,7 +82,14 @@ class Stack:
 
     def start_service(self, pool_size: int) -> None:
         """Release v1 of the sample service under supervisord, on the local platform."""
-        add_release(self.platform_root, SERVICE, "v1", [sys.executable, pool_service.__file__])
+        if not (
+            self.platform_root / SERVICE / "releases" / "v1"
+        ).is_dir():  # a later demo reuses it
+            add_release(self.platform_root, SERVICE, "v1", [sys.executable, pool_service.__file__])
+        if not _bindable(self.supervisor_port):
+            raise RuntimeError(
+                f"port {self.supervisor_port} (supervisord's) is taken: stop what listens there"
+            )
         env = {"PORT": str(self.app_port), "DATABASE_POOL_SIZE": str(pool_size)}
         self.platform().set_variables(SERVICE, env, apply=False)
         config = self.workdir / "supervisord.conf"
@@ -146,20 +165,31 @@ class Stack:
         return LocalPlatform(self.platform_root, self.supervisor_url, start_timeout=20.0)
 
     def start_so1(self, stability_minutes: float) -> None:
+        self.spawn_so1(stability_minutes)
+        self.await_so1()
+
+    def spawn_so1(self, stability_minutes: float) -> None:
+        """Start `so1 serve` on its SQLite file without waiting (see await_so1)."""
+        if not _bindable(self.so1_port):
+            raise RuntimeError(f"port {self.so1_port} is taken: pick another with --port")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SO1_")} | {
             "SO1_DATABASE_URL": self.database_url,
             "SO1_PORT": str(self.so1_port),
             "SO1_PLATFORM": "local",
             "SO1_LOCAL_PLATFORM_ROOT": str(self.platform_root),
             "SO1_SUPERVISOR_URL": self.supervisor_url,
-            "SO1_CLOCK_SECONDS": "2",
+            "SO1_CLOCK_SECONDS": "1",
             # the demo's service answers its health check on this machine's loopback
             "SO1_OUTBOUND_ALLOW": "127.0.0.1/32",
             "SO1_STABILITY_MINUTES": str(stability_minutes),
             "SO1_LOG_LEVEL": "warning",
             "PYTHONUNBUFFERED": "1",
         }
-        log = self._spawn([sys.executable, "-m", "so1", "serve"], "so1.log", env)
+        self._spawn([sys.executable, "-m", "so1", "serve"], "so1.log", env)
+
+    def await_so1(self) -> None:
+        """Wait until `so1 serve` answers; read the admin key it printed on its first start."""
+        log = self.workdir / "so1.log"
         self._wait(lambda: self._answers(f"{self.so1_url}/v1/health"), "so1 serve")
         found = TOKEN.search(log.read_text(errors="replace"))
         if found is None:

@@ -8,11 +8,17 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
 WINDOW_SECONDS = 3.0
-ALERT_AFTER_TICKS = 5  # over the threshold this many seconds in a row
+REQUEST_SECONDS = 2.0  # a client's budget for one request, retries included
+RETRY_PAUSE = 0.05
+HISTORY = 3600
+MAX_UNSENT = 4000  # samples kept for SO1 while it does not answer (under its 5,000 a request)
+ALERT_AFTER_TICKS = 3  # over the threshold this many seconds in a row
 RESOLVE_AFTER_TICKS = 10
 
 
@@ -40,16 +46,26 @@ class Traffic:
             stop.set()
 
     def _client(self, stop: threading.Event) -> None:
-        with httpx.Client(timeout=2.0) as http:
+        with httpx.Client(timeout=REQUEST_SECONDS, trust_env=False) as http:
             while not stop.is_set():
                 started = time.monotonic()
-                try:
-                    ok = http.get(self._url).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                    stop.wait(0.05)  # the service is restarting: do not spin
+                ok = self._request(http, started, stop)
                 with self._lock:
                     self._results.append((time.monotonic(), ok, time.monotonic() - started))
+
+    def _request(self, http: httpx.Client, started: float, stop: threading.Event) -> bool:
+        """One request, carried as a load balancer carries it: refused or dropped before any
+        answer (the service restarting) it is tried again until its 2 s are spent; then, or on
+        a 5xx or a timeout, it failed."""
+        while True:
+            try:
+                return http.get(self._url).status_code == 200
+            except (httpx.ConnectError, httpx.RemoteProtocolError):
+                if time.monotonic() - started + RETRY_PAUSE >= REQUEST_SECONDS or stop.is_set():
+                    return False
+                stop.wait(RETRY_PAUSE)
+            except httpx.HTTPError:
+                return False
 
     def window(self, seconds: float = WINDOW_SECONDS) -> tuple[int, int, float]:
         """(requests, failures, p99 latency in ms) over the last ``seconds``."""
@@ -74,26 +90,43 @@ class Monitor:
     values: deque[float] = field(default_factory=lambda: deque(maxlen=ALERT_AFTER_TICKS))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reading:
+    """One measurement: what the console shows and, as the same numbers with the same time,
+    what SO1 stores and judges."""
+
+    at: datetime
     error_rate: float = 0.0
     p99_ms: float = 0.0
     pool: float | None = None
     requests: int = 0
-    alerts_sent: list[str] = field(default_factory=list)
+
+    def samples(self, service: str) -> list[dict[str, Any]]:
+        values = [
+            ("error_rate", self.error_rate),
+            ("latency_p99_ms", self.p99_ms),
+            ("request_rate", self.requests / WINDOW_SECONDS),
+        ] + ([("db_pool_utilization", self.pool)] if self.pool is not None else [])
+        at = self.at.isoformat()
+        return [
+            {"service": service, "metric": m, "value": round(v, 3), "at": at} for m, v in values
+        ]
 
 
 class Collector:
-    """Every second: push error rate, p99, pool utilisation and request rate to SO1, and
-    alert (then resolve) when the error rate stays over 1%."""
+    """Every second: measure error rate, p99, pool utilisation and request rate, push them to
+    SO1 stamped with when they were measured (kept and sent again while SO1 is busy), and alert
+    (then resolve) when the error rate stays over 1%. ``history`` is every reading taken."""
 
-    def __init__(self, traffic: Traffic, app_url: str, so1_url: str, token: str, service: str):
+    def __init__(self, traffic: Traffic, app_url: str, service: str):
         self.traffic, self.service = traffic, service
-        self.reading = Reading()
-        self._app = httpx.Client(base_url=app_url, timeout=1.0)
-        self._so1 = httpx.Client(
-            base_url=so1_url, timeout=10.0, headers={"Authorization": f"Bearer {token}"}
-        )
+        self.reading = Reading(datetime.now(UTC))
+        self.history: deque[Reading] = deque(maxlen=HISTORY)
+        self.alerts_sent: list[str] = []
+        self._run_tag = f"{int(time.time())}"  # a later demo's alert is a new one, not a repeat
+        self._unsent: list[dict[str, Any]] = []
+        self._app = httpx.Client(base_url=app_url, timeout=1.0, trust_env=False)
+        self._so1: httpx.Client | None = None  # readings wait for connect()
         self._error_monitor = Monitor()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="demo-collector", daemon=True)
@@ -101,12 +134,20 @@ class Collector:
     def start(self) -> None:
         self._thread.start()
 
+    def connect(self, so1_url: str, token: str) -> None:
+        """From the next tick on, push to SO1 (the readings taken so far too) and alert it."""
+        headers = {"Authorization": f"Bearer {token}"}
+        self._so1 = httpx.Client(base_url=so1_url, timeout=10.0, headers=headers)
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(5)
 
+    def between(self, start: datetime, end: datetime) -> list[Reading]:
+        return [r for r in list(self.history) if start <= r.at <= end]
+
     def _run(self) -> None:
-        while not self._stop.wait(1.0):
+        while not self._stop.wait(1.0):  # readings at least 1 s apart: one per gate step
             try:
                 self._tick()
             except httpx.HTTPError:
@@ -115,22 +156,17 @@ class Collector:
     def _tick(self) -> None:
         count, failures, p99 = self.traffic.window()
         rate = 100.0 * failures / count if count else 0.0
-        pool = self._pool()
-        self.reading = Reading(rate, p99, pool, count, self.reading.alerts_sent)
-        samples = [
-            ("error_rate", rate),
-            ("latency_p99_ms", p99),
-            ("request_rate", count / WINDOW_SECONDS),
-        ]
-        if pool is not None:
-            samples.append(("db_pool_utilization", pool))
-        body = {
-            "samples": [
-                {"service": self.service, "metric": m, "value": round(v, 3)} for m, v in samples
-            ]
-        }
-        self._so1.post("/v1/metrics", json=body).raise_for_status()
-        self._alert(rate, pool)
+        self.reading = Reading(datetime.now(UTC), rate, p99, self._pool(), count)
+        self.history.append(self.reading)
+        self._unsent = (self._unsent + self.reading.samples(self.service))[-MAX_UNSENT:]
+        if self._so1 is None:
+            return
+        try:
+            self._so1.post("/v1/metrics", json={"samples": self._unsent}).raise_for_status()
+            self._unsent = []
+        except httpx.HTTPError:
+            pass  # kept, with their times, for the next tick
+        self._alert(rate)
 
     def _pool(self) -> float | None:
         try:
@@ -139,8 +175,8 @@ class Collector:
             return None
         return 100.0 * float(stats["in_use"]) / float(stats["pool_size"])
 
-    def _alert(self, rate: float, pool: float | None) -> None:  # noqa: ARG002
-        """The error-rate monitor, as Datadog's would page: it fires after 5 bad seconds with
+    def _alert(self, rate: float) -> None:
+        """The error-rate monitor, as Datadog's would page: it fires after 3 bad seconds with
         their average and the top error in its message, and resolves after 10 good ones."""
         state = self._error_monitor
         state.values.append(rate)
@@ -170,7 +206,6 @@ class Collector:
         state.bad = state.bad + 1 if bad else 0
         state.good = 0 if bad else state.good + 1
         if state.bad >= ALERT_AFTER_TICKS and not state.firing:
-            state.firing = True
             self._send(
                 {
                     "event_action": "trigger",
@@ -182,11 +217,14 @@ class Collector:
                 },
                 key,
             )
+            state.firing = True
         elif state.firing and state.good >= RESOLVE_AFTER_TICKS:
-            state.firing = False
             self._send({"event_action": "resolve"}, key)
+            state.firing = False
 
     def _send(self, event: dict[str, str], key: str) -> None:
-        alert = event | {"dedup_key": f"demo-{key}", "source": "datadog", "service": self.service}
+        assert self._so1 is not None
+        dedup = f"demo-{key}-{self._run_tag}"
+        alert = event | {"dedup_key": dedup, "source": "datadog", "service": self.service}
         self._so1.post("/v1/alerts", json=alert).raise_for_status()
-        self.reading.alerts_sent.append(f"{event['event_action']} {key}")
+        self.alerts_sent.append(f"{event['event_action']} {key}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from so1.agents.deployer.contract import (
@@ -18,6 +19,7 @@ from so1.agents.deployer.contract import (
     ScaleSteps,
     VariableSteps,
 )
+from so1.domain.changes import Deployment
 from so1.domain.ofrep import evaluation
 from so1.domain.platform import PlatformAction, PlatformDeployment
 from so1.domain.records import AgentRun, RunStatus
@@ -29,6 +31,7 @@ from so1.services.mitigation.changes import get_flag, set_flag
 from so1.services.mitigation.runs import DeployerDeps, deployer_inputs
 
 LOG_LINES = 20
+ROLLOUT_CONFIG_LOOKBACK = timedelta(days=365)  # where the last recorded config is looked for
 log = logging.getLogger("so1.deployer")
 
 
@@ -66,6 +69,8 @@ def _carry_out(
     if followed is None:
         return {"deployment": None}
     final = _follow(uow_factory, clock, actor, deps, run, service, followed)
+    if new_id is not None:
+        _record_rollout(uow_factory, clock, actor, deps.platform.name, run, plan, final)
     lines = deps.platform.logs(service, final.id, LOG_LINES)
     result: dict[str, Any] = {
         "deployment": {"id": final.id, "status": final.status, "version": final.version},
@@ -74,6 +79,55 @@ def _carry_out(
     if final.status != "SUCCESS":
         result["failure"] = f"deployment {final.id} ended {final.status}"
     return result
+
+
+def _record_rollout(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: Actor,
+    platform: str,
+    run: AgentRun,
+    plan: DeployerPlan,
+    final: PlatformDeployment,
+) -> None:
+    """A rollout SO1 made is a deployment like any other (``/v1/deployments/recent``)."""
+    now = clock.now()
+    why = f"{plan.action} by mitigation {run.id}" + (
+        f" for {run.incident_id}" if run.incident_id else ""
+    )
+    with uow_factory() as uow:
+        known = uow.deployments.recent(now - ROLLOUT_CONFIG_LOOKBACK, plan.service)
+        deployment = Deployment(
+            service=plan.service,
+            version=final.version or final.id,
+            deployed_at=now,
+            deployed_by=actor.name,
+            status="succeeded" if final.status == "SUCCESS" else "failed",
+            platform=platform,
+            platform_deployment_id=final.id,
+            config=_rollout_config(plan, known),
+            notes=why,
+        )
+        stored = uow.deployments.add(deployment)
+        summary = f"{stored.service} {stored.version} deployed ({why})"
+        detail = {"service": stored.service, "version": stored.version, "run_id": run.id}
+        record(
+            uow,
+            actor,
+            now,
+            Change("deployment.record", "deployment", str(stored.id), summary, detail),
+        )
+        uow.commit()
+
+
+def _rollout_config(plan: DeployerPlan, known: list[Deployment]) -> dict[str, Any]:
+    """The last recorded config with the variables set; for a rollback, the config recorded
+    with the deployment it went back to (none when SO1 never recorded it)."""
+    if plan.action is PlatformAction.ROLLBACK:
+        target = [d for d in known if d.platform_deployment_id == plan.target_id]
+        return dict(target[0].config) if target else {}
+    changed = dict(plan.planned.variables) if isinstance(plan.planned, VariableSteps) else {}
+    return (dict(known[0].config) if known else {}) | changed
 
 
 def _flip(

@@ -17,6 +17,13 @@ from so1.services.incidents.recording import Actor
 
 BEFORE = timedelta(minutes=15)  # the "before" level: the quarter hour before the action
 STEP_SECONDS = 30
+POINTS_PER_WINDOW = 60  # a shortened stability window is read finer: no sample goes unseen
+
+
+def step_for(stability: timedelta) -> int:
+    """Seconds between the points judged: 30 for the runbook's 30 minutes, down to 1 for a
+    window of a minute or less, so a shortened window is not judged on one or two points."""
+    return max(1, min(STEP_SECONDS, int(stability.total_seconds() // POINTS_PER_WINDOW)))
 
 
 def verify_incident(
@@ -26,9 +33,10 @@ def verify_incident(
     incident_id: str,
     actor: Actor,
     acted_at: datetime | None = None,
+    stability: timedelta = STABILITY,
 ) -> tuple[str, datetime, Verdict]:
     """Returns (service, acted_at, verdict). ``acted_at`` defaults to when the incident was
-    marked mitigated."""
+    marked mitigated; ``stability``: the server's window (SO1_STABILITY_MINUTES)."""
     incident = get_incident(uow_factory, incident_id, actor)
     if incident.service is None:
         raise ValidationFailed(
@@ -44,7 +52,7 @@ def verify_incident(
     return (
         incident.service,
         acted_at,
-        judge_incident(uow_factory, clock, source, incident, acted_at),
+        judge_incident(uow_factory, clock, source, incident, acted_at, stability),
     )
 
 
@@ -62,12 +70,13 @@ def judge_incident(
     with uow_factory(read_only=True) as uow:
         entry = uow.catalog.get(incident.service) or CatalogService(incident.service, Tier.MEDIUM)
     gates = gates_for(entry.baselines)
+    step = step_for(stability)
     last_before = acted_at - timedelta(seconds=1)  # the action's own instant counts as after
     before = {
-        g.metric: source.series(entry, g.metric, acted_at - BEFORE, last_before, STEP_SECONDS)
+        g.metric: source.series(entry, g.metric, acted_at - BEFORE, last_before, step)
         for g in gates
     }
-    after = {g.metric: source.series(entry, g.metric, acted_at, now, STEP_SECONDS) for g in gates}
+    after = {g.metric: source.series(entry, g.metric, acted_at, now, step) for g in gates}
     if entry.health_url:  # the runbook's "Service health checks passing", from our probes
         gates += (HEALTH_GATE,)
         with uow_factory(read_only=True) as uow:

@@ -104,7 +104,15 @@ def _record(
         "outcome": verdict.outcome.value,
         "reason": verdict.reason,
         "gates": [
-            {"gate": r.gate.label, "latest": r.latest, "passing": r.passing} for r in verdict.gates
+            {
+                "gate": r.gate.label,
+                "metric": r.gate.metric,
+                "latest": r.latest,
+                "worst": r.worst,
+                "passing": r.passing,
+                "passing_since": r.passing_since.isoformat() if r.passing_since else None,
+            }
+            for r in verdict.gates
         ],
         "mitigation_run": mitigation.data.get("run_id"),
     }

@@ -57,6 +57,9 @@ class GateOut(BaseModel):
     latest: float | None
     passing: bool
     passing_since: datetime | None
+    worst: float | None = Field(
+        description="the highest point since passing_since: what 'passing' vouches for"
+    )
 
 
 class VerificationOut(BaseModel):
@@ -85,6 +88,7 @@ def verification(
         incident_id,
         actor,
         instant(acted_at, "acted_at"),
+        timedelta(minutes=container.settings.stability_minutes),
     )
     gates = [
         GateOut(
@@ -95,6 +99,7 @@ def verification(
             latest=r.latest,
             passing=r.passing,
             passing_since=r.passing_since,
+            worst=r.worst,
         )
         for r in verdict.gates
     ]
