@@ -1,5 +1,6 @@
 """A new alert on a service (or its dependency chain) with an open incident joins that
-incident however long it has been open; triage still runs and its proposal is kept; a new
+incident however long it has been open; triage still runs, its proposal is kept, and a sure,
+worse reading raises the severity (with a reason); a new
 incident opens only when the old one is resolved or triage finds an unrelated cause, and
 the rationale says which (issue 15, item 4)."""
 
@@ -18,6 +19,7 @@ from so1.agents.triage import TriageInput, TriageReport
 from so1.agents.triage.contract import Hypothesis
 from so1.bootstrap import Container
 from so1.domain.severity import Severity
+from so1.domain.triage import TriageStatus
 from tests.e2e.intake_support import SEED_ALERT, ScriptedTriage, run_pipeline
 from tests.e2e.test_web_pages import sign_in
 
@@ -32,6 +34,9 @@ class CausesByMetric(ScriptedTriage):
         metric = inputs.alert.metric
         if metric == "outage":
             return replace(report, severity=Severity.SEV1)
+        if metric == "outage_maybe":  # the same proposal, not sure enough to act on
+            unsure = TriageStatus.INVESTIGATION_REQUIRED
+            return replace(report, severity=Severity.SEV1, confidence=0.5, status=unsure)
         if metric == "disk_full":
             disk = Hypothesis("disk_full", 0.9, ("volume at 100%",), ("free space",))
             return replace(report, hypotheses=(disk,), confidence=0.9)
@@ -86,8 +91,24 @@ def test_second_alert_on_the_service_joins_the_open_incident(
     (joined,) = events(alerts_api, incident_id, "alert.correlated")
     assert joined["data"]["rationale"].startswith(f"joined {incident_id}: open on control-plane")
     assert joined["data"]["triage"]["severity"] == "SEV1"
+    assert "triage raises to SEV1 (was SEV2)" in joined["summary"]
+    assert shown["severity"] == "SEV1"  # a confident, worse reading raises the incident
+    (raised,) = events(alerts_api, incident_id, "severity.changed")
+    assert raised["data"]["reason"].startswith(f"triage of the joining alert {second}")
+
+
+def test_an_unsure_proposal_to_raise_is_only_recorded(
+    alerts_api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    incident_id = first_incident(alerts_api, container)
+    clock.advance(LONG_AFTER)
+    alert(alerts_api, "second", metric="outage_maybe", summary="API 5xx at 40%?")
+    assert run_pipeline(container) == 1
+    (joined,) = events(alerts_api, incident_id, "alert.correlated")
     assert "triage proposes SEV1 (incident is SEV2)" in joined["summary"]
-    assert shown["severity"] == "SEV2"  # raising the severity stays a person's change
+    assert "a person may, with a reason" in joined["summary"]
+    assert alerts_api.get(f"/v1/incidents/{incident_id}").json()["severity"] == "SEV2"
+    assert events(alerts_api, incident_id, "severity.changed") == []
 
 
 def test_an_incident_declared_by_a_person_takes_the_alerts_of_its_service(

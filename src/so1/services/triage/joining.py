@@ -1,8 +1,10 @@
 """Alerts that belong to an open incident: a new alert on an open incident's service, or on a
 service connected to it through the catalog's dependencies, joins that incident, however
 long ago it was opened. Triage still runs on it (once per incident per pass, so a storm is
-not triaged alert by alert); its proposal is kept on the incident's timeline, and only a
-confident, unrelated cause opens a new incident instead. The rationale says which."""
+not triaged alert by alert); its proposal is kept on the incident's timeline, a confident
+higher severity raises the incident the way a person's change does (with a reason, the new
+level's actions through the outbox), and only a confident, unrelated cause opens a new
+incident instead. The rationale says which."""
 
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ from so1.domain.records import AgentName
 from so1.domain.timeline import EventKind
 from so1.domain.triage import Escalation, TriageStatus
 from so1.ports import UnitOfWork
+from so1.services.declaration.severity import follow_severity_change
 from so1.services.incidents.recording import Actor, note
+from so1.services.incidents.severity import record_severity_change
 
 TRIAGE_ACTOR = Actor(name=AgentName.TRIAGE)
 
@@ -75,6 +79,9 @@ def join_triaged(
     proposal = _proposal(report, incident)
     reason = f"joined {incident_id}: open on {alert.service or 'a connected service'}; {proposal}"
     join_incident(uow, now, [alert], incident_id, rule, announce=False)
+    current = uow.incidents.get(incident_id, for_update=True)  # joining may mark a storm
+    if current is not None and _raises(report, current):
+        _raise_severity(uow, now, current, alert, report)
     text = f"alert joined: {alert.summary} ({alert.service or 'no service'}); {proposal}"
     data = {
         "alert_ids": [alert.id],
@@ -91,15 +98,45 @@ def join_triaged(
     return with_reason(report, reason)
 
 
+def _raises(report: TriageReport, incident: Incident) -> bool:
+    """Triage raises an open incident's severity when it is sure (confidence at least 0.70)
+    that the joining alert shows a worse incident; it never lowers one."""
+    return (
+        report.is_incident
+        and report.severity is not None
+        and report.severity.rank < incident.severity.rank
+        and report.status is not TriageStatus.INVESTIGATION_REQUIRED
+        and incident.status.is_open
+    )
+
+
+def _raise_severity(
+    uow: UnitOfWork, now: datetime, incident: Incident, alert: Alert, report: TriageReport
+) -> None:
+    """The raise goes the way a person's does (item 1 of the process rules): recorded with a
+    reason, and on a declared incident the new level's actions follow through the outbox."""
+    assert report.severity is not None
+    reason = (
+        f"triage of the joining alert {alert.id} ({alert.summary[:200]}): likely "
+        f"{report.top_cause}, confidence {report.confidence:.2f}"
+    )
+    changed = record_severity_change(uow, TRIAGE_ACTOR, now, incident, report.severity, reason)
+    after = follow_severity_change(uow, now, TRIAGE_ACTOR, changed, incident.severity, reason)
+    updated = replace(after, updated_at=now, version=incident.version + 1)
+    uow.incidents.update(updated, expected_version=incident.version)
+
+
 def _proposal(report: TriageReport, incident: Incident | None) -> str:
     if not report.is_incident or report.severity is None:
         return f"triage: {report.classification.value.replace('_', ' ')}, kept with the incident"
     proposed = report.severity
     cause = f"likely {report.top_cause}"
     if incident is not None and proposed.rank < incident.severity.rank:
+        if _raises(report, incident):
+            return f"triage raises to {proposed.value} (was {incident.severity.value}), {cause}"
         return (
             f"triage proposes {proposed.value} (incident is {incident.severity.value}), {cause};"
-            " raising the severity is a person's change with a reason"
+            " not sure enough to raise it: a person may, with a reason"
         )
     return f"triage: {proposed.value}, {cause}"
 
