@@ -18,7 +18,7 @@ test: ## README command 2: the whole suite on SQLite and PostgreSQL
 	./scripts/test
 
 screenshots: ## Regenerate docs/screenshots/*.png from the browser test (headless Chromium)
-	SO1_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest -q tests/e2e/test_browser.py
+	SO1_SCREENSHOTS=docs/screenshots $(VENV)/bin/pytest -q tests/e2e/test_browser.py tests/e2e/test_browser_incident.py
 
 lint: ## ruff lint and format check
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
