@@ -6,7 +6,7 @@ import enum
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 KEY_PREFIX = "so1"
@@ -25,6 +25,32 @@ class Scope(enum.StrEnum):
 ALL_SCOPES = frozenset(Scope)
 
 
+class Role(enum.StrEnum):
+    """A person's role: the most their keys and sessions may do (see ``bounded``)."""
+
+    VIEWER = "viewer"
+    RESPONDER = "responder"
+    DEPLOYER = "deployer"
+    SECURITY = "security"
+    ADMIN = "admin"
+
+    @property
+    def scopes(self) -> frozenset[Scope]:
+        return ROLE_SCOPES[self]
+
+
+_READ_WRITE = frozenset({Scope.READ, Scope.WRITE})
+ROLE_SCOPES = {
+    Role.VIEWER: frozenset({Scope.READ}),
+    Role.RESPONDER: _READ_WRITE,
+    Role.DEPLOYER: _READ_WRITE | {Scope.DEPLOY},
+    Role.SECURITY: _READ_WRITE | {Scope.DEPLOY, Scope.SECURITY},
+    Role.ADMIN: ALL_SCOPES,
+}
+# What the ``admin`` scope implies; never ``security`` (clearance is that scope itself).
+_ADMIN_IMPLIES = frozenset({Scope.READ, Scope.WRITE, Scope.DEPLOY})
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKey:
     """A stored key: never holds the secret, only its SHA-256."""
@@ -39,6 +65,12 @@ class ApiKey:
     last_used_at: datetime | None = None
     rotated_from: str | None = None
     person: str | None = None  # who holds the key (a handle); the two-person rule compares it
+    role: Role | None = None  # the person's role when it bounds ``scopes`` (see ``bounded``)
+
+    @property
+    def is_service_key(self) -> bool:
+        """A key no person holds: a bot's or an integration's."""
+        return self.person is None
 
     @property
     def holder(self) -> str:
@@ -53,6 +85,13 @@ class ApiKey:
     def allows(self, scope: Scope) -> bool:
         """``admin`` implies every other scope."""
         return scope in self.scopes or Scope.ADMIN in self.scopes
+
+
+def bounded(key: ApiKey, role: Role) -> ApiKey:
+    """The key as its person's ``role`` lets it act: its scopes (``admin`` spelt out as the
+    scopes it implies) intersected with the role's. A key never gains a scope from a role."""
+    own = key.scopes | (_ADMIN_IMPLIES if Scope.ADMIN in key.scopes else frozenset())
+    return replace(key, scopes=own & role.scopes, role=role)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from so1.domain.access import Role
+
 MAX_SPAN = timedelta(days=366)  # longest window shifts() will lay out
 
 
@@ -41,6 +43,13 @@ class Person:
     phone: str | None = None
     team: str | None = None
     seniority: Seniority = Seniority.ENGINEER
+    # the account: ``role`` bounds the person's keys (None: not set, keys keep their scopes)
+    role: Role | None = None
+    disabled_at: datetime | None = None  # set: every key and session of theirs is refused
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,4 +25,7 @@ class WebRepository(Protocol):
 
     def revoke_session(self, token_hash: str, at: datetime) -> bool:
         """End the session; False when it was not live."""
+
+    def revoke_sessions_of(self, key_ids: list[str], at: datetime) -> int:
+        """End every live session signed in with one of ``key_ids``; how many ended."""
         ...

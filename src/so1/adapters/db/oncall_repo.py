@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, Table, delete, insert, select, update
 
 from so1.adapters.db import oncall_tables as ot, tables as t
+from so1.domain.access import Role
 from so1.domain.oncall import (
     EscalationLevel,
     EscalationPolicy,
@@ -149,9 +150,16 @@ class SqlOnCallRepository:
                 r["phone"],
                 r["team_name"],
                 Seniority(r["seniority"]),
+                Role(r["role"]) if r["role"] else None,
+                r["disabled_at"],
             )
             for r in self._conn.execute(query).mappings()
         ]
+
+    def set_account(self, handle: str, role: Role | None, disabled_at: datetime | None) -> None:
+        """A person's role and disabled stamp (the on-call import never touches them)."""
+        values = {"role": role.value if role else None, "disabled_at": disabled_at}
+        self._conn.execute(update(t.people).where(t.people.c.handle == handle).values(values))
 
     # schedules and overrides
     def upsert_schedule(self, schedule: Schedule, at: datetime) -> bool:

@@ -54,6 +54,8 @@ people = Table(
     Column("team_id", ForeignKey("teams.id", ondelete="SET NULL")),
     Column("seniority", String(20), nullable=False, server_default="engineer"),
     _now_col("created_at"),
+    Column("role", String(20)),  # the account's role; NULL: not set (keys keep their scopes)
+    _now_col("disabled_at", nullable=True),
 )
 
 services = Table(

@@ -99,6 +99,18 @@ class SqlWebRepository:
         )
         return done.rowcount == 1
 
+    def revoke_sessions_of(self, key_ids: list[str], at: datetime) -> int:
+        """End every live session signed in with one of ``key_ids``; how many ended."""
+        if not key_ids:
+            return 0
+        c = web_sessions.c
+        done = self._conn.execute(
+            update(web_sessions)
+            .where(c.key_id.in_(key_ids), c.revoked_at.is_(None), c.expires_at > at)
+            .values(revoked_at=at)
+        )
+        return int(done.rowcount)
+
     def use_link(self, token_hash: str, at: datetime) -> str | None:
         """The key id of an unused, unexpired link, marked used; None otherwise."""
         c = login_links.c

@@ -36,6 +36,7 @@ class KeyOut(BaseModel):
     revoked_at: datetime | None
     last_used_at: datetime | None
     rotated_from: str | None
+    service: bool = Field(description="a service key: no person holds it (a bot, an integration)")
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyOut:
@@ -49,6 +50,7 @@ class KeyOut(BaseModel):
             revoked_at=key.revoked_at,
             last_used_at=key.last_used_at,
             rotated_from=key.rotated_from,
+            service=key.is_service_key,
         )
 
 

@@ -30,6 +30,7 @@ from so1.entrypoints.api.routes import (
     ofrep,
     oncall,
     participants,
+    people,
     playbooks,
     postmortems,
     runtime,
@@ -46,6 +47,7 @@ from so1.entrypoints.web import (
     lists,
     live,
     pages,
+    people as people_page,
     status as status_page,
 )
 from so1.entrypoints.web.access_log import redact_login_links
@@ -100,6 +102,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         intake_admin,
         integrations,
         keys,
+        people,
         oncall,
         comms,
         status_notices,
@@ -111,6 +114,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         lists,
         alert_pages,
         incident_forms,
+        people_page,
     ):
         app.include_router(module.router)
     # Outermost first: the body cap runs before idempotency buffers anything.

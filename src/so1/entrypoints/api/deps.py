@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from so1.bootstrap import Container
-from so1.domain.access import Scope
+from so1.domain.access import ApiKey, Scope
 from so1.errors import Forbidden
 from so1.services.access import keys as access
 from so1.services.access.clearance import actor_for
@@ -60,10 +60,17 @@ def require(scope: Scope) -> Callable[..., Awaitable[Actor]]:
             await run_in_threadpool(
                 access.audit_forbidden, container.uow, container.clock, actor, scope, action
             )
-            raise Forbidden(f"this key lacks the '{scope}' scope")
+            raise Forbidden(lacks(key, scope))
         return actor
 
     return dependency
+
+
+def lacks(key: ApiKey, scope: Scope) -> str:
+    """Why ``key`` may not do what needs ``scope``: its own scopes, or its person's role."""
+    if key.role is not None and scope not in key.role.scopes:
+        return f"this key's person ({key.person}) has the role '{key.role}', without '{scope}'"
+    return f"this key lacks the '{scope}' scope"
 
 
 Reader = Annotated[Actor, Depends(require(Scope.READ))]

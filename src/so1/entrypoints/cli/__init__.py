@@ -11,6 +11,7 @@ from so1.entrypoints.cli import (
     keys,
     local,
     oncall,
+    people,
     remote,
     runs,
     security,
@@ -34,6 +35,7 @@ status.register(app)
 remote.register(app)
 intake.register(app)
 oncall.register(app)
+people.register(app)
 warroom.register(app)
 status_notices.register(app)
 demo.register(app)

@@ -87,6 +87,8 @@ def list_(as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([dict(zip(_FIELDS, row, strict=True)) for row in rows])
         return
+    for row in rows:
+        row[2] = row[2] or "(service key)"
     print_table(
         "API keys",
         _COLUMNS,

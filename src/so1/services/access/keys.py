@@ -11,6 +11,7 @@ from so1.domain.access import ApiKey, IssuedKey, Scope, new_key, secret_matches,
 from so1.domain.records import AuditRecord, Outcome
 from so1.errors import Conflict, NotFound, Unauthorized
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.access import accounts
 from so1.services.incidents.recording import Actor, Change, record
 
 # last_used_at is refreshed at most this often, so reads do not turn into writes.
@@ -177,13 +178,13 @@ def authenticate(
     source_ip: str | None,
     cache: KeyCache = NO_CACHE,
 ) -> ApiKey:
-    """The key behind a bearer token; any failure is the same 401 (and is audited)."""
+    """The key behind a bearer token, as its person's role lets it act; any failure is the
+    same 401 (and is audited), except a right token of a disabled person, which says so."""
     now = clock.now()
     parts = split_token(token) if token else None
     key = cache.get(parts[0]) if parts else None
     if parts is not None and key is None:
-        with uow_factory(read_only=True) as uow:
-            key = uow.keys.get(parts[0])
+        key = _stored_key(uow_factory, parts[0], parts[1], now, source_ip)
     if key is None or parts is None or not key.is_usable(now) or not secret_matches(key, parts[1]):
         if parts is not None:
             cache.forget(parts[0])
@@ -196,6 +197,24 @@ def authenticate(
         key = replace(key, last_used_at=now)
     cache.put(key)
     return key
+
+
+def _stored_key(
+    uow_factory: UnitOfWorkFactory, key_id: str, secret: str, now: datetime, ip: str | None
+) -> ApiKey | None:
+    """The stored key as its person's role lets it act (None: no such key). Once the secret
+    matches, a disabled person's key is refused here, audited and named."""
+    with uow_factory(read_only=True) as uow:
+        key = uow.keys.get(key_id)
+        if key is None or not key.is_usable(now) or not secret_matches(key, secret):
+            return key
+        try:
+            return accounts.as_its_person_allows(uow, key)
+        except Unauthorized as refused:
+            denial = refused
+    detail = {"reason": "person disabled", "person": key.person or ""}
+    _audit_denial(uow_factory, now, "auth.failed", key_id, ip, detail=detail)
+    raise denial
 
 
 def audit_forbidden(

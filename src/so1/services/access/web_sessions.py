@@ -1,7 +1,8 @@
 """Signing in to the web pages: with an API key (its scopes apply to the pages; the pages need
 ``read``) or a one-time login link from `so1 login-link`. A session is a row (its token kept as
 SHA-256 only) that signing out revokes; the cookie is signed and carries the session's token
-and its CSRF token. Every request checks the session is live and the key still usable."""
+and its CSRF token. Every request checks the session is live, the key still usable and its
+person not disabled (their role bounds the key's scopes: services/access/accounts.py)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from so1.domain.access import ApiKey, Scope
 from so1.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
-from so1.ports import Clock, UnitOfWorkFactory
-from so1.services.access import keys as access
+from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from so1.services.access import accounts, keys as access
 from so1.services.access.clearance import actor_for
 from so1.services.incidents.recording import Actor, Change, record
 
@@ -83,7 +84,7 @@ def from_cookie(uow_factory: UnitOfWorkFactory, clock: Clock, cookie: str | None
     token = str(data.get("s")) if isinstance(data, dict) else ""
     with uow_factory(read_only=True) as uow:
         key_id = uow.web.session_key(_hash(token), clock.now()) if token else None
-        key = uow.keys.get(key_id) if key_id else None
+        key = _as_person_allows(uow, uow.keys.get(key_id) if key_id else None)
     if key is None or not key.is_usable(clock.now()) or not key.allows(Scope.READ):
         return None  # signed out, or the key revoked or expired since: the session ends
     return Session(key, str(data.get("c")), token)
@@ -137,9 +138,20 @@ def start_with_link(
         uow.commit()
     with uow_factory(read_only=True) as uow:
         key = uow.keys.get(key_id) if key_id else None
+        if key is not None:
+            key = accounts.as_its_person_allows(uow, key)
     if key is None or not key.is_usable(now):
         raise Unauthorized("this login link is unknown, used or expired")
     return _start(uow_factory, clock, key)
+
+
+def _as_person_allows(uow: UnitOfWork, key: ApiKey | None) -> ApiKey | None:
+    """The key as its person's role lets it act; None when there is none or they are
+    disabled (the session ends)."""
+    try:
+        return accounts.as_its_person_allows(uow, key) if key else None
+    except Unauthorized:
+        return None
 
 
 def _hash(token: str) -> str:
