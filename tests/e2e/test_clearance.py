@@ -259,6 +259,10 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
             "/v1/schedules/x/overrides/9"
         ),
         ("POST", "/v1/people/{handle}/time-off"): Gl("/v1/people/x/time-off", json={}),
+        ("POST", "/v1/people"): Gl("/v1/people", json={"handle": "walked", "role": "viewer"}),
+        ("POST", "/v1/people/{handle}/disable"): Gl("/v1/people/nobody/disable"),
+        ("POST", "/v1/people/{handle}/enable"): Gl("/v1/people/nobody/enable"),
+        ("PUT", "/v1/people/{handle}/role"): Gl("/v1/people/nobody/role", json={"role": "viewer"}),
         ("DELETE", "/v1/time-off/{time_off_id}"): Gl("/v1/time-off/9"),
         # intake with its own secrets: refused without them, whatever the key
         ("POST", "/v1/webhooks/{source}"): Gl("/v1/webhooks/datadog", json={}),
@@ -287,6 +291,11 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
         ("GET", "/flags"): Gl("/flags"),
         ("POST", "/flags/flip"): Gl("/flags/flip", form={"key": "x"}),
         ("GET", "/analytics"): Gl("/analytics"),
+        ("GET", "/people"): Gl("/people"),
+        ("POST", "/people"): Gl("/people", form={"handle": "walked-page", "role": "viewer"}),
+        ("POST", "/people/disable"): Gl("/people/disable", form={"handle": "nobody"}),
+        ("POST", "/people/enable"): Gl("/people/enable", form={"handle": "nobody"}),
+        ("POST", "/people/role"): Gl("/people/role", form={"handle": "nobody", "role": "admin"}),
         ("GET", "/static/{name}"): Gl("/static/live.js"),
         ("GET", "/partials/incidents"): Gl("/partials/incidents"),
         ("GET", "/events/dashboard"): Gl("/events/dashboard", stream=True),
