@@ -155,6 +155,7 @@ def pages(api: TestClient, container: Container, admin_token: str) -> dict[str, 
         "/deployments",
         "/flags",
         "/analytics",
+        "/people",
         "/status",
     ]
     found = {path: client.get(path) for path in paths}
