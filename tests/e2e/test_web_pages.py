@@ -487,3 +487,25 @@ def test_the_pages_need_the_read_scope(container: Container) -> None:
         container.uow, container.clock, Actor("cli"), "only-write"
     ).token  # a link signs in as the key: the same rule
     assert browser(container).get(f"/login/{link}").status_code == 403
+
+
+def test_the_charts_have_axes_units_and_the_gate_labelled(
+    api: TestClient, container: Container, admin_token: str, clock: FixedClock
+) -> None:
+    incident = open_incident(container, "Pool exhausted", Severity.SEV2, service=SERVICE)
+    client = sign_in(container, admin_token)
+    path = f"/partials/incidents/{incident.id}/charts"
+    empty = client.get(path).text
+    assert "error_rate (percent): no data yet (gate &lt; 1)" in empty
+    start = clock.now()
+    sample = {"service": SERVICE, "metric": "error_rate", "value": 12.0}
+    api.post("/v1/metrics", json={"samples": [sample | {"at": start.isoformat()}]})
+    clock.set(start + timedelta(minutes=5))
+    drawn = client.get(path).text
+    error_rate = drawn[: drawn.index("</figure>")]
+    assert f'<text x="48" y="126">{start.strftime("%H:%M")}</text>' in error_rate  # x axis
+    later = (start + timedelta(minutes=5)).strftime("%H:%M")
+    assert f'text-anchor="end">{later} UTC</text>' in error_rate
+    assert '<text x="44" y="12" text-anchor="end">12</text>' in error_rate  # y axis: the top
+    assert 'fill="#8b0000">gate 1</text>' in error_rate
+    assert 'aria-label="error_rate in percent from' in error_rate

@@ -145,6 +145,8 @@ class Chart:
     gate: float | None
     latest: float | None
     top: float
+    since: str = ""  # the x axis: "HH:MM" at its left end, "HH:MM" (now) at its right
+    until: str = ""
 
 
 CHARTED = (("error_rate", 1.0), ("latency_p99_ms", 500.0), ("db_pool_utilization", None))
@@ -190,4 +192,6 @@ def _chart(series: Series, gate: float | None, start: datetime, end: datetime) -
         gate,
         series.last(),
         round(top, 1),
+        start.strftime("%H:%M"),
+        end.strftime("%H:%M"),
     )
