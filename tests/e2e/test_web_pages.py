@@ -503,9 +503,10 @@ def test_the_charts_have_axes_units_and_the_gate_labelled(
     clock.set(start + timedelta(minutes=5))
     drawn = client.get(path).text
     error_rate = drawn[: drawn.index("</figure>")]
-    assert f'<text x="48" y="126">{start.strftime("%H:%M")}</text>' in error_rate  # x axis
+    assert f'<text x="48" y="128">{start.strftime("%H:%M")}</text>' in error_rate  # x axis
     later = (start + timedelta(minutes=5)).strftime("%H:%M")
     assert f'text-anchor="end">{later} UTC</text>' in error_rate
     assert '<text x="44" y="12" text-anchor="end">12</text>' in error_rate  # y axis: the top
     assert 'fill="#8b0000">gate 1</text>' in error_rate
     assert 'aria-label="error_rate in percent from' in error_rate
+    assert '<circle cx="' in error_rate  # one sample is a dot, not an invisible line
