@@ -295,3 +295,26 @@ def test_a_draft_whose_summary_names_the_incident_is_not_published_as_is(
     assert refused.status_code == 422 and "incident id" in refused.json()["detail"]
     deliver(container)
     assert anon.get("/status.json").json()["incidents"] == []
+
+
+def test_slack_publishes_a_draft_as_the_person_who_asked(
+    api: TestClient, anon: TestClient, container: Container, clock: FixedClock
+) -> None:
+    from pydantic import SecretStr
+
+    from tests.e2e.test_slack_commands import SECRET, command
+
+    container.settings.slack_signing_secret = SecretStr(SECRET)
+    incident_id = declared_sev1(api)
+    assert notices(api, incident_id)[0]["status"] == "draft"
+    final = "Some customers see slow checkouts. We are adding database capacity."
+    said = command(api, clock, f'publish {incident_id} "{final}"')
+    assert said["response_type"] == "in_channel" and "published" in said["text"], said
+    (notice,) = notices(api, incident_id)
+    assert (notice["status"], notice["text"]) == ("pending", final)
+    assert notice["published_by"] == "slack:ana"  # the Slack user, not the key
+    deliver(container)
+    public = anon.get("/status.json").json()["incidents"]
+    assert [u["text"] for i in public for u in i["updates"]] == [final]
+    again = command(api, clock, f"publish {incident_id}")
+    assert "no status-page draft" in again["text"], again

@@ -32,6 +32,7 @@ from so1.errors import MalformedRequest, So1Error, Unauthorized
 from so1.services.declaration.flow import commander_request
 from so1.services.declaration.oncall import person_by_slack_id
 from so1.services.declaration.outbox import message_by_ref, post_to_war_room
+from so1.services.declaration.status_drafts import publish_draft
 from so1.services.incidents import lifecycle as incidents
 from so1.services.incidents.acknowledgement import acknowledge_incident
 from so1.services.incidents.participants import assign_role
@@ -49,6 +50,7 @@ USAGE = (
     "• `/incident handover INC-... @handle` hands the commander role over\n"
     '• `/incident update INC-... "what changed"` posts an update to the war room\n'
     '• `/incident resolve INC-... "how it was fixed"` resolves it\n'
+    '• `/incident publish INC-... ["public text"]` publishes its status-page draft\n'
     "• `/incident approve run_...` / `/incident decline run_...` decides a platform action"
     " waiting for approval"
 )
@@ -228,6 +230,17 @@ def _update(container: Container, actor: Actor, args: list[str]) -> dict[str, st
     return _said(f"update recorded on {args[0]}")
 
 
+def _publish(container: Container, actor: Actor, args: list[str]) -> dict[str, str] | None:
+    """The oldest status-page draft of the incident goes public (with the final text if
+    given); SO1_STATUS_PAGE_APPROVAL=draft holds SEV0-1 notices until someone does this."""
+    if len(args) not in (1, 2) or not is_incident_id(args[0]):
+        return None
+    text = args[1] if len(args) == 2 else None
+    notice = publish_draft(container.uow, container.clock, actor, args[0], text=text)
+    title = notice.payload.get("title") or "the notice"
+    return _said(f"{args[0]}: status-page notice published ({title})")
+
+
 def _said(text: str) -> dict[str, str]:
     return {"response_type": "in_channel", "text": text}
 
@@ -269,6 +282,7 @@ _COMMANDS: dict[str, Callable[[Container, Actor, list[str]], dict[str, str] | No
     "handover": _handover,
     "update": _update,
     "resolve": _resolve,
+    "publish": _publish,
     "approve": _decide(approve=True),
     "decline": _decide(approve=False),
 }
