@@ -60,6 +60,8 @@ IMPACT_CLASSES = (
     "failing_share",
     "limited_scope",
     "degraded",
+    "fallback",
+    "internal_only",
 )
 
 
