@@ -115,8 +115,7 @@ def classify(
         if found := check():
             return found
     if breach.state == "breached":
-        reason = f"{describe_value(alert)} is past its threshold; no sign of an outage"
-        return ImpactClass("degraded", reason)
+        return _past_threshold(alert, text, kn)
     if affected_users(alert) == 1:
         return ImpactClass("no_impact", "one user affected: a ticket")
     words = first_phrase(kn.functional, text) or first_phrase(kn.impact["degraded"], text)
@@ -127,6 +126,18 @@ def classify(
         )
     why = "nothing measures how much fails" if words else "nothing says what fails or how much"
     return ImpactClass("minor", f"{why}: a minor issue until known")
+
+
+def _past_threshold(alert: Alert, text: AlertText, kn: Knowledge) -> ImpactClass:
+    """Degraded when the metric measures what users get or the text speaks of a failure;
+    otherwise (memory, a custom check, and nothing said) a minor issue until known."""
+    shown = describe_value(alert)
+    metric = alert.metric or ""
+    words = first_phrase(kn.functional, text) or first_phrase(kn.impact["degraded"], text)
+    if words or not metric or kn.impact["user_metrics"].search(metric):
+        return ImpactClass("degraded", f"{shown} is past its threshold; no sign of an outage")
+    why = "the metric does not measure what users get and nothing says what fails"
+    return ImpactClass("minor", f"{shown} is past its threshold; {why}: a minor issue until known")
 
 
 def affected_users(alert: Alert) -> int | None:

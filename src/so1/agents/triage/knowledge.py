@@ -62,6 +62,7 @@ IMPACT_CLASSES = (
     "degraded",
     "fallback",
     "internal_only",
+    "user_metrics",
 )
 
 
