@@ -179,3 +179,9 @@ def test_a_connection_refused_by_the_database_is_a_database_failure() -> None:
         title="OperationalError: Can't connect to MySQL server on 'web-db' (Connection refused)",
     )
     assert report["hypotheses"][0]["cause"] == "database_failure"
+
+
+def test_a_name_that_does_not_resolve_is_a_feature_down() -> None:
+    report = triage("web-db", summary="web-db endpoint DNS not resolving in us-east-1")
+    assert report["rationale"][0].startswith("impact class outage")
+    assert report["severity"] in ("SEV0", "SEV1")
