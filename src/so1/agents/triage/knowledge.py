@@ -60,6 +60,9 @@ IMPACT_CLASSES = (
     "failing_share",
     "limited_scope",
     "degraded",
+    "fallback",
+    "internal_only",
+    "user_metrics",
 )
 
 
