@@ -52,8 +52,7 @@ WORDS = {
 }
 MINORITY = 25.0  # a text's "N% of ... fail" under this is a minority: degraded, not an outage
 EVERYONE = 80.0  # ... at or above this, (nearly) everyone: a complete outage
-_PERCENT = re.compile(r"(\d{1,3}(?:\.\d+)?) ?%")
-_FRACTION = re.compile(r"\b(\d[\d,]*) (?:out )?of ([\d,]+)\b")
+_NUMBER = re.compile(r"\d{1,3}(?:\.\d+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +102,7 @@ def classify(
         lambda: _informational(alert, text, kn),
         lambda: said("attack_blocked", text, kn) if _anomaly(alert, text, kn) else None,
         lambda: _share_class(share, MINORITY, EVERYONE) or _minority(share),
-        lambda: _with_fallback(_outage(alert, value, breach, text, kn, core), text, kn),
+        lambda: _outage(alert, value, breach, text, kn, core),
         lambda: _anomaly(alert, text, kn),
         lambda: _cosmetic(text, kn),
         lambda: said("workaround", text, kn),
@@ -115,7 +114,8 @@ def classify(
         if found := check():
             return found
     if breach.state == "breached":
-        return _past_threshold(alert, text, kn)
+        reason = f"{describe_value(alert)} is past its threshold; no sign of an outage"
+        return ImpactClass("degraded", reason)
     if affected_users(alert) == 1:
         return ImpactClass("no_impact", "one user affected: a ticket")
     words = first_phrase(kn.functional, text) or first_phrase(kn.impact["degraded"], text)
@@ -126,18 +126,6 @@ def classify(
         )
     why = "nothing measures how much fails" if words else "nothing says what fails or how much"
     return ImpactClass("minor", f"{why}: a minor issue until known")
-
-
-def _past_threshold(alert: Alert, text: AlertText, kn: Knowledge) -> ImpactClass:
-    """Degraded when the metric measures what users get or the text speaks of a failure;
-    otherwise (memory, a custom check, and nothing said) a minor issue until known."""
-    shown = describe_value(alert)
-    metric = alert.metric or ""
-    words = first_phrase(kn.functional, text) or first_phrase(kn.impact["degraded"], text)
-    if words or not metric or kn.impact["user_metrics"].search(metric):
-        return ImpactClass("degraded", f"{shown} is past its threshold; no sign of an outage")
-    why = "the metric does not measure what users get and nothing says what fails"
-    return ImpactClass("minor", f"{shown} is past its threshold; {why}: a minor issue until known")
 
 
 def affected_users(alert: Alert) -> int | None:
@@ -155,15 +143,8 @@ def failing_share(text: AlertText, kn: Knowledge) -> tuple[float, str] | None:
     if found is None:
         return None
     phrase = text.joined[found.start() : found.end()]
-    if percent := _PERCENT.search(phrase):
-        return float(percent.group(1)), phrase
-    if (fraction := _FRACTION.search(phrase)) and (whole := _count(fraction.group(2))):
-        return round(100 * _count(fraction.group(1)) / whole, 1), phrase
-    return None
-
-
-def _count(digits: str) -> int:
-    return int(digits.replace(",", ""))
+    number = _NUMBER.search(phrase)
+    return (float(number.group(0)), phrase) if number else None
 
 
 def _share_class(
@@ -257,19 +238,6 @@ def _outage(
         if reason := _failing(metric, value, kn):
             return ImpactClass("outage", f"{reason}: {shown}")
     return said("outage", text, kn)
-
-
-def _with_fallback(found: ImpactClass | None, text: AlertText, kn: Knowledge) -> ImpactClass | None:
-    """A feature down while the text names a way around it ("codes by e-mail still work") or
-    says users see nothing ("the other 4 serve all traffic, error rate normal") is the table's
-    SEV3 row, "minor issues, workarounds available". A health endpoint down stays SEV1."""
-    if found is None or found.health_down or found.name != "outage":
-        return found
-    way = first_phrase(kn.impact["fallback"], text) or first_phrase(kn.impact["no_impact"], text)
-    if way is None:
-        return found
-    quoted = text.quote(way.start(), way.end())
-    return ImpactClass("workaround", f'{found.reason}, but the alert says "{quoted}"')
 
 
 def _failing(metric: str, value: Quantity, kn: Knowledge) -> str | None:

@@ -60,9 +60,6 @@ IMPACT_CLASSES = (
     "failing_share",
     "limited_scope",
     "degraded",
-    "fallback",
-    "internal_only",
-    "user_metrics",
 )
 
 

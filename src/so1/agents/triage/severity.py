@@ -7,18 +7,13 @@ negative is more severe), each written into the rationale with its size:
 - the catalog tier: critical -0.3, high 0, medium +0.5, low +0.8;
 - the users of the service and those that depend on it: under 50 +0.25 (many users do not
   by themselves make it more severe);
-- the text limits the failure to one part (one region, zone, shard or cluster): +0.5, and
-  +1.0 for an outage (a feature down in one part only is degraded), unless the alert
-  measures a partial share of the whole service (an error rate under 80%), which already
-  counts the part that works (+0.5);
-- the text says only internal users are affected ("internal reports", "not customer-facing"):
-  +0.5;
+- the text limits the failure to one part (one region, zone, shard or cluster): +0.5;
 - how far past the threshold: under 1.25x +0.5 (just past), under 2x +0.25, 20x or more
   -0.25; 20% or more of requests failing -0.25;
 - how many services alert: an alert storm (10 or more open alerts) or 3 or more other
   services alerting -0.5; for an outage, services depending on it that alert too -0.1 (1-2)
   or -0.3;
-- the sender's own urgency: warning +0.2, info +0.5 (never less severe for an outage);
+- the sender's own urgency: warning +0.4, info +0.5 (never less severe for an outage);
   critical -0.3 only when nothing measures the impact (senders call most alerts critical).
 
 The moves add up to at most one level either way; the score rounds half up (2.5 is SEV3) and
@@ -32,7 +27,7 @@ from dataclasses import dataclass
 
 from so1.agents.triage.contract import Impact
 from so1.agents.triage.facts import Facts
-from so1.agents.triage.impact import EVERYONE, first_phrase
+from so1.agents.triage.impact import first_phrase
 from so1.agents.triage.knowledge import Knowledge
 from so1.agents.triage.values import format_number
 from so1.domain.alerts import AlertStatus
@@ -64,8 +59,7 @@ CLASSES = {
 NEVER_CLOSED = ("security_breach", "data_loss")  # never a non-incident (issue 14)
 MEASURED = ("degraded", "security_anomaly", "minor")  # classes a distance past the limit moves
 TIER = {"critical": -0.3, "high": 0.0, "medium": 0.5, "low": 0.8}
-HINT = {"critical": -0.3, "error": 0.0, "warning": 0.2, "info": 0.5}
-SCOPE = {"outage": 1.0, "complete_outage": 1.0}  # one part only; 0.5 for the other classes
+HINT = {"critical": -0.3, "error": 0.0, "warning": 0.4, "info": 0.5}
 MOVES_CAP = 1.0
 STORM = 10  # the runbook's alert storm: 10+ alerts, a cascading failure
 WIDE = 3  # other services alerting at once
@@ -153,11 +147,7 @@ def _moves(facts: Facts, impact: Impact, kn: Knowledge) -> list[tuple[float, str
     moves.append(_spread(facts))
     if found := first_phrase(kn.impact["limited_scope"], facts.text):
         quoted = facts.text.quote(found.start(), found.end(), width=60)
-        scope = 0.5 if _partial_share(facts, kn) else SCOPE.get(facts.impact.name, 0.5)
-        moves.append((scope, f'limited to one part: the alert says "{quoted}"'))
-    if found := first_phrase(kn.impact["internal_only"], facts.text):
-        quoted = facts.text.quote(found.start(), found.end(), width=60)
-        moves.append((0.5, f'internal users only: the alert says "{quoted}"'))
+        moves.append((0.5, f'limited to one part: the alert says "{quoted}"'))
     if hint := facts.alert.severity_hint:
         delta = min(HINT[hint], 0.0) if outage else HINT[hint]
         if hint == "critical" and facts.impact.name != "minor":
@@ -195,17 +185,6 @@ def _distance(facts: Facts, kn: Knowledge) -> list[tuple[float, str]]:
     if value and value.unit == "%" and value.value >= 20 and kn.error_metric.search(metric):
         moves.append((-0.25, f"{format_number(value.value)}% of requests failing"))
     return moves
-
-
-def _partial_share(facts: Facts, kn: Knowledge) -> bool:
-    """The alert measures a partial failing share of the whole service (an error rate of 33%):
-    the number already counts the part that works, so one part is only half a level."""
-    value, metric = facts.value, facts.alert.metric or ""
-    if value is None or value.unit != "%" or not metric:
-        return False
-    if kn.error_metric.search(metric):
-        return value.value < EVERYONE
-    return bool(kn.success_metric.search(metric)) and value.value > 100 - EVERYONE
 
 
 def _spread(facts: Facts) -> tuple[float, str]:
