@@ -64,8 +64,10 @@ def signed(body: str, ts: str, secret: str = SECRET) -> dict[str, str]:
     }
 
 
-def command(api: TestClient, clock: FixedClock, text: str, room: str = "general") -> dict[str, str]:
-    fields = {"command": "/incident", "text": text, "user_name": "ana", "user_id": "U1"}
+def command(
+    api: TestClient, clock: FixedClock, text: str, room: str = "general", user: str = "U1"
+) -> dict[str, str]:
+    fields = {"command": "/incident", "text": text, "user_name": "ana", "user_id": user}
     body = urlencode({**fields, "channel_name": room})
     ts = str(int(clock.now().timestamp()))
     response = api.post("/v1/slack/commands", content=body, headers=signed(body, ts))
@@ -303,3 +305,30 @@ def test_whole_declaration_through_slack_and_pagerduty_survives_their_outages(
         by_key[e["dedup_key"]] = by_key.get(e["dedup_key"], 0) + 1
     assert max(by_key.values()) >= 2  # a failed page was retried with the same key
     assert len(by_key) == sum(m["to"] == "pager" for m in said)  # one PagerDuty alert per page
+
+
+def test_a_linked_person_acts_within_their_role_and_not_when_disabled(
+    slack_api: TestClient, clock: FixedClock
+) -> None:
+    """Ana (Slack U01ANA, handle oncall-backend) as a viewer may ask for the status but not
+    change anything; disabled, she may do nothing; enabled as a responder, she may act."""
+    slack_api.put("/v1/oncall/config", json=example())
+    clock.set(datetime(2026, 1, 7, 12, tzinfo=UTC))
+    command(slack_api, clock, 'create SEV2 "API error rate spike"')
+    room, ana = "incident-20260107-0001", "U01ANA"
+    role = "/v1/people/oncall-backend/role"
+    assert slack_api.put(role, json={"role": "viewer"}).status_code == 200
+    assert "SEV2" in command(slack_api, clock, "status", room, user=ana)["text"]
+    refused = command(slack_api, clock, 'resolve "fixed"', room, user=ana)
+    assert refused["response_type"] == "ephemeral" and "role (viewer)" in refused["text"]
+    assert slack_api.post("/v1/people/oncall-backend/disable").status_code == 200
+    gone = command(slack_api, clock, "status", room, user=ana)
+    assert "disabled" in gone["text"] and "SEV2" not in gone["text"]
+    assert slack_api.post("/v1/people/oncall-backend/enable").status_code == 200
+    assert slack_api.put(role, json={"role": "responder"}).status_code == 200
+    done = command(slack_api, clock, 'resolve "pool raised"', room, user=ana)
+    assert done["response_type"] == "in_channel", done
+    approve = command(slack_api, clock, "approve run_nothing", room, user=ana)
+    assert "Approvals from Slack" in approve["text"]  # a responder does not deploy
+    incident = slack_api.get("/v1/incidents/INC-20260107-0001").json()
+    assert incident["status"] == "resolved"

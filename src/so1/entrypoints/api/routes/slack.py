@@ -24,7 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from so1.adapters.chat.slack import slack_ref
 from so1.agents.commander.contract import CommanderRequest
 from so1.bootstrap import Container
+from so1.domain.access import Scope
 from so1.domain.incidents import AckChannel, IncidentStatus, is_incident_id
+from so1.domain.oncall import Person
 from so1.domain.participants import Role
 from so1.domain.severity import Severity
 from so1.entrypoints.api.deps import ContainerDep
@@ -93,8 +95,30 @@ async def slash_command(request: Request, container: ContainerDep) -> JSONRespon
         words = []
     room = _war_room_incident(form.get("channel_name", ""))
     actor = await run_in_threadpool(_slack_actor, container, form)
+    refusal = _refusal(actor, words[0].lower() if words else "help")
+    if refusal is not None:
+        return JSONResponse({"response_type": "ephemeral", "text": refusal})
+    if isinstance(actor, Person):  # a viewer asking for the status
+        actor = Actor(name=actor.handle, can_deploy=False, person=actor.handle)
     answer = await run_in_threadpool(_run, container, actor, words, room)
     return JSONResponse(answer)
+
+
+READ_ONLY_VERBS = frozenset({"status", "help"})
+
+
+def _refusal(actor: Actor | Person, verb: str) -> str | None:
+    """Why a linked person may not run ``verb`` from Slack: disabled, or a role without
+    `write` (a viewer may still ask for the status)."""
+    if not isinstance(actor, Person):
+        return None
+    if actor.disabled:
+        return f"Your SO1 account (@{actor.handle}) is disabled: ask an SO1 admin."
+    return (
+        None
+        if verb in READ_ONLY_VERBS
+        else f"Your SO1 role ({actor.role}) does not let you change incidents from Slack."
+    )
 
 
 @router.post("/v1/slack/events")
@@ -131,18 +155,25 @@ def _reaction(container: Container, event: dict[str, Any]) -> str | None:
         return None
     user = str(event.get("user") or "unknown")
     person = person_by_slack_id(container.uow, user)
+    if person is not None and person.disabled:
+        return None  # a disabled person's 👀 acknowledges nothing
     actor = Actor(name=person.handle if person else f"slack:{user}")
     incident_id = message.incident_id
     acknowledge_incident(container.uow, container.clock, actor, incident_id, AckChannel.SLACK)
     return message.incident_id
 
 
-def _slack_actor(container: Container, form: dict[str, str]) -> Actor:
+def _slack_actor(container: Container, form: dict[str, str]) -> Actor | Person:
     """The person in the on-call directory with this Slack id, else ``slack:<name>`` (who
-    may not approve platform actions: SO1 cannot tell who they are)."""
+    may not approve platform actions: SO1 cannot tell who they are). A person who is
+    disabled, or whose role lacks `write`, comes back as the Person, to be refused."""
     person = person_by_slack_id(container.uow, form.get("user_id", ""))
     if person is not None:
-        return Actor(name=person.handle)
+        scopes = person.role.scopes if person.role else None
+        if person.disabled or (scopes is not None and Scope.WRITE not in scopes):
+            return person
+        can_deploy = scopes is None or Scope.DEPLOY in scopes
+        return Actor(name=person.handle, can_deploy=can_deploy, person=person.handle)
     return Actor(
         name=f"slack:{form.get('user_name') or form.get('user_id') or 'unknown'}", can_deploy=False
     )
@@ -156,8 +187,8 @@ def _decide(approve: bool) -> Callable[[Container, Actor, list[str]], dict[str, 
         if not actor.can_deploy:
             return {
                 "response_type": "ephemeral",
-                "text": "Approvals from Slack need your Slack"
-                " id in SO1's on-call directory (so1 oncall load).",
+                "text": "Approvals from Slack need your Slack id in SO1's on-call directory"
+                " (so1 oncall load) and a role that deploys (deployer, security or admin).",
             }
         run = decide_approval(
             container.uow, container.clock, actor, container.deployer, run_id, approve
