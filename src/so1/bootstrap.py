@@ -277,6 +277,7 @@ def _job_settings(settings: Settings) -> JobSettings:
         settings.clock_seconds,
         settings.meeting_hours,
         settings.default_escalation_policy,
+        settings.concurrency,
     )
 
 
