@@ -22,7 +22,6 @@ from pydantic_settings import (
 
 from so1.errors import ConfigurationError
 
-
 # The kinds of background work, each with its own limit so none can starve another:
 # triage, delivery (the outbox), clocks (runbook deadlines, escalation...), and deploy (the
 # platform actions a server follows to the end).
