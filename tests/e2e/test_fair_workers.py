@@ -72,7 +72,7 @@ def _settings(db_url: str, **values: Any) -> Settings:
 
 def _hang_every_vendor(container: Container, vendor: HangingVendor) -> None:
     for destination in Destination:
-        container.adapters.messengers[destination] = vendor  # type: ignore[index]
+        container.adapters.messengers[destination] = vendor
 
 
 @contextmanager
@@ -82,7 +82,7 @@ def _running(db_url: str, vendor: HangingVendor) -> Iterator[TestClient]:
     api = build_container(_settings(db_url, background="worker" if on_postgres else "server"))
     worker: Container | None = None
     if on_postgres:
-        worker = build_container(_settings(db_url))
+        worker = build_container(_settings(db_url), role="worker")
         _hang_every_vendor(worker, vendor)
         worker.start_background(server=False)
         assert worker.jobs.engine == "procrastinate"
