@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from so1.adapters.db import migrate
 from so1.adapters.db.engine import build_engine
 from so1.bootstrap import build_container
 from so1.config import Settings
@@ -151,3 +152,26 @@ def test_prepared_statements_break_under_transaction_pooling_and_the_setting_tur
 ) -> None:
     assert _errors_from_repeated_statements(bouncer_url, prepared=False) == []
     assert _errors_from_repeated_statements(bouncer_url, prepared=True) != []
+
+
+def test_migrating_through_pgbouncer_leaves_no_lock_behind(
+    bouncer_url: str, postgres_url: str
+) -> None:
+    """`so1 serve` migrates at every start; through transaction pooling a session lock could
+    be taken on one server connection and its unlock run on another, leaving it held."""
+    engine = build_engine(bouncer_url, pool_size=4, prepared_statements=False)
+    try:
+        for _ in range(5):
+            migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    direct = create_engine(postgres_url)
+    try:
+        with direct.connect() as conn:
+            query = (
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+            assert conn.execute(text(query)).scalar_one() == 0
+    finally:
+        direct.dispose()
