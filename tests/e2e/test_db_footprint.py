@@ -23,7 +23,7 @@ from so1.bootstrap import build_container
 from so1.config import Settings
 from so1.domain.access import Scope
 from so1.entrypoints.api.app import create_app
-from tests.conftest import make_key
+from tests.conftest import _truncate_postgres, make_key
 from tests.e2e.intake_support import SEED_ALERT
 from tests.e2e.test_processes import clean_env, serving
 
@@ -44,6 +44,7 @@ def _connections_named(url: str, name: str) -> int:
 
 
 def test_a_busy_server_never_opens_more_than_its_pool(postgres_url: str) -> None:
+    _truncate_postgres(postgres_url)
     container = build_container(
         Settings(database_url=postgres_url, db_pool_size=POOL, auth_cache_seconds=0)
     )

@@ -26,7 +26,7 @@ from so1.bootstrap import build_container
 from so1.config import Settings
 from so1.domain.access import Scope
 from so1.entrypoints.api.app import create_app
-from tests.conftest import make_key
+from tests.conftest import _truncate_postgres, make_key
 from tests.e2e.fault_support import Alerts, wait_until
 from tests.e2e.intake_support import SEED_ALERT
 
@@ -95,6 +95,7 @@ def bouncer_url(postgres_url: str) -> Iterator[str]:
 def test_alerts_are_triaged_and_read_back_through_pgbouncer(
     bouncer_url: str, postgres_url: str
 ) -> None:
+    _truncate_postgres(postgres_url)
     settings = Settings(
         database_url=bouncer_url,
         db_pool_size=8,
@@ -107,7 +108,7 @@ def test_alerts_are_triaged_and_read_back_through_pgbouncer(
         with TestClient(create_app(container), raise_server_exceptions=False) as client:
             client.headers["Authorization"] = f"Bearer {make_key(container, Scope.ADMIN)}"
             for n in range(30):
-                body = {**SEED_ALERT, "service": f"svc-{n % 5}", "dedup_key": f"pgb-{n}"}
+                body = {**SEED_ALERT, "service": f"pgb-svc-{n % 5}", "dedup_key": f"pgb-{n}"}
                 response = client.post("/v1/alerts", json=body)
                 assert response.status_code == 202, response.text
             wait_until(lambda: alerts.pending_triage() == 0, "triage through PgBouncer", 30)
@@ -120,7 +121,7 @@ def test_alerts_are_triaged_and_read_back_through_pgbouncer(
         container.close()
     assert {r.status_code for r in reads} == {200}, [r.text for r in reads if r.status_code != 200]
     services = {i["service"] for i in reads[-1].json()["items"]}
-    assert services == {f"svc-{n}" for n in range(5)}
+    assert services == {f"pgb-svc-{n}" for n in range(5)}
 
 
 def _errors_from_repeated_statements(url: str, prepared: bool) -> list[str]:
