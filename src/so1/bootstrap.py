@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import Engine
@@ -23,7 +24,8 @@ from sqlalchemy import Engine
 from so1.adapters.chat.builtin import BuiltinChat
 from so1.adapters.chat.slack import SlackChat, web_client
 from so1.adapters.clock import SystemClock
-from so1.adapters.db.engine import build_engine
+from so1.adapters.db import capacity
+from so1.adapters.db.engine import build_engine, postgres_connect_options
 from so1.adapters.db.health import DatabaseHealth
 from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.secret_box import SecretBox, parse_keys
@@ -64,6 +66,7 @@ from so1.ports import (
     HealthCheck,
     HealthProbe,
     IdempotencyStore,
+    Job,
     JobRunner,
     Messenger,
     MetricsSource,
@@ -113,6 +116,8 @@ class Jobs:
     )
     engine: str = ""  # which engine runs the jobs in this process ("" when none)
     names: list[str] = field(default_factory=list)
+    job_pool: int = capacity.DEFER_POOL  # the job engine's pool (within SO1_DB_POOL_SIZE)
+    connect_options: dict[str, Any] = field(default_factory=dict)  # its connections' options
 
 
 @dataclass
@@ -184,19 +189,34 @@ class Container:
             self.adapters.health_probe,
         )
         on_postgres = self.engine.dialect.name == "postgresql"
-        url = self.settings.database_url
         if server and self.settings.background == "worker":
             if not on_postgres:
                 return  # `so1 worker` polls the SQLite database
             # Only defers: a committed alert or message wakes a worker through the engine.
-            self._run_jobs(ProcrastinateJobRunner(url, jobs, execute=False), "")
+            self._run_jobs(self._procrastinate(jobs, execute=False), "")
         elif not server and on_postgres:
-            stall = self.settings.worker_stall_seconds
-            runner = ProcrastinateJobRunner(url, jobs, execute=True, stall_seconds=stall)
-            self._run_jobs(runner, "procrastinate")
+            self._run_jobs(self._procrastinate(jobs, execute=True), "procrastinate")
         elif jobs:
             self._run_jobs(ThreadJobRunner(jobs), "in-process")
         self.jobs.names = [job.name for job in jobs] if self.jobs.engine else []
+
+    def _procrastinate(self, jobs: list[Job], *, execute: bool) -> ProcrastinateJobRunner:
+        return ProcrastinateJobRunner(
+            self.settings.database_url,
+            jobs,
+            execute=execute,
+            stall_seconds=self.settings.worker_stall_seconds,
+            pool_size=self.jobs.job_pool,
+            connect_options=self.jobs.connect_options,
+        )
+
+    def connections_warning(self, processes: int, what: str) -> str | None:
+        """PostgreSQL: one line when ``processes`` like this one (SO1_DB_POOL_SIZE each)
+        would not fit beside the other SO1 processes and clients; None when they fit."""
+        if self.engine.dialect.name != "postgresql":
+            return None
+        own = processes * self.settings.db_pool_size
+        return capacity.read_room(self.engine).warning(own, what)
 
     def _run_jobs(self, runner: JobRunner, engine: str) -> None:
         runner.start()
@@ -222,16 +242,26 @@ def build_container(
     settings: Settings | None = None,
     clock: Clock | None = None,
     agents: Agents | None = None,
+    role: str = capacity.SERVER,
 ) -> Container:
     """Settings from the environment unless given; raises ConfigurationError (one line naming
-    the variable) before building anything when they cannot work."""
+    the variable) before building anything when they cannot work. ``role`` (serve, worker,
+    cli) names the process's connections and splits SO1_DB_POOL_SIZE (see capacity)."""
     if settings is None:
         settings = load_settings()
     else:
         check(settings)
     key = settings.secret_key.get_secret_value() if settings.secret_key else None
     box = SecretBox(parse_keys(key))
-    engine = build_engine(settings.database_url, pool_size=settings.db_pool_size)
+    budget = capacity.split_pool(settings, role)
+    name = capacity.application_name(role, settings.db_pool_size)
+    options = postgres_connect_options(name, settings.db_prepared_statements)
+    engine = build_engine(
+        settings.database_url,
+        pool_size=budget.engine_pool,
+        application_name=name,
+        prepared_statements=settings.db_prepared_statements,
+    )
     dispatcher = JobDispatcher()
     uow = _units_of_work(engine, box, dispatcher)
     return Container(
@@ -251,7 +281,14 @@ def build_container(
             },
             limiter=RateLimiter(settings.events_rate_limit_per_minute),
         ),
-        jobs=Jobs(dispatcher),
+        jobs=Jobs(
+            dispatcher,
+            actions=ThreadPoolExecutor(
+                max_workers=settings.concurrency["deploy"], thread_name_prefix="so1-action"
+            ),
+            job_pool=max(budget.job_pool, 1),
+            connect_options=options,
+        ),
         edge=Edge(
             key_cache=KeyCache(settings.auth_cache_seconds),
             idempotency=SqlIdempotencyStore(engine),
@@ -277,6 +314,7 @@ def _job_settings(settings: Settings) -> JobSettings:
         settings.clock_seconds,
         settings.meeting_hours,
         settings.default_escalation_policy,
+        settings.concurrency,
     )
 
 

@@ -22,6 +22,38 @@ from pydantic_settings import (
 
 from so1.errors import ConfigurationError
 
+# The kinds of background work, each with its own limit so none can starve another:
+# triage, delivery (the outbox), clocks (runbook deadlines, escalation...), and deploy (the
+# platform actions a server follows to the end).
+JOB_KINDS = ("triage", "delivery", "clocks", "deploy")
+DEFAULT_CONCURRENCY = "triage=1,delivery=1,clocks=1,deploy=4"
+MAX_CONCURRENCY = 32
+
+
+def parse_concurrency(value: str) -> dict[str, int]:
+    """``"triage=2,delivery=1"`` → every kind's limit (the defaults for those left out);
+    ValueError naming the entry that cannot work."""
+    limits = dict(_concurrency_entries(DEFAULT_CONCURRENCY))
+    for kind, count in _concurrency_entries(value):
+        if kind not in JOB_KINDS:
+            raise ValueError(f"unknown job kind {kind!r} (kinds: {', '.join(JOB_KINDS)})")
+        if not 1 <= count <= MAX_CONCURRENCY:
+            raise ValueError(f"{kind}={count}: each limit is 1 to {MAX_CONCURRENCY}")
+        if kind == "clocks" and count != 1:
+            raise ValueError("clocks=1 only: the clocks job never runs two passes at once")
+        limits[kind] = count
+    return limits
+
+
+def _concurrency_entries(value: str) -> list[tuple[str, int]]:
+    entries: list[tuple[str, int]] = []
+    for entry in filter(None, (part.strip() for part in value.split(","))):
+        kind, equals, count = entry.partition("=")
+        if not equals or not count.strip().isdigit():
+            raise ValueError(f"{entry!r} is not KIND=N (e.g. triage=2,delivery=1)")
+        entries.append((kind.strip().lower(), int(count)))
+    return entries
+
 
 class Settings(BaseSettings):
     """Every knob SO1 has; each field is documented in README.md's configuration table."""
@@ -31,7 +63,16 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite:///./so1.db", description="SQLAlchemy URL of the database"
     )
-    db_pool_size: int = Field(default=10, ge=1, description="PostgreSQL connections per process")
+    db_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL connections each process may open, the job engine's included;"
+        " never more (no overflow)",
+    )
+    db_prepared_statements: bool = Field(
+        default=True,
+        description="let psycopg prepare statements; false behind PgBouncer in transaction mode",
+    )
     host: str = Field(default="127.0.0.1", description="address `so1 serve` binds")
     port: int = Field(default=8000, ge=1, le=65535, description="port `so1 serve` binds")
     workers: int = Field(default=1, ge=1, description="server processes for `so1 serve`")
@@ -62,6 +103,12 @@ class Settings(BaseSettings):
     )
     clock_seconds: int = Field(
         default=15, ge=1, le=300, description="how often the clocks job runs (seconds)"
+    )
+    worker_concurrency: str = Field(
+        default=DEFAULT_CONCURRENCY,
+        description="passes of each job kind one process runs at once (KIND=N, comma-separated;"
+        f" kinds: {', '.join(JOB_KINDS)}; clocks is always 1); kinds left out keep their"
+        " default",
     )
     worker_stall_seconds: int = Field(
         default=30,
@@ -233,6 +280,17 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", description="debug, info, warning, error")
     api_url: str = Field(default="http://127.0.0.1:8000", description="server the CLI talks to")
     api_key: SecretStr | None = Field(default=None, description="API key the CLI sends")
+
+    @field_validator("worker_concurrency")
+    @classmethod
+    def _concurrency_parses(cls, value: str) -> str:
+        parse_concurrency(value)
+        return value
+
+    @property
+    def concurrency(self) -> dict[str, int]:
+        """SO1_WORKER_CONCURRENCY as {kind: passes at once}, every kind present."""
+        return parse_concurrency(self.worker_concurrency)
 
     @field_validator("postmortem_meeting_hours")
     @classmethod

@@ -44,6 +44,7 @@ CLOCK_SECONDS = 5  # the shortest tick procrastinate's cron gives the clocks job
 STALL_SECONDS = 6
 SLOW_HEALTH_SECONDS = 4.0
 START_TIMEOUT = 60.0
+PER_PROCESS = 4  # procrastinate workers in one `so1 worker`: triage, delivery, clocks, recovery
 # Late and marked escalate: true (initial_communication too when the worker's delivery of the
 # declaration is slower than its clocks pass).
 LATE_CHECKS = {"acknowledged", "commander"}
@@ -170,18 +171,21 @@ def test_clocks_resume_after_a_worker_is_killed_mid_pass(postgres_url: str, tmp_
         health.delay = SLOW_HEALTH_SECONDS
         container = set_up(postgres_url, health_url)
         stack.callback(container.close)
+        # Each `so1 worker` registers a procrastinate worker per job, and one for recovery.
         first = stack.enter_context(worker(tmp_path, env, "first"))
-        first_id = wait_for(jobs.workers, "the first worker")[0]
+        wait_for(lambda: len(jobs.workers()) == PER_PROCESS, "the first worker")
+        first_ids = set(jobs.workers())
         second = stack.enter_context(worker(tmp_path, env, "second"))
-        wait_for(lambda: len(jobs.workers()) == 2, "the second worker")
-        procs = {first_id: first, max(jobs.workers()): second}
+        wait_for(lambda: len(jobs.workers()) == 2 * PER_PROCESS, "the second worker")
+        procs = {w: first if w in first_ids else second for w in jobs.workers()}
 
         # a clocks pass in the middle of its health probe
         asked = health.requests
         running = wait_for(
             lambda: health.requests > asked and jobs.clocks_pass_of(), "a clocks pass"
         )
-        victim, survivor = procs[running], next(p for w, p in procs.items() if w != running)
+        victim = procs[running]
+        survivor = second if victim is first else first
         os.kill(victim.pid, signal.SIGKILL)
         killed_at = time.monotonic()
         victim.wait(timeout=10)

@@ -50,12 +50,15 @@ class Agent(Protocol):
 class Job:
     """One kind of background work. ``run`` does one pass over what is due (the queues are
     tables, so a pass is safe to repeat and to run in several processes); it runs every
-    ``every_seconds`` and as soon as it is woken. ``serial``: never two passes at once."""
+    ``every_seconds`` and as soon as it is woken. ``serial``: never two passes at once.
+    ``concurrency``: at most this many passes at once in one process, in slots of its own, so
+    a job whose passes are slow (delivery to a vendor that hangs) never holds up another."""
 
     name: str
     run: Callable[[], None]
     every_seconds: int
     serial: bool = False
+    concurrency: int = 1
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from so1.agents.registry import Agents, AnalystAgent, CommanderAgent
@@ -197,6 +197,11 @@ class JobSettings:
     clock_seconds: int = CLOCK_SECONDS
     meeting_hours: tuple[int, int] = DEFAULT_HOURS  # the postmortem review's window
     default_escalation_policy: str = DEFAULT_POLICY  # for services without a team's policy
+    concurrency: Mapping[str, int] = field(default_factory=dict)  # passes at once, per job
+
+    def limit(self, name: str) -> int:
+        """How many passes of job ``name`` may run at once (SO1_WORKER_CONCURRENCY)."""
+        return self.concurrency.get(name, 1)
 
 
 def background_jobs(
@@ -213,10 +218,10 @@ def background_jobs(
     triage_agent = agents.triage
     if switches.triage and triage_agent is not None:
         triage = TriagePass(uow_factory, clock, triage_agent, agents.commander)
-        jobs.append(Job(TRIAGE, triage, POLL_SECONDS))
+        jobs.append(Job(TRIAGE, triage, POLL_SECONDS, concurrency=switches.limit(TRIAGE)))
     if switches.delivery:
         delivery = DeliveryPass(uow_factory, clock, wake, messengers)
-        jobs.append(Job(DELIVERY, delivery, POLL_SECONDS))
+        jobs.append(Job(DELIVERY, delivery, POLL_SECONDS, concurrency=switches.limit(DELIVERY)))
     if switches.clocks:
         clocks = ClockPass(uow_factory, clock, switches, metrics, agents.analyst, health)
         jobs.append(Job(CLOCKS, clocks, switches.clock_seconds, serial=True))

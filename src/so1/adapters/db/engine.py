@@ -23,7 +23,17 @@ def sqlite_write_lock(engine: Engine) -> threading.Lock | None:
     return _SQLITE_WRITE_LOCKS.get(engine)
 
 
-def build_engine(url: str, pool_size: int = 10, echo: bool = False) -> Engine:
+def build_engine(
+    url: str,
+    pool_size: int = 10,
+    echo: bool = False,
+    *,
+    application_name: str | None = None,
+    prepared_statements: bool = True,
+) -> Engine:
+    """PostgreSQL: at most ``pool_size`` connections, never more (no overflow: a request
+    waits up to 10 s for one), named ``application_name`` in pg_stat_activity; without
+    ``prepared_statements`` psycopg prepares nothing (PgBouncer in transaction mode)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo)
@@ -31,11 +41,24 @@ def build_engine(url: str, pool_size: int = 10, echo: bool = False) -> Engine:
         url,
         echo=echo,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=0,
         pool_pre_ping=True,
         pool_timeout=10,
-        connect_args={"connect_timeout": 5},
+        connect_args=postgres_connect_options(application_name, prepared_statements)
+        | {"connect_timeout": 5},
     )
+
+
+def postgres_connect_options(
+    application_name: str | None, prepared_statements: bool
+) -> dict[str, Any]:
+    """psycopg connection options shared by the engine and the job engine's pool."""
+    options: dict[str, Any] = {}
+    if application_name:
+        options["application_name"] = application_name
+    if not prepared_statements:
+        options["prepare_threshold"] = None
+    return options
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -31,17 +31,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision``; safe when several processes start at once."""
     # On SQLite the write option makes the migration BEGIN IMMEDIATE: it waits for another
     # starting server instead of failing with "database is locked" half-way.
+    # On PostgreSQL the lock belongs to the migration's one transaction (DDL is transactional),
+    # so it is released with it, also through PgBouncer in transaction mode, where a session
+    # lock could be taken on one server connection and "released" on another.
     with engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
-            conn.commit()
-        try:
-            command.upgrade(_config(conn), revision)
-            conn.commit()
-        finally:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _ADVISORY_LOCK_ID})
-                conn.commit()
+            conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
+        command.upgrade(_config(conn), revision)
+        conn.commit()
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -8,9 +8,16 @@ each task as a safety net; with LISTEN/NOTIFY a woken worker starts at once, so 
 often than every few seconds buys nothing. A worker killed mid-pass is noticed when its
 heartbeat stops; its passes are failed and queued afresh (see _recover).
 
-One asyncio loop in a daemon thread holds the connection pool. With ``execute=True``
-(`so1 worker`) it also runs procrastinate's worker; with ``execute=False`` (API servers with
-SO1_BACKGROUND=worker) it only defers jobs when the server commits new work.
+Each job has a queue of its own (``so1.<name>``) and, in `so1 worker`, a procrastinate worker
+of its own on that queue with ``job.concurrency`` slots (and as many threads for its passes),
+so passes of one kind can never take the slots of another: a delivery backlog behind a vendor
+that hangs leaves triage its own. A last worker, without LISTEN, recovers stalled passes and
+defers the periodic ticks for all of them.
+
+One asyncio loop in a daemon thread holds the connection pool (``pool_size`` connections;
+each job's worker also holds one LISTEN connection). With ``execute=True`` (`so1 worker`) it
+also runs the workers; with ``execute=False`` (API servers with SO1_BACKGROUND=worker) it only
+defers jobs when the server commits new work.
 """
 
 from __future__ import annotations
@@ -19,11 +26,13 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from procrastinate import App, PsycopgConnector, jobs as procrastinate_jobs
 from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.worker import Worker
 from sqlalchemy.engine import make_url
 
 from so1.adapters.jobs.passes import PassLog
@@ -35,6 +44,7 @@ MIN_TICK_SECONDS = 5
 STALLED_AFTER_SECONDS = 30  # a worker with no heartbeat for this long is gone
 HEARTBEATS_PER_STALL = 3  # a live worker beats this often within the stall timeout
 RECOVERY_TASK = "so1.retry_stalled"
+RECOVERY_QUEUE = "so1.recovery"
 STOP_GRACE_SECONDS = 30.0
 START_TIMEOUT_SECONDS = 30.0
 
@@ -59,6 +69,26 @@ def tick_cron(every_seconds: int) -> str:
     return f"0 */{min(seconds // 3600, 23)} * * *"
 
 
+def queue_of(job: Job) -> str:
+    """The queue of a job's passes: one per job, so each kind has its own worker and slots."""
+    return f"so1.{job.name}"
+
+
+class _QueueWorker(Worker):
+    """A procrastinate worker on some queues; only the one with ``defers_ticks`` defers the
+    periodic ticks (one deferrer per process is enough: a tick is deferred once anyway)."""
+
+    def __init__(self, app: App, *, defers_ticks: bool = False, **options: Any) -> None:
+        super().__init__(app, **options)
+        self._defers_ticks = defers_ticks
+
+    async def _periodic_deferrer(self) -> None:
+        if self._defers_ticks:
+            await super()._periodic_deferrer()  # type: ignore[no-untyped-call]
+        else:
+            await asyncio.Event().wait()  # until the worker stops and cancels it
+
+
 class ProcrastinateJobRunner:
     def __init__(
         self,
@@ -68,8 +98,16 @@ class ProcrastinateJobRunner:
         execute: bool,
         worker_name: str = "so1-worker",
         stall_seconds: float = STALLED_AFTER_SECONDS,
+        pool_size: int = 2,
+        connect_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self.app = App(connector=PsycopgConnector(conninfo=libpq_url(database_url), max_size=4))
+        connector = PsycopgConnector(
+            conninfo=libpq_url(database_url),
+            min_size=1,
+            max_size=pool_size,
+            kwargs=dict(connect_options or {}),
+        )
+        self.app = App(connector=connector)
         self._execute, self._worker_name = execute, worker_name
         self._jobs = list(jobs)
         self._stall_seconds = stall_seconds
@@ -104,6 +142,7 @@ class ProcrastinateJobRunner:
 
         task = self.app.task(
             name=f"so1.{job.name}",
+            queue=queue_of(job),
             queueing_lock=f"so1.{job.name}",
             lock=f"so1.{job.name}" if job.serial else None,
         )(run_pass)
@@ -122,9 +161,12 @@ class ProcrastinateJobRunner:
                 except Exception:
                     log.exception("could not recover job %s left by a stopped worker", job.id)
 
-        task = self.app.task(name=RECOVERY_TASK, queueing_lock=RECOVERY_TASK, lock=RECOVERY_TASK)(
-            recover_stalled
-        )
+        task = self.app.task(
+            name=RECOVERY_TASK,
+            queue=RECOVERY_QUEUE,
+            queueing_lock=RECOVERY_TASK,
+            lock=RECOVERY_TASK,
+        )(recover_stalled)
         self.app.periodic(cron=tick_cron(MIN_TICK_SECONDS), periodic_id="retry_stalled")(task)
 
     async def _recover(self, job: procrastinate_jobs.Job) -> None:
@@ -177,17 +219,56 @@ class ProcrastinateJobRunner:
         async with self.app.open_async():
             self._ready.set()
             if self._execute:
-                await self.app.run_worker_async(
-                    name=self._worker_name,
-                    concurrency=len(self._jobs) + 1,
-                    install_signal_handlers=False,
-                    delete_jobs="successful",
-                    shutdown_graceful_timeout=STOP_GRACE_SECONDS,
-                    stalled_worker_timeout=self._stall_seconds,
-                    update_heartbeat_interval=self._stall_seconds / HEARTBEATS_PER_STALL,
-                )
+                passes = sum(job.concurrency for job in self._jobs)
+                executor = ThreadPoolExecutor(max(passes, 1), thread_name_prefix="so1-pass")
+                asyncio.get_running_loop().set_default_executor(executor)  # a thread a slot
+                await self._adopt_waiting_passes()
+                runs = (worker.run() for worker in self._workers())  # type: ignore[no-untyped-call]
+                await asyncio.gather(*runs)
             else:
                 await asyncio.Event().wait()  # serve defers until cancelled
+
+    async def _adopt_waiting_passes(self) -> None:
+        """Passes queued before each job had its own queue (on 'default') move to it: left
+        there, no worker would take them and their queueing lock would refuse new ones."""
+        for job in self._jobs:
+            await self.app.connector.execute_query_async(
+                "UPDATE procrastinate_jobs SET queue_name = %(queue)s"
+                " WHERE task_name = %(task)s AND status = 'todo' AND queue_name <> %(queue)s",
+                queue=queue_of(job),
+                task=f"so1.{job.name}",
+            )
+
+    def _workers(self) -> list[Worker]:
+        """A worker per job on the job's own queue with its own slots, and one (no LISTEN:
+        its tasks are periodic) that recovers stalled passes and defers every periodic tick."""
+        options: dict[str, Any] = {
+            "install_signal_handlers": False,
+            "delete_jobs": "successful",
+            "shutdown_graceful_timeout": STOP_GRACE_SECONDS,
+            "stalled_worker_timeout": self._stall_seconds,
+            "update_heartbeat_interval": self._stall_seconds / HEARTBEATS_PER_STALL,
+        }
+        workers: list[Worker] = [
+            _QueueWorker(
+                self.app,
+                queues=[queue_of(job)],
+                name=f"{self._worker_name}-{job.name}",
+                concurrency=1 if job.serial else max(job.concurrency, 1),
+                **options,
+            )
+            for job in self._jobs
+        ]
+        recovery = _QueueWorker(
+            self.app,
+            defers_ticks=True,
+            queues=[RECOVERY_QUEUE],
+            name=f"{self._worker_name}-recovery",
+            listen_notify=False,
+            fetch_job_polling_interval=1.0,
+            **options,
+        )
+        return [*workers, recovery]
 
     def stop(self) -> None:
         loop, main, thread = self._loop, self._main, self._thread

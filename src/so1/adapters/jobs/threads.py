@@ -1,5 +1,6 @@
-"""The in-process JobRunner: one daemon thread per Job, woken on new work or by its period
-(in each server, or in `so1 worker` on SQLite)."""
+"""The in-process JobRunner: daemon threads per Job (``job.concurrency`` of them, one for a
+serial job), woken on new work or by its period (in each server, or in `so1 worker` on
+SQLite). Each job has threads of its own, so a slow kind never takes another's."""
 
 from __future__ import annotations
 
@@ -16,16 +17,16 @@ log = logging.getLogger("so1.worker")
 class LoopWorker:
     """A daemon thread that runs one job when woken, or every ``job.every_seconds``."""
 
-    def __init__(self, job: Job) -> None:
-        self.job = job
+    def __init__(self, job: Job, passes: PassLog, number: int = 1) -> None:
+        self.job, self.number = job, number
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.passes = PassLog(job.name)
+        self.passes = passes
 
     def start(self) -> None:
         if self._thread is None:
-            name = f"so1-{self.job.name}"
+            name = f"so1-{self.job.name}-{self.number}"
             self._thread = threading.Thread(target=self._run, name=name, daemon=True)
             self._thread.start()
 
@@ -54,33 +55,46 @@ class LoopWorker:
             else:
                 self.passes.finished()
 
-    def state(self) -> JobState:
+    @property
+    def alive(self) -> bool:
         thread = self._thread
-        return self.passes.state(alive=thread is not None and thread.is_alive())
+        return thread is not None and thread.is_alive()
+
+
+def _threads_of(job: Job) -> list[LoopWorker]:
+    """A job's threads: ``job.concurrency`` of them (one when serial), sharing one PassLog."""
+    passes = PassLog(job.name)
+    count = 1 if job.serial else max(job.concurrency, 1)
+    return [LoopWorker(job, passes, number) for number in range(1, count + 1)]
 
 
 class ThreadJobRunner:
-    """The in-process runner: one thread per job in this process."""
+    """The in-process runner: each job's own threads in this process."""
 
     def __init__(self, jobs: Sequence[Job]) -> None:
-        self._loops = {job.name: LoopWorker(job) for job in jobs}
+        self._loops = {job.name: _threads_of(job) for job in jobs}
 
     @property
     def names(self) -> list[str]:
         return list(self._loops)
 
     def start(self) -> None:
-        for loop in self._loops.values():
+        for loop in self._every_loop():
             loop.start()
 
     def wake(self, name: str) -> None:
-        loop = self._loops.get(name)
-        if loop is not None:
+        for loop in self._loops.get(name, []):
             loop.wake()
 
     def stop(self) -> None:
-        for loop in self._loops.values():
+        for loop in self._every_loop():
             loop.stop()
 
     def states(self) -> list[JobState]:
-        return [loop.state() for loop in self._loops.values()]
+        return [
+            loops[0].passes.state(alive=all(loop.alive for loop in loops))
+            for loops in self._loops.values()
+        ]
+
+    def _every_loop(self) -> list[LoopWorker]:
+        return [loop for loops in self._loops.values() for loop in loops]

@@ -31,10 +31,10 @@ CLI_ACTOR = Actor(name="cli")
 db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 
 
-def _container(settings: Settings) -> Container:
+def _container(settings: Settings, role: str) -> Container:
     """The container, or one line naming the setting that cannot work (checked here, once)."""
     try:
-        return build_container(settings)
+        return build_container(settings, role=role)
     except So1Error as exc:  # a setting that cannot work: SO1_RAILWAY_TOKEN, SO1_SECRET_KEY...
         fail(exc.detail)
     except (ValueError, SQLAlchemyError) as exc:
@@ -60,9 +60,10 @@ def sqlite_file(database_url: str) -> Path | None:
     return Path(name).absolute()
 
 
-def open_database(command: str, *, create: bool) -> Container:
+def open_database(command: str, *, create: bool, role: str = "cli") -> Container:
     """A container on SO1_DATABASE_URL, named on stderr. A SQLite file that does not exist
-    yet is created only with ``create`` (and said so); otherwise the command stops."""
+    yet is created only with ``create`` (and said so); otherwise the command stops.
+    ``role`` names its PostgreSQL connections (see adapters/db/capacity.py)."""
     settings = _settings()
     try:
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -80,7 +81,17 @@ def open_database(command: str, *, create: bool) -> Container:
             f"no database at {new_file}: `so1 {command}` creates none. Run it where `so1 serve`"
             " keeps its database, or set SO1_DATABASE_URL (client commands use SO1_API_URL)"
         )
-    return _container(settings)
+    return _container(settings, role)
+
+
+def warn_if_connections_do_not_fit(container: Container, processes: int, what: str) -> None:
+    """PostgreSQL: one line when this command's processes would not fit max_connections."""
+    try:
+        warning = container.connections_warning(processes, what)
+    except SQLAlchemyError as exc:  # pg_stat_activity unreadable: say so, start anyway
+        warning = f"could not check PostgreSQL's max_connections: {exc.__class__.__name__}"
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)  # one line, never wrapped
 
 
 def _upgrade(container: Container) -> None:
@@ -121,6 +132,8 @@ def serve(
     host, port = host or settings.host, port or settings.port
     container = open_database("serve", create=True)
     _upgrade(container)
+    processes = workers or settings.workers
+    warn_if_connections_do_not_fit(container, processes, f"server ({processes} processes)")
     if settings.bootstrap_admin_key:
         issued = access.ensure_admin_key(container.uow, container.clock)
         if issued is not None:
@@ -140,7 +153,7 @@ def serve(
         factory=True,
         host=host,
         port=port,
-        workers=workers or settings.workers,
+        workers=processes,
         log_level=settings.log_level,
         server_header=False,
     )
@@ -167,9 +180,10 @@ def _log_to_stderr(level: str) -> None:
 def worker() -> None:
     """Run the background work (triage, delivery of messages and pages, runbook clocks and
     escalation) without serving HTTP; pair with SO1_BACKGROUND=worker on the servers."""
-    container = open_database("worker", create=False)
+    container = open_database("worker", create=False, role="worker")
     _log_to_stderr(container.settings.log_level)
     _upgrade(container)
+    warn_if_connections_do_not_fit(container, 1, "worker")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
