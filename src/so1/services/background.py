@@ -8,7 +8,7 @@ or procrastinate in `so1 worker` on PostgreSQL (adapters/jobs). The queues are t
 so several processes can run the jobs side by side and nothing is lost when one dies.
 
 New work wakes its job at once: services add domain events to their unit of work, and after
-the commit the one JobDispatcher (built in bootstrap.py) wakes the job each event needs
+the commit the one JobDispatcher (built in bootstrap/) wakes the job each event needs
 (WOKEN_BY). A process without a runner (the CLI) wakes nothing; the jobs' polling finds it.
 """
 
