@@ -90,12 +90,25 @@ JOB_ENGINE_TABLES = (
 
 
 def _truncate_postgres(url: str) -> None:
+    """Empty what the last test filled. TRUNCATE costs ~80 ms over every table even when
+    they are empty (bench: 32 tables), so one query finds the tables with rows first."""
     engine = create_engine(url)
-    ours = [t.name for t in metadata.sorted_tables]
-    names = ", ".join(f'"{t}"' for t in ours + list(JOB_ENGINE_TABLES))
+    tables = [t.name for t in metadata.sorted_tables] + list(JOB_ENGINE_TABLES)
+    probe = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables)
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        filled = [row[0] for row in conn.execute(text(probe))]
+        if filled:
+            names = ", ".join(f'"{t}"' for t in filled)
+            conn.execute(text(f"TRUNCATE {names} CASCADE"))
+        # ids start at 1 again, also where a test's rows were deleted or rolled back
+        conn.execute(text(RESTART_SEQUENCES))
     engine.dispose()
+
+
+RESTART_SEQUENCES = """
+SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false)
+FROM pg_sequences WHERE last_value IS NOT NULL
+"""
 
 
 @pytest.fixture(params=BACKENDS)
