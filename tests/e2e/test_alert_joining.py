@@ -20,6 +20,9 @@ from so1.agents.triage.contract import Hypothesis
 from so1.bootstrap import Container
 from so1.domain.severity import Severity
 from so1.domain.triage import TriageStatus
+from so1.services.triage.context import MAX_RELATED
+from so1.services.triage.flow import process_pending
+from so1.services.triage.joining import JOIN_TRIAGE_EVERY, JoinTriageMemo
 from tests.e2e.intake_support import SEED_ALERT, ScriptedTriage, run_pipeline
 from tests.e2e.test_web_pages import sign_in
 
@@ -203,3 +206,39 @@ def test_the_incident_page_lists_the_attached_alerts(
     alerts_section = page.text.split('id="alerts"', 1)[1].split("</section>", 1)[0]
     assert "API latency p99 4s" in alerts_section
     assert html.escape(SEED_ALERT["summary"]) in alerts_section
+
+
+def test_the_worker_triages_a_storms_signal_once_a_minute_and_a_new_signal_at_once(
+    alerts_api: TestClient, container: Container, clock: FixedClock, triage: CausesByMetric
+) -> None:
+    incident_id = first_incident(alerts_api, container)
+    memo = JoinTriageMemo()  # what the background worker keeps across its passes
+
+    def one_pass(key: str, **fields: Any) -> int:
+        alert(alerts_api, key, **fields)
+        before = len(triage.seen)
+        process_pending(container.uow, container.clock, container.triage_agent, memo=memo)
+        return len(triage.seen) - before
+
+    assert one_pass("host-1", summary="CPU high on host-1") == 1  # new to this worker
+    clock.advance(timedelta(seconds=20))
+    assert one_pass("host-2", summary="CPU high on host-2") == 0  # same signal, a pass later
+    assert one_pass("p99", metric="latency_p99", summary="p99 2s") == 1  # another signal
+    clock.advance(JOIN_TRIAGE_EVERY)
+    assert one_pass("host-3", summary="CPU high on host-3") == 1  # a minute on: again
+    assert alerts_api.get(f"/v1/incidents/{incident_id}").json()["alert_count"] == 5
+    assert len(incidents(alerts_api)) == 1
+
+
+def test_triage_reads_no_more_related_alerts_than_it_shows(
+    alerts_api: TestClient, container: Container, clock: FixedClock
+) -> None:
+    for n in range(MAX_RELATED + 10):
+        alert(alerts_api, f"storm-{n}", summary=f"symptom {n}")
+        clock.advance(timedelta(seconds=1))
+    with container.uow() as uow:
+        services = [SEED_ALERT["service"]]
+        newest = uow.alerts.recent(services, clock.now() - timedelta(hours=1), 3)
+        everything = uow.alerts.recent(services, clock.now() - timedelta(hours=1))
+    assert [a.summary for a in newest] == [f"symptom {n}" for n in (59, 58, 57)]
+    assert len(everything) == MAX_RELATED + 10

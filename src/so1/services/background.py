@@ -43,6 +43,7 @@ from so1.services.postmortem.drafting import draft_missing
 from so1.services.postmortem.meeting import DEFAULT_HOURS
 from so1.services.runbook.clocks import check_clocks
 from so1.services.triage.flow import process_pending
+from so1.services.triage.joining import JoinTriageMemo
 from so1.services.verification.health import probe_services
 from so1.services.verification.watch import watch_mitigations
 
@@ -101,10 +102,13 @@ class TriagePass:
         self._uow_factory, self._clock = uow_factory, clock
         self._agent, self._commander = agent, commander
         self._last_recovery = float("-inf")
+        self._memo = JoinTriageMemo()  # across passes: a storm's signal is triaged once a minute
 
     def __call__(self) -> None:
         recover = time.monotonic() - self._last_recovery >= RECOVER_STALE_EVERY
-        process_pending(self._uow_factory, self._clock, self._agent, recover, self._commander)
+        process_pending(
+            self._uow_factory, self._clock, self._agent, recover, self._commander, self._memo
+        )
         if recover:
             self._last_recovery = time.monotonic()
 

@@ -165,9 +165,10 @@ class SqlAlertRepository:
         if alert_ids:
             self._conn.execute(sql.ATTACH, {"p_ids": list(alert_ids), "p_incident": incident_id})
 
-    def recent(self, services: Sequence[str], since: datetime) -> list[Alert]:
+    def recent(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:
         params = {"p_services": list(services), "p_since": since}
-        return [_alert_from_row(r) for r in self._conn.execute(sql.RECENT, params).mappings()]
+        rows = self._conn.execute(sql.RECENT.limit(limit), params).mappings()
+        return [_alert_from_row(r) for r in rows]
 
     def open_incident_for(self, services: Sequence[str]) -> str | None:
         params = {"p_services": list(services)}

@@ -93,8 +93,7 @@ RECENT = (
     select(a)
     .where(a.c.service.in_(SERVICES), a.c.last_seen_at >= bindparam("p_since"))
     .order_by(a.c.last_seen_at.desc(), a.c.id)
-    .limit(500)
-)
+)  # the caller gives the limit
 # Driven from the few open incidents (newest first): one on these services, or holding an
 # alert on them (each probe one seek in ix_alerts_incident_service_seen). However long ago
 # it was opened, an open incident is where a new alert on its services belongs.

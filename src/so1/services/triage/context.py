@@ -4,7 +4,7 @@ its service, recent deployments and flag flips, related alerts and similar past 
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,7 +30,9 @@ def triage_inputs(uow: UnitOfWork, alert: Alert, now: datetime, window: timedelt
 
     deployments = uow.deployments.recent(now - DEPLOY_LOOKBACK, None)
     flips = uow.flags.changes_since(now - DEPLOY_LOOKBACK)
-    related = [a for a in uow.alerts.recent(sorted(services), now - window) if a.id != alert.id]
+    # Read no more than is shown: on a storm's service the window holds thousands of alerts.
+    nearby = uow.alerts.recent(sorted(services), now - window, MAX_RELATED + 1)
+    related = [a for a in nearby if a.id != alert.id]
     query = f"{alert.summary} {alert.service or ''} {alert.metric or ''}"
     return TriageInput(
         alert=alert,
@@ -52,5 +54,5 @@ def recorded(inputs: TriageInput) -> dict[str, Any]:
     """The inputs as the agent run keeps them (JSON); related alerts without their details,
     as before, so a run's record stays small."""
     lean = tuple(replace(a, details={}) for a in inputs.related_alerts)
-    kept: dict[str, Any] = plain(asdict(replace(inputs, related_alerts=lean)))
+    kept: dict[str, Any] = plain(replace(inputs, related_alerts=lean))
     return kept

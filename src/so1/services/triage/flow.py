@@ -25,6 +25,7 @@ from so1.services.incidents.recording import note
 from so1.services.triage.context import recorded, triage_inputs
 from so1.services.triage.joining import (
     TRIAGE_ACTOR,
+    JoinTriageMemo,
     join_incident,
     join_triaged,
     opened_new_because,
@@ -44,12 +45,13 @@ class _Batch:
 
     rule: CorrelationRule
     graph: dict[str, list[str]]
+    memo: JoinTriageMemo  # which signals of open incidents were triaged lately
     commander: CommanderAgent | None = None  # runs the declaration when triage opens an incident
-    targets: dict[frozenset[str], str] = field(default_factory=dict)
+    # the open incident of each service group, looked up once per pass (None: none open)
+    targets: dict[frozenset[str], str | None] = field(default_factory=dict)
     joined: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
     finished: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     attached: set[str] = field(default_factory=set)
-    triaged: set[str] = field(default_factory=set)  # open incidents a joining alert was triaged for
 
 
 def process_pending(
@@ -58,6 +60,7 @@ def process_pending(
     agent: TriageAgent,
     recover_stale: bool = True,
     commander: CommanderAgent | None = None,
+    memo: JoinTriageMemo | None = None,
 ) -> int:
     """Claim and process waiting alerts until none is left; returns how many were handled.
 
@@ -65,11 +68,13 @@ def process_pending(
     related alerts costs a few statements per batch, not per alert); if a pass fails, its
     alerts are retried one transaction each so one bad alert cannot block the rest.
     ``recover_stale`` also takes over claims a crashed worker left (older than a minute);
-    the background worker asks for it now and then rather than on every pass."""
+    the background worker asks for it now and then rather than on every pass. ``memo``:
+    the signals of open incidents triaged lately (the worker keeps one across calls)."""
+    memo = memo if memo is not None else JoinTriageMemo()
     handled = 0
     while True:
         try:
-            count = _process_batch(uow_factory, clock, agent, recover_stale, commander)
+            count = _process_batch(uow_factory, clock, agent, recover_stale, commander, memo)
         except Exception:
             log.exception("triage batch failed; retrying its alerts one by one")
             count = _process_singly(uow_factory, clock, agent, commander)
@@ -84,6 +89,7 @@ def _process_batch(
     agent: TriageAgent,
     recover_stale: bool,
     commander: CommanderAgent | None,
+    memo: JoinTriageMemo,
 ) -> int:
     now = clock.now()
     with uow_factory() as uow:
@@ -92,7 +98,7 @@ def _process_batch(
         claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, stale_before)
         if not claimed:
             return 0
-        batch = _Batch(rule=_active_rule(uow), graph=_graph(uow), commander=commander)
+        batch = _Batch(_active_rule(uow), _graph(uow), memo, commander)
         for alert in claimed:
             _decide(uow, agent, now, alert, batch)
         _flush(uow, now, batch)
@@ -110,22 +116,26 @@ def _decide(
         batch.finished["correlated"].append(alert.id)
         return
     services = frozenset(_scope(alert, batch.rule, batch.graph))
-    target = batch.targets.get(services) if services else None
-    if target is None and services:
-        target = uow.alerts.open_incident_for(sorted(services))
+    target = _open_incident_around(uow, services, batch) if services else None
     joining = target if alert.status is not AlertStatus.RESOLVED else None
-    if joining is not None and joining in batch.triaged:  # triaged once per incident per pass
-        batch.joined[joining].append(alert)
+    if joining is not None and not batch.memo.due(joining, alert, now):
+        batch.joined[joining].append(alert)  # its signal was triaged lately: join as it is
         batch.finished["correlated"].append(alert.id)
         return
     if joining is not None:
-        batch.triaged.add(joining)
+        batch.memo.mark(joining, alert, now)
     outcome = _triage(uow, agent, alert, now, batch.rule, batch.commander, joining)
     if outcome is not None and outcome[1] is not None:
-        batch.triaged.add(outcome[1])  # the rest of this pass joins it without triage
+        batch.memo.mark(outcome[1], alert, now)  # the same signal joins it without triage
         if services:
             batch.targets[services] = outcome[1]
             batch.attached.update(outcome[2])
+
+
+def _open_incident_around(uow: UnitOfWork, services: frozenset[str], batch: _Batch) -> str | None:
+    if services not in batch.targets:
+        batch.targets[services] = uow.alerts.open_incident_for(sorted(services))
+    return batch.targets[services]
 
 
 def _flush(uow: UnitOfWork, now: datetime, batch: _Batch) -> None:

@@ -1,7 +1,7 @@
 """Alerts that belong to an open incident: a new alert on an open incident's service, or on a
 service connected to it through the catalog's dependencies, joins that incident, however
-long ago it was opened. Triage still runs on it (once per incident per pass, so a storm is
-not triaged alert by alert); its proposal is kept on the incident's timeline, a confident
+long ago it was opened. Triage still runs on it (once per signal of the incident a minute,
+so a storm is not triaged alert by alert: see JoinTriageMemo); its proposal is kept on the incident's timeline, a confident
 higher severity raises the incident the way a person's change does (with a reason, the new
 level's actions through the outbox), and only a confident, unrelated cause opens a new
 incident instead. The rationale says which."""
@@ -9,7 +9,7 @@ incident instead. The rationale says which."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from so1.agents.triage import TriageReport
 from so1.domain.alerts import Alert
@@ -24,6 +24,36 @@ from so1.services.incidents.recording import Actor, note
 from so1.services.incidents.severity import record_severity_change
 
 TRIAGE_ACTOR = Actor(name=AgentName.TRIAGE)
+JOIN_TRIAGE_EVERY = timedelta(seconds=60)
+_MEMO_ENTRIES = 10_000  # past this many signals, the ones not triaged lately are forgotten
+
+
+class JoinTriageMemo:
+    """When each signal (service and metric) of an open incident was last triaged.
+
+    A joining alert is triaged when its signal is new to the incident, or was last triaged
+    more than ``every`` ago; otherwise it joins without triage. So a storm of one signal
+    (a thousand hosts with the same alert) costs one triage a minute, and a different
+    signal (another service, another metric) is still triaged at once. The background
+    worker keeps one memo across its passes; each direct call of ``process_pending`` starts
+    a new one."""
+
+    def __init__(self, every: timedelta = JOIN_TRIAGE_EVERY) -> None:
+        self._every = every
+        self._triaged: dict[tuple[str, str, str], datetime] = {}
+
+    def due(self, incident_id: str, alert: Alert, now: datetime) -> bool:
+        last = self._triaged.get(_signal(incident_id, alert))
+        return last is None or now - last >= self._every
+
+    def mark(self, incident_id: str, alert: Alert, now: datetime) -> None:
+        if len(self._triaged) >= _MEMO_ENTRIES:
+            self._triaged = {k: t for k, t in self._triaged.items() if now - t < self._every}
+        self._triaged[_signal(incident_id, alert)] = now
+
+
+def _signal(incident_id: str, alert: Alert) -> tuple[str, str, str]:
+    return incident_id, alert.service or "", alert.metric or ""
 
 
 def with_reason(report: TriageReport, reason: str) -> TriageReport:
