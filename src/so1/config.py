@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     triage_worker: bool = Field(
         default=True, description="triage new alerts in a background thread of each server"
     )
+    triage_process: bool = Field(
+        default=True,
+        description="with SO1_BACKGROUND=server, `so1 serve` triages new alerts in a child"
+        " process it starts and supervises (`so1 worker --wake-from-stdin`), so intake never"
+        " shares the interpreter with triage; false: in a thread of each server",
+    )
     background: Literal["server", "worker"] = Field(
         default="server",
         description="where triage, delivery and clocks run: in each API server, or only in"

@@ -9,6 +9,8 @@ events of its commit, and it wakes the background jobs they need.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from so1.adapters.db.health import DatabaseHealth
 from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.secret_box import SecretBox, parse_keys
 from so1.adapters.db.uow import SqlUnitOfWork
+from so1.adapters.jobs.child import ChildProcessJobs, JobRunnerGroup
 from so1.adapters.jobs.procrastinate_runner import ProcrastinateJobRunner
 from so1.adapters.jobs.threads import ThreadJobRunner
 from so1.adapters.ratelimit import RateLimiter
@@ -54,7 +57,7 @@ from so1.ports import (
     UnitOfWorkFactory,
 )
 from so1.services.access.keys import KeyCache
-from so1.services.background import JobDispatcher, JobSettings, background_jobs
+from so1.services.background import TRIAGE, JobDispatcher, JobSettings, background_jobs
 from so1.services.intake.writer import IngestWriter
 from so1.services.mitigation.runs import DeployerDeps
 
@@ -132,10 +135,14 @@ class Container:
             raise NotFound(f"the {AgentName.TRIAGE} agent is not registered")
         return self.agents.triage
 
-    def start_background(self, server: bool = True) -> None:
+    def start_background(
+        self, server: bool = True, *, triage_child: bool = False, threads: bool = False
+    ) -> None:
         """API servers: the intake writer, and (with SO1_BACKGROUND=server, the default) the
-        background jobs in threads; `so1 worker` (``server=False``): the jobs only, on
-        procrastinate when the database is PostgreSQL. Never the CLI."""
+        background jobs in threads, or triage in a child process with ``triage_child`` (what
+        `so1 serve` asks for when SO1_TRIAGE_PROCESS is on); `so1 worker` (``server=False``):
+        the jobs only, on procrastinate when the database is PostgreSQL unless ``threads``
+        (a server's triage child, woken through its stdin). Never the CLI."""
         if server and self.intake.writer is None:
             self.intake.writer = IngestWriter(self.uow, self.clock)
             self.intake.writer.start()
@@ -158,11 +165,40 @@ class Container:
                 return  # `so1 worker` polls the SQLite database
             # Only defers: a committed alert or message wakes a worker through the engine.
             self._run_jobs(self._procrastinate(jobs, execute=False), "")
-        elif not server and on_postgres:
+        elif not server and on_postgres and not threads:
             self._run_jobs(self._procrastinate(jobs, execute=True), "procrastinate")
+        elif server and triage_child and self._child_can_share_database(jobs):
+            self._run_jobs(self._triage_in_child(jobs), "in-process, triage in a child process")
         elif jobs:
             self._run_jobs(ThreadJobRunner(jobs), "in-process")
         self.jobs.names = [job.name for job in jobs] if self.jobs.engine else []
+
+    def _child_can_share_database(self, jobs: list[Job]) -> bool:
+        in_memory = self.engine.dialect.name == "sqlite" and self.engine.url.database in (
+            None,
+            "",
+            ":memory:",
+        )
+        return not in_memory and any(job.name == TRIAGE for job in jobs)
+
+    def _triage_in_child(self, jobs: list[Job]) -> JobRunner:
+        """Triage in `so1 worker --wake-from-stdin` (this server's settings, its database,
+        only the triage job); the other jobs in this process's threads."""
+        env = {
+            **os.environ,
+            "SO1_DATABASE_URL": self.settings.database_url,
+            "SO1_TRIAGE_WORKER": "true",
+            "SO1_DELIVERY_WORKER": "false",
+            "SO1_RUNBOOK_CLOCKS": "false",
+        }
+        command = [sys.executable, "-m", "so1", "worker", "--wake-from-stdin"]
+        child = ChildProcessJobs([TRIAGE], command, env)
+        rest = [job for job in jobs if job.name != TRIAGE]
+        runners: dict[str, JobRunner] = {TRIAGE: child}
+        if rest:
+            threads = ThreadJobRunner(rest)
+            runners.update({job.name: threads for job in rest})
+        return JobRunnerGroup(runners)
 
     def _procrastinate(self, jobs: list[Job], *, execute: bool) -> ProcrastinateJobRunner:
         return ProcrastinateJobRunner(

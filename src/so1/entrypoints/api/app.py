@@ -59,12 +59,15 @@ Every `/v1` call except `/v1/health` needs `Authorization: Bearer <API key>`
 """
 
 
-def create_app(container: Container | None = None) -> FastAPI:
+def create_app(container: Container | None = None, *, triage_child: bool = False) -> FastAPI:
+    """The API and pages on ``container``. ``triage_child``: triage in a supervised child
+    process when SO1_TRIAGE_PROCESS is on (`so1 serve`; tests drive their own threads)."""
     container = container or build_container()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        container.start_background()
+        child = triage_child and container.settings.triage_process
+        container.start_background(triage_child=child)
         yield
         container.stop_background()
 
@@ -128,5 +131,5 @@ def create_app(container: Container | None = None) -> FastAPI:
 
 
 def create_default_app() -> FastAPI:
-    """Factory for `uvicorn --factory` (one per worker process)."""
-    return create_app()
+    """Factory for `uvicorn --factory` (one per worker process): `so1 serve`'s app."""
+    return create_app(triage_child=True)

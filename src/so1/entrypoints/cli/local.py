@@ -9,9 +9,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 import uvicorn
@@ -177,7 +178,16 @@ def _log_to_stderr(level: str) -> None:
         logging.getLogger("procrastinate").setLevel(logging.WARNING)
 
 
-def worker() -> None:
+def worker(
+    wake_from_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--wake-from-stdin",
+            help="run the jobs in threads, woken by job names on stdin, and stop at its end"
+            " (how `so1 serve` runs its triage process)",
+        ),
+    ] = False,
+) -> None:
     """Run the background work (triage, delivery of messages and pages, runbook clocks and
     escalation) without serving HTTP; pair with SO1_BACKGROUND=worker on the servers."""
     container = open_database("worker", create=False, role="worker")
@@ -187,13 +197,26 @@ def worker() -> None:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    container.start_background(server=False)
+    container.start_background(server=False, threads=wake_from_stdin)
+    if wake_from_stdin:
+        _wake_from(sys.stdin.buffer, container, stop)
     running = ", ".join(container.jobs.names) or "nothing (all switched off)"
     engine = f" on {container.jobs.engine}" if container.jobs.engine else ""
     typer.echo(f"SO1 worker running{engine}: {running}")
     stop.wait()
     container.close()
     typer.echo("SO1 worker stopped")
+
+
+def _wake_from(lines: BinaryIO, container: Container, stop: threading.Event) -> None:
+    """Wake the job each line names; at the end of input (the server is gone) stop."""
+
+    def read() -> None:
+        for line in lines:
+            container.jobs.dispatcher.wake(line.decode(errors="replace").strip())
+        stop.set()
+
+    threading.Thread(target=read, name="so1-wake-reader", daemon=True).start()
 
 
 def register(app: typer.Typer) -> None:

@@ -1,10 +1,10 @@
 """Alerts that belong to an open incident: a new alert on an open incident's service, or on a
 service connected to it through the catalog's dependencies, joins that incident, however
 long ago it was opened. Triage still runs on it (once per signal of the incident a minute,
-so a storm is not triaged alert by alert: see JoinTriageMemo); its proposal is kept on the incident's timeline, a confident
-higher severity raises the incident the way a person's change does (with a reason, the new
-level's actions through the outbox), and only a confident, unrelated cause opens a new
-incident instead. The rationale says which."""
+so a storm is not triaged alert by alert: see JoinTriageMemo); its proposal is kept on the
+incident's timeline, a confident higher severity raises the incident the way a person's
+change does (with a reason, the new level's actions through the outbox), and only a
+confident, unrelated cause opens a new incident instead. The rationale says which."""
 
 from __future__ import annotations
 
