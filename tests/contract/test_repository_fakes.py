@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from so1.adapters.db.engine import build_engine
+from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.uow import SqlUnitOfWork
 from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, AlertStatus, SeverityHint
 from so1.domain.changes import Deployment
@@ -22,8 +23,8 @@ from so1.domain.incidents import Incident, IncidentStatus, TimelineEvent
 from so1.domain.intake import Delivery, DeliveryOutcome
 from so1.domain.severity import Severity
 from so1.errors import Conflict
-from so1.ports import UnitOfWork, UnitOfWorkFactory
-from tests.fakes import FakeDatabase
+from so1.ports import IdempotencyStore, StoredResponse, UnitOfWork, UnitOfWorkFactory
+from tests.fakes import FakeDatabase, FakeIdempotencyStore
 
 T0 = datetime(2024, 1, 15, 14, 0, tzinfo=UTC)
 DAY = date(2024, 1, 15)
@@ -32,16 +33,22 @@ DAY = date(2024, 1, 15)
 class Store:
     """A unit-of-work factory and the events its commits dispatched."""
 
-    def __init__(self, factory: UnitOfWorkFactory, dispatched: list[DomainEvent]) -> None:
+    def __init__(
+        self,
+        factory: UnitOfWorkFactory,
+        dispatched: list[DomainEvent],
+        idempotency: IdempotencyStore,
+    ) -> None:
         self.uow = factory
         self.dispatched = dispatched
+        self.idempotency = idempotency
 
 
 @pytest.fixture(params=["fake", "sqlite"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Store]:
     if request.param == "fake":
         db = FakeDatabase()
-        yield Store(db.uow, db.dispatched)
+        yield Store(db.uow, db.dispatched, FakeIdempotencyStore())
         return
     path = tmp_path / "so1.db"
     shutil.copy(sqlite_template, path)
@@ -51,7 +58,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path)
     def factory(read_only: bool = False) -> UnitOfWork:
         return SqlUnitOfWork(engine, read_only, dispatch=dispatched.extend)
 
-    yield Store(factory, dispatched)
+    yield Store(factory, dispatched, SqlIdempotencyStore(engine))
     engine.dispose()
 
 
@@ -271,3 +278,21 @@ def test_recent_deployments_carry_the_previous_successful_version(store: Store) 
         ("v2", "v1"),
         ("v1", None),
     ]
+
+
+def test_an_idempotency_key_is_held_answered_replayed_and_expires(store: Store) -> None:
+    keys, answer = store.idempotency, StoredResponse(201, b"{}", "application/json")
+    assert keys.claim("k_1", "key-1", "hash-a", T0) is None
+    assert keys.claim("k_1", "key-1", "hash-b", T0) == "hash-a"  # held while it runs
+    assert keys.claim("k_2", "key-1", "hash-b", T0) is None  # another caller's key
+    keys.complete("k_1", "key-1", answer)
+    keys.release("k_1", "key-1")  # an answered claim is not forgotten
+    assert keys.stored("k_1", "key-1") == answer
+    hours = T0 + timedelta(hours=2)
+    assert keys.claim("k_1", "key-1", "hash-b", hours) == "hash-a"  # replayed for a day
+    assert keys.claim("k_1", "key-1", "hash-c", T0 + timedelta(days=2)) is None
+    assert keys.stored("k_1", "key-1") is None
+    keys.release("k_1", "key-1")  # the request failed: the key is free at once
+    assert keys.claim("k_1", "key-1", "hash-d", T0 + timedelta(days=2)) is None
+    unanswered = T0 + timedelta(days=2, minutes=6)
+    assert keys.claim("k_1", "key-1", "hash-e", unanswered) is None  # lease over: taken over

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 from so1.ports import Job, JobState, StoredResponse
 
-IDEMPOTENCY_TTL = timedelta(hours=24)
+IDEMPOTENCY_KEEP = timedelta(hours=24)  # as adapters/db/idempotency.py
+LEASE = timedelta(minutes=5)
 
 
 class FakeClock:
@@ -74,26 +75,31 @@ class InlineBackground:
 
 
 class FakeIdempotencyStore:
-    """Claims by (principal, key): one request at a time; an answer replays for a day."""
+    """Claims by (principal, key), as ``SqlIdempotencyStore``: an answer replays for KEEP, an
+    unanswered claim is taken over after LEASE, a release forgets only an unanswered claim."""
 
     def __init__(self) -> None:
         self._claims: dict[tuple[str, str], tuple[str, datetime]] = {}
         self._answers: dict[tuple[str, str], StoredResponse] = {}
 
     def claim(self, principal: str, key: str, request_hash: str, now: datetime) -> str | None:
-        held = self._claims.get((principal, key))
-        if held is not None and held[1] > now - IDEMPOTENCY_TTL:
-            return held[0]
-        self._claims[(principal, key)] = (request_hash, now)
-        self._answers.pop((principal, key), None)
+        mine = (principal, key)
+        held = self._claims.get(mine)
+        if held is not None:
+            answered = mine in self._answers
+            if held[1] >= now - IDEMPOTENCY_KEEP and (answered or held[1] >= now - LEASE):
+                return held[0]
+        self._claims[mine] = (request_hash, now)
+        self._answers.pop(mine, None)
         return None
 
     def stored(self, principal: str, key: str) -> StoredResponse | None:
         return self._answers.get((principal, key))
 
     def complete(self, principal: str, key: str, response: StoredResponse) -> None:
-        self._answers[(principal, key)] = response
+        if (principal, key) in self._claims:
+            self._answers[(principal, key)] = response
 
     def release(self, principal: str, key: str) -> None:
-        self._claims.pop((principal, key), None)
-        self._answers.pop((principal, key), None)
+        if (principal, key) not in self._answers:
+            self._claims.pop((principal, key), None)
