@@ -15,6 +15,7 @@ import pytest
 from so1.adapters.db.engine import build_engine
 from so1.adapters.db.idempotency import SqlIdempotencyStore
 from so1.adapters.db.uow import SqlUnitOfWork
+from so1.domain.access import Scope, new_key
 from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, AlertStatus, SeverityHint
 from so1.domain.changes import Deployment
 from so1.domain.comms import DeliveryStatus, Destination, Outbound
@@ -28,6 +29,7 @@ from tests.fakes import FakeDatabase, FakeIdempotencyStore
 
 T0 = datetime(2024, 1, 15, 14, 0, tzinfo=UTC)
 DAY = date(2024, 1, 15)
+T1 = T0 + timedelta(seconds=1)
 
 
 class Store:
@@ -296,3 +298,31 @@ def test_an_idempotency_key_is_held_answered_replayed_and_expires(store: Store) 
     assert keys.claim("k_1", "key-1", "hash-d", T0 + timedelta(days=2)) is None
     unanswered = T0 + timedelta(days=2, minutes=6)
     assert keys.claim("k_1", "key-1", "hash-e", unanswered) is None  # lease over: taken over
+
+
+def test_keys_sign_in_links_and_sessions(store: Store) -> None:
+    admin = new_key("admin", frozenset({Scope.ADMIN}), T0).key
+    expiring = new_key("ci", frozenset({Scope.ADMIN}), T1, expires_at=T0 + timedelta(hours=1)).key
+    reader = new_key("reader", frozenset({Scope.READ}), T1 + timedelta(seconds=1)).key
+    later = T0 + timedelta(hours=2)
+    with store.uow() as uow:
+        for key in (admin, expiring, reader):
+            uow.keys.add(key)
+        uow.web.add_link("link-hash", admin.id, T0 + timedelta(minutes=15), T0)
+        uow.web.add_session("s1", admin.id, later, T0)
+        uow.web.add_session("s2", reader.id, later, T0)
+        uow.commit()
+    with store.uow() as uow:
+        assert uow.keys.count_usable_admins(T0) == 2
+        assert uow.keys.count_usable_admins(later) == 1  # the CI key has expired
+        uow.keys.revoke(admin.id, T0)
+        assert uow.keys.count_usable_admins(T0) == 1
+        assert uow.web.use_link("link-hash", T0) == admin.id
+        assert uow.web.use_link("link-hash", T0) is None  # single use
+        assert uow.web.session_key("s1", T0) == admin.id
+        assert uow.web.revoke_sessions_of([admin.id, "nobody"], T0) == 1
+        assert uow.web.session_key("s1", T0) is None
+        assert not uow.web.revoke_session("s1", T0)  # no longer live
+        assert uow.web.revoke_session("s2", T0)
+        assert uow.web.secret("csrf", T0) == uow.web.secret("csrf", later)  # made once
+        assert [k.name for k in uow.keys.all()] == ["admin", "ci", "reader"]
