@@ -13,26 +13,25 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from so1.adapters.clock import FixedClock
-from so1.adapters.db import migrate
-from so1.adapters.db.engine import build_engine
-from so1.adapters.db.schema import metadata
-from so1.bootstrap import Container, build_container
-from so1.config import Settings
 from so1.domain.access import Scope
 from so1.domain.incidents import Incident
 from so1.domain.severity import Severity
-from so1.entrypoints.api.app import create_app
 from so1.services.access import keys as access
 from so1.services.incidents.lifecycle import NewIncident, create_incident
 from so1.services.incidents.recording import Actor
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+
+    from so1.bootstrap import Container
+
+# The database, the container and the app are imported where a fixture needs them: importing
+# them costs seconds, which tests that use none of them (tests/service, tests/unit) skip.
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2024, 1, 15, 14, 45, tzinfo=UTC)
@@ -46,6 +45,12 @@ def postgres_admin_url() -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test session."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from so1.adapters.db import migrate
+    from so1.adapters.db.engine import build_engine
+
     admin_url = make_url(postgres_admin_url())
     name = f"so1_test_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -71,6 +76,9 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file that each test copies (migrating per test would be slow)."""
+    from so1.adapters.db import migrate
+    from so1.adapters.db.engine import build_engine
+
     path = tmp_path_factory.mktemp("template") / "template.db"
     engine = build_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
@@ -92,6 +100,10 @@ JOB_ENGINE_TABLES = (
 def _truncate_postgres(url: str) -> None:
     """Empty what the last test filled. TRUNCATE costs ~80 ms over every table even when
     they are empty, against ~23 ms for this probe and a TRUNCATE of what it finds."""
+    from sqlalchemy import create_engine, text
+
+    from so1.adapters.db.schema import metadata
+
     engine = create_engine(url)
     tables = [t.name for t in metadata.sorted_tables] + list(JOB_ENGINE_TABLES)
     probe = " UNION ALL ".join(f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")" for t in tables)
@@ -130,6 +142,9 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def container(db_url: str, clock: FixedClock) -> Iterator[Container]:
+    from so1.bootstrap import build_container
+    from so1.config import Settings
+
     built = build_container(
         Settings(database_url=db_url, db_pool_size=5, auth_cache_seconds=0), clock=clock
     )
@@ -159,6 +174,10 @@ def admin_token(container: Container) -> str:
 @pytest.fixture
 def api(container: Container, admin_token: str) -> Iterator[TestClient]:
     """A client authenticated with an admin key."""
+    from fastapi.testclient import TestClient
+
+    from so1.entrypoints.api.app import create_app
+
     with TestClient(create_app(container), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {admin_token}"
         yield client
@@ -166,5 +185,9 @@ def api(container: Container, admin_token: str) -> Iterator[TestClient]:
 
 @pytest.fixture
 def anon(container: Container) -> Iterator[TestClient]:
+    from fastapi.testclient import TestClient
+
+    from so1.entrypoints.api.app import create_app
+
     with TestClient(create_app(container), raise_server_exceptions=False) as client:
         yield client
