@@ -31,6 +31,7 @@ _TEXTS = (
     ("summary", 1, 1024),
 )
 FIELDS = frozenset(AlertIn.model_fields)
+_LONG_DIGITS = re.compile(rb"\d{19}")
 # RFC 3339 with a zone: a form Pydantic's AwareDatetime and datetime.fromisoformat read alike.
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})\Z", re.ASCII
@@ -39,7 +40,12 @@ _RFC3339 = re.compile(
 
 def parsed_json(raw: bytes) -> dict[str, Any] | None:
     """The body as a JSON object, or None (not JSON, not an object, or a form orjson
-    refuses such as NaN): the FastAPI route then answers as it always did."""
+    refuses such as NaN): the FastAPI route then answers as it always did.
+
+    orjson reads an integer beyond 64 bits as a float, which would change what is stored:
+    a body with a run of 19 digits or more (wherever it is) is left to the standard library."""
+    if _LONG_DIGITS.search(raw):
+        return None
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:

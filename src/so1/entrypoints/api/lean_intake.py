@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRouter
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
@@ -79,11 +79,24 @@ async def send_json(send: Send, status: int, payload: dict[str, object]) -> None
     await send({"type": "http.response.body", "body": body})
 
 
-class LeanAlerts:
-    """`POST /v1/alerts` as a raw ASGI app; ``fallback`` is the FastAPI route it replaces."""
+_DECLINED = "so1.lean_declined"
 
-    def __init__(self, fallback: APIRoute) -> None:
-        self.fallback = fallback
+
+class LeanRoute(Route):
+    """A route that steps aside for a request it has handed on (see ``LeanAlerts``)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get(_DECLINED):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
+class LeanAlerts:
+    """`POST /v1/alerts` as a raw ASGI app. A request it declines is routed again by
+    ``router`` past the lean routes, so the FastAPI route it replaces answers it."""
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = await _read_body(receive)
@@ -109,10 +122,7 @@ class LeanAlerts:
         await send_json(send, 202, alerts.accepted(event, result))
 
     async def _fall_back(self, scope: Scope, raw: bytes, send: Send) -> None:
-        match, child = self.fallback.matches(scope)
-        if match is not Match.FULL:  # the route this one replaces was declared differently
-            raise RuntimeError(f"the FastAPI route for POST {ALERTS_PATH} does not match")
-        await self.fallback.handle({**scope, **child}, _replaying(raw), send)
+        await self.router.app({**scope, _DECLINED: True}, _replaying(raw), send)
 
 
 Handler = Callable[[Request, Container], Coroutine[Any, Any, Response]]
@@ -128,25 +138,19 @@ def _direct(handler: Handler) -> Callable[[Request], Coroutine[Any, Any, Respons
     return endpoint
 
 
-def _declared(app: FastAPI, path: str) -> APIRoute:
-    return next(
-        r
-        for r in app.router.routes
-        if isinstance(r, APIRoute) and r.path == path and "POST" in (r.methods or ())
-    )
-
-
 def lean_routes(app: FastAPI) -> list[BaseRoute]:
     """The lean routes, built over the FastAPI routes already included in ``app``."""
     return [
-        Route(
+        LeanRoute(
             ALERTS_PATH,
-            LeanAlerts(_declared(app, ALERTS_PATH)),
+            LeanAlerts(app.router),
             methods=["POST"],
             include_in_schema=False,
         ),
-        Route("/v2/enqueue", _direct(webhooks.enqueue), methods=["POST"], include_in_schema=False),
-        Route(
+        LeanRoute(
+            "/v2/enqueue", _direct(webhooks.enqueue), methods=["POST"], include_in_schema=False
+        ),
+        LeanRoute(
             "/v2/change/enqueue",
             _direct(webhooks.change_enqueue),
             methods=["POST"],
