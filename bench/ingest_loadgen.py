@@ -195,7 +195,7 @@ def main() -> None:
     codes = [c.split("=", 1) for c in args.code or [f"after={ROOT / 'src'}"]]
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    lines = ["| round | server | req/s | p50 ms | p99 ms | CPU ms/req | × baseline | statuses |"]
+    lines = ["| round | server | req/s | p50 ms | p99 ms | CPU ms/req | of baseline | statuses |"]
     lines.append("|---|---|---|---|---|---|---|---|")
     with (RESULTS / f"ingest-loadgen-{stamp}.jsonl").open("a") as out:
         for round_no in range(1, args.rounds + 1):
