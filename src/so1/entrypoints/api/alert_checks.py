@@ -11,12 +11,13 @@ only need to be at least as strict as the model, never more lenient.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
-from so1.domain.json_limits import json_problem
+from so1.domain.json_limits import json_problem, storable_text
 from so1.entrypoints.api.intake_schemas import AlertIn
 
 ACTIONS = frozenset({"trigger", "acknowledge", "resolve"})
@@ -38,6 +39,25 @@ _RFC3339 = re.compile(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class CheckedAlert:
+    """An ``AlertIn`` without Pydantic: the same fields, built only from checked values."""
+
+    event_action: Literal["trigger", "acknowledge", "resolve"]
+    source: str
+    dedup_key: str | None = None
+    service: str | None = None
+    metric: str | None = None
+    current_value: str | float | None = None
+    threshold: str | None = None
+    summary: str | None = None
+    severity: Literal["critical", "error", "warning", "info"] | None = None
+    timestamp: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    test: bool = False
+
+
 def parsed_json(raw: bytes) -> dict[str, Any] | None:
     """The body as a JSON object, or None (not JSON, not an object, or a form orjson
     refuses such as NaN): the FastAPI route then answers as it always did.
@@ -53,13 +73,14 @@ def parsed_json(raw: bytes) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def accepted_alert(document: dict[str, Any]) -> AlertIn | None:
-    """The body as ``AlertIn`` when every check passes, else None (see the module doc)."""
+def accepted_alert(document: dict[str, Any]) -> CheckedAlert | None:
+    """The body as ``AlertIn`` would read it when every check passes, else None (see the
+    module doc)."""
     timestamp = _timestamp(document.get("timestamp"))
     if timestamp is False or not _fits(document):
         return None
     fields = {**document, "timestamp": timestamp} if timestamp is not None else document
-    return AlertIn.model_construct(**fields)
+    return CheckedAlert(**fields)
 
 
 def _fits(document: dict[str, Any]) -> bool:
@@ -67,13 +88,20 @@ def _fits(document: dict[str, Any]) -> bool:
     return (
         document.keys() <= FIELDS
         and type(document.get("source")) is str
-        and not any(json_problem(value, name) for name, value in document.items())
+        and all(_storable(value, name) for name, value in document.items())
         and _texts_fit(document)
         and _choices_fit(document)
         and _others_fit(document)
         and (action != "trigger" or bool(document.get("summary")))
         and (action == "trigger" or bool(document.get("dedup_key")))
     )
+
+
+def _storable(value: object, name: str) -> bool:
+    """What the model's json_problem check lets through (text alone is checked quickly)."""
+    if type(value) is str:
+        return storable_text(value)
+    return type(value) in (bool, type(None)) or json_problem(value, name) is None
 
 
 def _texts_fit(document: dict[str, Any]) -> bool:

@@ -18,6 +18,7 @@ from so1.domain.alerts import (
     SeverityHint,
 )
 from so1.domain.intake import Delivery, DeliveryOutcome
+from so1.entrypoints.api.alert_checks import CheckedAlert
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.intake_schemas import AlertIn, AlertOut, AlertPage
 from so1.entrypoints.api.storing import store
@@ -33,7 +34,7 @@ def alert_out(alert: Alert) -> AlertOut:
     return AlertOut(**asdict(alert))
 
 
-def alert_event(body: AlertIn) -> AlertEvent:
+def alert_event(body: AlertIn | CheckedAlert) -> AlertEvent:
     """The event a valid body stands for (a trigger without dedup_key gets a new one)."""
     dedup_key = body.dedup_key or intake.new_alert_id().replace("alt_", "gen_")
     labels = {**body.labels, "origin": body.source}
