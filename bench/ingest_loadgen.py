@@ -5,6 +5,7 @@ Run from the project root:
 
     .venv/bin/python bench/ingest_loadgen.py [--rounds 2] [--duration 10] [--concurrency 32]
         [--keyspace 5000] [--code after=src] [--code before=/tmp/so1-main/src]
+        [--so1-env SO1_LOG_LEVEL=warning]
 
 Each round starts the baseline (a FastAPI app whose `POST /v1/alerts` does nothing and answers
 202, one uvicorn worker) and measures it, then, for each `--code NAME=SRC_DIR` in turn, starts
@@ -93,13 +94,16 @@ def running(command: list[str], env: dict[str, str], probe: str) -> Iterator[int
             process.wait()
 
 
-def so1_env(source: Path, database: Path) -> dict[str, str]:
+def so1_env(source: Path, database: Path, extra: list[str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SO1_")}
     env.update(
         PYTHONPATH=str(source),
         SO1_DATABASE_URL=f"sqlite:///{database}",
         SO1_TRIAGE_WORKER="false",
     )
+    for setting in extra:
+        name, _, value = setting.partition("=")
+        env[name] = value
     return env
 
 
@@ -164,7 +168,7 @@ def measure_baseline(args: argparse.Namespace) -> dict[str, Any]:
 
 def measure_so1(source: Path, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="so1-bench-") as folder:
-        env = so1_env(source, Path(folder) / "so1.db")
+        env = so1_env(source, Path(folder) / "so1.db", args.so1_env or [])
         token = write_key(env)
         port = free_port()
         command = [sys.executable, "-c", "from so1.entrypoints.cli import main; main()"]
@@ -191,6 +195,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--keyspace", type=int, default=5000)
     parser.add_argument("--code", action="append", help="NAME=SRC_DIR (default: after=src)")
+    parser.add_argument(
+        "--so1-env", action="append", help="SO1_NAME=VALUE for every so1 serve (repeatable)"
+    )
     args = parser.parse_args()
     codes = [c.split("=", 1) for c in args.code or [f"after={ROOT / 'src'}"]]
     RESULTS.mkdir(parents=True, exist_ok=True)
