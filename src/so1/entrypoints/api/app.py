@@ -11,7 +11,7 @@ from fastapi_offline import FastAPIOffline
 
 from so1 import __version__
 from so1.bootstrap import Container, build_container
-from so1.entrypoints.api import problems
+from so1.entrypoints.api import lean_intake, problems
 from so1.entrypoints.api.headers import SecurityHeadersMiddleware
 from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
 from so1.entrypoints.api.routes import (
@@ -120,6 +120,7 @@ def create_app(container: Container | None = None, *, triage_child: bool = False
         people_page,
     ):
         app.include_router(module.router)
+    lean_intake.install(app)  # before every FastAPI route: intake skips FastAPI's machinery
     # Outermost first: the body cap runs before idempotency buffers anything.
     app.add_middleware(
         IdempotencyMiddleware, store=container.edge.idempotency, clock=container.clock

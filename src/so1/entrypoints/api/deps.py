@@ -31,11 +31,47 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def require(scope: Scope) -> Callable[..., Awaitable[Actor]]:
-    """Dependency: authenticate the bearer key and insist on ``scope`` (admin implies all).
+def bearer_token(authorization: str | None) -> str | None:
+    """The credentials of an ``Authorization: Bearer ...`` header, as FastAPI's HTTPBearer
+    reads them (any other scheme, or none, is no token)."""
+    if not authorization:
+        return None
+    scheme, _, credentials = authorization.partition(" ")
+    credentials = credentials.strip()
+    if not scheme or not credentials or scheme.lower() != "bearer":
+        return None
+    return credentials
+
+
+async def authorize(
+    container: Container, token: str | None, ip: str | None, scope: Scope, action: str
+) -> Actor:
+    """The actor behind ``token`` when its key has ``scope`` (admin implies all); 401, or 403
+    with an audit record naming ``action``.
 
     A key verified moments ago is checked on the event loop from the cache; anything that
     needs the database runs in the thread pool."""
+    key = access.verified_from_cache(container.edge.key_cache, container.clock, token)
+    if key is None:
+        key = await run_in_threadpool(
+            access.authenticate,
+            container.uow,
+            container.clock,
+            token,
+            ip,
+            container.edge.key_cache,
+        )
+    actor = actor_for(key, ip)
+    if not key.allows(scope):
+        await run_in_threadpool(
+            access.audit_forbidden, container.uow, container.clock, actor, scope, action
+        )
+        raise Forbidden(lacks(key, scope))
+    return actor
+
+
+def require(scope: Scope) -> Callable[..., Awaitable[Actor]]:
+    """Dependency: authenticate the bearer key and insist on ``scope`` (see ``authorize``)."""
 
     async def dependency(
         request: Request,
@@ -43,25 +79,8 @@ def require(scope: Scope) -> Callable[..., Awaitable[Actor]]:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Actor:
         token = credentials.credentials if credentials else None
-        ip = client_ip(request)
-        key = access.verified_from_cache(container.edge.key_cache, container.clock, token)
-        if key is None:
-            key = await run_in_threadpool(
-                access.authenticate,
-                container.uow,
-                container.clock,
-                token,
-                ip,
-                container.edge.key_cache,
-            )
-        actor = actor_for(key, ip)
-        if not key.allows(scope):
-            action = f"{request.method} {request.url.path}"
-            await run_in_threadpool(
-                access.audit_forbidden, container.uow, container.clock, actor, scope, action
-            )
-            raise Forbidden(lacks(key, scope))
-        return actor
+        action = f"{request.method} {request.url.path}"
+        return await authorize(container, token, client_ip(request), scope, action)
 
     return dependency
 

@@ -18,12 +18,14 @@ from so1.domain.alerts import (
     SeverityHint,
 )
 from so1.domain.intake import Delivery, DeliveryOutcome
+from so1.entrypoints.api.alert_checks import CheckedAlert
 from so1.entrypoints.api.deps import ContainerDep, Reader, Writer
 from so1.entrypoints.api.intake_schemas import AlertIn, AlertOut, AlertPage
 from so1.entrypoints.api.storing import store
 from so1.errors import ValidationFailed
 from so1.ports import AlertFilter
 from so1.services.intake import deliveries as intake
+from so1.services.intake.deliveries import IngestResult
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
 
@@ -32,7 +34,8 @@ def alert_out(alert: Alert) -> AlertOut:
     return AlertOut(**asdict(alert))
 
 
-def _event(body: AlertIn) -> AlertEvent:
+def alert_event(body: AlertIn | CheckedAlert) -> AlertEvent:
+    """The event a valid body stands for (a trigger without dedup_key gets a new one)."""
     dedup_key = body.dedup_key or intake.new_alert_id().replace("alt_", "gen_")
     labels = {**body.labels, "origin": body.source}
     return AlertEvent(
@@ -58,21 +61,25 @@ async def post_alert(
 ) -> JSONResponse:
     """Trigger, acknowledge or resolve an alert; stored durably before the 202."""
     raw = await request.body()
-    event = _event(body)
+    event = alert_event(body)
     delivery = Delivery(
         AlertSource.EVENTS, container.clock.now(), {}, raw, DeliveryOutcome.ACCEPTED
     )
     result = await store(container, delivery, ParsedDelivery(events=[event]))
+    return JSONResponse(accepted(event, result), status_code=202)
+
+
+def accepted(event: AlertEvent, result: IngestResult) -> dict[str, object]:
+    """The 202 body: the alert, its state and what the event did to it."""
     (outcome,) = result.results
     alert = outcome.alert
-    payload = {
+    return {
         "alert_id": alert.id if alert else None,
         "dedup_key": event.dedup_key,
         "status": alert.status.value if alert else "dropped",
         "dedup_count": alert.dedup_count if alert else 0,
         "outcome": outcome.outcome,
     }
-    return JSONResponse(payload, status_code=202)
 
 
 @router.get("", response_model=AlertPage)
