@@ -20,6 +20,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from so1.domain.identity import parse_role_map
 from so1.errors import ConfigurationError
 
 # The kinds of background work, each with its own limit so none can starve another:
@@ -169,6 +170,30 @@ class Settings(BaseSettings):
     )
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long a verified API key is trusted without a read"
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="single sign-on: the OpenID provider's issuer URL (discovery is read under"
+        " it); unset: no SSO",
+    )
+    oidc_client_id: str | None = Field(default=None, description="SSO: SO1's client id")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="SSO: SO1's client secret"
+    )
+    oidc_role_claim: str = Field(
+        default="groups", min_length=1, description="SSO: the id_token claim listing groups"
+    )
+    oidc_role_map: str = Field(
+        default="",
+        description="SSO: group=role pairs, comma-separated (sre=responder,admins=admin)",
+    )
+    oidc_auto_create: bool = Field(
+        default=False,
+        description="SSO: a verified email nobody has becomes a new viewer (else refused)",
+    )
+    login_with_keys: bool = Field(
+        default=True,
+        description="the web pages accept API keys and login links (false: SSO only)",
     )
     default_escalation_policy: str = Field(
         default="default",
@@ -379,6 +404,36 @@ def check(settings: Settings) -> None:
                 )
     if settings.pager == "pagerduty":
         _check_routing_keys(settings.pagerduty_routing_keys)
+    _check_sso(settings)
+
+
+def _check_sso(settings: Settings) -> None:
+    """SSO needs its client; the role map must parse; API keys off needs SSO on."""
+    try:
+        parse_role_map(settings.oidc_role_map)
+    except ValueError as exc:
+        raise ConfigurationError(f"SO1_OIDC_ROLE_MAP: {exc}", "SO1_OIDC_ROLE_MAP") from None
+    if not _is_set(settings.oidc_issuer):
+        if not settings.login_with_keys:
+            raise ConfigurationError(
+                "SO1_LOGIN_WITH_KEYS=false needs SO1_OIDC_ISSUER (no one could sign in)",
+                "SO1_OIDC_ISSUER",
+            )
+        return
+    missing = [
+        variable(n)
+        for n in ("oidc_client_id", "oidc_client_secret")
+        if not _is_set(getattr(settings, n))
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"SO1_OIDC_ISSUER needs {' and '.join(missing)} (not set)", missing[0]
+        )
+    parts = urlsplit(str(settings.oidc_issuer))
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(
+            f"SO1_OIDC_ISSUER is not an http(s) URL: {settings.oidc_issuer!r}", "SO1_OIDC_ISSUER"
+        )
 
 
 def _is_set(value: object) -> bool:

@@ -65,6 +65,7 @@ def disable_person(
         uow.oncall.set_account(handle, person.role, now)
         key_ids = [k.id for k in uow.keys.all() if k.person == handle]
         ended = uow.web.revoke_sessions_of(key_ids, now)
+        ended += uow.web.revoke_person_sessions(handle, now)
         detail = {"keys_stopped": len(key_ids), "sessions_ended": ended}
         record(uow, actor, now, Change("person.disable", "person", handle, "disabled", detail))
         uow.commit()
