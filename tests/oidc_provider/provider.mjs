@@ -1,6 +1,6 @@
 // A certified OpenID provider (panva's oidc-provider) for SO1's sign-in tests, on loopback.
-// PORT: where to listen. SO1_REDIRECT_URI: the one redirect URI of the client "so1" (secret
-// "so1-test-secret"). The test users below sign in with their handle at the development
+// PORT: where to listen. SO1_REDIRECT_URIS: the redirect URIs (comma-separated) of the client
+// "so1" (secret "so1-test-secret"). The test users below sign in with their handle at the development
 // login form (any password); each carries email, email_verified and groups claims, which
 // go into the id_token (scopes "openid email profile"; groups ride on "profile").
 import Provider from 'oidc-provider';
@@ -22,7 +22,7 @@ const provider = new Provider(issuer, {
     {
       client_id: 'so1',
       client_secret: 'so1-test-secret',
-      redirect_uris: [process.env.SO1_REDIRECT_URI],
+      redirect_uris: process.env.SO1_REDIRECT_URIS.split(','),
       grant_types: ['authorization_code'],
       response_types: ['code'],
     },

@@ -1,6 +1,6 @@
 """An OpenID Connect provider as an IdentityProvider: discovery (``/.well-known/openid-
 configuration`` under the issuer), the authorization code flow with PKCE (S256), state and
-nonce through Authlib's OAuth2 client, and the id_token verified with joserfc against the
+nonce through Authlib's OAuth2 client (on httpx2, as Authlib wants), and the id_token verified with joserfc against the
 provider's JWKS: signature, issuer, audience, nonce, expiry (60 s of clock leeway).
 
 Discovery and the JWKS are read on first use and kept; a token signed with a key id the kept
@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 import httpx
+import httpx2
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
@@ -32,6 +33,7 @@ from so1.ports import AuthorizationRequest
 
 SCOPES = "openid email profile"
 LEEWAY_SECONDS = 60
+TOKEN_TIMEOUT_SECONDS = 10.0
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
 _CLAIM_REASONS = {"iss": "wrong issuer", "aud": "wrong audience", "nonce": "nonce mismatch"}
 
@@ -56,12 +58,11 @@ class OidcProvider:
 
     def authorization_request(self, redirect_uri: str) -> AuthorizationRequest:
         state, nonce, verifier = generate_token(32), generate_token(32), generate_token(48)
-        url, _ = self._client(redirect_uri).create_authorization_url(
-            self._endpoint("authorization_endpoint"),
-            state=state,
-            code_verifier=verifier,
-            nonce=nonce,
-        )
+        endpoint = self._endpoint("authorization_endpoint")
+        with self._client(redirect_uri) as client:
+            url, _ = client.create_authorization_url(
+                endpoint, state=state, code_verifier=verifier, nonce=nonce
+            )
         return AuthorizationRequest(str(url), state, nonce, verifier)
 
     def identity(
@@ -87,7 +88,7 @@ class OidcProvider:
             redirect_uri=redirect_uri,
             code_challenge_method="S256",
             token_endpoint_auth_method="client_secret_basic",  # noqa: S106 - a method's name
-            timeout=self._http.timeout,
+            timeout=TOKEN_TIMEOUT_SECONDS,
         )
 
     def _id_token(self, code: str, redirect_uri: str, code_verifier: str) -> str:
@@ -103,7 +104,7 @@ class OidcProvider:
                 raise SignInRefused(
                     f"the identity provider refused the code ({exc.error})", "code refused"
                 ) from None
-            except httpx.HTTPError as exc:
+            except httpx2.HTTPError as exc:
                 raise Unavailable(f"the identity provider did not answer: {exc}") from None
         id_token = token.get("id_token")
         if not id_token:
@@ -125,7 +126,7 @@ class OidcProvider:
             registry.validate(decoded.claims)
         except BadSignatureError:
             raise SignInRefused(
-                "the id_token's signature does not match the provider's keys", "bad signature"
+                "bad signature: the id_token does not match the provider's keys", "bad signature"
             ) from None
         except ExpiredTokenError:
             raise SignInRefused("the id_token has expired", "expired") from None
