@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
@@ -95,7 +96,7 @@ def sso(db_url: str, clock: FixedClock, provider: str) -> Iterator[Container]:
     built.close()
 
 
-def sign_in_as(container: Container, login: str) -> tuple[TestClient, httpx.Response]:
+def sign_in_as(container: Container, login: str) -> tuple[TestClient, httpx2.Response]:
     """Through /login/oidc, the provider's forms as ``login``, and back to the callback."""
     client = browser(container)
     sent = client.get("/login/oidc")

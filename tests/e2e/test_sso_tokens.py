@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from joserfc.jwk import RSAKey
@@ -81,7 +81,7 @@ def begin(client: TestClient) -> dict[str, str]:
     return asked
 
 
-def back(client: TestClient, state: str, code: str = "code-1") -> httpx.Response:
+def back(client: TestClient, state: str, code: str = "code-1") -> httpx2.Response:
     return client.get("/login/oidc/callback", params={"code": code, "state": state})
 
 
@@ -143,7 +143,7 @@ def bad_claims(forge: Forge, nonce: str, case: str) -> str:
     if case == "expired":
         return forge.sign(forge.claims(nonce, iat=now - 900, exp=now - 600))
     if case == "bad signature":
-        impostor = RSAKey.generate_key(2048, parameters={"kid": forge.key.kid})
+        impostor = RSAKey.generate_key(2048, parameters={"kid": str(forge.key.kid)})
         return forge.sign(forge.claims(nonce), key=impostor)
     assert case == "nonce mismatch"
     return forge.sign(forge.claims("a-nonce-from-another-sign-in"))
@@ -202,7 +202,7 @@ def test_unverified_unknown_and_disabled_people_are_refused(
     person(admin, "ana", "responder")
     person(admin, "dis", "responder")
     assert admin.post("/v1/people/dis/disable").status_code == 200
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"email_verified": False}, "has not verified the email"),
         ({"email": "nobody@example.test"}, "no one in SO1&#39;s people directory"),
         ({"email": "dis@example.test"}, "(@dis) is disabled"),

@@ -1,7 +1,8 @@
 """An OpenID Connect provider as an IdentityProvider: discovery (``/.well-known/openid-
 configuration`` under the issuer), the authorization code flow with PKCE (S256), state and
-nonce through Authlib's OAuth2 client (on httpx2, as Authlib wants), and the id_token verified with joserfc against the
-provider's JWKS: signature, issuer, audience, nonce, expiry (60 s of clock leeway).
+nonce through Authlib's OAuth2 client (on httpx2, as Authlib wants), and the id_token
+verified with joserfc against the provider's JWKS: signature, issuer, audience, nonce,
+expiry (60 s of clock leeway).
 
 Discovery and the JWKS are read on first use and kept; a token signed with a key id the kept
 JWKS lacks reads the JWKS again once (the provider rotated its keys)."""
