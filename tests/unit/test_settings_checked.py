@@ -17,7 +17,8 @@ from so1.adapters.platform.local import LocalPlatform
 from so1.adapters.platform.railway import RailwayPlatform
 from so1.adapters.statuspage.atlassian import AtlassianStatusPage
 from so1.bootstrap import build_container
-from so1.config import Settings, check, load_settings
+from so1.config import Settings, load_settings
+from so1.config_check import check
 from so1.domain.comms import Destination
 from so1.entrypoints.cli import app as cli_app
 from so1.errors import ConfigurationError
