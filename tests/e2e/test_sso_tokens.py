@@ -13,19 +13,23 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import httpx
 import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from joserfc.jwk import RSAKey
 
 from so1.adapters.clock import FixedClock
+from so1.adapters.identity.oidc import OidcProvider
 from so1.bootstrap import Container, build_container
 from so1.config import Settings
 from so1.domain.access import Scope
 from so1.domain.severity import Severity
 from tests.conftest import make_key, open_incident
+from tests.contract.railway_server import RailwayState
 from tests.e2e.deployer_support import client_for
 from tests.e2e.oidc_support import CLIENT_ID, CLIENT_SECRET, Forge
+from tests.e2e.test_approvals import waiting_run
 from tests.e2e.test_web_pages import CSRF, FORM, browser
 
 ROLE_MAP = "sre=responder,security=security,admins=admin"
@@ -271,3 +275,29 @@ def test_without_sso_the_login_page_has_no_button_and_the_routes_say_so(
     assert "Sign in with SSO" not in client.get("/login").text
     missing = client.get("/login/oidc")
     assert missing.status_code == 404 and "not set up" in missing.text
+
+
+def test_the_two_person_rule_holds_across_a_key_and_an_sso_session(
+    container: Container, api: TestClient, railway: RailwayState, forge: Forge
+) -> None:
+    """A rollback ana asked for with her key cannot be approved by ana signed in with SSO."""
+    container.adapters.identity = OidcProvider(
+        forge.issuer, CLIENT_ID, CLIENT_SECRET, "groups", httpx.Client(timeout=10)
+    )
+    container.settings.oidc_role_map = "oncall=deployer"
+    person(api, "ana", "deployer")
+    token = api.post(
+        "/v1/keys", json={"name": "ana-laptop", "scopes": ["deploy", "write"], "person": "ana"}
+    ).json()["token"]
+    incident_id, run_id = waiting_run(client_for(container, token), container, "rollback")
+    client = browser(container)
+    asked = begin(client)
+    forge.id_token = forge.sign(forge.claims(asked["nonce"], groups=["oncall"]))
+    assert back(client, asked["state"]).status_code == 303
+    csrf = CSRF.search(client.get(f"/incidents/{incident_id}").text)
+    assert csrf is not None
+    approve = f"/incidents/{incident_id}/runs/{run_id}/approve"
+    refused = client.post(approve, content=urlencode({"csrf": csrf.group(1)}), headers=FORM)
+    assert refused.status_code == 409, refused.text
+    assert "someone other than its requester (ana)" in refused.text
+    assert api.get(f"/v1/orchestrate/runs/{run_id}").json()["status"] == "awaiting_approval"
