@@ -20,8 +20,9 @@ import pytest
 from so1.adapters.clock import FixedClock
 from so1.domain.access import Scope
 from so1.domain.incidents import Incident
+from so1.domain.oncall import Person
 from so1.domain.severity import Severity
-from so1.services.access import keys as access
+from so1.services.access import accounts, keys as access
 from so1.services.incidents.lifecycle import NewIncident, create_incident
 from so1.services.incidents.recording import Actor
 
@@ -157,6 +158,15 @@ def open_incident(container: Container, title: str, severity: Severity, **fields
     return create_incident(
         container.uow, container.clock, Actor("t"), NewIncident(title, severity, **fields)
     )
+
+
+def ensure_person(container: Container, handle: str) -> None:
+    """``handle`` in the on-call directory (no role: their keys keep their scopes), so a key
+    may name them."""
+    with container.uow(read_only=True) as uow:
+        if uow.oncall.person(handle) is not None:
+            return
+    accounts.add_person(container.uow, container.clock, Actor("fixture"), Person(handle))
 
 
 def make_key(container: Container, *scopes: Scope, name: str = "tester") -> str:

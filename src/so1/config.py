@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -20,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from so1.config_check import check, variable
 from so1.errors import ConfigurationError
 
 # The kinds of background work, each with its own limit so none can starve another:
@@ -176,6 +176,30 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long a verified API key is trusted without a read"
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="single sign-on: the OpenID provider's issuer URL (discovery is read under"
+        " it); unset: no SSO",
+    )
+    oidc_client_id: str | None = Field(default=None, description="SSO: SO1's client id")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="SSO: SO1's client secret"
+    )
+    oidc_role_claim: str = Field(
+        default="groups", min_length=1, description="SSO: the id_token claim listing groups"
+    )
+    oidc_role_map: str = Field(
+        default="",
+        description="SSO: group=role pairs, comma-separated (sre=responder,admins=admin)",
+    )
+    oidc_auto_create: bool = Field(
+        default=False,
+        description="SSO: a verified email nobody has becomes a new viewer (else refused)",
+    )
+    login_with_keys: bool = Field(
+        default=True,
+        description="the web pages accept API keys and login links (false: SSO only)",
+    )
     default_escalation_policy: str = Field(
         default="default",
         min_length=1,
@@ -326,27 +350,6 @@ class Settings(BaseSettings):
 
 
 # What each outside system needs once it is chosen: (setting, value) → settings that must be set.
-_REQUIRED: dict[tuple[str, str], tuple[str, ...]] = {
-    ("platform", "railway"): ("railway_token", "railway_project_id", "railway_environment_id"),
-    ("chat", "slack"): ("slack_bot_token",),
-    ("status_page", "atlassian"): ("statuspage_page_id", "statuspage_api_key"),
-    ("pager", "pagerduty"): ("pagerduty_routing_keys",),
-}
-_URLS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("platform", "railway"): ("railway_api_url",),
-    ("chat", "slack"): ("slack_api_url",),
-    ("status_page", "atlassian"): ("statuspage_api_url",),
-    ("pager", "pagerduty"): ("pagerduty_events_url",),
-}
-# Events API v2: "the 32-character integration key goes in the body as routing_key".
-_PAGERDUTY_KEY = re.compile(r"[A-Za-z0-9]{32}")
-
-
-def variable(name: str) -> str:
-    """The environment variable of setting ``name``."""
-    return f"SO1_{name.upper()}"
-
-
 def load_settings(**values: Any) -> Settings:
     """Settings from the environment (``values`` win), checked; a bad one raises
     ConfigurationError with one line naming its variable."""
@@ -362,42 +365,3 @@ def load_settings(**values: Any) -> Settings:
         raise ConfigurationError(f"{name} is not valid JSON: {exc.__cause__}", name) from None
     check(settings)
     return settings
-
-
-def check(settings: Settings) -> None:
-    """Raise ConfigurationError for the first chosen adapter that cannot work with these
-    settings (Railway, Slack, Statuspage, PagerDuty); the built-in ones need nothing."""
-    for (choice, value), needed in _REQUIRED.items():
-        if getattr(settings, choice) != value:
-            continue
-        chosen = f"{variable(choice)}={value}"
-        missing = [variable(n) for n in needed if not _is_set(getattr(settings, n))]
-        if missing:
-            raise ConfigurationError(
-                f"{chosen} needs {' and '.join(missing)} (not set)", missing[0]
-            )
-        for name in _URLS[(choice, value)]:
-            url = str(getattr(settings, name))
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
-                raise ConfigurationError(
-                    f"{variable(name)} is not an http(s) URL: {url!r} ({chosen})", variable(name)
-                )
-    if settings.pager == "pagerduty":
-        _check_routing_keys(settings.pagerduty_routing_keys)
-
-
-def _is_set(value: object) -> bool:
-    if isinstance(value, SecretStr):
-        value = value.get_secret_value()
-    return bool(value.strip()) if isinstance(value, str) else bool(value)
-
-
-def _check_routing_keys(keys: dict[str, str]) -> None:
-    name = variable("pagerduty_routing_keys")
-    for team, key in keys.items():
-        if not _PAGERDUTY_KEY.fullmatch(key):
-            raise ConfigurationError(
-                f"{name}: the key for {team!r} is not a 32-character PagerDuty integration key",
-                name,
-            )

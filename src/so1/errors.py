@@ -77,6 +77,14 @@ class Unauthorized(So1Error):
     title = "Unauthorized"
 
 
+class SignInRefused(Unauthorized):
+    """A single sign-on refused; ``reason`` is the short audit reason (``wrong issuer``)."""
+
+    def __init__(self, detail: str, reason: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
 class Forbidden(So1Error):
     title = "Forbidden"
 

@@ -12,7 +12,7 @@ from so1.adapters.clock import FixedClock
 from so1.bootstrap import Container
 from so1.domain.access import Scope
 from so1.domain.severity import Severity
-from tests.conftest import make_key, open_incident
+from tests.conftest import ensure_person, make_key, open_incident
 from tests.contract.railway_server import RailwayState
 from tests.e2e.conftest import Cli
 from tests.e2e.deployer_support import SERVICE, finished
@@ -86,6 +86,8 @@ def test_the_two_person_rule_compares_people_not_key_names(
 
     def client_of(name: str, person: str | None) -> TestClient:
         scopes = frozenset({Scope.READ, Scope.WRITE, Scope.DEPLOY})
+        if person:
+            ensure_person(container, person)
         issued = access.create_key(
             container.uow, container.clock, Actor("t"), name, scopes, person=person
         )

@@ -255,6 +255,10 @@ def test_the_worked_example_by_clicking(tmp_path: Path, chrome: WebDriver) -> No
 
 def tick_as_a_second_reader(base: str, auth: dict[str, str], incident_id: str, check: str) -> None:
     """The runbook's review needs someone other than the author and the publisher."""
+    added = httpx.post(
+        f"{base}/v1/people", json={"handle": "reviewer", "role": "responder"}, headers=auth
+    )
+    assert added.status_code in (201, 409), added.text  # one reviewer for the three checks
     made = httpx.post(
         f"{base}/v1/keys",
         json={"name": f"reviewer-{check}", "scopes": ["write"], "person": "reviewer"},

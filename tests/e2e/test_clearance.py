@@ -277,6 +277,8 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
         ("GET", "/login"): Gl("/login"),
         ("POST", "/login"): Gl("/login", form={"api_key": "so1_nope"}),
         ("GET", "/login/{token}"): Gl("/login/not-a-token"),
+        ("GET", "/login/oidc"): Gl("/login/oidc"),
+        ("GET", "/login/oidc/callback"): Gl("/login/oidc/callback?code=c&state=s"),
         ("POST", "/logout"): Gl("/logout", form={}),
         ("GET", "/"): Gl("/"),
         ("GET", "/alerts"): Gl("/alerts"),

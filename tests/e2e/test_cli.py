@@ -346,6 +346,8 @@ def test_keys_create_records_the_person(server_cli: Cli) -> None:
     """Both ways of making a key (straight into the database, and through the server) keep
     the person it belongs to; the server lists them."""
     local = {"SO1_API_URL": None, "SO1_API_KEY": None}
+    for handle in ("ana", "bo"):
+        server_cli("people", "add", handle, "--role", "responder").assert_ok()
     server_cli("keys", "create", "--name", "ana-laptop", "--person", "ana", **local).assert_ok()
     server_cli("keys", "create", "--name", "bo-phone", "--person", "bo").assert_ok()
     server_cli("keys", "create", "--name", "robot").assert_ok()
@@ -353,3 +355,7 @@ def test_keys_create_records_the_person(server_cli: Cli) -> None:
     people = {k["name"]: k["person"] for k in listed}
     assert people["ana-laptop"] == "ana" and people["bo-phone"] == "bo"
     assert people["robot"] is None
+    refused = server_cli("keys", "create", "--name", "x", "--person", "nobody")
+    assert "person 'nobody' is not in the directory" in refused.assert_clean_failure()
+    refused = server_cli("keys", "create", "--name", "x", "--person", "nobody", **local)
+    assert "person 'nobody' is not in the directory" in refused.assert_clean_failure()

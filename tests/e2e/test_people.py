@@ -217,3 +217,41 @@ def test_the_cli_lists_adds_sets_roles_disables_and_enables(
     assert bad.exit_code == 2 and "'boss' is not one of 'viewer'" in bad.stderr
     keys = server_cli("keys", "list").assert_ok().stdout
     assert "(service key)" in keys
+
+
+def test_keys_me_shows_the_effective_scopes_beside_the_stored_ones(
+    api: TestClient, container: Container
+) -> None:
+    add_person(api, "ana", "responder")
+    ana = client_for(container, key_of(api, "ana-laptop", "ana", "read", "write", "deploy"))
+    me = ana.get("/v1/keys/me").json()
+    assert me["scopes"] == ["deploy", "read", "write"]
+    assert me["effective_scopes"] == ["read", "write"] and me["role"] == "responder"
+    api.put("/v1/people/ana/role", json={"role": "viewer"})
+    assert ana.get("/v1/keys/me").json()["effective_scopes"] == ["read"]
+    bot = client_for(container, key_of(api, "ci-bot", None, "read", "write"))
+    mine = bot.get("/v1/keys/me").json()
+    assert mine["effective_scopes"] == mine["scopes"] == ["read", "write"]
+    assert mine["role"] is None
+
+
+def test_a_key_for_a_handle_that_is_nobody_is_refused_naming_it(api: TestClient) -> None:
+    body = {"name": "ghost-laptop", "scopes": ["read"], "person": "ghost"}
+    refused = api.post("/v1/keys", json=body)
+    assert refused.status_code == 422, refused.text
+    assert "person 'ghost' is not in the directory" in refused.json()["detail"]
+    assert all(k["name"] != "ghost-laptop" for k in api.get("/v1/keys").json())
+
+
+def test_the_last_enabled_admin_cannot_be_demoted_or_disabled(api: TestClient) -> None:
+    add_person(api, "root", "admin")
+    demoted = api.put("/v1/people/root/role", json={"role": "responder"})
+    assert demoted.status_code == 409 and "last enabled admin" in demoted.json()["detail"]
+    disabled = api.post("/v1/people/root/disable")
+    assert disabled.status_code == 409 and "last enabled admin" in disabled.json()["detail"]
+    add_person(api, "second", "admin")
+    assert api.post("/v1/people/root/disable").status_code == 200
+    refused = api.put("/v1/people/second/role", json={"role": "viewer"})
+    assert refused.status_code == 409 and "second is the last" in refused.json()["detail"]
+    assert api.post("/v1/people/root/enable").status_code == 200
+    assert api.put("/v1/people/second/role", json={"role": "viewer"}).status_code == 200

@@ -26,7 +26,7 @@ from so1.services.access import keys as access
 from so1.services.declaration.outbox import deliver_due
 from so1.services.incidents.recording import Actor
 from so1.services.runbook.clocks import check_clocks
-from tests.conftest import open_incident
+from tests.conftest import ensure_person, open_incident
 from tests.e2e.conftest import Cli
 from tests.e2e.deployer_support import SERVICE
 from tests.e2e.test_api_oncall import example
@@ -50,6 +50,8 @@ def people(container: Container, tmp_path: Path) -> Iterator[People]:
         def client(name: str, person: str | None = None, on: Container = container) -> TestClient:
             on.adapters.postmortems = MarkdownDirectory(tmp_path / "content")
             scopes = frozenset({Scope.READ, Scope.WRITE})
+            if person:
+                ensure_person(on, person)
             issued = access.create_key(on.uow, on.clock, Actor("t"), name, scopes, person=person)
             api = stack.enter_context(TestClient(create_app(on), raise_server_exceptions=False))
             api.headers["Authorization"] = f"Bearer {issued.token}"

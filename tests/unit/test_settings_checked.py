@@ -17,7 +17,8 @@ from so1.adapters.platform.local import LocalPlatform
 from so1.adapters.platform.railway import RailwayPlatform
 from so1.adapters.statuspage.atlassian import AtlassianStatusPage
 from so1.bootstrap import build_container
-from so1.config import Settings, check, load_settings
+from so1.config import Settings, load_settings
+from so1.config_check import check
 from so1.domain.comms import Destination
 from so1.entrypoints.cli import app as cli_app
 from so1.errors import ConfigurationError
@@ -85,6 +86,32 @@ BAD: dict[str, tuple[dict[str, str], str, str]] = {
         {"SO1_PAGER": "opsgenie"},
         "SO1_PAGER",
         "SO1_PAGER: Input should be 'builtin' or 'pagerduty'",
+    ),
+    "sso without a client secret": (
+        {"SO1_OIDC_ISSUER": "https://id.example.test", "SO1_OIDC_CLIENT_ID": "so1"},
+        "SO1_OIDC_CLIENT_SECRET",
+        "SO1_OIDC_ISSUER needs SO1_OIDC_CLIENT_SECRET (not set)",
+    ),
+    "sso with an issuer that is no URL": (
+        {"SO1_OIDC_ISSUER": "id.example.test", "SO1_OIDC_CLIENT_ID": "so1"}
+        | {"SO1_OIDC_CLIENT_SECRET": "s"},
+        "SO1_OIDC_ISSUER",
+        "SO1_OIDC_ISSUER is not an http(s) URL",
+    ),
+    "a role map naming no role": (
+        {"SO1_OIDC_ROLE_MAP": "sre=responder,admins=boss"},
+        "SO1_OIDC_ROLE_MAP",
+        "'boss' in 'admins=boss' is not a role",
+    ),
+    "a role map entry without =": (
+        {"SO1_OIDC_ROLE_MAP": "sre"},
+        "SO1_OIDC_ROLE_MAP",
+        "'sre' is not group=role",
+    ),
+    "key sign-in off without sso": (
+        {"SO1_LOGIN_WITH_KEYS": "false"},
+        "SO1_OIDC_ISSUER",
+        "SO1_LOGIN_WITH_KEYS=false needs SO1_OIDC_ISSUER",
     ),
 }
 

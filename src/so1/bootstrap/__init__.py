@@ -43,7 +43,8 @@ from so1.bootstrap.wiring import (
     http_client as http_client,
     outbound_policy as outbound_policy,
 )
-from so1.config import Settings, check, load_settings
+from so1.config import Settings, load_settings
+from so1.config_check import check
 from so1.domain.alerts import AlertSource
 from so1.domain.records import AgentName
 from so1.errors import NotFound

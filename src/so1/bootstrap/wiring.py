@@ -13,6 +13,7 @@ import httpx
 from so1.adapters.chat.builtin import BuiltinChat
 from so1.adapters.chat.slack import SlackChat, web_client
 from so1.adapters.diagnostics.postgres import PostgresDiagnostics
+from so1.adapters.identity.oidc import OidcProvider
 from so1.adapters.metrics.builtin import BuiltinMetrics
 from so1.adapters.metrics.prometheus import PrometheusMetrics
 from so1.adapters.outbound import UrlChecker
@@ -33,6 +34,7 @@ from so1.errors import ConfigurationError
 from so1.ports import (
     CalendarWriter,
     HealthProbe,
+    IdentityProvider,
     Messenger,
     MetricsSource,
     Platform,
@@ -53,6 +55,7 @@ class Adapters:
     diagnostics: dict[str, PostgresDiagnostics]  # the services' databases (database playbook)
     postmortems: MarkdownDirectory  # where published postmortems are written
     calendar: CalendarWriter = field(default_factory=IcalWriter)
+    identity: IdentityProvider | None = None  # single sign-on (SO1_OIDC_ISSUER), when set
 
 
 def build_adapters(settings: Settings, uow: UnitOfWorkFactory) -> Adapters:
@@ -74,6 +77,7 @@ def build_adapters(settings: Settings, uow: UnitOfWorkFactory) -> Adapters:
         postmortems=MarkdownDirectory(
             Path(settings.postmortem_dir), settings.postmortem_git_commit
         ),
+        identity=_identity(settings),
     )
 
 
@@ -136,6 +140,20 @@ def _platform(settings: Settings) -> Platform:
         settings.supervisor_url,
         settings.supervisor_username,
         password.get_secret_value() if password else None,
+    )
+
+
+def _identity(settings: Settings) -> IdentityProvider | None:
+    if not settings.oidc_issuer:
+        return None
+    assert settings.oidc_client_id is not None
+    assert settings.oidc_client_secret is not None
+    return OidcProvider(
+        settings.oidc_issuer,
+        settings.oidc_client_id,
+        settings.oidc_client_secret.get_secret_value(),
+        settings.oidc_role_claim,
+        http_client(10.0),
     )
 
 

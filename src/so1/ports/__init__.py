@@ -16,6 +16,7 @@ One module a concept; every public name is re-exported here (``from so1.ports im
 
 from so1.ports.changes import CatalogRepository, DeploymentRepository, FlagRepository
 from so1.ports.comms import Messenger, OutboxRepository
+from so1.ports.identity import AuthorizationRequest, IdentityProvider
 from so1.ports.intake import AlertFilter, AlertRepository, IntakeRepository
 from so1.ports.metrics import MetricSampleRepository, MetricsSource
 from so1.ports.oncall import CalendarWriter, OnCallRepository
@@ -55,6 +56,7 @@ __all__ = [
     "AlertFilter",
     "AlertRepository",
     "AuditRepository",
+    "AuthorizationRequest",
     "Backlog",
     "CalendarWriter",
     "CatalogRepository",
@@ -66,6 +68,7 @@ __all__ = [
     "HealthChecks",
     "HealthProbe",
     "IdempotencyStore",
+    "IdentityProvider",
     "IncidentFilter",
     "IncidentRepository",
     "IntakeRepository",

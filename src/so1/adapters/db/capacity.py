@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from so1.config import Settings, variable
+from so1.config import Settings
+from so1.config_check import variable
 from so1.errors import ConfigurationError
 
 _NAME = re.compile(r"^so1 \S+ (?P<host>\S+):(?P<pid>\d+) pool=(?P<pool>\d+)$")

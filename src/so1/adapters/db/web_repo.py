@@ -1,4 +1,5 @@
-"""Server secrets (the cookie-signing key) and one-time login links."""
+"""Server secrets (the cookie-signing key), one-time login links, web sessions (a key's or,
+through single sign-on, a person's) and single sign-ons under way."""
 
 from __future__ import annotations
 
@@ -33,10 +34,22 @@ web_sessions = Table(
     "web_sessions",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("key_id", String(40), nullable=False),
+    Column("key_id", String(40)),  # None: a single sign-on session of ``person``
+    Column("person", String(100)),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime()),
+)
+
+oidc_sign_ins = Table(
+    "oidc_sign_ins",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("nonce", String(128), nullable=False),
+    Column("code_verifier", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
 )
 
 
@@ -74,21 +87,65 @@ class SqlWebRepository:
             )
         )
 
-    def add_session(self, token_hash: str, key_id: str, expires_at: datetime, at: datetime) -> None:
+    def add_session(
+        self,
+        token_hash: str,
+        key_id: str | None,
+        expires_at: datetime,
+        at: datetime,
+        person: str | None = None,
+    ) -> None:
         self._conn.execute(
             web_sessions.insert().values(
-                token_hash=token_hash, key_id=key_id, expires_at=expires_at, created_at=at
+                token_hash=token_hash,
+                key_id=key_id,
+                person=person,
+                expires_at=expires_at,
+                created_at=at,
             )
         )
 
-    def session_key(self, token_hash: str, at: datetime) -> str | None:
+    def session_owner(self, token_hash: str, at: datetime) -> tuple[str | None, str | None]:
         c = web_sessions.c
         found = self._conn.execute(
-            select(c.key_id).where(
+            select(c.key_id, c.person).where(
                 c.token_hash == token_hash, c.revoked_at.is_(None), c.expires_at > at
             )
-        ).scalar_one_or_none()
-        return str(found) if found else None
+        ).first()
+        return (found[0], found[1]) if found else (None, None)
+
+    def revoke_person_sessions(self, handle: str, at: datetime) -> int:
+        c = web_sessions.c
+        done = self._conn.execute(
+            update(web_sessions)
+            .where(c.person == handle, c.key_id.is_(None), c.revoked_at.is_(None))
+            .where(c.expires_at > at)
+            .values(revoked_at=at)
+        )
+        return int(done.rowcount)
+
+    def add_sign_in(
+        self, state_hash: str, nonce: str, code_verifier: str, expires_at: datetime, at: datetime
+    ) -> None:
+        self._conn.execute(
+            oidc_sign_ins.insert().values(
+                state_hash=state_hash,
+                nonce=nonce,
+                code_verifier=code_verifier,
+                expires_at=expires_at,
+                created_at=at,
+            )
+        )
+
+    def use_sign_in(self, state_hash: str, at: datetime) -> tuple[str, str] | None:
+        c = oidc_sign_ins.c
+        found = self._conn.execute(
+            update(oidc_sign_ins)
+            .where(c.state_hash == state_hash, c.used_at.is_(None), c.expires_at > at)
+            .values(used_at=at)
+            .returning(c.nonce, c.code_verifier)
+        ).first()
+        return (str(found[0]), str(found[1])) if found else None
 
     def revoke_session(self, token_hash: str, at: datetime) -> bool:
         c = web_sessions.c

@@ -54,6 +54,21 @@ class KeyOut(BaseModel):
         )
 
 
+class MyKeyOut(KeyOut):
+    effective_scopes: list[str] = Field(
+        description="what the key may do now: its scopes bounded by its person's role"
+    )
+    role: str | None = Field(description="its person's role, when one bounds the key")
+
+    @classmethod
+    def of_effective(cls, stored: ApiKey, effective: ApiKey) -> MyKeyOut:
+        return cls(
+            **KeyOut.of(stored).model_dump(),
+            effective_scopes=sorted(s.value for s in effective.scopes),
+            role=effective.role.value if effective.role else None,
+        )
+
+
 class IssuedKeyOut(KeyOut):
     token: str = Field(description="the key itself: shown in this answer only")
 

@@ -48,6 +48,7 @@ from so1.entrypoints.web import (
     live,
     pages,
     people as people_page,
+    sso as sso_pages,
     status as status_page,
 )
 from so1.entrypoints.web.access_log import redact_login_links
@@ -111,6 +112,7 @@ def create_app(container: Container | None = None, *, triage_child: bool = False
         status_notices,
         slack,
         status_page,
+        sso_pages,  # before pages: /login/oidc is not a login link's /login/{token}
         pages,
         live,
         forms,

@@ -16,6 +16,7 @@ from so1.domain.access import parse_scopes
 from so1.entrypoints.cli.client import api_url_set, call
 from so1.entrypoints.cli.local import CLI_ACTOR, open_database, upgrade_if_behind
 from so1.entrypoints.cli.output import console, fail, note, plain, print_json, print_table
+from so1.errors import ValidationFailed
 from so1.services.access import keys as access
 
 keys_app = typer.Typer(
@@ -67,10 +68,14 @@ def create(
         upgrade_if_behind(container)
         now = container.clock.now()
         expires = now + timedelta(days=expires_in_days) if expires_in_days else None
-        issued = access.create_key(
-            container.uow, container.clock, CLI_ACTOR, name, wanted, expires, person=person
-        )
-        container.close()
+        try:
+            issued = access.create_key(
+                container.uow, container.clock, CLI_ACTOR, name, wanted, expires, person=person
+            )
+        except ValidationFailed as exc:  # a person who is nobody in the directory
+            fail(exc.detail)
+        finally:
+            container.close()
         key_id, token = issued.key.id, issued.token
     shown = ",".join(sorted(wanted))
     console.print(f"created key {key_id} '{name}' with scopes {shown}; store it now:")

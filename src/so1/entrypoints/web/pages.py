@@ -65,7 +65,7 @@ def signed_in(container: ContainerDep, request: Request) -> sessions.Session | N
     return sessions.from_cookie(container.uow, container.clock, request.cookies.get(COOKIE))
 
 
-def _with_cookie(response: Response, request: Request, value: str) -> Response:
+def with_session_cookie(response: Response, request: Request, value: str) -> Response:
     response.set_cookie(
         COOKIE,
         value,
@@ -89,10 +89,21 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     return _page(request, "error.html", status, session=session, message=message)
 
 
-def _login_page(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
-    """The sign-in form with a fresh CSRF token, also set as a short-lived cookie."""
+def login_page(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
+    """The sign-in page: the "Sign in with SSO" button when SO1_OIDC_ISSUER is set, the API
+    key form (with a fresh CSRF token, also set as a short-lived cookie) unless
+    SO1_LOGIN_WITH_KEYS=false."""
+    settings = request.app.state.container.settings
     token = secrets.token_urlsafe(24)
-    page = _page(request, "login.html", status, error=error, csrf=token)
+    page = _page(
+        request,
+        "login.html",
+        status,
+        error=error,
+        csrf=token,
+        sso=bool(settings.oidc_issuer),
+        with_keys=settings.login_with_keys,
+    )
     page.set_cookie(
         LOGIN_COOKIE,
         token,
@@ -104,18 +115,23 @@ def _login_page(request: Request, status: int = 200, error: str | None = None) -
     return page
 
 
+_KEYS_OFF = "Signing in with an API key or a login link is turned off here; use single sign-on."
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> HTMLResponse:
-    return _login_page(request)
+    return login_page(request)
 
 
 @router.post("/login")
 async def login(request: Request, container: ContainerDep) -> Response:
+    if not container.settings.login_with_keys:
+        return login_page(request, 403, _KEYS_OFF)
     form = await _form(request)
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not hmac.compare_digest(form.get("csrf", ""), expected):
         error = "The sign-in form expired or came from another site; please sign in again."
-        return _login_page(request, 403, error)
+        return login_page(request, 403, error)
     try:
         _, cookie = await run_in_threadpool(
             sessions.start_with_key,
@@ -125,21 +141,23 @@ async def login(request: Request, container: ContainerDep) -> Response:
             client_ip(request),
         )
     except Unauthorized:
-        return _login_page(request, 401, "That API key was not accepted.")
+        return login_page(request, 401, "That API key was not accepted.")
     except Forbidden as exc:
-        return _login_page(request, 403, f"That API key cannot sign in: {exc.detail}.")
-    response = _with_cookie(RedirectResponse("/", status_code=303), request, cookie)
+        return login_page(request, 403, f"That API key cannot sign in: {exc.detail}.")
+    response = with_session_cookie(RedirectResponse("/", status_code=303), request, cookie)
     response.delete_cookie(LOGIN_COOKIE)
     return response
 
 
 @router.get("/login/{token}")
 def login_link(token: str, request: Request, container: ContainerDep) -> Response:
+    if not container.settings.login_with_keys:
+        return login_page(request, 403, _KEYS_OFF)
     try:
         _, cookie = sessions.start_with_link(container.uow, container.clock, token)
     except (Unauthorized, Forbidden) as exc:
-        return _login_page(request, status_of(exc), exc.detail)
-    return _with_cookie(RedirectResponse("/", status_code=303), request, cookie)
+        return login_page(request, status_of(exc), exc.detail)
+    return with_session_cookie(RedirectResponse("/", status_code=303), request, cookie)
 
 
 @router.post("/logout")

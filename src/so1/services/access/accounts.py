@@ -3,8 +3,9 @@ their web sessions, and the administration of both (add, disable, enable, set a 
 
 A key that names a person acts with ``bounded(key, role)``: its own scopes intersected with
 the person's role (a key never gains a scope from a role). A key whose person has no role
-set, or names a handle that is not a person, keeps its own scopes; a service key (no person)
-is unchanged. A disabled person's keys are refused as if revoked."""
+set keeps its own scopes (a key can only name a person of the directory); a service key (no person)
+is unchanged. A disabled person's keys are refused as if revoked. The last enabled admin
+cannot be demoted or disabled (someone must be left to administer)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import replace
 
 from so1.domain.access import ApiKey, Role, bounded
 from so1.domain.oncall import Person
-from so1.errors import Conflict, NotFound, Unauthorized
+from so1.errors import Conflict, NotFound, Unauthorized, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor, Change, record
 
@@ -60,9 +61,11 @@ def disable_person(
             raise Conflict(f"person {handle} is already disabled")
         if actor.person == handle:
             raise Conflict("you cannot disable yourself; ask another admin")
+        _keep_an_admin(uow, person, "disable")
         uow.oncall.set_account(handle, person.role, now)
         key_ids = [k.id for k in uow.keys.all() if k.person == handle]
         ended = uow.web.revoke_sessions_of(key_ids, now)
+        ended += uow.web.revoke_person_sessions(handle, now)
         detail = {"keys_stopped": len(key_ids), "sessions_ended": ended}
         record(uow, actor, now, Change("person.disable", "person", handle, "disabled", detail))
         uow.commit()
@@ -91,12 +94,38 @@ def set_role(
     now = clock.now()
     with uow_factory() as uow:
         person = _get(uow, handle)
+        if role is not Role.ADMIN:
+            _keep_an_admin(uow, person, f"make {role.value}")
         uow.oncall.set_account(handle, role, person.disabled_at)
         detail = {"from": person.role.value if person.role else None, "to": role.value}
         summary = f"role set to {role.value}"
         record(uow, actor, now, Change("person.role", "person", handle, summary, detail))
         uow.commit()
     return replace(person, role=role)
+
+
+def _keep_an_admin(uow: UnitOfWork, person: Person, change: str) -> None:
+    """Refuse (409) a change that would leave no enabled admin, when ``person`` is the last."""
+    if person.role is not Role.ADMIN or person.disabled:
+        return
+    admins = [p for p in uow.oncall.people() if p.role is Role.ADMIN and not p.disabled]
+    if len(admins) <= 1:
+        raise Conflict(
+            f"{person.handle} is the last enabled admin; make another person admin before you "
+            f"{change} {person.handle}"
+        )
+
+
+def require_person(uow: UnitOfWork, handle: str) -> Person:
+    """The person a new key names; a handle that is nobody in the directory is refused."""
+    person = uow.oncall.person(handle)
+    if person is None:
+        raise ValidationFailed(
+            f"person '{handle}' is not in the directory; add them first "
+            f"(so1 people add {handle} --role ROLE, or POST /v1/people)",
+            field="person",
+        )
+    return person
 
 
 def _get(uow: UnitOfWork, handle: str) -> Person:

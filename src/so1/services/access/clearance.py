@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from so1.domain.access import ApiKey, Scope
 from so1.domain.incidents import Incident
+from so1.domain.oncall import Person
 from so1.errors import Forbidden, NotFound
 from so1.ports import UnitOfWork, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor
@@ -35,6 +36,16 @@ def actor_for(key: ApiKey, source_ip: str | None = None) -> Actor:
         security_cleared=key_is_cleared(key),
         can_deploy=key.allows(Scope.DEPLOY),
         person=key.person,
+    )
+
+
+def actor_for_person(person: Person, scopes: frozenset[Scope]) -> Actor:
+    """The actor a person's own web session (single sign-on, no key) acts as."""
+    return Actor(
+        name=person.handle,
+        security_cleared=Scope.SECURITY in scopes,
+        can_deploy=Scope.DEPLOY in scopes,
+        person=person.handle,
     )
 
 

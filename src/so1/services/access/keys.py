@@ -28,12 +28,14 @@ def create_key(
     expires_at: datetime | None = None,
     person: str | None = None,
 ) -> IssuedKey:
-    """``person``: who holds the key; the two-person rule compares persons (key names when a
-    key names none)."""
+    """``person``: who holds the key, a handle of the directory (anything else is refused);
+    the two-person rule compares persons (key names when a key names none)."""
     now = clock.now()
     person = person.strip() if person and person.strip() else None
     issued = new_key(name, scopes, now, expires_at=expires_at, person=person)
     with uow_factory() as uow:
+        if person is not None:
+            accounts.require_person(uow, person)
         uow.keys.add(issued.key)
         detail = {"name": name, "scopes": sorted(s.value for s in scopes), "person": person}
         record(uow, actor, now, Change("key.create", "api_key", issued.key.id, "created", detail))
@@ -71,6 +73,16 @@ def get_key(uow_factory: UnitOfWorkFactory, key_id: str) -> ApiKey:
     if key is None:
         raise NotFound(f"API key {key_id} does not exist")
     return key
+
+
+def effective_key(uow_factory: UnitOfWorkFactory, key_id: str) -> tuple[ApiKey, ApiKey]:
+    """The stored key and the key as its person's role lets it act (the same for a service
+    key or a person without a role)."""
+    with uow_factory(read_only=True) as uow:
+        key = uow.keys.get(key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id} does not exist")
+        return key, accounts.as_its_person_allows(uow, key)
 
 
 def revoke_key(uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, key_id: str) -> None:

@@ -1,8 +1,11 @@
 """Signing in to the web pages: with an API key (its scopes apply to the pages; the pages need
-``read``) or a one-time login link from `so1 login-link`. A session is a row (its token kept as
-SHA-256 only) that signing out revokes; the cookie is signed and carries the session's token
-and its CSRF token. Every request checks the session is live, the key still usable and its
-person not disabled (their role bounds the key's scopes: services/access/accounts.py)."""
+``read``), a one-time login link from `so1 login-link`, or single sign-on (services/access/
+sso.py: the session then belongs to the person, no key, and acts with their role). A session
+is a row (its token kept as SHA-256 only) that signing out revokes; the cookie is signed and
+carries the session's token and its CSRF token. Every request checks the session is live, the
+key still usable and its person not disabled (their role bounds the key's scopes:
+services/access/accounts.py; a person's own session acts with their role, viewer when unset).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +16,12 @@ from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from so1.domain.access import ApiKey, Scope
+from so1.domain.access import ApiKey, Role, Scope
+from so1.domain.oncall import Person
 from so1.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.access import accounts, keys as access
-from so1.services.access.clearance import actor_for
+from so1.services.access.clearance import actor_for, actor_for_person
 from so1.services.incidents.recording import Actor, Change, record
 
 SESSION_SECONDS = 12 * 3600
@@ -27,16 +31,32 @@ COOKIE_SIGNER = "web-session"
 
 @dataclass(frozen=True)
 class Session:
-    key: ApiKey
+    key: ApiKey | None  # None: ``person`` signed in through single sign-on
     csrf: str
     token: str = ""  # the session row's token (its SHA-256 is stored)
+    person: Person | None = None
+
+    @property
+    def name(self) -> str:
+        """Who the header says is signed in: the key's name, or the person's handle."""
+        return self.key.name if self.key else self.actor.name
 
     @property
     def actor(self) -> Actor:
-        return actor_for(self.key)
+        if self.key is not None:
+            return actor_for(self.key)
+        assert self.person is not None
+        return actor_for_person(self.person, person_scopes(self.person))
 
     def may(self, scope: Scope) -> bool:
-        return self.key.allows(scope)
+        if self.key is not None:
+            return self.key.allows(scope)
+        return self.person is not None and scope in person_scopes(self.person)
+
+
+def person_scopes(person: Person) -> frozenset[Scope]:
+    """What a person's own session may do: their role's scopes (viewer's when unset)."""
+    return (person.role or Role.VIEWER).scopes
 
 
 def _serializer(uow_factory: UnitOfWorkFactory, clock: Clock) -> URLSafeTimedSerializer:
@@ -74,6 +94,20 @@ def end(uow_factory: UnitOfWorkFactory, clock: Clock, session: Session) -> None:
         uow.commit()
 
 
+def start_for_person(
+    uow_factory: UnitOfWorkFactory, clock: Clock, person: Person
+) -> tuple[Session, str]:
+    """A session of ``person`` without a key (single sign-on); returns it and its cookie."""
+    now = clock.now()
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    expires = now + timedelta(seconds=SESSION_SECONDS)
+    with uow_factory() as uow:
+        uow.web.add_session(_hash(token), None, expires, now, person=person.handle)
+        uow.commit()
+    cookie = _serializer(uow_factory, clock).dumps({"s": token, "c": csrf})
+    return Session(None, csrf, token, person), str(cookie)
+
+
 def from_cookie(uow_factory: UnitOfWorkFactory, clock: Clock, cookie: str | None) -> Session | None:
     if not cookie:
         return None
@@ -82,12 +116,17 @@ def from_cookie(uow_factory: UnitOfWorkFactory, clock: Clock, cookie: str | None
     except BadSignature:
         return None
     token = str(data.get("s")) if isinstance(data, dict) else ""
+    csrf = str(data.get("c")) if isinstance(data, dict) else ""
     with uow_factory(read_only=True) as uow:
-        key_id = uow.web.session_key(_hash(token), clock.now()) if token else None
-        key = _as_person_allows(uow, uow.keys.get(key_id) if key_id else None)
+        key_id, handle = uow.web.session_owner(_hash(token), clock.now()) if token else (None, None)
+        if key_id is None:
+            person = uow.oncall.person(handle) if handle else None
+            live = person is not None and not person.disabled
+            return Session(None, csrf, token, person) if live else None
+        key = _as_person_allows(uow, uow.keys.get(key_id))
     if key is None or not key.is_usable(clock.now()) or not key.allows(Scope.READ):
         return None  # signed out, or the key revoked or expired since: the session ends
-    return Session(key, str(data.get("c")), token)
+    return Session(key, csrf, token)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from so1.entrypoints.api.admin_schemas import (
     KeyOut,
     LoginLinkIn,
     LoginLinkOut,
+    MyKeyOut,
     RotatedKeyOut,
     RotateKeyIn,
 )
@@ -32,10 +33,12 @@ def list_keys(container: ContainerDep, _: Admin) -> list[KeyOut]:
     return [KeyOut.of(k) for k in access.list_keys(container.uow)]
 
 
-@router.get("/v1/keys/me", response_model=KeyOut)
-def my_key(container: ContainerDep, actor: Reader) -> KeyOut:
-    """The key this request was made with: its name, scopes and expiry."""
-    return KeyOut.of(access.get_key(container.uow, actor.key_id or ""))
+@router.get("/v1/keys/me", response_model=MyKeyOut)
+def my_key(container: ContainerDep, actor: Reader) -> MyKeyOut:
+    """The key this request was made with: its name, its stored ``scopes``, its
+    ``effective_scopes`` (bounded by its person's ``role``) and expiry."""
+    stored, effective = access.effective_key(container.uow, actor.key_id or "")
+    return MyKeyOut.of_effective(stored, effective)
 
 
 @router.post("/v1/keys", response_model=IssuedKeyOut, status_code=201)
