@@ -319,9 +319,9 @@ def test_keys_sign_in_links_and_sessions(store: Store) -> None:
         assert uow.keys.count_usable_admins(T0) == 1
         assert uow.web.use_link("link-hash", T0) == admin.id
         assert uow.web.use_link("link-hash", T0) is None  # single use
-        assert uow.web.session_key("s1", T0) == admin.id
+        assert uow.web.session_owner("s1", T0) == (admin.id, None)
         assert uow.web.revoke_sessions_of([admin.id, "nobody"], T0) == 1
-        assert uow.web.session_key("s1", T0) is None
+        assert uow.web.session_owner("s1", T0) == (None, None)
         assert not uow.web.revoke_session("s1", T0)  # no longer live
         assert uow.web.revoke_session("s2", T0)
         assert uow.web.secret("csrf", T0) == uow.web.secret("csrf", later)  # made once

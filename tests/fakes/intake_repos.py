@@ -165,7 +165,7 @@ class FakeAlertRepository:
         for alert_id in alert_ids:
             self._change(alert_id, incident_id=incident_id)
 
-    def recent(self, services: Sequence[str], since: datetime) -> list[Alert]:
+    def recent(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:
         found = [
             r.alert
             for r in self._t.alerts.values()
@@ -173,7 +173,7 @@ class FakeAlertRepository:
         ]
         found.sort(key=lambda a: a.id)
         found.sort(key=lambda a: a.last_seen_at, reverse=True)
-        return kept(found[:500])
+        return kept(found[:limit])
 
     def open_incident_for(self, services: Sequence[str]) -> str | None:
         holding = {

@@ -5,7 +5,7 @@ postmortems and action items (ports/postmortem.py), pushed metric samples
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -236,28 +236,53 @@ class FakeWebRepository:
         self._t.links[token_hash] = (link[0], link[1], at)
         return link[0]
 
-    def add_session(self, token_hash: str, key_id: str, expires_at: datetime, at: datetime) -> None:
-        self._t.sessions[token_hash] = (key_id, expires_at, None)
+    def add_session(
+        self,
+        token_hash: str,
+        key_id: str | None,
+        expires_at: datetime,
+        at: datetime,
+        person: str | None = None,
+    ) -> None:
+        self._t.sessions[token_hash] = (key_id, person, expires_at, None)
 
-    def session_key(self, token_hash: str, at: datetime) -> str | None:
+    def session_owner(self, token_hash: str, at: datetime) -> tuple[str | None, str | None]:
         session = self._t.sessions.get(token_hash)
-        live = session is not None and session[2] is None and session[1] > at
-        return session[0] if session and live else None
+        if session is None or session[3] is not None or session[2] <= at:
+            return None, None
+        return session[0], session[1]
+
+    def revoke_person_sessions(self, handle: str, at: datetime) -> int:
+        return self._end(lambda key_id, person: key_id is None and person == handle, at)
+
+    def add_sign_in(
+        self, state_hash: str, nonce: str, code_verifier: str, expires_at: datetime, at: datetime
+    ) -> None:
+        self._t.sign_ins[state_hash] = (nonce, code_verifier, expires_at, None)
+
+    def use_sign_in(self, state_hash: str, at: datetime) -> tuple[str, str] | None:
+        found = self._t.sign_ins.get(state_hash)
+        if found is None or found[3] is not None or found[2] <= at:
+            return None
+        self._t.sign_ins[state_hash] = (found[0], found[1], found[2], at)
+        return found[0], found[1]
 
     def revoke_session(self, token_hash: str, at: datetime) -> bool:
         session = self._t.sessions.get(token_hash)
-        if session is None or session[2] is not None:
+        if session is None or session[3] is not None:
             return False
-        self._t.sessions[token_hash] = (session[0], session[1], at)
+        self._t.sessions[token_hash] = (*session[:3], at)
         return True
 
     def revoke_sessions_of(self, key_ids: list[str], at: datetime) -> int:
+        return self._end(lambda key_id, _person: key_id in key_ids, at)
+
+    def _end(self, owned: Callable[[str | None, str | None], bool], at: datetime) -> int:
         ended = [
             h
-            for h, (key_id, expires_at, revoked_at) in self._t.sessions.items()
-            if key_id in key_ids and revoked_at is None and expires_at > at
+            for h, (key_id, person, expires_at, revoked_at) in self._t.sessions.items()
+            if owned(key_id, person) and revoked_at is None and expires_at > at
         ]
         for token_hash in ended:
-            key_id, expires_at, _ = self._t.sessions[token_hash]
-            self._t.sessions[token_hash] = (key_id, expires_at, at)
+            self._t.sessions[token_hash] = (*self._t.sessions[token_hash][:3], at)
         return len(ended)

@@ -68,7 +68,11 @@ class Tables:
     policies: dict[str, EscalationPolicy] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     links: dict[str, tuple[str, datetime, datetime | None]] = field(default_factory=dict)
-    sessions: dict[str, tuple[str, datetime, datetime | None]] = field(default_factory=dict)
+    # token hash -> (key id, person, expires at, revoked at)
+    sessions: dict[str, tuple[str | None, str | None, datetime, datetime | None]] = field(
+        default_factory=dict
+    )
+    sign_ins: dict[str, tuple[str, str, datetime, datetime | None]] = field(default_factory=dict)
     sequences: dict[str, int] = field(default_factory=dict)
 
     def next_serial(self, name: str) -> int:
