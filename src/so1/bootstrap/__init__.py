@@ -175,12 +175,11 @@ class Container:
         self.jobs.names = [job.name for job in jobs] if self.jobs.engine else []
 
     def _child_can_share_database(self, jobs: list[Job]) -> bool:
-        in_memory = self.engine.dialect.name == "sqlite" and self.engine.url.database in (
-            None,
-            "",
-            ":memory:",
-        )
-        return not in_memory and any(job.name == TRIAGE for job in jobs)
+        """A SQLite file (the database is the queue). PostgreSQL keeps the documented
+        topology: threads in the server, or `so1 worker` processes on procrastinate."""
+        url = self.engine.url
+        on_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+        return on_file and any(job.name == TRIAGE for job in jobs)
 
     def _triage_in_child(self, jobs: list[Job]) -> JobRunner:
         """Triage in `so1 worker --wake-from-stdin` (this server's settings, its database,
