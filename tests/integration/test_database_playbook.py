@@ -45,6 +45,11 @@ class Victim:
             self.error = exc
 
     def close(self) -> None:
+        """Cancel what the thread still runs and wait for it before closing: closing a
+        connection while another thread executes on it crashed psycopg (a segfault in CI)."""
+        with contextlib.suppress(psycopg.Error):
+            self.conn.cancel()
+        self.thread.join(10)
         with contextlib.suppress(psycopg.Error):
             self.conn.close()
 
