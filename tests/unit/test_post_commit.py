@@ -20,6 +20,7 @@ ONLY_IN: dict[str, set[str]] = {
         "services/background.py",
         "adapters/jobs/threads.py",
         "adapters/jobs/procrastinate_runner.py",
+        "adapters/jobs/child.py",
     },
 }
 

@@ -15,8 +15,9 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import BinaryIO
 
 from so1.ports import JobRunner, JobState
 
@@ -150,3 +151,15 @@ class JobRunnerGroup:
     def stop(self) -> None:
         for runner in self._runners:
             runner.stop()
+
+
+def wake_from_lines(lines: BinaryIO, wake: Callable[[str], None], stop: threading.Event) -> None:
+    """The child's end of the pipe: wake the job each line names, in a thread; at the end of
+    input (the server is gone) set ``stop``."""
+
+    def read() -> None:
+        for line in lines:
+            wake(line.decode(errors="replace").strip())
+        stop.set()
+
+    threading.Thread(target=read, name="so1-wake-reader", daemon=True).start()

@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 import typer
 import uvicorn
@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from so1.adapters.db import migrate
+from so1.adapters.jobs.child import wake_from_lines
 from so1.bootstrap import Container, build_container
 from so1.config import Settings, load_settings
 from so1.entrypoints.cli.output import console, fail, note
@@ -199,24 +200,13 @@ def worker(
         signal.signal(signum, lambda *_: stop.set())
     container.start_background(server=False, threads=wake_from_stdin)
     if wake_from_stdin:
-        _wake_from(sys.stdin.buffer, container, stop)
+        wake_from_lines(sys.stdin.buffer, container.jobs.dispatcher.wake, stop)
     running = ", ".join(container.jobs.names) or "nothing (all switched off)"
     engine = f" on {container.jobs.engine}" if container.jobs.engine else ""
     typer.echo(f"SO1 worker running{engine}: {running}")
     stop.wait()
     container.close()
     typer.echo("SO1 worker stopped")
-
-
-def _wake_from(lines: BinaryIO, container: Container, stop: threading.Event) -> None:
-    """Wake the job each line names; at the end of input (the server is gone) stop."""
-
-    def read() -> None:
-        for line in lines:
-            container.jobs.dispatcher.wake(line.decode(errors="replace").strip())
-        stop.set()
-
-    threading.Thread(target=read, name="so1-wake-reader", daemon=True).start()
 
 
 def register(app: typer.Typer) -> None:
