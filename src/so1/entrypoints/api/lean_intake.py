@@ -24,7 +24,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from so1.bootstrap import Container
 from so1.domain.access import Scope as KeyScope
@@ -32,6 +32,7 @@ from so1.domain.alerts import AlertSource, ParsedDelivery
 from so1.domain.intake import Delivery, DeliveryOutcome
 from so1.entrypoints.api.alert_checks import accepted_alert, parsed_json
 from so1.entrypoints.api.deps import authorize, bearer_token
+from so1.entrypoints.api.middleware import replaying
 from so1.entrypoints.api.routes import alerts, webhooks
 from so1.entrypoints.api.storing import store
 
@@ -49,19 +50,6 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-def _replaying(body: bytes) -> Receive:
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
 
 
 def _sent_as_json(headers: Headers) -> bool:
@@ -122,7 +110,7 @@ class LeanAlerts:
         await send_json(send, 202, alerts.accepted(event, result))
 
     async def _fall_back(self, scope: Scope, raw: bytes, send: Send) -> None:
-        await self.router.app({**scope, _DECLINED: True}, _replaying(raw), send)
+        await self.router.app({**scope, _DECLINED: True}, replaying(raw), send)
 
 
 Handler = Callable[[Request, Container], Coroutine[Any, Any, Response]]

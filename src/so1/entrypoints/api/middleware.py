@@ -37,7 +37,8 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _replaying(body: bytes) -> Receive:
+def replaying(body: bytes) -> Receive:
+    """A receive channel that gives ``body`` once (a request read before it is passed on)."""
     sent = False
 
     async def receive() -> Message:
@@ -90,7 +91,7 @@ class BodyLimitMiddleware:
         if body is None:
             await self._too_big()(scope, receive, send)
             return
-        await self.app(_as_json_when_sent_as_form(scope, body), _replaying(body), send)
+        await self.app(_as_json_when_sent_as_form(scope, body), replaying(body), send)
 
 
 class IdempotencyMiddleware:
@@ -122,7 +123,7 @@ class IdempotencyMiddleware:
         try:
             await self._handle(scope, send, body, principal, key, fingerprint)
         except So1Error as exc:
-            await so1_error_response(exc)(scope, _replaying(b""), send)
+            await so1_error_response(exc)(scope, replaying(b""), send)
 
     async def _handle(
         self, scope: Scope, send: Send, body: bytes, principal: str, key: str, fingerprint: str
@@ -144,7 +145,7 @@ class IdempotencyMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, _replaying(body), capture)
+            await self.app(scope, replaying(body), capture)
         finally:
             await self._settle(principal, key, captured)
 
@@ -165,7 +166,7 @@ class IdempotencyMiddleware:
     async def _answer_repeat(
         self, scope: Scope, send: Send, principal: str, key: str, same_request: bool
     ) -> None:
-        receive = _replaying(b"")
+        receive = replaying(b"")
         if not same_request:
             detail = "this Idempotency-Key was used with a different request body or path"
             await problem(422, detail, "Idempotency key reused")(scope, receive, send)
