@@ -71,11 +71,12 @@ def test_an_incident_off_the_happy_path_sends_nothing_twice(
     clock.set(WEDNESDAY)
     container.adapters.postmortems = MarkdownDirectory(tmp_path / "published")
     write = (Scope.READ, Scope.WRITE)
-    ana = key_for(container, "ana-laptop", "oncall-backend", *write)
-    bo = key_for(container, "bo-laptop", "bo", *write, Scope.DEPLOY)
     with TestClient(create_app(container), raise_server_exceptions=False) as api:
         api.headers["Authorization"] = f"Bearer {admin_token}"
         assert api.put("/v1/oncall/config", json=example()).status_code == 200
+        # personal keys name people, so they are issued once the directory holds them
+        ana = key_for(container, "ana-laptop", "oncall-backend", *write)
+        bo = key_for(container, "bo-laptop", "bo", *write, Scope.DEPLOY)
 
         # 1. the alert: triage opens and declares the incident
         first = api.post("/v1/alerts", json=SEED_ALERT).json()["alert_id"]
