@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 # The database, the container and the app are imported where a fixture needs them: importing
 # them costs seconds, which tests that use none of them (tests/service, tests/unit) skip.
 
+# pytest-xdist's workers inherit COLUMNS/LINES from the controller's terminal; the CLI's Rich
+# consoles would fix their width from them on import, so the tests' own COLUMNS (tests/e2e's
+# Cli) would be ignored. Each test states its width instead.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
+
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 NOW = datetime(2024, 1, 15, 14, 45, tzinfo=UTC)
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -128,7 +128,9 @@ def test_serve_and_worker_warn_once_when_their_connections_would_not_fit(
             worker.send_signal(signal.SIGTERM)
             rest, _ = worker.communicate(timeout=60)
     (serve_line,) = _warnings(served)
-    assert "1 other SO1 processes may open 95" in serve_line
+    # other tests' SO1 processes may share the server when the suite runs in parallel
+    others = re.search(r"(\d+) other SO1 processes may open (\d+)", serve_line)
+    assert others is not None and int(others[1]) >= 1 and int(others[2]) >= 95, serve_line
     assert "this server (2 processes) may open 16" in serve_line
     output = "".join(lines) + rest
     assert len(_warnings(output)) == 1, output
