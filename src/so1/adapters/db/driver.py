@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-Processor = Callable[[Any], Any] | None
+Processor = Callable[[Any], Any]
 Row = Mapping[str, Any]
 
 
@@ -41,29 +41,30 @@ class DriverStatement:
         self._positional = bool(compiled.positional)
         binds = {name: bind for bind, name in compiled.bind_names.items()}
         names = list(compiled.positiontup or ()) if self._positional else list(binds)
-        self._params = [_param(name, binds[name], dialect) for name in names]
+        params = [_param(name, binds[name], dialect) for name in names]
+        self._sources = [(key, constant) for key, constant, _ in params]
+        # Only the values whose type converts them are touched again (few: JSON, times).
+        self._converters = [(n, convert) for n, (_, _, convert) in enumerate(params) if convert]
         self._names = names
         self._columns = [c.key for c in returning]
-        self._readers = [
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returning
-        ]
+        readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returning]
+        self._readers = [(c.key, r) for c, r in zip(returning, readers, strict=True) if r]
 
     def parameters(self, values: Row) -> Sequence[Any] | dict[str, Any]:
         """The driver's parameters for one row of ``values`` (keyed by bind name)."""
-        converted = [
-            _apply(convert, values[key] if key else constant)
-            for key, constant, convert in self._params
-        ]
+        converted = [values[key] if key else constant for key, constant in self._sources]
+        for n, convert in self._converters:
+            converted[n] = convert(converted[n])
         return converted if self._positional else dict(zip(self._names, converted, strict=True))
 
     def read(self, row: Sequence[Any] | None) -> dict[str, Any] | None:
         """A returned row as column values, converted as SQLAlchemy would."""
         if row is None:
             return None
-        return {
-            name: _apply(reader, value)
-            for name, reader, value in zip(self._columns, self._readers, row, strict=True)
-        }
+        values = dict(zip(self._columns, row, strict=True))
+        for name, reader in self._readers:
+            values[name] = reader(values[name])
+        return values
 
     def run_many(self, conn: Connection, rows: Sequence[Row]) -> None:
         """Run the statement once per row, in one driver call."""
@@ -93,7 +94,7 @@ class DriverStatement:
         return found
 
 
-def _param(name: str, bind: Any, dialect: Dialect) -> tuple[str | None, Any, Processor]:
+def _param(name: str, bind: Any, dialect: Dialect) -> tuple[str | None, Any, Processor | None]:
     """(row key, constant, conversion) for one bind: a value the statement holds itself
     (the ``1`` of ``dedup_count + 1``) is a constant, the others come from each row."""
     convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
@@ -101,10 +102,6 @@ def _param(name: str, bind: Any, dialect: Dialect) -> tuple[str | None, Any, Pro
         value = bind.effective_value
         return None, convert(value) if convert else value, None
     return name, None, convert
-
-
-def _apply(convert: Processor, value: Any) -> Any:
-    return convert(value) if convert is not None else value
 
 
 @contextmanager
