@@ -124,17 +124,16 @@ def _apply_in_order(
     identity of the run, ends the run (a repeat must see what the first one became)."""
     results: list[EventResult] = []
     run: list[Work] = []
+    in_run: set[tuple[AlertSource, str]] = set()
     for given, integration_id in work:
         event = storable_event(given)
         identity = (event.source, event.dedup_key)
-        if run and (
-            event.action is not AlertAction.TRIGGER
-            or identity in {(e.source, e.dedup_key) for e, _ in run}
-        ):
+        if run and (event.action is not AlertAction.TRIGGER or identity in in_run):
             results += _triggers(uow, now, run, silences)
-            run = []
+            run, in_run = [], set()
         if event.action is AlertAction.TRIGGER:
             run.append((event, integration_id))
+            in_run.add(identity)
         else:
             results.append(apply_event(uow, now, event, integration_id, silences))
     return results + _triggers(uow, now, run, silences)
