@@ -138,3 +138,29 @@ def test_a_redelivery_in_a_later_batch_stores_nothing(container: Container) -> N
     with container.uow(read_only=True) as uow:
         [alert], _ = uow.alerts.search(AlertFilter(limit=10))
     assert alert.dedup_count == 1
+
+
+def test_an_alert_reads_back_the_same_through_the_driver_and_sqlalchemy(
+    container: Container,
+) -> None:
+    """The writer's answer (driver rows, SQLAlchemy's type conversions) equals what the
+    repositories read: labels and details as JSON, times as aware UTC, flags as booleans."""
+    rich = AlertEvent(
+        AlertSource.EVENTS,
+        AlertAction.TRIGGER,
+        "rich",
+        "p99 over 2 s",
+        service="checkout",
+        labels={"team": "payments", "tier": 1},
+        details={"nested": {"values": [1.5, None, "x"]}},
+        is_test=True,
+    )
+    [result] = intake.ingest_batch(
+        container.uow, container.clock, [(delivery(container), ParsedDelivery([rich]))]
+    )
+    written = result.results[0].alert
+    assert written is not None
+    with container.uow(read_only=True) as uow:
+        assert uow.alerts.get(written.id) == written
+    assert written.first_seen_at.tzinfo is not None and written.is_test is True
+    assert written.labels == {"team": "payments", "tier": 1}
