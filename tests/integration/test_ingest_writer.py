@@ -151,7 +151,7 @@ def test_an_alert_reads_back_the_same_through_the_driver_and_sqlalchemy(
         "rich",
         "p99 over 2 s",
         service="checkout",
-        labels={"team": "payments", "tier": 1},
+        labels={"team": "payments", "tier": "1"},
         details={"nested": {"values": [1.5, None, "x"]}},
         is_test=True,
     )
@@ -163,4 +163,4 @@ def test_an_alert_reads_back_the_same_through_the_driver_and_sqlalchemy(
     with container.uow(read_only=True) as uow:
         assert uow.alerts.get(written.id) == written
     assert written.first_seen_at.tzinfo is not None and written.is_test is True
-    assert written.labels == {"team": "payments", "tier": 1}
+    assert written.labels == {"team": "payments", "tier": "1"}
