@@ -239,10 +239,10 @@ def test_an_alarm_is_claimed_once_and_a_delivery_key_stored_once(store: Store) -
         incident_id = new_incident(uow).id
         alarms = [uow.outbox.claim_alarm(incident_id, "ack", 1, T0) for _ in range(2)]
         alarms.append(uow.outbox.claim_alarm(incident_id, "ack", 2, T0))
-        keyed = [uow.intake.add_delivery(delivery) for _ in range(2)]
-        other = uow.intake.add_delivery(replace(delivery, source=AlertSource.DATADOG))
+        keyed = uow.intake.add_deliveries([delivery, delivery])
+        [other] = uow.intake.add_deliveries([replace(delivery, source=AlertSource.DATADOG)])
     assert alarms == [True, False, True]
-    assert keyed[0] is not None and keyed[1] is None and other is not None
+    assert keyed == [True, False] and other is True
 
 
 def test_timeline_in_order_by_kind_and_what_is_read_is_a_copy(store: Store) -> None:

@@ -13,6 +13,7 @@ from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus
 from so1.domain.intake import CorrelationRule, Delivery, DeliveryOutcome, Integration, Silence
 from so1.errors import Conflict
 from so1.ports import AlertFilter, Backlog
+from so1.ports.intake import Trigger
 from tests.fakes.tables import AlertRow, Tables, kept
 
 REDELIVERY_WINDOW = timedelta(hours=24)  # as adapters/db/intake_repo.py
@@ -117,6 +118,14 @@ class FakeAlertRepository:
         ]
         found.sort(key=lambda a: (a.last_seen_at, a.id), reverse=True)
         return kept(found[flt.offset : flt.offset + flt.limit]), len(found)
+
+    def trigger_many(self, triggers: Sequence[Trigger], at: datetime) -> list[Alert]:
+        return [self.trigger(e, new_id, at, integration_id=i) for e, new_id, i in triggers]
+
+    def last_resolved_many(
+        self, identities: Sequence[tuple[AlertSource, str]]
+    ) -> list[Alert | None]:
+        return [self.last_resolved(source, key) for source, key in identities]
 
     def last_resolved(self, source: AlertSource, dedup_key: str) -> Alert | None:
         resolved = [
@@ -250,7 +259,10 @@ class FakeIntakeRepository:
         if integration.id in self._t.integrations:
             self._t.integrations[integration.id] = integration
 
-    def add_delivery(self, delivery: Delivery) -> int | None:
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        return [self._add_delivery(d) for d in deliveries]
+
+    def _add_delivery(self, delivery: Delivery) -> bool:
         if delivery.delivery_key is not None:
             same = [
                 d
@@ -258,12 +270,9 @@ class FakeIntakeRepository:
                 if (d.source, d.delivery_key) == (delivery.source, delivery.delivery_key)
             ]
             if any(d.received_at >= delivery.received_at - REDELIVERY_WINDOW for d in same):
-                return None  # a redelivery (the unique key); an old key is a new event
+                return False  # a redelivery (the unique key); an old key is a new event
         self._t.deliveries.append(kept(delivery))
-        return len(self._t.deliveries)
-
-    def add_unkeyed_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        self._t.deliveries.extend(kept(list(deliveries)))
+        return True
 
     def set_delivery_outcome(self, delivery_id: int, outcome: DeliveryOutcome, detail: str) -> None:
         if 0 < delivery_id <= len(self._t.deliveries):

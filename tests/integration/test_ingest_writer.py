@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from concurrent.futures import Future
+from dataclasses import replace
+from typing import cast
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from so1.bootstrap import Container
 from so1.domain.alerts import AlertAction, AlertEvent, AlertSource, ParsedDelivery
@@ -39,29 +42,27 @@ def test_concurrent_submissions_are_all_committed(container: Container) -> None:
     assert sum(a.dedup_count for a in alerts) == 200
 
 
-def test_a_failing_delivery_does_not_sink_its_batch(
-    container: Container, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    original = intake.apply_event
-
-    def fussy(uow, now, ev, integration_id, silences):
-        if ev.dedup_key == "poison":
-            raise RuntimeError("cannot store this one")
-        return original(uow, now, ev, integration_id, silences)
-
-    monkeypatch.setattr(intake, "apply_event", fussy)
+def test_a_delivery_the_database_refuses_does_not_sink_its_batch(container: Container) -> None:
+    """The middle delivery breaks a NOT NULL constraint: the batch is refused, then stored
+    one by one, so the other two are stored and only that request gets the error."""
+    poison = ParsedDelivery(
+        [AlertEvent(AlertSource.EVENTS, AlertAction.TRIGGER, "poison", cast(str, None))]
+    )
     writer = IngestWriter(container.uow, container.clock)
     futures: list[Future[intake.IngestResult]] = []
-    for key in ("a", "poison", "b"):
-        futures.append(writer.submit(delivery(container), event(key)))
+    for parsed in (event("a"), poison, event("b")):
+        futures.append(writer.submit(delivery(container), parsed))
     writer.start()  # all three are queued, so they form one batch
     try:
         good = [futures[0].result(timeout=30), futures[2].result(timeout=30)]
-        with pytest.raises(RuntimeError, match="cannot store"):
+        with pytest.raises(IntegrityError):
             futures[1].result(timeout=30)
     finally:
         writer.stop()
     assert [r.results[0].outcome for r in good] == ["created", "created"]
+    with container.uow(read_only=True) as uow:
+        alerts, total = uow.alerts.search(AlertFilter(limit=10))
+    assert total == 2 and {a.dedup_key for a in alerts} == {"a", "b"}
 
 
 def test_a_submission_whose_request_gave_up_is_skipped(container: Container) -> None:
@@ -81,3 +82,85 @@ def test_a_submission_whose_request_gave_up_is_skipped(container: Container) -> 
     with container.uow(read_only=True) as uow:
         alerts, _ = uow.alerts.search(AlertFilter(limit=10))
     assert sorted(a.dedup_key for a in alerts) == ["a", "b", "c"]
+
+
+def keyed(key: str, parsed: ParsedDelivery) -> ParsedDelivery:
+    """The delivery with a redelivery key (the sender's id for it)."""
+    return replace(parsed, delivery_key=key)
+
+
+def test_one_batch_answers_as_if_stored_one_by_one(container: Container) -> None:
+    """Repeats of an alert in the same batch count on the one it opened; a redelivery in the
+    same batch changes nothing; a resolve between two triggers closes the first alert, so
+    the second opens a new one (a flap)."""
+    resolve = ParsedDelivery([AlertEvent(AlertSource.EVENTS, AlertAction.RESOLVE, "k", "ok")])
+    two = ParsedDelivery([event("k").events[0], event("k", "disk fuller").events[0]])
+    batch = [
+        (delivery(container), event("k")),
+        (delivery(container), two),
+        (delivery(container), keyed("d-1", event("other"))),
+        (delivery(container), keyed("d-1", event("other"))),
+        (delivery(container), resolve),
+        (delivery(container), event("k")),
+    ]
+    results = intake.ingest_batch(container.uow, container.clock, batch)
+    outcomes = [[r.outcome for r in result.results] for result in results]
+    assert outcomes == [
+        ["created"],
+        ["duplicate", "duplicate"],
+        ["created"],
+        [],
+        ["resolved"],
+        ["created"],
+    ]
+    assert [r.duplicate_delivery for r in results] == [False] * 3 + [True] + [False] * 2
+    first, reopened = results[0].results[0].alert, results[5].results[0].alert
+    assert first is not None and reopened is not None and first.id != reopened.id
+    assert [a.id for r in results[1].results if (a := r.alert)] == [first.id, first.id]
+    assert [a.dedup_count for r in results[1].results if (a := r.alert)] == [2, 3]
+    assert reopened.flap_count == 1
+    with container.uow(read_only=True) as uow:
+        stored = uow.alerts.get(first.id)
+        _, total = uow.alerts.search(AlertFilter(limit=10))
+    assert stored is not None and stored.summary == "disk fuller" and stored.dedup_count == 3
+    assert total == 3
+
+
+def test_a_redelivery_in_a_later_batch_stores_nothing(container: Container) -> None:
+    [first] = intake.ingest_batch(
+        container.uow, container.clock, [(delivery(container), keyed("d-9", event("x")))]
+    )
+    [again] = intake.ingest_batch(
+        container.uow, container.clock, [(delivery(container), keyed("d-9", event("x")))]
+    )
+    assert first.results[0].outcome == "created" and not first.duplicate_delivery
+    assert again.duplicate_delivery and again.results == []
+    with container.uow(read_only=True) as uow:
+        [alert], _ = uow.alerts.search(AlertFilter(limit=10))
+    assert alert.dedup_count == 1
+
+
+def test_an_alert_reads_back_the_same_through_the_driver_and_sqlalchemy(
+    container: Container,
+) -> None:
+    """The writer's answer (driver rows, SQLAlchemy's type conversions) equals what the
+    repositories read: labels and details as JSON, times as aware UTC, flags as booleans."""
+    rich = AlertEvent(
+        AlertSource.EVENTS,
+        AlertAction.TRIGGER,
+        "rich",
+        "p99 over 2 s",
+        service="checkout",
+        labels={"team": "payments", "tier": "1"},
+        details={"nested": {"values": [1.5, None, "x"]}},
+        is_test=True,
+    )
+    [result] = intake.ingest_batch(
+        container.uow, container.clock, [(delivery(container), ParsedDelivery([rich]))]
+    )
+    written = result.results[0].alert
+    assert written is not None
+    with container.uow(read_only=True) as uow:
+        assert uow.alerts.get(written.id) == written
+    assert written.first_seen_at.tzinfo is not None and written.is_test is True
+    assert written.labels == {"team": "payments", "tier": "1"}

@@ -24,9 +24,19 @@ class AlertFilter:
     include_private: bool = True  # alerts of security incidents; False without clearance
 
 
+# An alert event to open or count, the id a new alert gets, and the integration it came by.
+Trigger = tuple[AlertEvent, str, str | None]
+
+
 class AlertRepository(Protocol):
     def trigger(self, event: AlertEvent, new_id: str, at: datetime, **extra: Any) -> Alert:
-        """Open a new alert or count a duplicate of the open one with the same identity."""
+        """Open a new alert or count a duplicate of the open one with the same identity
+        (``integration_id`` the only extra)."""
+        ...
+
+    def trigger_many(self, triggers: Sequence[Trigger], at: datetime) -> list[Alert]:
+        """``trigger`` for each, in order (a later one counts as a duplicate of an earlier
+        one with the same identity), in one round trip."""
         ...
 
     def transition(
@@ -43,6 +53,12 @@ class AlertRepository(Protocol):
     def get(self, alert_id: str) -> Alert | None: ...
     def search(self, flt: AlertFilter) -> tuple[list[Alert], int]: ...
     def last_resolved(self, source: AlertSource, dedup_key: str) -> Alert | None: ...
+    def last_resolved_many(
+        self, identities: Sequence[tuple[AlertSource, str]]
+    ) -> list[Alert | None]:
+        """``last_resolved`` for each (source, dedup_key), in one round trip."""
+        ...
+
     def set_flaps(self, alert_id: str, flap_count: int) -> None: ...
     def claim_pending(
         self, limit: int, now: datetime, stale_before: datetime | None
@@ -85,12 +101,9 @@ class IntakeRepository(Protocol):
     def integration(self, integration_id: str) -> Integration | None: ...
     def integrations(self, source: AlertSource | None = None) -> list[Integration]: ...
     def update_integration(self, integration: Integration) -> None: ...
-    def add_delivery(self, delivery: Delivery) -> int | None:
-        """The new delivery's id; None when ``delivery_key`` was seen before for the source."""
-        ...
-
-    def add_unkeyed_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        """Store deliveries that carry no redelivery key, in one statement."""
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        """Store the raw deliveries, in order; False for one whose ``delivery_key`` was seen
+        for its source within the redelivery window (a redelivery, not stored again)."""
         ...
 
     def set_delivery_outcome(

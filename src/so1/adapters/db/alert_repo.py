@@ -3,22 +3,23 @@ the triage work queue (``triage_state``) that survives a crash."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, func, or_, select, update
 
 from so1.adapters.db import alert_sql as sql, intake_tables as it, tables as t
 from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus, SeverityHint
 from so1.ports import AlertFilter, Backlog
+from so1.ports.intake import Trigger
 
 a = it.alerts
 _ALERT_FIELDS = list(Alert.__dataclass_fields__)
 _OPEN = [s.value for s in AlertStatus if s.is_open]
 
 
-def _alert_from_row(row: RowMapping) -> Alert:
+def _alert_from_row(row: Mapping[Any, Any]) -> Alert:
     values: dict[str, Any] = {name: row[name] for name in _ALERT_FIELDS}
     values["source"] = AlertSource(values["source"])
     values["status"] = AlertStatus(values["status"])
@@ -27,36 +28,53 @@ def _alert_from_row(row: RowMapping) -> Alert:
     return Alert(**values)
 
 
+def _trigger_row(
+    event: AlertEvent, new_id: str, integration_id: str | None, at: datetime
+) -> dict[str, Any]:
+    return {
+        "id": new_id,
+        "source": event.source.value,
+        "dedup_key": event.dedup_key,
+        "status": AlertStatus.FIRING.value,
+        "summary": event.summary,
+        "service": event.service,
+        "metric": event.metric,
+        "current_value": event.current_value,
+        "threshold": event.threshold,
+        "severity_hint": event.severity_hint.value if event.severity_hint else None,
+        "labels": event.labels,
+        "details": event.details,
+        "is_test": event.is_test,
+        "dedup_count": 1,
+        "integration_id": integration_id,
+        "first_seen_at": min(event.occurred_at or at, at),
+        "last_seen_at": at,
+        "triage_state": "pending",
+    }
+
+
+def _one(row: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    if row is None:
+        raise RuntimeError("the alert upsert returned no row")
+    return row
+
+
 class SqlAlertRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def trigger(self, event: AlertEvent, new_id: str, at: datetime, **extra: Any) -> Alert:
+        return self.trigger_many([(event, new_id, extra.get("integration_id"))], at)[0]
+
+    def trigger_many(self, triggers: Sequence[Trigger], at: datetime) -> list[Alert]:
         # The sender's time may be old (Alertmanager repeats startsAt on every notification);
         # first_seen keeps it, last_seen is when SO1 last heard of the alert.
-        first_seen = min(event.occurred_at or at, at)
-        values = {
-            "id": new_id,
-            "source": event.source.value,
-            "dedup_key": event.dedup_key,
-            "status": extra.pop("status", AlertStatus.FIRING.value),
-            "summary": event.summary,
-            "service": event.service,
-            "metric": event.metric,
-            "current_value": event.current_value,
-            "threshold": event.threshold,
-            "severity_hint": event.severity_hint.value if event.severity_hint else None,
-            "labels": event.labels,
-            "details": event.details,
-            "is_test": event.is_test,
-            "dedup_count": 1,
-            "first_seen_at": first_seen,
-            "last_seen_at": at,
-            "triage_state": "pending",
-            **extra,
-        }
-        stmt = sql.UPSERT[self._conn.dialect.name]
-        return _alert_from_row(self._conn.execute(stmt, values).mappings().one())
+        rows = [
+            _trigger_row(event, new_id, integration_id, at)
+            for event, new_id, integration_id in triggers
+        ]
+        upsert = sql.driver_upsert(self._conn.dialect)
+        return [_alert_from_row(_one(row)) for row in upsert.returning_each(self._conn, rows)]
 
     def transition(
         self, source: AlertSource, dedup_key: str, to: AlertStatus, at: datetime
@@ -125,9 +143,16 @@ class SqlAlertRepository:
         return [_alert_from_row(r) for r in rows], int(total.scalar_one())
 
     def last_resolved(self, source: AlertSource, dedup_key: str) -> Alert | None:
-        params = {"source": source.value, "dedup_key": dedup_key}
-        row = self._conn.execute(sql.LAST_RESOLVED, params).mappings().first()
-        return _alert_from_row(row) if row else None
+        return self.last_resolved_many([(source, dedup_key)])[0]
+
+    def last_resolved_many(
+        self, identities: Sequence[tuple[AlertSource, str]]
+    ) -> list[Alert | None]:
+        rows = [{"source": source.value, "dedup_key": key} for source, key in identities]
+        query = sql.driver_last_resolved(self._conn.dialect)
+        return [
+            _alert_from_row(row) if row else None for row in query.returning_each(self._conn, rows)
+        ]
 
     def set_flaps(self, alert_id: str, flap_count: int) -> None:
         self._conn.execute(update(a).where(a.c.id == alert_id).values(flap_count=flap_count))

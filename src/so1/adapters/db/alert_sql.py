@@ -4,12 +4,14 @@ intake (the upsert) and the triage worker (claim, correlate, attach, finish)."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Select, bindparam, exists, func, or_, select, update
+from sqlalchemy import BindParameter, Dialect, Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from so1.adapters.db import intake_tables as it, tables as t
+from so1.adapters.db.driver import DriverStatement
 from so1.domain.alerts import AlertStatus
 from so1.domain.incidents import IncidentStatus
 
@@ -45,6 +47,20 @@ UPSERT = {
     "postgresql": _upsert(postgresql.insert, func.greatest),
 }
 
+# The columns intake gives a new alert; the others keep their defaults.
+TRIGGER_COLUMNS = (
+    "id", "source", "dedup_key", "status", "summary", "service", "metric", "current_value",
+    "threshold", "severity_hint", "labels", "details", "is_test", "dedup_count",
+    "integration_id", "first_seen_at", "last_seen_at", "triage_state",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=16)
+def driver_upsert(dialect: Dialect) -> DriverStatement:
+    """The intake upsert run with the driver (the writer's hot path)."""
+    return DriverStatement(UPSERT[dialect.name], dialect, TRIGGER_COLUMNS, list(a.c))
+
+
 LAST_RESOLVED = (
     select(a)
     .where(
@@ -55,6 +71,11 @@ LAST_RESOLVED = (
     .order_by(a.c.resolved_at.desc())
     .limit(1)
 )
+
+
+@lru_cache(maxsize=16)
+def driver_last_resolved(dialect: Dialect) -> DriverStatement:
+    return DriverStatement(LAST_RESOLVED, dialect, returning=list(a.c))
 
 
 def _claimable(stale: bool, postgres: bool) -> Select[Any]:

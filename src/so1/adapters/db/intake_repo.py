@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, String, cast, insert, select, text, update
+from sqlalchemy import Connection, Dialect, RowMapping, String, cast, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from so1.adapters.db import intake_tables as it
+from so1.adapters.db.driver import DriverStatement
 from so1.adapters.db.secret_box import SecretBox
 from so1.domain.alerts import AlertSource
 from so1.domain.intake import CorrelationRule, Delivery, DeliveryOutcome, Integration, Silence
@@ -56,8 +58,10 @@ def _delivery_row(delivery: Delivery) -> dict[str, Any]:
     return values
 
 
-def _add_delivery(dialect_insert: Any) -> Any:
-    """Built once per dialect (statement construction is costly on the intake hot path)."""
+DELIVERY_COLUMNS = tuple(Delivery.__dataclass_fields__)
+
+
+def _add_keyed(dialect_insert: Any) -> Any:
     return (
         dialect_insert(it.deliveries)
         .on_conflict_do_nothing(index_elements=["source", "delivery_key"])
@@ -65,17 +69,26 @@ def _add_delivery(dialect_insert: Any) -> Any:
     )
 
 
-_ADD_DELIVERY = {
-    "sqlite": _add_delivery(sqlite.insert),
-    "postgresql": _add_delivery(postgresql.insert),
-}
+_ADD_KEYED = {"sqlite": _add_keyed(sqlite.insert), "postgresql": _add_keyed(postgresql.insert)}
+
+
+@lru_cache(maxsize=16)
+def _driver_add_unkeyed(dialect: Dialect) -> DriverStatement:
+    """A delivery without a redelivery key cannot be a repeat: stored without a check."""
+    return DriverStatement(insert(it.deliveries), dialect, DELIVERY_COLUMNS)
+
+
+@lru_cache(maxsize=16)
+def _driver_add_keyed(dialect: Dialect) -> DriverStatement:
+    """Stored unless its key was seen: then it returns no id."""
+    statement = _ADD_KEYED[dialect.name]
+    return DriverStatement(statement, dialect, DELIVERY_COLUMNS, [it.deliveries.c.id])
 
 
 class SqlIntakeRepository:
     def __init__(self, conn: Connection, box: SecretBox | None = None) -> None:
         self._conn = conn
         self._box = box or SecretBox()
-        self._insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
     def add_integration(self, integration: Integration) -> None:
         values = _integration_row(integration, self._box)
@@ -99,21 +112,22 @@ class SqlIntakeRepository:
             update(it.integrations).where(it.integrations.c.id == integration.id).values(values)
         )
 
-    def add_delivery(self, delivery: Delivery) -> int | None:
-        new_id = self._insert_delivery(delivery)
-        if new_id is None and self._retire_old_key(delivery):
-            new_id = self._insert_delivery(delivery)
-        return new_id
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> list[bool]:
+        unkeyed = [_delivery_row(d) for d in deliveries if d.delivery_key is None]
+        _driver_add_unkeyed(self._conn.dialect).run_many(self._conn, unkeyed)
+        keyed = [d for d in deliveries if d.delivery_key is not None]
+        stored = iter(self._add_keyed(keyed))
+        return [True if d.delivery_key is None else next(stored) for d in deliveries]
 
-    def add_unkeyed_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        if deliveries:
-            rows = [_delivery_row(d) for d in deliveries]
-            self._conn.execute(insert(it.deliveries), rows)
-
-    def _insert_delivery(self, delivery: Delivery) -> int | None:
-        stmt = _ADD_DELIVERY[self._conn.dialect.name]
-        new_id: int | None = self._conn.execute(stmt, _delivery_row(delivery)).scalar_one_or_none()
-        return new_id
+    def _add_keyed(self, deliveries: list[Delivery]) -> list[bool]:
+        statement = _driver_add_keyed(self._conn.dialect)
+        ids = statement.returning_each(self._conn, [_delivery_row(d) for d in deliveries])
+        stored = [new_id is not None for new_id in ids]
+        for n, delivery in enumerate(deliveries):
+            if not stored[n] and self._retire_old_key(delivery):
+                again = statement.returning_each(self._conn, [_delivery_row(delivery)])
+                stored[n] = again[0] is not None
+        return stored
 
     def _retire_old_key(self, delivery: Delivery) -> bool:
         """A delivery key older than the redelivery window is a new event that happens to

@@ -88,26 +88,55 @@ def ingest_batch(
 ) -> list[IngestResult]:
     """Several deliveries in one transaction (group commit); one result each, in order.
 
-    Deliveries without a redelivery key cannot be duplicates, so they are written in one
-    multi-row statement; keyed ones are inserted one by one to learn whether they are new."""
+    The raw deliveries are stored first, in one round trip; then the events of the new
+    ones are applied in order, consecutive triggers together (``_apply_in_order``)."""
     now = clock.now()
     stored = [_as_stored(delivery, parsed) for delivery, parsed in items]
     with uow_factory() as uow:
         silences = uow.intake.silences(active_at=now)
-        uow.intake.add_unkeyed_deliveries([d for d in stored if d.delivery_key is None])
-        results = []
-        for delivery, (_, parsed) in zip(stored, items, strict=True):
-            if delivery.delivery_key is not None and uow.intake.add_delivery(delivery) is None:
-                results.append(IngestResult(duplicate_delivery=True))
-                continue
-            applied = [
-                apply_event(uow, now, e, delivery.integration_id, silences) for e in parsed.events
-            ]
-            results.append(IngestResult(results=applied))
-            for waiting in _awaiting_triage(applied):
-                uow.add_event(AlertStored(waiting))
+        is_new = uow.intake.add_deliveries(stored)
+        work = [
+            (n, event, delivery.integration_id)
+            for n, (delivery, (_, parsed), new) in enumerate(
+                zip(stored, items, is_new, strict=True)
+            )
+            if new
+            for event in parsed.events
+        ]
+        applied = _apply_in_order(uow, now, [(e, i) for _, e, i in work], silences)
+        results = [IngestResult(duplicate_delivery=not new) for new in is_new]
+        for (n, _, _), result in zip(work, applied, strict=True):
+            results[n].results.append(result)
+        for waiting in _awaiting_triage(applied):
+            uow.add_event(AlertStored(waiting))
         uow.commit()
     return results
+
+
+Work = tuple[AlertEvent, str | None]  # an event and the integration it came by
+
+
+def _apply_in_order(
+    uow: UnitOfWork, now: datetime, work: list[Work], silences: list[Silence]
+) -> list[EventResult]:
+    """Each event's result, as if applied one by one: a run of triggers on distinct
+    identities goes to the store at once; any other event, or a trigger repeating an
+    identity of the run, ends the run (a repeat must see what the first one became)."""
+    results: list[EventResult] = []
+    run: list[Work] = []
+    in_run: set[tuple[AlertSource, str]] = set()
+    for given, integration_id in work:
+        event = storable_event(given)
+        identity = (event.source, event.dedup_key)
+        if run and (event.action is not AlertAction.TRIGGER or identity in in_run):
+            results += _triggers(uow, now, run, silences)
+            run, in_run = [], set()
+        if event.action is AlertAction.TRIGGER:
+            run.append((event, integration_id))
+            in_run.add(identity)
+        else:
+            results.append(apply_event(uow, now, event, integration_id, silences))
+    return results + _triggers(uow, now, run, silences)
 
 
 def _as_stored(delivery: Delivery, parsed: ParsedDelivery) -> Delivery:
@@ -126,7 +155,7 @@ def apply_event(
 ) -> EventResult:
     event = storable_event(event)
     if event.action is AlertAction.TRIGGER:
-        return _trigger(uow, now, event, integration_id, silences)
+        return _triggers(uow, now, [(event, integration_id)], silences)[0]
     if event.action is AlertAction.ANNOTATE:
         return _annotate(uow, now, event)
     to = (
@@ -166,18 +195,30 @@ def _acknowledge_incident_of(
         acknowledge_in(uow, by[0], now, incident, by[1])
 
 
-def _trigger(
-    uow: UnitOfWork,
-    now: datetime,
-    event: AlertEvent,
-    integration_id: str | None,
-    silences: list[Silence],
-) -> EventResult:
-    new_id = new_alert_id()
-    alert = uow.alerts.trigger(event, new_id, now, integration_id=integration_id)
-    if alert.id != new_id:
-        return EventResult(event, alert, "duplicate")
-    previous = uow.alerts.last_resolved(event.source, event.dedup_key)
+def _triggers(
+    uow: UnitOfWork, now: datetime, run: list[Work], silences: list[Silence]
+) -> list[EventResult]:
+    """Triggers on distinct identities: new alerts opened, repeats counted on the open one;
+    a new alert re-opened within FLAP_WINDOW of its last resolution counts a flap, and one
+    a silence matches is suppressed (it never waits for triage)."""
+    if not run:
+        return []
+    new_ids = [new_alert_id() for _ in run]
+    triggers = [(e, new_id, i) for (e, i), new_id in zip(run, new_ids, strict=True)]
+    alerts = uow.alerts.trigger_many(triggers, now)
+    created = [n for n, alert in enumerate(alerts) if alert.id == new_ids[n]]
+    identities = [(alerts[n].source, alerts[n].dedup_key) for n in created]
+    for n, previous in zip(created, uow.alerts.last_resolved_many(identities), strict=True):
+        alerts[n] = _opened(uow, now, alerts[n], previous, silences)
+    return [
+        EventResult(event, alert, "created" if alert.id == new_id else "duplicate")
+        for (event, _), alert, new_id in zip(run, alerts, new_ids, strict=True)
+    ]
+
+
+def _opened(
+    uow: UnitOfWork, now: datetime, alert: Alert, previous: Alert | None, silences: list[Silence]
+) -> Alert:
     if previous and previous.resolved_at and now - previous.resolved_at <= FLAP_WINDOW:
         alert = replace(alert, flap_count=previous.flap_count + 1)
         uow.alerts.set_flaps(alert.id, alert.flap_count)
@@ -185,7 +226,7 @@ def _trigger(
     if silenced is not None:
         alert = uow.alerts.set_status(alert.id, AlertStatus.SUPPRESSED, now) or alert
         uow.alerts.finish_triage(alert.id, "suppressed")
-    return EventResult(event, alert, "created")
+    return alert
 
 
 def _same_sender(uow: UnitOfWork, event: AlertEvent, integration_id: str) -> bool:
