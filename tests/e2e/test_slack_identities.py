@@ -146,3 +146,6 @@ def test_link_slack_from_the_cli(server_cli: Cli, slack_api: TestClient) -> None
     done = server_cli("people", "link-slack", "cto", "U0FAY3").assert_ok()
     assert "cto is Slack user U0FAY3" in done.stdout
     assert people(slack_api)["cto"]["slack_id"] == "U0FAY3"
+    gone = server_cli("people", "unlink-slack", "cto").assert_ok()
+    assert "cto is linked to no Slack user" in gone.stdout
+    assert people(slack_api)["cto"]["slack_id"] is None

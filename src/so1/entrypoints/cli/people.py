@@ -88,5 +88,12 @@ def link_slack(
     console.print(f"{made['handle']} is Slack user {made['slack_id']}")
 
 
+@people_app.command("unlink-slack")
+def unlink_slack(handle: Handle) -> None:
+    """Their Slack user acts as nobody (until linked again, by an admin or by email)."""
+    made = call("DELETE", f"/v1/people/{handle}/slack")
+    console.print(f"{made['handle']} is linked to no Slack user")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(people_app, name="people")
