@@ -112,6 +112,10 @@ class Forge:
         self.key = RSAKey.generate_key(2048, parameters={"kid": "forge-1"})
         self.id_token = ""
         self.bodies: list[str] = []  # what the token endpoint was sent
+        # set by a test: the token endpoint's raw answer (status, content type, body) instead
+        self.token_answer: tuple[int, str, bytes] | None = None
+        self.userinfo: dict[str, Any] | None = None  # set: discovery names /userinfo
+        self.userinfo_auth: list[str] = []  # the Authorization headers userinfo was sent
         forge = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -124,20 +128,27 @@ class Forge:
                     self._json(forge.discovery())
                 elif path == "/jwks":
                     self._json(KeySet([forge.key]).as_dict(private=False))
+                elif path == "/userinfo" and forge.userinfo is not None:
+                    forge.userinfo_auth.append(self.headers.get("authorization", ""))
+                    self._json(forge.userinfo)
                 else:
                     self._json({"error": "not_found"}, 404)
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
                 forge.bodies.append(body)
+                if forge.token_answer is not None:
+                    return self._raw(*forge.token_answer)
                 self._json(
                     {"access_token": "at", "token_type": "Bearer", "id_token": forge.id_token}
                 )
 
             def _json(self, data: Any, status: int = 200) -> None:
-                raw = json.dumps(data).encode()
+                self._raw(status, "application/json", json.dumps(data).encode())
+
+            def _raw(self, status: int, content_type: str, raw: bytes) -> None:
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", content_type)
                 self.send_header("content-length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
@@ -147,12 +158,15 @@ class Forge:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def discovery(self) -> dict[str, str]:
-        return {
+        found = {
             "issuer": self.issuer,
             "authorization_endpoint": f"{self.issuer}/authorize",
             "token_endpoint": f"{self.issuer}/token",
             "jwks_uri": f"{self.issuer}/jwks",
         }
+        if self.userinfo is not None:
+            found["userinfo_endpoint"] = f"{self.issuer}/userinfo"
+        return found
 
     def sign(self, claims: dict[str, Any], key: RSAKey | None = None) -> str:
         signer = key or self.key
