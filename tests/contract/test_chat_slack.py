@@ -81,6 +81,9 @@ class SlackApi(BaseHTTPRequestHandler):
         if method == "conversations.archive":
             channel["archived"] = True
             return {"ok": True}
+        if method == "chat.postEphemeral":
+            channel.setdefault("ephemeral", []).append((args["user"], args["text"]))
+            return {"ok": True, "message_ts": "1705329900.900000"}
         if method == "chat.postMessage":
             channel["messages"].append(args["text"])
             return {

@@ -131,6 +131,7 @@ def test_a_disabled_person_is_refused_from_slack_and_their_eyes_acknowledge_noth
     with container.uow() as uow:  # as if Slack had taken it: it has a ref now
         uow.outbox.mark_sent(message["id"], clock.now(), {"ref": "slack:C1:1.000001"})
         uow.commit()
+    slack.channels["C1"] = {"id": "C1", "name": "incident-20260107-0001", "messages": []}
     item = {"channel": "C1", "ts": "1.000001", "type": "message"}
     for user in (ELI, "U0STRANGER"):
         inner = {"type": "reaction_added", "user": user, "reaction": "eyes", "item": item}
@@ -139,6 +140,9 @@ def test_a_disabled_person_is_refused_from_slack_and_their_eyes_acknowledge_noth
     assert slack_api.get("/v1/incidents/INC-20260107-0001").json()["acknowledged_at"] is None
     reasons = [r["detail"]["reason"] for r in audit(slack_api, "chat.refused")]
     assert sorted(reasons) == ["disabled", "disabled", "not linked"]
+    told = slack.channels["C1"]["ephemeral"]  # each told privately, in the war room
+    assert [who for who, _ in told] == [ELI, "U0STRANGER"]
+    assert "disabled" in told[0][1] and "link-slack YOUR-HANDLE U0STRANGER" in told[1][1]
 
 
 def test_link_slack_from_the_cli(server_cli: Cli, slack_api: TestClient) -> None:

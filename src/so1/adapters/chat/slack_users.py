@@ -1,7 +1,9 @@
 """Who a Slack user is, through slack-sdk's WebClient: ``users.info`` gives a user's email
 (``user.profile.email``, only with the ``users:read.email`` scope) and ``users.lookupByEmail``
-the user with an email (``users_not_found`` when there is none). Slack answers errors as
-HTTP 200 with ``{"ok": false, "error": ...}``, which the SDK raises as SlackApiError.
+the user with an email (``users_not_found`` when there is none); ``chat.postEphemeral`` tells
+one user something only they see (the bot must be in the channel: SO1 made the war rooms).
+Slack answers errors as HTTP 200 with ``{"ok": false, "error": ...}``, which the SDK raises
+as SlackApiError.
 
 Any failure (no such user, a missing scope, Slack unreachable) answers None: the caller
 then treats the user as not linked, and says how to link them; the reason is logged."""
@@ -43,6 +45,14 @@ class SlackDirectory:
             return None
         user_id = (answer.get("user") or {}).get("id")
         return str(user_id) if user_id else None
+
+    def tell(self, channel: str, user_id: str, text: str) -> bool:
+        try:
+            self._client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            _log_failure("chat.postEphemeral", exc)
+            return False
+        return True
 
 
 def _log_failure(method: str, exc: Exception) -> None:

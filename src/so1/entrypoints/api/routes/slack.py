@@ -174,7 +174,9 @@ def _reaction(container: Container, event: dict[str, Any]) -> str | None:
     person = _person(container, user)
     if person is None or person.disabled:  # an unknown or disabled person acknowledges nothing
         attempted = {"reaction": event.get("reaction"), "incident": message.incident_id}
-        refuse_chat_user(container.uow, container.clock, user, person, attempted)
+        text = refuse_chat_user(container.uow, container.clock, user, person, attempted)
+        if container.adapters.chat_directory is not None and user:
+            container.adapters.chat_directory.tell(str(item.get("channel")), user, text)
         return None
     actor = _person_actor(person)
     incident_id = message.incident_id
