@@ -37,9 +37,12 @@ INPUT = re.compile(r'<input[^>]*name="([^"]+)"(?:[^>]*value="([^"]*)")?')
 
 
 @contextmanager
-def oidc_provider(redirect_uris: list[str], port: int | None = None) -> Iterator[str]:
+def oidc_provider(
+    redirect_uris: list[str], port: int | None = None, claims_in_userinfo: bool = False
+) -> Iterator[str]:
     """The provider's issuer URL while it runs; fails (never skips) without Node.js or the
-    installed package."""
+    installed package. ``claims_in_userinfo``: email, email_verified, name and groups only
+    in the userinfo answer, not in the id_token (the provider's conforming default)."""
     node = shutil.which("node")
     if node is None:
         pytest.fail("Node.js is not installed; ./scripts/test needs it for the OpenID provider")
@@ -49,6 +52,8 @@ def oidc_provider(redirect_uris: list[str], port: int | None = None) -> Iterator
         )
     port = port or free_port()
     env = {"PATH": "/usr/bin:/bin", "PORT": str(port), "SO1_REDIRECT_URIS": ",".join(redirect_uris)}
+    if claims_in_userinfo:
+        env["SO1_CLAIMS_IN_USERINFO"] = "1"
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
             [node, "provider.mjs"], cwd=PROVIDER_DIR, env=env, stdout=log, stderr=subprocess.STDOUT

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from so1.adapters.identity.oidc import with_userinfo_groups
+from so1.adapters.identity.oidc import with_userinfo
 from so1.bootstrap import Container
 from tests.e2e.oidc_support import Forge
 from tests.e2e.test_sso_tokens import admin, back, begin, forge, person, reasons, sso
@@ -37,12 +37,15 @@ def test_groups_come_from_userinfo_when_the_id_token_has_none(
     assert forge.userinfo_auth == ["Bearer at"]  # asked with the access token
 
 
-def test_userinfo_about_someone_else_is_not_used() -> None:
+def test_userinfo_fills_only_what_the_id_token_lacks_and_only_for_its_subject() -> None:
+    names = ("groups", "email", "email_verified", "name")
     claims = {"sub": "ana-123", "email": "ana@example.test"}
-    assert with_userinfo_groups(claims, {"sub": "bo-9", "groups": ["admins"]}, "groups") == claims
-    assert with_userinfo_groups(claims, {"sub": "ana-123"}, "groups") == claims
-    merged = with_userinfo_groups(claims, {"sub": "ana-123", "groups": ["sre"]}, "groups")
-    assert merged == claims | {"groups": ["sre"]}
+    other = {"sub": "bo-9", "groups": ["admins"], "email_verified": True}
+    assert with_userinfo(claims, other, names) == claims
+    assert with_userinfo(claims, {"sub": "ana-123"}, names) == claims
+    same = {"sub": "ana-123", "groups": ["sre"], "email": "x@evil.test", "email_verified": True}
+    merged = with_userinfo(claims, same | {"phone": "1"}, names)
+    assert merged == claims | {"groups": ["sre"], "email_verified": True}
 
 
 def test_the_mapping_does_not_demote_the_last_admin(

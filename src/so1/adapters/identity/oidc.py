@@ -71,8 +71,9 @@ class OidcProvider:
     ) -> ProviderIdentity:
         token = self._token(code, redirect_uri, code_verifier)
         claims = self._verified_claims(_id_token(token), nonce)
-        if self._role_claim not in claims:  # many providers put groups in userinfo only
-            claims = with_userinfo_groups(claims, self._userinfo(token), self._role_claim)
+        wanted = (self._role_claim, "email", "email_verified")
+        if any(name not in claims for name in wanted):  # a provider may keep them in userinfo
+            claims = with_userinfo(claims, self._userinfo(token), (*wanted, "name"))
         groups = claims.get(self._role_claim) or []
         return ProviderIdentity(
             issuer=str(claims["iss"]),
@@ -204,14 +205,15 @@ class OidcProvider:
         return found
 
 
-def with_userinfo_groups(
-    claims: dict[str, Any], userinfo: dict[str, Any], role_claim: str
+def with_userinfo(
+    claims: dict[str, Any], userinfo: dict[str, Any], names: tuple[str, ...]
 ) -> dict[str, Any]:
-    """The id_token's claims with the role claim (groups) from userinfo, when userinfo is
-    about the same subject (OpenID Connect Core 5.3.2: else it must not be used)."""
-    if userinfo.get("sub") != claims.get("sub") or role_claim not in userinfo:
+    """The id_token's claims, with those of ``names`` it lacks taken from userinfo, when
+    userinfo is about the same subject (OpenID Connect Core 5.3.2: else it must not be used).
+    The id_token's own claims always win."""
+    if userinfo.get("sub") != claims.get("sub"):
         return claims
-    return claims | {role_claim: userinfo[role_claim]}
+    return {n: userinfo[n] for n in names if n in userinfo} | claims
 
 
 def _id_token(token: dict[str, Any]) -> str:
