@@ -29,6 +29,8 @@ class SlackApi(BaseHTTPRequestHandler):
     channels: dict[str, dict[str, Any]]
     calls: list[tuple[str, dict[str, Any]]]
     scripted: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]]
+    # the workspace's people: Slack user id → {"email": ..., "name": ...} (users.* methods)
+    users: dict[str, dict[str, Any]] = {}  # noqa: RUF012 (a subclass brings its own)
 
     def do_POST(self) -> None:
         method = self.path.rsplit("/", 1)[-1]
@@ -37,6 +39,14 @@ class SlackApi(BaseHTTPRequestHandler):
             args = json.loads(raw or "{}")
         else:
             args = {k: v[0] for k, v in parse_qs(raw).items()}
+        self._call(method, args)
+
+    def do_GET(self) -> None:
+        """slack-sdk sends users.info and users.lookupByEmail as GET with a query string."""
+        path, _, query = self.path.partition("?")
+        self._call(path.rsplit("/", 1)[-1], {k: v[0] for k, v in parse_qs(query).items()})
+
+    def _call(self, method: str, args: dict[str, Any]) -> None:
         self.calls.append((method, args))
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
             return self._answer(200, {"ok": False, "error": "invalid_auth"})
@@ -45,6 +55,8 @@ class SlackApi(BaseHTTPRequestHandler):
         return self._answer(200, self._handle(method, args))
 
     def _handle(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if method.startswith("users."):
+            return self._user(method, args)
         if method == "conversations.create":
             if any(c["name"] == args["name"] for c in self.channels.values()):
                 return {"ok": False, "error": "name_taken"}
@@ -69,6 +81,9 @@ class SlackApi(BaseHTTPRequestHandler):
         if method == "conversations.archive":
             channel["archived"] = True
             return {"ok": True}
+        if method == "chat.postEphemeral":
+            channel.setdefault("ephemeral", []).append((args["user"], args["text"]))
+            return {"ok": True, "message_ts": "1705329900.900000"}
         if method == "chat.postMessage":
             channel["messages"].append(args["text"])
             return {
@@ -77,6 +92,26 @@ class SlackApi(BaseHTTPRequestHandler):
                 "ts": f"1705329900.{len(channel['messages']):06d}",
             }
         return {"ok": False, "error": "unknown_method"}
+
+    def _user(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        """As Slack documents them: users.info answers ``user_not_found``, users.lookupByEmail
+        ``users_not_found``; the email is in ``user.profile.email``."""
+        if method == "users.info":
+            found = args.get("user") if args.get("user") in self.users else None
+            error = "user_not_found"
+        elif method == "users.lookupByEmail":
+            email = str(args.get("email", "")).casefold()
+            found = next((i for i, u in self.users.items() if u["email"] == email), None)
+            error = "users_not_found"
+        else:
+            return {"ok": False, "error": "unknown_method"}
+        if found is None:
+            return {"ok": False, "error": error}
+        user = self.users[found]
+        profile = {"email": user["email"], "real_name": user.get("name", ""), "display_name": ""}
+        body = {"id": found, "team_id": "T012AB3C4", "name": user.get("name", found),
+                "deleted": False, "is_bot": False, "profile": profile}  # fmt: skip
+        return {"ok": True, "user": body}
 
     def _answer(
         self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None

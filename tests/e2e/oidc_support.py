@@ -37,9 +37,12 @@ INPUT = re.compile(r'<input[^>]*name="([^"]+)"(?:[^>]*value="([^"]*)")?')
 
 
 @contextmanager
-def oidc_provider(redirect_uris: list[str], port: int | None = None) -> Iterator[str]:
+def oidc_provider(
+    redirect_uris: list[str], port: int | None = None, claims_in_userinfo: bool = False
+) -> Iterator[str]:
     """The provider's issuer URL while it runs; fails (never skips) without Node.js or the
-    installed package."""
+    installed package. ``claims_in_userinfo``: email, email_verified, name and groups only
+    in the userinfo answer, not in the id_token (the provider's conforming default)."""
     node = shutil.which("node")
     if node is None:
         pytest.fail("Node.js is not installed; ./scripts/test needs it for the OpenID provider")
@@ -49,6 +52,8 @@ def oidc_provider(redirect_uris: list[str], port: int | None = None) -> Iterator
         )
     port = port or free_port()
     env = {"PATH": "/usr/bin:/bin", "PORT": str(port), "SO1_REDIRECT_URIS": ",".join(redirect_uris)}
+    if claims_in_userinfo:
+        env["SO1_CLAIMS_IN_USERINFO"] = "1"
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
             [node, "provider.mjs"], cwd=PROVIDER_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -112,6 +117,10 @@ class Forge:
         self.key = RSAKey.generate_key(2048, parameters={"kid": "forge-1"})
         self.id_token = ""
         self.bodies: list[str] = []  # what the token endpoint was sent
+        # set by a test: the token endpoint's raw answer (status, content type, body) instead
+        self.token_answer: tuple[int, str, bytes] | None = None
+        self.userinfo: dict[str, Any] | None = None  # set: discovery names /userinfo
+        self.userinfo_auth: list[str] = []  # the Authorization headers userinfo was sent
         forge = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -124,20 +133,27 @@ class Forge:
                     self._json(forge.discovery())
                 elif path == "/jwks":
                     self._json(KeySet([forge.key]).as_dict(private=False))
+                elif path == "/userinfo" and forge.userinfo is not None:
+                    forge.userinfo_auth.append(self.headers.get("authorization", ""))
+                    self._json(forge.userinfo)
                 else:
                     self._json({"error": "not_found"}, 404)
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0)).decode()
                 forge.bodies.append(body)
+                if forge.token_answer is not None:
+                    return self._raw(*forge.token_answer)
                 self._json(
                     {"access_token": "at", "token_type": "Bearer", "id_token": forge.id_token}
                 )
 
             def _json(self, data: Any, status: int = 200) -> None:
-                raw = json.dumps(data).encode()
+                self._raw(status, "application/json", json.dumps(data).encode())
+
+            def _raw(self, status: int, content_type: str, raw: bytes) -> None:
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", content_type)
                 self.send_header("content-length", str(len(raw)))
                 self.end_headers()
                 self.wfile.write(raw)
@@ -147,12 +163,15 @@ class Forge:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def discovery(self) -> dict[str, str]:
-        return {
+        found = {
             "issuer": self.issuer,
             "authorization_endpoint": f"{self.issuer}/authorize",
             "token_endpoint": f"{self.issuer}/token",
             "jwks_uri": f"{self.issuer}/jwks",
         }
+        if self.userinfo is not None:
+            found["userinfo_endpoint"] = f"{self.issuer}/userinfo"
+        return found
 
     def sign(self, claims: dict[str, Any], key: RSAKey | None = None) -> str:
         signer = key or self.key

@@ -54,7 +54,7 @@ def test_approve_from_the_war_room_as_a_known_person(
     incident_id, run_id = waiting_run(api, container, "rollback")
     room = "incident-" + incident_id.removeprefix("INC-")
     stranger = slack(api, clock, f"approve {run_id}", "U999", room)
-    assert "on-call directory" in stranger
+    assert "does not know who you are" in stranger  # linked to nobody: refused
     said = slack(api, clock, f"approve {run_id}", "U01BO", room)
     assert said.startswith("rollback of control-plane-api approved: it runs now (@bo")
     done = finished(api, run_id)

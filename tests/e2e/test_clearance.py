@@ -263,6 +263,8 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
         ("POST", "/v1/people/{handle}/disable"): Gl("/v1/people/nobody/disable"),
         ("POST", "/v1/people/{handle}/enable"): Gl("/v1/people/nobody/enable"),
         ("PUT", "/v1/people/{handle}/role"): Gl("/v1/people/nobody/role", json={"role": "viewer"}),
+        ("PUT", "/v1/people/{handle}/slack"): Gl("/v1/people/nobody/slack", json={}),
+        ("DELETE", "/v1/people/{handle}/slack"): Gl("/v1/people/nobody/slack"),
         ("DELETE", "/v1/time-off/{time_off_id}"): Gl("/v1/time-off/9"),
         # intake with its own secrets: refused without them, whatever the key
         ("POST", "/v1/webhooks/{source}"): Gl("/v1/webhooks/datadog", json={}),
@@ -294,6 +296,9 @@ def cases(w: World) -> dict[tuple[str, str], Case]:
         ("POST", "/flags/flip"): Gl("/flags/flip", form={"key": "x"}),
         ("GET", "/analytics"): Gl("/analytics"),
         ("GET", "/people"): Gl("/people"),
+        ("GET", "/me/tokens"): Gl("/me/tokens"),
+        ("POST", "/me/tokens"): Gl("/me/tokens", form={"name": "walked"}),
+        ("POST", "/me/tokens/revoke"): Gl("/me/tokens/revoke", form={"key_id": "nope"}),
         ("POST", "/people"): Gl("/people", form={"handle": "walked-page", "role": "viewer"}),
         ("POST", "/people/disable"): Gl("/people/disable", form={"handle": "nobody"}),
         ("POST", "/people/enable"): Gl("/people/enable", form={"handle": "nobody"}),

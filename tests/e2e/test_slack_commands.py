@@ -39,7 +39,8 @@ VECTOR_SIG = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b50
 
 
 def start_slack() -> tuple[ThreadingHTTPServer, type[SlackApi]]:
-    handler = type("Handler", (SlackApi,), {"channels": {}, "calls": [], "scripted": {}})
+    fresh: dict[str, Any] = {"channels": {}, "calls": [], "scripted": {}, "users": {}}
+    handler = type("Handler", (SlackApi,), fresh)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, handler
@@ -65,8 +66,9 @@ def signed(body: str, ts: str, secret: str = SECRET) -> dict[str, str]:
 
 
 def command(
-    api: TestClient, clock: FixedClock, text: str, room: str = "general", user: str = "U1"
+    api: TestClient, clock: FixedClock, text: str, room: str = "general", user: str = "U01ANA"
 ) -> dict[str, str]:
+    """``user``: Ana (oncall-backend in the example directory) unless said otherwise."""
     fields = {"command": "/incident", "text": text, "user_name": "ana", "user_id": user}
     body = urlencode({**fields, "channel_name": room})
     ts = str(int(clock.now().timestamp()))
@@ -87,7 +89,8 @@ def test_slacks_own_vector_is_accepted_and_a_changed_body_is_not(
     }
     assert signed(VECTOR_BODY, VECTOR_TS)["X-Slack-Signature"] == VECTOR_SIG
     ok = slack_api.post("/v1/slack/commands", content=VECTOR_BODY, headers=headers)
-    assert ok.status_code == 200 and "Usage" in ok.json()["text"]  # empty text: the usage
+    # signature accepted; its user (U2CERLKJA) is linked to nobody here, so: told how to link
+    assert ok.status_code == 200 and "does not know who you are" in ok.json()["text"]
     tampered = slack_api.post("/v1/slack/commands", content=VECTOR_BODY + "x", headers=headers)
     assert tampered.status_code == 401
 
@@ -140,6 +143,7 @@ def test_create_declares_and_opens_the_war_room(slack_api: TestClient, clock: Fi
 def test_bad_text_gets_the_usage_privately(
     slack_api: TestClient, clock: FixedClock, text: str
 ) -> None:
+    slack_api.put("/v1/oncall/config", json=example())
     answer = command(slack_api, clock, text)
     assert answer["response_type"] == "ephemeral"
     assert "Usage" in answer["text"]
@@ -147,6 +151,7 @@ def test_bad_text_gets_the_usage_privately(
 
 
 def test_status_of_a_missing_incident_says_so(slack_api: TestClient, clock: FixedClock) -> None:
+    slack_api.put("/v1/oncall/config", json=example())
     answer = command(slack_api, clock, "status INC-20240115-9999")
     assert (answer["response_type"], "does not exist" in answer["text"]) == ("ephemeral", True)
 

@@ -134,3 +134,27 @@ def test_a_disabled_person_and_an_unverified_email_are_refused(sso: Container) -
     assert refused.status_code == 401 and "has not verified the email" in refused.text
     failed = admin.get("/v1/audit", params={"action": "auth.failed"}).json()
     assert [r["detail"]["reason"] for r in failed] == ["email not verified", "person disabled"]
+
+
+@pytest.fixture(scope="module")
+def conforming_provider() -> Iterator[str]:
+    """The provider's default: the id_token has just ``sub``; email and groups in userinfo."""
+    with oidc_provider([IN_PROCESS_CALLBACK], claims_in_userinfo=True) as issuer:
+        yield issuer
+
+
+def test_email_and_groups_from_userinfo_when_the_id_token_has_none(
+    db_url: str, clock: FixedClock, conforming_provider: str
+) -> None:
+    sso = sso_container(db_url, clock, conforming_provider)
+    try:
+        admin = client_for(sso, make_key(sso, Scope.ADMIN, name="admin"))
+        body = {"handle": "sec", "role": "viewer", "email": "sec@example.test"}
+        assert admin.post("/v1/people", json=body).status_code == 201
+        client, landed = sign_in_as(sso, "sec")  # groups sre, security: in userinfo only
+        assert landed.status_code == 303 and landed.headers["location"] == "/", landed.text
+        people = {p["handle"]: p for p in admin.get("/v1/people").json()}
+        assert people["sec"]["role"] == "security"
+        assert client.get("/").status_code == 200
+    finally:
+        sso.close()

@@ -312,7 +312,7 @@ def test_slack_publishes_a_draft_as_the_person_who_asked(
     assert said["response_type"] == "in_channel" and "published" in said["text"], said
     (notice,) = notices(api, incident_id)
     assert (notice["status"], notice["text"]) == ("pending", final)
-    assert notice["published_by"] == "slack:ana"  # the Slack user, not the key
+    assert notice["published_by"] == "oncall-backend"  # Ana, linked to the Slack user
     deliver(container)
     public = anon.get("/status.json").json()["incidents"]
     assert [u["text"] for i in public for u in i["updates"]] == [final]

@@ -139,7 +139,10 @@ class FakeOnCallRepository:
             raise NotFound(f"team {person.team} does not exist")  # the foreign key
         known = self._t.people.get(person.handle)
         if known is not None:
-            person = replace(person, role=known.role, disabled_at=known.disabled_at)
+            slack_id = person.slack_id or known.slack_id
+            person = replace(
+                person, role=known.role, disabled_at=known.disabled_at, slack_id=slack_id
+            )
         self._t.people[person.handle] = person
         return known is None
 
@@ -153,6 +156,10 @@ class FakeOnCallRepository:
         if handle in self._t.people:
             person = self._t.people[handle]
             self._t.people[handle] = replace(person, role=role, disabled_at=disabled_at)
+
+    def set_slack_id(self, handle: str, slack_id: str | None) -> None:
+        if handle in self._t.people:
+            self._t.people[handle] = replace(self._t.people[handle], slack_id=slack_id)
 
     def upsert_schedule(self, schedule: Schedule, at: datetime) -> bool:
         new = schedule.name not in self._t.schedules

@@ -2,7 +2,9 @@
 // PORT: where to listen. SO1_REDIRECT_URIS: the redirect URIs (comma-separated) of the client
 // "so1" (secret "so1-test-secret"). The test users below sign in with their handle at the development
 // login form (any password); each carries email, email_verified and groups claims, which
-// go into the id_token (scopes "openid email profile"; groups ride on "profile").
+// go into the id_token (scopes "openid email profile"; groups ride on "profile"), or, with
+// SO1_CLAIMS_IN_USERINFO=1, into the userinfo answer only (the id_token then has just sub:
+// the provider's default, conformIdTokenClaims).
 import Provider from 'oidc-provider';
 
 const port = Number(process.env.PORT);
@@ -37,7 +39,8 @@ const provider = new Provider(issuer, {
     email: ['email', 'email_verified'],
     profile: ['name', 'groups'],
   },
-  conformIdTokenClaims: false, // the id_token carries the scopes' claims (as Okta's can)
+  // false: the id_token carries the scopes' claims (as Okta's can); true: userinfo only
+  conformIdTokenClaims: process.env.SO1_CLAIMS_IN_USERINFO === '1',
   features: { devInteractions: { enabled: true } },
   pkce: { required: () => true },
   cookies: { keys: ['so1-test-only-cookie-key'] },

@@ -12,6 +12,7 @@ import httpx
 
 from so1.adapters.chat.builtin import BuiltinChat
 from so1.adapters.chat.slack import SlackChat, web_client
+from so1.adapters.chat.slack_users import SlackDirectory
 from so1.adapters.diagnostics.postgres import PostgresDiagnostics
 from so1.adapters.identity.oidc import OidcProvider
 from so1.adapters.metrics.builtin import BuiltinMetrics
@@ -33,6 +34,7 @@ from so1.domain.outbound import OutboundPolicy
 from so1.errors import ConfigurationError
 from so1.ports import (
     CalendarWriter,
+    ChatDirectory,
     HealthProbe,
     IdentityProvider,
     Messenger,
@@ -56,6 +58,7 @@ class Adapters:
     postmortems: MarkdownDirectory  # where published postmortems are written
     calendar: CalendarWriter = field(default_factory=IcalWriter)
     identity: IdentityProvider | None = None  # single sign-on (SO1_OIDC_ISSUER), when set
+    chat_directory: ChatDirectory | None = None  # who a Slack user is (chat=slack)
 
 
 def build_adapters(settings: Settings, uow: UnitOfWorkFactory) -> Adapters:
@@ -78,6 +81,7 @@ def build_adapters(settings: Settings, uow: UnitOfWorkFactory) -> Adapters:
             Path(settings.postmortem_dir), settings.postmortem_git_commit
         ),
         identity=_identity(settings),
+        chat_directory=_chat_directory(settings),
     )
 
 
@@ -171,6 +175,14 @@ def _chat(settings: Settings) -> Messenger:
         token = settings.slack_bot_token.get_secret_value()
         return SlackChat(web_client(token, settings.slack_api_url))
     return BuiltinChat()
+
+
+def _chat_directory(settings: Settings) -> ChatDirectory | None:
+    """users.info for the slash command's 3 s: a short timeout."""
+    if settings.chat != "slack" or settings.slack_bot_token is None:
+        return None
+    token = settings.slack_bot_token.get_secret_value()
+    return SlackDirectory(web_client(token, settings.slack_api_url, timeout=2))
 
 
 def _status_page(settings: Settings) -> Messenger:

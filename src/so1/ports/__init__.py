@@ -15,7 +15,7 @@ One module a concept; every public name is re-exported here (``from so1.ports im
 """
 
 from so1.ports.changes import CatalogRepository, DeploymentRepository, FlagRepository
-from so1.ports.comms import Messenger, OutboxRepository
+from so1.ports.comms import ChatDirectory, Messenger, OutboxRepository
 from so1.ports.identity import AuthorizationRequest, IdentityProvider
 from so1.ports.intake import AlertFilter, AlertRepository, IntakeRepository
 from so1.ports.metrics import MetricSampleRepository, MetricsSource
@@ -60,6 +60,7 @@ __all__ = [
     "Backlog",
     "CalendarWriter",
     "CatalogRepository",
+    "ChatDirectory",
     "Clock",
     "DeploymentRepository",
     "EventDispatcher",

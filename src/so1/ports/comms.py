@@ -48,3 +48,14 @@ class Messenger(Protocol):
     (given up: a person must fix the set-up)."""
 
     def deliver(self, message: Outbound, incident: Incident) -> dict[str, Any]: ...
+
+
+class ChatDirectory(Protocol):
+    """Who a chat user is (Slack: users.info, users.lookupByEmail; scope users:read.email).
+    Both answer None when the chat does not know, or cannot say (no scope, unreachable).
+    ``tell`` says something to one user in a channel, seen only by them (Slack:
+    chat.postEphemeral); False when it could not."""
+
+    def email_of(self, user_id: str) -> str | None: ...
+    def user_by_email(self, email: str) -> str | None: ...
+    def tell(self, channel: str, user_id: str, text: str) -> bool: ...

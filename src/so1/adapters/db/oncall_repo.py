@@ -125,6 +125,8 @@ class SqlOnCallRepository:
             "team_id": team_id,
             "seniority": person.seniority.value,
         }
+        if person.slack_id is None:  # an import without one keeps the link set or learned
+            del values["slack_id"]
         if self.person(person.handle) is None:
             values["created_at"] = at
         return self._upsert(t.people, "handle", values)
@@ -159,6 +161,11 @@ class SqlOnCallRepository:
     def set_account(self, handle: str, role: Role | None, disabled_at: datetime | None) -> None:
         """A person's role and disabled stamp (the on-call import never touches them)."""
         values = {"role": role.value if role else None, "disabled_at": disabled_at}
+        self._conn.execute(update(t.people).where(t.people.c.handle == handle).values(values))
+
+    def set_slack_id(self, handle: str, slack_id: str | None) -> None:
+        """Link the person to a Slack user (None: unlink); set by an admin or learned by email."""
+        values = {"slack_id": slack_id}
         self._conn.execute(update(t.people).where(t.people.c.handle == handle).values(values))
 
     # schedules and overrides

@@ -69,8 +69,11 @@ class OidcProvider:
     def identity(
         self, code: str, redirect_uri: str, code_verifier: str, nonce: str
     ) -> ProviderIdentity:
-        id_token = self._id_token(code, redirect_uri, code_verifier)
-        claims = self._verified_claims(id_token, nonce)
+        token = self._token(code, redirect_uri, code_verifier)
+        claims = self._verified_claims(_id_token(token), nonce)
+        wanted = (self._role_claim, "email", "email_verified")
+        if any(name not in claims for name in wanted):  # a provider may keep them in userinfo
+            claims = with_userinfo(claims, self._userinfo(token), (*wanted, "name"))
         groups = claims.get(self._role_claim) or []
         return ProviderIdentity(
             issuer=str(claims["iss"]),
@@ -92,7 +95,7 @@ class OidcProvider:
             timeout=TOKEN_TIMEOUT_SECONDS,
         )
 
-    def _id_token(self, code: str, redirect_uri: str, code_verifier: str) -> str:
+    def _token(self, code: str, redirect_uri: str, code_verifier: str) -> dict[str, Any]:
         with self._client(redirect_uri) as client:
             try:
                 token = client.fetch_token(
@@ -105,12 +108,33 @@ class OidcProvider:
                 raise SignInRefused(
                     f"the identity provider refused the code ({exc.error})", "code refused"
                 ) from None
+            except (httpx2.HTTPStatusError, ValueError) as exc:  # e.g. a proxy's HTML 502
+                raise SignInRefused(
+                    f"the identity provider's token endpoint answered no token ({_why(exc)})",
+                    "token endpoint answer not JSON",
+                ) from None
             except httpx2.HTTPError as exc:
                 raise Unavailable(f"the identity provider did not answer: {exc}") from None
-        id_token = token.get("id_token")
-        if not id_token:
-            raise SignInRefused("the identity provider sent no id_token", "no id_token")
-        return str(id_token)
+        return dict(token)
+
+    def _userinfo(self, token: dict[str, Any]) -> dict[str, Any]:
+        """The userinfo endpoint's claims, asked with the access token (Authlib sends it as
+        Bearer); a provider without one has none to give."""
+        endpoint = self._discovery().get("userinfo_endpoint")
+        if not isinstance(endpoint, str):
+            return {}
+        client = OAuth2Client(client_id=self._client_id, token=token, timeout=TOKEN_TIMEOUT_SECONDS)
+        try:
+            with client:
+                answer = client.get(endpoint)
+                answer.raise_for_status()
+                found = answer.json()
+        except (httpx2.HTTPError, OAuthError, ValueError) as exc:
+            raise SignInRefused(
+                f"the identity provider's userinfo endpoint failed ({_why(exc)})",
+                "userinfo failed",
+            ) from None
+        return found if isinstance(found, dict) else {}
 
     def _verified_claims(self, id_token: str, nonce: str) -> dict[str, Any]:
         try:
@@ -179,3 +203,27 @@ class OidcProvider:
         if not isinstance(found, dict):
             raise Unavailable(f"the identity provider at {url} sent no JSON object")
         return found
+
+
+def with_userinfo(
+    claims: dict[str, Any], userinfo: dict[str, Any], names: tuple[str, ...]
+) -> dict[str, Any]:
+    """The id_token's claims, with those of ``names`` it lacks taken from userinfo, when
+    userinfo is about the same subject (OpenID Connect Core 5.3.2: else it must not be used).
+    The id_token's own claims always win."""
+    if userinfo.get("sub") != claims.get("sub"):
+        return claims
+    return {n: userinfo[n] for n in names if n in userinfo} | claims
+
+
+def _id_token(token: dict[str, Any]) -> str:
+    id_token = token.get("id_token")
+    if not id_token:
+        raise SignInRefused("the identity provider sent no id_token", "no id_token")
+    return str(id_token)
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, httpx2.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}"
+    return str(exc)[:120]

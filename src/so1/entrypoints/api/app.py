@@ -50,6 +50,7 @@ from so1.entrypoints.web import (
     people as people_page,
     sso as sso_pages,
     status as status_page,
+    tokens as token_pages,
 )
 from so1.entrypoints.web.access_log import redact_login_links
 
@@ -120,6 +121,7 @@ def create_app(container: Container | None = None, *, triage_child: bool = False
         alert_pages,
         incident_forms,
         people_page,
+        token_pages,
     ):
         app.include_router(module.router)
     lean_intake.install(app)  # before every FastAPI route: intake skips FastAPI's machinery

@@ -26,6 +26,14 @@ class RoleIn(Strict):
     role: Role = RoleField
 
 
+class SlackLinkIn(Strict):
+    slack_id: str | None = Field(
+        default=None,
+        pattern=r"^[UW][A-Z0-9]{2,49}$",
+        description="the Slack user id (U…); left out: the Slack user with the person's email",
+    )
+
+
 class PersonOut(BaseModel):
     handle: str
     name: str | None

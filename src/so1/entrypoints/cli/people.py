@@ -1,5 +1,6 @@
 """`so1 people`: people as accounts on the server named by SO1_API_URL (admin key): list
-them with their role and state, add one, disable or enable them, set their role."""
+them with their role and state, add one, disable or enable them, set their role, link them
+to their Slack user."""
 
 from __future__ import annotations
 
@@ -73,6 +74,25 @@ def role(
     """Set a person's role: the most their keys may do, from the next request."""
     made = call("PUT", f"/v1/people/{handle}/role", json={"role": new_role.value})
     console.print(f"{made['handle']} is now {made['role']}")
+
+
+@people_app.command("link-slack")
+def link_slack(
+    handle: Handle,
+    slack_id: Annotated[
+        str | None, typer.Argument(help="Slack user id (U…); left out: look up their email")
+    ] = None,
+) -> None:
+    """Link a person to their Slack user: their /incident commands and 👀 act as them."""
+    made = call("PUT", f"/v1/people/{handle}/slack", json={"slack_id": slack_id})
+    console.print(f"{made['handle']} is Slack user {made['slack_id']}")
+
+
+@people_app.command("unlink-slack")
+def unlink_slack(handle: Handle) -> None:
+    """Their Slack user acts as nobody (until linked again, by an admin or by email)."""
+    made = call("DELETE", f"/v1/people/{handle}/slack")
+    console.print(f"{made['handle']} is linked to no Slack user")
 
 
 def register(app: typer.Typer) -> None:

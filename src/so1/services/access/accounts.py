@@ -106,14 +106,19 @@ def set_role(
 
 def _keep_an_admin(uow: UnitOfWork, person: Person, change: str) -> None:
     """Refuse (409) a change that would leave no enabled admin, when ``person`` is the last."""
-    if person.role is not Role.ADMIN or person.disabled:
-        return
-    admins = [p for p in uow.oncall.people() if p.role is Role.ADMIN and not p.disabled]
-    if len(admins) <= 1:
+    if is_last_admin(uow, person):
         raise Conflict(
             f"{person.handle} is the last enabled admin; make another person admin before you "
             f"{change} {person.handle}"
         )
+
+
+def is_last_admin(uow: UnitOfWork, person: Person) -> bool:
+    """``person`` is the only enabled admin: they must stay one (and stay enabled)."""
+    if person.role is not Role.ADMIN or person.disabled:
+        return False
+    admins = [p for p in uow.oncall.people() if p.role is Role.ADMIN and not p.disabled]
+    return len(admins) <= 1
 
 
 def require_person(uow: UnitOfWork, handle: str) -> Person:

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from so1.domain.access import Role
 from so1.domain.identity import ProviderIdentity, handle_for_email, role_from_groups
@@ -20,6 +21,7 @@ from so1.domain.records import AuditRecord, Outcome
 from so1.errors import SignInRefused
 from so1.ports import AuthorizationRequest, Clock, IdentityProvider, UnitOfWork, UnitOfWorkFactory
 from so1.services.access import web_sessions
+from so1.services.access.accounts import is_last_admin
 from so1.services.incidents.recording import Actor, Change, record
 
 SIGN_IN_LIFETIME = timedelta(minutes=10)
@@ -180,9 +182,21 @@ def _with_mapped_role(
     policy: SsoPolicy,
     identity: ProviderIdentity,
 ) -> Person:
-    """The role the groups map to (the highest); none mapped: the person's role stays."""
+    """The role the groups map to (the highest); none mapped: the person's role stays. The
+    last enabled admin stays admin (as PUT /v1/people/{handle}/role's 409), audited."""
     mapped = role_from_groups(identity.groups, policy.role_map)
     if mapped is None or mapped is person.role:
+        return person
+    if is_last_admin(uow, person):
+        detail: dict[str, Any] = {
+            "kept": Role.ADMIN.value,
+            "mapped": mapped.value,
+            "groups": list(identity.groups),
+        }
+        summary = f"kept admin (the last enabled admin), not {mapped.value} from SSO groups"
+        record(
+            uow, actor, now, Change("person.role_kept", "person", person.handle, summary, detail)
+        )
         return person
     uow.oncall.set_account(person.handle, mapped, person.disabled_at)
     detail = {

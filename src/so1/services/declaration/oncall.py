@@ -243,8 +243,3 @@ def resolve_targets(
         if handle is not None and handle not in handles:
             handles.append(handle)
     return handles
-
-
-def person_by_slack_id(uow_factory: UnitOfWorkFactory, slack_id: str) -> Person | None:
-    with uow_factory(read_only=True) as uow:
-        return next((p for p in uow.oncall.people() if p.slack_id == slack_id), None)

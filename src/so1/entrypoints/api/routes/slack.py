@@ -31,8 +31,8 @@ from so1.domain.participants import Role
 from so1.domain.severity import Severity
 from so1.entrypoints.api.deps import ContainerDep
 from so1.errors import MalformedRequest, So1Error, Unauthorized
+from so1.services.access.chat_identity import person_for_slack_user, refuse_chat_user
 from so1.services.declaration.flow import commander_request
-from so1.services.declaration.oncall import person_by_slack_id
 from so1.services.declaration.outbox import message_by_ref, post_to_war_room
 from so1.services.declaration.status_drafts import publish_draft
 from so1.services.incidents import lifecycle as incidents
@@ -94,31 +94,48 @@ async def slash_command(request: Request, container: ContainerDep) -> JSONRespon
     except ValueError:
         words = []
     room = _war_room_incident(form.get("channel_name", ""))
-    actor = await run_in_threadpool(_slack_actor, container, form)
-    refusal = _refusal(actor, words[0].lower() if words else "help")
+    verb = words[0].lower() if words else "help"
+    person = await run_in_threadpool(_person, container, form.get("user_id", ""))
+    if person is None or person.disabled:
+        attempted = {"command": verb, "channel": form.get("channel_name")}
+        text = await run_in_threadpool(
+            refuse_chat_user,
+            container.uow,
+            container.clock,
+            form.get("user_id", ""),
+            person,
+            attempted,
+        )
+        return JSONResponse({"response_type": "ephemeral", "text": text})
+    refusal = _role_refusal(person, verb)
     if refusal is not None:
         return JSONResponse({"response_type": "ephemeral", "text": refusal})
-    if isinstance(actor, Person):  # a viewer asking for the status
-        actor = Actor(name=actor.handle, can_deploy=False, person=actor.handle)
-    answer = await run_in_threadpool(_run, container, actor, words, room)
+    answer = await run_in_threadpool(_run, container, _person_actor(person), words, room)
     return JSONResponse(answer)
 
 
 READ_ONLY_VERBS = frozenset({"status", "help"})
 
 
-def _refusal(actor: Actor | Person, verb: str) -> str | None:
-    """Why a linked person may not run ``verb`` from Slack: disabled, or a role without
-    `write` (a viewer may still ask for the status)."""
-    if not isinstance(actor, Person):
+def _role_refusal(person: Person, verb: str) -> str | None:
+    """Why a linked person's role may not run ``verb`` from Slack: a role without `write`
+    (a viewer may still ask for the status)."""
+    scopes = person.role.scopes if person.role else None
+    if scopes is None or Scope.WRITE in scopes or verb in READ_ONLY_VERBS:
         return None
-    if actor.disabled:
-        return f"Your SO1 account (@{actor.handle}) is disabled: ask an SO1 admin."
-    return (
-        None
-        if verb in READ_ONLY_VERBS
-        else f"Your SO1 role ({actor.role}) does not let you change incidents from Slack."
-    )
+    return f"Your SO1 role ({person.role}) does not let you change incidents from Slack."
+
+
+def _person(container: Container, user_id: str) -> Person | None:
+    directory = container.adapters.chat_directory
+    return person_for_slack_user(container.uow, container.clock, directory, user_id)
+
+
+def _person_actor(person: Person) -> Actor:
+    """The person as an actor: platform approvals only with a role that deploys."""
+    scopes = person.role.scopes if person.role else None
+    can_deploy = scopes is None or Scope.DEPLOY in scopes
+    return Actor(name=person.handle, can_deploy=can_deploy, person=person.handle)
 
 
 @router.post("/v1/slack/events")
@@ -153,30 +170,18 @@ def _reaction(container: Container, event: dict[str, Any]) -> str | None:
     message = message_by_ref(container.uow, slack_ref(str(item.get("channel")), item.get("ts")))
     if message is None:
         return None
-    user = str(event.get("user") or "unknown")
-    person = person_by_slack_id(container.uow, user)
-    if person is not None and person.disabled:
-        return None  # a disabled person's 👀 acknowledges nothing
-    actor = Actor(name=person.handle if person else f"slack:{user}")
+    user = str(event.get("user") or "")
+    person = _person(container, user)
+    if person is None or person.disabled:  # an unknown or disabled person acknowledges nothing
+        attempted = {"reaction": event.get("reaction"), "incident": message.incident_id}
+        text = refuse_chat_user(container.uow, container.clock, user, person, attempted)
+        if container.adapters.chat_directory is not None and user:
+            container.adapters.chat_directory.tell(str(item.get("channel")), user, text)
+        return None
+    actor = _person_actor(person)
     incident_id = message.incident_id
     acknowledge_incident(container.uow, container.clock, actor, incident_id, AckChannel.SLACK)
     return message.incident_id
-
-
-def _slack_actor(container: Container, form: dict[str, str]) -> Actor | Person:
-    """The person in the on-call directory with this Slack id, else ``slack:<name>`` (who
-    may not approve platform actions: SO1 cannot tell who they are). A person who is
-    disabled, or whose role lacks `write`, comes back as the Person, to be refused."""
-    person = person_by_slack_id(container.uow, form.get("user_id", ""))
-    if person is not None:
-        scopes = person.role.scopes if person.role else None
-        if person.disabled or (scopes is not None and Scope.WRITE not in scopes):
-            return person
-        can_deploy = scopes is None or Scope.DEPLOY in scopes
-        return Actor(name=person.handle, can_deploy=can_deploy, person=person.handle)
-    return Actor(
-        name=f"slack:{form.get('user_name') or form.get('user_id') or 'unknown'}", can_deploy=False
-    )
 
 
 def _decide(approve: bool) -> Callable[[Container, Actor, list[str]], dict[str, str] | None]:
@@ -187,8 +192,8 @@ def _decide(approve: bool) -> Callable[[Container, Actor, list[str]], dict[str, 
         if not actor.can_deploy:
             return {
                 "response_type": "ephemeral",
-                "text": "Approvals from Slack need your Slack id in SO1's on-call directory"
-                " (so1 oncall load) and a role that deploys (deployer, security or admin).",
+                "text": "Approvals from Slack need a role that deploys"
+                " (deployer, security or admin).",
             }
         run = decide_approval(
             container.uow, container.clock, actor, container.deployer, run_id, approve
