@@ -165,6 +165,14 @@ def test_health_endpoint_down_stays_sev1_minimum_on_a_low_tier(metric: str) -> N
     assert "health endpoint down: SEV1 minimum" in lines(report)
 
 
+@pytest.mark.parametrize(("service", "severity"), [("orders", "SEV0"), ("settings-ui", "SEV1")])
+def test_a_health_endpoint_down_is_the_whole_service(service: str, severity: str) -> None:
+    """On the critical tier (the core path) the whole service down is a complete outage."""
+    report = triage(service, metric="health_check", current_value="0", threshold="== 1")
+    assert report["severity"] == severity, lines(report)
+    assert "move health endpoint down: the whole service, not one feature: -0.25" in lines(report)
+
+
 def test_the_text_beats_a_metric_pattern() -> None:
     deploy = {
         "service": "search-api",

@@ -60,6 +60,7 @@ NEVER_CLOSED = ("security_breach", "data_loss")  # never a non-incident (issue 1
 MEASURED = ("degraded", "security_anomaly", "minor")  # classes a distance past the limit moves
 TIER = {"critical": -0.3, "high": 0.0, "medium": 0.5, "low": 0.8}
 HINT = {"critical": -0.3, "error": 0.0, "warning": 0.4, "info": 0.5}
+WHOLE_SERVICE = -0.25  # a health endpoint down: the whole service is down
 MOVES_CAP = 1.0
 STORM = 10  # the runbook's alert storm: 10+ alerts, a cascading failure
 WIDE = 3  # other services alerting at once
@@ -142,6 +143,7 @@ def _moves(facts: Facts, impact: Impact, kn: Knowledge) -> list[tuple[float, str
     if outage:
         alerting = {a.service for a in facts.related} & set(facts.dependents)
         moves.append(_dependents(len(alerting)))
+        moves.append(_whole_service(facts))
     elif facts.impact.name in MEASURED:
         moves.extend(_distance(facts, kn))
     moves.append(_spread(facts))
@@ -154,6 +156,14 @@ def _moves(facts: Facts, impact: Impact, kn: Knowledge) -> list[tuple[float, str
             delta = 0.0  # senders call most alerts critical: it counts only when nothing else does
         moves.append((delta, f"the sender's hint {hint}"))
     return moves
+
+
+def _whole_service(facts: Facts) -> tuple[float, str]:
+    """A health endpoint down says the whole service is down, not one of its features: on
+    the critical tier (the core path) that reaches the table's "complete outage"."""
+    if not facts.impact.health_down:
+        return 0.0, ""
+    return WHOLE_SERVICE, "health endpoint down: the whole service, not one feature"
 
 
 def _users(users: int | None) -> tuple[float, str]:
