@@ -173,6 +173,27 @@ def test_a_health_endpoint_down_is_the_whole_service(service: str, severity: str
     assert "move health endpoint down: the whole service, not one feature: -0.25" in lines(report)
 
 
+def test_a_class_from_words_alone_is_less_certain_than_a_measured_one() -> None:
+    worded = triage("orders", summary="Checkout is down", metric="errors", current_value="3")
+    measured = triage("orders", metric="checkout_success", current_value="0%", threshold=">= 99%")
+    assert worded["severity"] == measured["severity"] == "SEV1"
+    assert "the impact class rests on words alone" in lines(worded)
+    assert "the impact class rests on words alone" not in lines(measured)
+    assert worded["confidence"] < measured["confidence"]
+
+
+def test_moves_that_pull_both_ways_lower_the_confidence() -> None:
+    report = triage(
+        "orders",
+        metric="error_rate",
+        current_value="1.1%",
+        threshold="< 1%",
+        severity_hint="warning",
+    )
+    assert "move tier critical: -0.30" in lines(report)
+    assert "confidence -0.05: the moves pull both ways" in lines(report)
+
+
 def test_the_text_beats_a_metric_pattern() -> None:
     deploy = {
         "service": "search-api",

@@ -60,6 +60,7 @@ class ImpactClass:
     name: str  # see severity.CLASSES
     reason: str  # the phrase or fact that set it
     health_down: bool = False  # the runbook's "health endpoints down": SEV1 minimum
+    worded: bool = False  # set by a phrase of the alert alone: nothing measures how much fails
 
 
 def first_phrase(pattern: Pattern, text: AlertText) -> Match | None:
@@ -122,7 +123,7 @@ def classify(
     if words and core:
         quoted = text.quote(words.start(), words.end())
         return ImpactClass(
-            "degraded", f'the core path is failing or slow: the alert says "{quoted}"'
+            "degraded", f'the core path is failing or slow: the alert says "{quoted}"', worded=True
         )
     why = "nothing measures how much fails" if words else "nothing says what fails or how much"
     return ImpactClass("minor", f"{why}: a minor issue until known")
@@ -203,7 +204,7 @@ def said(name: str, text: AlertText, kn: Knowledge) -> ImpactClass | None:
     if found is None:
         return None
     quoted = text.quote(found.start(), found.end())
-    return ImpactClass(name, f'{WORDS[name]}: the alert says "{quoted}"')
+    return ImpactClass(name, f'{WORDS[name]}: the alert says "{quoted}"', worded=True)
 
 
 def _anomaly(alert: Alert, text: AlertText, kn: Knowledge) -> ImpactClass | None:

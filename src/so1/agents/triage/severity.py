@@ -71,6 +71,7 @@ class Assessment:
     severity: Severity
     score: float
     rationale: tuple[str, ...]
+    moves: tuple[float, ...] = ()  # the sizes of the moves that applied
 
 
 def estimate_impact(facts: Facts) -> Impact:
@@ -111,7 +112,7 @@ def assess(facts: Facts, impact: Impact, kn: Knowledge) -> Assessment:
         f"impact class {kind}, SEV{int(rule.base)} by the table ({table}); "
         f"{_reach(rule.most, least)}: {facts.impact.reason}"
     ]
-    score = rule.base
+    score, moves = rule.base, []
     if rule.most != least:
         moves = [m for m in _moves(facts, impact, kn) if m[0]]
         lines.extend(f"move {why}: {delta:+.2f}" for delta, why in moves)
@@ -128,7 +129,7 @@ def assess(facts: Facts, impact: Impact, kn: Knowledge) -> Assessment:
     )
     if facts.impact.health_down:
         lines.append("health endpoint down: SEV1 minimum (runbook)")
-    return Assessment(severity, round(score, 2), tuple(lines))
+    return Assessment(severity, round(score, 2), tuple(lines), tuple(d for d, _ in moves))
 
 
 def _reach(most: int, least: int) -> str:
