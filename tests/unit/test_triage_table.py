@@ -194,6 +194,20 @@ def test_moves_that_pull_both_ways_lower_the_confidence() -> None:
     assert "confidence -0.05: the moves pull both ways" in lines(report)
 
 
+@pytest.mark.parametrize(("affected", "severity"), [(250, "SEV1"), (20, "SEV3")])
+def test_the_senders_count_of_users_is_a_share_of_the_catalogs(
+    affected: int, severity: str
+) -> None:
+    """250 of search-api's 300 users (83%) is (nearly) everyone: a complete outage, SEV1 after
+    the medium tier's +0.5; 20 of them is not read as a share: the words decide (minor)."""
+    report = triage(
+        "search-api", title="TimeoutError in /search", message="searches fail", userCount=affected
+    )
+    assert report["severity"] == severity, lines(report)
+    share = "250 of the service's 300 users affected"
+    assert (share in report["rationale"][0]) is (affected == 250), lines(report)
+
+
 def test_the_text_beats_a_metric_pattern() -> None:
     deploy = {
         "service": "search-api",
