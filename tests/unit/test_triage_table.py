@@ -259,8 +259,7 @@ def test_the_rationale_lets_a_reader_predict_the_result() -> None:
     assert "moves may reach SEV1-SEV3" in report["rationale"][0]
     assert "move tier medium: +0.50" in text
     assert "move 750ms is 1.5x the limit, modestly past it: +0.25" in text
-    assert "move the sender's hint warning: +0.40" in text
-    assert "moves +1.15 in all, capped at +1.00" in text
+    assert "move the sender's hint warning: +0.25" in text
     assert "score 3 -> SEV3" in text
     assert (
         'threshold: threshold "< 500ms" read as the healthy condition (operator <): '

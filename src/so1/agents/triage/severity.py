@@ -13,7 +13,7 @@ negative is more severe), each written into the rationale with its size:
 - how many services alert: an alert storm (10 or more open alerts) or 3 or more other
   services alerting -0.5; for an outage, services depending on it that alert too -0.1 (1-2)
   or -0.3;
-- the sender's own urgency: warning +0.4, info +0.5 (never less severe for an outage);
+- the sender's own urgency: warning +0.25, info +0.5 (never less severe for an outage);
   critical -0.3 only when nothing measures the impact (senders call most alerts critical).
 
 The moves add up to at most one level either way; the score rounds half up (2.5 is SEV3) and
@@ -59,7 +59,7 @@ CLASSES = {
 NEVER_CLOSED = ("security_breach", "data_loss")  # never a non-incident (issue 14)
 MEASURED = ("degraded", "security_anomaly", "minor")  # classes a distance past the limit moves
 TIER = {"critical": -0.3, "high": 0.0, "medium": 0.5, "low": 0.8}
-HINT = {"critical": -0.3, "error": 0.0, "warning": 0.4, "info": 0.5}
+HINT = {"critical": -0.3, "error": 0.0, "warning": 0.25, "info": 0.5}
 WHOLE_SERVICE = -0.25  # a health endpoint down: the whole service is down
 MOVES_CAP = 1.0
 STORM = 10  # the runbook's alert storm: 10+ alerts, a cascading failure
