@@ -30,6 +30,11 @@ def confidence(
         (odd_units, 0.10, f"value and threshold in different units ({facts.breach.note})")
     )
     checks.append(_conflict(alert.severity_hint, result.severity))
+    movable = CLASSES[facts.impact.name].most != CLASSES[facts.impact.name].least
+    worded = facts.impact.worded and movable
+    checks.append((worded, 0.10, "the impact class rests on words alone; nothing measures it"))
+    both_ways = any(d > 0 for d in result.moves) and any(d < 0 for d in result.moves)
+    checks.append((both_ways, 0.05, "the moves pull both ways"))
     near = abs(result.score - round(result.score)) >= 0.35 and _movable(facts, result)
     checks.append((near, 0.05, "severity sits between two levels"))
     if top is not None:

@@ -75,7 +75,7 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
         threshold=threshold,
         breach=breach,
         text=text,
-        impact=classify(inp.alert, value, breach, text, kn, core=_core(catalog.get(service))),
+        impact=_classify(inp, value, breach, text, kn, catalog.get(service)),
         related=related,
         related_texts={a.id: alert_text(a, RELATED_TOTAL).joined for a in related},
         scoped=tuple(a for a in related if a.service in (service, *dependencies)),
@@ -95,6 +95,18 @@ def gather(inp: TriageInput, kn: Knowledge) -> Facts:
         ),
         now=inp.now,
     )
+
+
+def _classify(
+    inp: TriageInput,
+    value: Quantity | None,
+    breach: Breach,
+    text: AlertText,
+    kn: Knowledge,
+    entry: CatalogService | None,
+) -> ImpactClass:
+    users = entry.users if entry else None
+    return classify(inp.alert, value, breach, text, kn, core=_core(entry), users=users)
 
 
 def _core(entry: CatalogService | None) -> bool:

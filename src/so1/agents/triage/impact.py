@@ -60,6 +60,7 @@ class ImpactClass:
     name: str  # see severity.CLASSES
     reason: str  # the phrase or fact that set it
     health_down: bool = False  # the runbook's "health endpoints down": SEV1 minimum
+    worded: bool = False  # set by a phrase of the alert alone: nothing measures how much fails
 
 
 def first_phrase(pattern: Pattern, text: AlertText) -> Match | None:
@@ -88,11 +89,14 @@ def classify(
     text: AlertText,
     kn: Knowledge,
     core: bool = True,
+    users: int | None = None,
 ) -> ImpactClass:
     """The alert's impact class and why; the severity table starts from it. ``core``: the
     service is on the core path (critical tier, or not in the catalog): words of a failure
-    with no measure of it are degraded there, a minor issue elsewhere."""
-    share = failing_share(text, kn)
+    with no measure of it are degraded there, a minor issue elsewhere. ``users``: the
+    catalog's users of the service, against which the sender's count of affected users is a
+    share."""
+    share = failing_share(text, kn) or users_share(alert, users)
     checks: tuple[Callable[[], ImpactClass | None], ...] = (
         lambda: (
             said("security_breach", text, kn) or _by_metric("security_breach", alert, breach, kn)
@@ -122,7 +126,7 @@ def classify(
     if words and core:
         quoted = text.quote(words.start(), words.end())
         return ImpactClass(
-            "degraded", f'the core path is failing or slow: the alert says "{quoted}"'
+            "degraded", f'the core path is failing or slow: the alert says "{quoted}"', worded=True
         )
     why = "nothing measures how much fails" if words else "nothing says what fails or how much"
     return ImpactClass("minor", f"{why}: a minor issue until known")
@@ -137,6 +141,19 @@ def affected_users(alert: Alert) -> int | None:
     return None
 
 
+def users_share(alert: Alert, users: int | None) -> tuple[float, str] | None:
+    """The share of the service's users the sender counts as affected (Sentry's userCount
+    against the catalog's users), when it is a significant one (MINORITY or more): a count
+    alone says nothing of how much fails, so a small one is not read as a minority."""
+    affected = affected_users(alert)
+    if not affected or not users or affected > users:
+        return None
+    percent = 100.0 * affected / users
+    if percent < MINORITY:
+        return None
+    return percent, f"{affected} of the service's {users} users affected"
+
+
 def failing_share(text: AlertText, kn: Knowledge) -> tuple[float, str] | None:
     """The share the text says is failing ("30% of page loads time out"), with its words."""
     found = first_phrase(kn.impact["failing_share"], text)
@@ -144,7 +161,7 @@ def failing_share(text: AlertText, kn: Knowledge) -> tuple[float, str] | None:
         return None
     phrase = text.joined[found.start() : found.end()]
     number = _NUMBER.search(phrase)
-    return (float(number.group(0)), phrase) if number else None
+    return (float(number.group(0)), f'the alert says "{phrase}"') if number else None
 
 
 def _share_class(
@@ -153,13 +170,13 @@ def _share_class(
     if share is None or share[0] < low or (high is not None and share[0] >= high):
         return None
     name = "complete_outage" if high is None else "outage"
-    return ImpactClass(name, f'{WORDS[name]}: the alert says "{share[1]}"')
+    return ImpactClass(name, f"{WORDS[name]}: {share[1]}")
 
 
 def _minority(share: tuple[float, str] | None) -> ImpactClass | None:
     if share is None or share[0] >= MINORITY:
         return None
-    return ImpactClass("degraded", f'a minority failing: the alert says "{share[1]}"')
+    return ImpactClass("degraded", f"a minority failing: {share[1]}")
 
 
 def _by_metric(name: str, alert: Alert, breach: Breach, kn: Knowledge) -> ImpactClass | None:
@@ -203,7 +220,7 @@ def said(name: str, text: AlertText, kn: Knowledge) -> ImpactClass | None:
     if found is None:
         return None
     quoted = text.quote(found.start(), found.end())
-    return ImpactClass(name, f'{WORDS[name]}: the alert says "{quoted}"')
+    return ImpactClass(name, f'{WORDS[name]}: the alert says "{quoted}"', worded=True)
 
 
 def _anomaly(alert: Alert, text: AlertText, kn: Knowledge) -> ImpactClass | None:

@@ -13,7 +13,7 @@ negative is more severe), each written into the rationale with its size:
 - how many services alert: an alert storm (10 or more open alerts) or 3 or more other
   services alerting -0.5; for an outage, services depending on it that alert too -0.1 (1-2)
   or -0.3;
-- the sender's own urgency: warning +0.4, info +0.5 (never less severe for an outage);
+- the sender's own urgency: warning +0.25, info +0.5 (never less severe for an outage);
   critical -0.3 only when nothing measures the impact (senders call most alerts critical).
 
 The moves add up to at most one level either way; the score rounds half up (2.5 is SEV3) and
@@ -59,7 +59,8 @@ CLASSES = {
 NEVER_CLOSED = ("security_breach", "data_loss")  # never a non-incident (issue 14)
 MEASURED = ("degraded", "security_anomaly", "minor")  # classes a distance past the limit moves
 TIER = {"critical": -0.3, "high": 0.0, "medium": 0.5, "low": 0.8}
-HINT = {"critical": -0.3, "error": 0.0, "warning": 0.4, "info": 0.5}
+HINT = {"critical": -0.3, "error": 0.0, "warning": 0.25, "info": 0.5}
+WHOLE_SERVICE = -0.25  # a health endpoint down: the whole service is down
 MOVES_CAP = 1.0
 STORM = 10  # the runbook's alert storm: 10+ alerts, a cascading failure
 WIDE = 3  # other services alerting at once
@@ -70,6 +71,7 @@ class Assessment:
     severity: Severity
     score: float
     rationale: tuple[str, ...]
+    moves: tuple[float, ...] = ()  # the sizes of the moves that applied
 
 
 def estimate_impact(facts: Facts) -> Impact:
@@ -110,7 +112,7 @@ def assess(facts: Facts, impact: Impact, kn: Knowledge) -> Assessment:
         f"impact class {kind}, SEV{int(rule.base)} by the table ({table}); "
         f"{_reach(rule.most, least)}: {facts.impact.reason}"
     ]
-    score = rule.base
+    score, moves = rule.base, []
     if rule.most != least:
         moves = [m for m in _moves(facts, impact, kn) if m[0]]
         lines.extend(f"move {why}: {delta:+.2f}" for delta, why in moves)
@@ -127,7 +129,7 @@ def assess(facts: Facts, impact: Impact, kn: Knowledge) -> Assessment:
     )
     if facts.impact.health_down:
         lines.append("health endpoint down: SEV1 minimum (runbook)")
-    return Assessment(severity, round(score, 2), tuple(lines))
+    return Assessment(severity, round(score, 2), tuple(lines), tuple(d for d, _ in moves))
 
 
 def _reach(most: int, least: int) -> str:
@@ -142,6 +144,7 @@ def _moves(facts: Facts, impact: Impact, kn: Knowledge) -> list[tuple[float, str
     if outage:
         alerting = {a.service for a in facts.related} & set(facts.dependents)
         moves.append(_dependents(len(alerting)))
+        moves.append(_whole_service(facts))
     elif facts.impact.name in MEASURED:
         moves.extend(_distance(facts, kn))
     moves.append(_spread(facts))
@@ -154,6 +157,14 @@ def _moves(facts: Facts, impact: Impact, kn: Knowledge) -> list[tuple[float, str
             delta = 0.0  # senders call most alerts critical: it counts only when nothing else does
         moves.append((delta, f"the sender's hint {hint}"))
     return moves
+
+
+def _whole_service(facts: Facts) -> tuple[float, str]:
+    """A health endpoint down says the whole service is down, not one of its features: on
+    the critical tier (the core path) that reaches the table's "complete outage"."""
+    if not facts.impact.health_down:
+        return 0.0, ""
+    return WHOLE_SERVICE, "health endpoint down: the whole service, not one feature"
 
 
 def _users(users: int | None) -> tuple[float, str]:
