@@ -308,6 +308,11 @@ class Settings(BaseSettings):
         " postmortem review must fit in, on Monday to Friday",
     )
     log_level: str = Field(default="info", description="debug, info, warning, error")
+    access_log: bool = Field(
+        default=True,
+        description="one line per HTTP request from `so1 serve` (uvicorn's access log);"
+        " false saves its cost per request under heavy intake",
+    )
     api_url: str = Field(default="http://127.0.0.1:8000", description="server the CLI talks to")
     api_key: SecretStr | None = Field(default=None, description="API key the CLI sends")
 

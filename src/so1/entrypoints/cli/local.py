@@ -157,6 +157,7 @@ def serve(
         port=port,
         workers=processes,
         log_level=settings.log_level,
+        access_log=settings.access_log,
         server_header=False,
     )
 
