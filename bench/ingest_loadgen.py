@@ -5,7 +5,7 @@ Run from the project root:
 
     .venv/bin/python bench/ingest_loadgen.py [--rounds 2] [--duration 10] [--concurrency 32]
         [--keyspace 5000] [--code after=src] [--code before=/tmp/so1-main/src]
-        [--so1-env SO1_LOG_LEVEL=warning]
+        [--so1-env SO1_LOG_LEVEL=warning] [--env-for quiet:SO1_ACCESS_LOG=false]
 
 Each round starts the baseline (a FastAPI app whose `POST /v1/alerts` does nothing and answers
 202, one uvicorn worker) and measures it, then, for each `--code NAME=SRC_DIR` in turn, starts
@@ -13,6 +13,8 @@ Each round starts the baseline (a FastAPI app whose `POST /v1/alerts` does nothi
 and this branch's), on a fresh SQLite file with the triage worker off (SO1_TRIAGE_WORKER=false),
 and measures it: loadgen `--mode max`, half the run new alerts and then duplicates once the
 keyspace is used. Server CPU is utime+stime from /proc/PID/stat before and after the run.
+`--env-for NAME:SO1_X=V` sets a setting for one `--code` only, so two settings of the same code
+are measured in the same run (`--code logged=src --code quiet=src --env-for quiet:...`).
 To measure main's code, export it first: `git archive main src | tar -x -C /tmp/so1-main`.
 Prints one JSON line per measurement and a table; appends them to bench/results/.
 """
@@ -166,9 +168,9 @@ def measure_baseline(args: argparse.Namespace) -> dict[str, Any]:
         return measured(f"{url}/v1/alerts", pid, args, None)
 
 
-def measure_so1(source: Path, args: argparse.Namespace) -> dict[str, Any]:
+def measure_so1(source: Path, args: argparse.Namespace, settings: list[str]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="so1-bench-") as folder:
-        env = so1_env(source, Path(folder) / "so1.db", args.so1_env or [])
+        env = so1_env(source, Path(folder) / "so1.db", [*(args.so1_env or []), *settings])
         token = write_key(env)
         port = free_port()
         command = [sys.executable, "-c", "from so1.entrypoints.cli import main; main()"]
@@ -198,7 +200,14 @@ def main() -> None:
     parser.add_argument(
         "--so1-env", action="append", help="SO1_NAME=VALUE for every so1 serve (repeatable)"
     )
+    parser.add_argument(
+        "--env-for", action="append", help="NAME:SO1_NAME=VALUE for one --code (repeatable)"
+    )
     args = parser.parse_args()
+    settings_for: dict[str, list[str]] = {}
+    for item in args.env_for or []:
+        name, _, setting = item.partition(":")
+        settings_for.setdefault(name, []).append(setting)
     codes = [c.split("=", 1) for c in args.code or [f"after={ROOT / 'src'}"]]
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -210,7 +219,7 @@ def main() -> None:
             lines.append(row(round_no, "baseline (do-nothing FastAPI)", base, base))
             out.write(json.dumps({"round": round_no, "server": "baseline", **base}) + "\n")
             for name, source in codes:
-                result = measure_so1(Path(source).resolve(), args)
+                result = measure_so1(Path(source).resolve(), args, settings_for.get(name, []))
                 lines.append(row(round_no, f"so1 serve ({name})", result, base))
                 out.write(json.dumps({"round": round_no, "server": name, **result}) + "\n")
                 print(json.dumps({"round": round_no, "server": name, **result}), flush=True)
