@@ -84,3 +84,22 @@ def test_sqlite_files_are_found_in_urls(tmp_path: Path, monkeypatch: pytest.Monk
     assert sqlite_file("sqlite://") is None
     assert sqlite_file("sqlite:///:memory:") is None
     assert sqlite_file("postgresql+psycopg://u:p@h/db") is None
+
+
+def test_table_columns_keep_their_words_whole_at_80_columns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from so1.entrypoints.cli import output
+
+    screen = io.StringIO()
+    monkeypatch.setattr(output, "console", Console(file=screen, width=80, no_color=True))
+    columns = ["id", "sev", "status", "title", "service", "commander", "detected"]
+    row = ["INC-20261205-0001", "SEV1", "investigating", "API error rate 12%, checkout failing",
+           "api", "", "2026-12-05T16:07:00Z"]  # fmt: skip
+    output.print_table("Incidents", columns, [row], optional=["commander", "detected"])
+    shown = screen.getvalue()
+    assert "investigating" in shown and "checkout" in shown, shown

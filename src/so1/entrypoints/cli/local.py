@@ -171,13 +171,15 @@ def db_upgrade() -> None:
 
 
 def _log_to_stderr(level: str) -> None:
-    """Warnings and failed passes reach the terminal; procrastinate's line per job only at
-    debug level."""
+    """Warnings and failed passes reach the terminal; procrastinate's line per job and
+    alembic's notes only at debug level."""
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if level.lower() != "debug":
         logging.getLogger("procrastinate").setLevel(logging.WARNING)
+        # the schema check before the banner says its result itself ("schema at revision")
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def worker(

@@ -68,7 +68,9 @@ def _table(title: str, columns: Sequence[str], cells: list[list[str]], keep: int
         if index < keep:
             table.add_column(column, no_wrap=True)
         else:
-            table.add_column(column, overflow="fold")
+            # never narrower than its longest word (up to FOLD_WIDTH): words stay whole
+            texts = [column] + [row[index] for row in cells]
+            table.add_column(column, overflow="fold", min_width=_narrowest(texts, whole=False))
     for row in cells:
         table.add_row(*row)
     return table
