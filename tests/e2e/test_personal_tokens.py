@@ -31,6 +31,7 @@ def signed_in_with_sso(sso: Container, forge: Forge, groups: list[str]) -> TestC
 
 
 def form(client: TestClient, path: str, **fields: str) -> tuple[int, str]:
+    assert 'href="/me/tokens"' in client.get("/").text  # a person's pages link to it
     page = client.get("/me/tokens")
     csrf = CSRF.search(page.text)
     assert page.status_code == 200 and csrf is not None, page.text
@@ -91,5 +92,6 @@ def test_a_person_revokes_their_token_and_no_one_elses(
 
 def test_a_session_of_a_service_key_has_no_personal_tokens(sso: Container) -> None:
     client = sign_in(sso, make_key(sso, Scope.ADMIN, name="ci-bot"))
+    assert 'href="/me/tokens"' not in client.get("/").text  # no link to a page it cannot use
     page = client.get("/me/tokens")
     assert page.status_code == 403 and "names no person" in page.text

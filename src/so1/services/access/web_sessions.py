@@ -48,6 +48,11 @@ class Session:
         assert self.person is not None
         return actor_for_person(self.person, person_scopes(self.person))
 
+    @property
+    def of_a_person(self) -> bool:
+        """Signed in as a person (single sign-on, or a key that names one), not a service key."""
+        return self.person is not None or (self.key is not None and self.key.person is not None)
+
     def may(self, scope: Scope) -> bool:
         if self.key is not None:
             return self.key.allows(scope)
