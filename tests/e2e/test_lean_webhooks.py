@@ -152,3 +152,13 @@ def test_a_path_without_a_webhook_is_answered_alike(
     lean, plain = (c.post(path, content=b"{}") for c in clients)
     assert (lean.status_code, lean.json()) == (plain.status_code, plain.json())
     assert lean.status_code in (404, 422)
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+def test_another_method_is_answered_alike(
+    clients: tuple[TestClient, TestClient], method: str
+) -> None:
+    lean, plain = (c.request(method, "/v1/webhooks/pagerduty") for c in clients)
+    assert (lean.status_code, lean.text) == (plain.status_code, plain.text)
+    assert lean.status_code == 405
+    assert lean.headers.get("allow") == plain.headers.get("allow")
