@@ -1,15 +1,17 @@
-"""The lean intake routes: `POST /v1/alerts`, `/v2/enqueue` and `/v2/change/enqueue` answered
-by Starlette routes placed before every FastAPI route, so the busiest requests skip FastAPI's
-dependency solving and Pydantic validation.
+"""The lean intake routes: `POST /v1/alerts`, `/v1/webhooks/{source}`, `/v2/enqueue` and
+`/v2/change/enqueue` answered by Starlette routes placed before every FastAPI route, so the
+busiest requests skip FastAPI's dependency solving and Pydantic validation.
 
 They still pass through the same middleware (security headers, the body cap, Idempotency-Key
 replay) and the same exception handlers (problem JSON), authenticate with the same verified-key
-cache and scopes, and hand the delivery to the same group-commit writer: stored before the 202.
+cache and scopes (the vendor webhooks: the same integration secrets and signatures), and hand
+the delivery to the same group-commit writer: stored before the 202.
 
 `POST /v1/alerts` reads the body with orjson and the checks in ``alert_checks``. A body those
 checks do not accept goes on to the FastAPI route it replaces (still declared, so the OpenAPI
 document is unchanged), whose answer to bad input is the one it always gave.
-The Events v2 routes were never validated by FastAPI: they call the same handlers directly.
+The webhook and Events v2 routes were never validated by FastAPI (only the webhook's path):
+they call the same handlers directly.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from so1.entrypoints.api.routes import alerts, webhooks
 from so1.entrypoints.api.storing import store
 
 ALERTS_PATH = "/v1/alerts"
+WEBHOOKS_PATH = "/v1/webhooks/{source}"
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -113,6 +116,26 @@ class LeanAlerts:
         await self.router.app({**scope, _DECLINED: True}, replaying(raw), send)
 
 
+class LeanWebhooks:
+    """`POST /v1/webhooks/{source}` as a raw ASGI app: the FastAPI route's own work
+    (``webhooks.receive_webhook``: signature, raw delivery stored before the 202, redelivery
+    dedup, refusals audited) without FastAPI's dependency solving. A path that names no
+    source is routed on to the FastAPI route, whose 422 it always gave."""
+
+    def __init__(self, router: APIRouter) -> None:
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            source = AlertSource(scope["path_params"]["source"])
+        except ValueError:
+            await self.router.app({**scope, _DECLINED: True}, receive, send)
+            return
+        request = Request(scope, receive)
+        response = await webhooks.receive_webhook(source, request, scope["app"].state.container)
+        await response(scope, receive, send)
+
+
 Handler = Callable[[Request, Container], Coroutine[Any, Any, Response]]
 
 
@@ -132,6 +155,12 @@ def lean_routes(app: FastAPI) -> list[BaseRoute]:
         LeanRoute(
             ALERTS_PATH,
             LeanAlerts(app.router),
+            methods=["POST"],
+            include_in_schema=False,
+        ),
+        LeanRoute(
+            WEBHOOKS_PATH,
+            LeanWebhooks(app.router),
             methods=["POST"],
             include_in_schema=False,
         ),

@@ -80,6 +80,13 @@ async def _receive(
 @router.post("/v1/webhooks/{source}", status_code=202)
 async def webhook(source: AlertSource, request: Request, container: ContainerDep) -> JSONResponse:
     """A vendor's own payload and signature; 202 once stored, processing follows."""
+    return await receive_webhook(source, request, container)
+
+
+async def receive_webhook(
+    source: AlertSource, request: Request, container: Container
+) -> JSONResponse:
+    """The webhook route's work, shared by the FastAPI route and the lean one."""
     adapter: SourceAdapter | None = container.intake.sources.get(source)
     if adapter is None:
         return JSONResponse({"detail": f"no webhook for '{source}'"}, status_code=404)
