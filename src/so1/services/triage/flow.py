@@ -119,19 +119,22 @@ def _process_batch(
 def _lock_groups(
     uow: UnitOfWork, waiting: list[tuple[str, str | None]], batch: _Batch
 ) -> tuple[list[str], bool]:
-    """Up to a batch of the waiting alerts whose dependency groups this worker could lock
-    (never waiting: a held group is left to its holder), and whether any was left."""
-    held: dict[str, bool] = {}
-    ids: list[str] = []
+    """Up to a batch of the waiting alerts, whole groups at a time, of the dependency groups
+    this worker could lock (never waiting: a held group is left to its holder, so another
+    worker takes the next groups), and whether any group was left to another worker."""
+    groups: dict[str | None, list[str]] = defaultdict(list)
     for alert_id, service in waiting:
-        key = group_key(service, batch.rule, batch.graph)
-        if key is not None and key not in held:
-            held[key] = uow.intake.lock_group(key, wait=False)
-        if key is None or held[key]:
-            ids.append(alert_id)
-        if len(ids) == CLAIM_BATCH:
+        groups[group_key(service, batch.rule, batch.graph)].append(alert_id)
+    ids: list[str] = []
+    skipped = False
+    for key, alert_ids in groups.items():
+        if len(ids) >= CLAIM_BATCH:
             break
-    return ids, not all(held.values())
+        if key is None or uow.intake.lock_group(key, wait=False):
+            ids += alert_ids
+        else:
+            skipped = True
+    return ids[:CLAIM_BATCH], skipped
 
 
 def group_key(
