@@ -77,16 +77,17 @@ def process_pending(
     handled = 0
     while True:
         try:
-            count, skipped = _process_batch(
+            count, drained = _process_batch(
                 uow_factory, clock, agent, recover_stale, commander, memo
             )
         except Exception:
             log.exception("triage batch failed; retrying its alerts one by one")
-            count, skipped = _process_singly(uow_factory, clock, agent, commander), False
+            count = _process_singly(uow_factory, clock, agent, commander)
+            drained = count < CLAIM_BATCH
         handled += count
-        if count < CLAIM_BATCH and not skipped:  # the queue was empty; a new alert wakes us
+        if drained:  # it decided all it saw waiting; a new alert wakes us
             return handled
-        if count == 0:  # every waiting group is being decided by another worker
+        if count == 0:  # what waits is being decided by another worker
             time.sleep(GROUP_BUSY_PAUSE)
 
 
@@ -98,14 +99,14 @@ def _process_batch(
     commander: CommanderAgent | None,
     memo: JoinTriageMemo,
 ) -> tuple[int, bool]:
-    """Decide one batch; returns how many alerts it decided and whether it left some
-    because another worker holds their dependency group."""
+    """Decide one batch; returns how many alerts it decided and whether those were all it
+    saw waiting (none left to another worker, none taken by one since it looked)."""
     now = clock.now()
     with uow_factory() as uow:
         stale_before = now - STALE_CLAIM if recover_stale else None
         waiting = uow.alerts.waiting(CLAIM_BATCH * PEEK_FACTOR, stale_before)
         if not waiting:
-            return 0, False
+            return 0, True
         batch = _Batch(_active_rule(uow), _graph(uow), memo, commander)
         ids, skipped = _lock_groups(uow, waiting, batch)
         claimed = uow.alerts.claim_among(ids, now, stale_before) if ids else []
@@ -113,7 +114,8 @@ def _process_batch(
             _decide(uow, agent, now, alert, batch)
         _flush(uow, now, batch)
         uow.commit()
-    return len(claimed), skipped
+    drained = not skipped and len(claimed) == len(waiting) < CLAIM_BATCH
+    return len(claimed), drained
 
 
 def _lock_groups(
