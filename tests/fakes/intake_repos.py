@@ -140,6 +140,31 @@ class FakeAlertRepository:
     def set_flaps(self, alert_id: str, flap_count: int) -> None:
         self._change(alert_id, flap_count=flap_count)
 
+    def _claimable(self, now: datetime, stale_before: datetime | None) -> list[Any]:
+        rows = sorted(self._t.alerts.values(), key=lambda r: (r.alert.first_seen_at, r.alert.id))
+        pending = [r for r in rows if r.triage_state == "pending"]
+        if stale_before is None:
+            return pending
+        stale = [
+            r
+            for r in rows
+            if r.triage_state == "processing" and (r.claimed_at or now) < stale_before
+        ]
+        return pending + stale
+
+    def waiting(self, limit: int, stale_before: datetime | None) -> list[tuple[str, str | None]]:
+        rows = self._claimable(stale_before or datetime.now(), stale_before)[:limit]
+        return [(r.alert.id, r.alert.service) for r in rows]
+
+    def claim_among(
+        self, alert_ids: Sequence[str], now: datetime, stale_before: datetime | None
+    ) -> list[Alert]:
+        wanted = set(alert_ids)
+        rows = [r for r in self._claimable(now, stale_before) if r.alert.id in wanted]
+        for row in rows:
+            row.triage_state, row.claimed_at = "processing", now
+        return kept(sorted((r.alert for r in rows), key=lambda a: (a.first_seen_at, a.id)))
+
     def claim_pending(
         self, limit: int, now: datetime, stale_before: datetime | None
     ) -> list[Alert]:
@@ -308,5 +333,6 @@ class FakeIntakeRepository:
                 return True
         return False
 
-    def lock_correlation(self) -> None:
-        """Nothing to do: one fake unit of work runs at a time."""
+    def lock_group(self, key: str, wait: bool = True) -> bool:
+        """Always had: one fake unit of work runs at a time."""
+        return True

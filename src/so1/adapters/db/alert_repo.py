@@ -172,6 +172,27 @@ class SqlAlertRepository:
         query = sql.CLAIMABLE[stale, self._conn.dialect.name]
         return list(self._conn.execute(query, params).scalars())
 
+    def waiting(self, limit: int, stale_before: datetime | None) -> list[tuple[str, str | None]]:
+        rows = list(self._conn.execute(sql.WAITING[False], {"p_limit": limit}))
+        if len(rows) < limit and stale_before is not None:
+            params = {"p_limit": limit - len(rows), "p_stale": stale_before}
+            rows += self._conn.execute(sql.WAITING[True], params)
+        return [(str(alert_id), service) for alert_id, service in rows]
+
+    def claim_among(
+        self, alert_ids: Sequence[str], now: datetime, stale_before: datetime | None
+    ) -> list[Alert]:
+        params: dict[str, Any] = {"p_ids": list(alert_ids), "p_limit": len(alert_ids)}
+        dialect = self._conn.dialect.name
+        ids = list(self._conn.execute(sql.CLAIMABLE_AMONG[False, dialect], params).scalars())
+        if stale_before is not None and len(ids) < len(alert_ids):
+            stale = sql.CLAIMABLE_AMONG[True, dialect]
+            ids += self._conn.execute(stale, {**params, "p_stale": stale_before}).scalars()
+        if not ids:
+            return []
+        rows = self._conn.execute(sql.CLAIM, {"p_ids": ids, "p_now": now}).mappings()
+        return sorted((_alert_from_row(r) for r in rows), key=lambda x: (x.first_seen_at, x.id))
+
     def finish_triage(self, alert_id: str, state: str, run_id: str | None = None) -> None:
         self._conn.execute(sql.FINISH, {"p_id": alert_id, "p_state": state, "p_run": run_id})
 

@@ -91,8 +91,25 @@ def _claimable(stale: bool, postgres: bool) -> Select[Any]:
     return query.with_for_update(skip_locked=True) if postgres else query
 
 
+def _waiting(stale: bool) -> Select[Any]:
+    """The ids and services of the oldest claimable alerts, read without locking: a worker
+    locks their dependency groups first, then claims only those (``_claimable_among``)."""
+    claimable = _claimable(stale, postgres=False)
+    return claimable.with_only_columns(a.c.id, a.c.service)
+
+
+def _claimable_among(stale: bool, postgres: bool) -> Select[Any]:
+    return _claimable(stale, postgres).where(a.c.id.in_(IDS))
+
+
 CLAIMABLE = {
     (stale, dialect): _claimable(stale, dialect == "postgresql")
+    for stale in (False, True)
+    for dialect in ("sqlite", "postgresql")
+}
+WAITING = {stale: _waiting(stale) for stale in (False, True)}
+CLAIMABLE_AMONG = {
+    (stale, dialect): _claimable_among(stale, dialect == "postgresql")
     for stale in (False, True)
     for dialect in ("sqlite", "postgresql")
 }

@@ -189,8 +189,8 @@ class SqlIntakeRepository:
             )
         return [_silence_from_row(r) for r in self._conn.execute(query).mappings()]
 
-    def lock_correlation(self) -> None:
-        _lock(self._conn)
+    def lock_group(self, key: str, wait: bool = True) -> bool:
+        return _lock_group(self._conn, key, wait)
 
     def expire_silence(self, silence_id: int, at: datetime) -> bool:
         s = it.silences
@@ -200,9 +200,17 @@ class SqlIntakeRepository:
         return bool(result.rowcount)
 
 
-_CORRELATION_LOCK = 0x50_31_43_4F  # any fixed number, distinct from the others
+_CORRELATION_LOCKS = 0x50_31_43_4F  # the namespace of group locks, distinct from the others
+_LOCK = text("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))")
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:ns, hashtext(:key))")
 
 
-def _lock(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":  # SQLite write transactions are already exclusive
-        conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _CORRELATION_LOCK})
+def _lock_group(conn: Connection, key: str, wait: bool) -> bool:
+    """Two groups whose keys hash alike share a lock: serialised, still correct."""
+    if conn.dialect.name != "postgresql":  # SQLite write transactions are already exclusive
+        return True
+    params = {"ns": _CORRELATION_LOCKS, "key": key}
+    if wait:
+        conn.execute(_LOCK, params)
+        return True
+    return bool(conn.execute(_TRY_LOCK, params).scalar_one())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -36,6 +37,8 @@ from so1.services.triage.joining import (
 log = logging.getLogger("so1.triage")
 
 CLAIM_BATCH = 100  # one transaction decides this many; bounded so intake is not held up long
+PEEK_FACTOR = 5  # look this many batches ahead for alerts of groups no other worker holds
+GROUP_BUSY_PAUSE = 0.05  # seconds to wait when every waiting group is held by another worker
 STALE_CLAIM = timedelta(seconds=60)
 
 
@@ -74,13 +77,18 @@ def process_pending(
     handled = 0
     while True:
         try:
-            count = _process_batch(uow_factory, clock, agent, recover_stale, commander, memo)
+            count, drained = _process_batch(
+                uow_factory, clock, agent, recover_stale, commander, memo
+            )
         except Exception:
             log.exception("triage batch failed; retrying its alerts one by one")
             count = _process_singly(uow_factory, clock, agent, commander)
+            drained = count < CLAIM_BATCH
         handled += count
-        if count < CLAIM_BATCH:  # the queue was empty when claimed; a new alert wakes us
+        if drained:  # it decided all it saw waiting; a new alert wakes us
             return handled
+        if count == 0:  # what waits is being decided by another worker
+            time.sleep(GROUP_BUSY_PAUSE)
 
 
 def _process_batch(
@@ -90,20 +98,54 @@ def _process_batch(
     recover_stale: bool,
     commander: CommanderAgent | None,
     memo: JoinTriageMemo,
-) -> int:
+) -> tuple[int, bool]:
+    """Decide one batch; returns how many alerts it decided and whether those were all it
+    saw waiting (none left to another worker, none taken by one since it looked)."""
     now = clock.now()
     with uow_factory() as uow:
-        uow.intake.lock_correlation()
         stale_before = now - STALE_CLAIM if recover_stale else None
-        claimed = uow.alerts.claim_pending(CLAIM_BATCH, now, stale_before)
-        if not claimed:
-            return 0
+        waiting = uow.alerts.waiting(CLAIM_BATCH * PEEK_FACTOR, stale_before)
+        if not waiting:
+            return 0, True
         batch = _Batch(_active_rule(uow), _graph(uow), memo, commander)
+        ids, skipped = _lock_groups(uow, waiting, batch)
+        claimed = uow.alerts.claim_among(ids, now, stale_before) if ids else []
         for alert in claimed:
             _decide(uow, agent, now, alert, batch)
         _flush(uow, now, batch)
         uow.commit()
-    return len(claimed)
+    drained = not skipped and len(claimed) == len(waiting) < CLAIM_BATCH
+    return len(claimed), drained
+
+
+def _lock_groups(
+    uow: UnitOfWork, waiting: list[tuple[str, str | None]], batch: _Batch
+) -> tuple[list[str], bool]:
+    """Up to a batch of the waiting alerts, whole groups at a time, of the dependency groups
+    this worker could lock (never waiting: a held group is left to its holder, so another
+    worker takes the next groups), and whether any group was left to another worker."""
+    groups: dict[str | None, list[str]] = defaultdict(list)
+    for alert_id, service in waiting:
+        groups[group_key(service, batch.rule, batch.graph)].append(alert_id)
+    ids: list[str] = []
+    skipped = False
+    for key, alert_ids in groups.items():
+        if len(ids) >= CLAIM_BATCH:
+            break
+        if key is None or uow.intake.lock_group(key, wait=False):
+            ids += alert_ids
+        else:
+            skipped = True
+    return ids[:CLAIM_BATCH], skipped
+
+
+def group_key(
+    service: str | None, rule: CorrelationRule, graph: dict[str, list[str]]
+) -> str | None:
+    """What names the group of services whose alerts are decided one at a time: the first
+    service of the dependency group (None: an alert with no service correlates with none)."""
+    scope = _scope_of(service, rule, graph)
+    return min(scope) if scope else None
 
 
 def _decide(
@@ -176,16 +218,21 @@ def process_alert(
     """Correlate or triage one alert in one transaction; returns the triage report if run."""
     now = clock.now()
     with uow_factory() as uow:
-        uow.intake.lock_correlation()
         alert = uow.alerts.get(alert_id)
-        if alert is None or uow.alerts.triage_state(alert_id) not in ("pending", "processing"):
+        if alert is None:
+            return None
+        rule = _active_rule(uow)
+        graph = _graph(uow)
+        key = group_key(alert.service, rule, graph)
+        if key is not None:
+            uow.intake.lock_group(key)
+        if uow.alerts.triage_state(alert_id) not in ("pending", "processing"):
             return None
         if alert.status is AlertStatus.SUPPRESSED:
             uow.alerts.finish_triage(alert.id, "suppressed")
             uow.commit()
             return None
-        rule = _active_rule(uow)
-        services = _scope(alert, rule, _graph(uow))
+        services = _scope(alert, rule, graph)
         incident_id = uow.alerts.open_incident_for(sorted(services)) if services else None
         joining = incident_id if alert.status is not AlertStatus.RESOLVED else None
         outcome = _triage(uow, agent, alert, now, rule, commander, joining)
@@ -321,8 +368,12 @@ def _graph(uow: UnitOfWork) -> dict[str, list[str]]:
 
 def _scope(alert: Alert, rule: CorrelationRule, graph: dict[str, list[str]]) -> set[str]:
     """The services whose alerts this one may be grouped with."""
-    if not alert.service:
+    return _scope_of(alert.service, rule, graph)
+
+
+def _scope_of(service: str | None, rule: CorrelationRule, graph: dict[str, list[str]]) -> set[str]:
+    if not service:
         return set()
     if not rule.follow_dependencies:
-        return {alert.service}
-    return connected_services(alert.service, graph)
+        return {service}
+    return connected_services(service, graph)
