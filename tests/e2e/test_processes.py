@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -181,6 +182,18 @@ def test_first_start_prints_admin_key_once_then_the_seed_calls_work(tmp_path: Pa
         listed = {d["version"]: d for d in recent.json()["deployments"]}
         assert listed["v1.2.3"]["previous_version"] == "v1.2.2"
         assert listed["v1.2.3"]["service"] == "control-plane-api"
+        _names_the_database_once_and_its_triage_process(server)
+
+
+def _names_the_database_once_and_its_triage_process(server: Server) -> None:
+    """The triage child does not repeat the server's banner; it says once that it runs."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while "triage process" not in server.output() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = server.output()
+    assert re.search(r"triage process \d+ running beside the server: triage", text), text
+    assert text.count("database: ") == 1, text
+    assert text.count("schema at revision") == 1, text
 
 
 # --- b. two stateless processes, one database -----------------------------------------------

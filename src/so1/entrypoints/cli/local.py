@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import signal
 import sys
 import threading
@@ -62,10 +63,13 @@ def sqlite_file(database_url: str) -> Path | None:
     return Path(name).absolute()
 
 
-def open_database(command: str, *, create: bool, role: str = "cli") -> Container:
-    """A container on SO1_DATABASE_URL, named on stderr. A SQLite file that does not exist
-    yet is created only with ``create`` (and said so); otherwise the command stops.
-    ``role`` names its PostgreSQL connections (see adapters/db/capacity.py)."""
+def open_database(
+    command: str, *, create: bool, role: str = "cli", announce: bool = True
+) -> Container:
+    """A container on SO1_DATABASE_URL, named on stderr (unless ``announce`` is off: a child
+    of `so1 serve`, which named it already). A SQLite file that does not exist yet is created
+    only with ``create`` (and said so); otherwise the command stops. ``role`` names its
+    PostgreSQL connections (see adapters/db/capacity.py)."""
     settings = _settings()
     try:
         shown = make_url(settings.database_url).render_as_string(hide_password=True)
@@ -75,7 +79,8 @@ def open_database(command: str, *, create: bool, role: str = "cli") -> Container
     if new_file is not None and new_file.exists():
         new_file = None
     if new_file is None:
-        note(f"database: {shown}")
+        if announce:
+            note(f"database: {shown}")
     elif create:
         note(f"database: {shown} (a new SQLite file, created now: {new_file})")
     else:
@@ -96,13 +101,14 @@ def warn_if_connections_do_not_fit(container: Container, processes: int, what: s
         typer.echo(f"warning: {warning}", err=True)  # one line, never wrapped
 
 
-def _upgrade(container: Container) -> None:
+def _upgrade(container: Container, *, announce: bool = True) -> None:
     url = container.engine.url.render_as_string(hide_password=True)
     try:
         migrate.upgrade(container.engine)
     except SQLAlchemyError as exc:
         fail(f"cannot migrate {url}: {exc.__class__.__name__}: {exc.args[0] if exc.args else exc}")
-    note(f"schema at revision {migrate.current_revision(container.engine)}")
+    if announce:
+        note(f"schema at revision {migrate.current_revision(container.engine)}")
 
 
 def upgrade_if_behind(container: Container) -> None:
@@ -194,9 +200,11 @@ def worker(
 ) -> None:
     """Run the background work (triage, delivery of messages and pages, runbook clocks and
     escalation) without serving HTTP; pair with SO1_BACKGROUND=worker on the servers."""
-    container = open_database("worker", create=False, role="worker")
+    # `so1 serve`'s triage child: the server has named the database and migrated it already
+    child = wake_from_stdin
+    container = open_database("worker", create=False, role="worker", announce=not child)
     _log_to_stderr(container.settings.log_level)
-    _upgrade(container)
+    _upgrade(container, announce=not child)
     warn_if_connections_do_not_fit(container, 1, "worker")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -206,7 +214,10 @@ def worker(
         wake_from_lines(sys.stdin.buffer, container.jobs.dispatcher.wake, stop)
     running = ", ".join(container.jobs.names) or "nothing (all switched off)"
     engine = f" on {container.jobs.engine}" if container.jobs.engine else ""
-    typer.echo(f"SO1 worker running{engine}: {running}")
+    if child:
+        note(f"triage process {os.getpid()} running beside the server: {running}")
+    else:
+        typer.echo(f"SO1 worker running{engine}: {running}")
     stop.wait()
     container.close()
     typer.echo("SO1 worker stopped")
