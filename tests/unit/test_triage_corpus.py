@@ -45,6 +45,22 @@ def test_every_cause_and_vendor_is_represented(cases: dict[str, list[corpus.Case
     assert tiers == {"critical", "high", "medium", "low"}
 
 
+def test_every_corpus_file_is_well_formed_with_ids_unique_across_files() -> None:
+    """The later tuning sets (tuning-2, tuning-3) are not in the draw, but must keep the format."""
+    files = sorted(p for p in CORPUS.glob("*.yaml") if p.name != corpus.CATALOGS_FILE)
+    assert {p.name for p in files} >= {
+        "holdout.yaml",
+        "tuning.yaml",
+        "tuning-2.yaml",
+        "tuning-3.yaml",
+    }
+    corpus.load_many(files)  # refuses a malformed case or an id used in two files
+    for name in ("tuning-2.yaml", "tuning-3.yaml"):
+        later = corpus.load(CORPUS / name)
+        assert len(later) >= 60
+        assert all(n > 0 for n in corpus.label_counts(later).values()), name
+
+
 def test_the_holdout_and_its_catalogs_are_frozen() -> None:
     """Digests recorded in HOLDOUT.md: a change to the holdout must be deliberate and visible."""
     text = (SCENARIOS / "HOLDOUT.md").read_text(encoding="utf-8")
