@@ -79,6 +79,7 @@ FIGURES = (
     Figure("rate1000_rps", "open loop 1,000/s achieved/s", "{:,.0f}"),
     Figure("rate1000_errors", "open loop 1,000/s errors", "{:d}"),
     Figure("triage_1000_p99_ms", "receipt->triage p99 ms at 1,000/s", "{:,.0f}"),
+    Figure("triage_missed", "alerts of those runs the probe never saw decided", "{:d}"),
     Figure("storm_s", "storm: all alerts accepted in s", "{:.2f}"),
     Figure("storm_errors", "storm errors", "{:d}"),
     Figure("storm_missing", "storm alerts not stored", "{:,d}"),

@@ -1,11 +1,11 @@
 """Receipt → triage, read from the database the server writes to.
 
-An alert's receipt is its stored `first_seen_at` (the server's clock when the delivery was
-committed; the bench's templates carry no timestamp of their own). Its triage decision is the
-moment its `triage_state` leaves 'pending'/'processing'; the schema keeps no time for it, so a
-`Watch` polls the set of waiting alerts every `interval` and takes the first poll at which an
-alert is no longer waiting. Every figure is an upper bound, late by at most one interval plus
-a query: an alert decided between two polls gets the second one.
+An alert's receipt is its stored `first_seen_at` (the server's clock when it stored the
+delivery; the bench's templates carry no timestamp of their own). Its triage decision is the
+moment its `triage_state` leaves 'pending'/'processing'; the schema keeps no time for that, so
+a `Watch` polls the alerts first seen since it started, every `interval`, and takes the end of
+the first poll that found an alert decided. Every figure is an upper bound, late by at most
+one interval plus a query.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,44 +24,43 @@ from so1.adapters.db.intake_tables import alerts
 from so1.adapters.db.tables import incidents
 
 WAITING = ("pending", "processing")
-INTERVAL = 0.1  # seconds between polls of the waiting set
+INTERVAL = 0.1  # seconds between polls
+SLACK = 2.0  # seconds: an alert's receipt may precede its commit by this much
 
 
-def receipt_to_triage(
-    received: dict[str, float], decided_at: dict[str, float], polls: Sequence[float]
-) -> list[float]:
-    """Seconds from receipt to decision per alert, sorted. An alert seen waiting is decided
-    at the first poll that did not see it; one never seen waiting at the first poll after its
-    receipt. An alert received after the last poll has no figure."""
-    ordered = sorted(polls)
-    out: list[float] = []
-    for alert_id, at in received.items():
-        done = decided_at.get(alert_id)
-        if done is None:
-            done = next((p for p in ordered if p >= at), None)
-        if done is not None:
-            out.append(max(0.0, done - at))
-    return sorted(out)
+def receipt_to_triage(received: dict[str, float], decided_at: dict[str, float]) -> list[float]:
+    """Seconds from receipt to decision of every decided alert, sorted."""
+    return sorted(
+        max(0.0, decided_at[alert_id] - at)
+        for alert_id, at in received.items()
+        if alert_id in decided_at
+    )
 
 
-def newly_decided(before: set[str], now: set[str]) -> set[str]:
-    """Alerts waiting at the previous poll and not at this one."""
-    return before - now
+def next_low(since: float, waiting: list[float], poll_start: float) -> float:
+    """Where the next poll starts reading: before the oldest alert still waiting, or before
+    this poll when none waits, less SLACK for deliveries not yet committed; never before
+    `since`."""
+    return max(since, (min(waiting) if waiting else poll_start) - SLACK)
 
 
 @dataclass
 class Watch:
-    """Polls the waiting alerts in a thread from `start()` until `finish()`."""
+    """Polls the alerts first seen since it started, in a thread, until `finish()`."""
 
     engine: Engine
+    since: float = field(default_factory=time.time)
     interval: float = INTERVAL
-    polls: list[float] = field(default_factory=list)
+    received: dict[str, float] = field(default_factory=dict)
     decided_at: dict[str, float] = field(default_factory=dict)
-    waiting: set[str] = field(default_factory=set)
+    waiting: int = 0
+    last_poll: float = 0.0
+    _low: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def start(self) -> None:
+        self._low = self.since
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -71,22 +70,30 @@ class Watch:
             self._stop.wait(self.interval)
 
     def poll(self) -> None:
+        started = time.time()
+        low = datetime.fromtimestamp(self._low, UTC)
+        query = select(alerts.c.id, alerts.c.first_seen_at, alerts.c.triage_state)
         with self.engine.connect() as conn:
-            now = set(conn.scalars(select(alerts.c.id).where(alerts.c.triage_state.in_(WAITING))))
-        at = time.time()
-        for alert_id in newly_decided(self.waiting, now):
-            self.decided_at[alert_id] = at
-        self.waiting = now
-        self.polls.append(at)
+            rows = conn.execute(query.where(alerts.c.first_seen_at >= low)).all()
+        ended, waiting = time.time(), []
+        for alert_id, first_seen, state in rows:
+            self.received[alert_id] = at = _epoch(first_seen)
+            if state in WAITING:
+                waiting.append(at)
+            elif alert_id not in self.decided_at:
+                self.decided_at[alert_id] = ended
+        self._low = next_low(self.since, waiting, started)
+        self.waiting, self.last_poll = len(waiting), started
 
     def finish(self, timeout: float) -> float | None:
-        """Seconds until no alert waits (None if not within `timeout`); stops polling."""
-        start = time.monotonic()
+        """Seconds until a poll begun after this call finds no alert waiting (None if not
+        within `timeout`); then polling stops."""
+        called, start = time.time(), time.monotonic()
         try:
             while time.monotonic() - start < timeout:
-                if self.polls and not self.waiting and self.polls[-1] > start:
+                if self.last_poll > called and not self.waiting:
                     return round(time.monotonic() - start, 1)
-                time.sleep(self.interval)
+                time.sleep(self.interval / 2)
             return None
         finally:
             self._stop.set()

@@ -127,10 +127,14 @@ def triage_p99(db: Database, runner: Runner, name: str, go: Callable[[], object]
     go()
     until = time.time()
     runner.figures[f"drain_{name}_s"] = watch.finish(runner.args.drain_timeout)
-    received = db.received_between(since, until)
-    found = figures(receipt_to_triage(received, watch.decided_at, watch.polls))
+    stored = db.received_between(since, until)
+    found = figures(receipt_to_triage(watch.received, watch.decided_at))
+    found["stored_in_window"] = len(stored)
+    found["not_seen_decided"] = len(set(stored) - set(watch.decided_at))
     runner.raw[f"triage_{name}"] = found
     runner.figures[f"triage_{name}_p99_ms"] = found["p99_ms"]
+    missed = runner.figures.get("triage_missed", 0) + found["not_seen_decided"]
+    runner.figures["triage_missed"] = missed
 
 
 def measure_so1(server: Running, args: argparse.Namespace, tag: str) -> dict[str, Any]:
