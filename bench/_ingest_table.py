@@ -87,7 +87,7 @@ FIGURES = (
     Figure("storm_joined", "storm alerts' distinct incidents", "{:d}"),
     Figure("drain_storm_s", "triage backlog drained after storm, s", "{:.1f}"),
     Figure("rss_mb", "RSS of the process trees, peak MB", "{:,.0f}"),
-    Figure("tracebacks", "tracebacks in the server output", "{:d}"),
+    Figure("tracebacks", "tracebacks in the server output (before stop)", "{:d}"),
 )
 
 SO1_SETUPS = (SQLITE, POSTGRES, ONE_MACHINE)

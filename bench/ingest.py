@@ -194,7 +194,8 @@ def measure_all(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
             server.sample_rss()
             found[name] = measure_so1(server, args, f"s{n}")
             found[name]["figures"]["rss_mb"] = round(server.peak_rss_mb)
-        found[name]["figures"]["tracebacks"] = tracebacks(log)
+            found[name]["figures"]["tracebacks"] = during = tracebacks(log)
+        found[name]["tracebacks_at_stop"] = tracebacks(log) - during
         found[name]["log"] = str(log)
         print(f"measured {name}", file=sys.stderr, flush=True)
     return found
