@@ -15,7 +15,6 @@ from typing import Any
 SQLITE = "SQLite so1 serve"
 POSTGRES = "PostgreSQL so1 serve"
 ONE_MACHINE = "PostgreSQL one-machine topology"
-BASELINE = "do-nothing FastAPI"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ Setups, each on a fresh database (a temp SQLite file, or a `so1_bench_<random>` 
 SO1_TEST_POSTGRES_URL, dropped at the end): `so1 serve` with its defaults on SQLite (triage in
 its child process) and on PostgreSQL (triage in a thread), and on PostgreSQL the one-machine
 topology of docs/scaling.md (`so1 serve --workers 2` with SO1_BACKGROUND=worker, one
-`so1 worker`); plus the do-nothing FastAPI baseline (one uvicorn worker) in the same run.
+`so1 worker`); before each, the do-nothing FastAPI baseline (one uvicorn worker) given the
+same loads, printed beside every figure.
 Per setup: closed-loop new and duplicate alerts (harmonic mean = an even mix), server CPU per
 alert from /proc over the setup's process trees, open-loop p99 at 100/s and 1,000/s, a storm
 of 10,000 alerts on one service (time to accept all, errors, incidents created, from the
@@ -181,22 +182,28 @@ def setups(backend: str) -> Iterator[tuple[str, Callable[[], AbstractContextMana
         yield table.ONE_MACHINE, api.postgres_database, 2
 
 
-def measure_all(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    log = api.RESULTS_DIR / f"ingest-{stamp}-baseline.log"
+def baseline_now(args: argparse.Namespace, log: Path) -> dict[str, Any]:
+    """The do-nothing baseline given the same loads, just before a setup is measured."""
     with _servers.baseline(log) as server:
         server.sample_rss()
-        found[table.BASELINE] = measure_baseline(server, args)
-        found[table.BASELINE]["figures"]["rss_mb"] = round(server.peak_rss_mb)
+        found = measure_baseline(server, args)
+        found["figures"]["rss_mb"] = round(server.peak_rss_mb)
+    return found
+
+
+def measure_all(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
+    """Per so1 setup: the baseline, then the setup, on a fresh database."""
+    found: dict[str, Any] = {}
     for n, (name, database, workers) in enumerate(setups(args.backend)):
+        base = baseline_now(args, api.RESULTS_DIR / f"ingest-{stamp}-{n}-baseline.log")
         log = api.RESULTS_DIR / f"ingest-{stamp}-{n}.log"
         with database() as url, _servers.so1_serve(url, log, workers) as server:
             server.sample_rss()
             found[name] = measure_so1(server, args, f"s{n}")
             found[name]["figures"]["rss_mb"] = round(server.peak_rss_mb)
             found[name]["figures"]["tracebacks"] = during = tracebacks(log)
+        found[name].update(baseline=base, log=str(log))
         found[name]["tracebacks_at_stop"] = tracebacks(log) - during
-        found[name]["log"] = str(log)
         print(f"measured {name}", file=sys.stderr, flush=True)
     return found
 
@@ -231,14 +238,11 @@ def main() -> None:
     started = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, source {source_version()}"
     print(f"{started}; load average at start {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs")
     found = measure_all(args, stamp)
-    base = found[table.BASELINE]["figures"]
     rows = [
         row
-        for name in found
-        if name != table.BASELINE
-        for row in table.rows(name, found[name]["figures"], base)
+        for name, got in found.items()
+        for row in table.rows(name, got["figures"], got["baseline"]["figures"])
     ]
-    rows += table.rows(table.BASELINE, base, {})
     print(table.markdown(rows))
     failed = table.failures(rows)
     print(f"\n{len(failed)} of {sum(1 for r in rows if r.verdict)} targets not met")
