@@ -111,7 +111,12 @@ def wake_from_datagrams(
 
 
 def _drain(sock: socket.socket) -> None:
-    """Read the datagrams already queued: they ask for the same pass."""
-    with contextlib.suppress(BlockingIOError, InterruptedError):
-        while sock.recv(64, socket.MSG_DONTWAIT):
-            pass
+    """Read the datagrams already queued, without waiting: they ask for the same pass."""
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            while sock.recv(64):
+                pass
+    finally:
+        sock.settimeout(timeout)
