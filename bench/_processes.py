@@ -8,6 +8,7 @@ from pathlib import Path
 
 TICKS = os.sysconf("SC_CLK_TCK")
 ESTABLISHED = "01"
+LISTEN = "0A"
 
 
 def _stat(pid: int) -> list[str]:
@@ -49,7 +50,7 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICKS
 
 
-def _established_inodes(port: int) -> set[str]:
+def _inodes(port: int, state: str) -> set[str]:
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -59,14 +60,15 @@ def _established_inodes(port: int) -> set[str]:
         for line in lines:
             fields = line.split()
             local_port = int(fields[1].rsplit(":", 1)[1], 16)
-            if local_port == port and fields[3] == ESTABLISHED:
+            if local_port == port and fields[3] == state:
                 inodes.add(fields[9])
     return inodes
 
 
-def connections(pids: list[int], port: int) -> dict[int, int]:
-    """How many established connections on local ``port`` each of ``pids`` holds."""
-    inodes = _established_inodes(port)
+def connections(pids: list[int], port: int, state: str = ESTABLISHED) -> dict[int, int]:
+    """How many connections on local ``port`` each of ``pids`` holds (established, or
+    listening sockets with ``state=LISTEN``)."""
+    inodes = _inodes(port, state)
     held = {}
     for pid in pids:
         count = 0

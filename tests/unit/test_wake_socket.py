@@ -21,11 +21,18 @@ def address() -> str:
 def test_a_wake_up_reaches_the_bound_process(address: str) -> None:
     woken, stop = threading.Event(), threading.Event()
     sock = wake_socket.bind(address)
-    reader = wake_socket.wake_from_datagrams(sock, woken.set, stop, os.getppid())
+    woken_names: list[str] = []
+
+    def wake(name: str) -> None:
+        woken_names.append(name)
+        woken.set()
+
+    reader = wake_socket.wake_from_datagrams(sock, wake, lambda: ["triage"], stop, os.getppid())
     sender = WakeSocketJobs(["triage"], address)
     sender.start()
     sender.wake("triage")
     assert woken.wait(WAIT)
+    assert set(woken_names) == {"triage"}
     assert [state.alive for state in sender.states()] == [True]
     sender.stop()
     stop.set()
@@ -99,7 +106,9 @@ def test_the_reader_stops_when_its_parent_is_gone(
     stop = threading.Event()
     sock = wake_socket.bind(address)
     not_the_parent = os.getppid() + 1
-    reader = wake_socket.wake_from_datagrams(sock, lambda: None, stop, not_the_parent)
+    reader = wake_socket.wake_from_datagrams(
+        sock, lambda _: None, lambda: ["triage"], stop, not_the_parent
+    )
     assert stop.wait(WAIT)
     reader.join(WAIT)
     assert sock.fileno() == -1  # closed by the reader

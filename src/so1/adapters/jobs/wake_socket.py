@@ -85,10 +85,15 @@ def bind(address: str) -> socket.socket:
 
 
 def wake_from_datagrams(
-    sock: socket.socket, wake: Callable[[], None], stop: threading.Event, parent: int
+    sock: socket.socket,
+    wake: Callable[[str], None],
+    names: Callable[[], Sequence[str]],
+    stop: threading.Event,
+    parent: int,
 ) -> threading.Thread:
-    """In a thread: one ``wake`` for each run of datagrams read at once; ``stop`` is set when
-    the process's parent is no longer ``parent`` (the group's supervisor is gone)."""
+    """In a thread: each run of datagrams read at once wakes every job ``names`` gives;
+    ``stop`` is set when the process's parent is no longer ``parent`` (the group's supervisor
+    is gone)."""
 
     def read() -> None:
         with sock:
@@ -103,7 +108,8 @@ def wake_from_datagrams(
                     stop.set()
                     return
                 _drain(sock)
-                wake()
+                for name in names():
+                    wake(name)
 
     thread = threading.Thread(target=read, name="so1-wake-reader", daemon=True)
     thread.start()

@@ -246,12 +246,10 @@ def _wake_from_socket(container: Container, address: str, stop: threading.Event)
     except OSError as exc:
         container.close()
         fail(f"cannot bind the wake-up socket {address}: {exc}")
-
-    def wake_all() -> None:
-        for name in container.jobs.names:
-            container.jobs.dispatcher.wake(name)
-
-    wake_socket.wake_from_datagrams(sock, wake_all, stop, os.getppid())
+    jobs = container.jobs
+    wake_socket.wake_from_datagrams(
+        sock, jobs.dispatcher.wake, lambda: jobs.names, stop, os.getppid()
+    )
 
 
 def register(app: typer.Typer) -> None:
