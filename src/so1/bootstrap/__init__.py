@@ -60,6 +60,7 @@ from so1.ports import (
 )
 from so1.services.access.keys import KeyCache
 from so1.services.background import TRIAGE, JobDispatcher, JobSettings, background_jobs
+from so1.services.intake.integrations import IntegrationCache
 from so1.services.intake.writer import IngestWriter
 from so1.services.mitigation.runs import DeployerDeps
 
@@ -91,10 +92,11 @@ class Jobs:
 
 @dataclass
 class Edge:
-    """What the HTTP edge keeps between requests: verified keys, idempotent replays, and the
-    checks behind /v1/health."""
+    """What the HTTP edge keeps between requests: verified keys and webhook integrations,
+    idempotent replays, and the checks behind /v1/health."""
 
     key_cache: KeyCache
+    integration_cache: IntegrationCache
     idempotency: IdempotencyStore
     health_checks: dict[str, HealthCheck]
 
@@ -294,6 +296,7 @@ def build_container(
         ),
         edge=Edge(
             key_cache=KeyCache(settings.auth_cache_seconds),
+            integration_cache=IntegrationCache(settings.auth_cache_seconds),
             idempotency=SqlIdempotencyStore(engine),
             health_checks={"database": DatabaseHealth(engine)},
         ),
