@@ -176,8 +176,7 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         default=5.0,
         ge=0,
-        description="how long a verified API key or webhook integration is trusted without a"
-        " read",
+        description="how long a verified API key or webhook integration is trusted without a read",
     )
     oidc_issuer: str | None = Field(
         default=None,

@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -153,3 +154,19 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_a_port_in_use_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    """Even one held by another SO_REUSEPORT group: the new group would share its connections."""
+    env = clean_env(SO1_DATABASE_URL=f"sqlite:///{tmp_path / 'so1.db'}")
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        command = [sys.executable, "-m", "so1", "serve", "--port", str(port), "--workers", "2"]
+        done = subprocess.run(
+            command, check=False, cwd=tmp_path, env=env, capture_output=True, timeout=60, text=True
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in done.stderr

@@ -21,20 +21,21 @@ import time
 import uvicorn
 
 from so1.config import load_settings
-from so1.entrypoints.api.app import create_app
 
 PARENT_CHECK_SECONDS = 1.0
 
 
-def reuseport_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket bound to ``host:port`` with SO_REUSEPORT, listening."""
+def reuseport_socket(host: str, port: int, *, reuse_port: bool = True) -> socket.socket:
+    """A TCP socket bound to ``host:port`` with SO_REUSEPORT (unless ``reuse_port`` is off),
+    listening."""
     family, kind, proto, _, address = socket.getaddrinfo(
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(address)
@@ -43,6 +44,17 @@ def reuseport_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be served (None: free). Bound without SO_REUSEPORT, so a
+    port another SO_REUSEPORT group listens on counts as taken: two `so1 serve` would
+    otherwise share its connections without a word."""
+    try:
+        reuseport_socket(host, port, reuse_port=False).close()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
 
 
 def _stop_when_orphaned(parent: int) -> None:
@@ -58,6 +70,8 @@ def _stop_when_orphaned(parent: int) -> None:
 
 def main(argv: list[str]) -> None:
     host, port, *wake = argv
+    from so1.entrypoints.api.app import create_app  # here: the supervisor imports this module
+
     settings = load_settings()
     sock = reuseport_socket(host, int(port))
     _stop_when_orphaned(os.getppid())

@@ -153,6 +153,8 @@ def serve(
                 "  export SO1_API_KEY=<that key>; more with `so1 keys create --name NAME`"
             )
     group = processes > 1 and server_group.available()
+    if group:
+        server_group.check_port(host, port)
     triage_env = triage_child_env(settings) if group and container.triage_child_wanted() else None
     container.close()
     base = client_url(host, port)

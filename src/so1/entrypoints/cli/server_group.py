@@ -23,6 +23,7 @@ import typer
 from so1.adapters.jobs import wake_socket
 from so1.adapters.jobs.child import FIRST_RESTART_PAUSE, HEALTHY_AFTER, LONGEST_RESTART_PAUSE
 from so1.bootstrap import triage_child_command
+from so1.entrypoints.api.server_process import port_taken
 
 STOP_TIMEOUT = 15.0
 POLL_SECONDS = 0.2
@@ -100,6 +101,14 @@ def members(
         command = triage_child_command("--wake-from-socket", address)
         group.insert(0, Member("triage process", command, triage_env))
     return group
+
+
+def check_port(host: str, port: int) -> None:
+    """Stop here, with one line, when something listens on ``host:port`` already."""
+    taken = port_taken(host, port)
+    if taken is not None:
+        typer.echo(f"cannot serve on {host}:{port}: {taken}", err=True)
+        raise typer.Exit(1)
 
 
 def run(group: list[Member]) -> None:
