@@ -40,7 +40,9 @@ def serving_group(tmp_path: Path, env: dict[str, str]) -> Iterator[Server]:
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
         command = [sys.executable, "-m", "so1", "serve", "--port", str(port), "--workers", "2"]
-        proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=sink, stderr=sink)
+        proc = subprocess.Popen(  # its own process group, as a shell's foreground job
+            command, cwd=tmp_path, env=env, stdout=sink, stderr=sink, process_group=0
+        )
     server = Server(proc, f"http://127.0.0.1:{port}", log)
     try:
         server.wait_healthy()
@@ -170,3 +172,16 @@ def test_a_port_in_use_stops_the_start_with_one_line(tmp_path: Path) -> None:
         )
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"cannot serve on 127.0.0.1:{port}: Address already in use" in done.stderr
+
+
+def test_ctrl_c_stops_the_group_cleanly(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C is SIGINT to the foreground process group: the parent's alone."""
+    env = clean_env(SO1_DATABASE_URL=f"sqlite:///{tmp_path / 'so1.db'}")
+    with serving_group(tmp_path, env) as server:
+        wait_for(lambda: len(servers_of(server)) == 2, server, "the server processes")
+        group = _processes.tree(server.proc.pid)[1:]
+        os.killpg(server.proc.pid, signal.SIGINT)
+        assert server.proc.wait(30) == 0
+    assert not [pid for pid in group if _alive(pid)]
+    assert "Traceback" not in server.output()
+    assert "Fatal Python error" not in server.output()

@@ -3,9 +3,10 @@
 triage process for the whole group (`so1 worker --wake-from-socket`), woken by every server.
 
 This process only supervises: a server or the triage process that exits is started again
-after a pause that doubles up to 30 s (one line naming it); SIGINT and SIGTERM are forwarded
-to every child, which stops cleanly. The children run in their own process group, so a
-terminal's Ctrl-C reaches this process alone and the children get the forwarded signal."""
+after a pause that doubles up to 30 s (one line naming it); on SIGINT or SIGTERM every child
+gets SIGTERM and stops cleanly (uvicorn and `so1 worker` stop gracefully on it; a child still
+importing just ends, where SIGINT would print a KeyboardInterrupt traceback). The children
+run in their own process group, so a terminal's Ctrl-C reaches this process alone."""
 
 from __future__ import annotations
 
@@ -114,14 +115,8 @@ def check_port(host: str, port: int) -> None:
 def run(group: list[Member]) -> None:
     """Start ``group``, keep it running until SIGINT or SIGTERM, then stop it."""
     stop = threading.Event()
-    received: list[int] = []
-
-    def on_signal(signum: int, _: object) -> None:
-        received.append(signum)
-        stop.set()
-
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, on_signal)
+        signal.signal(signum, lambda *_: stop.set())
     for member in group:
         member.start()
     while not stop.wait(POLL_SECONDS):
@@ -129,7 +124,7 @@ def run(group: list[Member]) -> None:
         for member in group:
             member.look_after(now)
     for member in group:
-        member.signal(received[0] if received else signal.SIGTERM)
+        member.signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT
     for member in group:
         member.wait(deadline)
