@@ -13,8 +13,14 @@ from so1.domain.records import AuditRecord, Outcome
 from so1.errors import Conflict, Forbidden, NotFound, So1Error, Unauthorized, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor, Change, record
+from so1.services.verified_cache import VerifiedCache
 
 SECRET_MAX = 500
+
+# The integrations of each source (by its name) that last accepted a request, so a busy
+# sender does not cost a database read (and its secrets' unsealing) per delivery.
+IntegrationCache = VerifiedCache[tuple[Integration, ...]]
+NO_CACHE = IntegrationCache(0)
 
 # PagerDuty documents 403 for a bad signature (so it does not redeliver); others get 401.
 _FORBIDDEN_ON_BAD_SECRET = {AlertSource.PAGERDUTY}
@@ -137,24 +143,40 @@ def authenticate_source(
     verifier: Verifier,
     request: Any,
     source_ip: str | None,
+    cache: IntegrationCache = NO_CACHE,
 ) -> Integration:
-    """The integration whose secret the request carries; any refusal is audited."""
+    """The integration whose secret the request carries; any refusal is audited. The
+    integrations ``cache`` vouches for are tried first; a request none of them accepts is
+    decided on the database's (and a refusal is only ever decided there)."""
     now = clock.now()
     try:
         verifier.precheck(request)
     except So1Error as exc:
         audit_refusal(uow_factory, now, source, "webhook.refused", exc.detail, source_ip)
         raise
+    found = _accepting(cache.get(source.value) or (), verifier, request, now)
+    if found is not None:
+        return found
     with uow_factory(read_only=True) as uow:
-        candidates = uow.intake.integrations(source)
-    for integration in candidates:
-        if any(verifier.verify(request, s) for s in integration.valid_secrets(now)):
-            return integration
+        candidates = tuple(uow.intake.integrations(source))
+    found = _accepting(candidates, verifier, request, now)
+    if found is not None:
+        cache.put(source.value, candidates)
+        return found
     reason = f"no {source} integration accepts this request's credentials"
     audit_refusal(uow_factory, now, source, "webhook.refused", reason, source_ip)
     if source in _FORBIDDEN_ON_BAD_SECRET:
         raise Forbidden("invalid request signature")
     raise Unauthorized("invalid or missing credentials")
+
+
+def _accepting(
+    candidates: tuple[Integration, ...], verifier: Verifier, request: Any, now: datetime
+) -> Integration | None:
+    for integration in candidates:
+        if any(verifier.verify(request, s) for s in integration.valid_secrets(now)):
+            return integration
+    return None
 
 
 def audit_refusal(

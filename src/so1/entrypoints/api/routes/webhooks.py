@@ -100,6 +100,7 @@ async def receive_webhook(
         adapter,
         inbound,
         ip,
+        container.edge.integration_cache,
     )
     try:
         parsed = adapter.parse(inbound)
