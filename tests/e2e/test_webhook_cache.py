@@ -104,3 +104,30 @@ def test_a_refusal_is_audited_even_with_a_cached_integration(
     with container.uow(read_only=True) as uow:
         refused = uow.audit.search(10, 0, action="webhook.refused")
     assert len(refused) == 1
+
+
+def enqueue(client: TestClient, routing_key: str) -> int:
+    event = {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "payload": {"summary": "disk full on db-1", "source": "db-1", "severity": "critical"},
+    }
+    return client.post("/v2/enqueue", json=event).status_code
+
+
+def test_enqueue_routing_keys_are_cached_and_a_disable_or_rotation_applies_at_once(
+    cached: TestClient, container: Container
+) -> None:
+    made = integrations.add_integration(
+        container.uow, container.clock, Actor("t"), AlertSource.EVENTS, "events"
+    )
+    assert enqueue(cached, made.secret) == 202
+    assert container.edge.integration_cache.get("events") is not None
+    elsewhere = integrations.rotate_integration(
+        container.uow, container.clock, Actor("t"), made.id, timedelta(0)
+    )
+    assert enqueue(cached, made.secret) == 202  # trusted from the cache within the TTL
+    assert enqueue(cached, elsewhere.secret) == 202  # a miss reads the database
+    assert enqueue(cached, "R0UT1NGKEYTHATISNOTKNOWN0000000") == 400
+    assert cached.post(f"/v1/integrations/{made.id}/disable").status_code == 200
+    assert enqueue(cached, elsewhere.secret) == 400

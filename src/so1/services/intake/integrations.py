@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -168,6 +169,38 @@ def authenticate_source(
     if source in _FORBIDDEN_ON_BAD_SECRET:
         raise Forbidden("invalid request signature")
     raise Unauthorized("invalid or missing credentials")
+
+
+def integration_owning(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    source: AlertSource,
+    credential: str,
+    cache: IntegrationCache = NO_CACHE,
+) -> Integration | None:
+    """The integration of ``source`` one of whose valid secrets is ``credential`` (the
+    routing key of a PagerDuty Events v2 body is both its address and its credential), or
+    None. As in authenticate_source, ``cache`` is tried first and a miss reads the database."""
+    now = clock.now()
+    found = _owning(cache.get(source.value) or (), credential, now)
+    if found is not None:
+        return found
+    with uow_factory(read_only=True) as uow:
+        candidates = tuple(uow.intake.integrations(source))
+    found = _owning(candidates, credential, now)
+    if found is not None:
+        cache.put(source.value, candidates)
+    return found
+
+
+def _owning(
+    candidates: tuple[Integration, ...], credential: str, now: datetime
+) -> Integration | None:
+    given = credential.encode()
+    for integration in candidates:
+        if any(hmac.compare_digest(given, s.encode()) for s in integration.valid_secrets(now)):
+            return integration
+    return None
 
 
 def _accepting(
