@@ -7,7 +7,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Dialect, Select, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Dialect,
+    Select,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from so1.adapters.db import intake_tables as it, tables as t
@@ -146,5 +157,21 @@ OPEN_INCIDENT_FOR = (
     )
     .order_by(i.c.detected_at.desc())
     .limit(1)
+)
+# The same, for the groups of a whole triage pass at once: each open incident once per
+# service of theirs it is on or holds an alert on; the caller picks the newest per group.
+OPEN_INCIDENTS_FOR = union(
+    select(i.c.id, i.c.service, i.c.detected_at).where(
+        i.c.status.in_(OPEN_INCIDENT), i.c.service.in_(SERVICES)
+    ),
+    select(i.c.id, a.c.service, i.c.detected_at)
+    .select_from(i.join(a, a.c.incident_id == i.c.id))
+    .where(i.c.status.in_(OPEN_INCIDENT), a.c.service.in_(SERVICES)),
+)
+ATTACH_ONE = (
+    update(a).where(a.c.id == bindparam("p_id")).values(incident_id=bindparam("p_incident"))
+)
+COUNT_FOR_INCIDENTS = (
+    select(a.c.incident_id, func.count()).where(a.c.incident_id.in_(IDS)).group_by(a.c.incident_id)
 )
 GET = select(a).where(a.c.id == bindparam("p"))
