@@ -360,3 +360,6 @@ class FakeIntakeRepository:
     def lock_group(self, key: str, wait: bool = True) -> bool:
         """Always had: one fake unit of work runs at a time."""
         return True
+
+    def lock_groups(self, keys: Sequence[str]) -> set[str]:
+        return set(keys)

@@ -151,3 +151,8 @@ class IntakeRepository(Protocol):
         """Serialise correlation decisions on one dependency group (``key`` names it) across
         processes until the transaction ends; with ``wait`` False, False if it is held."""
         ...
+
+    def lock_groups(self, keys: Sequence[str]) -> set[str]:
+        """``lock_group`` without waiting for each of ``keys``, in one round trip: the keys
+        whose groups this transaction now holds (those held by another are left out)."""
+        ...

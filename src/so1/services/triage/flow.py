@@ -108,21 +108,36 @@ def _lock_groups(
 ) -> tuple[list[str], bool]:
     """Up to a batch of the waiting alerts, whole groups at a time, of the dependency groups
     this worker could lock (never waiting: a held group is left to its holder, so another
-    worker takes the next groups), and whether any group was left to another worker."""
+    worker takes the next groups), and whether any group was left to another worker. The
+    locks are tried a batch's worth of groups at a time, in one statement each."""
     groups: dict[str | None, list[str]] = defaultdict(list)
     rule, graph = batch.around.rule, batch.around.graph
     for alert_id, service in waiting:
         groups[group_key(service, rule, graph)].append(alert_id)
+    untried = list(groups.items())
     ids: list[str] = []
     skipped = False
-    for key, alert_ids in groups.items():
-        if len(ids) >= CLAIM_BATCH:
-            break
-        if key is None or uow.intake.lock_group(key, wait=False):
-            ids += alert_ids
-        else:
-            skipped = True
+    while untried and len(ids) < CLAIM_BATCH:
+        tried, untried = _enough(untried, CLAIM_BATCH - len(ids))
+        locked = uow.intake.lock_groups([key for key, _ in tried if key is not None])
+        for key, alert_ids in tried:
+            if key is None or key in locked:
+                ids += alert_ids
+            else:
+                skipped = True
     return ids[:CLAIM_BATCH], skipped
+
+
+def _enough(
+    groups: list[tuple[str | None, list[str]]], wanted: int
+) -> tuple[list[tuple[str | None, list[str]]], list[tuple[str | None, list[str]]]]:
+    """The first groups holding at least ``wanted`` alerts in all, and the rest."""
+    count = 0
+    for n, (_, alert_ids) in enumerate(groups):
+        count += len(alert_ids)
+        if count >= wanted:
+            return groups[: n + 1], groups[n + 1 :]
+    return groups, []
 
 
 def _look_around(uow: UnitOfWork, now: datetime, claimed: list[Alert], batch: _Batch) -> None:
