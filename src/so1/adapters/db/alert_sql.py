@@ -16,7 +16,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    union,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -159,14 +159,35 @@ OPEN_INCIDENT_FOR = (
     .limit(1)
 )
 # The same, for the groups of a whole triage pass at once: each open incident once per
-# service of theirs it is on or holds an alert on; the caller picks the newest per group.
-OPEN_INCIDENTS_FOR = union(
-    select(i.c.id, i.c.service, i.c.detected_at).where(
-        i.c.status.in_(OPEN_INCIDENT), i.c.service.in_(SERVICES)
-    ),
-    select(i.c.id, a.c.service, i.c.detected_at)
-    .select_from(i.join(a, a.c.incident_id == i.c.id))
-    .where(i.c.status.in_(OPEN_INCIDENT), a.c.service.in_(SERVICES)),
+# service of the list it is on or holds an alert on; the caller picks the newest per group.
+# The services an incident holds alerts on are walked in ix_alerts_incident_service_seen
+# one distinct service at a time (a loose index scan: a seek per service, not a read of
+# each alert), so the cost follows the open incidents and their services, not the alerts.
+OPEN_INCIDENTS_FOR = (
+    text(
+        """
+WITH RECURSIVE held(incident_id, service) AS (
+    SELECT i.id, (SELECT min(a.service) FROM alerts a WHERE a.incident_id = i.id)
+    FROM incidents i WHERE i.status IN :p_open
+  UNION ALL
+    SELECT h.incident_id, (
+        SELECT min(a.service) FROM alerts a
+        WHERE a.incident_id = h.incident_id AND a.service > h.service
+    )
+    FROM held h WHERE h.service IS NOT NULL
+)
+SELECT i.id, h.service, i.detected_at FROM held h JOIN incidents i ON i.id = h.incident_id
+WHERE h.service IN :p_services
+UNION
+SELECT i.id, i.service, i.detected_at FROM incidents i
+WHERE i.status IN :p_open AND i.service IN :p_services
+"""
+    )
+    .bindparams(
+        bindparam("p_services", expanding=True),
+        bindparam("p_open", OPEN_INCIDENT, expanding=True),
+    )
+    .columns(i.c.id, a.c.service, i.c.detected_at)
 )
 ATTACH_ONE = (
     update(a).where(a.c.id == bindparam("p_id")).values(incident_id=bindparam("p_incident"))
