@@ -4,11 +4,11 @@ triage found an unrelated cause), or open an incident, a ticket, or close the al
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from so1.agents.registry import CommanderAgent
-from so1.agents.triage import TriageAgent, TriageReport
+from so1.agents.triage import TriageAgent, TriageInput, TriageReport
 from so1.domain.alerts import Alert, AlertStatus
 from so1.domain.incidents import Incident
 from so1.domain.records import AgentName, AgentRun, RunStatus
@@ -33,6 +33,26 @@ from so1.services.triage.scope import scope_of
 Outcome = tuple[TriageReport, str | None, list[str]]
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What the agent was shown and what it answered (its report, or why it failed)."""
+
+    inputs: TriageInput
+    report: TriageReport | None
+    error: str | None = None
+
+
+def prepare(
+    uow: UnitOfWork, agent: TriageAgent, alert: Alert, now: datetime, around: Surroundings
+) -> Prepared:
+    """Read the alert's inputs and run the agent; only reads."""
+    inputs = triage_inputs(uow, alert, now, around.rule.window, around)
+    try:
+        return Prepared(inputs, agent.run(inputs))
+    except Exception as exc:  # a failing agent is a failed run; the alert stays open
+        return Prepared(inputs, None, f"{type(exc).__name__}: {exc}")
+
+
 def triage(
     uow: UnitOfWork,
     agent: TriageAgent,
@@ -41,22 +61,23 @@ def triage(
     around: Surroundings,
     commander: CommanderAgent | None = None,
     joining: str | None = None,
+    prepared: Prepared | None = None,
 ) -> Outcome | None:
     """Run the agent and apply its report: (report, incident id, alerts attached) or None.
-    ``joining``: the open incident the alert belongs to, unless triage finds another cause."""
-    inputs = triage_inputs(uow, alert, now, around.rule.window, around)
+    ``joining``: the open incident the alert belongs to, unless triage finds another cause;
+    ``prepared``: the agent's answer when it was run earlier in the transaction."""
+    prepared = prepared or prepare(uow, agent, alert, now, around)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
         AgentName.TRIAGE,
         RunStatus.RUNNING,
-        recorded(inputs),
+        recorded(prepared.inputs),
         now,
         TRIAGE_ACTOR.name,
     )
-    try:
-        report = agent.run(inputs)
-    except Exception as exc:  # a failing agent is a failed run; the alert stays open
-        error = f"{type(exc).__name__}: {exc}"
+    report = prepared.report
+    if report is None:  # a failing agent is a failed run; the alert stays open
+        error = prepared.error
         uow.agent_runs.add(replace(run, status=RunStatus.FAILED, error=error, finished_at=now))
         if joining is not None:  # it still belongs to the open incident
             join_incident(uow, now, [alert], joining, around.rule)

@@ -14,7 +14,7 @@ from so1.agents.registry import CommanderAgent
 from so1.agents.triage import TriageAgent, TriageReport
 from so1.domain.alerts import Alert, AlertStatus
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from so1.services.triage.applying import triage
+from so1.services.triage.applying import Prepared, prepare, triage
 from so1.services.triage.context import Surroundings, surroundings
 from so1.services.triage.joining import JoinTriageMemo, join_many
 from so1.services.triage.scope import Scope, group_key, open_incidents_around, scope_of
@@ -39,6 +39,8 @@ class _Batch:
     joined: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
     finished: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     attached: set[str] = field(default_factory=set)
+    # the agent's answers run before anything was written (see _prepare), by alert id
+    prepared: dict[str, Prepared] = field(default_factory=dict)
 
 
 def process_pending(
@@ -95,6 +97,7 @@ def _process_batch(
         ids, skipped = _lock_groups(uow, waiting, batch)
         claimed = uow.alerts.claim_among(ids, now, stale_before) if ids else []
         _look_around(uow, now, claimed, batch)
+        _prepare(uow, agent, now, claimed, batch)
         for alert in claimed:
             _decide(uow, agent, now, alert, batch)
         _flush(uow, now, batch)
@@ -150,6 +153,30 @@ def _look_around(uow: UnitOfWork, now: datetime, claimed: list[Alert], batch: _B
         batch.memo.recall(uow, open_ids, now)
 
 
+def _prepare(
+    uow: UnitOfWork, agent: TriageAgent, now: datetime, claimed: list[Alert], batch: _Batch
+) -> None:
+    """Run the agent, before the pass writes anything, for the first alert of each group
+    that will be triaged (and each alert with no service). What it is shown cannot change
+    before it is decided: nothing the pass writes before then touches its group (the
+    alerts joined without triage are written at the end). So the writes that follow are
+    short, and so is the hold on the day's incident counter when one opens an incident:
+    another worker can run its agent meanwhile."""
+    rule, graph = batch.around.rule, batch.around.graph
+    seen: set[Scope] = set()
+    for alert in claimed:
+        scope = scope_of(alert.service, rule, graph)
+        if alert.status is AlertStatus.SUPPRESSED or scope in seen:
+            continue
+        target = batch.targets.get(scope) if scope else None
+        joining = target if alert.status is not AlertStatus.RESOLVED else None
+        if joining is not None and not batch.memo.due(joining, alert, now):
+            continue  # it joins without triage
+        if scope:
+            seen.add(scope)
+        batch.prepared[alert.id] = prepare(uow, agent, alert, now, batch.around)
+
+
 def _decide(
     uow: UnitOfWork, agent: TriageAgent, now: datetime, alert: Alert, batch: _Batch
 ) -> None:
@@ -168,7 +195,8 @@ def _decide(
         return
     if joining is not None:
         batch.memo.mark(joining, alert, now)
-    outcome = triage(uow, agent, alert, now, batch.around, batch.commander, joining)
+    prepared = batch.prepared.pop(alert.id, None)
+    outcome = triage(uow, agent, alert, now, batch.around, batch.commander, joining, prepared)
     if outcome is not None and outcome[1] is not None:
         batch.memo.mark(outcome[1], alert, now)  # the same signal joins it without triage
         if services:
