@@ -156,9 +156,9 @@ def _look_around(uow: UnitOfWork, now: datetime, claimed: list[Alert], batch: _B
 def _prepare(
     uow: UnitOfWork, agent: TriageAgent, now: datetime, claimed: list[Alert], batch: _Batch
 ) -> None:
-    """Run the agent, before the pass writes anything, for the first alert of each group
+    """Run the agent, before the pass writes any decision, for the first alert of each group
     that will be triaged (and each alert with no service). What it is shown cannot change
-    before it is decided: nothing the pass writes before then touches its group (the
+    before it is decided: no decision written before its turn touches its group (the
     alerts joined without triage are written at the end). So the writes that follow are
     short, and so is the hold on the day's incident counter when one opens an incident:
     another worker can run its agent meanwhile."""
