@@ -11,7 +11,7 @@ from typing import Any
 from so1.domain.access import ApiKey, Scope
 from so1.domain.incidents import Incident, SeverityChange, TimelineEvent, format_incident_id
 from so1.domain.participants import Participation, Role
-from so1.domain.records import AgentRun, AuditRecord
+from so1.domain.records import AgentName, AgentRun, AuditRecord
 from so1.errors import Conflict
 from so1.ports import IncidentFilter
 from tests.fakes.tables import Tables, kept
@@ -34,6 +34,9 @@ class FakeIncidentRepository:
 
     def get(self, incident_id: str, for_update: bool = False) -> Incident | None:
         return kept(self._t.incidents.get(incident_id))
+
+    def get_many(self, incident_ids: Sequence[str], for_update: bool = False) -> list[Incident]:
+        return kept([self._t.incidents[i] for i in set(incident_ids) if i in self._t.incidents])
 
     def update(self, incident: Incident, expected_version: int) -> None:
         stored = self._t.incidents.get(incident.id)
@@ -67,6 +70,10 @@ class FakeTimelineRepository:
 
     def add(self, event: TimelineEvent) -> None:
         self._t.timeline.append(kept(replace(event, id=self._t.next_serial("timeline"))))
+
+    def add_many(self, events: Sequence[TimelineEvent]) -> None:
+        for event in events:
+            self.add(event)
 
     def for_incident(
         self, incident_id: str, kinds: Sequence[str] | None = None
@@ -115,6 +122,10 @@ class FakeAuditRepository:
 
     def add(self, record: AuditRecord) -> None:
         self._t.audit.append(kept(replace(record, id=self._t.next_serial("audit"))))
+
+    def add_many(self, records: Sequence[AuditRecord]) -> None:
+        for record in records:
+            self.add(record)
 
     def _shown(self, include_private: bool) -> list[AuditRecord]:
         private = {i.id for i in self._t.incidents.values() if i.private}
@@ -199,3 +210,19 @@ class FakeAgentRunRepository:
 
     def get(self, run_id: str) -> AgentRun | None:
         return kept(self._t.agent_runs.get(run_id))
+
+    def last_triaged(
+        self, incident_ids: Sequence[str], since: datetime
+    ) -> dict[tuple[str, str, str], datetime]:
+        last: dict[tuple[str, str, str], datetime] = {}
+        for run in self._t.agent_runs.values():
+            if run.agent != AgentName.TRIAGE or run.incident_id is None:
+                continue
+            if run.incident_id not in incident_ids:
+                continue
+            if run.started_at < since:
+                continue
+            alert = run.inputs.get("alert") or {}
+            signal = (run.incident_id, alert.get("service") or "", alert.get("metric") or "")
+            last[signal] = max(run.started_at, last.get(signal, run.started_at))
+        return last

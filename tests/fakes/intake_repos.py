@@ -13,7 +13,7 @@ from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus
 from so1.domain.intake import CorrelationRule, Delivery, DeliveryOutcome, Integration, Silence
 from so1.errors import Conflict
 from so1.ports import AlertFilter, Backlog
-from so1.ports.intake import Trigger
+from so1.ports.intake import OpenIncidentOn, Trigger
 from tests.fakes.tables import AlertRow, Tables, kept
 
 REDELIVERY_WINDOW = timedelta(hours=24)  # as adapters/db/intake_repo.py
@@ -199,6 +199,10 @@ class FakeAlertRepository:
         for alert_id in alert_ids:
             self._change(alert_id, incident_id=incident_id)
 
+    def attach_many(self, pairs: Sequence[tuple[str, str]]) -> None:
+        for alert_id, incident_id in pairs:
+            self._change(alert_id, incident_id=incident_id)
+
     def recent(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:
         found = [
             r.alert
@@ -220,6 +224,26 @@ class FakeAlertRepository:
         ]
         candidates.sort(key=lambda i: i.detected_at, reverse=True)
         return candidates[0].id if candidates else None
+
+    def open_incidents_for(self, services: Sequence[str]) -> list[OpenIncidentOn]:
+        found = {
+            OpenIncidentOn(i.id, i.service, i.detected_at)
+            for i in self._t.incidents.values()
+            if i.status.is_open and i.service is not None and i.service in services
+        }
+        opened = {i.id: i for i in self._t.incidents.values() if i.status.is_open}
+        for alert in (r.alert for r in self._t.alerts.values()):
+            incident = opened.get(alert.incident_id or "")
+            if incident is not None and alert.service is not None and alert.service in services:
+                found.add(OpenIncidentOn(incident.id, alert.service, incident.detected_at))
+        return sorted(found, key=lambda o: (o.incident_id, o.service))
+
+    def count_for_incidents(self, incident_ids: Sequence[str]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for alert in (r.alert for r in self._t.alerts.values()):
+            if alert.incident_id is not None and alert.incident_id in incident_ids:
+                counts[alert.incident_id] = counts.get(alert.incident_id, 0) + 1
+        return counts
 
     def count_for_incident(self, incident_id: str) -> int:
         return sum(1 for r in self._t.alerts.values() if r.alert.incident_id == incident_id)
@@ -336,3 +360,6 @@ class FakeIntakeRepository:
     def lock_group(self, key: str, wait: bool = True) -> bool:
         """Always had: one fake unit of work runs at a time."""
         return True
+
+    def lock_groups(self, keys: Sequence[str]) -> set[str]:
+        return set(keys)

@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "so1"
 
 # pattern → the only modules (relative to src/so1) allowed to contain it
 ONLY_IN: dict[str, set[str]] = {
-    r"\.timeline\.add\(": {"services/incidents/recording.py"},  # record()
+    r"\.timeline\.add(_many)?\(": {"services/incidents/recording.py"},  # record(), record_many()
     r"\.outbox\.add\(": {"services/declaration/outbox.py"},  # queue_message()
     r"\bwake_worker\b|\bwake_job\b": set(),  # gone: the dispatcher wakes jobs
     r"\.wake\(": {  # the dispatcher, the delivery pass that continues itself, the runners

@@ -17,7 +17,7 @@ One module a concept; every public name is re-exported here (``from so1.ports im
 from so1.ports.changes import CatalogRepository, DeploymentRepository, FlagRepository
 from so1.ports.comms import ChatDirectory, Messenger, OutboxRepository
 from so1.ports.identity import AuthorizationRequest, IdentityProvider
-from so1.ports.intake import AlertFilter, AlertRepository, IntakeRepository
+from so1.ports.intake import AlertFilter, AlertRepository, IntakeRepository, OpenIncidentOn
 from so1.ports.metrics import MetricSampleRepository, MetricsSource
 from so1.ports.oncall import CalendarWriter, OnCallRepository
 from so1.ports.platform import HealthProbe, Platform, UrlGuard
@@ -81,6 +81,7 @@ __all__ = [
     "MetricSampleRepository",
     "MetricsSource",
     "OnCallRepository",
+    "OpenIncidentOn",
     "OutboxRepository",
     "ParticipantRepository",
     "Platform",

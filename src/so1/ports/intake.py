@@ -28,6 +28,15 @@ class AlertFilter:
 Trigger = tuple[AlertEvent, str, str | None]
 
 
+@dataclass(frozen=True, slots=True)
+class OpenIncidentOn:
+    """An open incident on ``service``: its own service, or one it holds an alert on."""
+
+    incident_id: str
+    service: str
+    detected_at: datetime
+
+
 class AlertRepository(Protocol):
     def trigger(self, event: AlertEvent, new_id: str, at: datetime, **extra: Any) -> Alert:
         """Open a new alert or count a duplicate of the open one with the same identity
@@ -79,6 +88,10 @@ class AlertRepository(Protocol):
     def finish_many(self, alert_ids: Sequence[str], state: str) -> None: ...
     def close(self, alert_id: str, at: datetime, reason: str) -> None: ...
     def attach(self, alert_ids: Sequence[str], incident_id: str) -> None: ...
+    def attach_many(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """``attach`` for each (alert id, incident id), in one round trip."""
+        ...
+
     def recent(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:
         """At most ``limit`` alerts on these services last seen since ``since``, newest first."""
         ...
@@ -87,7 +100,17 @@ class AlertRepository(Protocol):
         """The newest open incident on one of these services or holding an alert on one."""
         ...
 
+    def open_incidents_for(self, services: Sequence[str]) -> list[OpenIncidentOn]:
+        """Every open incident on one of these services or holding an alert on one, once
+        for each such service: what ``open_incident_for`` picks from, for many groups of
+        services in one query."""
+        ...
+
     def count_for_incident(self, incident_id: str) -> int: ...
+    def count_for_incidents(self, incident_ids: Sequence[str]) -> dict[str, int]:
+        """``count_for_incident`` of each (those holding no alert are left out)."""
+        ...
+
     def count_by_service(self, incident_id: str) -> dict[str, int]: ...
     def first_acknowledged(self, incident_id: str) -> Alert | None:
         """The incident's alert acknowledged earliest, if any was."""
@@ -127,4 +150,9 @@ class IntakeRepository(Protocol):
     def lock_group(self, key: str, wait: bool = True) -> bool:
         """Serialise correlation decisions on one dependency group (``key`` names it) across
         processes until the transaction ends; with ``wait`` False, False if it is held."""
+        ...
+
+    def lock_groups(self, keys: Sequence[str]) -> set[str]:
+        """``lock_group`` without waiting for each of ``keys``, in one round trip: the keys
+        whose groups this transaction now holds (those held by another are left out)."""
         ...

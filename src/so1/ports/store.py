@@ -39,6 +39,10 @@ class IncidentRepository(Protocol):
         """``for_update`` locks the row until the transaction ends (PostgreSQL)."""
         ...
 
+    def get_many(self, incident_ids: Sequence[str], for_update: bool = False) -> list[Incident]:
+        """``get`` of each that exists, in one query, in no set order."""
+        ...
+
     def update(self, incident: Incident, expected_version: int) -> None:
         """Store ``incident``; raises Conflict if another writer got there first."""
         ...
@@ -50,6 +54,10 @@ class IncidentRepository(Protocol):
 
 class TimelineRepository(Protocol):
     def add(self, event: TimelineEvent) -> None: ...
+    def add_many(self, events: Sequence[TimelineEvent]) -> None:
+        """``add`` of each, in order, in one round trip."""
+        ...
+
     def for_incident(
         self, incident_id: str, kinds: Sequence[str] | None = None
     ) -> list[TimelineEvent]:
@@ -69,6 +77,10 @@ class ParticipantRepository(Protocol):
 
 class AuditRepository(Protocol):
     def add(self, record: AuditRecord) -> None: ...
+    def add_many(self, records: Sequence[AuditRecord]) -> None:
+        """``add`` of each, in order, in one round trip."""
+        ...
+
     def search(
         self,
         limit: int,
@@ -104,6 +116,12 @@ class AgentRunRepository(Protocol):
     def add(self, run: AgentRun) -> None: ...
     def update(self, run: AgentRun) -> None: ...
     def get(self, run_id: str) -> AgentRun | None: ...
+    def last_triaged(
+        self, incident_ids: Sequence[str], since: datetime
+    ) -> dict[tuple[str, str, str], datetime]:
+        """When each signal (incident, the alert's service, its metric; "" for none) was last
+        triaged for one of these incidents, of the triage runs started since ``since``."""
+        ...
 
 
 class UnitOfWork(Protocol):

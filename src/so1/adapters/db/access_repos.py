@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Connection,
     RowMapping,
+    bindparam,
     func,
     insert,
     or_,
     select,
     text,
+    type_coerce,
     update,
 )
 
 from so1.adapters.db import tables as t
 from so1.domain.access import ApiKey, Scope
-from so1.domain.records import AgentRun, AuditRecord, Outcome, RunStatus
+from so1.domain.records import AgentName, AgentRun, AuditRecord, Outcome, RunStatus
 
 _BOOTSTRAP_LOCK = 0x50_31_4B_45  # any fixed number, distinct from the migration lock
 
@@ -82,14 +86,22 @@ def _not_private() -> ColumnElement[bool]:
     return or_(a.c.incident_id.is_(None), a.c.incident_id.not_in(private))
 
 
+def _audit_row(record: AuditRecord) -> dict[str, Any]:
+    values = {c.name: getattr(record, c.name) for c in t.audit_log.columns if c.name != "id"}
+    values["outcome"] = record.outcome.value
+    return values
+
+
 class SqlAuditRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def add(self, record: AuditRecord) -> None:
-        values = {c.name: getattr(record, c.name) for c in t.audit_log.columns if c.name != "id"}
-        values["outcome"] = record.outcome.value
-        self._conn.execute(insert(t.audit_log).values(values))
+        self._conn.execute(insert(t.audit_log).values(_audit_row(record)))
+
+    def add_many(self, records: Sequence[AuditRecord]) -> None:
+        if records:  # executemany: one pipelined round trip
+            self._conn.execute(insert(t.audit_log), [_audit_row(r) for r in records])
 
     def search(
         self,
@@ -125,6 +137,19 @@ class SqlAuditRepository:
         return int(self._conn.execute(select(func.count()).select_from(t.audit_log)).scalar_one())
 
 
+_RUNS = t.agent_runs
+_SIGNAL = (
+    type_coerce(_RUNS.c.inputs, JSON)[("alert", "service")].as_string(),
+    type_coerce(_RUNS.c.inputs, JSON)[("alert", "metric")].as_string(),
+)
+# A few runs a minute per incident (one per signal): read by ix_agent_runs_incident.
+_LAST_TRIAGED = select(_RUNS.c.incident_id, *_SIGNAL, _RUNS.c.started_at).where(
+    _RUNS.c.incident_id.in_(bindparam("p_ids", expanding=True)),
+    _RUNS.c.agent == bindparam("p_agent"),
+    _RUNS.c.started_at >= bindparam("p_since"),
+)
+
+
 class SqlAgentRunRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -143,6 +168,18 @@ class SqlAgentRunRepository:
         if first is None:
             return None
         return AgentRun(**{**dict(first), "status": RunStatus(first["status"])})
+
+    def last_triaged(
+        self, incident_ids: Sequence[str], since: datetime
+    ) -> dict[tuple[str, str, str], datetime]:
+        if not incident_ids:
+            return {}
+        params = {"p_ids": list(incident_ids), "p_since": since, "p_agent": AgentName.TRIAGE}
+        last: dict[tuple[str, str, str], datetime] = {}
+        for incident_id, service, metric, at in self._conn.execute(_LAST_TRIAGED, params):
+            signal = (str(incident_id), service or "", metric or "")
+            last[signal] = max(at, last.get(signal, at))
+        return last
 
     @staticmethod
     def _values(run: AgentRun) -> dict[str, Any]:

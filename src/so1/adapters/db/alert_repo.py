@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, Connection, func, or_, select, update
 from so1.adapters.db import alert_sql as sql, intake_tables as it, tables as t
 from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus, SeverityHint
 from so1.ports import AlertFilter, Backlog
-from so1.ports.intake import Trigger
+from so1.ports.intake import OpenIncidentOn, Trigger
 
 a = it.alerts
 _ALERT_FIELDS = list(Alert.__dataclass_fields__)
@@ -211,6 +211,11 @@ class SqlAlertRepository:
         if alert_ids:
             self._conn.execute(sql.ATTACH, {"p_ids": list(alert_ids), "p_incident": incident_id})
 
+    def attach_many(self, pairs: Sequence[tuple[str, str]]) -> None:
+        if pairs:  # executemany: one pipelined round trip
+            rows = [{"p_id": alert_id, "p_incident": incident} for alert_id, incident in pairs]
+            self._conn.execute(sql.ATTACH_ONE, rows)
+
     def recent(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:
         params = {"p_services": list(services), "p_since": since}
         rows = self._conn.execute(sql.RECENT.limit(limit), params).mappings()
@@ -220,6 +225,12 @@ class SqlAlertRepository:
         params = {"p_services": list(services)}
         found: str | None = self._conn.execute(sql.OPEN_INCIDENT_FOR, params).scalar_one_or_none()
         return found
+
+    def open_incidents_for(self, services: Sequence[str]) -> list[OpenIncidentOn]:
+        if not services:
+            return []
+        rows = self._conn.execute(sql.OPEN_INCIDENTS_FOR, {"p_services": list(services)})
+        return [OpenIncidentOn(str(id_), str(service), at) for id_, service, at in rows]
 
     def first_seen_since(self, since: datetime, limit: int) -> list[Alert]:
         rows = self._conn.execute(
@@ -232,6 +243,12 @@ class SqlAlertRepository:
 
     def count_for_incident(self, incident_id: str) -> int:
         return int(self._conn.execute(sql.COUNT_FOR_INCIDENT, {"p": incident_id}).scalar_one())
+
+    def count_for_incidents(self, incident_ids: Sequence[str]) -> dict[str, int]:
+        if not incident_ids:
+            return {}
+        rows = self._conn.execute(sql.COUNT_FOR_INCIDENTS, {"p_ids": list(incident_ids)})
+        return {str(incident_id): int(count) for incident_id, count in rows}
 
     def count_by_service(self, incident_id: str) -> dict[str, int]:
         rows = self._conn.execute(

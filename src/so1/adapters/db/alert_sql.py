@@ -7,7 +7,18 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import BindParameter, Dialect, Select, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Dialect,
+    Select,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from so1.adapters.db import intake_tables as it, tables as t
@@ -146,5 +157,42 @@ OPEN_INCIDENT_FOR = (
     )
     .order_by(i.c.detected_at.desc())
     .limit(1)
+)
+# The same, for the groups of a whole triage pass at once: each open incident once per
+# service of the list it is on or holds an alert on; the caller picks the newest per group.
+# The services an incident holds alerts on are walked in ix_alerts_incident_service_seen
+# one distinct service at a time (a loose index scan: a seek per service, not a read of
+# each alert), so the cost follows the open incidents and their services, not the alerts.
+OPEN_INCIDENTS_FOR = (
+    text(
+        """
+WITH RECURSIVE held(incident_id, service) AS (
+    SELECT i.id, (SELECT min(a.service) FROM alerts a WHERE a.incident_id = i.id)
+    FROM incidents i WHERE i.status IN :p_open
+  UNION ALL
+    SELECT h.incident_id, (
+        SELECT min(a.service) FROM alerts a
+        WHERE a.incident_id = h.incident_id AND a.service > h.service
+    )
+    FROM held h WHERE h.service IS NOT NULL
+)
+SELECT i.id, h.service, i.detected_at FROM held h JOIN incidents i ON i.id = h.incident_id
+WHERE h.service IN :p_services
+UNION
+SELECT i.id, i.service, i.detected_at FROM incidents i
+WHERE i.status IN :p_open AND i.service IN :p_services
+"""
+    )
+    .bindparams(
+        bindparam("p_services", expanding=True),
+        bindparam("p_open", OPEN_INCIDENT, expanding=True),
+    )
+    .columns(i.c.id, a.c.service, i.c.detected_at)
+)
+ATTACH_ONE = (
+    update(a).where(a.c.id == bindparam("p_id")).values(incident_id=bindparam("p_incident"))
+)
+COUNT_FOR_INCIDENTS = (
+    select(a.c.incident_id, func.count()).where(a.c.incident_id.in_(IDS)).group_by(a.c.incident_id)
 )
 GET = select(a).where(a.c.id == bindparam("p"))

@@ -51,6 +51,9 @@ def _incident_to_row(incident: Incident) -> dict[str, Any]:
 # Built once: the triage worker reads an incident and adds timeline events per batch.
 _GET = select(t.incidents).where(t.incidents.c.id == bindparam("p"))
 _GET_FOR_UPDATE = _GET.with_for_update()  # SQLite ignores it; its writes are serialised
+_GET_MANY = select(t.incidents).where(t.incidents.c.id.in_(bindparam("p_ids", expanding=True)))
+# Ordered by id, so two transactions locking some of the same rows take them in one order.
+_GET_MANY_FOR_UPDATE = _GET_MANY.order_by(t.incidents.c.id).with_for_update()
 _ADD_EVENT = insert(t.timeline_events)
 
 
@@ -84,6 +87,13 @@ class SqlIncidentRepository:
         query = _GET_FOR_UPDATE if for_update else _GET
         row = self._conn.execute(query, {"p": incident_id}).mappings().first()
         return _incident_from_row(row) if row else None
+
+    def get_many(self, incident_ids: Sequence[str], for_update: bool = False) -> list[Incident]:
+        if not incident_ids:
+            return []
+        query = _GET_MANY_FOR_UPDATE if for_update else _GET_MANY
+        rows = self._conn.execute(query, {"p_ids": list(incident_ids)}).mappings()
+        return [_incident_from_row(r) for r in rows]
 
     def update(self, incident: Incident, expected_version: int) -> None:
         row = _incident_to_row(incident)
@@ -150,20 +160,27 @@ class SqlIncidentRepository:
         ]
 
 
+def _event_row(event: TimelineEvent) -> dict[str, Any]:
+    return {
+        "incident_id": event.incident_id,
+        "occurred_at": event.occurred_at,
+        "kind": event.kind,
+        "actor": event.actor,
+        "summary": event.summary,
+        "data": event.data,
+    }
+
+
 class SqlTimelineRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def add(self, event: TimelineEvent) -> None:
-        values = {
-            "incident_id": event.incident_id,
-            "occurred_at": event.occurred_at,
-            "kind": event.kind,
-            "actor": event.actor,
-            "summary": event.summary,
-            "data": event.data,
-        }
-        self._conn.execute(_ADD_EVENT, values)
+        self._conn.execute(_ADD_EVENT, _event_row(event))
+
+    def add_many(self, events: Sequence[TimelineEvent]) -> None:
+        if events:  # executemany: one pipelined round trip
+            self._conn.execute(_ADD_EVENT, [_event_row(e) for e in events])
 
     def for_incident(
         self, incident_id: str, kinds: Sequence[str] | None = None

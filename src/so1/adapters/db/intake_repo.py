@@ -192,6 +192,12 @@ class SqlIntakeRepository:
     def lock_group(self, key: str, wait: bool = True) -> bool:
         return _lock_group(self._conn, key, wait)
 
+    def lock_groups(self, keys: Sequence[str]) -> set[str]:
+        if self._conn.dialect.name != "postgresql" or not keys:  # as in _lock_group
+            return set(keys)
+        params = {"ns": _CORRELATION_LOCKS, "keys": list(keys)}
+        return {str(key) for key in self._conn.execute(_TRY_LOCKS, params).scalars()}
+
     def expire_silence(self, silence_id: int, at: datetime) -> bool:
         s = it.silences
         result = self._conn.execute(
@@ -203,6 +209,10 @@ class SqlIntakeRepository:
 _CORRELATION_LOCKS = 0x50_31_43_4F  # the namespace of group locks, distinct from the others
 _LOCK = text("SELECT pg_advisory_xact_lock(:ns, hashtext(:key))")
 _TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:ns, hashtext(:key))")
+_TRY_LOCKS = text(
+    "SELECT k FROM unnest(CAST(:keys AS text[])) AS g(k)"
+    " WHERE pg_try_advisory_xact_lock(:ns, hashtext(k))"
+)
 
 
 def _lock_group(conn: Connection, key: str, wait: bool) -> bool:

@@ -3,6 +3,7 @@ the audit row and, for an incident, its timeline event, in the caller's transact
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,33 +54,47 @@ class Change:
 
 
 def record(uow: UnitOfWork, actor: Actor, at: datetime, change: Change) -> None:
-    """Write the audit record (and the timeline event) in the caller's transaction; the only
-    writer of timeline events (tests/unit/test_post_commit.py checks)."""
-    uow.audit.add(
-        AuditRecord(
-            at=at,
-            actor=actor.label,
-            action=change.action,
-            resource_type=change.resource_type,
-            resource_id=change.resource_id,
-            outcome=Outcome.SUCCESS,
-            source_ip=actor.source_ip,
-            detail=change.detail,
-            incident_id=change.incident_id
-            or (change.resource_id if change.resource_type == "incident" else None),
-        )
-    )
+    """Write the audit record (and the timeline event) in the caller's transaction; with
+    ``record_many``, the only writer of timeline events (tests/unit/test_post_commit.py)."""
+    uow.audit.add(_audit_record(actor, at, change))
     if change.incident_id and change.timeline_kind:
-        uow.timeline.add(
-            TimelineEvent(
-                incident_id=change.incident_id,
-                occurred_at=at,
-                kind=change.timeline_kind,
-                actor=actor.name,
-                summary=change.summary,
-                data=change.detail,
-            )
-        )
+        uow.timeline.add(_timeline_event(actor, at, change))
+
+
+def record_many(uow: UnitOfWork, actor: Actor, at: datetime, changes: Sequence[Change]) -> None:
+    """``record`` of each change, their audit records in one round trip and their timeline
+    events in another (a triage pass joins alerts to many incidents at once)."""
+    uow.audit.add_many([_audit_record(actor, at, c) for c in changes])
+    events = [_timeline_event(actor, at, c) for c in changes if c.incident_id and c.timeline_kind]
+    uow.timeline.add_many(events)
+
+
+def _audit_record(actor: Actor, at: datetime, change: Change) -> AuditRecord:
+    return AuditRecord(
+        at=at,
+        actor=actor.label,
+        action=change.action,
+        resource_type=change.resource_type,
+        resource_id=change.resource_id,
+        outcome=Outcome.SUCCESS,
+        source_ip=actor.source_ip,
+        detail=change.detail,
+        incident_id=change.incident_id
+        or (change.resource_id if change.resource_type == "incident" else None),
+    )
+
+
+def _timeline_event(actor: Actor, at: datetime, change: Change) -> TimelineEvent:
+    assert change.incident_id is not None
+    assert change.timeline_kind is not None
+    return TimelineEvent(
+        incident_id=change.incident_id,
+        occurred_at=at,
+        kind=change.timeline_kind,
+        actor=actor.name,
+        summary=change.summary,
+        data=change.detail,
+    )
 
 
 def note(
@@ -93,5 +108,11 @@ def note(
 ) -> None:
     """A line on an incident's timeline that is not a change of a resource of its own (a
     delivery, a probe, an escalation step): audited as ``kind`` on the incident."""
-    change = Change(kind, "incident", incident_id, summary, data or {}, incident_id, kind)
-    record(uow, actor, at, change)
+    record(uow, actor, at, noted(incident_id, kind, summary, data))
+
+
+def noted(
+    incident_id: str, kind: EventKind, summary: str, data: dict[str, Any] | None = None
+) -> Change:
+    """The change ``note`` records (for ``record_many``)."""
+    return Change(kind, "incident", incident_id, summary, data or {}, incident_id, kind)

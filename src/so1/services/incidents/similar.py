@@ -25,10 +25,16 @@ class Past:
 
 
 def similar_incidents(
-    uow: UnitOfWork, query: str, exclude: str | None = None, limit: int = TOP
+    uow: UnitOfWork,
+    query: str,
+    exclude: str | None = None,
+    limit: int = TOP,
+    corpus: Sequence[Past] | None = None,
 ) -> list[SimilarIncident]:
-    """The resolved incidents most like ``query`` (score ≥ 0.2), best first."""
-    past = [p for p in _corpus(uow) if p.incident.id != exclude]
+    """The resolved incidents most like ``query`` (score ≥ 0.2), best first. ``corpus``:
+    what ``past_incidents`` read, when the caller compares many queries with it."""
+    corpus = past_incidents(uow) if corpus is None else corpus
+    past = [p for p in corpus if p.incident.id != exclude]
     if not past or not query.strip():
         return []
     scores = _scores(query, [p.text for p in past])
@@ -55,7 +61,7 @@ def _scores(query: str, documents: Sequence[str]) -> list[float]:
     return [float(s) for s in cosine_similarity(matrix[-1], matrix[:-1])[0]]
 
 
-def _corpus(uow: UnitOfWork) -> list[Past]:
+def past_incidents(uow: UnitOfWork) -> list[Past]:
     """Two queries, however many incidents: their record and their root causes."""
     found, _ = uow.incidents.search(
         # never a security incident: its title would reach rooms and reports not cleared for it

@@ -4,49 +4,84 @@ its service, recent deployments and flag flips, related alerts and similar past 
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from so1.agents.triage import ServiceFlagChange, TriageInput
 from so1.domain.alerts import Alert
-from so1.domain.intake import connected_services
+from so1.domain.catalog import CatalogService
+from so1.domain.changes import Deployment, FlagChange
+from so1.domain.intake import DEFAULT_RULE, CorrelationRule, connected_services
 from so1.domain.plain import plain
 from so1.ports import UnitOfWork
-from so1.services.incidents.similar import similar_incidents
+from so1.services.incidents.similar import Past, past_incidents, similar_incidents
 
 DEPLOY_LOOKBACK = timedelta(hours=4)
 MAX_RELATED = 50
 
 
-def triage_inputs(uow: UnitOfWork, alert: Alert, now: datetime, window: timedelta) -> TriageInput:
-    """The agent's inputs for ``alert``; only reads."""
-    catalog = uow.catalog.all()
-    graph = {s.name: s.dependencies for s in catalog}
+@dataclass(frozen=True, slots=True)
+class Surroundings:
+    """What every alert of a triage pass is decided against, read once per pass: the
+    correlation rule, the catalog and its dependency graph, the deployments and flag flips
+    of the last hours and the resolved incidents triage compares alerts with."""
+
+    rule: CorrelationRule
+    catalog: tuple[CatalogService, ...]
+    graph: dict[str, list[str]]  # each service's dependencies
+    deployments: tuple[Deployment, ...]
+    flips: tuple[tuple[FlagChange, str | None], ...]
+    past: tuple[Past, ...]
+
+
+def surroundings(uow: UnitOfWork, now: datetime) -> Surroundings:
+    """Read what a pass decides its alerts against (only reads)."""
+    catalog = tuple(uow.catalog.all())
+    return Surroundings(
+        rule=next((r for r in uow.intake.rules() if r.enabled), DEFAULT_RULE),
+        catalog=catalog,
+        graph={s.name: s.dependencies for s in catalog},
+        deployments=tuple(uow.deployments.recent(now - DEPLOY_LOOKBACK, None)),
+        flips=tuple(uow.flags.changes_since(now - DEPLOY_LOOKBACK)),
+        past=tuple(past_incidents(uow)),
+    )
+
+
+def triage_inputs(
+    uow: UnitOfWork,
+    alert: Alert,
+    now: datetime,
+    window: timedelta,
+    around: Surroundings | None = None,
+) -> TriageInput:
+    """The agent's inputs for ``alert``; only reads. ``around``: what the pass read once
+    (read here when not given)."""
+    around = around or surroundings(uow, now)
+    graph = around.graph
     services = connected_services(alert.service, graph) if alert.service else set()
 
     def in_scope(name: str) -> bool:
         return not services or name in services
 
-    deployments = uow.deployments.recent(now - DEPLOY_LOOKBACK, None)
-    flips = uow.flags.changes_since(now - DEPLOY_LOOKBACK)
     # Read no more than is shown: on a storm's service the window holds thousands of alerts.
     nearby = uow.alerts.recent(sorted(services), now - window, MAX_RELATED + 1)
     related = [a for a in nearby if a.id != alert.id]
     query = f"{alert.summary} {alert.service or ''} {alert.metric or ''}"
+    similar = similar_incidents(uow, query, alert.incident_id, corpus=around.past)
     return TriageInput(
         alert=alert,
         now=now,
-        services=tuple(s for s in catalog if s.name in services),
-        deployments=tuple(d for d in deployments if in_scope(d.service)),
+        services=tuple(s for s in around.catalog if s.name in services),
+        deployments=tuple(d for d in around.deployments if in_scope(d.service)),
         flag_changes=tuple(
             ServiceFlagChange(change, service)
-            for change, service in flips
+            for change, service in around.flips
             if service is None or in_scope(service)
         ),
         related_alerts=tuple(related[:MAX_RELATED]),
         incident_id=alert.incident_id,
-        similar_incidents=tuple(similar_incidents(uow, query, alert.incident_id)),
+        similar_incidents=tuple(similar),
     )
 
 

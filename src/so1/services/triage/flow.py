@@ -5,34 +5,19 @@ the decision (incident, ticket, or close). Runs in the background worker, and in
 from __future__ import annotations
 
 import logging
-import secrets
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from so1.agents.registry import CommanderAgent
 from so1.agents.triage import TriageAgent, TriageReport
 from so1.domain.alerts import Alert, AlertStatus
-from so1.domain.incidents import Incident
-from so1.domain.intake import DEFAULT_RULE, CorrelationRule, connected_services
-from so1.domain.records import AgentName, AgentRun, RunStatus
-from so1.domain.timeline import EventKind
-from so1.domain.triage import Escalation, TriageStatus
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
-from so1.services.declaration.flow import declare_after_triage
-from so1.services.incidents.lifecycle import NewIncident, declare
-from so1.services.incidents.recording import note
-from so1.services.triage.context import recorded, triage_inputs
-from so1.services.triage.joining import (
-    TRIAGE_ACTOR,
-    JoinTriageMemo,
-    join_incident,
-    join_triaged,
-    opened_new_because,
-    unrelated_cause,
-    with_reason,
-)
+from so1.services.triage.applying import Prepared, prepare, triage
+from so1.services.triage.context import Surroundings, surroundings
+from so1.services.triage.joining import JoinTriageMemo, join_many
+from so1.services.triage.scope import Scope, group_key, open_incidents_around, scope_of
 
 log = logging.getLogger("so1.triage")
 
@@ -44,17 +29,18 @@ STALE_CLAIM = timedelta(seconds=60)
 
 @dataclass
 class _Batch:
-    """What one pass knows: the rule and graph (read once) and what it decided so far."""
+    """What one pass knows: its surroundings (read once) and what it decided so far."""
 
-    rule: CorrelationRule
-    graph: dict[str, list[str]]
+    around: Surroundings
     memo: JoinTriageMemo  # which signals of open incidents were triaged lately
     commander: CommanderAgent | None = None  # runs the declaration when triage opens an incident
     # the open incident of each service group, looked up once per pass (None: none open)
-    targets: dict[frozenset[str], str | None] = field(default_factory=dict)
+    targets: dict[Scope, str | None] = field(default_factory=dict)
     joined: dict[str, list[Alert]] = field(default_factory=lambda: defaultdict(list))
     finished: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     attached: set[str] = field(default_factory=set)
+    # the agent's answers run before anything was written (see _prepare), by alert id
+    prepared: dict[str, Prepared] = field(default_factory=dict)
 
 
 def process_pending(
@@ -107,9 +93,11 @@ def _process_batch(
         waiting = uow.alerts.waiting(CLAIM_BATCH * PEEK_FACTOR, stale_before)
         if not waiting:
             return 0, True
-        batch = _Batch(_active_rule(uow), _graph(uow), memo, commander)
+        batch = _Batch(surroundings(uow, now), memo, commander)
         ids, skipped = _lock_groups(uow, waiting, batch)
         claimed = uow.alerts.claim_among(ids, now, stale_before) if ids else []
+        _look_around(uow, now, claimed, batch)
+        _prepare(uow, agent, now, claimed, batch)
         for alert in claimed:
             _decide(uow, agent, now, alert, batch)
         _flush(uow, now, batch)
@@ -123,29 +111,70 @@ def _lock_groups(
 ) -> tuple[list[str], bool]:
     """Up to a batch of the waiting alerts, whole groups at a time, of the dependency groups
     this worker could lock (never waiting: a held group is left to its holder, so another
-    worker takes the next groups), and whether any group was left to another worker."""
+    worker takes the next groups), and whether any group was left to another worker. The
+    locks are tried a batch's worth of groups at a time, in one statement each."""
     groups: dict[str | None, list[str]] = defaultdict(list)
+    rule, graph = batch.around.rule, batch.around.graph
     for alert_id, service in waiting:
-        groups[group_key(service, batch.rule, batch.graph)].append(alert_id)
+        groups[group_key(service, rule, graph)].append(alert_id)
+    untried = list(groups.items())
     ids: list[str] = []
     skipped = False
-    for key, alert_ids in groups.items():
-        if len(ids) >= CLAIM_BATCH:
-            break
-        if key is None or uow.intake.lock_group(key, wait=False):
-            ids += alert_ids
-        else:
-            skipped = True
+    while untried and len(ids) < CLAIM_BATCH:
+        tried, untried = _enough(untried, CLAIM_BATCH - len(ids))
+        locked = uow.intake.lock_groups([key for key, _ in tried if key is not None])
+        for key, alert_ids in tried:
+            if key is None or key in locked:
+                ids += alert_ids
+            else:
+                skipped = True
     return ids[:CLAIM_BATCH], skipped
 
 
-def group_key(
-    service: str | None, rule: CorrelationRule, graph: dict[str, list[str]]
-) -> str | None:
-    """What names the group of services whose alerts are decided one at a time: the first
-    service of the dependency group (None: an alert with no service correlates with none)."""
-    scope = _scope_of(service, rule, graph)
-    return min(scope) if scope else None
+def _enough(
+    groups: list[tuple[str | None, list[str]]], wanted: int
+) -> tuple[list[tuple[str | None, list[str]]], list[tuple[str | None, list[str]]]]:
+    """The first groups holding at least ``wanted`` alerts in all, and the rest."""
+    count = 0
+    for n, (_, alert_ids) in enumerate(groups):
+        count += len(alert_ids)
+        if count >= wanted:
+            return groups[: n + 1], groups[n + 1 :]
+    return groups, []
+
+
+def _look_around(uow: UnitOfWork, now: datetime, claimed: list[Alert], batch: _Batch) -> None:
+    """The open incident of each group the claimed alerts are in, and when their signals
+    were last triaged (by any worker): one query each for the whole batch."""
+    rule, graph = batch.around.rule, batch.around.graph
+    batch.targets = open_incidents_around(uow, (scope_of(a.service, rule, graph) for a in claimed))
+    open_ids = sorted({i for i in batch.targets.values() if i is not None})
+    if open_ids:
+        batch.memo.recall(uow, open_ids, now)
+
+
+def _prepare(
+    uow: UnitOfWork, agent: TriageAgent, now: datetime, claimed: list[Alert], batch: _Batch
+) -> None:
+    """Run the agent, before the pass writes any decision, for the first alert of each group
+    that will be triaged (and each alert with no service). What it is shown cannot change
+    before it is decided: no decision written before its turn touches its group (the
+    alerts joined without triage are written at the end). So the writes that follow are
+    short, and so is the hold on the day's incident counter when one opens an incident:
+    another worker can run its agent meanwhile."""
+    rule, graph = batch.around.rule, batch.around.graph
+    seen: set[Scope] = set()
+    for alert in claimed:
+        scope = scope_of(alert.service, rule, graph)
+        if alert.status is AlertStatus.SUPPRESSED or scope in seen:
+            continue
+        target = batch.targets.get(scope) if scope else None
+        joining = target if alert.status is not AlertStatus.RESOLVED else None
+        if joining is not None and not batch.memo.due(joining, alert, now):
+            continue  # it joins without triage
+        if scope:
+            seen.add(scope)
+        batch.prepared[alert.id] = prepare(uow, agent, alert, now, batch.around)
 
 
 def _decide(
@@ -157,8 +186,8 @@ def _decide(
     if alert.id in batch.attached:
         batch.finished["correlated"].append(alert.id)
         return
-    services = frozenset(_scope(alert, batch.rule, batch.graph))
-    target = _open_incident_around(uow, services, batch) if services else None
+    services = scope_of(alert.service, batch.around.rule, batch.around.graph)
+    target = batch.targets.get(services) if services else None
     joining = target if alert.status is not AlertStatus.RESOLVED else None
     if joining is not None and not batch.memo.due(joining, alert, now):
         batch.joined[joining].append(alert)  # its signal was triaged lately: join as it is
@@ -166,7 +195,8 @@ def _decide(
         return
     if joining is not None:
         batch.memo.mark(joining, alert, now)
-    outcome = _triage(uow, agent, alert, now, batch.rule, batch.commander, joining)
+    prepared = batch.prepared.pop(alert.id, None)
+    outcome = triage(uow, agent, alert, now, batch.around, batch.commander, joining, prepared)
     if outcome is not None and outcome[1] is not None:
         batch.memo.mark(outcome[1], alert, now)  # the same signal joins it without triage
         if services:
@@ -174,15 +204,8 @@ def _decide(
             batch.attached.update(outcome[2])
 
 
-def _open_incident_around(uow: UnitOfWork, services: frozenset[str], batch: _Batch) -> str | None:
-    if services not in batch.targets:
-        batch.targets[services] = uow.alerts.open_incident_for(sorted(services))
-    return batch.targets[services]
-
-
 def _flush(uow: UnitOfWork, now: datetime, batch: _Batch) -> None:
-    for incident_id, alerts in batch.joined.items():
-        join_incident(uow, now, alerts, incident_id, batch.rule)
+    join_many(uow, now, batch.joined, batch.around.rule)
     for state, alert_ids in batch.finished.items():
         uow.alerts.finish_many(alert_ids, state)
 
@@ -221,8 +244,8 @@ def process_alert(
         alert = uow.alerts.get(alert_id)
         if alert is None:
             return None
-        rule = _active_rule(uow)
-        graph = _graph(uow)
+        around = surroundings(uow, now)
+        rule, graph = around.rule, around.graph
         key = group_key(alert.service, rule, graph)
         if key is not None:
             uow.intake.lock_group(key)
@@ -232,148 +255,9 @@ def process_alert(
             uow.alerts.finish_triage(alert.id, "suppressed")
             uow.commit()
             return None
-        services = _scope(alert, rule, graph)
+        services = scope_of(alert.service, rule, graph)
         incident_id = uow.alerts.open_incident_for(sorted(services)) if services else None
         joining = incident_id if alert.status is not AlertStatus.RESOLVED else None
-        outcome = _triage(uow, agent, alert, now, rule, commander, joining)
+        outcome = triage(uow, agent, alert, now, around, commander, joining)
         uow.commit()
     return outcome[0] if outcome else None
-
-
-def _triage(
-    uow: UnitOfWork,
-    agent: TriageAgent,
-    alert: Alert,
-    now: datetime,
-    rule: CorrelationRule,
-    commander: CommanderAgent | None = None,
-    joining: str | None = None,
-) -> tuple[TriageReport, str | None, list[str]] | None:
-    """Run the agent and apply its report: (report, incident id, alerts attached) or None.
-    ``joining``: the open incident the alert belongs to, unless triage finds another cause."""
-    inputs = triage_inputs(uow, alert, now, rule.window)
-    run = AgentRun(
-        f"run_{secrets.token_hex(10)}",
-        AgentName.TRIAGE,
-        RunStatus.RUNNING,
-        recorded(inputs),
-        now,
-        TRIAGE_ACTOR.name,
-    )
-    try:
-        report = agent.run(inputs)
-    except Exception as exc:  # a failing agent is a failed run; the alert stays open
-        error = f"{type(exc).__name__}: {exc}"
-        uow.agent_runs.add(replace(run, status=RunStatus.FAILED, error=error, finished_at=now))
-        if joining is not None:  # it still belongs to the open incident
-            join_incident(uow, now, [alert], joining, rule)
-            uow.alerts.finish_triage(alert.id, "correlated", run.id)
-        else:
-            uow.alerts.finish_triage(alert.id, "failed", run.id)
-        return None
-    report, (state, incident_id, attached) = _join_or_apply(
-        uow, now, alert, report, rule, commander, joining
-    )
-    report = report.for_incident(incident_id)
-    output = report.as_json()
-    uow.agent_runs.add(
-        replace(
-            run, status=RunStatus.COMPLETED, output=output, finished_at=now, incident_id=incident_id
-        )
-    )
-    uow.alerts.finish_triage(alert.id, state, run.id)
-    return report, incident_id, attached
-
-
-def _join_or_apply(
-    uow: UnitOfWork,
-    now: datetime,
-    alert: Alert,
-    report: TriageReport,
-    rule: CorrelationRule,
-    commander: CommanderAgent | None,
-    joining: str | None,
-) -> tuple[TriageReport, tuple[str, str | None, list[str]]]:
-    """Join the open incident unless triage found an unrelated cause; otherwise act on the
-    report. The report comes back with the rationale of what was done."""
-    split = unrelated_cause(uow, joining, report) if joining is not None else None
-    if joining is not None and split is None:
-        joined = join_triaged(uow, now, alert, report, joining, rule)
-        return joined, ("correlated", joining, [])
-    reason = split or opened_new_because(_scope(alert, rule, _graph(uow)), alert)
-    if alert.status is AlertStatus.RESOLVED:
-        reason = "opened new: the alert had resolved before triage, so it joined no incident"
-    report = with_reason(report, reason) if report.is_incident else report
-    return report, apply_report(uow, now, alert, report, rule, commander)
-
-
-def apply_report(
-    uow: UnitOfWork,
-    now: datetime,
-    alert: Alert,
-    report: TriageReport,
-    rule: CorrelationRule,
-    commander: CommanderAgent | None = None,
-) -> tuple[str, str | None, list[str]]:
-    """Act on the triage decision: an incident (SEV0-3), a ticket (SEV4), or close.
-    Returns the alert's triage state, the incident opened and the alerts attached to it."""
-    if not report.is_incident:
-        reason = "; ".join(report.rationale) or "triage: not an incident"
-        uow.alerts.close(alert.id, now, reason[:1000])
-        return "closed", None, []
-    if report.escalation is Escalation.TICKET:
-        uow.action_items.add_ticket(alert.id, f"SEV4: {alert.summary}"[:500], "low", now)
-        return "ticket", None, []
-    incident = _declare_from(uow, now, alert, report)
-    window_start = now - rule.window
-    nearby = uow.alerts.recent(sorted(_scope(alert, rule, _graph(uow))), window_start)
-    related = [a for a in nearby if a.incident_id is None and a.status.is_open and a.id != alert.id]
-    join_incident(uow, now, [alert, *related], incident.id, rule, announce=False)
-    if commander is not None:  # runbook Phase 2 follows at once: war room, commander, comms
-        findings = report.for_incident(incident.id).as_json()
-        declare_after_triage(uow, now, TRIAGE_ACTOR, commander, incident, findings)
-    return "incident", incident.id, [a.id for a in related]
-
-
-def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: TriageReport) -> Incident:
-    assert report.severity is not None  # apply_report declares incidents only
-    summary = (
-        f"Triage: {report.severity}, confidence {report.confidence}, likely {report.top_cause}"
-    )
-    if report.status is TriageStatus.INVESTIGATION_REQUIRED:
-        summary += " (investigation required: confidence below 70%)"
-    new = NewIncident(
-        title=alert.summary[:300],
-        severity=report.severity,
-        service=alert.service,
-        summary=summary,
-        impact={
-            "users_affected": report.impact.users_affected,
-            "services": list(report.impact.services),
-        },
-    )
-    incident = declare(uow, TRIAGE_ACTOR, now, new, min(alert.first_seen_at, now))
-    data = report.for_incident(incident.id).as_json()
-    note(uow, TRIAGE_ACTOR, now, incident.id, EventKind.TRIAGE_REPORT, summary, data)
-    return incident
-
-
-def _active_rule(uow: UnitOfWork) -> CorrelationRule:
-    return next((r for r in uow.intake.rules() if r.enabled), DEFAULT_RULE)
-
-
-def _graph(uow: UnitOfWork) -> dict[str, list[str]]:
-    return {s.name: s.dependencies for s in uow.catalog.all()}
-
-
-def _scope(alert: Alert, rule: CorrelationRule, graph: dict[str, list[str]]) -> set[str]:
-    """The services whose alerts this one may be grouped with."""
-    return _scope_of(alert.service, rule, graph)
-
-
-def _scope_of(service: str | None, rule: CorrelationRule, graph: dict[str, list[str]]) -> set[str]:
-    if not service:
-        return set()
-    if not rule.follow_dependencies:
-        return {service}
-    return connected_services(service, graph)

@@ -8,8 +8,10 @@ confident, unrelated cause opens a new incident instead. The rationale says whic
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from so1.agents.triage import TriageReport
 from so1.domain.alerts import Alert
@@ -20,7 +22,7 @@ from so1.domain.timeline import EventKind
 from so1.domain.triage import Escalation, TriageStatus
 from so1.ports import UnitOfWork
 from so1.services.declaration.severity import follow_severity_change
-from so1.services.incidents.recording import Actor, note
+from so1.services.incidents.recording import Actor, note, noted, record_many
 from so1.services.incidents.severity import record_severity_change
 
 TRIAGE_ACTOR = Actor(name=AgentName.TRIAGE)
@@ -34,22 +36,33 @@ class JoinTriageMemo:
     A joining alert is triaged when its signal is new to the incident, or was last triaged
     more than ``every`` ago; otherwise it joins without triage. So a storm of one signal
     (a thousand hosts with the same alert) costs one triage a minute, and a different
-    signal (another service, another metric) is still triaged at once. The background
-    worker keeps one memo across its passes; each direct call of ``process_pending`` starts
-    a new one."""
+    signal (another service, another metric) is still triaged at once. The record is shared:
+    each pass first ``recall``s the triage runs of its incidents (whichever worker ran them,
+    committed with the decision under the group's lock), so workers do not triage again a
+    signal another just triaged. The background worker keeps one memo across its passes;
+    each direct call of ``process_pending`` starts a new one."""
 
     def __init__(self, every: timedelta = JOIN_TRIAGE_EVERY) -> None:
         self._every = every
         self._triaged: dict[tuple[str, str, str], datetime] = {}
+
+    def recall(self, uow: UnitOfWork, incident_ids: Sequence[str], now: datetime) -> None:
+        """Learn when the signals of these incidents were last triaged, by any worker."""
+        for signal, at in uow.agent_runs.last_triaged(incident_ids, now - self._every).items():
+            if at > self._triaged.get(signal, at - self._every):
+                self._remember(signal, at, now)
 
     def due(self, incident_id: str, alert: Alert, now: datetime) -> bool:
         last = self._triaged.get(_signal(incident_id, alert))
         return last is None or now - last >= self._every
 
     def mark(self, incident_id: str, alert: Alert, now: datetime) -> None:
+        self._remember(_signal(incident_id, alert), now, now)
+
+    def _remember(self, signal: tuple[str, str, str], at: datetime, now: datetime) -> None:
         if len(self._triaged) >= _MEMO_ENTRIES:
             self._triaged = {k: t for k, t in self._triaged.items() if now - t < self._every}
-        self._triaged[_signal(incident_id, alert)] = now
+        self._triaged[signal] = at
 
 
 def _signal(incident_id: str, alert: Alert) -> tuple[str, str, str]:
@@ -182,20 +195,46 @@ def join_incident(
     """Attach alerts to an incident; mark it a storm once enough related alerts joined."""
     uow.alerts.attach([a.id for a in alerts], incident_id)
     if announce and alerts:
-        shown = "; ".join(f"{a.summary} ({a.service or 'no service'})" for a in alerts[:3])
-        more = f" and {len(alerts) - 3} more" if len(alerts) > 3 else ""
-        text = f"correlated {len(alerts)} alert(s): {shown}{more}"
-        data = {"alert_ids": [a.id for a in alerts[:100]], "count": len(alerts)}
-        note(uow, TRIAGE_ACTOR, now, incident_id, EventKind.ALERT_CORRELATED, text, data)
-    incident = uow.incidents.get(incident_id, for_update=True)
-    if incident is None or incident.storm:
-        return  # already a storm: no need to count its alerts on every batch
-    count = uow.alerts.count_for_incident(incident_id)
-    if count < rule.storm_threshold:
+        note(uow, TRIAGE_ACTOR, now, incident_id, *_correlated(alerts))
+    _mark_storms(uow, now, [incident_id], rule)
+
+
+def join_many(
+    uow: UnitOfWork, now: datetime, joined: Mapping[str, list[Alert]], rule: CorrelationRule
+) -> None:
+    """``join_incident`` for each incident and its alerts, in a few round trips in all
+    (attach, the timeline notes and their audit rows, the storm check), not a few each."""
+    joined = {incident_id: alerts for incident_id, alerts in joined.items() if alerts}
+    if not joined:
         return
-    stormy = replace(incident, storm=True, updated_at=now, version=incident.version + 1)
-    uow.incidents.update(stormy, expected_version=incident.version)
-    text = f"alert storm: {count} related alerts treated as this one incident"
-    note(
-        uow, TRIAGE_ACTOR, now, incident_id, EventKind.INCIDENT_STORM, text, {"alert_count": count}
-    )
+    pairs = [(a.id, incident_id) for incident_id, alerts in joined.items() for a in alerts]
+    uow.alerts.attach_many(pairs)
+    notes = [noted(incident_id, *_correlated(alerts)) for incident_id, alerts in joined.items()]
+    record_many(uow, TRIAGE_ACTOR, now, notes)
+    _mark_storms(uow, now, sorted(joined), rule)
+
+
+def _correlated(alerts: list[Alert]) -> tuple[EventKind, str, dict[str, Any]]:
+    shown = "; ".join(f"{a.summary} ({a.service or 'no service'})" for a in alerts[:3])
+    more = f" and {len(alerts) - 3} more" if len(alerts) > 3 else ""
+    text = f"correlated {len(alerts)} alert(s): {shown}{more}"
+    data = {"alert_ids": [a.id for a in alerts[:100]], "count": len(alerts)}
+    return EventKind.ALERT_CORRELATED, text, data
+
+
+def _mark_storms(
+    uow: UnitOfWork, now: datetime, incident_ids: Sequence[str], rule: CorrelationRule
+) -> None:
+    """Mark a storm each incident that now holds enough alerts (one already marked is not
+    counted again: no need to count its alerts on every batch)."""
+    calm = [i for i in uow.incidents.get_many(incident_ids, for_update=True) if not i.storm]
+    counts = uow.alerts.count_for_incidents([i.id for i in calm]) if calm else {}
+    for incident in calm:
+        count = counts.get(incident.id, 0)
+        if count < rule.storm_threshold:
+            continue
+        stormy = replace(incident, storm=True, updated_at=now, version=incident.version + 1)
+        uow.incidents.update(stormy, expected_version=incident.version)
+        text = f"alert storm: {count} related alerts treated as this one incident"
+        data = {"alert_count": count}
+        note(uow, TRIAGE_ACTOR, now, incident.id, EventKind.INCIDENT_STORM, text, data)

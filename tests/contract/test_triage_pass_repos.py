@@ -1,0 +1,197 @@
+"""The repository methods a triage pass uses to read and write for a whole batch at once,
+held to what their one-at-a-time counterparts do: on the in-memory fakes, SQLite and
+PostgreSQL (the SQL ones use a UNION, JSON paths and executemany)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from so1.adapters.db.engine import build_engine
+from so1.adapters.db.uow import SqlUnitOfWork
+from so1.domain.incidents import IncidentStatus, TimelineEvent
+from so1.domain.records import AgentName, AgentRun, AuditRecord, Outcome, RunStatus
+from so1.domain.timeline import EventKind
+from so1.ports import OpenIncidentOn, UnitOfWork, UnitOfWorkFactory
+from so1.services.incidents.recording import SYSTEM, noted, record_many
+from tests.conftest import _truncate_postgres
+from tests.contract.test_repository_fakes import T0, new_incident, pool_alert
+from tests.fakes import FakeDatabase
+
+
+@pytest.fixture(params=["fake", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def uow(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[UnitOfWorkFactory]:
+    if request.param == "fake":
+        yield FakeDatabase().uow
+        return
+    if request.param == "sqlite":
+        path = tmp_path / "so1.db"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        _truncate_postgres(url)
+    engine = build_engine(url)
+
+    def factory(read_only: bool = False) -> UnitOfWork:
+        return SqlUnitOfWork(engine, read_only)
+
+    yield factory
+    engine.dispose()
+
+
+def test_open_incidents_for_gives_each_open_incident_once_per_service_it_is_on(
+    uow: UnitOfWorkFactory,
+) -> None:
+    with uow() as u:
+        on_db = new_incident(u, service="db")
+        holding = new_incident(u, service="api", detected_at=T0 + timedelta(minutes=1))
+        new_incident(u, service="cache", status=IncidentStatus.RESOLVED)
+        new_incident(u, service="elsewhere")
+        u.alerts.trigger(pool_alert(service="worker"), "al_1", T0)
+        u.alerts.trigger(pool_alert(service="db", dedup_key="pool-2"), "al_2", T0)
+        u.alerts.trigger(pool_alert(service="worker", dedup_key="pool-3"), "al_3", T0)
+        u.alerts.attach(["al_1", "al_2", "al_3"], holding.id)
+        u.commit()
+    later = T0 + timedelta(minutes=1)
+    with uow(read_only=True) as u:
+        found = u.alerts.open_incidents_for(["db", "worker", "cache", "nothing"])
+        assert sorted(found, key=lambda o: (o.incident_id, o.service)) == [
+            OpenIncidentOn(on_db.id, "db", T0),
+            OpenIncidentOn(holding.id, "db", later),
+            OpenIncidentOn(holding.id, "worker", later),
+        ]
+        assert u.alerts.open_incidents_for([]) == []
+        # the same answer open_incident_for gives, one group at a time
+        assert u.alerts.open_incident_for(["db", "worker"]) == holding.id
+
+
+def test_attach_many_and_count_for_incidents(uow: UnitOfWorkFactory) -> None:
+    with uow() as u:
+        first, second = new_incident(u), new_incident(u)
+        for n in range(3):
+            u.alerts.trigger(pool_alert(dedup_key=f"p{n}"), f"al_{n}", T0)
+        u.alerts.attach_many([("al_0", first.id), ("al_1", second.id), ("al_2", second.id)])
+        u.alerts.attach_many([])
+        u.commit()
+    with uow(read_only=True) as u:
+        assert u.alerts.count_for_incidents([first.id, second.id, "INC-none"]) == {
+            first.id: 1,
+            second.id: 2,
+        }
+        assert u.alerts.count_for_incidents([]) == {}
+        alert = u.alerts.get("al_2")
+        assert alert is not None
+        assert alert.incident_id == second.id
+
+
+def test_get_many_reads_the_incidents_that_exist(uow: UnitOfWorkFactory) -> None:
+    with uow() as u:
+        first, second = new_incident(u), new_incident(u, title="other")
+        u.commit()
+    with uow() as u:
+        got = u.incidents.get_many([second.id, first.id, "INC-none"], for_update=True)
+        assert sorted(got, key=lambda i: i.id) == [first, second]
+        assert u.incidents.get_many([]) == []
+
+
+def test_record_many_writes_each_timeline_line_with_its_audit_row_in_order(
+    uow: UnitOfWorkFactory,
+) -> None:
+    with uow() as u:
+        first, second = new_incident(u), new_incident(u)
+        changes = [
+            noted(first.id, EventKind.ALERT_CORRELATED, "one", {"count": 1}),
+            noted(second.id, EventKind.ALERT_CORRELATED, "two", {"count": 2}),
+            noted(first.id, EventKind.INCIDENT_STORM, "three"),
+        ]
+        record_many(u, SYSTEM, T0, changes)
+        record_many(u, SYSTEM, T0, [])
+        u.commit()
+    with uow(read_only=True) as u:
+        lines = [(e.summary, e.kind, e.data) for e in u.timeline.for_incident(first.id)]
+        assert lines == [
+            ("one", EventKind.ALERT_CORRELATED, {"count": 1}),
+            ("three", EventKind.INCIDENT_STORM, {}),
+        ]
+        audit = u.audit.search(10, 0, action=EventKind.ALERT_CORRELATED)
+        assert sorted((r.incident_id, r.detail["count"]) for r in audit) == [
+            (first.id, 1),
+            (second.id, 2),
+        ]
+
+
+def test_add_many_keeps_every_field(uow: UnitOfWorkFactory) -> None:
+    with uow() as u:
+        incident = new_incident(u)
+        event = TimelineEvent(incident.id, T0, EventKind.ALERT_CORRELATED, "triage", "x", {})
+        u.timeline.add_many([event, replace(event, summary="y")])
+        record = AuditRecord(T0, "triage", "a", "incident", incident.id, Outcome.SUCCESS)
+        u.audit.add_many([record, replace(record, action="b")])
+        u.commit()
+    with uow(read_only=True) as u:
+        assert [e.summary for e in u.timeline.for_incident(incident.id)] == ["x", "y"]
+        assert sorted(r.action for r in u.audit.search(10, 0, actor="triage")) == ["a", "b"]
+
+
+def run(run_id: str, incident_id: str | None, minutes: int, **alert: str | None) -> AgentRun:
+    inputs = {"alert": {"id": "al", "service": None, "metric": None, **alert}}
+    started = T0 + timedelta(minutes=minutes)
+    return AgentRun(
+        run_id, AgentName.TRIAGE, RunStatus.COMPLETED, inputs, started, "triage",
+        incident_id=incident_id,
+    )  # fmt: skip
+
+
+def test_last_triaged_is_the_latest_triage_run_of_each_signal_since(
+    uow: UnitOfWorkFactory,
+) -> None:
+    with uow() as u:
+        first, second = new_incident(u), new_incident(u)
+        u.agent_runs.add(run("r1", first.id, 1, service="api", metric="cpu"))
+        u.agent_runs.add(run("r2", first.id, 3, service="api", metric="cpu"))
+        u.agent_runs.add(run("r3", first.id, 2, service="api"))
+        u.agent_runs.add(run("r4", second.id, 2, service="db", metric="cpu"))
+        u.agent_runs.add(run("r5", first.id, -5, service="web"))  # before ``since``
+        u.agent_runs.add(run("r6", None, 2, service="api", metric="cpu"))  # on no incident
+        u.agent_runs.add(replace(run("r7", first.id, 4, service="x"), agent="other"))
+        u.commit()
+
+    def at(minutes: int) -> object:
+        return T0 + timedelta(minutes=minutes)
+
+    with uow(read_only=True) as u:
+        assert u.agent_runs.last_triaged([first.id], T0) == {
+            (first.id, "api", "cpu"): at(minutes=3),
+            (first.id, "api", ""): at(minutes=2),
+        }
+        both = u.agent_runs.last_triaged([first.id, second.id], T0)
+        assert both[second.id, "db", "cpu"] == at(minutes=2)
+        assert u.agent_runs.last_triaged([], T0) == {}
+
+
+@pytest.mark.postgres
+def test_lock_groups_takes_the_free_groups_and_leaves_the_held_ones(postgres_url: str) -> None:
+    _truncate_postgres(postgres_url)
+    engine = build_engine(postgres_url)
+    try:
+        with SqlUnitOfWork(engine) as first, SqlUnitOfWork(engine) as second:
+            assert first.intake.lock_groups(["api", "db"]) == {"api", "db"}
+            assert second.intake.lock_groups(["db", "web", "api", "queue"]) == {"web", "queue"}
+            assert first.intake.lock_groups(["api"]) == {"api"}  # its own: held again
+            assert not second.intake.lock_group("db", wait=False)
+            assert second.intake.lock_groups([]) == set()
+    finally:
+        engine.dispose()
+
+
+def test_lock_groups_with_none_held_has_every_group(uow: UnitOfWorkFactory) -> None:
+    with uow() as u:
+        assert u.intake.lock_groups(["api", "db"]) == {"api", "db"}

@@ -1,0 +1,95 @@
+"""A triage pass decides a batch with a few statements for the whole batch: the open
+incident of every group found in one query (``open_incidents_around``), the alerts joined
+without triage written together (``join_many``, each incident's timeline line with its
+audit row), and the agent run for the first alert of each group before anything is
+written. Each gives what the one-at-a-time way gave."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from so1.agents.triage import TriageResponder
+from so1.domain.alerts import AlertAction, AlertEvent, AlertSource
+from so1.domain.catalog import CatalogService, Tier
+from so1.domain.intake import DEFAULT_RULE
+from so1.domain.records import AgentName
+from so1.domain.timeline import EventKind
+from so1.services.triage.flow import process_pending
+from so1.services.triage.joining import join_many
+from so1.services.triage.scope import open_incidents_around
+from tests.fakes import FakeClock, FakeDatabase
+from tests.service.conftest import open_incident
+
+
+def event(key: str, service: str | None, metric: str = "error_rate") -> AlertEvent:
+    return AlertEvent(
+        AlertSource.EVENTS, AlertAction.TRIGGER, key, f"errors on {service}", service, metric
+    )
+
+
+def test_the_open_incident_of_each_group_is_the_newest_on_its_services_or_their_alerts(
+    db: FakeDatabase, clock: FakeClock
+) -> None:
+    on_db = open_incident(db, clock, service="db")
+    clock.advance(timedelta(minutes=1))
+    holding = open_incident(db, clock, service=None)
+    with db.uow() as uow:
+        uow.alerts.trigger(event("w1", "worker"), "al_w1", clock.now())
+        uow.alerts.attach(["al_w1"], holding.id)
+        uow.commit()
+    groups = [frozenset({"db"}), frozenset({"worker", "db"}), frozenset({"cache"}), frozenset()]
+    with db.uow(read_only=True) as uow:
+        found = open_incidents_around(uow, groups)
+        assert found == {
+            frozenset({"db"}): on_db.id,
+            frozenset({"worker", "db"}): holding.id,
+            frozenset({"cache"}): None,
+        }
+        for group, incident_id in found.items():  # what the one-group query answers
+            assert uow.alerts.open_incident_for(sorted(group)) == incident_id
+
+
+def test_join_many_attaches_notes_each_incident_once_and_marks_a_storm(
+    db: FakeDatabase, clock: FakeClock
+) -> None:
+    calm, stormy = open_incident(db, clock, service="api"), open_incident(db, clock, service="db")
+    rule = replace(DEFAULT_RULE, storm_threshold=3)
+    with db.uow() as uow:
+        alerts = [
+            uow.alerts.trigger(event(f"k{n}", "db" if n else "api"), f"al_{n}", clock.now())
+            for n in range(4)
+        ]
+        join_many(uow, clock.now(), {calm.id: alerts[:1], stormy.id: alerts[1:]}, rule)
+        uow.commit()
+    with db.uow(read_only=True) as uow:
+        assert uow.alerts.count_for_incidents([calm.id, stormy.id]) == {calm.id: 1, stormy.id: 3}
+        marked = {i.id: i.storm for i in uow.incidents.get_many([calm.id, stormy.id])}
+        assert marked == {calm.id: False, stormy.id: True}
+        joined = uow.timeline.for_incident(stormy.id, [EventKind.ALERT_CORRELATED])
+        assert [e.data["count"] for e in joined] == [3]
+        storm = uow.timeline.for_incident(stormy.id, [EventKind.INCIDENT_STORM])
+        assert [e.data for e in storm] == [{"alert_count": 3}]
+    audited = [r for r in db.tables.audit if r.action == EventKind.ALERT_CORRELATED]
+    assert sorted(r.incident_id or "" for r in audited) == sorted([calm.id, stormy.id])
+
+
+def test_a_batch_triages_the_first_alert_of_each_group_once_and_joins_the_rest(
+    db: FakeDatabase, clock: FakeClock
+) -> None:
+    with db.uow() as uow:
+        uow.catalog.upsert(CatalogService("db", Tier.CRITICAL, "platform"))
+        uow.catalog.upsert(CatalogService("api", Tier.CRITICAL, "platform", 10, ["db"]))
+        uow.catalog.upsert(CatalogService("web", Tier.MEDIUM, "web"))
+        for n, service in enumerate(["api", "db", "web", "api", None, None, "web"]):
+            uow.alerts.trigger(event(f"k{n}", service), f"al_{n}", clock.now())
+        uow.commit()
+    handled = process_pending(db.uow, clock, TriageResponder())
+    assert handled == 7
+    runs = [r for r in db.tables.agent_runs.values() if r.agent == AgentName.TRIAGE]
+    triaged = sorted(r.inputs["alert"]["id"] for r in runs)
+    # one per group (api+db, web), and each alert with no service on its own
+    assert triaged == ["al_0", "al_2", "al_4", "al_5"]
+    by_alert = {r.alert.id: r for r in db.tables.alerts.values()}
+    assert by_alert["al_1"].alert.incident_id == by_alert["al_0"].alert.incident_id
+    assert all(r.triage_state not in ("pending", "processing") for r in by_alert.values())
