@@ -7,9 +7,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, func, or_, select, text, update
 
-from so1.adapters.db import alert_sql as sql, intake_tables as it, tables as t
+from so1.adapters.db import (
+    alert_sql as sql,
+    intake_tables as it,
+    open_keys,
+    partitions,
+    tables as t,
+)
 from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus, SeverityHint
 from so1.ports import AlertFilter, Backlog
 from so1.ports.intake import Trigger
@@ -50,6 +56,7 @@ def _trigger_row(
         "first_seen_at": min(event.occurred_at or at, at),
         "last_seen_at": at,
         "triage_state": "pending",
+        "stored_at": at,
     }
 
 
@@ -57,6 +64,11 @@ def _one(row: Mapping[str, Any] | None) -> Mapping[str, Any]:
     if row is None:
         raise RuntimeError("the alert upsert returned no row")
     return row
+
+
+# A duplicate racing the commit of its alert's opening (PostgreSQL: open_keys) is counted
+# by running its upsert again, in a new snapshot; one retry suffices, a few are allowed.
+UPSERT_TRIES = 3
 
 
 class SqlAlertRepository:
@@ -74,7 +86,15 @@ class SqlAlertRepository:
             for event, new_id, integration_id in triggers
         ]
         upsert = sql.driver_upsert(self._conn.dialect)
-        return [_alert_from_row(_one(row)) for row in upsert.returning_each(self._conn, rows)]
+        stored = upsert.returning_each(self._conn, rows)
+        for _ in range(UPSERT_TRIES - 1):
+            missed = [n for n, row in enumerate(stored) if row is None]
+            if not missed:
+                break
+            again = upsert.returning_each(self._conn, [rows[n] for n in missed])
+            for n, row in zip(missed, again, strict=True):
+                stored[n] = row
+        return [_alert_from_row(_one(row)) for row in stored]
 
     def transition(
         self, source: AlertSource, dedup_key: str, to: AlertStatus, at: datetime
@@ -97,6 +117,8 @@ class SqlAlertRepository:
             .mappings()
             .first()
         )
+        if row and to is AlertStatus.RESOLVED:
+            open_keys.release(self._conn, row["source"], row["dedup_key"], row["id"])
         return _alert_from_row(row) if row else None
 
     def find(self, source: AlertSource, dedup_key: str) -> Alert | None:
@@ -201,11 +223,24 @@ class SqlAlertRepository:
             self._conn.execute(sql.FINISH_MANY, {"p_ids": list(alert_ids), "p_state": state})
 
     def close(self, alert_id: str, at: datetime, reason: str) -> None:
-        self._conn.execute(
+        closed = self._conn.execute(
             update(a)
             .where(a.c.id == alert_id)
             .values(status=AlertStatus.RESOLVED.value, resolved_at=at, closed_reason=reason)
+            .returning(a.c.source, a.c.dedup_key)
+        ).first()
+        if closed:
+            open_keys.release(self._conn, closed.source, closed.dedup_key, alert_id)
+
+    def prune_expired(self, before: datetime, limit: int) -> int:
+        """Remove up to ``limit`` expired alerts row by row (partitions.EXPIRED_ALERT):
+        every table on SQLite; on PostgreSQL the default partition (weeks go whole)."""
+        table = "alerts_default" if partitions.is_partitioned(self._conn) else "alerts"
+        query = text(
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}"
+            f" WHERE {partitions.EXPIRED_ALERT} LIMIT :limit)"
         )
+        return int(self._conn.execute(query, {"cutoff": before, "limit": limit}).rowcount)
 
     def attach(self, alert_ids: Sequence[str], incident_id: str) -> None:
         if alert_ids:

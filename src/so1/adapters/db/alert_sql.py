@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Dialect, Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from so1.adapters.db import intake_tables as it, tables as t
+from so1.adapters.db import intake_tables as it, open_keys, tables as t
 from so1.adapters.db.driver import DriverStatement
 from so1.domain.alerts import AlertStatus
 from so1.domain.incidents import IncidentStatus
@@ -51,13 +51,16 @@ UPSERT = {
 TRIGGER_COLUMNS = (
     "id", "source", "dedup_key", "status", "summary", "service", "metric", "current_value",
     "threshold", "severity_hint", "labels", "details", "is_test", "dedup_count",
-    "integration_id", "first_seen_at", "last_seen_at", "triage_state",
+    "integration_id", "first_seen_at", "last_seen_at", "triage_state", "stored_at",
 )  # fmt: skip
 
 
 @lru_cache(maxsize=16)
 def driver_upsert(dialect: Dialect) -> DriverStatement:
-    """The intake upsert run with the driver (the writer's hot path)."""
+    """The intake upsert run with the driver (the writer's hot path); on PostgreSQL's
+    partitioned table, through the open identities' own table (adapters/db/open_keys.py)."""
+    if dialect.name == "postgresql":
+        return open_keys.driver_open_or_count(dialect, TRIGGER_COLUMNS)
     return DriverStatement(UPSERT[dialect.name], dialect, TRIGGER_COLUMNS, list(a.c))
 
 
