@@ -36,7 +36,7 @@ def test_the_growing_tables_are_partitioned_by_week_on_postgresql_only(db_url: s
                     inspect(conn).get_table_names()
                 )
                 return
-            kinds = dict(
+            kinds: dict[str, str] = dict(
                 conn.execute(
                     text(
                         "SELECT relname, relkind FROM pg_class"
