@@ -77,6 +77,15 @@ FROM (SELECT i, CAST(:newest AS timestamptz) - i * CAST(:step AS interval) AS t
 """
 
 
+KEY_TABLES = (
+    "INSERT INTO alert_open_keys SELECT source, dedup_key, id, stored_at FROM alerts"
+    " WHERE status <> 'resolved'",
+    "INSERT INTO alert_last_resolved SELECT DISTINCT ON (source, dedup_key) source, dedup_key,"
+    " id, stored_at, resolved_at FROM alerts WHERE status = 'resolved'"
+    " ORDER BY source, dedup_key, resolved_at DESC",
+)
+
+
 def fill(url: str, args: argparse.Namespace) -> float:
     """Store --rows alerts; the seconds it took."""
     started = time.perf_counter()
@@ -109,13 +118,9 @@ def fill(url: str, args: argparse.Namespace) -> float:
     with engine.begin() as conn:
         for _, definition in indexes:  # a partitioned table's read back as ON ONLY
             conn.execute(text(definition.replace(" ON ONLY ", " ON ")))
-        if split:
-            conn.execute(
-                text(
-                    "INSERT INTO alert_open_keys SELECT source, dedup_key, id, stored_at"
-                    " FROM alerts WHERE status <> 'resolved'"
-                )
-            )
+        if split:  # the key tables, as intake would have kept them
+            for fill_keys in KEY_TABLES:
+                conn.execute(text(fill_keys))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # As autovacuum would have, before the measurements: the filled tables only. The
         # weeks still empty keep "never analysed", as new partitions are; analysed empty,
@@ -127,12 +132,13 @@ def fill(url: str, args: argparse.Namespace) -> float:
 
 
 def _filled(conn: Connection) -> list[str]:
-    """The plain tables holding alerts (the weeks of a partitioned alerts table)."""
+    """The plain tables holding alerts (the weeks of a partitioned alerts table), and the
+    key tables."""
     names = conn.execute(
         text(
             "SELECT c.relname FROM pg_class c WHERE c.relkind = 'r'"
             " AND c.relnamespace = 'public'::regnamespace"
-            " AND (c.relname = 'alerts' OR c.relname LIKE 'alerts%w%')"
+            " AND (c.relname LIKE 'alert%')"
         )
     ).scalars()
     return [

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import BindParameter, Dialect, Select, bindparam, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from so1.adapters.db import intake_tables as it, open_keys, tables as t
+from so1.adapters.db import intake_tables as it, tables as t
 from so1.adapters.db.driver import DriverStatement
 from so1.domain.alerts import AlertStatus
 from so1.domain.incidents import IncidentStatus
@@ -57,10 +57,8 @@ TRIGGER_COLUMNS = (
 
 @lru_cache(maxsize=16)
 def driver_upsert(dialect: Dialect) -> DriverStatement:
-    """The intake upsert run with the driver (the writer's hot path); on PostgreSQL's
-    partitioned table, through the open identities' own table (adapters/db/open_keys.py)."""
-    if dialect.name == "postgresql":
-        return open_keys.driver_open_or_count(dialect, TRIGGER_COLUMNS)
+    """The intake upsert run with the driver (the writer's hot path) on SQLite; PostgreSQL's
+    partitioned table goes through the open identities' own table (open_keys.py)."""
     return DriverStatement(UPSERT[dialect.name], dialect, TRIGGER_COLUMNS, list(a.c))
 
 
@@ -78,6 +76,7 @@ LAST_RESOLVED = (
 
 @lru_cache(maxsize=16)
 def driver_last_resolved(dialect: Dialect) -> DriverStatement:
+    """SQLite; PostgreSQL reads alert_last_resolved, then one week (open_keys.py)."""
     return DriverStatement(LAST_RESOLVED, dialect, returning=list(a.c))
 
 

@@ -122,6 +122,19 @@ alert_open_keys = Table(
     Column("stored_at", UTCDateTime(), nullable=False),
 )
 
+# PostgreSQL: the last resolved alert of each identity (flap counting), found without
+# looking through every week of alerts.
+alert_last_resolved = Table(
+    "alert_last_resolved",
+    metadata,
+    Column("source", String(30), primary_key=True),
+    Column("dedup_key", String(255), primary_key=True),
+    Column("alert_id", String(40), nullable=False),
+    Column("stored_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=False),
+    Index("ix_alert_last_resolved_resolved", "resolved_at"),
+)
+
 # PostgreSQL: the last delivery of each redelivery key, for the 24 h dedup (the partitioned
 # deliveries table holds no unique constraint; on SQLite uq_deliveries_source_key does).
 delivery_keys = Table(
@@ -162,6 +175,7 @@ silences = Table(
 )
 
 __all__ = [
+    "alert_last_resolved",
     "alert_open_keys",
     "alerts",
     "correlation_rules",

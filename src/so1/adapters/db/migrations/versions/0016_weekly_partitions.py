@@ -4,8 +4,10 @@ with a default partition so no row is ever refused. Retention then drops whole w
 
 A partitioned table holds no unique index without its partition key, so the uniqueness of
 an open alert's identity moves to ``alert_open_keys`` and the redelivery keys to
-``delivery_keys`` (both written in the transaction that stores the alert or delivery).
-On SQLite the tables stay as they were (``alerts`` gains ``stored_at``; the two key tables
+``delivery_keys`` (both written in the transaction that stores the alert or delivery);
+``alert_last_resolved`` names each identity's last resolved alert, so flap counting reads
+one week's partition instead of every week's.
+On SQLite the tables stay as they were (``alerts`` gains ``stored_at``; the three key tables
 exist, empty: the unique indexes still do their work there).
 
 The rows are copied into the new tables: on a big table this takes a while (about a minute
@@ -76,6 +78,16 @@ def _key_tables() -> None:
         sa.PrimaryKeyConstraint("source", "dedup_key", name="pk_alert_open_keys"),
     )
     op.create_table(
+        "alert_last_resolved",
+        sa.Column("source", sa.String(30), primary_key=True),
+        sa.Column("dedup_key", sa.String(255), primary_key=True),
+        sa.Column("alert_id", sa.String(40), nullable=False),
+        sa.Column("stored_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("source", "dedup_key", name="pk_alert_last_resolved"),
+    )
+    op.create_index("ix_alert_last_resolved_resolved", "alert_last_resolved", ["resolved_at"])
+    op.create_table(
         "delivery_keys",
         sa.Column("source", sa.String(30), primary_key=True),
         sa.Column("delivery_key", sa.String(300), primary_key=True),
@@ -87,6 +99,12 @@ def _key_tables() -> None:
         op.execute(
             "INSERT INTO alert_open_keys SELECT source, dedup_key, id, stored_at FROM alerts"
             " WHERE status <> 'resolved'"
+        )
+        op.execute(
+            "INSERT INTO alert_last_resolved SELECT DISTINCT ON (source, dedup_key)"
+            " source, dedup_key, id, stored_at, COALESCE(resolved_at, last_seen_at) FROM alerts"
+            " WHERE status = 'resolved'"
+            " ORDER BY source, dedup_key, COALESCE(resolved_at, last_seen_at) DESC"
         )
         op.execute(
             "INSERT INTO delivery_keys SELECT source, delivery_key, max(received_at)"
@@ -158,6 +176,7 @@ def _week_start(at: datetime) -> datetime:
 
 def downgrade() -> None:
     op.drop_table("delivery_keys")
+    op.drop_table("alert_last_resolved")
     op.drop_table("alert_open_keys")
     if op.get_bind().dialect.name != "postgresql":
         with op.batch_alter_table("alerts") as batch:
