@@ -55,8 +55,8 @@ def generic_plans(conn: Connection) -> None:
 def _key_upsert() -> Any:
     """The identity's key: inserted for a new alert, or locked and read (``alert_id`` then
     names the open alert, not the one offered)."""
-    insert = postgresql.insert(k)
-    return insert.on_conflict_do_update(
+    upsert = postgresql.insert(k)
+    return upsert.on_conflict_do_update(
         index_elements=[k.c.source, k.c.dedup_key], set_={"alert_id": k.c.alert_id}
     ).returning(k.c.alert_id, k.c.stored_at)
 
