@@ -14,8 +14,11 @@ week ago (each week its partition where the table is partitioned), all resolved 
 --open of them. Then, round after round, each database takes the same work measured by
 bench/ingest_writer.py's ``cpu_ms_per_alert`` (--alerts events in batches of 32 through
 ``intake.ingest_batch``; keys cycle over --keyspace, half new, half duplicates; every
-measurement has keys of its own). Printed: alerts/s (wall clock, the server's work
-included) and CPU ms per alert, and their ratio large/empty, per round.
+measurement has keys of its own), the two databases in turn, the first alternating from
+round to round. Printed per round: alerts/s (wall clock, the server's work included), the
+writer's CPU ms per alert, PostgreSQL's (its backends on that database, autovacuum's
+included, from /proc: less noisy on a shared machine) and the ratios large/empty (for CPU,
+empty/large, so that above 1 is better for both).
 """
 
 from __future__ import annotations
@@ -163,7 +166,8 @@ def _weeks(conn: Connection, oldest: datetime, newest: datetime) -> None:
 
 
 def measure(args: argparse.Namespace) -> None:
-    """One code's measurements (a child process): prints one line per round."""
+    """One code's measurements (a child process): prints one line per round. The order of
+    the two databases alternates from round to round."""
     with database("postgres") as empty_url, database("postgres") as large_url:
         containers = {}
         for name, url in (("empty", empty_url), ("large", large_url)):
@@ -175,17 +179,55 @@ def measure(args: argparse.Namespace) -> None:
             cpu_ms_per_alert(container, work(container, _warm(args), f"warm-{name}"))
         for round_ in range(1, args.rounds + 1):
             found = {}
-            for name, container in containers.items():
-                found[name] = cpu_ms_per_alert(container, work(container, args, f"{round_}{name}"))
-            (e_cpu, e_rate), (l_cpu, l_rate) = found["empty"], found["large"]
-            print(
-                f"round {round_}: empty {e_rate:,.0f} alerts/s {e_cpu:.3f} ms CPU/alert;"
-                f" {args.rows:,} rows {l_rate:,.0f} alerts/s {l_cpu:.3f} ms CPU/alert;"
-                f" ratio {l_rate / e_rate:.2f}",
-                flush=True,
-            )
+            order = list(containers) if round_ % 2 else list(reversed(containers))
+            for name in order:
+                container = containers[name]
+                batches = work(container, args, f"{round_}{name}")
+                before = server_cpu(container)
+                cpu, rate = cpu_ms_per_alert(container, batches)
+                after = server_cpu(container)
+                server = sum(spent - before.get(pid, 0.0) for pid, spent in after.items())
+                found[name] = (cpu, rate, server / args.alerts)
+            print(_line(round_, order, found, args), flush=True)
         for container in containers.values():
             container.close()
+
+
+def _line(
+    round_: int,
+    order: list[str],
+    found: dict[str, tuple[float, float, float]],
+    args: argparse.Namespace,
+) -> str:
+    (e_cpu, e_rate, e_server), (l_cpu, l_rate, l_server) = found["empty"], found["large"]
+    return (
+        f"round {round_} ({' then '.join(order)}): empty {e_rate:,.0f} alerts/s,"
+        f" CPU ms/alert {e_cpu:.3f} client {1000 * e_server:.3f} server;"
+        f" {args.rows:,} rows {l_rate:,.0f} alerts/s,"
+        f" CPU ms/alert {l_cpu:.3f} client {1000 * l_server:.3f} server;"
+        f" ratio {l_rate / e_rate:.2f} (alerts/s), {e_server / l_server:.2f} (server CPU)"
+    )
+
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(container: Container) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend on the database (autovacuum's
+    included), read from /proc: the server must run on this machine."""
+    with container.engine.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        return {int(pid): _cpu_of(pid) for pid in pids}
+
+
+def _cpu_of(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone meanwhile
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def _warm(args: argparse.Namespace) -> argparse.Namespace:
