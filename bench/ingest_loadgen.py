@@ -6,6 +6,7 @@ Run from the project root:
     .venv/bin/python bench/ingest_loadgen.py [--rounds 2] [--duration 10] [--concurrency 32]
         [--keyspace 5000] [--code after=src] [--code before=/tmp/so1-main/src]
         [--so1-env SO1_LOG_LEVEL=warning] [--env-for quiet:SO1_ACCESS_LOG=false]
+        [--backend sqlite] [--backend postgres] [--serve-args-for w2:'--workers 2']
 
 Each round starts the baseline (a FastAPI app whose `POST /v1/alerts` does nothing and answers
 202, one uvicorn worker) and measures it, then, for each `--code NAME=SRC_DIR` in turn, starts
@@ -15,6 +16,11 @@ and measures it: loadgen `--mode max`, half the run new alerts and then duplicat
 keyspace is used. Server CPU is utime+stime from /proc/PID/stat before and after the run.
 `--env-for NAME:SO1_X=V` sets a setting for one `--code` only, so two settings of the same code
 are measured in the same run (`--code logged=src --code quiet=src --env-for quiet:...`).
+`--serve-args-for NAME:ARGS` adds `so1 serve` arguments for one `--code` (1 against 2 server
+processes of the same code: `--code w1=src --code w2=src --serve-args-for w2:'--workers 2'`);
+the server CPU is then that of the whole process tree, and the connections each process held
+halfway through the run are reported. `--backend postgres` (repeatable with sqlite) runs each
+server on a throw-away `so1_bench_*` database on SO1_TEST_POSTGRES_URL (bench/api.py's).
 To measure main's code, export it first: `git archive main src | tar -x -C /tmp/so1-main`.
 Prints one JSON line per measurement and a table; appends them to bench/results/.
 """
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -34,10 +41,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+
+if not __package__:  # run as a script: make the `bench` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import _processes
 
 ROOT = Path(__file__).resolve().parents[1]
 LOADGEN = ROOT.parent / "shared" / "tools" / "loadgen.py"
@@ -96,11 +108,13 @@ def running(command: list[str], env: dict[str, str], probe: str) -> Iterator[int
             process.wait()
 
 
-def so1_env(source: Path, database: Path, extra: list[str]) -> dict[str, str]:
+def so1_env(source: Path, database: Path | str, extra: list[str]) -> dict[str, str]:
+    """``database``: a SQLite file, or a database URL."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SO1_")}
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
     env.update(
         PYTHONPATH=str(source),
-        SO1_DATABASE_URL=f"sqlite:///{database}",
+        SO1_DATABASE_URL=url,
         SO1_TRIAGE_WORKER="false",
     )
     for setting in extra:
@@ -122,7 +136,7 @@ def write_key(env: dict[str, str]) -> str:
     return made.stdout.strip().splitlines()[-1].strip()
 
 
-def load(url: str, args: argparse.Namespace, token: str | None) -> dict[str, Any]:
+def loadgen_command(url: str, args: argparse.Namespace, token: str | None) -> list[str]:
     command = [
         sys.executable,
         str(LOADGEN),
@@ -143,15 +157,24 @@ def load(url: str, args: argparse.Namespace, token: str | None) -> dict[str, Any
     ]
     if token:
         command += ["--header", f"Authorization: Bearer {token}"]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
+    return command
 
 
 def measured(url: str, pid: int, args: argparse.Namespace, token: str | None) -> dict[str, Any]:
-    before = cpu_seconds(pid)
-    result = load(url, args, token)
-    spent = cpu_seconds(pid) - before
+    """The load's result, the server tree's CPU, and the connections each process held
+    halfway through."""
+    group = _processes.tree(pid)
+    port = urlsplit(url).port or 80
+    before = _processes.cpu_seconds(group)
+    with subprocess.Popen(
+        loadgen_command(url, args, token), stdout=subprocess.PIPE, text=True
+    ) as loadgen:
+        time.sleep(args.duration / 2)
+        held = _processes.connections(group, port)
+        out, _ = loadgen.communicate()
+    spent = _processes.cpu_seconds(group) - before
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["connections_per_process"] = sorted((n for n in held.values() if n), reverse=True)
     ok = sum(n for status, n in result.get("statuses", {}).items() if str(status).startswith("2"))
     result["server_cpu_s"] = round(spent, 2)
     result["server_cpu_ms_per_request"] = round(1000 * spent / ok, 3) if ok else None
@@ -168,16 +191,44 @@ def measure_baseline(args: argparse.Namespace) -> dict[str, Any]:
         return measured(f"{url}/v1/alerts", pid, args, None)
 
 
-def measure_so1(source: Path, args: argparse.Namespace, settings: list[str]) -> dict[str, Any]:
+@contextmanager
+def fresh_database(backend: str) -> Iterator[Path | str]:
+    if backend == "postgres":
+        from bench.api import postgres_database
+
+        with postgres_database() as url:
+            yield url
+        return
     with tempfile.TemporaryDirectory(prefix="so1-bench-") as folder:
-        env = so1_env(source, Path(folder) / "so1.db", [*(args.so1_env or []), *settings])
+        yield Path(folder) / "so1.db"
+
+
+def measure_so1(
+    source: Path, args: argparse.Namespace, settings: list[str], serve_args: list[str], backend: str
+) -> dict[str, Any]:
+    with fresh_database(backend) as database:
+        env = so1_env(source, database, [*(args.so1_env or []), *settings])
         token = write_key(env)
         port = free_port()
         command = [sys.executable, "-c", "from so1.entrypoints.cli import main; main()"]
-        command += ["serve", "--port", str(port)]
+        command += ["serve", "--port", str(port), *serve_args]
         url = f"http://127.0.0.1:{port}"
         with running(command, env, f"{url}/v1/health") as pid:
+            wait_for_listeners(pid, port, serve_args)
             return measured(f"{url}/v1/alerts", pid, args, token)
+
+
+def wait_for_listeners(pid: int, port: int, serve_args: list[str], seconds: float = 60) -> None:
+    """With `--workers N` on Linux, until each of the N server processes has its socket (the
+    first to answer /v1/health would otherwise get every connection the load opens)."""
+    wanted = int(serve_args[serve_args.index("--workers") + 1]) if "--workers" in serve_args else 1
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        held = _processes.connections(_processes.tree(pid), port, _processes.LISTEN)
+        if sum(1 for n in held.values() if n) >= wanted:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"fewer than {wanted} server processes listening on {port}")
 
 
 def row(round_no: int, name: str, result: dict[str, Any], base: dict[str, Any]) -> str:
@@ -186,7 +237,7 @@ def row(round_no: int, name: str, result: dict[str, Any], base: dict[str, Any]) 
     return (
         f"| {round_no} | {name} | {result['ok_rps']:,.0f} | {latency.get('50')} | "
         f"{latency.get('99')} | {result['server_cpu_ms_per_request']} | {ratio:.2f} | "
-        f"{result.get('statuses')} |"
+        f"{result.get('statuses')} | {result.get('connections_per_process', '')} |"
     )
 
 
@@ -203,7 +254,15 @@ def main() -> None:
     parser.add_argument(
         "--env-for", action="append", help="NAME:SO1_NAME=VALUE for one --code (repeatable)"
     )
+    parser.add_argument(
+        "--serve-args-for", action="append", help="NAME:ARGS, `so1 serve` arguments for one --code"
+    )
+    parser.add_argument("--backend", action="append", choices=["sqlite", "postgres"])
     args = parser.parse_args()
+    serve_args_for = {
+        name: shlex.split(extra)
+        for name, _, extra in (item.partition(":") for item in args.serve_args_for or [])
+    }
     settings_for: dict[str, list[str]] = {}
     for item in args.env_for or []:
         name, _, setting = item.partition(":")
@@ -211,18 +270,27 @@ def main() -> None:
     codes = [c.split("=", 1) for c in args.code or [f"after={ROOT / 'src'}"]]
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    lines = ["| round | server | req/s | p50 ms | p99 ms | CPU ms/req | of baseline | statuses |"]
-    lines.append("|---|---|---|---|---|---|---|---|")
+    lines = ["| round | server | req/s | p50 ms | p99 ms | CPU ms/req | of baseline | statuses"]
+    lines[0] += " | connections per process |"
+    lines.append("|---|---|---|---|---|---|---|---|---|")
     with (RESULTS / f"ingest-loadgen-{stamp}.jsonl").open("a") as out:
         for round_no in range(1, args.rounds + 1):
             base = measure_baseline(args)
             lines.append(row(round_no, "baseline (do-nothing FastAPI)", base, base))
             out.write(json.dumps({"round": round_no, "server": "baseline", **base}) + "\n")
-            for name, source in codes:
-                result = measure_so1(Path(source).resolve(), args, settings_for.get(name, []))
-                lines.append(row(round_no, f"so1 serve ({name})", result, base))
-                out.write(json.dumps({"round": round_no, "server": name, **result}) + "\n")
-                print(json.dumps({"round": round_no, "server": name, **result}), flush=True)
+            for backend in args.backend or ["sqlite"]:
+                for name, source in codes:
+                    result = measure_so1(
+                        Path(source).resolve(),
+                        args,
+                        settings_for.get(name, []),
+                        serve_args_for.get(name, []),
+                        backend,
+                    )
+                    lines.append(row(round_no, f"so1 serve ({name}, {backend})", result, base))
+                    line = {"round": round_no, "server": name, "backend": backend, **result}
+                    out.write(json.dumps(line) + "\n")
+                    print(json.dumps(line), flush=True)
     print("\n".join(lines))
 
 

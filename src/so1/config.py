@@ -174,7 +174,9 @@ class Settings(BaseSettings):
         default=86_400, ge=0, description="how long a rotated integration secret keeps working"
     )
     auth_cache_seconds: float = Field(
-        default=5.0, ge=0, description="how long a verified API key is trusted without a read"
+        default=5.0,
+        ge=0,
+        description="how long a verified API key or webhook integration is trusted without a read",
     )
     oidc_issuer: str | None = Field(
         default=None,

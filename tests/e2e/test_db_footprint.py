@@ -138,6 +138,41 @@ def test_serve_and_worker_warn_once_when_their_connections_would_not_fit(
     assert "this worker may open 8" in worker_line
 
 
+def _registered_job_workers(url: str) -> int:
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+def test_a_worker_stops_on_sigterm_without_a_traceback_and_unregisters_its_job_workers(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    before = _registered_job_workers(postgres_url)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "so1", "worker"],
+        cwd=tmp_path,
+        env=clean_env(SO1_DATABASE_URL=postgres_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        # triage, delivery and clocks each have a job worker, and one recovers stalled passes
+        while _registered_job_workers(postgres_url) < before + 4 and worker.poll() is None:
+            assert time.monotonic() < deadline, "the worker's job workers never registered"
+            time.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0, output
+    assert "SO1 worker stopped" in output
+    assert "Traceback" not in output and "ERROR" not in output, output
+    assert _registered_job_workers(postgres_url) == before
+
+
 def test_a_worker_pool_too_small_for_its_job_engine_stops_it_naming_the_setting(
     postgres_url: str, tmp_path: Path
 ) -> None:

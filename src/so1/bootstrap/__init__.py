@@ -29,6 +29,7 @@ from so1.adapters.db.uow import SqlUnitOfWork
 from so1.adapters.jobs.child import ChildProcessJobs, JobRunnerGroup
 from so1.adapters.jobs.procrastinate_runner import ProcrastinateJobRunner
 from so1.adapters.jobs.threads import ThreadJobRunner
+from so1.adapters.jobs.wake_socket import WakeSocketJobs
 from so1.adapters.ratelimit import RateLimiter
 from so1.adapters.sources.alertmanager import AlertmanagerAdapter
 from so1.adapters.sources.base import SourceAdapter
@@ -59,6 +60,7 @@ from so1.ports import (
 )
 from so1.services.access.keys import KeyCache
 from so1.services.background import TRIAGE, JobDispatcher, JobSettings, background_jobs
+from so1.services.intake.integrations import IntegrationCache
 from so1.services.intake.retention import Retention
 from so1.services.intake.writer import IngestWriter
 from so1.services.mitigation.runs import DeployerDeps
@@ -91,10 +93,11 @@ class Jobs:
 
 @dataclass
 class Edge:
-    """What the HTTP edge keeps between requests: verified keys, idempotent replays, and the
-    checks behind /v1/health."""
+    """What the HTTP edge keeps between requests: verified keys and webhook integrations,
+    idempotent replays, and the checks behind /v1/health."""
 
     key_cache: KeyCache
+    integration_cache: IntegrationCache
     idempotency: IdempotencyStore
     health_checks: dict[str, HealthCheck]
 
@@ -138,11 +141,17 @@ class Container:
         return self.agents.triage
 
     def start_background(
-        self, server: bool = True, *, triage_child: bool = False, threads: bool = False
+        self,
+        server: bool = True,
+        *,
+        triage_child: bool = False,
+        threads: bool = False,
+        triage_wake: str | None = None,
     ) -> None:
         """API servers: the intake writer, and (with SO1_BACKGROUND=server, the default) the
         background jobs in threads, or triage in a child process with ``triage_child`` (what
-        `so1 serve` asks for when SO1_TRIAGE_PROCESS is on); `so1 worker` (``server=False``):
+        `so1 serve` asks for when SO1_TRIAGE_PROCESS is on), or in the triage process of a
+        `so1 serve --workers N` group, woken at ``triage_wake``; `so1 worker` (``server=False``):
         the jobs only, on procrastinate when the database is PostgreSQL unless ``threads``
         (a server's triage child, woken through its stdin). Never the CLI."""
         if server and self.intake.writer is None:
@@ -169,8 +178,14 @@ class Container:
             self._run_jobs(self._procrastinate(jobs, execute=False), "")
         elif not server and on_postgres and not threads:
             self._run_jobs(self._procrastinate(jobs, execute=True), "procrastinate")
+        elif server and triage_wake and self._child_can_share_database(jobs):
+            woken = WakeSocketJobs([TRIAGE], triage_wake)
+            self._run_jobs(_beside(woken, jobs), "in-process, triage in the group's child process")
         elif server and triage_child and self._child_can_share_database(jobs):
-            self._run_jobs(self._triage_in_child(jobs), "in-process, triage in a child process")
+            child = ChildProcessJobs(
+                [TRIAGE], triage_child_command(), triage_child_env(self.settings)
+            )
+            self._run_jobs(_beside(child, jobs), "in-process, triage in a child process")
         elif jobs:
             self._run_jobs(ThreadJobRunner(jobs), "in-process")
         self.jobs.names = [job.name for job in jobs] if self.jobs.engine else []
@@ -178,28 +193,18 @@ class Container:
     def _child_can_share_database(self, jobs: list[Job]) -> bool:
         """A SQLite file (the database is the queue). PostgreSQL keeps the documented
         topology: threads in the server, or `so1 worker` processes on procrastinate."""
-        url = self.engine.url
-        on_file = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-        return on_file and any(job.name == TRIAGE for job in jobs)
+        return self._on_sqlite_file() and any(job.name == TRIAGE for job in jobs)
 
-    def _triage_in_child(self, jobs: list[Job]) -> JobRunner:
-        """Triage in `so1 worker --wake-from-stdin` (this server's settings, its database,
-        only the triage job); the other jobs in this process's threads."""
-        env = {
-            **os.environ,
-            "SO1_DATABASE_URL": self.settings.database_url,
-            "SO1_TRIAGE_WORKER": "true",
-            "SO1_DELIVERY_WORKER": "false",
-            "SO1_RUNBOOK_CLOCKS": "false",
-        }
-        command = [sys.executable, "-m", "so1", "worker", "--wake-from-stdin"]
-        child = ChildProcessJobs([TRIAGE], command, env)
-        rest = [job for job in jobs if job.name != TRIAGE]
-        runners: dict[str, JobRunner] = {TRIAGE: child}
-        if rest:
-            threads = ThreadJobRunner(rest)
-            runners.update({job.name: threads for job in rest})
-        return JobRunnerGroup(runners)
+    def _on_sqlite_file(self) -> bool:
+        url = self.engine.url
+        return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+
+    def triage_child_wanted(self) -> bool:
+        """Whether `so1 serve` triages in a child process: SO1_TRIAGE_PROCESS and the triage
+        job on, the jobs in the servers, a SQLite file."""
+        settings = self.settings
+        wanted = settings.triage_process and settings.triage_worker
+        return wanted and settings.background == "server" and self._on_sqlite_file()
 
     def _procrastinate(self, jobs: list[Job], *, execute: bool) -> ProcrastinateJobRunner:
         return ProcrastinateJobRunner(
@@ -292,6 +297,7 @@ def build_container(
         ),
         edge=Edge(
             key_cache=KeyCache(settings.auth_cache_seconds),
+            integration_cache=IntegrationCache(settings.auth_cache_seconds),
             idempotency=SqlIdempotencyStore(engine),
             health_checks={"database": DatabaseHealth(engine)},
         ),
@@ -303,6 +309,33 @@ def _units_of_work(engine: Engine, box: SecretBox, dispatcher: JobDispatcher) ->
         return SqlUnitOfWork(engine, read_only=read_only, box=box, dispatch=dispatcher)
 
     return open_unit_of_work
+
+
+def triage_child_command(*wake: str) -> list[str]:
+    """`so1 worker` as `so1 serve`'s triage child: ``--wake-from-stdin`` unless ``wake``
+    names its wake-up option (``--wake-from-socket ADDRESS``)."""
+    return [sys.executable, "-m", "so1", "worker", *(wake or ("--wake-from-stdin",))]
+
+
+def triage_child_env(settings: Settings) -> dict[str, str]:
+    """The triage child's environment: the server's settings and database, triage only."""
+    return {
+        **os.environ,
+        "SO1_DATABASE_URL": settings.database_url,
+        "SO1_TRIAGE_WORKER": "true",
+        "SO1_DELIVERY_WORKER": "false",
+        "SO1_RUNBOOK_CLOCKS": "false",
+    }
+
+
+def _beside(triage: JobRunner, jobs: list[Job]) -> JobRunner:
+    """Triage on ``triage`` (another process); the other jobs in this process's threads."""
+    rest = [job for job in jobs if job.name != TRIAGE]
+    runners: dict[str, JobRunner] = {TRIAGE: triage}
+    if rest:
+        threads = ThreadJobRunner(rest)
+        runners.update({job.name: threads for job in rest})
+    return JobRunnerGroup(runners)
 
 
 def _job_settings(settings: Settings) -> JobSettings:

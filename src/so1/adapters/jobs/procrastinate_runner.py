@@ -89,6 +89,15 @@ class _QueueWorker(Worker):
             await asyncio.Event().wait()  # until the worker stops and cancels it
 
 
+async def _run_until_all_stopped(workers: list[Worker]) -> None:
+    """Run the workers until cancelled, then wait for every one to unregister itself. A
+    gather would end at the first worker's cancellation and close the pool under the others
+    (each then logged a traceback on SIGTERM); a task group waits for all of them."""
+    async with asyncio.TaskGroup() as group:
+        for worker in workers:
+            group.create_task(worker.run())  # type: ignore[no-untyped-call]
+
+
 class ProcrastinateJobRunner:
     def __init__(
         self,
@@ -223,8 +232,7 @@ class ProcrastinateJobRunner:
                 executor = ThreadPoolExecutor(max(passes, 1), thread_name_prefix="so1-pass")
                 asyncio.get_running_loop().set_default_executor(executor)  # a thread a slot
                 await self._adopt_waiting_passes()
-                runs = (worker.run() for worker in self._workers())  # type: ignore[no-untyped-call]
-                await asyncio.gather(*runs)
+                await _run_until_all_stopped(self._workers())
             else:
                 await asyncio.Event().wait()  # serve defers until cancelled
 

@@ -61,15 +61,21 @@ Every `/v1` call except `/v1/health` needs `Authorization: Bearer <API key>`
 """
 
 
-def create_app(container: Container | None = None, *, triage_child: bool = False) -> FastAPI:
+def create_app(
+    container: Container | None = None,
+    *,
+    triage_child: bool = False,
+    triage_wake: str | None = None,
+) -> FastAPI:
     """The API and pages on ``container``. ``triage_child``: triage in a supervised child
-    process when SO1_TRIAGE_PROCESS is on (`so1 serve`; tests drive their own threads)."""
+    process when SO1_TRIAGE_PROCESS is on (`so1 serve`; tests drive their own threads);
+    ``triage_wake``: in the triage process of a `so1 serve --workers N` group, woken there."""
     container = container or build_container()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         child = triage_child and container.settings.triage_process
-        container.start_background(triage_child=child)
+        container.start_background(triage_child=child, triage_wake=triage_wake)
         yield
         container.stop_background()
 

@@ -21,9 +21,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from so1.adapters.db import migrate
+from so1.adapters.jobs import wake_socket
 from so1.adapters.jobs.child import wake_from_lines
-from so1.bootstrap import Container, build_container
+from so1.bootstrap import Container, build_container, triage_child_env
 from so1.config import Settings, load_settings
+from so1.entrypoints.cli import server_group
 from so1.entrypoints.cli.output import console, fail, note
 from so1.errors import So1Error
 from so1.services.access import keys as access
@@ -150,12 +152,19 @@ def serve(
             console.print(
                 "  export SO1_API_KEY=<that key>; more with `so1 keys create --name NAME`"
             )
+    group = processes > 1 and server_group.available()
+    if group:
+        server_group.check_port(host, port)
+    triage_env = triage_child_env(settings) if group and container.triage_child_wanted() else None
     container.close()
     base = client_url(host, port)
     typer.echo(f"SO1 serving on {base}  (API docs: {base}/docs, health: {base}/v1/health)")
     if base != settings.api_url.rstrip("/"):
         typer.echo(f"The CLI calls {settings.api_url}; point it here with:")
         typer.echo(f"  export SO1_API_URL={base}")
+    if group:  # Linux: one SO_REUSEPORT socket per process, the kernel balances connections
+        server_group.run(server_group.members(host, port, processes, triage_env))
+        return
     uvicorn.run(
         "so1.entrypoints.api.app:create_default_app",
         factory=True,
@@ -197,11 +206,19 @@ def worker(
             " (how `so1 serve` runs its triage process)",
         ),
     ] = False,
+    wake_from_socket: Annotated[
+        str | None,
+        typer.Option(
+            hidden=True,
+            help="run the jobs in threads, woken by datagrams at this address, and stop when"
+            " the parent is gone (the triage process of `so1 serve --workers N` on Linux)",
+        ),
+    ] = None,
 ) -> None:
     """Run the background work (triage, delivery of messages and pages, runbook clocks and
     escalation) without serving HTTP; pair with SO1_BACKGROUND=worker on the servers."""
     # `so1 serve`'s triage child: the server has named the database and migrated it already
-    child = wake_from_stdin
+    child = wake_from_stdin or wake_from_socket is not None
     container = open_database("worker", create=False, role="worker", announce=not child)
     _log_to_stderr(container.settings.log_level)
     _upgrade(container, announce=not child)
@@ -209,9 +226,11 @@ def worker(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    container.start_background(server=False, threads=wake_from_stdin)
+    container.start_background(server=False, threads=child)
     if wake_from_stdin:
         wake_from_lines(sys.stdin.buffer, container.jobs.dispatcher.wake, stop)
+    elif wake_from_socket is not None:
+        _wake_from_socket(container, wake_from_socket, stop)
     running = ", ".join(container.jobs.names) or "nothing (all switched off)"
     engine = f" on {container.jobs.engine}" if container.jobs.engine else ""
     if child:
@@ -221,6 +240,18 @@ def worker(
     stop.wait()
     container.close()
     typer.echo("SO1 worker stopped")
+
+
+def _wake_from_socket(container: Container, address: str, stop: threading.Event) -> None:
+    try:
+        sock = wake_socket.bind(address)
+    except OSError as exc:
+        container.close()
+        fail(f"cannot bind the wake-up socket {address}: {exc}")
+    jobs = container.jobs
+    wake_socket.wake_from_datagrams(
+        sock, jobs.dispatcher.wake, lambda: jobs.names, stop, os.getppid()
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -13,6 +11,7 @@ from so1.errors import Conflict, NotFound, Unauthorized
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.access import accounts
 from so1.services.incidents.recording import Actor, Change, record
+from so1.services.verified_cache import VerifiedCache
 
 # last_used_at is refreshed at most this often, so reads do not turn into writes.
 _TOUCH_INTERVAL = timedelta(seconds=60)
@@ -128,42 +127,13 @@ def rotate_in(
     return issued
 
 
-class KeyCache:
-    """Recently verified keys, so a busy client does not cost a database read per request.
+class KeyCache(VerifiedCache[ApiKey]):
+    """Recently verified keys by id, so a busy client does not cost a database read per
+    request. A revocation or rotation made elsewhere takes effect here after at most
+    ``ttl_seconds`` (``SO1_AUTH_CACHE_SECONDS``; 0 turns the cache off)."""
 
-    A revocation or rotation made elsewhere takes effect here after at most ``ttl_seconds``
-    (``SO1_AUTH_CACHE_SECONDS``; 0 turns the cache off)."""
-
-    def __init__(self, ttl_seconds: float, max_entries: int = 10_000) -> None:
-        self._ttl = ttl_seconds
-        self._max = max_entries
-        self._entries: dict[str, tuple[ApiKey, float]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key_id: str) -> ApiKey | None:
-        if self._ttl <= 0:
-            return None
-        with self._lock:
-            entry = self._entries.get(key_id)
-        if entry is None or time.monotonic() - entry[1] > self._ttl:
-            return None
-        return entry[0]
-
-    def put(self, key: ApiKey) -> None:
-        if self._ttl <= 0:
-            return
-        with self._lock:
-            if len(self._entries) >= self._max:
-                self._entries.clear()
-            self._entries[key.id] = (key, time.monotonic())
-
-    def forget(self, key_id: str) -> None:
-        with self._lock:
-            self._entries.pop(key_id, None)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+    def remember(self, key: ApiKey) -> None:
+        self.put(key.id, key)
 
 
 NO_CACHE = KeyCache(0)
@@ -207,7 +177,7 @@ def authenticate(
             uow.keys.touch(key.id, now)
             uow.commit()
         key = replace(key, last_used_at=now)
-    cache.put(key)
+    cache.remember(key)
     return key
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -13,8 +14,14 @@ from so1.domain.records import AuditRecord, Outcome
 from so1.errors import Conflict, Forbidden, NotFound, So1Error, Unauthorized, ValidationFailed
 from so1.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor, Change, record
+from so1.services.verified_cache import VerifiedCache
 
 SECRET_MAX = 500
+
+# The integrations of each source (by its name) that last accepted a request, so a busy
+# sender does not cost a database read (and its secrets' unsealing) per delivery.
+IntegrationCache = VerifiedCache[tuple[Integration, ...]]
+NO_CACHE = IntegrationCache(0)
 
 # PagerDuty documents 403 for a bad signature (so it does not redeliver); others get 401.
 _FORBIDDEN_ON_BAD_SECRET = {AlertSource.PAGERDUTY}
@@ -137,24 +144,72 @@ def authenticate_source(
     verifier: Verifier,
     request: Any,
     source_ip: str | None,
+    cache: IntegrationCache = NO_CACHE,
 ) -> Integration:
-    """The integration whose secret the request carries; any refusal is audited."""
+    """The integration whose secret the request carries; any refusal is audited. The
+    integrations ``cache`` vouches for are tried first; a request none of them accepts is
+    decided on the database's (and a refusal is only ever decided there)."""
     now = clock.now()
     try:
         verifier.precheck(request)
     except So1Error as exc:
         audit_refusal(uow_factory, now, source, "webhook.refused", exc.detail, source_ip)
         raise
+    found = _accepting(cache.get(source.value) or (), verifier, request, now)
+    if found is not None:
+        return found
     with uow_factory(read_only=True) as uow:
-        candidates = uow.intake.integrations(source)
-    for integration in candidates:
-        if any(verifier.verify(request, s) for s in integration.valid_secrets(now)):
-            return integration
+        candidates = tuple(uow.intake.integrations(source))
+    found = _accepting(candidates, verifier, request, now)
+    if found is not None:
+        cache.put(source.value, candidates)
+        return found
     reason = f"no {source} integration accepts this request's credentials"
     audit_refusal(uow_factory, now, source, "webhook.refused", reason, source_ip)
     if source in _FORBIDDEN_ON_BAD_SECRET:
         raise Forbidden("invalid request signature")
     raise Unauthorized("invalid or missing credentials")
+
+
+def integration_owning(
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    source: AlertSource,
+    credential: str,
+    cache: IntegrationCache = NO_CACHE,
+) -> Integration | None:
+    """The integration of ``source`` one of whose valid secrets is ``credential`` (the
+    routing key of a PagerDuty Events v2 body is both its address and its credential), or
+    None. As in authenticate_source, ``cache`` is tried first and a miss reads the database."""
+    now = clock.now()
+    found = _owning(cache.get(source.value) or (), credential, now)
+    if found is not None:
+        return found
+    with uow_factory(read_only=True) as uow:
+        candidates = tuple(uow.intake.integrations(source))
+    found = _owning(candidates, credential, now)
+    if found is not None:
+        cache.put(source.value, candidates)
+    return found
+
+
+def _owning(
+    candidates: tuple[Integration, ...], credential: str, now: datetime
+) -> Integration | None:
+    given = credential.encode()
+    for integration in candidates:
+        if any(hmac.compare_digest(given, s.encode()) for s in integration.valid_secrets(now)):
+            return integration
+    return None
+
+
+def _accepting(
+    candidates: tuple[Integration, ...], verifier: Verifier, request: Any, now: datetime
+) -> Integration | None:
+    for integration in candidates:
+        if any(verifier.verify(request, s) for s in integration.valid_secrets(now)):
+            return integration
+    return None
 
 
 def audit_refusal(

@@ -24,6 +24,7 @@ from so1.services.access import keys as access
 from so1.services.access.clearance import require_act
 from so1.services.incidents.recording import Actor, Change, record
 from so1.services.intake import integrations
+from so1.services.verified_cache import VerifiedCache
 
 EXPORT_LIMIT = 100_000
 BEFORE_DETECTION = timedelta(hours=24)  # evidence window starts a day before detection
@@ -36,7 +37,7 @@ class Rotation:
 
 
 def rotate_everything(
-    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, cache: access.KeyCache
+    uow_factory: UnitOfWorkFactory, clock: Clock, actor: Actor, *caches: VerifiedCache[Any]
 ) -> Rotation:
     """One transaction: every usable key replaced (same name and scopes) and every enabled
     integration's secret replaced, the old ones expiring now. The new secrets are returned
@@ -67,7 +68,8 @@ def rotate_everything(
             ),
         )
         uow.commit()
-    cache.clear()  # old keys must fail at once in this process too
+    for cache in caches:
+        cache.clear()  # old keys and secrets must fail at once in this process too
     return Rotation(keys, secrets)
 
 

@@ -64,6 +64,7 @@ def rotate_integration(
         timedelta(seconds=seconds),
         body.secret,
     )
+    container.edge.integration_cache.clear()  # the replaced secret's grace applies at once
     return IntegrationSecretOut(**IntegrationOut.of(rotated).model_dump(), secret=rotated.secret)
 
 
@@ -73,5 +74,6 @@ def disable_integration(
 ) -> IntegrationOut:
     """Nothing signed with this sender's secrets is accepted any more."""
     svc.disable_integration(container.uow, container.clock, actor, integration_id)
+    container.edge.integration_cache.clear()  # refused from now on in this process
     found = [i for i in svc.list_integrations(container.uow) if i.id == integration_id]
     return IntegrationOut.of(found[0])

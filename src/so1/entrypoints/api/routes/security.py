@@ -39,7 +39,10 @@ def rotate(container: ContainerDep, actor: Admin) -> RotationOut:
     """Replace every API key and integration secret now; the old ones stop working at once.
     The new ones are in this answer only (your own key too): hand them out, then update the
     senders (Datadog, PagerDuty, Sentry, Alertmanager) with their new secrets."""
-    done = svc.rotate_everything(container.uow, container.clock, actor, container.edge.key_cache)
+    edge = container.edge
+    done = svc.rotate_everything(
+        container.uow, container.clock, actor, edge.key_cache, edge.integration_cache
+    )
     keys = [
         RotatedKey(
             id=k.key.id,

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from so1.adapters.sources.base import InboundRequest, SourceAdapter, same_secret
+from so1.adapters.sources.base import InboundRequest, SourceAdapter
 from so1.adapters.sources.pagerduty_events import InvalidEvent, parse_change_enqueue, parse_enqueue
 from so1.bootstrap import Container
 from so1.domain.alerts import AlertSource, ParsedDelivery
@@ -100,6 +100,7 @@ async def receive_webhook(
         adapter,
         inbound,
         ip,
+        container.edge.integration_cache,
     )
     try:
         parsed = adapter.parse(inbound)
@@ -130,16 +131,6 @@ async def receive_webhook(
     if parsed.ignored_reason:
         body["ignored"] = parsed.ignored_reason
     return JSONResponse(body, status_code=202)
-
-
-def _integration_for(container: Container, routing_key: str) -> Integration | None:
-    with container.uow(read_only=True) as uow:
-        candidates = uow.intake.integrations(AlertSource.EVENTS)
-    now = container.clock.now()
-    return next(
-        (i for i in candidates if any(same_secret(routing_key, s) for s in i.valid_secrets(now))),
-        None,
-    )
 
 
 async def _refuse(container: Container, action: str, reason: str, ip: str | None) -> None:
@@ -175,7 +166,14 @@ async def _events_sender(
         raise _Refused(
             JSONResponse({**_PD_INVALID, "errors": exc.errors}, status_code=400)
         ) from exc
-    integration = await run_in_threadpool(_integration_for, container, parsed.routing_key)
+    integration = await run_in_threadpool(
+        integrations.integration_owning,
+        container.uow,
+        container.clock,
+        AlertSource.EVENTS,
+        parsed.routing_key,
+        container.edge.integration_cache,
+    )
     if integration is None:
         await _refuse(container, "enqueue.refused", "unknown routing_key", ip)
         body = {**_PD_INVALID, "errors": ["Invalid routing key"]}
