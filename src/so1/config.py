@@ -239,6 +239,15 @@ class Settings(BaseSettings):
     metrics_retention_hours: int = Field(
         default=168, ge=1, description="how long pushed metric samples are kept"
     )
+    alert_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="how long a resolved alert is kept after it was last seen and resolved"
+        " (never one of an open incident; the clocks job removes older ones)",
+    )
+    delivery_retention_days: int = Field(
+        default=14, ge=1, description="how long raw deliveries (webhook requests) are kept"
+    )
     platform: Literal["local", "railway"] = Field(
         default="local",
         description="where services run, for the railway-deployer: local (supervisord on this"

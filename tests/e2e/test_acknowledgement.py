@@ -264,13 +264,15 @@ def test_the_migration_keeps_proven_acknowledgements_and_clears_invented_ones(
     [alert] = alerts_api.get("/v1/alerts").json()["items"]
     alerts_api.post(f"/v1/alerts/{alert['id']}/acknowledge")
     stamped = clock.now().isoformat()
+    assert migrate.head_revision() == LAST_COVERED, "add the new migration to AFTER_0011"
+    container.engine.dispose()
+    migrate.downgrade(container.engine, STEPPED_BACK)  # 0016 undone by its own downgrade
     with container.engine.begin() as conn:  # the database as 0011 left it: a stamp, no fact
         conn.execute(
             text("UPDATE incidents SET acknowledged_at = :at WHERE id = :id"),
             {"at": clock.now(), "id": invented["id"]},
         )
-        # what the migrations after 0011 add, so that upgrading runs them all again
-        assert migrate.head_revision() == LAST_COVERED, "add the new migration to AFTER_0011"
+        # what the migrations 0012-0015 add, so that upgrading runs them all again
         for table, column in AFTER_0011:
             conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         conn.execute(text("DROP TABLE oidc_sign_ins"))  # 0015
@@ -288,7 +290,8 @@ def test_the_migration_keeps_proven_acknowledgements_and_clears_invented_ones(
     assert facts(alert["incident_id"])[0] is not None  # the alert's acknowledgement proves it
 
 
-LAST_COVERED = "0015_sso_sessions"
+LAST_COVERED = "0016_weekly_partitions"
+STEPPED_BACK = "0015_sso_sessions"  # the migrations after it are undone by their downgrade
 AFTER_0011 = (
     ("incidents", "acknowledged_by"),  # 0012
     ("incidents", "acknowledged_via"),

@@ -280,6 +280,21 @@ class FakeAlertRepository:
         waiting = [r.alert for r in self._t.alerts.values() if r.triage_state in WAITING]
         return Backlog(len(waiting), min((a.first_seen_at for a in waiting), default=None))
 
+    def prune_expired(self, before: datetime, limit: int) -> int:
+        def expired(alert: Alert) -> bool:
+            incident = self._t.incidents.get(alert.incident_id or "")
+            return (
+                alert.status is AlertStatus.RESOLVED
+                and alert.last_seen_at < before
+                and (alert.resolved_at or alert.last_seen_at) < before
+                and (incident is None or not incident.status.is_open)
+            )
+
+        gone = [i for i, row in self._t.alerts.items() if expired(row.alert)][:limit]
+        for alert_id in gone:
+            del self._t.alerts[alert_id]
+        return len(gone)
+
     def _change(self, alert_id: str, **values: Any) -> None:
         row = self._t.alerts.get(alert_id)
         if row is not None:
@@ -327,6 +342,16 @@ class FakeIntakeRepository:
         if 0 < delivery_id <= len(self._t.deliveries):
             stored = self._t.deliveries[delivery_id - 1]
             self._t.deliveries[delivery_id - 1] = replace(stored, outcome=outcome, detail=detail)
+
+    def prune_deliveries(self, before: datetime, now: datetime, limit: int) -> int:
+        """The fake keeps every delivery: its ids are their positions in the list."""
+        return 0
+
+    def prepare_storage(self, now: datetime) -> list[str]:
+        return []
+
+    def drop_expired_weeks(self, alerts_before: datetime, deliveries_before: datetime) -> list[str]:
+        return []
 
     def rules(self) -> list[CorrelationRule]:
         return sorted(self._t.rules.values(), key=lambda r: r.name)

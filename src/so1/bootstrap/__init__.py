@@ -61,6 +61,7 @@ from so1.ports import (
 from so1.services.access.keys import KeyCache
 from so1.services.background import TRIAGE, JobDispatcher, JobSettings, background_jobs
 from so1.services.intake.integrations import IntegrationCache
+from so1.services.intake.retention import Retention
 from so1.services.intake.writer import IngestWriter
 from so1.services.mitigation.runs import DeployerDeps
 
@@ -348,4 +349,8 @@ def _job_settings(settings: Settings) -> JobSettings:
         settings.meeting_hours,
         settings.default_escalation_policy,
         settings.concurrency,
+        Retention(
+            timedelta(days=settings.alert_retention_days),
+            timedelta(days=settings.delivery_retention_days),
+        ),
     )

@@ -126,6 +126,12 @@ class AlertRepository(Protocol):
         """Alerts not yet triaged (waiting or being triaged), the oldest first seen when."""
         ...
 
+    def prune_expired(self, before: datetime, limit: int) -> int:
+        """Remove at most ``limit`` alerts resolved, and last seen, before ``before`` whose
+        incident (if any) is no longer open; how many. Storage that drops whole weeks
+        (``IntakeRepository.drop_expired_weeks``) leaves its weeks' rows to that."""
+        ...
+
 
 class IntakeRepository(Protocol):
     """Integrations, raw deliveries, correlation rules and silences."""
@@ -142,6 +148,22 @@ class IntakeRepository(Protocol):
     def set_delivery_outcome(
         self, delivery_id: int, outcome: DeliveryOutcome, detail: str
     ) -> None: ...
+    def prune_deliveries(self, before: datetime, now: datetime, limit: int) -> int:
+        """Remove at most ``limit`` deliveries received before ``before`` (and redelivery
+        keys past their window, ``now`` being the time); how many deliveries."""
+        ...
+
+    def prepare_storage(self, now: datetime) -> list[str]:
+        """Make room for the coming rows (weekly partitions, where the storage has them);
+        the names of what was created."""
+        ...
+
+    def drop_expired_weeks(self, alerts_before: datetime, deliveries_before: datetime) -> list[str]:
+        """Where storage is split by week: drop each week of deliveries that ended before
+        ``deliveries_before``, and each of alerts that ended before ``alerts_before`` and
+        holds only expired alerts (see ``AlertRepository.prune_expired``); their names."""
+        ...
+
     def rules(self) -> list[CorrelationRule]: ...
     def put_rule(self, rule: CorrelationRule, at: datetime) -> CorrelationRule: ...
     def add_silence(self, silence: Silence) -> Silence: ...

@@ -36,6 +36,7 @@ from so1.ports import (
 from so1.services.declaration.escalation import escalate_unacknowledged
 from so1.services.declaration.outbox import deliver_due
 from so1.services.declaration.policy import DEFAULT_POLICY
+from so1.services.intake.retention import Retention, apply_retention
 from so1.services.investigation.metrics import purge_expired
 from so1.services.isolation import guarded
 from so1.services.postmortem.action_items import remind_overdue
@@ -57,6 +58,8 @@ CLOCK_SECONDS = 15  # how often runbook deadlines are re-evaluated
 RECOVER_STALE_EVERY = 15.0
 DELIVERIES_PER_PASS = 50  # then the pass wakes itself, so a stop is never held up long
 SLOW_PASS_SECONDS = 1.0
+# Retention checks old weeks (a scan of each one still held): every 10 minutes is plenty.
+RETENTION_EVERY = 600.0
 
 Wake = Callable[[str], None]
 # Which job acts on each domain event once its transaction is committed.
@@ -149,6 +152,7 @@ class ClockPass:
         self._uow_factory, self._clock = uow_factory, clock
         self._settings, self._metrics, self._analyst = settings, metrics, analyst
         self._health = health
+        self._last_retention = float("-inf")
 
     def __call__(self) -> None:
         started = time.monotonic()
@@ -176,6 +180,10 @@ class ClockPass:
             )
         retention = settings.metrics_retention
         stages.append(("metric purge", lambda: _none(purge_expired(uow, clock, retention))))
+        if time.monotonic() - self._last_retention >= RETENTION_EVERY:
+            self._last_retention = time.monotonic()
+            keep = settings.retention
+            stages.append(("retention", lambda: _none(apply_retention(uow, clock, keep))))
         if (analyst := self._analyst) is not None:  # every resolved incident gets its draft
             hours = settings.meeting_hours
             stages.append(("drafting", lambda: _none(draft_missing(uow, clock, analyst, hours))))
@@ -202,6 +210,7 @@ class JobSettings:
     meeting_hours: tuple[int, int] = DEFAULT_HOURS  # the postmortem review's window
     default_escalation_policy: str = DEFAULT_POLICY  # for services without a team's policy
     concurrency: Mapping[str, int] = field(default_factory=dict)  # passes at once, per job
+    retention: Retention = field(default_factory=Retention)  # SO1_*_RETENTION_DAYS
 
     def limit(self, name: str) -> int:
         """How many passes of job ``name`` may run at once (SO1_WORKER_CONCURRENCY)."""

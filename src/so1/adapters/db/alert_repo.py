@@ -7,9 +7,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, text, tuple_, update
 
-from so1.adapters.db import alert_sql as sql, intake_tables as it, tables as t
+from so1.adapters.db import (
+    alert_sql as sql,
+    intake_tables as it,
+    open_keys,
+    partitions,
+    tables as t,
+)
 from so1.domain.alerts import Alert, AlertEvent, AlertSource, AlertStatus, SeverityHint
 from so1.ports import AlertFilter, Backlog
 from so1.ports.intake import OpenIncidentOn, Trigger
@@ -50,6 +56,7 @@ def _trigger_row(
         "first_seen_at": min(event.occurred_at or at, at),
         "last_seen_at": at,
         "triage_state": "pending",
+        "stored_at": at,
     }
 
 
@@ -57,6 +64,11 @@ def _one(row: Mapping[str, Any] | None) -> Mapping[str, Any]:
     if row is None:
         raise RuntimeError("the alert upsert returned no row")
     return row
+
+
+# An upsert that returned no row (none should: on PostgreSQL a duplicate's count runs in a
+# snapshot taken after its key was read) runs again, in a new snapshot, before failing.
+UPSERT_TRIES = 3
 
 
 class SqlAlertRepository:
@@ -73,8 +85,20 @@ class SqlAlertRepository:
             _trigger_row(event, new_id, integration_id, at)
             for event, new_id, integration_id in triggers
         ]
-        upsert = sql.driver_upsert(self._conn.dialect)
-        return [_alert_from_row(_one(row)) for row in upsert.returning_each(self._conn, rows)]
+        stored = self._upsert(rows)
+        for _ in range(UPSERT_TRIES - 1):
+            missed = [n for n, row in enumerate(stored) if row is None]
+            if not missed:
+                break
+            again = self._upsert([rows[n] for n in missed])
+            for n, row in zip(missed, again, strict=True):
+                stored[n] = row
+        return [_alert_from_row(_one(row)) for row in stored]
+
+    def _upsert(self, rows: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+        if partitions.is_partitioned(self._conn):
+            return open_keys.open_or_count(self._conn, rows, sql.TRIGGER_COLUMNS)
+        return sql.driver_upsert(self._conn.dialect).returning_each(self._conn, rows)
 
     def transition(
         self, source: AlertSource, dedup_key: str, to: AlertStatus, at: datetime
@@ -97,6 +121,8 @@ class SqlAlertRepository:
             .mappings()
             .first()
         )
+        if row and to is AlertStatus.RESOLVED:
+            open_keys.resolved(self._conn, row)
         return _alert_from_row(row) if row else None
 
     def find(self, source: AlertSource, dedup_key: str) -> Alert | None:
@@ -149,10 +175,11 @@ class SqlAlertRepository:
         self, identities: Sequence[tuple[AlertSource, str]]
     ) -> list[Alert | None]:
         rows = [{"source": source.value, "dedup_key": key} for source, key in identities]
-        query = sql.driver_last_resolved(self._conn.dialect)
-        return [
-            _alert_from_row(row) if row else None for row in query.returning_each(self._conn, rows)
-        ]
+        if partitions.is_partitioned(self._conn):
+            found = open_keys.last_resolved(self._conn, rows)
+        else:
+            found = sql.driver_last_resolved(self._conn.dialect).returning_each(self._conn, rows)
+        return [_alert_from_row(row) if row else None for row in found]
 
     def set_flaps(self, alert_id: str, flap_count: int) -> None:
         self._conn.execute(update(a).where(a.c.id == alert_id).values(flap_count=flap_count))
@@ -201,11 +228,29 @@ class SqlAlertRepository:
             self._conn.execute(sql.FINISH_MANY, {"p_ids": list(alert_ids), "p_state": state})
 
     def close(self, alert_id: str, at: datetime, reason: str) -> None:
-        self._conn.execute(
+        closed = self._conn.execute(
             update(a)
             .where(a.c.id == alert_id)
             .values(status=AlertStatus.RESOLVED.value, resolved_at=at, closed_reason=reason)
+            .returning(a.c.id, a.c.source, a.c.dedup_key, a.c.stored_at, a.c.resolved_at)
+        ).first()
+        if closed:
+            open_keys.resolved(self._conn, closed._mapping)
+
+    def prune_expired(self, before: datetime, limit: int) -> int:
+        """Remove up to ``limit`` expired alerts row by row (partitions.EXPIRED_ALERT):
+        every table on SQLite; on PostgreSQL the default partition (weeks go whole)."""
+        table = "alerts_default" if partitions.is_partitioned(self._conn) else "alerts"
+        query = text(
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}"
+            f" WHERE {partitions.EXPIRED_ALERT} LIMIT :limit)"
         )
+        removed = self._conn.execute(query, {"cutoff": before, "limit": limit}).rowcount
+        if partitions.is_partitioned(self._conn):
+            r = it.alert_last_resolved
+            old = select(r.c.source, r.c.dedup_key).where(r.c.resolved_at < before).limit(limit)
+            self._conn.execute(delete(r).where(tuple_(r.c.source, r.c.dedup_key).in_(old)))
+        return int(removed)
 
     def attach(self, alert_ids: Sequence[str], incident_id: str) -> None:
         if alert_ids:

@@ -62,13 +62,14 @@ UPSERT = {
 TRIGGER_COLUMNS = (
     "id", "source", "dedup_key", "status", "summary", "service", "metric", "current_value",
     "threshold", "severity_hint", "labels", "details", "is_test", "dedup_count",
-    "integration_id", "first_seen_at", "last_seen_at", "triage_state",
+    "integration_id", "first_seen_at", "last_seen_at", "triage_state", "stored_at",
 )  # fmt: skip
 
 
 @lru_cache(maxsize=16)
 def driver_upsert(dialect: Dialect) -> DriverStatement:
-    """The intake upsert run with the driver (the writer's hot path)."""
+    """The intake upsert run with the driver (the writer's hot path) on SQLite; PostgreSQL's
+    partitioned table goes through the open identities' own table (open_keys.py)."""
     return DriverStatement(UPSERT[dialect.name], dialect, TRIGGER_COLUMNS, list(a.c))
 
 
@@ -86,6 +87,7 @@ LAST_RESOLVED = (
 
 @lru_cache(maxsize=16)
 def driver_last_resolved(dialect: Dialect) -> DriverStatement:
+    """SQLite; PostgreSQL reads alert_last_resolved, then one week (open_keys.py)."""
     return DriverStatement(LAST_RESOLVED, dialect, returning=list(a.c))
 
 

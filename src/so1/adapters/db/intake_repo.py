@@ -7,10 +7,22 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, RowMapping, String, cast, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    RowMapping,
+    String,
+    cast,
+    delete,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from so1.adapters.db import intake_tables as it
+from so1.adapters.db import intake_tables as it, open_keys, partitions
 from so1.adapters.db.driver import DriverStatement
 from so1.adapters.db.secret_box import SecretBox
 from so1.domain.alerts import AlertSource
@@ -81,6 +93,9 @@ def _driver_add_unkeyed(dialect: Dialect) -> DriverStatement:
 @lru_cache(maxsize=16)
 def _driver_add_keyed(dialect: Dialect) -> DriverStatement:
     """Stored unless its key was seen: then it returns no id."""
+    if dialect.name == "postgresql":
+        window = int(REDELIVERY_WINDOW.total_seconds())
+        return open_keys.driver_store_keyed(dialect, DELIVERY_COLUMNS, window)
     statement = _ADD_KEYED[dialect.name]
     return DriverStatement(statement, dialect, DELIVERY_COLUMNS, [it.deliveries.c.id])
 
@@ -123,6 +138,8 @@ class SqlIntakeRepository:
         statement = _driver_add_keyed(self._conn.dialect)
         ids = statement.returning_each(self._conn, [_delivery_row(d) for d in deliveries])
         stored = [new_id is not None for new_id in ids]
+        if partitions.is_partitioned(self._conn):  # delivery_keys retires old keys itself
+            return stored
         for n, delivery in enumerate(deliveries):
             if not stored[n] and self._retire_old_key(delivery):
                 again = statement.returning_each(self._conn, [_delivery_row(delivery)])
@@ -151,6 +168,39 @@ class SqlIntakeRepository:
             .where(it.deliveries.c.id == delivery_id)
             .values(outcome=outcome.value, detail=detail)
         )
+
+    def prune_deliveries(self, before: datetime, now: datetime, limit: int) -> int:
+        """Remove up to ``limit`` deliveries received before ``before`` row by row (every
+        table on SQLite; on PostgreSQL the default partition, weeks go whole), and
+        redelivery keys past their window."""
+        table = "deliveries_default" if partitions.is_partitioned(self._conn) else "deliveries"
+        removed = self._conn.execute(
+            text(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}"
+                " WHERE received_at < :before LIMIT :limit)"
+            ),
+            {"before": before, "limit": limit},
+        ).rowcount
+        if partitions.is_partitioned(self._conn):
+            k = it.delivery_keys
+            old = select(k.c.source, k.c.delivery_key).where(
+                k.c.received_at < now - REDELIVERY_WINDOW
+            )
+            keys = tuple_(k.c.source, k.c.delivery_key).in_(old.limit(limit))
+            self._conn.execute(delete(k).where(keys))
+        return int(removed)
+
+    def prepare_storage(self, now: datetime) -> list[str]:
+        """PostgreSQL: this week's and next week's partitions, where missing."""
+        if not partitions.is_partitioned(self._conn):
+            return []
+        return partitions.prepare_weeks(self._conn, now)
+
+    def drop_expired_weeks(self, alerts_before: datetime, deliveries_before: datetime) -> list[str]:
+        """PostgreSQL: drop the weekly partitions wholly past retention (their names)."""
+        if not partitions.is_partitioned(self._conn):
+            return []
+        return partitions.drop_expired_weeks(self._conn, alerts_before, deliveries_before)
 
     def rules(self) -> list[CorrelationRule]:
         query = select(it.correlation_rules).order_by(it.correlation_rules.c.name)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 
@@ -83,6 +84,9 @@ alerts = Table(
     Column("triage_state", String(20), nullable=False),
     Column("triage_claimed_at", UTCDateTime()),
     Column("triage_run_id", String(40)),
+    # When SO1 stored the alert (never changes): PostgreSQL partitions alerts by week on it.
+    Column("stored_at", UTCDateTime(), nullable=False, server_default=func.now()),
+    # SQLite only: on PostgreSQL the partitioned table cannot hold it; alert_open_keys does.
     Index(
         "uq_alerts_open_identity",
         "source",
@@ -105,6 +109,41 @@ alerts = Table(
     Index("ix_alerts_triage", "triage_state", "first_seen_at"),
     Index("ix_alerts_service_seen", "service", "last_seen_at"),
     Index("ix_alerts_last_seen", "last_seen_at"),
+)
+
+# PostgreSQL: the open alert of each identity (the partitioned alerts table cannot hold a
+# unique index without its partition key). Written with the alert, in its transaction.
+alert_open_keys = Table(
+    "alert_open_keys",
+    metadata,
+    Column("source", String(30), primary_key=True),
+    Column("dedup_key", String(255), primary_key=True),
+    Column("alert_id", String(40), nullable=False),
+    Column("stored_at", UTCDateTime(), nullable=False),
+)
+
+# PostgreSQL: the last resolved alert of each identity (flap counting), found without
+# looking through every week of alerts.
+alert_last_resolved = Table(
+    "alert_last_resolved",
+    metadata,
+    Column("source", String(30), primary_key=True),
+    Column("dedup_key", String(255), primary_key=True),
+    Column("alert_id", String(40), nullable=False),
+    Column("stored_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime(), nullable=False),
+    Index("ix_alert_last_resolved_resolved", "resolved_at"),
+)
+
+# PostgreSQL: the last delivery of each redelivery key, for the 24 h dedup (the partitioned
+# deliveries table holds no unique constraint; on SQLite uq_deliveries_source_key does).
+delivery_keys = Table(
+    "delivery_keys",
+    metadata,
+    Column("source", String(30), primary_key=True),
+    Column("delivery_key", String(300), primary_key=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Index("ix_delivery_keys_received", "received_at"),
 )
 
 correlation_rules = Table(
@@ -135,4 +174,13 @@ silences = Table(
     Index("ix_silences_window", "starts_at", "ends_at"),
 )
 
-__all__ = ["alerts", "correlation_rules", "deliveries", "integrations", "silences"]
+__all__ = [
+    "alert_last_resolved",
+    "alert_open_keys",
+    "alerts",
+    "correlation_rules",
+    "deliveries",
+    "delivery_keys",
+    "integrations",
+    "silences",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 from so1.adapters.db.engine import WRITE_OPTION
+from so1.adapters.db.partitions import SQLITE_ONLY, is_partition
 from so1.adapters.db.schema import metadata
 
 _SCRIPTS = Path(__file__).parent / "migrations"
@@ -49,14 +51,31 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def _ours(name: str | None, type_: str, _parents: object) -> bool:
-    """The job engine's tables (PostgreSQL) belong to procrastinate, not to our metadata."""
-    return not (type_ == "table" and (name or "").startswith(JOB_ENGINE_PREFIX))
+    """The job engine's tables (PostgreSQL) belong to procrastinate, not to our metadata;
+    the weekly partitions of alerts and deliveries are their parent's."""
+    table = type_ == "table" and (name or "")
+    return not (table and (table.startswith(JOB_ENGINE_PREFIX) or is_partition(table)))
+
+
+def _defined_here(dialect: str) -> Callable[..., bool]:
+    """On PostgreSQL the partitioned tables hold no unique index (alert_open_keys and
+    delivery_keys keep that uniqueness): leave SQLite's out of the comparison there."""
+
+    def include(_object: object, name: str | None, type_: str, *_: object) -> bool:
+        only_sqlite = type_ in ("index", "unique_constraint") and name in SQLITE_ONLY
+        return not (dialect == "postgresql" and only_sqlite)
+
+    return include
 
 
 def schema_drift(engine: Engine) -> list[object]:
     """Differences between the migrated database and the table definitions (want: none)."""
     with engine.connect() as conn:
-        opts = {"compare_type": True, "include_name": _ours}
+        opts = {
+            "compare_type": True,
+            "include_name": _ours,
+            "include_object": _defined_here(conn.dialect.name),
+        }
         context = MigrationContext.configure(conn, opts=opts)
         return list(compare_metadata(context, metadata))
 
