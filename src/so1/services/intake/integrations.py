@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -155,14 +156,13 @@ def authenticate_source(
     except So1Error as exc:
         audit_refusal(uow_factory, now, source, "webhook.refused", exc.detail, source_ip)
         raise
-    found = _accepting(cache.get(source.value) or (), verifier, request, now)
+    found = _find(
+        uow_factory,
+        source,
+        cache,
+        lambda i: any(verifier.verify(request, s) for s in i.valid_secrets(now)),
+    )
     if found is not None:
-        return found
-    with uow_factory(read_only=True) as uow:
-        candidates = tuple(uow.intake.integrations(source))
-    found = _accepting(candidates, verifier, request, now)
-    if found is not None:
-        cache.put(source.value, candidates)
         return found
     reason = f"no {source} integration accepts this request's credentials"
     audit_refusal(uow_factory, now, source, "webhook.refused", reason, source_ip)
@@ -182,34 +182,32 @@ def integration_owning(
     routing key of a PagerDuty Events v2 body is both its address and its credential), or
     None. As in authenticate_source, ``cache`` is tried first and a miss reads the database."""
     now = clock.now()
-    found = _owning(cache.get(source.value) or (), credential, now)
+    given = credential.encode()
+    return _find(
+        uow_factory,
+        source,
+        cache,
+        lambda i: any(hmac.compare_digest(given, s.encode()) for s in i.valid_secrets(now)),
+    )
+
+
+def _find(
+    uow_factory: UnitOfWorkFactory,
+    source: AlertSource,
+    cache: IntegrationCache,
+    accepts: Callable[[Integration], bool],
+) -> Integration | None:
+    """The first of ``source``'s integrations that ``accepts``: those the cache vouches for
+    first, then a fresh read (kept in the cache when one of them accepts)."""
+    found = next((i for i in cache.get(source.value) or () if accepts(i)), None)
     if found is not None:
         return found
     with uow_factory(read_only=True) as uow:
         candidates = tuple(uow.intake.integrations(source))
-    found = _owning(candidates, credential, now)
+    found = next((i for i in candidates if accepts(i)), None)
     if found is not None:
         cache.put(source.value, candidates)
     return found
-
-
-def _owning(
-    candidates: tuple[Integration, ...], credential: str, now: datetime
-) -> Integration | None:
-    given = credential.encode()
-    for integration in candidates:
-        if any(hmac.compare_digest(given, s.encode()) for s in integration.valid_secrets(now)):
-            return integration
-    return None
-
-
-def _accepting(
-    candidates: tuple[Integration, ...], verifier: Verifier, request: Any, now: datetime
-) -> Integration | None:
-    for integration in candidates:
-        if any(verifier.verify(request, s) for s in integration.valid_secrets(now)):
-            return integration
-    return None
 
 
 def audit_refusal(
