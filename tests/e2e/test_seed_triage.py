@@ -125,3 +125,39 @@ def test_worker_path_gives_the_same_decision(
     assert incidents["items"][0]["severity"] in ("SEV2", "SEV1")
     alerts = real_api.get("/v1/alerts").json()["items"]
     assert {a["incident_id"] for a in alerts} == {incidents["items"][0]["id"]}
+
+
+def test_on_a_fresh_server_the_seed_example_leads_with_the_runbooks_first_pattern(
+    real_api: TestClient,
+) -> None:
+    """What a new user sees: the README's server, an empty catalog, the seed's own curl. The
+    runbook's table puts a 5xx spike first, under connection exhaustion; without the pool's
+    figures that lead is weak, but it leads, and the report is sure enough to go on."""
+    run = real_api.post(
+        "/v1/orchestrate", json={"agent": "triage-responder", "inputs": SEED_INPUTS}
+    ).json()
+    report = run["output"]
+    assert (report["severity"], report["escalation"]) == ("SEV2", "standard")
+    assert report["hypotheses"][0]["cause"] == "connection_exhaustion"
+    assert report["hypotheses"][0]["confidence"] < 0.6  # a lead, not a finding
+    assert any("pool" in step for step in report["hypotheses"][0]["investigation_steps"])
+    assert report["confidence"] >= 0.70
+    assert report["status"] == "completed"
+    assert "confidence -0.10: so1-control-plane-api is not in the catalog" in report["rationale"]
+
+
+def test_an_error_count_of_a_job_host_does_not_lead_with_the_pool(real_api: TestClient) -> None:
+    inputs = {
+        "alert_id": "cron-1",
+        "alert_source": "datadog",
+        "alert_data": {
+            "service": "legacy-cron-host",
+            "metric": "error_count",
+            "current_value": "14",
+            "threshold": "< 10",
+        },
+    }
+    run = real_api.post(
+        "/v1/orchestrate", json={"agent": "triage-responder", "inputs": inputs}
+    ).json()
+    assert run["output"]["hypotheses"][0]["cause"] == "unknown"

@@ -184,14 +184,24 @@ def test_impact_lists_dependents_transitively() -> None:
     )
 
 
-def test_runbook_curl_without_context_needs_investigation() -> None:
+def test_runbook_curl_without_context_leads_with_the_pool_and_says_what_it_lacks() -> None:
+    """The seed's curl alone: the runbook's verification asks for a confidence over 70%; the
+    rationale says what is missing (the catalog) and the pool lead is weak, not a finding."""
     inputs = seed_inputs()
     del inputs["context"]
     report = triage(inputs)
     assert report["severity"] == "SEV2"
-    assert report["confidence"] < 0.70
-    assert report["status"] == "investigation_required"
+    assert report["confidence"] == 0.75
+    assert report["status"] == "completed"
+    assert "confidence -0.10: so1-control-plane-api is not in the catalog" in report["rationale"]
+    assert "confidence -0.05: the leading cause is weak" in report["rationale"]
+    assert report["hypotheses"][0]["cause"] == "connection_exhaustion"
     assert report["incident_id"] is None
+
+
+def test_an_unknown_service_without_a_written_operator_costs_more() -> None:
+    report = triage(alert("mystery-service", metric="error_rate", current_value=12, threshold="1"))
+    assert "confidence -0.15: mystery-service is not in the catalog" in report["rationale"]
 
 
 def test_same_input_gives_the_same_report_and_inputs_are_not_changed() -> None:

@@ -18,7 +18,7 @@ def confidence(
 ) -> tuple[float, list[str]]:
     """The report's confidence and the reasons it is lower than START."""
     alert, checks = facts.alert, []
-    checks.append((facts.entry is None, 0.15, f"{facts.service} is not in the catalog"))
+    checks.append(_not_in_catalog(facts))
     checks.append((not alert.metric, 0.10, "the alert names no metric"))
     checks.append((not alert.summary, 0.05, "the alert has no summary"))
     thin = facts.impact.name == "degraded" and facts.threshold is None
@@ -46,6 +46,20 @@ def confidence(
             value -= cost
             lines.append(f"confidence -{cost:.2f}: {why}")
     return round(min(max(value, 0.05), 0.99), 2), lines
+
+
+def _not_in_catalog(facts: Facts) -> tuple[bool, float, str]:
+    """Without the catalog neither tier nor users can move the severity: 0.15 off, or 0.10
+    when a value measured past a written operator ("12%" against "< 1%") sets the class."""
+    threshold = facts.threshold
+    measured = (
+        facts.value is not None
+        and threshold is not None
+        and threshold.op is not None
+        and facts.breach.state == "breached"
+    )
+    cost = 0.10 if measured else 0.15
+    return facts.entry is None, cost, f"{facts.service} is not in the catalog"
 
 
 def non_incident_confidence(facts: Facts, reason: str) -> float:
