@@ -6,7 +6,6 @@ job it is (serve, db upgrade, the first key) say they are creating it, the other
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import os
@@ -237,8 +236,6 @@ def worker(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    if child:
-        _yield_to_intake(container)
     container.start_background(server=False, threads=child)
     if wake_from_stdin:
         wake_from_lines(sys.stdin.buffer, container.jobs.dispatcher.wake, stop)
@@ -253,19 +250,6 @@ def worker(
     stop.wait()
     container.close()
     typer.echo("SO1 worker stopped")
-
-
-TRIAGE_NICENESS = 5  # the triage child's scheduling priority below its servers'
-
-
-def _yield_to_intake(container: Container) -> None:
-    """On PostgreSQL, `so1 serve`'s triage process runs at a lower CPU priority than the
-    servers: when the cores are busy, intake answers first and triage (1 s budget) gathers
-    larger batches. Not on SQLite, where a pass holds the database's one write lock that the
-    servers' writers wait for."""
-    if container.engine.dialect.name == "postgresql":
-        with contextlib.suppress(OSError):
-            os.nice(TRIAGE_NICENESS)
 
 
 def _wake_from_socket(container: Container, address: str, stop: threading.Event) -> None:
