@@ -1,8 +1,8 @@
 """The servers bench/ingest.py measures, each started fresh on a free loopback port:
 
 - the do-nothing FastAPI baseline (bench/ingest_loadgen.py's `baseline`, one uvicorn worker);
-- `so1 serve` with its defaults (on SQLite that includes its triage child process,
-  `so1 worker --wake-from-stdin`; on PostgreSQL triage runs in a thread of the server);
+- `so1 serve` with its defaults (its triage child process, `so1 worker --wake-from-stdin`,
+  included, on SQLite and PostgreSQL alike);
 - the one-machine PostgreSQL topology of docs/scaling.md: `so1 serve --workers 2` with
   `SO1_BACKGROUND=worker`, and one `so1 worker`.
 

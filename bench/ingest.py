@@ -8,8 +8,8 @@ Run from the project root (`--quick` shortens every run for a smoke test):
         [--storm 10000] [--drain-timeout 300]
 
 Setups, each on a fresh database (a temp SQLite file, or a `so1_bench_<random>` database on
-SO1_TEST_POSTGRES_URL, dropped at the end): `so1 serve` with its defaults on SQLite (triage in
-its child process) and on PostgreSQL (triage in a thread), and on PostgreSQL the one-machine
+SO1_TEST_POSTGRES_URL, dropped at the end): `so1 serve` with its defaults on SQLite and on
+PostgreSQL (triage in its child process), and on PostgreSQL the one-machine
 topology of docs/scaling.md (`so1 serve --workers 2` with SO1_BACKGROUND=worker, one
 `so1 worker`); before each, the do-nothing FastAPI baseline (one uvicorn worker) given the
 same loads, printed beside every figure.

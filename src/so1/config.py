@@ -88,9 +88,11 @@ class Settings(BaseSettings):
     )
     triage_process: bool = Field(
         default=True,
-        description="on SQLite with SO1_BACKGROUND=server, `so1 serve` triages new alerts in a"
-        " child process it starts and supervises (`so1 worker --wake-from-stdin`), so intake"
-        " never shares the interpreter with triage; false: in a thread of each server",
+        description="with SO1_BACKGROUND=server (SQLite or PostgreSQL), `so1 serve` triages"
+        " new alerts in a child process it starts and supervises (`so1 worker"
+        " --wake-from-stdin`; one for a `--workers N` group), so intake never shares the"
+        " interpreter with triage; delivery and clocks stay in the server's threads; false:"
+        " triage in a thread of each server",
     )
     background: Literal["server", "worker"] = Field(
         default="server",

@@ -1,6 +1,6 @@
-"""`so1 serve` triages in a child process it starts and supervises (issue 18, item 3): the
-server's threads never triage, an alert is triaged by the child, a killed child is started
-again, and the child ends with its server."""
+"""`so1 serve` triages in a child process it starts and supervises (issue 18, item 3), on
+SQLite and PostgreSQL alike: the server's threads never triage, an alert is triaged by the
+child, a killed child is started again, and the child ends with its server."""
 
 from __future__ import annotations
 
@@ -70,8 +70,22 @@ def incident_of(server: Server, token: str, alert_id: str) -> str | None:
     return incident
 
 
-def test_serve_triages_in_a_supervised_child_that_ends_with_it(tmp_path: Path) -> None:
-    env = clean_env(SO1_DATABASE_URL=f"sqlite:///{tmp_path / 'so1.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def served_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite file `so1 serve` creates, or the session's PostgreSQL database, emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'so1.db'}"
+    from tests.conftest import _truncate_postgres
+
+    url: str = request.getfixturevalue("postgres_url")
+    _truncate_postgres(url)
+    return url
+
+
+def test_serve_triages_in_a_supervised_child_that_ends_with_it(
+    served_database: str, tmp_path: Path
+) -> None:
+    env = clean_env(SO1_DATABASE_URL=served_database)
     with serving(tmp_path, env) as server:
         token = so1_keys_create(tmp_path, env)
         (child,) = wait_for(lambda: children_running_worker(server.proc.pid), server, "a child")

@@ -4,6 +4,7 @@ two workers."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -95,6 +96,33 @@ def test_a_worker_runs_woken_jobs_and_periodic_ticks(pg: str) -> None:
         assert woken.wait(WAIT), "the woken job never ran"
         assert ticked.wait(WAIT), "the periodic tick never ran"
     assert waiting_jobs(pg, "so1.woken") == 0
+
+
+def test_a_job_queued_while_the_worker_finds_none_runs_at_once(
+    pg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy API server queues a pass just as the worker's fetch comes back empty: the
+    notification lands during that fetch. It must not be lost (procrastinate clears its
+    new-job flag after each fetch), or the pass waits for the 5 s poll, and so does every
+    alert behind it: its queueing lock refuses the next defers, which notify no one."""
+    ran = threading.Event()
+    worker = ProcrastinateJobRunner(pg, [Job("triage", ran.set, 3600)], execute=True)
+    manager = worker.app.job_manager
+    fetch, queued_at = manager.fetch_job, [0.0]
+
+    async def fetch_while_a_pass_is_queued(*args: Any, **kwargs: Any) -> Any:
+        found = await fetch(*args, **kwargs)
+        if found is None and not queued_at[0]:
+            queued_at[0] = time.monotonic()  # once: another process defers a pass now
+            await worker._tasks["triage"].defer_async()
+            await asyncio.sleep(0.5)  # its NOTIFY reaches the worker before the fetch returns
+        return found
+
+    monkeypatch.setattr(manager, "fetch_job", fetch_while_a_pass_is_queued)
+    with running(worker):
+        assert ran.wait(WAIT), "the queued pass never ran"
+        waited = time.monotonic() - queued_at[0]
+    assert waited < 2.0, f"the pass queued during an empty fetch waited {waited:.1f} s"
 
 
 def test_a_serial_job_never_overlaps_across_two_workers(pg: str) -> None:

@@ -6,6 +6,8 @@ written. Each gives what the one-at-a-time way gave."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import replace
 from datetime import timedelta
 
@@ -15,6 +17,7 @@ from so1.domain.catalog import CatalogService, Tier
 from so1.domain.intake import DEFAULT_RULE
 from so1.domain.records import AgentName
 from so1.domain.timeline import EventKind
+from so1.services.background import TriagePass
 from so1.services.triage.flow import process_pending
 from so1.services.triage.joining import join_many
 from so1.services.triage.scope import open_incidents_around
@@ -93,3 +96,23 @@ def test_a_batch_triages_the_first_alert_of_each_group_once_and_joins_the_rest(
     by_alert = {r.alert.id: r for r in db.tables.alerts.values()}
     assert by_alert["al_1"].alert.incident_id == by_alert["al_0"].alert.incident_id
     assert all(r.triage_state not in ("pending", "processing") for r in by_alert.values())
+
+
+def test_a_woken_pass_gathers_the_alerts_of_the_next_commits_before_it_reads(
+    db: FakeDatabase, clock: FakeClock
+) -> None:
+    """A pass waits a moment before it reads what is waiting, so the alerts committed
+    meanwhile are decided in that pass too (its reads are shared) rather than the next."""
+    with db.uow() as uow:
+        uow.alerts.trigger(event("k0", "api"), "al_0", clock.now())
+        uow.commit()
+    triage = TriagePass(db.uow, clock, TriageResponder(), None, gather_seconds=0.5)
+    passing = threading.Thread(target=triage)
+    passing.start()
+    time.sleep(0.1)  # the pass was woken by al_0; al_1 is committed while it gathers
+    with db.uow() as uow:
+        uow.alerts.trigger(event("k1", "web"), "al_1", clock.now())
+        uow.commit()
+    passing.join(10)
+    states = {r.alert.id: r.triage_state for r in db.tables.alerts.values()}
+    assert all(s not in ("pending", "processing") for s in states.values()), states

@@ -191,20 +191,24 @@ class Container:
         self.jobs.names = [job.name for job in jobs] if self.jobs.engine else []
 
     def _child_can_share_database(self, jobs: list[Job]) -> bool:
-        """A SQLite file (the database is the queue). PostgreSQL keeps the documented
-        topology: threads in the server, or `so1 worker` processes on procrastinate."""
-        return self._on_sqlite_file() and any(job.name == TRIAGE for job in jobs)
+        """A child process can triage beside the servers: a SQLite file (the database is
+        the queue) or PostgreSQL (the same claims `so1 worker` processes take)."""
+        return self._shared_database() and any(job.name == TRIAGE for job in jobs)
 
-    def _on_sqlite_file(self) -> bool:
+    def _shared_database(self) -> bool:
+        """A database other processes reach: PostgreSQL, or a SQLite file (not in memory)."""
         url = self.engine.url
+        if url.get_backend_name() == "postgresql":
+            return True
         return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
 
     def triage_child_wanted(self) -> bool:
         """Whether `so1 serve` triages in a child process: SO1_TRIAGE_PROCESS and the triage
-        job on, the jobs in the servers, a SQLite file."""
+        job on, the jobs in the servers, a database the child can share (PostgreSQL or a
+        SQLite file)."""
         settings = self.settings
         wanted = settings.triage_process and settings.triage_worker
-        return wanted and settings.background == "server" and self._on_sqlite_file()
+        return wanted and settings.background == "server" and self._shared_database()
 
     def _procrastinate(self, jobs: list[Job], *, execute: bool) -> ProcrastinateJobRunner:
         return ProcrastinateJobRunner(

@@ -56,6 +56,10 @@ CLOCK_SECONDS = 15  # how often runbook deadlines are re-evaluated
 # Claims a crashed worker left behind expire after a minute (triage_flow.STALE_CLAIM); looking
 # for them on every pass cost a query per alert under load, so look every 15 seconds.
 RECOVER_STALE_EVERY = 15.0
+# A pass waits this long before it reads what is waiting, so the alerts of the next few
+# commits share its reads (the catalog, deployments, past incidents, open incidents: a
+# fixed cost per pass); a small part of the 1 s receipt-to-triage budget.
+TRIAGE_GATHER_SECONDS = 0.05
 DELIVERIES_PER_PASS = 50  # then the pass wakes itself, so a stop is never held up long
 SLOW_PASS_SECONDS = 1.0
 # Retention checks old weeks (a scan of each one still held): every 10 minutes is plenty.
@@ -101,13 +105,16 @@ class TriagePass:
         clock: Clock,
         agent: TriageAgent,
         commander: CommanderAgent | None,
+        gather_seconds: float = TRIAGE_GATHER_SECONDS,
     ) -> None:
         self._uow_factory, self._clock = uow_factory, clock
         self._agent, self._commander = agent, commander
+        self._gather = gather_seconds
         self._last_recovery = float("-inf")
         self._memo = JoinTriageMemo()  # across passes: a storm's signal is triaged once a minute
 
     def __call__(self) -> None:
+        time.sleep(self._gather)
         recover = time.monotonic() - self._last_recovery >= RECOVER_STALE_EVERY
         process_pending(
             self._uow_factory, self._clock, self._agent, recover, self._commander, self._memo

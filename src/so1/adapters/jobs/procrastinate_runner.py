@@ -76,11 +76,30 @@ def queue_of(job: Job) -> str:
 
 class _QueueWorker(Worker):
     """A procrastinate worker on some queues; only the one with ``defers_ticks`` defers the
-    periodic ticks (one deferrer per process is enough: a tick is deferred once anyway)."""
+    periodic ticks (one deferrer per process is enough: a tick is deferred once anyway).
+
+    It never loses a wake-up: procrastinate clears its new-job flag when each fetch returns,
+    so a job queued (and announced) while a fetch found nothing waited for the next poll
+    (5 s); and since a waiting pass holds its queueing lock, the defers behind it announce
+    nothing either: every alert of those seconds waited with it. This worker counts the
+    announcements and fetches again when one arrived during a round of fetches."""
 
     def __init__(self, app: App, *, defers_ticks: bool = False, **options: Any) -> None:
         super().__init__(app, **options)
         self._defers_ticks = defers_ticks
+        self._announced = 0  # job_inserted notifications received so far
+
+    async def _handle_notification(self, *, channel: str, notification: Any) -> None:
+        if notification["type"] == "job_inserted":
+            self._announced += 1
+        await super()._handle_notification(channel=channel, notification=notification)
+
+    async def _fetch_and_process_jobs(self) -> None:
+        while True:
+            seen = self._announced
+            await super()._fetch_and_process_jobs()  # type: ignore[no-untyped-call]
+            if self._announced == seen or self._stop_event.is_set():
+                return
 
     async def _periodic_deferrer(self) -> None:
         if self._defers_ticks:

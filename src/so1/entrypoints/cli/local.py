@@ -118,6 +118,15 @@ def upgrade_if_behind(container: Container) -> None:
         _upgrade(container)
 
 
+def _server_processes(container: Container, servers: int, group: bool) -> tuple[int, str]:
+    """How many processes `so1 serve` starts, its triage processes included (one for a
+    group, else one beside each server), and how the connections warning names them."""
+    if not container.triage_child_wanted():
+        return servers, f"server ({servers} processes)"
+    triage = 1 if group else servers
+    return servers + triage, f"server ({servers} processes, {triage} triage)"
+
+
 def client_url(host: str, port: int) -> str:
     """Where a client on this machine reaches a server bound to ``host``."""
     if host in ("0.0.0.0", ""):  # noqa: S104 - naming the wildcard, not binding it
@@ -143,7 +152,8 @@ def serve(
     container = open_database("serve", create=True)
     _upgrade(container)
     processes = workers or settings.workers
-    warn_if_connections_do_not_fit(container, processes, f"server ({processes} processes)")
+    group = processes > 1 and server_group.available()
+    warn_if_connections_do_not_fit(container, *_server_processes(container, processes, group))
     if settings.bootstrap_admin_key:
         issued = access.ensure_admin_key(container.uow, container.clock)
         if issued is not None:
@@ -152,7 +162,6 @@ def serve(
             console.print(
                 "  export SO1_API_KEY=<that key>; more with `so1 keys create --name NAME`"
             )
-    group = processes > 1 and server_group.available()
     if group:
         server_group.check_port(host, port)
     triage_env = triage_child_env(settings) if group and container.triage_child_wanted() else None
@@ -222,7 +231,8 @@ def worker(
     container = open_database("worker", create=False, role="worker", announce=not child)
     _log_to_stderr(container.settings.log_level)
     _upgrade(container, announce=not child)
-    warn_if_connections_do_not_fit(container, 1, "worker")
+    if not child:  # `so1 serve` counted its triage process in its own warning
+        warn_if_connections_do_not_fit(container, 1, "worker")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
