@@ -73,3 +73,22 @@ def test_in_memory_only_this_process_counts(tmp_path: Path) -> None:
     assert lock.acquire(0.01)
     lock.release()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_engines_on_one_file_share_it_and_memory_keeps_its_own(tmp_path: Path) -> None:
+    from so1.adapters.db.engine import build_engine, sqlite_write_lock
+
+    url = f"sqlite:///{tmp_path / 'so1.db'}"
+    first, second = build_engine(url), build_engine(url)
+    held, waiting = sqlite_write_lock(first), sqlite_write_lock(second)
+    assert held is not None and waiting is not None and held is not waiting
+    assert held.acquire(1)
+    assert not waiting.acquire(0.05)  # as another process's engine would be
+    held.release()
+    assert waiting.acquire(1)
+    waiting.release()
+    memory = sqlite_write_lock(build_engine("sqlite://"))
+    assert memory is not None and memory.acquire(0.05)
+    memory.release()
+    for engine in (first, second):
+        engine.dispose()

@@ -69,8 +69,9 @@ def is_sqlite(engine: Engine) -> bool:
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
     engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
-    in_memory = url in ("sqlite://", "sqlite:///:memory:")
-    _SQLITE_WRITE_LOCKS[engine] = SqliteWriteLock(None if in_memory else engine.url.database)
+    database = engine.url.database
+    in_memory = database in (None, "", ":memory:")
+    _SQLITE_WRITE_LOCKS[engine] = SqliteWriteLock(None if in_memory else database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
