@@ -129,7 +129,7 @@ def verdict(met: bool | None) -> str:
 def rows(setup: str, figures: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[Row]:
     """One row per figure the setup has (the baseline column blank where it has none)."""
     out = []
-    targets = TARGETS.get(setup, {})
+    targets = TARGETS.get(setup) or TARGETS.get(setup.partition(" --workers")[0], {})
     for figure in FIGURES:
         if figure.key not in figures:
             continue

@@ -2,7 +2,8 @@
 
 - the do-nothing FastAPI baseline (bench/ingest_loadgen.py's `baseline`, one uvicorn worker);
 - `so1 serve` with its defaults (its triage child process, `so1 worker --wake-from-stdin`,
-  included, on SQLite and PostgreSQL alike);
+  included, on SQLite and PostgreSQL alike), and on SQLite `so1 serve --workers N` when asked
+  (N server processes, one triage process);
 - the one-machine PostgreSQL topology of docs/scaling.md: `so1 serve --workers 2` with
   `SO1_BACKGROUND=worker`, and one `so1 worker`.
 
@@ -126,9 +127,11 @@ def baseline(log: Path) -> Iterator[Running]:
 
 
 @contextmanager
-def so1_serve(database_url: str, log: Path, workers: int = 1) -> Iterator[Running]:
-    """`so1 serve` with its defaults; `workers` > 1 is the documented PostgreSQL topology."""
-    topology = workers > 1
+def so1_serve(
+    database_url: str, log: Path, workers: int = 1, *, topology: bool = False
+) -> Iterator[Running]:
+    """`so1 serve --workers N` with its defaults; `topology`: the documented PostgreSQL
+    one-machine topology (the servers with SO1_BACKGROUND=worker, and one `so1 worker`)."""
     extra = {"SO1_BACKGROUND": "worker"} if topology else {}
     env = so1_env(database_url, extra)
     token = write_key(env)  # migrates, then an API key with the write scope
@@ -140,5 +143,5 @@ def so1_serve(database_url: str, log: Path, workers: int = 1) -> Iterator[Runnin
         if topology:
             processes.append(stack.enter_context(started([*SO1, "worker"], env, log)))
         wait_until_up(f"{url}/v1/health", processes[0])
-        name = "one-machine topology" if topology else "so1 serve"
+        name = "one-machine topology" if topology else f"so1 serve --workers {workers}"
         yield Running(name, url, token, [p.pid for p in processes], database_url)

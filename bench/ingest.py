@@ -5,11 +5,12 @@ Run from the project root (`--quick` shortens every run for a smoke test):
 
     .venv/bin/python bench/ingest.py [--backend sqlite|postgres|both] [--quick]
         [--duration 10] [--rate-seconds 10] [--concurrency 32] [--keyspace 1000]
-        [--storm 10000] [--drain-timeout 300]
+        [--storm 10000] [--drain-timeout 300] [--sqlite-workers 2]
 
 Setups, each on a fresh database (a temp SQLite file, or a `so1_bench_<random>` database on
 SO1_TEST_POSTGRES_URL, dropped at the end): `so1 serve` with its defaults on SQLite and on
-PostgreSQL (triage in its child process), and on PostgreSQL the one-machine
+PostgreSQL (triage in its child process; with `--sqlite-workers N`, `so1 serve --workers N` on
+SQLite too), and on PostgreSQL the one-machine
 topology of docs/scaling.md (`so1 serve --workers 2` with SO1_BACKGROUND=worker, one
 `so1 worker`); before each, the do-nothing FastAPI baseline (one uvicorn worker) given the
 same loads, printed beside every figure.
@@ -173,13 +174,19 @@ def tracebacks(log: Path) -> int:
     return log.read_text(errors="replace").count("Traceback (most recent")
 
 
-def setups(backend: str) -> Iterator[tuple[str, Callable[[], AbstractContextManager[str]], int]]:
-    """(table name, database factory, `so1 serve --workers`) per so1 setup of `backend`."""
+Setup = tuple[str, Callable[[], AbstractContextManager[str]], int, bool]
+
+
+def setups(backend: str, sqlite_workers: list[int]) -> Iterator[Setup]:
+    """(table name, database factory, `so1 serve --workers`, the one-machine topology) per
+    so1 setup of `backend`."""
     if backend in ("sqlite", "both"):
-        yield table.SQLITE, api.sqlite_database, 1
+        yield table.SQLITE, api.sqlite_database, 1, False
+        for workers in sqlite_workers:
+            yield f"{table.SQLITE} --workers {workers}", api.sqlite_database, workers, False
     if backend in ("postgres", "both"):
-        yield table.POSTGRES, api.postgres_database, 1
-        yield table.ONE_MACHINE, api.postgres_database, 2
+        yield table.POSTGRES, api.postgres_database, 1, False
+        yield table.ONE_MACHINE, api.postgres_database, 2, True
 
 
 def baseline_now(args: argparse.Namespace, log: Path) -> dict[str, Any]:
@@ -194,10 +201,15 @@ def baseline_now(args: argparse.Namespace, log: Path) -> dict[str, Any]:
 def measure_all(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
     """Per so1 setup: the baseline, then the setup, on a fresh database."""
     found: dict[str, Any] = {}
-    for n, (name, database, workers) in enumerate(setups(args.backend)):
+    for n, (name, database, workers, topology) in enumerate(
+        setups(args.backend, args.sqlite_workers or [])
+    ):
         base = baseline_now(args, api.RESULTS_DIR / f"ingest-{stamp}-{n}-baseline.log")
         log = api.RESULTS_DIR / f"ingest-{stamp}-{n}.log"
-        with database() as url, _servers.so1_serve(url, log, workers) as server:
+        with (
+            database() as url,
+            _servers.so1_serve(url, log, workers, topology=topology) as server,
+        ):
             server.sample_rss()
             found[name] = measure_so1(server, args, f"s{n}")
             found[name]["figures"]["rss_mb"] = round(server.peak_rss_mb)
@@ -212,6 +224,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     add = parser.add_argument
     add("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    add(
+        "--sqlite-workers",
+        type=int,
+        action="append",
+        help="also measure `so1 serve --workers N` on SQLite (repeatable)",
+    )
     add("--quick", action="store_true", help="3 s runs and a 1,000-alert storm: a smoke run")
     add("--duration", type=float, help="each closed-loop run, s (default 10)")
     add("--rate-seconds", type=float, help="each open-loop run, s (default 10)")

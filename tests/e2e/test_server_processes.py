@@ -35,7 +35,7 @@ CONNECTIONS = 32
 
 
 @contextmanager
-def serving_group(tmp_path: Path, env: dict[str, str]) -> Iterator[Server]:
+def serving_group(tmp_path: Path, env: dict[str, str], *, wait: bool = True) -> Iterator[Server]:
     port = free_port()
     log = tmp_path / "serve.log"
     with log.open("wb") as sink:
@@ -45,7 +45,8 @@ def serving_group(tmp_path: Path, env: dict[str, str]) -> Iterator[Server]:
         )
     server = Server(proc, f"http://127.0.0.1:{port}", log)
     try:
-        server.wait_healthy()
+        if wait:
+            server.wait_healthy()
         yield server
     finally:
         server.stop()
@@ -185,3 +186,16 @@ def test_ctrl_c_stops_the_group_cleanly(tmp_path: Path) -> None:
     assert not [pid for pid in group if _alive(pid)]
     assert "Traceback" not in server.output()
     assert "Fatal Python error" not in server.output()
+
+
+def test_the_address_is_announced_once_the_port_answers(tmp_path: Path) -> None:
+    """The server processes take a second or two to listen: the parent says where SO1 serves
+    only when a connection is accepted there, after one line saying how many processes serve."""
+    env = clean_env(SO1_DATABASE_URL=f"sqlite:///{tmp_path / 'so1.db'}")
+    with serving_group(tmp_path, env, wait=False) as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        wait_for(lambda: "SO1 serving on" in server.output(), server, "the address")
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # no retry
+        output = server.output()
+        assert "2 server processes share the port" in output
+        assert output.index("2 server processes") < output.index("SO1 serving on")

@@ -31,6 +31,13 @@ def json_problem(value: object, field: str, *, text: bool = True) -> str | None:
     """Why ``value``, found at ``field``, cannot be taken, naming where; None when it can.
     With ``text``, strings the databases cannot store (NUL, lone surrogates) are refused too
     (vendor payloads instead have them replaced, see domain.alerts.storable)."""
+    if flat_text(value, text):
+        return None
+    return walked_problem(value, field, text=text)
+
+
+def walked_problem(value: object, field: str, *, text: bool = True) -> str | None:
+    """``json_problem`` by the full walk (every value, its depth, then the size)."""
     for item, where, depth in _walk(value, field):
         if depth > MAX_DEPTH:
             return f"{_short(where)} nests deeper than {MAX_DEPTH} levels"
@@ -52,6 +59,24 @@ def storable_text(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def flat_text(value: object, text: bool) -> bool:
+    """A quick yes for the common case: an object of short strings (labels, most details),
+    which no limit can catch. Anything else (or a doubt) takes the full walk.
+
+    A character takes at most 6 bytes of JSON (``\\u001f``), a member 6 more (quotes, colon,
+    comma)."""
+    if type(value) is not dict:
+        return False
+    size = 2
+    for key, item in value.items():
+        if type(key) is not str or type(item) is not str:
+            return False
+        if text and not (storable_text(key) and storable_text(item)):
+            return False
+        size += 6 * (len(key) + len(item) + 1)
+    return size <= MAX_BYTES
 
 
 def _walk(value: object, field: str) -> Iterator[tuple[object, str, int]]:

@@ -3,22 +3,24 @@ PostgreSQL through psycopg 3 with a connection pool."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from so1.adapters.db.write_lock import SqliteWriteLock
+
 WRITE_OPTION = "so1_write"
 
-# SQLite allows one writer. Queuing this process's writers on a lock is fairer than letting
-# them spin in SQLite's busy handler, which gave PATCH a p99 of ~400 ms at 8 concurrent
-# clients. Other processes still meet the busy timeout.
-_SQLITE_WRITE_LOCKS: WeakKeyDictionary[Engine, threading.Lock] = WeakKeyDictionary()
+# SQLite allows one writer. Queuing writers on a lock is fairer than letting them spin in
+# SQLite's busy handler, which gave PATCH a p99 of ~400 ms at 8 concurrent clients; on a file
+# the lock is shared with SO1's other processes (write_lock.py). Other programs still meet the
+# busy timeout.
+_SQLITE_WRITE_LOCKS: WeakKeyDictionary[Engine, SqliteWriteLock] = WeakKeyDictionary()
 
 
-def sqlite_write_lock(engine: Engine) -> threading.Lock | None:
+def sqlite_write_lock(engine: Engine) -> SqliteWriteLock | None:
     """The process-wide writer lock of a SQLite engine; None for other databases."""
     return _SQLITE_WRITE_LOCKS.get(engine)
 
@@ -67,7 +69,9 @@ def is_sqlite(engine: Engine) -> bool:
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
     engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
-    _SQLITE_WRITE_LOCKS[engine] = threading.Lock()
+    database = engine.url.database
+    in_memory = database in (None, "", ":memory:")
+    _SQLITE_WRITE_LOCKS[engine] = SqliteWriteLock(None if in_memory else database)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -76,7 +80,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        if url not in ("sqlite://", "sqlite:///:memory:"):
+        if not in_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

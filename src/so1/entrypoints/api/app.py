@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 
 from so1 import __version__
@@ -61,6 +62,9 @@ Every `/v1` call except `/v1/health` needs `Authorization: Bearer <API key>`
 """
 
 
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 def create_app(
     container: Container | None = None,
     *,
@@ -89,6 +93,8 @@ def create_app(
         redoc_url="/redoc",
         static_url="/docs-assets",
         swagger_ui_parameters={"validatorUrl": None},
+        # SO1 sets up no OpenTelemetry; FastAPI's own would look for providers per request.
+        telemetry=NO_TELEMETRY,
     )
     app.state.container = container
     problems.install(app, page_error=pages.error_page)

@@ -14,6 +14,7 @@ import sys
 import threading
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 import uvicorn
@@ -167,13 +168,23 @@ def serve(
     triage_env = triage_child_env(settings) if group and container.triage_child_wanted() else None
     container.close()
     base = client_url(host, port)
-    typer.echo(f"SO1 serving on {base}  (API docs: {base}/docs, health: {base}/v1/health)")
-    if base != settings.api_url.rstrip("/"):
-        typer.echo(f"The CLI calls {settings.api_url}; point it here with:")
-        typer.echo(f"  export SO1_API_URL={base}")
+
+    def announce() -> None:
+        typer.echo(f"SO1 serving on {base}  (API docs: {base}/docs, health: {base}/v1/health)")
+        if base != settings.api_url.rstrip("/"):
+            typer.echo(f"The CLI calls {settings.api_url}; point it here with:")
+            typer.echo(f"  export SO1_API_URL={base}")
+
     if group:  # Linux: one SO_REUSEPORT socket per process, the kernel balances connections
-        server_group.run(server_group.members(host, port, processes, triage_env))
+        typer.echo(f"{processes} server processes share the port (--workers, SO1_WORKERS)")
+        probe = urlsplit(base)
+        server_group.run(
+            server_group.members(host, port, processes, triage_env),
+            ready=lambda: server_group.answers(probe.hostname or host, port),
+            announce=announce,
+        )
         return
+    announce()
     uvicorn.run(
         "so1.entrypoints.api.app:create_default_app",
         factory=True,

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import typer
@@ -112,14 +112,28 @@ def check_port(host: str, port: int) -> None:
         raise typer.Exit(1)
 
 
-def run(group: list[Member]) -> None:
-    """Start ``group``, keep it running until SIGINT or SIGTERM, then stop it."""
+def answers(host: str, port: int) -> bool:
+    """Whether a connection to ``host:port`` is accepted (a server process listens)."""
+    try:
+        socket.create_connection((host, port), timeout=POLL_SECONDS).close()
+    except OSError:
+        return False
+    return True
+
+
+def run(group: list[Member], ready: Callable[[], bool], announce: Callable[[], None]) -> None:
+    """Start ``group``, ``announce`` once ``ready`` (the port answers), keep it running until
+    SIGINT or SIGTERM, then stop it."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     for member in group:
         member.start()
+    waiting = True
     while not stop.wait(POLL_SECONDS):
+        if waiting and ready():
+            announce()
+            waiting = False
         now = time.monotonic()
         for member in group:
             member.look_after(now)
