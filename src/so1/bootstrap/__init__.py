@@ -59,7 +59,13 @@ from so1.ports import (
     UnitOfWorkFactory,
 )
 from so1.services.access.keys import KeyCache
-from so1.services.background import TRIAGE, JobDispatcher, JobSettings, background_jobs
+from so1.services.background import (
+    TRIAGE,
+    TRIAGE_GATHER_SECONDS,
+    JobDispatcher,
+    JobSettings,
+    background_jobs,
+)
 from so1.services.intake.integrations import IntegrationCache
 from so1.services.intake.retention import Retention
 from so1.services.intake.writer import IngestWriter
@@ -357,4 +363,9 @@ def _job_settings(settings: Settings) -> JobSettings:
             timedelta(days=settings.alert_retention_days),
             timedelta(days=settings.delivery_retention_days),
         ),
+        triage_gather_seconds=0.0 if _on_sqlite(settings) else TRIAGE_GATHER_SECONDS,
     )
+
+
+def _on_sqlite(settings: Settings) -> bool:
+    return settings.database_url.startswith("sqlite")

@@ -218,6 +218,9 @@ class JobSettings:
     default_escalation_policy: str = DEFAULT_POLICY  # for services without a team's policy
     concurrency: Mapping[str, int] = field(default_factory=dict)  # passes at once, per job
     retention: Retention = field(default_factory=Retention)  # SO1_*_RETENTION_DAYS
+    # PostgreSQL: a woken triage pass gathers this long first. SQLite: 0, since one writer at a
+    # time means a bigger pass holds the file longer and intake waits behind it (measured).
+    triage_gather_seconds: float = TRIAGE_GATHER_SECONDS
 
     def limit(self, name: str) -> int:
         """How many passes of job ``name`` may run at once (SO1_WORKER_CONCURRENCY)."""
@@ -237,7 +240,8 @@ def background_jobs(
     jobs: list[Job] = []
     triage_agent = agents.triage
     if switches.triage and triage_agent is not None:
-        triage = TriagePass(uow_factory, clock, triage_agent, agents.commander)
+        gather = switches.triage_gather_seconds
+        triage = TriagePass(uow_factory, clock, triage_agent, agents.commander, gather)
         jobs.append(Job(TRIAGE, triage, POLL_SECONDS, concurrency=switches.limit(TRIAGE)))
     if switches.delivery:
         delivery = DeliveryPass(uow_factory, clock, wake, messengers)
