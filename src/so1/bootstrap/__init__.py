@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 from so1.adapters.clock import SystemClock
 from so1.adapters.db import capacity
@@ -368,4 +369,5 @@ def _job_settings(settings: Settings) -> JobSettings:
 
 
 def _on_sqlite(settings: Settings) -> bool:
-    return settings.database_url.startswith("sqlite")
+    """Judged as the engine judges it: the URL's backend, whatever its driver."""
+    return make_url(settings.database_url).get_backend_name() == "sqlite"
