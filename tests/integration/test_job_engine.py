@@ -98,6 +98,26 @@ def test_a_worker_runs_woken_jobs_and_periodic_ticks(pg: str) -> None:
     assert waiting_jobs(pg, "so1.woken") == 0
 
 
+def listening_flag(
+    worker: ProcrastinateJobRunner, monkeypatch: pytest.MonkeyPatch, *, delay: float = 0.0
+) -> threading.Event:
+    """Set once the worker's LISTEN holds; with ``delay``, LISTEN takes that long to start."""
+    listening, connector = threading.Event(), worker.app.connector
+    loop_notify, listen_notify = connector._loop_notify, connector.listen_notify
+
+    async def notify_loop(*args: Any, **kwargs: Any) -> None:
+        listening.set()
+        await loop_notify(*args, **kwargs)
+
+    async def slow_listen(*args: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(delay)
+        await listen_notify(*args, **kwargs)
+
+    monkeypatch.setattr(connector, "_loop_notify", notify_loop)
+    monkeypatch.setattr(connector, "listen_notify", slow_listen)
+    return listening
+
+
 def test_a_job_queued_while_the_worker_finds_none_runs_at_once(
     pg: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -107,12 +127,13 @@ def test_a_job_queued_while_the_worker_finds_none_runs_at_once(
     alert behind it: its queueing lock refuses the next defers, which notify no one."""
     ran = threading.Event()
     worker = ProcrastinateJobRunner(pg, [Job("triage", ran.set, 3600)], execute=True)
+    listening = listening_flag(worker, monkeypatch)
     manager = worker.app.job_manager
     fetch, queued_at = manager.fetch_job, [0.0]
 
     async def fetch_while_a_pass_is_queued(*args: Any, **kwargs: Any) -> Any:
         found = await fetch(*args, **kwargs)
-        if found is None and not queued_at[0]:
+        if found is None and listening.is_set() and not queued_at[0]:
             queued_at[0] = time.monotonic()  # once: another process defers a pass now
             await worker._tasks["triage"].defer_async()
             await asyncio.sleep(0.5)  # its NOTIFY reaches the worker before the fetch returns
@@ -123,6 +144,32 @@ def test_a_job_queued_while_the_worker_finds_none_runs_at_once(
         assert ran.wait(WAIT), "the queued pass never ran"
         waited = time.monotonic() - queued_at[0]
     assert waited < 2.0, f"the pass queued during an empty fetch waited {waited:.1f} s"
+
+
+def test_a_job_queued_before_the_worker_listens_runs_once_it_does(
+    pg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass queued after the worker's first fetch but before its LISTEN holds was
+    announced to no one; the worker fetches again as soon as it listens."""
+    ran = threading.Event()
+    worker = ProcrastinateJobRunner(pg, [Job("triage", ran.set, 3600)], execute=True)
+    listening = listening_flag(worker, monkeypatch, delay=1.0)
+    manager = worker.app.job_manager
+    fetch, queued_at = manager.fetch_job, [0.0]
+
+    async def queue_a_pass_after_the_first_fetch(*args: Any, **kwargs: Any) -> Any:
+        found = await fetch(*args, **kwargs)
+        if found is None and not queued_at[0]:
+            assert not listening.is_set(), "the worker listened before its first fetch"
+            queued_at[0] = time.monotonic()
+            await worker._tasks["triage"].defer_async()  # NOTIFY with no one listening
+        return found
+
+    monkeypatch.setattr(manager, "fetch_job", queue_a_pass_after_the_first_fetch)
+    with running(worker):
+        assert ran.wait(WAIT), "the queued pass never ran"
+        waited = time.monotonic() - queued_at[0]
+    assert waited < 3.0, f"the pass queued before LISTEN held waited {waited:.1f} s"
 
 
 def test_a_serial_job_never_overlaps_across_two_workers(pg: str) -> None:

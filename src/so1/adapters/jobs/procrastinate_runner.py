@@ -24,13 +24,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from procrastinate import App, PsycopgConnector, jobs as procrastinate_jobs
+import psycopg
+from procrastinate import (
+    App,
+    PsycopgConnector,
+    connector as procrastinate_connector,
+    jobs as procrastinate_jobs,
+)
 from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.worker import Worker
 from sqlalchemy.engine import make_url
@@ -72,6 +79,27 @@ def tick_cron(every_seconds: int) -> str:
 def queue_of(job: Job) -> str:
     """The queue of a job's passes: one per job, so each kind has its own worker and slots."""
     return f"so1.{job.name}"
+
+
+LISTENING_CHANNEL = "so1.listening"
+FETCH_AGAIN = json.dumps({"type": "job_inserted"})
+
+
+class _ListeningConnector(PsycopgConnector):
+    """procrastinate's connector, telling each listening worker to fetch once as soon as its
+    LISTEN holds (at start, and again after the listen connection is replaced). A job queued
+    before that was announced to no one: without this fetch it waited for the next poll."""
+
+    async def _loop_notify(
+        self,
+        on_notification: procrastinate_connector.Notify,
+        connection: psycopg.AsyncConnection,
+        timeout: float = procrastinate_connector.LISTEN_TIMEOUT,
+    ) -> None:
+        await on_notification(channel=LISTENING_CHANNEL, payload=FETCH_AGAIN)
+        await super()._loop_notify(
+            on_notification=on_notification, connection=connection, timeout=timeout
+        )
 
 
 class _QueueWorker(Worker):
@@ -129,7 +157,7 @@ class ProcrastinateJobRunner:
         pool_size: int = 2,
         connect_options: Mapping[str, Any] | None = None,
     ) -> None:
-        connector = PsycopgConnector(
+        connector = _ListeningConnector(
             conninfo=libpq_url(database_url),
             min_size=1,
             max_size=pool_size,
