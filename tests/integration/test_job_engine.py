@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from procrastinate import PsycopgConnector
 from sqlalchemy import create_engine, text
 
 from so1.adapters.jobs.procrastinate_runner import (
@@ -103,6 +104,7 @@ def listening_flag(
 ) -> threading.Event:
     """Set once the worker's LISTEN holds; with ``delay``, LISTEN takes that long to start."""
     listening, connector = threading.Event(), worker.app.connector
+    assert isinstance(connector, PsycopgConnector)
     loop_notify, listen_notify = connector._loop_notify, connector.listen_notify
 
     async def notify_loop(*args: Any, **kwargs: Any) -> None:
