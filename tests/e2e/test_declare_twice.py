@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from so1.bootstrap import Container
 from so1.services.declaration.outbox import deliver_due
 from tests.e2e.conftest import Cli
-from tests.e2e.test_api_commander import SEED_ID, SEED_INPUTS, messages
+from tests.e2e.test_api_commander import SEED_ID, SEED_INPUTS, declare, messages, seed_incident
 from tests.e2e.test_severity_changes import set_up
 
 
@@ -78,3 +78,45 @@ def test_the_cli_says_it_was_already_declared(
     said = server_cli("incident", "declare", SEED_ID).assert_ok()
     assert "already declared" in said.stdout and "nothing sent again" in said.stdout
     assert len(messages(quiet_api)) == count
+
+
+def test_a_second_declare_naming_a_commander_gives_command_when_no_one_has_it(
+    quiet_api: TestClient, container: Container
+) -> None:
+    """Declared with no one on call (as triage declares on a fresh server): no commander.
+    The seed's declaration, naming its commander, then hands that person command, and
+    still sends nothing again."""
+    seed_incident(container)
+    first = declare(quiet_api, commander=None)["output"]
+    assert first["commander"] is None
+    sent = messages(quiet_api)
+
+    run = declare_again(quiet_api)  # the seed's inputs: "commander": "oncall-backend"
+    output = run["output"]
+    assert (output["already_declared"], output["commander"]) == (True, "oncall-backend")
+    assert "@oncall-backend is commander" in output["commander_request"]
+    assert quiet_api.get(f"/v1/incidents/{SEED_ID}").json()["commander"] == "oncall-backend"
+    roles = quiet_api.get(f"/v1/incidents/{SEED_ID}/participants").json()
+    assert any((p["handle"], p["role"]) == ("oncall-backend", "commander") for p in roles)
+    assert len(messages(quiet_api)) == len(sent)
+
+
+def test_a_second_declare_never_takes_command_from_the_commander(
+    quiet_api: TestClient, container: Container
+) -> None:
+    set_up(quiet_api, container, severity="SEV1", commander="bo")
+    output = declare_again(quiet_api, severity="SEV1", commander="al")["output"]
+    assert output["commander"] == "bo"
+    assert "@bo already commands" in output["commander_request"]
+    assert "/participants" in output["commander_request"]
+    assert quiet_api.get(f"/v1/incidents/{SEED_ID}").json()["commander"] == "bo"
+
+
+def test_the_cli_says_who_took_command_on_a_second_declare(
+    server_cli: Cli, quiet_api: TestClient, container: Container
+) -> None:
+    seed_incident(container)
+    declare(quiet_api, commander=None)
+    said = server_cli("incident", "declare", SEED_ID, "--commander", "@oncall-backend")
+    assert "nothing sent again" in said.assert_ok().stdout
+    assert "@oncall-backend is commander, as requested" in said.stdout

@@ -37,6 +37,8 @@ def declare(
             f"{incident_id} was already declared at {plan['declared_at']}{by}"
             f" (war room {plan['channel']}): nothing sent again"
         )
+        if plan.get("commander_request"):
+            console.print(f"  - {plan['commander_request']}")
         return
     console.print(f"war room {plan['channel']}: {plan['topic']}")
     for line in plan["decisions"]:

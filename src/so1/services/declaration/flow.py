@@ -65,10 +65,16 @@ def earlier_declaration(uow: UnitOfWork, incident_id: str) -> Outbound | None:
 
 
 def already_declared(
-    uow: UnitOfWork, now: datetime, actor: Actor, incident: Incident, declared: Outbound
+    uow: UnitOfWork,
+    now: datetime,
+    actor: Actor,
+    incident: Incident,
+    declared: Outbound,
+    commander_change: str | None = None,
 ) -> AgentRun:
     """A second declaration: a completed run that sends nothing and says what was done
-    before, when and by whom; the request is kept on the timeline."""
+    before, when and by whom (and what became of a commander it asked for); the request is
+    kept on the timeline."""
     opened = uow.timeline.for_incident(incident.id, [EventKind.WAR_ROOM_OPENED])
     by = opened[0].actor if opened else None
     sent = [
@@ -87,6 +93,9 @@ def already_declared(
         " or post to the war room instead",
     }
     summary = f"declared again by {actor.name}: already declared; nothing sent"
+    if commander_change:
+        output["commander_request"] = commander_change
+        summary += f"; {commander_change}"
     note(uow, actor, now, incident.id, EventKind.INCIDENT_UPDATED, summary, {"repeat": True})
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
@@ -130,7 +139,9 @@ def run_and_apply(
     an incident declared before is not declared again (nothing is sent twice)."""
     declared = earlier_declaration(uow, incident.id)
     if declared is not None:
-        return already_declared(uow, now, actor, incident, declared)
+        change = take_requested_commander(uow, now, actor, agent, incident, request)
+        current = uow.incidents.get(incident.id) or incident
+        return already_declared(uow, now, actor, current, declared, change)
     inputs = commander_inputs(uow, now, incident, request)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
@@ -151,6 +162,41 @@ def run_and_apply(
     done = replace(run, status=RunStatus.COMPLETED, output=plan.to_json(), finished_at=now)
     uow.agent_runs.add(done)
     return done
+
+
+def take_requested_commander(
+    uow: UnitOfWork,
+    now: datetime,
+    actor: Actor,
+    agent: CommanderAgent,
+    incident: Incident,
+    request: CommanderRequest,
+) -> str | None:
+    """A repeated declaration naming a commander, for an incident that has none (triage
+    declared it when no one was on call): the named person takes command if the agent's
+    rules accept them (senior enough for the severity, not on time off). What happened, or
+    why not; None when no commander was asked for or they already command."""
+    asked = (request.commander or "").lstrip("@") or None
+    if asked is None or asked == incident.commander:
+        return None
+    if incident.commander:
+        return (
+            f"@{incident.commander} already commands; to hand over, POST "
+            f"/v1/incidents/{incident.id}/participants with role commander"
+        )
+    inputs = commander_inputs(uow, now, incident, CommanderRequest(incident.id, commander=asked))
+    try:
+        plan = agent.run(inputs)
+    except Exception as exc:  # the request is answered; the incident is untouched
+        return f"@{asked} not made commander: the check failed ({type(exc).__name__})"
+    if plan.commander != asked:
+        why = [d for d in plan.decisions if f"@{asked}" in d]
+        return f"@{asked} not made commander: {'; '.join(why) or 'not available'}"
+    hand_role(uow, actor, now, incident.id, asked, Role.COMMANDER)
+    current = uow.incidents.get(incident.id, for_update=True) or incident
+    taken = replace(current, commander=asked, updated_at=now, version=current.version + 1)
+    uow.incidents.update(taken, expected_version=current.version)
+    return f"@{asked} is commander, as requested"
 
 
 def commander_inputs(
