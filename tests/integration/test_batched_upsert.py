@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +27,7 @@ from so1.services.intake import deliveries as intake
 
 # (source, key, summary): fresh keys, keys already open (duplicates), a key whose alert was
 # resolved (a new one opens), the same key under two sources, and repeats inside the batch.
+SENT = datetime(2024, 1, 1, tzinfo=UTC)
 Row = tuple[AlertSource, str, str]
 BATCH: list[Row] = [
     (AlertSource.EVENTS, "fresh-1", "a"),
@@ -51,7 +52,11 @@ DISTINCT: list[Row] = [
 
 
 def trigger(source: AlertSource, key: str, summary: str) -> AlertEvent:
-    return AlertEvent(source, AlertAction.TRIGGER, key, summary, current_value=str(len(key)))
+    """The sender's times differ from row to row (a new alert's first_seen_at is its own)."""
+    sent = SENT + timedelta(minutes=len(summary) + len(key))
+    return AlertEvent(
+        source, AlertAction.TRIGGER, key, summary, current_value=str(len(key)), occurred_at=sent
+    )
 
 
 def prepare(container: Container, clock: FixedClock, prefix: str) -> None:
@@ -140,6 +145,7 @@ def test_a_batch_repeating_identities_answers_as_one_row_at_a_time(
     together = check_batch(container, clock, monkeypatch, order, BATCH)
     assert [a.dedup_count for a in together[:11]] == [1, 3, 1, 1, 2, 1, 4, 1, 3, 2, 2]
     assert together[5].id == "new-5" and together[8].id == "new-0"
+    assert len({a.first_seen_at for a in together}) >= 4
 
 
 @pytest.mark.parametrize("order", ["as returned", "reversed"])

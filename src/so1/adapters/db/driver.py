@@ -30,6 +30,7 @@ Row = Mapping[str, Any]
 # says so). Chunks are powers of two, so a statement sees few distinct SQL texts, each
 # prepared once per connection (sqlite3 caches 128).
 MAX_ROWS_PER_STATEMENT = 128
+_UNSET = object()
 
 
 class DriverStatement:
@@ -62,10 +63,26 @@ class DriverStatement:
 
     def parameters(self, values: Row) -> Sequence[Any] | dict[str, Any]:
         """The driver's parameters for one row of ``values`` (keyed by bind name)."""
-        converted = [values[key] if key else constant for key, constant in self._sources]
-        for n, convert in self._converters:
-            converted[n] = convert(converted[n])
-        return converted if self._positional else dict(zip(self._names, converted, strict=True))
+        found: Sequence[Any] | dict[str, Any] = self.parameter_rows([values])[0]
+        return found
+
+    def parameter_rows(self, rows: Sequence[Row]) -> list[Any]:  # lists, or dicts if named
+        """``parameters`` of each row. A value that is the very object the row before gave
+        (the batch's one time in its timestamps) is converted once."""
+        given: list[Any] = [_UNSET] * len(self._sources)
+        done: list[Any] = [None] * len(self._sources)
+        found: list[Any] = []
+        for values in rows:
+            converted = [values[key] if key else constant for key, constant in self._sources]
+            for n, convert in self._converters:
+                value = converted[n]
+                if value is not given[n]:
+                    given[n], done[n] = value, convert(value)
+                converted[n] = done[n]
+            found.append(
+                converted if self._positional else dict(zip(self._names, converted, strict=True))
+            )
+        return found
 
     def read(self, row: Sequence[Any] | None) -> dict[str, Any] | None:
         """A returned row as column values, converted as SQLAlchemy would."""
@@ -80,7 +97,7 @@ class DriverStatement:
         """Run the statement once per row, in one driver call."""
         if rows:
             with _cursor(conn, self.sql) as cursor:
-                cursor.executemany(self.sql, [self.parameters(r) for r in rows])
+                cursor.executemany(self.sql, self.parameter_rows(rows))
 
     def returning_each(self, conn: Connection, rows: Sequence[Row]) -> list[dict[str, Any] | None]:
         """Run the statement once per row, in order; the first row each run returned."""
@@ -90,8 +107,8 @@ class DriverStatement:
             if conn.dialect.name == "postgresql":
                 return self._pipelined(cursor, rows)
             found = []
-            for values in rows:  # sqlite3's executemany keeps no RETURNING rows
-                cursor.execute(self.sql, self.parameters(values))
+            for params in self.parameter_rows(rows):  # sqlite3's executemany: no RETURNING rows
+                cursor.execute(self.sql, params)
                 found.append(self.read(cursor.fetchone()))
             return found
 
@@ -123,10 +140,8 @@ class DriverStatement:
         assert self._values is not None
         head, width = self._values
         params: list[Any] = []
-        for values in rows:
-            converted = self.parameters(values)
-            assert isinstance(converted, list)  # positional: _values_group said so
-            params += converted[:width]
+        for converted in self.parameter_rows(rows):
+            params += converted[:width]  # positional: _values_group said so
         constants = [constant for _, constant in self._sources[width:]]
         cursor.execute(self._sql_for(len(rows), head), params + constants)
         returned = [self.read(row) for row in cursor.fetchall()]
@@ -143,7 +158,7 @@ class DriverStatement:
 
     def _pipelined(self, cursor: Any, rows: Sequence[Row]) -> list[dict[str, Any] | None]:
         """psycopg 3: all rows in one pipeline; each run's result is its own result set."""
-        cursor.executemany(self.sql, [self.parameters(r) for r in rows], returning=True)
+        cursor.executemany(self.sql, self.parameter_rows(rows), returning=True)
         found = [self.read(cursor.fetchone())]
         while cursor.nextset():
             found.append(self.read(cursor.fetchone()))
