@@ -117,9 +117,27 @@ def storable(value: Any) -> Any:
     return value
 
 
+def _is_storable(value: Any) -> bool:
+    """Whether ``storable`` would give ``value`` back unchanged (most events): checked
+    without building the copy."""
+    if isinstance(value, str):
+        return "\x00" not in value and (value.isascii() or storable(value) == value)
+    if isinstance(value, dict):
+        return all(_is_storable(k) and _is_storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_storable(v) for v in value)
+    return True
+
+
+_EVENT_TEXTS = ("dedup_key", "summary", "service", "metric", "current_value", "threshold")
+
+
 def storable_event(event: AlertEvent) -> AlertEvent:
-    texts = ("dedup_key", "summary", "service", "metric", "current_value", "threshold")
-    changes: dict[str, Any] = {name: storable(getattr(event, name)) for name in texts}
+    """``event`` with its text made storable (``storable``); itself when it already is."""
+    parts = (*_EVENT_TEXTS, "labels", "details", "links")
+    if all(_is_storable(getattr(event, name)) for name in parts):
+        return event
+    changes: dict[str, Any] = {name: storable(getattr(event, name)) for name in _EVENT_TEXTS}
     changes.update(
         labels=storable(event.labels), details=storable(event.details), links=storable(event.links)
     )

@@ -4,13 +4,17 @@ The intake writer stores thousands of rows a second; per statement, SQLAlchemy's
 (parameter processing, result wrapping, events) cost more CPU than SQLite took to run it.
 A ``DriverStatement`` keeps what SQLAlchemy knows (the SQL text for the dialect, and each
 column type's bind and result conversions) and hands rows straight to the driver: sqlite3
-``executemany`` and psycopg 3 ``executemany`` (pipelined, one round trip per batch).
+``executemany`` and psycopg 3 ``executemany`` (pipelined, one round trip per batch). An
+INSERT ... RETURNING runs on SQLite as multi-row statements (``returning_by_key``), since
+sqlite3's ``executemany`` keeps no RETURNING rows.
 The connection is the unit of work's own, so the rows join its transaction and the pool's
 limits still apply.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -22,6 +26,11 @@ from sqlalchemy.sql.elements import ClauseElement
 
 Processor = Callable[[Any], Any]
 Row = Mapping[str, Any]
+# Rows per multi-row statement at most (a power of two; fewer when SQLite's variable limit
+# says so). Chunks are powers of two, so a statement sees few distinct SQL texts, each
+# prepared once per connection (sqlite3 caches 128).
+MAX_ROWS_PER_STATEMENT = 128
+_UNSET = object()
 
 
 class DriverStatement:
@@ -49,13 +58,31 @@ class DriverStatement:
         self._columns = [c.key for c in returning]
         readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returning]
         self._readers = [(c.key, r) for c, r in zip(returning, readers, strict=True) if r]
+        self._values = _values_group(self.sql, self._sources) if self._positional else None
+        self._multi_sql: dict[int, str] = {}
 
     def parameters(self, values: Row) -> Sequence[Any] | dict[str, Any]:
         """The driver's parameters for one row of ``values`` (keyed by bind name)."""
-        converted = [values[key] if key else constant for key, constant in self._sources]
-        for n, convert in self._converters:
-            converted[n] = convert(converted[n])
-        return converted if self._positional else dict(zip(self._names, converted, strict=True))
+        found: Sequence[Any] | dict[str, Any] = self.parameter_rows([values])[0]
+        return found
+
+    def parameter_rows(self, rows: Sequence[Row]) -> list[Any]:  # lists, or dicts if named
+        """``parameters`` of each row. A value that is the very object the row before gave
+        (the batch's one time in its timestamps) is converted once."""
+        given: list[Any] = [_UNSET] * len(self._sources)
+        done: list[Any] = [None] * len(self._sources)
+        found: list[Any] = []
+        for values in rows:
+            converted = [values[key] if key else constant for key, constant in self._sources]
+            for n, convert in self._converters:
+                value = converted[n]
+                if value is not given[n]:
+                    given[n], done[n] = value, convert(value)
+                converted[n] = done[n]
+            found.append(
+                converted if self._positional else dict(zip(self._names, converted, strict=True))
+            )
+        return found
 
     def read(self, row: Sequence[Any] | None) -> dict[str, Any] | None:
         """A returned row as column values, converted as SQLAlchemy would."""
@@ -70,7 +97,7 @@ class DriverStatement:
         """Run the statement once per row, in one driver call."""
         if rows:
             with _cursor(conn, self.sql) as cursor:
-                cursor.executemany(self.sql, [self.parameters(r) for r in rows])
+                cursor.executemany(self.sql, self.parameter_rows(rows))
 
     def returning_each(self, conn: Connection, rows: Sequence[Row]) -> list[dict[str, Any] | None]:
         """Run the statement once per row, in order; the first row each run returned."""
@@ -80,18 +107,108 @@ class DriverStatement:
             if conn.dialect.name == "postgresql":
                 return self._pipelined(cursor, rows)
             found = []
-            for values in rows:  # sqlite3's executemany keeps no RETURNING rows
-                cursor.execute(self.sql, self.parameters(values))
+            for params in self.parameter_rows(rows):  # sqlite3's executemany: no RETURNING rows
+                cursor.execute(self.sql, params)
                 found.append(self.read(cursor.fetchone()))
             return found
 
+    def returning_by_key(
+        self, conn: Connection, rows: Sequence[Row], key: Sequence[str]
+    ) -> list[dict[str, Any] | None]:
+        """The results of ``returning_each`` for an INSERT ... RETURNING whose returned row
+        carries ``key`` (columns named as in ``rows``), and where a row touches only rows of
+        its own key. On SQLite the rows go as multi-row statements; SQLite does not promise
+        the order of RETURNING rows, so each is matched to its input by ``key``. A key's
+        repeat goes to a later statement (it must see what the first one did), so the
+        results are those of running the rows one by one, in order."""
+        if conn.dialect.name != "sqlite" or self._values is None or len(rows) < 2:
+            return self.returning_each(conn, rows)
+        keys = [tuple(values[k] for k in key) for values in rows]
+        found: list[dict[str, Any] | None] = [None] * len(rows)
+        with _cursor(conn, self.sql) as cursor:
+            per_statement = _rows_per_statement(cursor.connection, self._values[1])
+            for chunk in _chunks(_rounds(keys), per_statement):
+                by_key = self._run_rows(cursor, [rows[n] for n in chunk], key)
+                for n in chunk:
+                    found[n] = by_key.get(keys[n])
+        return found
+
+    def _run_rows(
+        self, cursor: Any, rows: list[Row], key: Sequence[str]
+    ) -> dict[tuple[Any, ...], dict[str, Any]]:
+        """One multi-row statement; its returned rows by ``key``."""
+        assert self._values is not None
+        head, width = self._values
+        params: list[Any] = []
+        for converted in self.parameter_rows(rows):
+            params += converted[:width]  # positional: _values_group said so
+        constants = [constant for _, constant in self._sources[width:]]
+        cursor.execute(self._sql_for(len(rows), head), params + constants)
+        returned = [self.read(row) for row in cursor.fetchall()]
+        return {tuple(r[k] for k in key): r for r in returned if r is not None}
+
+    def _sql_for(self, count: int, head: int) -> str:
+        """The statement with ``count`` VALUES groups (built once per count)."""
+        if (text := self._multi_sql.get(count)) is None:
+            end = self.sql.index(")", head) + 1
+            group = self.sql[head:end]
+            text = self.sql[:head] + ", ".join([group] * count) + self.sql[end:]
+            self._multi_sql[count] = text
+        return text
+
     def _pipelined(self, cursor: Any, rows: Sequence[Row]) -> list[dict[str, Any] | None]:
         """psycopg 3: all rows in one pipeline; each run's result is its own result set."""
-        cursor.executemany(self.sql, [self.parameters(r) for r in rows], returning=True)
+        cursor.executemany(self.sql, self.parameter_rows(rows), returning=True)
         found = [self.read(cursor.fetchone())]
         while cursor.nextset():
             found.append(self.read(cursor.fetchone()))
         return found
+
+
+def _values_group(sql: str, sources: Sequence[tuple[str | None, Any]]) -> tuple[int, int] | None:
+    """Where an INSERT's one VALUES group starts and how many parameters it holds, when the
+    statement can take several groups: all of a row's parameters are in the group (those
+    after it, as in ON CONFLICT ... SET, are constants). None for any other statement."""
+    marker = " VALUES ("
+    if not sql.startswith("INSERT") or sql.count(marker) != 1:
+        return None
+    head = sql.index(marker) + len(" VALUES ")
+    end = sql.index(")", head)
+    width = sql[head:end].count("?")
+    outside = sql[:head].count("?") == 0 and "(" not in sql[head + 1 : end]
+    if not outside or width == 0 or any(k for k, _ in sources[width:]):
+        return None
+    return head, width
+
+
+def _rows_per_statement(driver: sqlite3.Connection, width: int) -> int:
+    """The most rows one statement takes: a power of two under SQLite's variable limit."""
+    limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    most = min(MAX_ROWS_PER_STATEMENT, max(1, (limit - 8) // width))
+    return 1 << (most.bit_length() - 1)
+
+
+def _rounds(keys: Sequence[tuple[Any, ...]]) -> list[list[int]]:
+    """Row positions in rounds: a key's first rows in round 0, its second in round 1..."""
+    seen: Counter[tuple[Any, ...]] = Counter()
+    rounds: list[list[int]] = []
+    for n, key in enumerate(keys):
+        if seen[key] == len(rounds):
+            rounds.append([])
+        rounds[seen[key]].append(n)
+        seen[key] += 1
+    return rounds
+
+
+def _chunks(rounds: list[list[int]], most: int) -> Iterator[list[int]]:
+    """Each round in chunks whose sizes are powers of two (at most ``most``)."""
+    for positions in rounds:
+        start = 0
+        while start < len(positions):
+            left = len(positions) - start
+            size = min(most, 1 << (left.bit_length() - 1))
+            yield positions[start : start + size]
+            start += size
 
 
 def _param(name: str, bind: Any, dialect: Dialect) -> tuple[str | None, Any, Processor | None]:
