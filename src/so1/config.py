@@ -323,8 +323,8 @@ class Settings(BaseSettings):
     log_level: str = Field(default="info", description="debug, info, warning, error")
     access_log: bool = Field(
         default=True,
-        description="one line per HTTP request from `so1 serve` (uvicorn's access log);"
-        " false saves its cost per request under heavy intake",
+        description="one line per HTTP request from `so1 serve` on stdout, in uvicorn's"
+        " access-log format, written in batches up to 0.1 s later; false leaves it out",
     )
     api_url: str = Field(default="http://127.0.0.1:8000", description="server the CLI talks to")
     api_key: SecretStr | None = Field(default=None, description="API key the CLI sends")

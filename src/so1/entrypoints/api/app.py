@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from so1 import __version__
 from so1.bootstrap import Container, build_container
 from so1.entrypoints.api import lean_intake, problems
+from so1.entrypoints.api.access_log import AccessLogMiddleware, AccessLogWriter, wanted
 from so1.entrypoints.api.headers import SecurityHeadersMiddleware
 from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
 from so1.entrypoints.api.routes import (
@@ -53,7 +53,6 @@ from so1.entrypoints.web import (
     status as status_page,
     tokens as token_pages,
 )
-from so1.entrypoints.web.access_log import redact_login_links
 
 DESCRIPTION = """SO1 runs a production incident from the first alert to the published postmortem.
 
@@ -70,18 +69,27 @@ def create_app(
     *,
     triage_child: bool = False,
     triage_wake: str | None = None,
+    access_log: bool = False,
 ) -> FastAPI:
     """The API and pages on ``container``. ``triage_child``: triage in a supervised child
     process when SO1_TRIAGE_PROCESS is on (`so1 serve`; tests drive their own threads);
-    ``triage_wake``: in the triage process of a `so1 serve --workers N` group, woken there."""
+    ``triage_wake``: in the triage process of a `so1 serve --workers N` group, woken there;
+    ``access_log``: a served app (`so1 serve`), which writes one line per request on stdout
+    when SO1_ACCESS_LOG and SO1_LOG_LEVEL ask for it (see ``access_log``)."""
     container = container or build_container()
+    settings = container.settings
+    access = AccessLogWriter() if access_log and wanted(settings) else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         child = triage_child and container.settings.triage_process
         container.start_background(triage_child=child, triage_wake=triage_wake)
+        if access is not None:
+            access.start()
         yield
         container.stop_background()
+        if access is not None:
+            access.stop()
 
     # Swagger UI and ReDoc from the fastapi-offline package, so /docs works without a network.
     app = FastAPIOffline(
@@ -142,11 +150,12 @@ def create_app(
         IdempotencyMiddleware, store=container.edge.idempotency, clock=container.clock
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=container.settings.max_body_bytes)
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: every answer gets them
-    redact_login_links(logging.getLogger("uvicorn.access"))
+    app.add_middleware(SecurityHeadersMiddleware)  # every answer gets them
+    if access is not None:  # outermost: the status the client gets
+        app.add_middleware(AccessLogMiddleware, writer=access)
     return app
 
 
 def create_default_app() -> FastAPI:
     """Factory for `uvicorn --factory` (one per worker process): `so1 serve`'s app."""
-    return create_app(triage_child=True)
+    return create_app(triage_child=True, access_log=True)

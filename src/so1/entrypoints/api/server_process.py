@@ -75,11 +75,11 @@ def main(argv: list[str]) -> None:
     settings = load_settings()
     sock = reuseport_socket(host, int(port))
     _stop_when_orphaned(os.getppid())
-    app = create_app(triage_wake=wake[0] if wake else None)
+    app = create_app(triage_wake=wake[0] if wake else None, access_log=True)
     config = uvicorn.Config(
         app,
         log_level=settings.log_level,
-        access_log=settings.access_log,
+        access_log=False,  # the app writes its own (entrypoints/api/access_log.py)
         server_header=False,
     )
     uvicorn.Server(config).run(sockets=[sock])

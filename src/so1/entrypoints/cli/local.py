@@ -192,7 +192,7 @@ def serve(
         port=port,
         workers=processes,
         log_level=settings.log_level,
-        access_log=settings.access_log,
+        access_log=False,  # the app writes its own (entrypoints/api/access_log.py)
         server_header=False,
     )
 
