@@ -14,6 +14,7 @@ from so1.bootstrap import Container, build_container
 from so1.entrypoints.api import lean_intake, problems
 from so1.entrypoints.api.access_log import AccessLogMiddleware, AccessLogWriter, wanted
 from so1.entrypoints.api.headers import SecurityHeadersMiddleware
+from so1.entrypoints.heap import freeze_startup_heap
 from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
 from so1.entrypoints.api.routes import (
     action_items,
@@ -69,16 +70,17 @@ def create_app(
     *,
     triage_child: bool = False,
     triage_wake: str | None = None,
-    access_log: bool = False,
+    served: bool = False,
 ) -> FastAPI:
     """The API and pages on ``container``. ``triage_child``: triage in a supervised child
     process when SO1_TRIAGE_PROCESS is on (`so1 serve`; tests drive their own threads);
     ``triage_wake``: in the triage process of a `so1 serve --workers N` group, woken there;
-    ``access_log``: a served app (`so1 serve`), which writes one line per request on stdout
-    when SO1_ACCESS_LOG and SO1_LOG_LEVEL ask for it (see ``access_log``)."""
+    ``served``: the app of a `so1 serve` process, which writes one line per request on stdout
+    when SO1_ACCESS_LOG and SO1_LOG_LEVEL ask for it (see ``access_log``) and freezes its
+    start-up heap once started (see ``so1.entrypoints.heap``)."""
     container = container or build_container()
     settings = container.settings
-    access = AccessLogWriter() if access_log and wanted(settings) else None
+    access = AccessLogWriter() if served and wanted(settings) else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -86,6 +88,8 @@ def create_app(
         container.start_background(triage_child=child, triage_wake=triage_wake)
         if access is not None:
             access.start()
+        if served:
+            freeze_startup_heap()
         yield
         container.stop_background()
         if access is not None:
@@ -158,4 +162,4 @@ def create_app(
 
 def create_default_app() -> FastAPI:
     """Factory for `uvicorn --factory` (one per worker process): `so1 serve`'s app."""
-    return create_app(triage_child=True, access_log=True)
+    return create_app(triage_child=True, served=True)

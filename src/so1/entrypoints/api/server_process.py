@@ -75,7 +75,7 @@ def main(argv: list[str]) -> None:
     settings = load_settings()
     sock = reuseport_socket(host, int(port))
     _stop_when_orphaned(os.getppid())
-    app = create_app(triage_wake=wake[0] if wake else None, access_log=True)
+    app = create_app(triage_wake=wake[0] if wake else None, served=True)
     config = uvicorn.Config(
         app,
         log_level=settings.log_level,

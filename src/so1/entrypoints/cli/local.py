@@ -28,6 +28,7 @@ from so1.bootstrap import Container, build_container, triage_child_env
 from so1.config import Settings, load_settings
 from so1.entrypoints.cli import server_group
 from so1.entrypoints.cli.output import console, fail, note
+from so1.entrypoints.heap import freeze_startup_heap
 from so1.errors import So1Error
 from so1.services.access import keys as access
 from so1.services.incidents.recording import Actor
@@ -248,6 +249,7 @@ def worker(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     container.start_background(server=False, threads=child)
+    freeze_startup_heap()
     if wake_from_stdin:
         wake_from_lines(sys.stdin.buffer, container.jobs.dispatcher.wake, stop)
     elif wake_from_socket is not None:
