@@ -14,7 +14,6 @@ from so1.bootstrap import Container, build_container
 from so1.entrypoints.api import lean_intake, problems
 from so1.entrypoints.api.access_log import AccessLogMiddleware, AccessLogWriter, wanted
 from so1.entrypoints.api.headers import SecurityHeadersMiddleware
-from so1.entrypoints.heap import freeze_startup_heap
 from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
 from so1.entrypoints.api.routes import (
     action_items,
@@ -42,6 +41,7 @@ from so1.entrypoints.api.routes import (
     system,
     webhooks,
 )
+from so1.entrypoints.heap import freeze_startup_heap
 from so1.entrypoints.web import (
     alert_pages,
     forms,
