@@ -18,7 +18,12 @@ def test_only_a_served_app_freezes_its_heap_when_it_starts(
     container: Container, monkeypatch: pytest.MonkeyPatch, served: bool, frozen: int
 ) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(app_module, "freeze_startup_heap", lambda: calls.append("frozen") or 0)
+
+    def freeze() -> int:
+        calls.append("frozen")
+        return 0
+
+    monkeypatch.setattr(app_module, "freeze_startup_heap", freeze)
     monkeypatch.setattr(container.settings, "access_log", False)
     app = app_module.create_app(container, served=served)
     assert calls == []  # not before the process starts serving
