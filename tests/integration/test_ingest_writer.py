@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import Future
 from dataclasses import replace
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -82,6 +83,62 @@ def test_a_submission_whose_request_gave_up_is_skipped(container: Container) -> 
     with container.uow(read_only=True) as uow:
         alerts, _ = uow.alerts.search(AlertFilter(limit=10))
     assert sorted(a.dedup_key for a in alerts) == ["a", "b", "c"]
+
+
+def test_requests_on_an_event_loop_are_answered_a_batch_at_a_time(container: Container) -> None:
+    """64 requests queued on one loop, one batch: each gets its own result, and the writer
+    reaches into the loop once for the whole batch, not once per request."""
+    writer = IngestWriter(container.uow, container.clock)
+
+    async def requests() -> tuple[list[intake.IngestResult], int]:
+        loop = asyncio.get_running_loop()
+        calls: list[int] = []
+        threadsafe = loop.call_soon_threadsafe
+
+        def counted(callback: Any, *args: Any, **kwargs: Any) -> asyncio.Handle:
+            calls.append(1)
+            return threadsafe(callback, *args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        stores = [
+            asyncio.ensure_future(writer.store(delivery(container), event(f"k{n % 16}")))
+            for n in range(64)
+        ]
+        await asyncio.sleep(0)  # every request is queued before the writer starts
+        writer.start()
+        return list(await asyncio.gather(*stores)), len(calls)
+
+    try:
+        results, calls = asyncio.run(requests())
+    finally:
+        writer.stop()
+    outcomes = [r.results[0].outcome for r in results]
+    assert outcomes[:16] == ["created"] * 16 and outcomes[16:] == ["duplicate"] * 48
+    assert calls == 1
+
+
+def test_a_request_on_an_event_loop_that_gave_up_is_not_stored(container: Container) -> None:
+    writer = IngestWriter(container.uow, container.clock)
+
+    async def requests() -> list[intake.IngestResult]:
+        stores = [
+            asyncio.ensure_future(writer.store(delivery(container), event(key)))
+            for key in ("a", "gone", "b")
+        ]
+        await asyncio.sleep(0)
+        stores[1].cancel()
+        await asyncio.sleep(0)  # the cancellation reaches the request's future
+        writer.start()
+        return list(await asyncio.gather(stores[0], stores[2]))
+
+    try:
+        kept = asyncio.run(requests())
+    finally:
+        writer.stop()
+    assert [r.results[0].outcome for r in kept] == ["created", "created"]
+    with container.uow(read_only=True) as uow:
+        alerts, _ = uow.alerts.search(AlertFilter(limit=10))
+    assert sorted(a.dedup_key for a in alerts) == ["a", "b"]
 
 
 def keyed(key: str, parsed: ParsedDelivery) -> ParsedDelivery:

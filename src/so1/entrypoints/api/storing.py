@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from starlette.concurrency import run_in_threadpool
 
 from so1.bootstrap import Container
@@ -20,5 +18,5 @@ async def store(
     intake.check_storable(parsed)
     writer = container.intake.writer
     if writer is not None:
-        return await asyncio.wrap_future(writer.submit(delivery, parsed))
+        return await writer.store(delivery, parsed)
     return await run_in_threadpool(intake.ingest, container.uow, container.clock, delivery, parsed)

@@ -4,10 +4,15 @@ which stores a whole batch in one transaction and then answers each request.
 Every request is still answered only after its delivery is committed (durable before 202);
 batching spreads one commit over many alerts, which is what lets a busy server take
 thousands of alerts a second on SQLite and PostgreSQL alike.
+
+A request on an event loop (``store``) is answered with the rest of its batch in one call into
+that loop, not one thread-safe call per request; a caller in a thread (``submit``) gets a
+``concurrent.futures.Future``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -28,7 +33,41 @@ MAX_BATCH = 256
 # adds at most this much latency when idle.
 LINGER_SECONDS = 0.002
 
-Item = tuple[Delivery, ParsedDelivery, "Future[intake.IngestResult]"]
+Outcome = intake.IngestResult | BaseException
+
+
+class ThreadAnswer:
+    """The answer to a caller in a thread: a ``concurrent.futures.Future``."""
+
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def __init__(self) -> None:
+        self.future: Future[intake.IngestResult] = Future()
+
+    def take(self) -> bool:
+        """False when the caller gave up (cancelled) before the writer took it."""
+        return self.future.set_running_or_notify_cancel()
+
+    def settle(self, outcome: Outcome) -> None:
+        _settle(self.future, outcome)
+
+
+class LoopAnswer:
+    """The answer to a request on an event loop: an asyncio future, settled in its loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[intake.IngestResult] = loop.create_future()
+
+    def take(self) -> bool:
+        return not self.future.cancelled()  # read across threads: at worst it is stored
+
+    def settle(self, outcome: Outcome) -> None:
+        _settle(self.future, outcome)
+
+
+Answer = ThreadAnswer | LoopAnswer
+Item = tuple[Delivery, ParsedDelivery, Answer]
 
 
 class IngestWriter:
@@ -68,10 +107,20 @@ class IngestWriter:
             thread.join(timeout)
 
     def submit(self, delivery: Delivery, parsed: ParsedDelivery) -> Future[intake.IngestResult]:
+        """For a caller in a thread: the future of the delivery's result."""
+        answer = ThreadAnswer()
+        self._put((delivery, parsed, answer))
+        return answer.future
+
+    async def store(self, delivery: Delivery, parsed: ParsedDelivery) -> intake.IngestResult:
+        """For a request on an event loop: the result, once committed."""
+        answer = LoopAnswer(asyncio.get_running_loop())
+        self._put((delivery, parsed, answer))
+        return await answer.future
+
+    def _put(self, item: Item) -> None:
         self._ensure_running()
-        future: Future[intake.IngestResult] = Future()
-        self._queue.put((delivery, parsed, future))
-        return future
+        self._queue.put(item)
 
     def health(self) -> str:
         """For GET /v1/health: "ok", with the restarts so far; a reason when not running."""
@@ -102,8 +151,8 @@ class IngestWriter:
         except BaseException as exc:  # the thread ends: answer what it held, say why
             self._last_stop = f"{type(exc).__name__}: {exc}"[:300]
             self._stopping = threading.current_thread()  # before any answer: no race
-            for _, _, future in batch:
-                _fail(future, Unavailable("the intake writer stopped; retry shortly"))
+            stopped = Unavailable("the intake writer stopped; retry shortly")
+            _answer([(answer, stopped) for _, _, answer in batch])
             raise
 
     def _next_batch(self) -> list[Item] | None:
@@ -123,7 +172,7 @@ class IngestWriter:
                 self._queue.put(None)  # stop after this batch
                 break
             batch.append(item)
-        return [item for item in batch if item[2].set_running_or_notify_cancel()]
+        return [item for item in batch if item[2].take()]
 
     def _write(self, batch: list[Item]) -> None:
         if not batch:
@@ -136,17 +185,47 @@ class IngestWriter:
             log.warning("batch of %d failed; storing one by one", len(batch), exc_info=True)
             self._write_one_by_one(batch)
             return
-        for (_, _, future), result in zip(batch, results, strict=True):
-            future.set_result(result)
+        _answer([(answer, result) for (_, _, answer), result in zip(batch, results, strict=True)])
 
     def _write_one_by_one(self, batch: list[Item]) -> None:
-        for delivery, parsed, future in batch:
+        answered: list[tuple[Answer, Outcome]] = []
+        for delivery, parsed, answer in batch:
             try:
-                future.set_result(intake.ingest(self._uow_factory, self._clock, delivery, parsed))
+                outcome: Outcome = intake.ingest(self._uow_factory, self._clock, delivery, parsed)
             except Exception as exc:  # the request gets the error; the others are unaffected
-                future.set_exception(exc)
+                outcome = exc
+            answered.append((answer, outcome))
+        _answer(answered)
 
 
-def _fail(future: Future[intake.IngestResult], error: Exception) -> None:
-    if not future.done():
-        future.set_exception(error)
+def _answer(answered: list[tuple[Answer, Outcome]]) -> None:
+    """Settle each answer: a thread's at once, a loop's with the others of its loop in one
+    thread-safe call (a loop that has closed has no one waiting)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Answer, Outcome]]] = {}
+    for answer, outcome in answered:
+        if answer.loop is None:
+            answer.settle(outcome)
+        else:
+            by_loop.setdefault(answer.loop, []).append((answer, outcome))
+    for loop, group in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle_all, group)
+        except RuntimeError:
+            log.info("an event loop closed before %d intake answers reached it", len(group))
+
+
+def _settle_all(group: list[tuple[Answer, Outcome]]) -> None:
+    for answer, outcome in group:
+        answer.settle(outcome)
+
+
+def _settle(
+    future: Future[intake.IngestResult] | asyncio.Future[intake.IngestResult], outcome: Outcome
+) -> None:
+    """Set the result or the error, unless the caller has gone (a cancelled future)."""
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
