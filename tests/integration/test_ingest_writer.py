@@ -99,7 +99,7 @@ def test_requests_on_an_event_loop_are_answered_a_batch_at_a_time(container: Con
             calls.append(1)
             return threadsafe(callback, *args, **kwargs)
 
-        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign,assignment]
         stores = [
             asyncio.ensure_future(writer.store(delivery(container), event(f"k{n % 16}")))
             for n in range(64)
