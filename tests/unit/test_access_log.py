@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import select
 import time
 
 from starlette.types import Message, Receive, Scope, Send
@@ -15,6 +16,7 @@ from so1.entrypoints.api.access_log import (
     AccessLogWriter,
     Entry,
     access_line,
+    chunks,
     wanted,
 )
 
@@ -119,3 +121,34 @@ def test_it_is_wanted_at_info_and_below_when_enabled() -> None:
     assert wanted(Settings(access_log=True, log_level="DEBUG"))
     assert not wanted(Settings(access_log=True, log_level="warning"))
     assert not wanted(Settings(access_log=False, log_level="info"))
+
+
+class Writes(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_each_write_is_whole_lines_within_pipe_buf() -> None:
+    """Processes of a `--workers N` group share stdout: a write of at most PIPE_BUF bytes to
+    a pipe is never split, so their lines never mix."""
+    stream = Writes()
+    writer = AccessLogWriter(stream)
+    for n in range(300):
+        writer.record(entry(f"/v1/incidents/INC-{n:04d}", 200))
+    writer.flush()
+    assert len(stream.writes) > 1
+    assert all(len(w.encode()) <= select.PIPE_BUF and w.endswith("\n") for w in stream.writes)
+    assert stream.getvalue().count("\n") == 300
+
+
+def test_a_line_longer_than_the_limit_is_written_alone() -> None:
+    assert list(chunks(["a" * 10 + "\n", "b" * 50 + "\n", "c\n"], 20)) == [
+        "a" * 10 + "\n",
+        "b" * 50 + "\n",
+        "c\n",
+    ]

@@ -4,9 +4,9 @@
 uvicorn's access log goes through ``logging`` for every request: a record, a copy of it, a
 formatter and a write with a flush, all on the event loop. Under heavy intake that was about a
 fifth of the server's work per alert (docs/scaling.md, "Intake: the access log"). Here the
-request only leaves a tuple in a queue; a thread formats the lines and writes them with one
-``write`` every ``FLUSH_SECONDS``, and once more when the server stops. A line appears at most
-that much later than it would have.
+request only leaves a tuple in a queue; a thread formats the lines and writes them every
+``FLUSH_SECONDS`` (one ``write`` per few dozen lines), and once more when the server stops.
+A line appears at most that much later than it would have.
 
 Login links' tokens and the sign-on callback's code and state are redacted (``redacted``).
 """
@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import atexit
 import http
+import select
 import sys
 import threading
 from collections import deque
+from collections.abc import Iterator
 from typing import TextIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,6 +53,22 @@ def access_line(entry: Entry) -> str:
     return f'{LEVEL_PREFIX}{client_addr} - "{request_line}" {status} {phrase}\n'
 
 
+def chunks(lines: list[str], limit: int) -> Iterator[str]:
+    """The lines joined into runs of whole lines of at most ``limit`` bytes (a longer line
+    alone)."""
+    run: list[str] = []
+    size = 0
+    for line in lines:
+        length = len(line.encode())
+        if run and size + length > limit:
+            yield "".join(run)
+            run, size = [], 0
+        run.append(line)
+        size += length
+    if run:
+        yield "".join(run)
+
+
 class AccessLogWriter:
     """The queue of finished requests and the thread that writes them to ``stream``."""
 
@@ -78,14 +96,15 @@ class AccessLogWriter:
         self.flush()
 
     def flush(self) -> None:
-        """Write every line recorded so far, in order, with one write."""
+        """Write every line recorded so far, in order: whole lines, at most PIPE_BUF bytes a
+        write, so that the lines of a `--workers N` group sharing one pipe never mix."""
         with self._flushing:
             lines = []
             while self._entries:
                 lines.append(access_line(self._entries.popleft()))
-            if lines:
-                stream = self._stream or sys.stdout
-                stream.write("".join(lines))
+            stream = self._stream or sys.stdout
+            for chunk in chunks(lines, select.PIPE_BUF):
+                stream.write(chunk)
                 stream.flush()
 
     def _run(self) -> None:
