@@ -8,6 +8,8 @@ import io
 import select
 import time
 
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
 from so1.config import Settings
@@ -19,6 +21,7 @@ from so1.entrypoints.api.access_log import (
     chunks,
     wanted,
 )
+from so1.entrypoints.web.access_log import LINK, QUERY_SECRET, REDACTED, redacted
 
 CLIENT = ("127.0.0.1", 5)
 
@@ -152,3 +155,8 @@ def test_a_line_longer_than_the_limit_is_written_alone() -> None:
         "b" * 50 + "\n",
         "c\n",
     ]
+
+
+@given(st.text(alphabet='/?&=#" logincodestatexyz-', max_size=60))
+def test_the_quick_check_never_skips_a_line_the_patterns_would_change(line: str) -> None:
+    assert redacted(line) == QUERY_SECRET.sub(REDACTED, LINK.sub(REDACTED, line))
