@@ -8,8 +8,7 @@ import io
 import select
 import time
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 from starlette.types import Message, Receive, Scope, Send
 
 from so1.config import Settings
