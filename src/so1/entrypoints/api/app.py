@@ -79,8 +79,7 @@ def create_app(
     when SO1_ACCESS_LOG and SO1_LOG_LEVEL ask for it (see ``access_log``) and freezes its
     start-up heap once started (see ``so1.entrypoints.heap``)."""
     container = container or build_container()
-    settings = container.settings
-    access = AccessLogWriter() if served and wanted(settings) else None
+    access = AccessLogWriter() if served and wanted(container.settings) else None
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
