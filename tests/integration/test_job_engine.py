@@ -131,6 +131,18 @@ async def queue_a_pass(worker: ProcrastinateJobRunner) -> None:
         await worker._tasks["triage"].defer_async()
 
 
+def triage_after(queued_at: list[float], ran: threading.Event) -> Job:
+    """An hourly triage job that counts only the runs after the test queued its pass: in the
+    first minutes after an hour, procrastinate defers the tick just passed when the worker
+    starts, and that run is not the one the test waits for."""
+
+    def run() -> None:
+        if queued_at[0]:
+            ran.set()
+
+    return Job("triage", run, 3600)
+
+
 def test_a_job_queued_while_the_worker_finds_none_runs_at_once(
     pg: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -138,11 +150,11 @@ def test_a_job_queued_while_the_worker_finds_none_runs_at_once(
     notification lands during that fetch. It must not be lost (procrastinate clears its
     new-job flag after each fetch), or the pass waits for the 5 s poll, and so does every
     alert behind it: its queueing lock refuses the next defers, which notify no one."""
-    ran = threading.Event()
-    worker = ProcrastinateJobRunner(pg, [Job("triage", ran.set, 3600)], execute=True)
+    ran, queued_at = threading.Event(), [0.0]
+    worker = ProcrastinateJobRunner(pg, [triage_after(queued_at, ran)], execute=True)
     listening = listening_flag(worker, monkeypatch)
     manager = worker.app.job_manager
-    fetch, queued_at = manager.fetch_job, [0.0]
+    fetch = manager.fetch_job
 
     async def fetch_while_a_pass_is_queued(*args: Any, **kwargs: Any) -> Any:
         found = await fetch(*args, **kwargs)
@@ -164,11 +176,11 @@ def test_a_job_queued_before_the_worker_listens_runs_once_it_does(
 ) -> None:
     """A pass queued after the worker's first fetch but before its LISTEN holds was
     announced to no one; the worker fetches again as soon as it listens."""
-    ran = threading.Event()
-    worker = ProcrastinateJobRunner(pg, [Job("triage", ran.set, 3600)], execute=True)
+    ran, queued_at = threading.Event(), [0.0]
+    worker = ProcrastinateJobRunner(pg, [triage_after(queued_at, ran)], execute=True)
     listening = listening_flag(worker, monkeypatch, delay=1.0)
     manager = worker.app.job_manager
-    fetch, queued_at = manager.fetch_job, [0.0]
+    fetch = manager.fetch_job
 
     async def queue_a_pass_after_the_first_fetch(*args: Any, **kwargs: Any) -> Any:
         found = await fetch(*args, **kwargs)
