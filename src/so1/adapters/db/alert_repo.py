@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, tex
 
 from so1.adapters.db import (
     alert_sql as sql,
+    alert_weeks,
     intake_tables as it,
     open_keys,
     partitions,
@@ -75,6 +76,8 @@ UPSERT_TRIES = 3
 class SqlAlertRepository:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        # PostgreSQL: the weeks of the alerts read so far, for statements by primary key
+        self._weeks = alert_weeks.KnownWeeks() if partitions.is_partitioned(conn) else None
 
     def trigger(self, event: AlertEvent, new_id: str, at: datetime, **extra: Any) -> Alert:
         return self.trigger_many([(event, new_id, extra.get("integration_id"))], at)[0]
@@ -194,23 +197,26 @@ class SqlAlertRepository:
             ids += self._claimable(True, {"p_limit": limit - len(ids), "p_stale": stale_before})
         if not ids:
             return []
-        rows = self._conn.execute(sql.CLAIM, {"p_ids": ids, "p_now": now}).mappings()
-        return sorted((_alert_from_row(r) for r in rows), key=lambda x: (x.first_seen_at, x.id))
+        return self._claimed(self._conn.execute(sql.CLAIM, {"p_ids": ids, "p_now": now}))
 
     def _claimable(self, stale: bool, params: dict[str, Any]) -> list[str]:
         query = sql.CLAIMABLE[stale, self._conn.dialect.name]
         return list(self._conn.execute(query, params).scalars())
 
     def waiting(self, limit: int, stale_before: datetime | None) -> list[tuple[str, str | None]]:
-        rows = list(self._conn.execute(sql.WAITING[False], {"p_limit": limit}))
+        rows = list(self._conn.execute(sql.WAITING[False], {"p_limit": limit}).mappings())
         if len(rows) < limit and stale_before is not None:
             params = {"p_limit": limit - len(rows), "p_stale": stale_before}
-            rows += self._conn.execute(sql.WAITING[True], params)
-        return [(str(alert_id), service) for alert_id, service in rows]
+            rows += self._conn.execute(sql.WAITING[True], params).mappings()
+        if self._weeks is not None:
+            self._weeks.learn(rows)
+        return [(str(row["id"]), row["service"]) for row in rows]
 
     def claim_among(
         self, alert_ids: Sequence[str], now: datetime, stale_before: datetime | None
     ) -> list[Alert]:
+        if (keys := self._keys(alert_ids)) is not None:
+            return self._claim_by_key(keys, now, stale_before)
         params: dict[str, Any] = {"p_ids": list(alert_ids), "p_limit": len(alert_ids)}
         dialect = self._conn.dialect.name
         ids = list(self._conn.execute(sql.CLAIMABLE_AMONG[False, dialect], params).scalars())
@@ -219,14 +225,38 @@ class SqlAlertRepository:
             ids += self._conn.execute(stale, {**params, "p_stale": stale_before}).scalars()
         if not ids:
             return []
-        rows = self._conn.execute(sql.CLAIM, {"p_ids": ids, "p_now": now}).mappings()
+        return self._claimed(self._conn.execute(sql.CLAIM, {"p_ids": ids, "p_now": now}))
+
+    def _claim_by_key(
+        self, keys: alert_weeks.Keys, now: datetime, stale_before: datetime | None
+    ) -> list[Alert]:
+        """``claim_among`` on PostgreSQL, each alert by its primary key (alert_weeks.py)."""
+        ids = set(alert_weeks.claimable(self._conn, keys))
+        if stale_before is not None and len(ids) < len(keys["p_ids"]):
+            rest = alert_weeks.only(keys, set(keys["p_ids"]) - ids)
+            ids.update(alert_weeks.claimable(self._conn, rest, stale_before))
+        if not ids:
+            return []
+        rows = alert_weeks.claim(self._conn, alert_weeks.only(keys, ids), now)
+        return sorted((_alert_from_row(r) for r in rows), key=lambda x: (x.first_seen_at, x.id))
+
+    def _keys(self, alert_ids: Sequence[str]) -> alert_weeks.Keys | None:
+        return self._weeks.keys(alert_ids) if self._weeks is not None else None
+
+    def _claimed(self, result: Any) -> list[Alert]:
+        """The claimed rows as alerts, oldest first; their weeks are now known."""
+        rows = list(result.mappings())
+        if self._weeks is not None:
+            self._weeks.learn(rows)
         return sorted((_alert_from_row(r) for r in rows), key=lambda x: (x.first_seen_at, x.id))
 
     def finish_triage(self, alert_id: str, state: str, run_id: str | None = None) -> None:
         self._conn.execute(sql.FINISH, {"p_id": alert_id, "p_state": state, "p_run": run_id})
 
     def finish_many(self, alert_ids: Sequence[str], state: str) -> None:
-        if alert_ids:
+        if alert_ids and (keys := self._keys(alert_ids)) is not None:
+            alert_weeks.finish(self._conn, keys, state)
+        elif alert_ids:
             self._conn.execute(sql.FINISH_MANY, {"p_ids": list(alert_ids), "p_state": state})
 
     def close(self, alert_id: str, at: datetime, reason: str) -> None:
@@ -255,11 +285,15 @@ class SqlAlertRepository:
         return int(removed)
 
     def attach(self, alert_ids: Sequence[str], incident_id: str) -> None:
-        if alert_ids:
+        if alert_ids and (keys := self._keys(alert_ids)) is not None:
+            alert_weeks.attach(self._conn, keys, [incident_id] * len(alert_ids))
+        elif alert_ids:
             self._conn.execute(sql.ATTACH, {"p_ids": list(alert_ids), "p_incident": incident_id})
 
     def attach_many(self, pairs: Sequence[tuple[str, str]]) -> None:
-        if pairs:  # executemany: one pipelined round trip
+        if pairs and (keys := self._keys([alert_id for alert_id, _ in pairs])) is not None:
+            alert_weeks.attach(self._conn, keys, [incident for _, incident in pairs])
+        elif pairs:  # executemany: one pipelined round trip
             rows = [{"p_id": alert_id, "p_incident": incident} for alert_id, incident in pairs]
             self._conn.execute(sql.ATTACH_ONE, rows)
 

@@ -108,7 +108,7 @@ def _waiting(stale: bool) -> Select[Any]:
     """The ids and services of the oldest claimable alerts, read without locking: a worker
     locks their dependency groups first, then claims only those (``_claimable_among``)."""
     claimable = _claimable(stale, postgres=False)
-    return claimable.with_only_columns(a.c.id, a.c.service)
+    return claimable.with_only_columns(a.c.id, a.c.service, a.c.stored_at)
 
 
 def _claimable_among(stale: bool, postgres: bool) -> Select[Any]:
