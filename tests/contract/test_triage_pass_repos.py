@@ -225,9 +225,10 @@ def test_a_pass_claims_finishes_and_attaches_the_alerts_it_read_waiting(
         claimed = u.alerts.claim_among(ids, now, None)
         assert [a.id for a in claimed] == ["al_0", "al_2", "al_3", "al_4"]
         u.alerts.attach(["al_0"], incident.id)
-        u.alerts.attach_many([("al_2", incident.id)])
-        u.alerts.finish_many(["al_0", "al_2"], "correlated")
+        u.alerts.finish_many(["al_0"], "correlated")
+        u.alerts.attach_many([("al_2", incident.id)], finished_as="correlated")  # one write
         u.alerts.finish_many(["al_3"], "triaged")
+        u.alerts.attach_many([("al_4", incident.id)])  # its triage state left as it is
         u.commit()
     with uow(read_only=True) as u:
         found = {alert_id: u.alerts.get(alert_id) for alert_id in ids}
@@ -237,7 +238,7 @@ def test_a_pass_claims_finishes_and_attaches_the_alerts_it_read_waiting(
             "al_1": ("processing", None),
             "al_2": ("correlated", incident.id),
             "al_3": ("triaged", None),
-            "al_4": ("processing", None),
+            "al_4": ("processing", incident.id),
         }
 
 

@@ -199,9 +199,11 @@ class FakeAlertRepository:
         for alert_id in alert_ids:
             self._change(alert_id, incident_id=incident_id)
 
-    def attach_many(self, pairs: Sequence[tuple[str, str]]) -> None:
+    def attach_many(self, pairs: Sequence[tuple[str, str]], finished_as: str | None = None) -> None:
         for alert_id, incident_id in pairs:
             self._change(alert_id, incident_id=incident_id)
+        if finished_as is not None:
+            self.finish_many([alert_id for alert_id, _ in pairs], finished_as)
 
     def recent(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:
         found = [

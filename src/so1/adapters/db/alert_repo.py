@@ -290,11 +290,17 @@ class SqlAlertRepository:
         elif alert_ids:
             self._conn.execute(sql.ATTACH, {"p_ids": list(alert_ids), "p_incident": incident_id})
 
-    def attach_many(self, pairs: Sequence[tuple[str, str]]) -> None:
+    def attach_many(self, pairs: Sequence[tuple[str, str]], finished_as: str | None = None) -> None:
+        """One write of each row: a second UPDATE of the same alerts (its triage state)
+        would write every row and its indexes again."""
+        incidents = [incident for _, incident in pairs]
         if pairs and (keys := self._keys([alert_id for alert_id, _ in pairs])) is not None:
-            alert_weeks.attach(self._conn, keys, [incident for _, incident in pairs])
+            alert_weeks.attach(self._conn, keys, incidents, finished_as)
         elif pairs:  # executemany: one pipelined round trip
-            rows = [{"p_id": alert_id, "p_incident": incident} for alert_id, incident in pairs]
+            rows = [
+                {"p_id": alert_id, "p_incident": incident, "p_state": finished_as}
+                for alert_id, incident in pairs
+            ]
             self._conn.execute(sql.ATTACH_ONE, rows)
 
     def recent(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:

@@ -59,10 +59,13 @@ _FINISH = (
     .where(a.c.id == _KEYS.c.id, a.c.stored_at == _KEYS.c.stored_at)
     .values(triage_state=bindparam("p_state"))
 )
-_ATTACH = (
+_ATTACH = (  # and, when p_state is given, the triage state
     update(a)
     .where(a.c.id == _TO_INCIDENT.c.id, a.c.stored_at == _TO_INCIDENT.c.stored_at)
-    .values(incident_id=_TO_INCIDENT.c.incident)
+    .values(
+        incident_id=_TO_INCIDENT.c.incident,
+        triage_state=func.coalesce(bindparam("p_state", type_=String), a.c.triage_state),
+    )
 )
 
 Keys = dict[str, list[Any]]  # the batch's ids and weeks, in the same order
@@ -101,9 +104,12 @@ def finish(conn: Connection, keys: Keys, state: str) -> None:
     conn.execute(_FINISH, {**keys, "p_state": state})
 
 
-def attach(conn: Connection, keys: Keys, incidents: Sequence[str]) -> None:
-    """Each alert to its incident (``incidents`` in the order of the keys)."""
-    conn.execute(_ATTACH, {**keys, "p_incidents": list(incidents)})
+def attach(
+    conn: Connection, keys: Keys, incidents: Sequence[str], state: str | None = None
+) -> None:
+    """Each alert to its incident (``incidents`` in the order of the keys); with ``state``,
+    its triage ends in that state."""
+    conn.execute(_ATTACH, {**keys, "p_incidents": list(incidents), "p_state": state})
 
 
 def only(keys: Keys, alert_ids: set[str]) -> Keys:

@@ -25,6 +25,7 @@ CLAIM_BATCH = 100  # one transaction decides this many; bounded so intake is not
 PEEK_FACTOR = 5  # look this many batches ahead for alerts of groups no other worker holds
 GROUP_BUSY_PAUSE = 0.05  # seconds to wait when every waiting group is held by another worker
 STALE_CLAIM = timedelta(seconds=60)
+CORRELATED = "correlated"  # the triage state of an alert joined to an open incident
 
 
 @dataclass
@@ -184,14 +185,14 @@ def _decide(
         batch.finished["suppressed"].append(alert.id)
         return
     if alert.id in batch.attached:
-        batch.finished["correlated"].append(alert.id)
+        batch.finished[CORRELATED].append(alert.id)
         return
     services = scope_of(alert.service, batch.around.rule, batch.around.graph)
     target = batch.targets.get(services) if services else None
     joining = target if alert.status is not AlertStatus.RESOLVED else None
     if joining is not None and not batch.memo.due(joining, alert, now):
         batch.joined[joining].append(alert)  # its signal was triaged lately: join as it is
-        batch.finished["correlated"].append(alert.id)
+        batch.finished[CORRELATED].append(alert.id)
         return
     if joining is not None:
         batch.memo.mark(joining, alert, now)
@@ -205,9 +206,14 @@ def _decide(
 
 
 def _flush(uow: UnitOfWork, now: datetime, batch: _Batch) -> None:
-    join_many(uow, now, batch.joined, batch.around.rule)
+    """The alerts joined without triage are attached and marked correlated in one write;
+    then every other alert's state."""
+    join_many(uow, now, batch.joined, batch.around.rule, finished_as=CORRELATED)
+    written = {alert.id for alerts in batch.joined.values() for alert in alerts}
     for state, alert_ids in batch.finished.items():
-        uow.alerts.finish_many(alert_ids, state)
+        rest = [alert_id for alert_id in alert_ids if alert_id not in written]
+        if rest:
+            uow.alerts.finish_many(rest, state)
 
 
 def _process_singly(

@@ -200,15 +200,20 @@ def join_incident(
 
 
 def join_many(
-    uow: UnitOfWork, now: datetime, joined: Mapping[str, list[Alert]], rule: CorrelationRule
+    uow: UnitOfWork,
+    now: datetime,
+    joined: Mapping[str, list[Alert]],
+    rule: CorrelationRule,
+    finished_as: str | None = None,
 ) -> None:
     """``join_incident`` for each incident and its alerts, in a few round trips in all
-    (attach, the timeline notes and their audit rows, the storm check), not a few each."""
+    (attach, the timeline notes and their audit rows, the storm check), not a few each.
+    ``finished_as``: the alerts' triage ends in that state with the same write."""
     joined = {incident_id: alerts for incident_id, alerts in joined.items() if alerts}
     if not joined:
         return
     pairs = [(a.id, incident_id) for incident_id, alerts in joined.items() for a in alerts]
-    uow.alerts.attach_many(pairs)
+    uow.alerts.attach_many(pairs, finished_as)
     notes = [noted(incident_id, *_correlated(alerts)) for incident_id, alerts in joined.items()]
     record_many(uow, TRIAGE_ACTOR, now, notes)
     _mark_storms(uow, now, sorted(joined), rule)
