@@ -9,7 +9,10 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
 
 from so1.agents.triage import TriageResponder
 from so1.domain.alerts import AlertAction, AlertEvent, AlertSource
@@ -19,9 +22,10 @@ from so1.domain.records import AgentName
 from so1.domain.timeline import EventKind
 from so1.services.background import TriagePass
 from so1.services.triage.flow import process_pending
-from so1.services.triage.joining import join_many
+from so1.services.triage.joining import JoinTriageMemo, join_many
 from so1.services.triage.scope import open_incidents_around
 from tests.fakes import FakeClock, FakeDatabase
+from tests.fakes.record_repos import FakeDeploymentRepository
 from tests.service.conftest import open_incident
 
 
@@ -116,3 +120,35 @@ def test_a_woken_pass_gathers_the_alerts_of_the_next_commits_before_it_reads(
     passing.join(10)
     states = {r.alert.id: r.triage_state for r in db.tables.alerts.values()}
     assert all(s not in ("pending", "processing") for s in states.values()), states
+
+
+def test_a_pass_whose_alerts_all_join_an_open_incident_reads_no_recent_changes(
+    db: FakeDatabase, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deployments, flag flips and past incidents are the agent's inputs only: a storm's
+    pass (every alert joins its incident, the signal triaged lately) skips reading them."""
+    reads: list[object] = []
+    recent = FakeDeploymentRepository.recent
+
+    def counted(self: FakeDeploymentRepository, since: datetime, service: str | None) -> Any:
+        reads.append(since)
+        return recent(self, since, service)
+
+    monkeypatch.setattr(FakeDeploymentRepository, "recent", counted)
+    open_incident(db, clock, service="db")
+    memo = JoinTriageMemo()
+
+    def a_pass(*keys: str) -> None:
+        with db.uow() as uow:
+            for key in keys:
+                uow.alerts.trigger(event(key, "db"), f"al_{key}", clock.now())
+            uow.commit()
+        assert process_pending(db.uow, clock, TriageResponder(), memo=memo) == len(keys)
+
+    a_pass("first")  # the signal's first alert on the incident is triaged: the agent reads
+    assert len(reads) == 1
+    clock.advance(timedelta(seconds=5))
+    a_pass("s1", "s2", "s3")  # the same signal again, within the minute: joined as they are
+    assert len(reads) == 1
+    joined = [r.alert.incident_id for r in db.tables.alerts.values()]
+    assert len(set(joined)) == 1 and None not in joined

@@ -4,6 +4,7 @@ its service, recent deployments and flag flips, related alerts and similar past 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,30 +23,53 @@ MAX_RELATED = 50
 
 
 @dataclass(frozen=True, slots=True)
-class Surroundings:
-    """What every alert of a triage pass is decided against, read once per pass: the
-    correlation rule, the catalog and its dependency graph, the deployments and flag flips
-    of the last hours and the resolved incidents triage compares alerts with."""
+class RecentChanges:
+    """The deployments and flag flips of the last hours, and the resolved incidents triage
+    compares alerts with."""
 
-    rule: CorrelationRule
-    catalog: tuple[CatalogService, ...]
-    graph: dict[str, list[str]]  # each service's dependencies
     deployments: tuple[Deployment, ...]
     flips: tuple[tuple[FlagChange, str | None], ...]
     past: tuple[Past, ...]
 
 
+class Surroundings:
+    """What every alert of a triage pass is decided against, read once per pass: the
+    correlation rule, the catalog and its dependency graph, and the recent changes. Those
+    are read when the agent first needs them: a pass whose alerts all join open incidents
+    (a storm's) never does, and skips four queries."""
+
+    __slots__ = ("_changes", "_read_changes", "catalog", "graph", "rule")
+
+    def __init__(
+        self,
+        rule: CorrelationRule,
+        catalog: tuple[CatalogService, ...],
+        read_changes: Callable[[], RecentChanges],
+    ) -> None:
+        self.rule, self.catalog = rule, catalog
+        self.graph: dict[str, list[str]] = {s.name: s.dependencies for s in catalog}
+        self._read_changes = read_changes
+        self._changes: RecentChanges | None = None
+
+    @property
+    def changes(self) -> RecentChanges:
+        if self._changes is None:
+            self._changes = self._read_changes()
+        return self._changes
+
+
 def surroundings(uow: UnitOfWork, now: datetime) -> Surroundings:
-    """Read what a pass decides its alerts against (only reads)."""
-    catalog = tuple(uow.catalog.all())
-    return Surroundings(
-        rule=next((r for r in uow.intake.rules() if r.enabled), DEFAULT_RULE),
-        catalog=catalog,
-        graph={s.name: s.dependencies for s in catalog},
-        deployments=tuple(uow.deployments.recent(now - DEPLOY_LOOKBACK, None)),
-        flips=tuple(uow.flags.changes_since(now - DEPLOY_LOOKBACK)),
-        past=tuple(past_incidents(uow)),
-    )
+    """What a pass decides its alerts against (only reads; the recent changes once asked)."""
+
+    def read_changes() -> RecentChanges:
+        return RecentChanges(
+            deployments=tuple(uow.deployments.recent(now - DEPLOY_LOOKBACK, None)),
+            flips=tuple(uow.flags.changes_since(now - DEPLOY_LOOKBACK)),
+            past=tuple(past_incidents(uow)),
+        )
+
+    rule = next((r for r in uow.intake.rules() if r.enabled), DEFAULT_RULE)
+    return Surroundings(rule, tuple(uow.catalog.all()), read_changes)
 
 
 def triage_inputs(
@@ -68,15 +92,16 @@ def triage_inputs(
     nearby = uow.alerts.recent(sorted(services), now - window, MAX_RELATED + 1)
     related = [a for a in nearby if a.id != alert.id]
     query = f"{alert.summary} {alert.service or ''} {alert.metric or ''}"
-    similar = similar_incidents(uow, query, alert.incident_id, corpus=around.past)
+    changes = around.changes
+    similar = similar_incidents(uow, query, alert.incident_id, corpus=changes.past)
     return TriageInput(
         alert=alert,
         now=now,
         services=tuple(s for s in around.catalog if s.name in services),
-        deployments=tuple(d for d in around.deployments if in_scope(d.service)),
+        deployments=tuple(d for d in changes.deployments if in_scope(d.service)),
         flag_changes=tuple(
             ServiceFlagChange(change, service)
-            for change, service in around.flips
+            for change, service in changes.flips
             if service is None or in_scope(service)
         ),
         related_alerts=tuple(related[:MAX_RELATED]),
