@@ -36,6 +36,10 @@ def _alert_from_row(row: Mapping[Any, Any]) -> Alert:
     return Alert(**values)
 
 
+def _oldest_first(rows: Sequence[Mapping[Any, Any]]) -> list[Alert]:
+    return sorted((_alert_from_row(r) for r in rows), key=lambda x: (x.first_seen_at, x.id))
+
+
 def _trigger_row(
     event: AlertEvent, new_id: str, integration_id: str | None, at: datetime
 ) -> dict[str, Any]:
@@ -237,8 +241,7 @@ class SqlAlertRepository:
             ids.update(alert_weeks.claimable(self._conn, rest, stale_before))
         if not ids:
             return []
-        rows = alert_weeks.claim(self._conn, alert_weeks.only(keys, ids), now)
-        return sorted((_alert_from_row(r) for r in rows), key=lambda x: (x.first_seen_at, x.id))
+        return _oldest_first(alert_weeks.claim(self._conn, alert_weeks.only(keys, ids), now))
 
     def _keys(self, alert_ids: Sequence[str]) -> alert_weeks.Keys | None:
         return self._weeks.keys(alert_ids) if self._weeks is not None else None
@@ -248,7 +251,7 @@ class SqlAlertRepository:
         rows = list(result.mappings())
         if self._weeks is not None:
             self._weeks.learn(rows)
-        return sorted((_alert_from_row(r) for r in rows), key=lambda x: (x.first_seen_at, x.id))
+        return _oldest_first(rows)
 
     def finish_triage(self, alert_id: str, state: str, run_id: str | None = None) -> None:
         self._conn.execute(sql.FINISH, {"p_id": alert_id, "p_state": state, "p_run": run_id})
