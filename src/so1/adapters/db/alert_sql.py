@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
+    ColumnElement,
     Dialect,
     Select,
     bindparam,
@@ -91,15 +92,17 @@ def driver_last_resolved(dialect: Dialect) -> DriverStatement:
     return DriverStatement(LAST_RESOLVED, dialect, returning=list(a.c))
 
 
+def claimable_condition(stale: bool) -> ColumnElement[bool]:
+    """Waiting for triage; with ``stale``, claimed before ``p_stale`` instead."""
+    if stale:
+        return (a.c.triage_state == "processing") & (a.c.triage_claimed_at < bindparam("p_stale"))
+    return a.c.triage_state == "pending"
+
+
 def _claimable(stale: bool, postgres: bool) -> Select[Any]:
     """Two index range scans on (triage_state, first_seen_at): an OR of both conditions made
     the planner scan the whole table, which with a million stored alerts halved intake."""
-    condition = (
-        (a.c.triage_state == "processing") & (a.c.triage_claimed_at < bindparam("p_stale"))
-        if stale
-        else a.c.triage_state == "pending"
-    )
-    query = select(a.c.id).where(condition).order_by(a.c.first_seen_at, a.c.id)
+    query = select(a.c.id).where(claimable_condition(stale)).order_by(a.c.first_seen_at, a.c.id)
     query = query.limit(bindparam("p_limit"))
     return query.with_for_update(skip_locked=True) if postgres else query
 

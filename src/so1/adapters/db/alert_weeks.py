@@ -24,6 +24,7 @@ from sqlalchemy import Connection, DateTime, String, bindparam, func, select, up
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from so1.adapters.db import intake_tables as it
+from so1.adapters.db.alert_sql import claimable_condition
 
 a = it.alerts
 _IDS = bindparam("p_ids", type_=ARRAY(String))
@@ -34,31 +35,22 @@ _INCIDENTS = bindparam("p_incidents", type_=ARRAY(String))
 _KEYS = func.unnest(_IDS, _WEEKS).table_valued("id", "stored_at").render_derived(name="k")
 _PAIRS = func.unnest(_IDS, _WEEKS, _INCIDENTS).table_valued("id", "stored_at", "incident")
 _TO_INCIDENT = _PAIRS.render_derived(name="k")
+_BY_KEY = (a.c.id == _KEYS.c.id) & (a.c.stored_at == _KEYS.c.stored_at)
 
 
 def _claimable(stale: bool) -> Any:
-    condition = (
-        (a.c.triage_state == "processing") & (a.c.triage_claimed_at < bindparam("p_stale"))
-        if stale
-        else a.c.triage_state == "pending"
-    )
-    same = (a.c.id == _KEYS.c.id) & (a.c.stored_at == _KEYS.c.stored_at)
-    query = select(a.c.id).join(_KEYS, same)
-    return query.where(condition).with_for_update(of=a, skip_locked=True)
+    query = select(a.c.id).join(_KEYS, _BY_KEY).where(claimable_condition(stale))
+    return query.with_for_update(of=a, skip_locked=True)
 
 
 _CLAIMABLE = {stale: _claimable(stale) for stale in (False, True)}
 _CLAIM = (
     update(a)
-    .where(a.c.id == _KEYS.c.id, a.c.stored_at == _KEYS.c.stored_at)
+    .where(_BY_KEY)
     .values(triage_state="processing", triage_claimed_at=bindparam("p_now"))
     .returning(*a.c)
 )
-_FINISH = (
-    update(a)
-    .where(a.c.id == _KEYS.c.id, a.c.stored_at == _KEYS.c.stored_at)
-    .values(triage_state=bindparam("p_state"))
-)
+_FINISH = update(a).where(_BY_KEY).values(triage_state=bindparam("p_state"))
 _ATTACH = (  # and, when p_state is given, the triage state
     update(a)
     .where(a.c.id == _TO_INCIDENT.c.id, a.c.stored_at == _TO_INCIDENT.c.stored_at)
