@@ -87,6 +87,20 @@ def test_the_plan_opens_the_war_room_and_queues_messages(
     assert {e.destination for e in queued} == {Destination.WAR_ROOM, Destination.PAGER}
 
 
+def test_with_no_one_on_call_the_war_room_line_says_so(db: FakeDatabase, clock: FakeClock) -> None:
+    """No rotation, no commander asked for: the timeline says there is none, not "@None"."""
+    incident = open_incident(db, clock)
+    asked = CommanderRequest(incident.id, triage_report=FINDINGS, channel="#incident-seed")
+    run = commander_request(db.uow, clock, ALICE, IncidentCommander(), asked)
+    assert run.status is RunStatus.COMPLETED and run.output is not None
+    assert run.output["commander"] is None
+    with db.uow(read_only=True) as uow:
+        opened = uow.timeline.for_incident(incident.id, [EventKind.WAR_ROOM_OPENED])
+    assert [e.summary for e in opened] == [
+        "war room #incident-seed opened; no commander: no one on call"
+    ]
+
+
 def test_declaring_twice_sends_nothing_again(db: FakeDatabase, clock: FakeClock) -> None:
     incident = open_incident(db, clock)
     agent = IncidentCommander()

@@ -277,7 +277,8 @@ def apply_plan(
     changed = replace(changed, updated_at=now, version=current.version + 1)
     uow.incidents.update(changed, expected_version=current.version)
     _queue(uow, now, incident.id, plan)
-    summary = f"war room {plan.channel} opened; commander @{plan.commander}"
+    named = f"commander @{plan.commander}" if plan.commander else "no commander: no one on call"
+    summary = f"war room {plan.channel} opened; {named}"
     detail = {
         "channel": plan.channel,
         "topic": plan.topic,

@@ -298,7 +298,9 @@ def _create(container: Container, actor: Actor, args: list[str]) -> dict[str, st
         request = CommanderRequest(incident.id)
         run = commander_request(container.uow, container.clock, actor, agent, request)
         if run.output:
-            text += f". War room {run.output['channel']}, commander @{run.output['commander']}"
+            commander = run.output["commander"]
+            named = f"commander @{commander}" if commander else "no commander: no one on call"
+            text += f". War room {run.output['channel']}, {named}"
     return {"response_type": "in_channel", "text": text}
 
 
