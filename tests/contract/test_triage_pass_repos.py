@@ -286,3 +286,29 @@ def test_on_postgres_a_pass_names_each_alert_by_its_primary_key(postgres_url: st
             u.commit()
     finally:
         engine.dispose()
+
+
+def test_latest_gives_each_incident_its_last_event_of_the_kind(uow: UnitOfWorkFactory) -> None:
+    """The newest by time, the later-written one at equal times; other kinds, and incidents
+    with none of the kind, are left out."""
+    with uow() as u:
+        first, second, quiet = new_incident(u), new_incident(u), new_incident(u)
+        kind = EventKind.ALERT_CORRELATED
+        lines = [
+            TimelineEvent(first.id, T0 + timedelta(minutes=2), kind, "triage", "newest", {}),
+            TimelineEvent(first.id, T0, kind, "triage", "oldest", {"total": 1}),
+            TimelineEvent(first.id, T0 + timedelta(minutes=5), EventKind.INCIDENT_STORM, "t", "x"),
+            TimelineEvent(second.id, T0, kind, "triage", "tie 1", {}),
+            TimelineEvent(second.id, T0, kind, "triage", "tie 2", {"total": 7}),
+            TimelineEvent(quiet.id, T0, EventKind.INCIDENT_STORM, "triage", "storm", {}),
+        ]
+        u.timeline.add_many(lines)
+        u.commit()
+    with uow(read_only=True) as u:
+        found = u.timeline.latest([first.id, second.id, quiet.id, "INC-none"], kind)
+        assert {i: (e.summary, e.data) for i, e in found.items()} == {
+            first.id: ("newest", {}),
+            second.id: ("tie 2", {"total": 7}),
+        }
+        assert found[first.id].occurred_at == T0 + timedelta(minutes=2)
+        assert u.timeline.latest([], kind) == {}

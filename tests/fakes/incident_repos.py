@@ -85,6 +85,13 @@ class FakeTimelineRepository:
         ]
         return kept(sorted(found, key=lambda e: e.occurred_at))
 
+    def latest(self, incident_ids: Sequence[str], kind: str) -> dict[str, TimelineEvent]:
+        found: dict[str, TimelineEvent] = {}
+        for event in sorted(self._t.timeline, key=lambda e: (e.occurred_at, e.id or 0)):
+            if event.incident_id in incident_ids and event.kind == kind:
+                found[event.incident_id] = kept(event)
+        return found
+
 
 class FakeParticipantRepository:
     def __init__(self, tables: Tables) -> None:

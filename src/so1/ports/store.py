@@ -64,6 +64,10 @@ class TimelineRepository(Protocol):
         """In order; only the given kinds when ``kinds`` is set (an index range, not a scan)."""
         ...
 
+    def latest(self, incident_ids: Sequence[str], kind: str) -> dict[str, TimelineEvent]:
+        """The last event of ``kind`` on each of these incidents that has one."""
+        ...
+
 
 class ParticipantRepository(Protocol):
     def assume(self, participation: Participation) -> None: ...

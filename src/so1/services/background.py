@@ -44,6 +44,7 @@ from so1.services.postmortem.drafting import draft_missing
 from so1.services.postmortem.meeting import DEFAULT_HOURS
 from so1.services.runbook.clocks import check_clocks
 from so1.services.triage.flow import process_pending
+from so1.services.triage.join_notes import note_joined_since
 from so1.services.triage.joining import JoinTriageMemo
 from so1.services.verification.health import probe_services
 from so1.services.verification.watch import watch_mitigations
@@ -195,6 +196,7 @@ class ClockPass:
             hours = settings.meeting_hours
             stages.append(("drafting", lambda: _none(draft_missing(uow, clock, analyst, hours))))
         stages.append(("reminders", lambda: remind_overdue(uow, clock)))
+        stages.append(("joined alerts", lambda: _none(note_joined_since(uow, clock))))
         return stages
 
 

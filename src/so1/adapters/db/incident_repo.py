@@ -192,6 +192,21 @@ class SqlTimelineRepository:
         rows = self._conn.execute(query.order_by(e.c.occurred_at, e.c.id)).mappings()
         return [TimelineEvent(**dict(r)) for r in rows]
 
+    def latest(self, incident_ids: Sequence[str], kind: str) -> dict[str, TimelineEvent]:
+        if not incident_ids:
+            return {}
+        e = t.timeline_events
+        newest_first = (e.c.occurred_at.desc(), e.c.id.desc())
+        rank = func.row_number().over(partition_by=e.c.incident_id, order_by=newest_first)
+        ranked = (
+            select(e, rank.label("rank"))
+            .where(e.c.incident_id.in_(list(incident_ids)), e.c.kind == kind)
+            .subquery()
+        )
+        columns = [ranked.c[c.key] for c in e.c]
+        rows = self._conn.execute(select(*columns).where(ranked.c.rank == 1)).mappings()
+        return {r["incident_id"]: TimelineEvent(**dict(r)) for r in rows}
+
 
 def _participation_from_row(row: RowMapping) -> Participation:
     values = {k: v for k, v in row.items() if k not in ("id", "person_id")}

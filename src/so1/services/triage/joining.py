@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from so1.agents.triage import TriageReport
 from so1.domain.alerts import Alert
@@ -22,8 +21,9 @@ from so1.domain.timeline import EventKind
 from so1.domain.triage import Escalation, TriageStatus
 from so1.ports import UnitOfWork
 from so1.services.declaration.severity import follow_severity_change
-from so1.services.incidents.recording import Actor, note, noted, record_many
+from so1.services.incidents.recording import Actor, note, record_many
 from so1.services.incidents.severity import record_severity_change
+from so1.services.triage.join_notes import joined_notes
 
 TRIAGE_ACTOR = Actor(name=AgentName.TRIAGE)
 JOIN_TRIAGE_EVERY = timedelta(seconds=60)
@@ -129,6 +129,7 @@ def join_triaged(
     data = {
         "alert_ids": [alert.id],
         "count": 1,
+        "total": uow.alerts.count_for_incidents([incident_id]).get(incident_id, 0),
         "rationale": reason,
         "triage": {
             "severity": report.severity.value if report.severity else None,
@@ -195,7 +196,7 @@ def join_incident(
     """Attach alerts to an incident; mark it a storm once enough related alerts joined."""
     uow.alerts.attach([a.id for a in alerts], incident_id)
     if announce and alerts:
-        note(uow, TRIAGE_ACTOR, now, incident_id, *_correlated(alerts))
+        record_many(uow, TRIAGE_ACTOR, now, joined_notes(uow, now, {incident_id: alerts}))
     _mark_storms(uow, now, [incident_id], rule)
 
 
@@ -214,17 +215,8 @@ def join_many(
         return
     pairs = [(a.id, incident_id) for incident_id, alerts in joined.items() for a in alerts]
     uow.alerts.attach_many(pairs, finished_as)
-    notes = [noted(incident_id, *_correlated(alerts)) for incident_id, alerts in joined.items()]
-    record_many(uow, TRIAGE_ACTOR, now, notes)
+    record_many(uow, TRIAGE_ACTOR, now, joined_notes(uow, now, joined))
     _mark_storms(uow, now, sorted(joined), rule)
-
-
-def _correlated(alerts: list[Alert]) -> tuple[EventKind, str, dict[str, Any]]:
-    shown = "; ".join(f"{a.summary} ({a.service or 'no service'})" for a in alerts[:3])
-    more = f" and {len(alerts) - 3} more" if len(alerts) > 3 else ""
-    text = f"correlated {len(alerts)} alert(s): {shown}{more}"
-    data = {"alert_ids": [a.id for a in alerts[:100]], "count": len(alerts)}
-    return EventKind.ALERT_CORRELATED, text, data
 
 
 def _mark_storms(
