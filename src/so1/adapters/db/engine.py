@@ -9,6 +9,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from so1.adapters.db import json_codec
 from so1.adapters.db.write_lock import SqliteWriteLock
 
 WRITE_OPTION = "so1_write"
@@ -42,6 +43,8 @@ def build_engine(
     return create_engine(
         url,
         echo=echo,
+        json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=True,
@@ -68,7 +71,13 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def _sqlite_engine(url: str, echo: bool) -> Engine:
-    engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(
+        url,
+        echo=echo,
+        json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
+        connect_args={"timeout": 30, "check_same_thread": False},
+    )
     database = engine.url.database
     in_memory = database in (None, "", ":memory:")
     _SQLITE_WRITE_LOCKS[engine] = SqliteWriteLock(None if in_memory else database)
