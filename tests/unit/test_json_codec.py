@@ -1,10 +1,9 @@
-"""The JSON columns' codec: orjson's text, the same values back, and what orjson refuses
-written and read as the standard library would."""
+"""The JSON columns' encoder: orjson's text reads back as the same value, and what orjson
+refuses is written as the standard library writes it."""
 
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
 
@@ -21,11 +20,7 @@ VALUES = [
 
 @pytest.mark.parametrize("value", VALUES)
 def test_a_value_comes_back_as_it_went(value: object) -> None:
-    text = json_codec.dumps(value)
-    assert json.loads(text) == value
-    assert json_codec.loads(text) == value
-    assert json_codec.loads(text.encode()) == value
-    assert json_codec.loads(memoryview(text.encode())) == value
+    assert json.loads(json_codec.dumps(value)) == value
 
 
 @pytest.mark.parametrize(
@@ -34,18 +29,8 @@ def test_a_value_comes_back_as_it_went(value: object) -> None:
     ids=["big integer", "non-string key", "lone surrogate"],
 )
 def test_what_orjson_refuses_is_written_as_json_writes_it(value: object) -> None:
-    text = json_codec.dumps(value)
-    assert text == json.dumps(value)
-    assert json_codec.loads(text) == json.loads(text)
+    assert json_codec.dumps(value) == json.dumps(value)
 
 
-def test_text_only_json_reads_is_read_as_json_reads_it() -> None:
-    """A row from before the input limits may hold NaN, or a 70-bit integer."""
-    for text in ('{"v": NaN}', '{"v": 1180591620717411303424}'):
-        found, expected = json_codec.loads(text), json.loads(text)
-        assert found.keys() == expected.keys()
-        if isinstance(expected["v"], float):
-            assert math.isnan(found["v"])
-        else:
-            assert found == expected
-    assert json_codec.loads(memoryview(b'{"v": NaN}'))["v"] != 0
+def test_the_text_is_orjsons_compact_utf8() -> None:
+    assert json_codec.dumps({"k": "é", "n": [1, 2]}) == '{"k":"é","n":[1,2]}'
