@@ -16,6 +16,7 @@ from sqlalchemy import event
 from so1.adapters.db.engine import build_engine
 from so1.adapters.db.uow import SqlUnitOfWork
 from so1.domain.incidents import IncidentStatus, TimelineEvent
+from so1.domain.intake import Silence
 from so1.domain.records import AgentName, AgentRun, AuditRecord, Outcome, RunStatus
 from so1.domain.timeline import EventKind
 from so1.ports import OpenIncidentOn, UnitOfWork, UnitOfWorkFactory
@@ -312,3 +313,37 @@ def test_latest_gives_each_incident_its_last_event_of_the_kind(uow: UnitOfWorkFa
         }
         assert found[first.id].occurred_at == T0 + timedelta(minutes=2)
         assert u.timeline.latest([], kind) == {}
+
+
+def test_the_silences_active_at_a_time_are_those_whose_window_holds_it(
+    uow: UnitOfWorkFactory,
+) -> None:
+    """From its start (included) to its end (excluded), unless expired; every silence when no
+    time is given, by start."""
+    hour = timedelta(hours=1)
+
+    def window(reason: str, starts: timedelta, ends: timedelta) -> Silence:
+        return Silence({"service": "db"}, T0 + starts, T0 + ends, reason, "alice", T0 - hour)
+
+    with uow() as u:
+        for silence in (
+            window("ends now", -hour, timedelta(0)),
+            window("starts now", timedelta(0), hour),
+            window("later", hour, 2 * hour),
+            window("holds now", -2 * hour, hour),
+            window("expired", -2 * hour, hour),
+        ):
+            added = u.intake.add_silence(silence)
+            if silence.reason == "expired":
+                assert added.id is not None and u.intake.expire_silence(added.id, T0 - hour)
+        u.commit()
+    with uow(read_only=True) as u:
+        assert [s.reason for s in u.intake.silences(active_at=T0)] == ["holds now", "starts now"]
+        assert [s.reason for s in u.intake.silences()] == [
+            "holds now",
+            "expired",
+            "ends now",
+            "starts now",
+            "later",
+        ]
+        assert all(s.starts_at.tzinfo is not None for s in u.intake.silences())
