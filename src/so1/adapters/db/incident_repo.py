@@ -10,6 +10,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     RowMapping,
+    Select,
     bindparam,
     func,
     insert,
@@ -195,17 +196,29 @@ class SqlTimelineRepository:
     def latest(self, incident_ids: Sequence[str], kind: str) -> dict[str, TimelineEvent]:
         if not incident_ids:
             return {}
-        e = t.timeline_events
-        newest_first = (e.c.occurred_at.desc(), e.c.id.desc())
-        rank = func.row_number().over(partition_by=e.c.incident_id, order_by=newest_first)
-        ranked = (
-            select(e, rank.label("rank"))
-            .where(e.c.incident_id.in_(list(incident_ids)), e.c.kind == kind)
-            .subquery()
-        )
-        columns = [ranked.c[c.key] for c in e.c]
-        rows = self._conn.execute(select(*columns).where(ranked.c.rank == 1)).mappings()
+        params = {"p_ids": list(incident_ids), "p_kind": kind}
+        rows = self._conn.execute(_LATEST_OF_KIND, params).mappings()
         return {r["incident_id"]: TimelineEvent(**dict(r)) for r in rows}
+
+
+def _latest_of_kind() -> Select[Any]:
+    """Each incident's newest event of a kind (``p_ids``, ``p_kind``), built once: a triage
+    pass asks for it, and building the ranked subquery cost more than running it."""
+    e = t.timeline_events
+    newest_first = (e.c.occurred_at.desc(), e.c.id.desc())
+    rank = func.row_number().over(partition_by=e.c.incident_id, order_by=newest_first)
+    ranked = (
+        select(e, rank.label("rank"))
+        .where(
+            e.c.incident_id.in_(bindparam("p_ids", expanding=True)),
+            e.c.kind == bindparam("p_kind"),
+        )
+        .subquery()
+    )
+    return select(*[ranked.c[c.key] for c in e.c]).where(ranked.c.rank == 1)
+
+
+_LATEST_OF_KIND = _latest_of_kind()
 
 
 def _participation_from_row(row: RowMapping) -> Participation:
