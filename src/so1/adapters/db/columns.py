@@ -13,8 +13,6 @@ from sqlalchemy import JSON, DateTime, Dialect, MetaData, TypeDecorator
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
-from so1.domain.json_limits import fold_deep
-
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores UTC; always hands back timezone-aware datetimes (SQLite keeps no zone)."""
@@ -43,7 +41,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 class _ServableJson(TypeDecorator[Any]):
     """JSON (JSONB on PostgreSQL) that always reads back as something the API can serialise:
     parts nested past domain.json_limits.FOLD_DEPTH (only rows stored before the input
-    limits can hold them) come back as their JSON text instead of failing every read."""
+    limits can hold them) come back as their JSON text instead of failing every read. The
+    engine's JSON reader does the folding (json_codec.loads, set by engine.build_engine),
+    where the text shows at no cost whether a value can be that deep."""
 
     impl = JSON
     cache_ok = True
@@ -51,9 +51,6 @@ class _ServableJson(TypeDecorator[Any]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         return dialect.type_descriptor(JSONB() if dialect.name == "postgresql" else JSON())
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> Any:  # noqa: ARG002
-        return fold_deep(value)
 
 
 Json: Any = _ServableJson()

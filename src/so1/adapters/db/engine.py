@@ -44,6 +44,7 @@ def build_engine(
         url,
         echo=echo,
         json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
         pool_size=pool_size,
         max_overflow=0,
         pool_pre_ping=True,
@@ -74,6 +75,7 @@ def _sqlite_engine(url: str, echo: bool) -> Engine:
         url,
         echo=echo,
         json_serializer=json_codec.dumps,
+        json_deserializer=json_codec.loads,
         connect_args={"timeout": 30, "check_same_thread": False},
     )
     database = engine.url.database
