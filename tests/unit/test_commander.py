@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from so1.agents.commander.agent import IncidentCommander
+from so1.agents.commander.comms import render_resolved, render_update_reminder
 from so1.agents.commander.contract import CommanderInputs, TeamInfo, TriageFindings
 from so1.domain.catalog import CatalogService, Tier
+from so1.domain.incidents import Incident, IncidentStatus
 from so1.domain.oncall import Person, Seniority
 from so1.domain.severity import Severity
 
@@ -189,3 +191,33 @@ def test_without_times_the_clocks_run_from_now() -> None:
 def test_without_an_owning_team_the_commander_is_someone_on_call_not_the_executive() -> None:
     out = plan(requested_commander=None, service=None, triage_report={}, **context())
     assert out["commander"] == "oncall-backend"  # on call for backend, the first team
+
+
+def test_with_no_one_to_command_the_messages_say_unassigned_not_a_handle() -> None:
+    """No request, no one on call: no "@unassigned" that reads like somebody's handle."""
+    out = plan(requested_commander=None, **context(people=[], teams=[]))
+    assert out["commander"] is None
+    assert out["topic"] == "SEV2: API error rate spike | Commander: unassigned"
+    (internal,) = out["messages"]
+    assert "**Commander**: unassigned\n" in internal["text"]
+    assert "@unassigned" not in internal["text"]
+
+
+def test_reminders_and_resolutions_without_a_commander_name_no_one() -> None:
+    t0 = datetime(2024, 1, 15, 14, 0, tzinfo=UTC)
+    incident = Incident(
+        id="INC-20240115-0042",
+        title="API error rate spike",
+        status=IncidentStatus.INVESTIGATING,
+        severity=Severity.SEV2,
+        detected_at=t0,
+        created_at=t0,
+        updated_at=t0,
+    )
+    reminder = render_update_reminder(incident, t0, [])
+    assert reminder.startswith("⏰ @here: the next update is due at 14:00 UTC")
+    internal, _ = render_resolved(incident, None)
+    assert "**Commander**: unassigned" in internal
+    named = replace(incident, commander="oncall-backend")
+    assert render_update_reminder(named, t0, []).startswith("⏰ @oncall-backend:")
+    assert "**Commander**: @oncall-backend" in render_resolved(named, None)[0]

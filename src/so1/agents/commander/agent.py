@@ -52,7 +52,7 @@ class IncidentCommander:
     def run(self, inputs: CommanderInputs) -> CommanderPlan:
         roles = decide_roles(inputs)
         channel = inputs.channel or default_channel(inputs.incident_id)
-        commander = roles.commander or "unassigned"
+        commander = roles.commander
         topic = comms().render(
             "topic", severity=inputs.severity.value, title_plain=inputs.title, commander=commander
         )
@@ -116,7 +116,7 @@ def _responders(inputs: CommanderInputs, roles: Roles) -> list[str]:
 
 
 def _messages(
-    inputs: CommanderInputs, roles: Roles, channel: str, title: str, commander: str
+    inputs: CommanderInputs, roles: Roles, channel: str, title: str, commander: str | None
 ) -> list[PlannedMessage]:
     kn = comms()
     impact, affected = impact_line(inputs)

@@ -43,9 +43,16 @@ def comms() -> Comms:
     return parse_comms(knowledge.comms())
 
 
+def handle(name: str | None, unknown: str = "unassigned") -> str:
+    """A person as the messages name them, ``@name``; ``unknown`` when there is no one (a
+    commander not assigned: "@unassigned" read like somebody's handle)."""
+    return f"@{name.lstrip('@')}" if name else unknown
+
+
 def parse_comms(doc: Mapping[str, Any]) -> Comms:
     # Chat and status-page text, not HTML: nothing to escape.
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701
+    env.filters["handle"] = handle
     templates = {name: env.from_string(str(body)) for name, body in doc["templates"].items()}
     symptoms = tuple(
         CustomerSymptom(re.compile(s["pattern"], re.IGNORECASE), s["customer"], s["issue"])
@@ -114,7 +121,7 @@ def render_update_reminder(
     """The reminder before a 15-minute update, with an update drafted from the timeline."""
     return comms().render(
         "update_reminder",
-        commander=incident.commander or "commander",
+        commander=incident.commander,
         due=due.strftime("%H:%M UTC"),
         severity=incident.severity.value,
         title=title_case(incident.title),
@@ -135,7 +142,7 @@ def render_resolved(incident: Incident, public_title: str | None) -> tuple[str, 
         title=title_case(incident.title),
         duration=f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min",
         resolution=resolution,
-        commander=incident.commander or "unassigned",
+        commander=incident.commander,
     )
     if public_title is None:
         return internal, None

@@ -109,7 +109,7 @@ def plan_severity_change(
         "topic",
         severity=shift.after.value,
         title_plain=inputs.title,
-        commander=commander or "unassigned",
+        commander=commander,
     )
     actions = _action_lines(shift, done, commander, messages, pages, unpage)
     note = _change_message(shift, commander, actions + decisions)
@@ -201,7 +201,7 @@ def _change_message(
         after=shift.after.value,
         by=shift.by,
         reason=shift.reason,
-        commander=commander or "unassigned",
+        commander=commander,
         actions=lines,
     )
     return PlannedMessage(Destination.WAR_ROOM, "internal", "severity_changed", text)
