@@ -194,14 +194,12 @@ WHERE i.status IN :p_open AND i.service IN :p_services
     )
     .columns(i.c.id, a.c.service, i.c.detected_at)
 )
-_STATE = bindparam("p_state", type_=a.c.triage_state.type)
-ATTACH_ONE = (  # and, when p_state is given, its triage state
+# An attach's new triage state: ``p_state`` when given, else the one the alert has.
+STATE_IF_GIVEN = func.coalesce(bindparam("p_state", type_=a.c.triage_state.type), a.c.triage_state)
+ATTACH_ONE = (
     update(a)
     .where(a.c.id == bindparam("p_id"))
-    .values(
-        incident_id=bindparam("p_incident"),
-        triage_state=func.coalesce(_STATE, a.c.triage_state),
-    )
+    .values(incident_id=bindparam("p_incident"), triage_state=STATE_IF_GIVEN)
 )
 COUNT_FOR_INCIDENTS = (
     select(a.c.incident_id, func.count()).where(a.c.incident_id.in_(IDS)).group_by(a.c.incident_id)

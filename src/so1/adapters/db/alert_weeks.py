@@ -24,7 +24,7 @@ from sqlalchemy import Connection, DateTime, String, bindparam, func, select, up
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from so1.adapters.db import intake_tables as it
-from so1.adapters.db.alert_sql import claimable_condition
+from so1.adapters.db.alert_sql import STATE_IF_GIVEN, claimable_condition
 
 a = it.alerts
 _IDS = bindparam("p_ids", type_=ARRAY(String))
@@ -51,13 +51,10 @@ _CLAIM = (
     .returning(*a.c)
 )
 _FINISH = update(a).where(_BY_KEY).values(triage_state=bindparam("p_state"))
-_ATTACH = (  # and, when p_state is given, the triage state
+_ATTACH = (
     update(a)
     .where(a.c.id == _TO_INCIDENT.c.id, a.c.stored_at == _TO_INCIDENT.c.stored_at)
-    .values(
-        incident_id=_TO_INCIDENT.c.incident,
-        triage_state=func.coalesce(bindparam("p_state", type_=String), a.c.triage_state),
-    )
+    .values(incident_id=_TO_INCIDENT.c.incident, triage_state=STATE_IF_GIVEN)
 )
 
 Keys = dict[str, list[Any]]  # the batch's ids and weeks, in the same order

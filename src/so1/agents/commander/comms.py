@@ -49,6 +49,11 @@ def handle(name: str | None, unknown: str = "unassigned") -> str:
     return f"@{name.lstrip('@')}" if name else unknown
 
 
+def commander_named(name: str | None) -> str:
+    """How a line names the commander: ``commander @name``, or that there is none."""
+    return f"commander {handle(name)}" if name else "no commander: no one on call"
+
+
 def parse_comms(doc: Mapping[str, Any]) -> Comms:
     # Chat and status-page text, not HTML: nothing to escape.
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701

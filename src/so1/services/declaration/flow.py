@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from so1.agents.commander.comms import commander_named
 from so1.agents.commander.contract import (
     CommanderInputs,
     CommanderPlan,
@@ -277,8 +278,7 @@ def apply_plan(
     changed = replace(changed, updated_at=now, version=current.version + 1)
     uow.incidents.update(changed, expected_version=current.version)
     _queue(uow, now, incident.id, plan)
-    named = f"commander @{plan.commander}" if plan.commander else "no commander: no one on call"
-    summary = f"war room {plan.channel} opened; {named}"
+    summary = f"war room {plan.channel} opened; {commander_named(plan.commander)}"
     detail = {
         "channel": plan.channel,
         "topic": plan.topic,

@@ -19,8 +19,8 @@ from so1.services.declaration.flow import declare_after_triage
 from so1.services.incidents.lifecycle import NewIncident, declare
 from so1.services.incidents.recording import note
 from so1.services.triage.context import Surroundings, recorded, triage_inputs
+from so1.services.triage.join_notes import TRIAGE_ACTOR
 from so1.services.triage.joining import (
-    TRIAGE_ACTOR,
     join_incident,
     join_triaged,
     opened_new_because,

@@ -22,10 +22,10 @@ from so1.domain.records import AgentName
 from so1.domain.timeline import EventKind
 from so1.ports import Clock, IncidentFilter, UnitOfWork, UnitOfWorkFactory
 from so1.services.incidents.recording import Actor, Change, noted, record_many
+from so1.services.runbook.clocks import WATCH_LIMIT
 
 NOTE_EVERY = timedelta(seconds=60)
-WATCH_LIMIT = 500  # open incidents looked at per clocks pass
-_NOTE_ACTOR = Actor(name=AgentName.TRIAGE)
+TRIAGE_ACTOR = Actor(name=AgentName.TRIAGE)
 Note = tuple[EventKind, str, dict[str, Any]]
 
 
@@ -36,11 +36,7 @@ def joined_notes(
     latest = uow.timeline.latest(sorted(joined), EventKind.ALERT_CORRELATED)
     due = [incident_id for incident_id in sorted(joined) if _due(latest.get(incident_id), now)]
     totals = uow.alerts.count_for_incidents(due) if due else {}
-    return [
-        noted(incident_id, *correlated(alerts, totals.get(incident_id, 0), latest.get(incident_id)))
-        for incident_id in due
-        for alerts in [joined[incident_id]]
-    ]
+    return [noted(i, *correlated(joined[i], totals.get(i, 0), latest.get(i))) for i in due]
 
 
 def correlated(alerts: Sequence[Alert], total: int, last: TimelineEvent | None = None) -> Note:
@@ -86,11 +82,15 @@ def note_joined_since(uow_factory: UnitOfWorkFactory, clock: Clock) -> int:
     with uow_factory() as uow:  # again where it is written: another worker may have noted
         pending = _unannounced(uow, now, [i.id for i in incidents])
         notes = [
-            noted(incident_id, EventKind.ALERT_CORRELATED, _since(total - since, total, last), data)
+            noted(
+                incident_id,
+                EventKind.ALERT_CORRELATED,
+                _since(total - since, total, last),
+                {"count": total - since, "total": total},
+            )
             for incident_id, (last, since, total) in pending.items()
-            for data in [{"count": total - since, "total": total}]
         ]
-        record_many(uow, _NOTE_ACTOR, now, notes)
+        record_many(uow, TRIAGE_ACTOR, now, notes)
         uow.commit()
     return len(notes)
 

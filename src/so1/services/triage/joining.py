@@ -16,16 +16,14 @@ from so1.agents.triage import TriageReport
 from so1.domain.alerts import Alert
 from so1.domain.incidents import Incident
 from so1.domain.intake import CorrelationRule
-from so1.domain.records import AgentName
 from so1.domain.timeline import EventKind
 from so1.domain.triage import Escalation, TriageStatus
 from so1.ports import UnitOfWork
 from so1.services.declaration.severity import follow_severity_change
-from so1.services.incidents.recording import Actor, note, record_many
+from so1.services.incidents.recording import note, record_many
 from so1.services.incidents.severity import record_severity_change
-from so1.services.triage.join_notes import joined_notes
+from so1.services.triage.join_notes import TRIAGE_ACTOR, joined_notes
 
-TRIAGE_ACTOR = Actor(name=AgentName.TRIAGE)
 JOIN_TRIAGE_EVERY = timedelta(seconds=60)
 _MEMO_ENTRIES = 10_000  # past this many signals, the ones not triaged lately are forgotten
 

@@ -22,6 +22,7 @@ from slack_sdk.signature import Clock as SlackClock, SignatureVerifier
 from starlette.concurrency import run_in_threadpool
 
 from so1.adapters.chat.slack import slack_ref
+from so1.agents.commander.comms import commander_named
 from so1.agents.commander.contract import CommanderRequest
 from so1.bootstrap import Container
 from so1.domain.access import Scope
@@ -298,8 +299,7 @@ def _create(container: Container, actor: Actor, args: list[str]) -> dict[str, st
         request = CommanderRequest(incident.id)
         run = commander_request(container.uow, container.clock, actor, agent, request)
         if run.output:
-            commander = run.output["commander"]
-            named = f"commander @{commander}" if commander else "no commander: no one on call"
+            named = commander_named(run.output["commander"])
             text += f". War room {run.output['channel']}, {named}"
     return {"response_type": "in_channel", "text": text}
 
