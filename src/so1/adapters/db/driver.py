@@ -5,20 +5,26 @@ The intake writer stores thousands of rows a second; per statement, SQLAlchemy's
 A ``DriverStatement`` keeps what SQLAlchemy knows (the SQL text for the dialect, and each
 column type's bind and result conversions) and hands rows straight to the driver: sqlite3
 ``executemany`` and psycopg 3 ``executemany`` (pipelined, one round trip per batch). An
-INSERT ... RETURNING runs on SQLite as multi-row statements (``returning_by_key``), since
-sqlite3's ``executemany`` keeps no RETURNING rows.
+INSERT runs as multi-row statements where that is cheaper: an INSERT ... RETURNING on both
+engines (``returning_by_key``; sqlite3's ``executemany`` keeps no RETURNING rows, and on
+PostgreSQL each pipelined statement costs the client and the server more than its row), and
+any INSERT on PostgreSQL (``run_many``). PostgreSQL statements are compiled with positional
+parameters (``%s``) for that.
 The connection is the unit of work's own, so the rows join its transaction and the pool's
 limits still apply.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
+from psycopg import RawCursor
 from sqlalchemy import Column, Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -30,6 +36,7 @@ Row = Mapping[str, Any]
 # says so). Chunks are powers of two, so a statement sees few distinct SQL texts, each
 # prepared once per connection (sqlite3 caches 128).
 MAX_ROWS_PER_STATEMENT = 128
+PG_MAX_PARAMETERS = 65535  # the protocol's limit on one statement's parameters
 _UNSET = object()
 
 
@@ -44,9 +51,13 @@ class DriverStatement:
         column_keys: Sequence[str] | None = None,
         returning: Sequence[Column[Any]] = (),
     ) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=list(column_keys or ()))
+        compiled = statement.compile(
+            dialect=_positional(dialect), column_keys=list(column_keys or ())
+        )
         assert isinstance(compiled, SQLCompiler)
-        self.sql = compiled.string
+        self._native = dialect.name == "postgresql"  # run with $1, $2... (``_numbered``)
+        self._template = compiled.string
+        self.sql = _numbered(self._template) if self._native else self._template
         self._positional = bool(compiled.positional)
         binds = {name: bind for bind, name in compiled.bind_names.items()}
         names = list(compiled.positiontup or ()) if self._positional else list(binds)
@@ -58,7 +69,9 @@ class DriverStatement:
         self._columns = [c.key for c in returning]
         readers = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returning]
         self._readers = [(c.key, r) for c, r in zip(returning, readers, strict=True) if r]
-        self._values = _values_group(self.sql, self._sources) if self._positional else None
+        mark = "?" if dialect.name == "sqlite" else "%s"
+        positional = self._positional
+        self._values = _values_group(self._template, self._sources, mark) if positional else None
         self._multi_sql: dict[int, str] = {}
 
     def parameters(self, values: Row) -> Sequence[Any] | dict[str, Any]:
@@ -94,10 +107,16 @@ class DriverStatement:
         return values
 
     def run_many(self, conn: Connection, rows: Sequence[Row]) -> None:
-        """Run the statement once per row, in one driver call."""
-        if rows:
-            with _cursor(conn, self.sql) as cursor:
-                cursor.executemany(self.sql, self.parameter_rows(rows))
+        """Run the statement once per row: in one driver call, or on PostgreSQL an INSERT
+        as multi-row statements (the statement must not touch a row twice: no ON CONFLICT)."""
+        if not rows:
+            return
+        with _cursor(conn, self.sql) as cursor:
+            if self._native and self._values and " ON CONFLICT " not in self.sql:
+                for chunk in _chunks([list(range(len(rows)))], self._most_rows(cursor)):
+                    self._execute_rows(cursor, [rows[n] for n in chunk])
+                return
+            cursor.executemany(self.sql, self.parameter_rows(rows))
 
     def returning_each(self, conn: Connection, rows: Sequence[Row]) -> list[dict[str, Any] | None]:
         """Run the statement once per row, in order; the first row each run returned."""
@@ -112,22 +131,27 @@ class DriverStatement:
                 found.append(self.read(cursor.fetchone()))
             return found
 
+    def all_returned(self, conn: Connection, values: Row) -> list[dict[str, Any]]:
+        """Run the statement once; every row it returned."""
+        with _cursor(conn, self.sql) as cursor:
+            cursor.execute(self.sql, self.parameters(values))
+            return [found for row in cursor.fetchall() if (found := self.read(row)) is not None]
+
     def returning_by_key(
         self, conn: Connection, rows: Sequence[Row], key: Sequence[str]
     ) -> list[dict[str, Any] | None]:
         """The results of ``returning_each`` for an INSERT ... RETURNING whose returned row
         carries ``key`` (columns named as in ``rows``), and where a row touches only rows of
-        its own key. On SQLite the rows go as multi-row statements; SQLite does not promise
-        the order of RETURNING rows, so each is matched to its input by ``key``. A key's
+        its own key. The rows go as multi-row statements; neither engine promises the order
+        of RETURNING rows, so each is matched to its input by ``key``. A key's
         repeat goes to a later statement (it must see what the first one did), so the
         results are those of running the rows one by one, in order."""
-        if conn.dialect.name != "sqlite" or self._values is None or len(rows) < 2:
+        if self._values is None or len(rows) < 2:
             return self.returning_each(conn, rows)
         keys = [tuple(values[k] for k in key) for values in rows]
         found: list[dict[str, Any] | None] = [None] * len(rows)
         with _cursor(conn, self.sql) as cursor:
-            per_statement = _rows_per_statement(cursor.connection, self._values[1])
-            for chunk in _chunks(_rounds(keys), per_statement):
+            for chunk in _chunks(_rounds(keys), self._most_rows(cursor)):
                 by_key = self._run_rows(cursor, [rows[n] for n in chunk], key)
                 for n in chunk:
                     found[n] = by_key.get(keys[n])
@@ -137,6 +161,12 @@ class DriverStatement:
         self, cursor: Any, rows: list[Row], key: Sequence[str]
     ) -> dict[tuple[Any, ...], dict[str, Any]]:
         """One multi-row statement; its returned rows by ``key``."""
+        self._execute_rows(cursor, rows)
+        returned = [self.read(row) for row in cursor.fetchall()]
+        return {tuple(r[k] for k in key): r for r in returned if r is not None}
+
+    def _execute_rows(self, cursor: Any, rows: list[Row]) -> None:
+        """``rows`` as one multi-row statement."""
         assert self._values is not None
         head, width = self._values
         params: list[Any] = []
@@ -144,16 +174,26 @@ class DriverStatement:
             params += converted[:width]  # positional: _values_group said so
         constants = [constant for _, constant in self._sources[width:]]
         cursor.execute(self._sql_for(len(rows), head), params + constants)
-        returned = [self.read(row) for row in cursor.fetchall()]
-        return {tuple(r[k] for k in key): r for r in returned if r is not None}
+
+    def _most_rows(self, cursor: Any) -> int:
+        """The most rows one statement takes: a power of two under the engine's limit on
+        parameters."""
+        assert self._values is not None
+        driver = cursor.connection
+        if isinstance(driver, sqlite3.Connection):
+            limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        else:
+            limit = PG_MAX_PARAMETERS
+        most = min(MAX_ROWS_PER_STATEMENT, max(1, (limit - 8) // self._values[1]))
+        return 1 << (most.bit_length() - 1)
 
     def _sql_for(self, count: int, head: int) -> str:
         """The statement with ``count`` VALUES groups (built once per count)."""
         if (text := self._multi_sql.get(count)) is None:
-            end = self.sql.index(")", head) + 1
-            group = self.sql[head:end]
-            text = self.sql[:head] + ", ".join([group] * count) + self.sql[end:]
-            self._multi_sql[count] = text
+            sql = self._template
+            end = sql.index(")", head) + 1
+            text = sql[:head] + ", ".join([sql[head:end]] * count) + sql[end:]
+            self._multi_sql[count] = text = _numbered(text) if self._native else text
         return text
 
     def _pipelined(self, cursor: Any, rows: Sequence[Row]) -> list[dict[str, Any] | None]:
@@ -165,7 +205,31 @@ class DriverStatement:
         return found
 
 
-def _values_group(sql: str, sources: Sequence[tuple[str | None, Any]]) -> tuple[int, int] | None:
+def _positional(dialect: Dialect) -> Dialect:
+    """The dialect to compile with: PostgreSQL's with ``%s`` parameters, which the rows of a
+    multi-row statement can be laid out in."""
+    if dialect.positional or dialect.name != "postgresql":
+        return dialect
+    kind = type(dialect)
+    if kind not in _FORMAT_DIALECTS:
+        _FORMAT_DIALECTS[kind] = kind(paramstyle="format")  # type: ignore[call-arg]
+    return _FORMAT_DIALECTS[kind]
+
+
+_FORMAT_DIALECTS: dict[type[Dialect], Dialect] = {}
+
+
+def _numbered(sql: str) -> str:
+    """A ``%s`` statement with PostgreSQL's own ``$1, $2...``: psycopg's raw cursor sends it
+    as it is, where it would parse a long ``%s`` text again on every run (it caches only
+    short statements)."""
+    numbers = itertools.count(1)
+    return re.sub(r"%%|%s", lambda m: "%" if m[0] == "%%" else f"${next(numbers)}", sql)
+
+
+def _values_group(
+    sql: str, sources: Sequence[tuple[str | None, Any]], mark: str
+) -> tuple[int, int] | None:
     """Where an INSERT's one VALUES group starts and how many parameters it holds, when the
     statement can take several groups: all of a row's parameters are in the group (those
     after it, as in ON CONFLICT ... SET, are constants). None for any other statement."""
@@ -174,18 +238,11 @@ def _values_group(sql: str, sources: Sequence[tuple[str | None, Any]]) -> tuple[
         return None
     head = sql.index(marker) + len(" VALUES ")
     end = sql.index(")", head)
-    width = sql[head:end].count("?")
-    outside = sql[:head].count("?") == 0 and "(" not in sql[head + 1 : end]
+    width = sql[head:end].count(mark)
+    outside = sql[:head].count(mark) == 0 and "(" not in sql[head + 1 : end]
     if not outside or width == 0 or any(k for k, _ in sources[width:]):
         return None
     return head, width
-
-
-def _rows_per_statement(driver: sqlite3.Connection, width: int) -> int:
-    """The most rows one statement takes: a power of two under SQLite's variable limit."""
-    limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    most = min(MAX_ROWS_PER_STATEMENT, max(1, (limit - 8) // width))
-    return 1 << (most.bit_length() - 1)
 
 
 def _rounds(keys: Sequence[tuple[Any, ...]]) -> list[list[int]]:
@@ -227,7 +284,8 @@ def _cursor(conn: Connection, sql: str) -> Iterator[Any]:
     connection. A driver error is raised as SQLAlchemy's (``OperationalError`` and the
     rest), as the API's problem handlers expect; a lost connection leaves the pool."""
     driver = conn.connection.driver_connection
-    cursor = driver.cursor()  # type: ignore[union-attr]
+    native = conn.dialect.name == "postgresql"
+    cursor: Any = RawCursor(driver) if native else driver.cursor()  # type: ignore[union-attr,arg-type]
     dbapi = conn.dialect.loaded_dbapi
     try:
         yield cursor

@@ -14,23 +14,25 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     Connection,
     Dialect,
+    String,
     TextClause,
     bindparam,
     delete,
-    func,
     insert,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeEngine
 
 from so1.adapters.db import intake_tables as it
 from so1.adapters.db.driver import DriverStatement
 from so1.domain.alerts import AlertStatus
 
+IDENTITY = ("source", "dedup_key")
 a, d, k, r = it.alerts, it.deliveries, it.alert_open_keys, it.alert_last_resolved
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -58,25 +60,40 @@ def _key_upsert() -> Any:
     upsert = postgresql.insert(k)
     return upsert.on_conflict_do_update(
         index_elements=[k.c.source, k.c.dedup_key], set_={"alert_id": k.c.alert_id}
-    ).returning(k.c.alert_id, k.c.stored_at)
+    ).returning(k.c.source, k.c.dedup_key, k.c.alert_id, k.c.stored_at)
 
 
-_COUNT = (
-    update(a)
-    .where(a.c.id == bindparam("p_id"), a.c.stored_at == bindparam("p_stored_at"))
-    .values(
-        dedup_count=a.c.dedup_count + 1,
-        last_seen_at=func.greatest(
-            a.c.last_seen_at, bindparam("p_last_seen_at", type_=a.c.last_seen_at.type)
-        ),
-        summary=bindparam("p_summary", type_=a.c.summary.type),
-        current_value=bindparam("p_current_value", type_=a.c.current_value.type),
-        severity_hint=func.coalesce(
-            bindparam("p_severity_hint", type_=a.c.severity_hint.type), a.c.severity_hint
-        ),
-    )
-    .returning(*a.c)
-)
+# Each column of a count and its array's type (no length: a cast to VARCHAR(n) would cut a
+# longer text, where assigning it to the column refuses it).
+_COUNTED = {
+    "id": "VARCHAR",
+    "stored_at": "TIMESTAMP WITH TIME ZONE",
+    "last_seen_at": "TIMESTAMP WITH TIME ZONE",
+    "summary": "TEXT",
+    "current_value": "VARCHAR",
+    "severity_hint": "VARCHAR",
+}
+
+
+def _count() -> TextClause:
+    """Count a repeat of each open alert, all of the batch's in one statement (the alerts go
+    as one array per column; each alert at most once, as the batch's identities are
+    distinct): one more sighting, the latest summary and value, the hint if one is given."""
+    arrays = ", ".join(f"CAST(:p_{n} AS {kind}[])" for n, kind in _COUNTED.items())
+    returned = ", ".join(f"a.{c.name}" for c in a.c)
+    return text(f"""
+UPDATE alerts AS a SET dedup_count = a.dedup_count + 1,
+    last_seen_at = greatest(a.last_seen_at, v.last_seen_at),
+    summary = v.summary, current_value = v.current_value,
+    severity_hint = coalesce(v.severity_hint, a.severity_hint)
+FROM unnest({arrays}) AS v({", ".join(_COUNTED)})
+WHERE a.id = v.id AND a.stored_at = v.stored_at
+RETURNING {returned}
+""").bindparams(*(bindparam(f"p_{n}", type_=ARRAY(_unsized(a.c[n].type))) for n in _COUNTED))
+
+
+def _unsized(kind: TypeEngine[Any]) -> TypeEngine[Any]:
+    return String() if isinstance(kind, String) else kind
 
 
 @lru_cache(maxsize=4)
@@ -84,9 +101,10 @@ def _statements(
     dialect: Dialect, trigger_columns: tuple[str, ...]
 ) -> tuple[DriverStatement, DriverStatement, DriverStatement]:
     key_columns = ("source", "dedup_key", "alert_id", "stored_at")
-    keys = DriverStatement(_key_upsert(), dialect, key_columns, [k.c.alert_id, k.c.stored_at])
+    returned = [k.c.source, k.c.dedup_key, k.c.alert_id, k.c.stored_at]
+    keys = DriverStatement(_key_upsert(), dialect, key_columns, returned)
     opened = DriverStatement(insert(a).returning(*a.c), dialect, trigger_columns, list(a.c))
-    counted = DriverStatement(_COUNT, dialect, returning=list(a.c))
+    counted = DriverStatement(_count(), dialect, returning=list(a.c))
     return keys, opened, counted
 
 
@@ -101,12 +119,14 @@ def open_or_count(
     sees that alert."""
     keys, opened, counted = _statements(conn.dialect, trigger_columns)
     generic_plans(conn)
-    found = keys.returning_each(conn, [{**row, "alert_id": row["id"]} for row in rows])
+    offered = [{**row, "alert_id": row["id"]} for row in rows]
+    found = keys.returning_by_key(conn, offered, IDENTITY)
     holders = [(row, key) for row, key in zip(rows, found, strict=True) if key is not None]
     new = [row for row, key in holders if key["alert_id"] == row["id"]]
     repeats = [_count_params(row, key) for row, key in holders if key["alert_id"] != row["id"]]
-    stored = {r["id"]: r for r in opened.returning_each(conn, new) if r is not None}
-    by_identity = {_identity(r): r for r in counted.returning_each(conn, repeats) if r}
+    counts = {f"p_{n}": [repeat[n] for repeat in repeats] for n in _COUNTED}
+    stored = {r["id"]: r for r in opened.returning_by_key(conn, new, ("id",)) if r is not None}
+    by_identity = {_identity(r): r for r in counted.all_returned(conn, counts)} if repeats else {}
     return [stored.get(row["id"]) or by_identity.get(_identity(row)) for row in rows]
 
 
@@ -115,9 +135,8 @@ def _identity(row: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _count_params(row: Mapping[str, Any], key: Mapping[str, Any]) -> dict[str, Any]:
-    names = ("last_seen_at", "summary", "current_value", "severity_hint")
-    return {"p_id": key["alert_id"], "p_stored_at": key["stored_at"]} | {
-        f"p_{name}": row[name] for name in names
+    return {"id": key["alert_id"], "stored_at": key["stored_at"]} | {
+        name: row[name] for name in ("last_seen_at", "summary", "current_value", "severity_hint")
     }
 
 
@@ -145,9 +164,13 @@ def resolved(conn: Connection, alert: Mapping[Any, Any]) -> None:
     )
 
 
-_LAST_RESOLVED_KEY = select(r.c.alert_id, r.c.stored_at).where(
-    r.c.source == bindparam("source"), r.c.dedup_key == bindparam("dedup_key")
-)
+# The identities' pointers in one statement: the identities go as two arrays, not as one
+# pipelined statement each.
+_LAST_RESOLVED_KEYS = text(
+    "SELECT r.source, r.dedup_key, r.alert_id, r.stored_at FROM alert_last_resolved AS r"
+    " JOIN unnest(CAST(:sources AS VARCHAR[]), CAST(:keys AS VARCHAR[])) AS v(source, dedup_key)"
+    " ON r.source = v.source AND r.dedup_key = v.dedup_key"
+).bindparams(bindparam("sources", type_=ARRAY(String)), bindparam("keys", type_=ARRAY(String)))
 _RESOLVED_ALERT = select(a).where(
     a.c.id == bindparam("p_id"),
     a.c.stored_at == bindparam("p_stored_at"),
@@ -157,7 +180,8 @@ _RESOLVED_ALERT = select(a).where(
 
 @lru_cache(maxsize=4)
 def _last_resolved_statements(dialect: Dialect) -> tuple[DriverStatement, DriverStatement]:
-    pointers = DriverStatement(_LAST_RESOLVED_KEY, dialect, returning=[r.c.alert_id, r.c.stored_at])
+    returned = [r.c.source, r.c.dedup_key, r.c.alert_id, r.c.stored_at]
+    pointers = DriverStatement(_LAST_RESOLVED_KEYS, dialect, returning=returned)
     return pointers, DriverStatement(_RESOLVED_ALERT, dialect, returning=list(a.c))
 
 
@@ -167,7 +191,10 @@ def last_resolved(
     """Each identity's last resolved alert: its pointer, then the alert in its week."""
     pointers, alerts = _last_resolved_statements(conn.dialect)
     generic_plans(conn)
-    found = pointers.returning_each(conn, identities)
+    sources, keys = [i["source"] for i in identities], [i["dedup_key"] for i in identities]
+    asked = {"sources": sources, "keys": keys}
+    known = {_identity(p): p for p in pointers.all_returned(conn, asked)} if identities else {}
+    found = [known.get(_identity(i)) for i in identities]
     wanted = [{"p_id": p["alert_id"], "p_stored_at": p["stored_at"]} for p in found if p]
     by_id = {row["id"]: row for row in alerts.returning_each(conn, wanted) if row}
     return [by_id.get(p["alert_id"]) if p else None for p in found]
