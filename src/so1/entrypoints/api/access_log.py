@@ -112,6 +112,18 @@ class AccessLogWriter:
             self.flush()
 
 
+def entry(scope: Scope, status: int) -> Entry:
+    """The access log's entry for a request answered with ``status``."""
+    return (
+        scope.get("client"),
+        scope["method"],
+        scope.get("raw_path") or scope["path"].encode(),
+        scope.get("query_string", b""),
+        scope.get("http_version", "1.1"),
+        status,
+    )
+
+
 class AccessLogMiddleware:
     """Records each HTTP response's status with its request (outermost, so it sees the status
     the client gets)."""
@@ -128,16 +140,7 @@ class AccessLogMiddleware:
 
         async def logged(message: Message) -> None:
             if message["type"] == "http.response.start":
-                record(
-                    (
-                        scope.get("client"),
-                        scope["method"],
-                        scope.get("raw_path") or scope["path"].encode(),
-                        scope.get("query_string", b""),
-                        scope.get("http_version", "1.1"),
-                        message["status"],
-                    )
-                )
+                record(entry(scope, message["status"]))
             await send(message)
 
         await self.app(scope, receive, logged)

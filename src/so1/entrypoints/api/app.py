@@ -13,6 +13,7 @@ from so1 import __version__
 from so1.bootstrap import Container, build_container
 from so1.entrypoints.api import lean_intake, problems
 from so1.entrypoints.api.access_log import AccessLogMiddleware, AccessLogWriter, wanted
+from so1.entrypoints.api.express import ExpressAlerts
 from so1.entrypoints.api.headers import SecurityHeadersMiddleware
 from so1.entrypoints.api.middleware import BodyLimitMiddleware, IdempotencyMiddleware
 from so1.entrypoints.api.routes import (
@@ -156,6 +157,10 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware)  # every answer gets them
     if access is not None:  # outermost: the status the client gets
         app.add_middleware(AccessLogMiddleware, writer=access)
+    # Outside them all: the busiest request, when none of them would change it (express.py).
+    app.add_middleware(
+        ExpressAlerts, max_bytes=container.settings.max_body_bytes, access_log=access
+    )
     return app
 
 

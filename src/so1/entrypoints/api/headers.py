@@ -27,6 +27,8 @@ COMMON = (
     (b"x-frame-options", b"DENY"),  # frame-ancestors for browsers without CSP 2
 )
 DOCS = ("/docs", "/redoc")
+# What an API answer outside the docs gets (the express lane, express.py, adds them itself).
+API_HEADERS = (*COMMON, (b"content-security-policy", PAGE_POLICY.encode()))
 
 
 class SecurityHeadersMiddleware:

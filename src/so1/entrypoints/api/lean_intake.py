@@ -32,7 +32,7 @@ from so1.bootstrap import Container
 from so1.domain.access import Scope as KeyScope
 from so1.domain.alerts import AlertSource, ParsedDelivery
 from so1.domain.intake import Delivery, DeliveryOutcome
-from so1.entrypoints.api.alert_checks import accepted_alert, parsed_json
+from so1.entrypoints.api.alert_checks import CheckedAlert, accepted_alert, parsed_json
 from so1.entrypoints.api.deps import authorize, bearer_token
 from so1.entrypoints.api.middleware import replaying
 from so1.entrypoints.api.routes import alerts, webhooks
@@ -55,7 +55,7 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(chunks)
 
 
-def _sent_as_json(headers: Headers) -> bool:
+def sent_as_json(headers: Headers) -> bool:
     """Only JSON labelled plainly (or not at all) takes the lean path; FastAPI reads any
     other label its own way."""
     content_type = headers.get("content-type")
@@ -68,6 +68,16 @@ async def send_json(send: Send, status: int, payload: dict[str, object]) -> None
     headers = [(b"content-length", str(len(body)).encode()), *_JSON_HEADERS]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def accept_alert(container: Container, raw: bytes, body: CheckedAlert) -> dict[str, object]:
+    """Store an alert the lean checks accepted (durable before this returns); the 202's body."""
+    event = alerts.alert_event(body)
+    delivery = Delivery(
+        AlertSource.EVENTS, container.clock.now(), {}, raw, DeliveryOutcome.ACCEPTED
+    )
+    result = await store(container, delivery, ParsedDelivery(events=[event]))
+    return alerts.accepted(event, result)
 
 
 _DECLINED = "so1.lean_declined"
@@ -92,7 +102,7 @@ class LeanAlerts:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw = await _read_body(receive)
         headers = Headers(scope=scope)
-        document = parsed_json(raw) if _sent_as_json(headers) else None
+        document = parsed_json(raw) if sent_as_json(headers) else None
         if document is None:  # not JSON: FastAPI answers 400/422 before any authentication
             await self._fall_back(scope, raw, send)
             return
@@ -105,12 +115,7 @@ class LeanAlerts:
         if body is None:
             await self._fall_back(scope, raw, send)
             return
-        event = alerts.alert_event(body)
-        delivery = Delivery(
-            AlertSource.EVENTS, container.clock.now(), {}, raw, DeliveryOutcome.ACCEPTED
-        )
-        result = await store(container, delivery, ParsedDelivery(events=[event]))
-        await send_json(send, 202, alerts.accepted(event, result))
+        await send_json(send, 202, await accept_alert(container, raw, body))
 
     async def _fall_back(self, scope: Scope, raw: bytes, send: Send) -> None:
         await self.router.app({**scope, _DECLINED: True}, replaying(raw), send)
