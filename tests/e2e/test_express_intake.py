@@ -31,6 +31,10 @@ ALERT = {
 SECURITY_HEADERS = ("x-content-type-options", "referrer-policy", "x-frame-options")
 
 
+def _is_lane(middleware: Any) -> bool:
+    return bool(middleware.cls is ExpressAlerts)
+
+
 class Recorder:
     """Stands in for the access log's writer: keeps each entry."""
 
@@ -53,7 +57,7 @@ def client(
     """The app with the verified-key cache on (as served; the tests' container has it off)."""
     monkeypatch.setattr(container.edge, "key_cache", KeyCache(60))
     app = create_app(container)
-    lane = next(m for m in app.user_middleware if m.cls is ExpressAlerts)
+    lane = next(m for m in app.user_middleware if _is_lane(m))
     lane.kwargs["access_log"] = recorder  # the stack is built on the first request
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
@@ -104,7 +108,7 @@ def test_a_cached_key_takes_the_lane_and_gets_the_stacks_answer(
 def lane_takes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """One entry per request the express lane stored."""
     takes: list[int] = []
-    real = express.accept_alert
+    real = lean_intake.accept_alert
 
     async def counted(*args: Any) -> Any:
         takes.append(1)
@@ -118,7 +122,7 @@ def lane_takes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def no_lane(container: Container, client: TestClient) -> Iterator[TestClient]:
     """The same app without the express lane: what the whole stack answers."""
     app = create_app(container)
-    app.user_middleware[:] = [m for m in app.user_middleware if m.cls is not ExpressAlerts]
+    app.user_middleware[:] = [m for m in app.user_middleware if not _is_lane(m)]
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
