@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any, cast
@@ -221,3 +223,32 @@ def test_an_alert_reads_back_the_same_through_the_driver_and_sqlalchemy(
         assert uow.alerts.get(written.id) == written
     assert written.first_seen_at.tzinfo is not None and written.is_test is True
     assert written.labels == {"team": "payments", "tier": "1"}
+
+
+def test_a_slow_batch_is_logged_with_its_size_and_time(
+    container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batch that took SLOW_BATCH_SECONDS or more says so: every sender waited that long."""
+    from so1.services.intake import writer as writer_module
+
+    real = intake.ingest_batch
+
+    def slow(*args: Any) -> list[intake.IngestResult]:
+        time.sleep(0.2)
+        return real(*args)
+
+    monkeypatch.setattr(intake, "ingest_batch", slow)
+    writer = IngestWriter(container.uow, container.clock)
+    futures = [writer.submit(delivery(container), event(f"s{n}")) for n in range(3)]
+    with caplog.at_level(logging.WARNING, logger="so1.ingest"):
+        monkeypatch.setattr(writer_module, "SLOW_BATCH_SECONDS", 10.0)
+        writer.start()
+        try:
+            [f.result(timeout=30) for f in futures]
+            assert not caplog.records  # 0.2 s is under the bound
+            monkeypatch.setattr(writer_module, "SLOW_BATCH_SECONDS", 0.1)
+            writer.submit(delivery(container), event("late")).result(timeout=30)
+        finally:
+            writer.stop()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 1 and messages[0].startswith("a batch of 1 deliveries took 0.")

@@ -33,6 +33,9 @@ MAX_BATCH = 256
 # adds at most this much latency when idle.
 LINGER_SECONDS = 0.002
 
+# A batch slower than this is logged: its senders waited that long (a lock, the pool, the disk).
+SLOW_BATCH_SECONDS = 1.0
+
 Outcome = intake.IngestResult | BaseException
 
 
@@ -177,6 +180,7 @@ class IngestWriter:
     def _write(self, batch: list[Item]) -> None:
         if not batch:
             return
+        started = time.monotonic()
         try:
             results = intake.ingest_batch(
                 self._uow_factory, self._clock, [(d, p) for d, p, _ in batch]
@@ -186,6 +190,9 @@ class IngestWriter:
             self._write_one_by_one(batch)
             return
         _answer([(answer, result) for (_, _, answer), result in zip(batch, results, strict=True)])
+        if (took := time.monotonic() - started) >= SLOW_BATCH_SECONDS:
+            # every request of the batch, and all behind it, waited this long for its 202
+            log.warning("a batch of %d deliveries took %.1f s to store", len(batch), took)
 
     def _write_one_by_one(self, batch: list[Item]) -> None:
         answered: list[tuple[Answer, Outcome]] = []
