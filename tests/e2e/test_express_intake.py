@@ -19,15 +19,8 @@ from so1.entrypoints.api.express import ExpressAlerts
 from so1.errors import Unavailable
 from so1.services.access.keys import KeyCache
 from tests.conftest import make_key
+from tests.e2e.test_lean_intake import ALERT
 
-ALERT = {
-    "event_action": "trigger",
-    "source": "prometheus",
-    "dedup_key": "db-1:HighLatency",
-    "service": "checkout",
-    "summary": "p99 above 300 ms",
-    "severity": "warning",
-}
 SECURITY_HEADERS = ("x-content-type-options", "referrer-policy", "x-frame-options")
 
 
