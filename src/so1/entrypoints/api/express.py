@@ -96,8 +96,9 @@ class ExpressAlerts:
         payload: bytes,
         given: list[tuple[bytes, bytes]],
     ) -> None:
-        if given:
-            headers = [*given, *API_HEADERS]
+        if given:  # a handler's answer: the security headers it does not set itself
+            present = {name.lower() for name, _ in given}
+            headers = [*given, *(h for h in API_HEADERS if h[0] not in present)]
         else:
             length = (b"content-length", str(len(payload)).encode())
             headers = [length, (b"content-type", b"application/json"), *API_HEADERS]
