@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -111,6 +112,19 @@ def test_alerts_are_triaged_and_read_back_through_pgbouncer(
                 body = {**SEED_ALERT, "service": f"pgb-svc-{n % 5}", "dedup_key": f"pgb-{n}"}
                 response = client.post("/v1/alerts", json=body)
                 assert response.status_code == 202, response.text
+
+            # Each again, several at once: the duplicates' counts (one UPDATE ... FROM unnest
+            # per batch) through the pooler too.
+            def again(n: int) -> Any:
+                body = {**SEED_ALERT, "service": f"pgb-svc-{n % 5}", "dedup_key": f"pgb-{n}"}
+                return client.post("/v1/alerts", json=body)
+
+            with ThreadPoolExecutor(8) as pool:
+                repeats = list(pool.map(again, range(30)))
+            assert [r.status_code for r in repeats] == [202] * 30, [r.text for r in repeats]
+            assert {(r.json()["outcome"], r.json()["dedup_count"]) for r in repeats} == {
+                ("duplicate", 2)
+            }
             wait_until(lambda: alerts.pending_triage() == 0, "triage through PgBouncer", 30)
             # The same statements many times from several connections at once: psycopg would
             # prepare them after 5, on one server connection the next transaction may not get.
