@@ -24,7 +24,6 @@ from so1.ports.intake import OpenIncidentOn, Trigger
 a = it.alerts
 _ALERT_FIELDS = list(Alert.__dataclass_fields__)
 _OPEN = [s.value for s in AlertStatus if s.is_open]
-_IDENTITY = ("source", "dedup_key")  # what the upsert's returned row is matched on
 
 
 def _alert_from_row(row: Mapping[Any, Any]) -> Alert:
@@ -107,7 +106,7 @@ class SqlAlertRepository:
         if partitions.is_partitioned(self._conn):
             return open_keys.open_or_count(self._conn, rows, sql.TRIGGER_COLUMNS)
         upsert = sql.driver_upsert(self._conn.dialect)
-        return upsert.returning_by_key(self._conn, rows, _IDENTITY)
+        return upsert.returning_by_key(self._conn, rows, open_keys.IDENTITY)
 
     def transition(
         self, source: AlertSource, dedup_key: str, to: AlertStatus, at: datetime

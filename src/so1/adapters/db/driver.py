@@ -9,7 +9,8 @@ INSERT runs as multi-row statements where that is cheaper: an INSERT ... RETURNI
 engines (``returning_by_key``; sqlite3's ``executemany`` keeps no RETURNING rows, and on
 PostgreSQL each pipelined statement costs the client and the server more than its row), and
 any INSERT on PostgreSQL (``run_many``). PostgreSQL statements are compiled with positional
-parameters (``%s``) for that.
+parameters and sent with PostgreSQL's own ``$1, $2...`` through psycopg's raw cursor
+(``_numbered``), which does not parse the text again on every run.
 The connection is the unit of work's own, so the rows join its transaction and the pool's
 limits still apply.
 """

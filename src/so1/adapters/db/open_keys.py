@@ -32,7 +32,7 @@ from so1.adapters.db import intake_tables as it
 from so1.adapters.db.driver import DriverStatement
 from so1.domain.alerts import AlertStatus
 
-IDENTITY = ("source", "dedup_key")
+IDENTITY = ("source", "dedup_key")  # an alert's identity: what returned rows are matched on
 a, d, k, r = it.alerts, it.deliveries, it.alert_open_keys, it.alert_last_resolved
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 
@@ -135,9 +135,8 @@ def _identity(row: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def _count_params(row: Mapping[str, Any], key: Mapping[str, Any]) -> dict[str, Any]:
-    return {"id": key["alert_id"], "stored_at": key["stored_at"]} | {
-        name: row[name] for name in ("last_seen_at", "summary", "current_value", "severity_hint")
-    }
+    found = {"id": key["alert_id"], "stored_at": key["stored_at"]}
+    return found | {name: row[name] for name in _COUNTED if name not in found}
 
 
 def resolved(conn: Connection, alert: Mapping[Any, Any]) -> None:
