@@ -63,6 +63,7 @@ FIGURES = (
     Figure("new_rps", "new alerts/s (closed loop)"),
     Figure("dup_rps", "duplicate alerts/s (closed loop)"),
     Figure("mixed_rps", "mixed alerts/s (harmonic mean)"),
+    Figure("mixed_share", "mixed alerts/s as a share of the baseline's", "{:.3f}"),
     Figure("mixed_p99_ms", "mixed p99 ms (worse of the two)", "{:,.1f}"),
     Figure("mixed_errors", "mixed errors (non-2xx, failed, unanswered)", "{:d}"),
     Figure("cpu_ms_load", "server CPU ms per alert, during load", "{:.3f}"),
@@ -87,6 +88,8 @@ FIGURES = (
     Figure("drain_storm_s", "triage backlog drained after storm, s", "{:.1f}"),
     Figure("rss_mb", "RSS of the process trees, peak MB", "{:,.0f}"),
     Figure("tracebacks", "tracebacks in the server output (before stop)", "{:d}"),
+    Figure("steal_pct", "machine: CPU time stolen by other guests, %", "{:.1f}"),
+    Figure("pause_ms", "machine: longest pause of a sleeping thread, ms", "{:,.0f}"),
 )
 
 SO1_SETUPS = (SQLITE, POSTGRES, ONE_MACHINE)

@@ -39,7 +39,7 @@ from typing import Any
 
 if not __package__:  # run as a script: make the `bench` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench import _ingest_table as table, _loadgen, _servers, api
+from bench import _ingest_table as table, _loadgen, _machine, _servers, api
 from bench._loadgen import MIXED_TEMPLATE, PROBE_TEMPLATE, STORM_TEMPLATE, Load, LoadResult
 from bench._servers import Running
 from bench._triage_probe import Database, figures, receipt_to_triage
@@ -191,11 +191,26 @@ def setups(backend: str, sqlite_workers: list[int]) -> Iterator[Setup]:
 
 def baseline_now(args: argparse.Namespace, log: Path) -> dict[str, Any]:
     """The do-nothing baseline given the same loads, just before a setup is measured."""
-    with _servers.baseline(log) as server:
+    with _machine.Watch() as machine, _servers.baseline(log) as server:
         server.sample_rss()
         found = measure_baseline(server, args)
         found["figures"]["rss_mb"] = round(server.peak_rss_mb)
+    return with_machine(found, machine)
+
+
+def with_machine(found: dict[str, Any], machine: _machine.Watch) -> dict[str, Any]:
+    """`found` with how busy the machine was: steal and the longest pause in the figures,
+    each pause of a second or more (when it ended, how long) beside them."""
+    seen = machine.figures()
+    found["long_pauses"] = seen.pop("long_pauses")
+    found["figures"].update(seen)
     return found
+
+
+def share_of_baseline(figures: dict[str, Any], baseline: dict[str, Any]) -> float | None:
+    """The setup's mixed alerts/s as a share of the baseline's mixed requests/s."""
+    mine, base = figures.get("mixed_rps"), baseline.get("mixed_rps")
+    return round(mine / base, 3) if mine and base else None
 
 
 def measure_all(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
@@ -207,6 +222,7 @@ def measure_all(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
         base = baseline_now(args, api.RESULTS_DIR / f"ingest-{stamp}-{n}-baseline.log")
         log = api.RESULTS_DIR / f"ingest-{stamp}-{n}.log"
         with (
+            _machine.Watch() as machine,
             database() as url,
             _servers.so1_serve(url, log, workers, topology=topology) as server,
         ):
@@ -214,6 +230,10 @@ def measure_all(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
             found[name] = measure_so1(server, args, f"s{n}")
             found[name]["figures"]["rss_mb"] = round(server.peak_rss_mb)
             found[name]["figures"]["tracebacks"] = during = tracebacks(log)
+        with_machine(found[name], machine)
+        found[name]["figures"]["mixed_share"] = share_of_baseline(
+            found[name]["figures"], base["figures"]
+        )
         found[name].update(baseline=base, log=str(log))
         found[name]["tracebacks_at_stop"] = tracebacks(log) - during
         print(f"measured {name}", file=sys.stderr, flush=True)

@@ -1,0 +1,70 @@
+"""bench/_machine.py: how busy the machine was while a setup was measured (CPU stolen by other
+guests, the longest pause of a sleeping thread), and the mixed rate as a share of the
+baseline's (bench/ingest.py)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bench._machine import CpuTimes, Heartbeat, Watch, steal_percent
+from bench.ingest import share_of_baseline, with_machine
+
+STAT = "cpu  {user} 0 {system} {idle} 5 0 3 {steal} 0 0\ncpu0  1 2 3 4 5 6 7 8 0 0\n"
+
+
+def stat_file(tmp_path: Path, **ticks: int) -> Path:
+    path = tmp_path / "stat"
+    path.write_text(STAT.format(**ticks))
+    return path
+
+
+def test_cpu_times_sum_the_first_eight_fields_and_keep_steal(tmp_path: Path) -> None:
+    found = CpuTimes.read(stat_file(tmp_path, user=100, system=20, idle=870, steal=2))
+    assert found == CpuTimes(total=100 + 20 + 870 + 5 + 3 + 2, steal=2)
+
+
+def test_cpu_times_are_none_without_proc_stat(tmp_path: Path) -> None:
+    assert CpuTimes.read(tmp_path / "missing") is None
+    (tmp_path / "empty").write_text("")
+    assert CpuTimes.read(tmp_path / "empty") is None
+
+
+def test_steal_percent_is_the_stolen_share_between_readings() -> None:
+    assert steal_percent(CpuTimes(1000, 10), CpuTimes(2000, 260)) == 25.0
+    assert steal_percent(CpuTimes(1000, 10), CpuTimes(1000, 10)) is None  # no time passed
+    assert steal_percent(None, CpuTimes(1000, 10)) is None
+
+
+def test_heartbeat_keeps_the_longest_pause_and_lists_long_ones() -> None:
+    beat = Heartbeat()
+    for pause, at in ((0.002, 1.0), (1.5, 2.0), (0.4, 3.0), (2.25, 4.0)):
+        beat.note(pause, at)
+    assert beat.longest == 2.25
+    assert beat.long_pauses == [(2.0, 1.5), (4.0, 2.25)]
+
+
+def test_a_watch_sees_a_thread_held_up() -> None:
+    with Watch(every=0.005) as watch:
+        time.sleep(0.05)
+        watch.heartbeat.note(1.2, time.time())  # as if the whole machine had stopped 1.2 s
+    found = watch.figures()
+    assert found["pause_ms"] == 1200.0
+    assert len(found["long_pauses"]) == 1  # type: ignore[arg-type]
+    if CpuTimes.read() is not None:  # Linux
+        assert isinstance(found["steal_pct"], float)
+        assert 0.0 <= found["steal_pct"] <= 100.0
+
+
+def test_with_machine_adds_the_figures_and_the_long_pauses_beside_them() -> None:
+    watch = Watch()
+    watch.heartbeat.note(3.0, 50.0)
+    found = with_machine({"figures": {"mixed_rps": 10}}, watch)
+    assert found["figures"] == {"mixed_rps": 10, "steal_pct": None, "pause_ms": 3000.0}
+    assert found["long_pauses"] == [(50.0, 3.0)]
+
+
+def test_share_of_baseline_is_the_ratio_of_the_mixed_rates() -> None:
+    assert share_of_baseline({"mixed_rps": 3000}, {"mixed_rps": 10000}) == 0.3
+    assert share_of_baseline({"mixed_rps": 3000}, {}) is None
+    assert share_of_baseline({}, {"mixed_rps": 10000}) is None
