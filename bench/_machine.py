@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import timeit
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -17,6 +18,13 @@ from types import TracebackType
 PROC_STAT = Path("/proc/stat")
 HEARTBEAT_SECONDS = 0.01
 LONG_PAUSE_SECONDS = 1.0  # a pause this long is listed with the time it ended
+
+
+def reference_loop_ms(repeat: int = 5) -> float:
+    """The machine's speed for one Python thread: the best of `repeat` timings of summing a
+    million integers, in ms (about 8-12 on a quick core; printed at the start of a run)."""
+    best = min(timeit.repeat("sum(range(1_000_000))", number=1, repeat=repeat))
+    return round(1000 * best, 1)
 
 
 @dataclass(frozen=True)

@@ -274,7 +274,11 @@ def main() -> None:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     api.RESULTS_DIR.mkdir(exist_ok=True)
     started = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, source {source_version()}"
-    print(f"{started}; load average at start {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs")
+    speed = _machine.reference_loop_ms()
+    print(
+        f"{started}; load average at start {os.getloadavg()[0]:.2f}; {os.cpu_count()} CPUs;"
+        f" reference loop {speed} ms (bench/_machine.py)"
+    )
     found = measure_all(args, stamp)
     rows = [
         row
@@ -285,7 +289,8 @@ def main() -> None:
     failed = table.failures(rows)
     print(f"\n{len(failed)} of {sum(1 for r in rows if r.verdict)} targets not met")
     path = api.RESULTS_DIR / f"ingest-{stamp}.json"
-    report = {"started": started, "settings": vars(args), "setups": found}
+    report = {"started": started, "reference_loop_ms": speed, "settings": vars(args)}
+    report["setups"] = found
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"results: {path} (server output beside it)")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bench._machine import CpuTimes, Heartbeat, Watch, steal_percent
+from bench._machine import CpuTimes, Heartbeat, Watch, reference_loop_ms, steal_percent
 from bench.ingest import share_of_baseline, with_machine
 
 STAT = "cpu  {user} 0 {system} {idle} 5 0 3 {steal} 0 0\ncpu0  1 2 3 4 5 6 7 8 0 0\n"
@@ -68,3 +68,8 @@ def test_share_of_baseline_is_the_ratio_of_the_mixed_rates() -> None:
     assert share_of_baseline({"mixed_rps": 3000}, {"mixed_rps": 10000}) == 0.3
     assert share_of_baseline({"mixed_rps": 3000}, {}) is None
     assert share_of_baseline({}, {"mixed_rps": 10000}) is None
+
+
+def test_the_reference_loop_is_timed_in_ms() -> None:
+    found = reference_loop_ms(repeat=2)
+    assert 0.1 < found < 10_000
