@@ -22,7 +22,7 @@ LONG_PAUSE_SECONDS = 1.0  # a pause this long is listed with the time it ended
 
 def reference_loop_ms(repeat: int = 5) -> float:
     """The machine's speed for one Python thread: the best of `repeat` timings of summing a
-    million integers, in ms (about 8-12 on a quick core; printed at the start of a run)."""
+    million integers, in ms (printed at the start of a run, to compare machines)."""
     best = min(timeit.repeat("sum(range(1_000_000))", number=1, repeat=repeat))
     return round(1000 * best, 1)
 
