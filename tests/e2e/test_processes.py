@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bench import _processes
 
 from tests.e2e.conftest import TOKEN_RE
 
@@ -53,17 +54,27 @@ class Server:
         return self.log.read_text(errors="replace")
 
     def wait_healthy(self) -> None:
+        """Until the server answers its health check on a port it listens on itself: a port
+        from ``free_port`` can be taken by another test's server in between, which would
+        answer for one still starting."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 pytest.fail(f"so1 serve exited {self.proc.returncode}:\n{self.output()}")
             try:
-                if httpx.get(f"{self.url}/v1/health", timeout=2).status_code == 200:
-                    return
+                healthy = httpx.get(f"{self.url}/v1/health", timeout=2).status_code == 200
             except httpx.TransportError:
-                pass
+                healthy = False
+            if healthy and self.listens():
+                return
             time.sleep(0.1)
         pytest.fail(f"so1 serve not healthy after {START_TIMEOUT}s:\n{self.output()}")
+
+    def listens(self) -> bool:
+        """Whether a process of this server's tree holds the listening socket of its port."""
+        port = int(self.url.rsplit(":", 1)[1])
+        held = _processes.connections(_processes.tree(self.proc.pid), port, _processes.LISTEN)
+        return any(held.values())
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -118,6 +129,30 @@ def curl(url: str, token: str, method: str = "GET", data: Any = None) -> httpx.R
     headers = {"Authorization": f"Bearer {token}"}
     content = None if data is None else json.dumps(data).encode()
     return httpx.request(method, url, headers=headers, content=content, timeout=30)
+
+
+def test_a_server_is_ready_only_on_a_port_its_own_processes_listen_on(tmp_path: Path) -> None:
+    """Another process answering on the port (a test's server that took it in between) does
+    not make a server still starting look ready."""
+    port = free_port()
+    other = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    starting = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        owner = Server(other, f"http://127.0.0.1:{port}", tmp_path / "other.log")
+        deadline = time.monotonic() + START_TIMEOUT
+        while not owner.listens() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert owner.listens()
+        assert not Server(starting, owner.url, tmp_path / "starting.log").listens()
+    finally:
+        for proc in (other, starting):
+            proc.kill()
+            proc.wait()
 
 
 # --- a. first start on the default SQLite path, then the runbook's calls --------------------
