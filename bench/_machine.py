@@ -1,6 +1,6 @@
 """How busy the machine was while a setup was measured, so a slow figure can be told apart from
 a slow machine: the share of CPU time the hypervisor gave to other guests (steal, from
-/proc/stat) and the longest pause of a thread that only sleeps (a heartbeat: a pause of a
+/proc/stat) and the longest pause of a process that only sleeps (a heartbeat: a pause of a
 second or more means every process here stood still, the load generator included).
 
 `Watch` is a context manager; its `figures()` are added to the setup's figures.
@@ -8,12 +8,16 @@ second or more means every process here stood still, the load generator included
 
 from __future__ import annotations
 
-import threading
+import json
+import select
+import subprocess
+import sys
 import time
 import timeit
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
 
 PROC_STAT = Path("/proc/stat")
 HEARTBEAT_SECONDS = 0.01
@@ -53,35 +57,58 @@ def steal_percent(before: CpuTimes | None, after: CpuTimes | None) -> float | No
 
 
 @dataclass
-class Heartbeat:
-    """A thread that sleeps `every` seconds at a time and keeps the longest oversleep."""
+class Pauses:
+    """The longest oversleep seen, and each one of a second or more (when it ended, s)."""
 
-    every: float = HEARTBEAT_SECONDS
     longest: float = 0.0
-    long_pauses: list[tuple[float, float]] = field(default_factory=list)  # (ended at, s)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def _beat(self) -> None:
-        last = time.monotonic()
-        while not self._stop.wait(self.every):
-            now = time.monotonic()
-            self.note(now - last - self.every, time.time())
-            last = now
+    long_pauses: list[tuple[float, float]] = field(default_factory=list)
 
     def note(self, pause: float, ended_at: float) -> None:
         self.longest = max(self.longest, pause)
         if pause >= LONG_PAUSE_SECONDS:
             self.long_pauses.append((round(ended_at, 3), round(pause, 3)))
+
+
+def beat(every: float, stop: TextIO) -> Pauses:
+    """Sleep ``every`` seconds at a time (waiting on ``stop``) until ``stop`` is readable or
+    closed, noting each oversleep."""
+    seen, last = Pauses(), time.monotonic()
+    while not select.select([stop], [], [], every)[0]:
+        now = time.monotonic()
+        seen.note(now - last - every, time.time())
+        last = now
+    return seen
+
+
+class Heartbeat:
+    """`beat` in a process of its own: a thread of the bench would also wait for the bench's
+    own work (the GIL), which is not the machine's pause."""
+
+    def __init__(self, every: float = HEARTBEAT_SECONDS) -> None:
+        self.every = every
+        self.seen = Pauses()
+        self._child: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        command = [sys.executable, str(Path(__file__).resolve()), f"{self.every}"]
+        self._child = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self._child.stdout is not None
+        self._child.stdout.readline()  # "beating": watching from now on
+
+    def stop(self) -> None:
+        """Close the child's stdin and read what it saw (nothing if it died)."""
+        child, self._child = self._child, None
+        if child is None:
+            return
+        out, _ = child.communicate(timeout=30)
+        try:
+            found = json.loads(out)
+        except ValueError:
+            return
+        self.seen.longest = max(self.seen.longest, float(found["longest"]))
+        self.seen.long_pauses += [(float(at), float(s)) for at, s in found["long_pauses"]]
 
 
 class Watch:
@@ -109,6 +136,11 @@ class Watch:
     def figures(self) -> dict[str, object]:
         return {
             "steal_pct": steal_percent(self._before, self._after),
-            "pause_ms": round(1000 * self.heartbeat.longest, 1),
-            "long_pauses": self.heartbeat.long_pauses,
+            "pause_ms": round(1000 * self.heartbeat.seen.longest, 1),
+            "long_pauses": self.heartbeat.seen.long_pauses,
         }
+
+
+if __name__ == "__main__":  # the heartbeat's process: sleeps until its stdin closes
+    print("beating", flush=True)
+    print(json.dumps(asdict(beat(float(sys.argv[1]), sys.stdin))))

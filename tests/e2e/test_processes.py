@@ -44,6 +44,13 @@ def clean_env(**settings: str) -> dict[str, str]:
     return env | settings
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Whether ``pid`` or a process it started holds the listening socket of ``port``: a
+    port from ``free_port`` can be taken by another test's server before this one binds it."""
+    held = _processes.connections(_processes.tree(pid), port, _processes.LISTEN)
+    return any(held.values())
+
+
 @dataclass
 class Server:
     proc: subprocess.Popen[bytes]
@@ -72,9 +79,7 @@ class Server:
 
     def listens(self) -> bool:
         """Whether a process of this server's tree holds the listening socket of its port."""
-        port = int(self.url.rsplit(":", 1)[1])
-        held = _processes.connections(_processes.tree(self.proc.pid), port, _processes.LISTEN)
-        return any(held.values())
+        return listens_on(self.proc.pid, int(self.url.rsplit(":", 1)[1]))
 
     def stop(self) -> None:
         if self.proc.poll() is None:

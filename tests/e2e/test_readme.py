@@ -33,7 +33,7 @@ from typer.testing import CliRunner
 
 from so1.entrypoints.cli import app as cli_app
 from tests.e2e.conftest import TOKEN_RE
-from tests.e2e.test_processes import clean_env, free_port
+from tests.e2e.test_processes import clean_env, free_port, listens_on
 
 pytestmark = pytest.mark.slow
 
@@ -194,7 +194,11 @@ def test_the_readme_commands_run_as_written(tmp_path: Path) -> None:
         reader.run(command)
     started = commands(lines[serve_at])[-1]
     with background(home, env, started) as (server, log):
-        first = wait_for(server, log, lambda text: "SO1 serving on" in text and healthy(base))
+
+        def up(text: str) -> bool:
+            return "SO1 serving on" in text and healthy(base) and listens_on(server.pid, port)
+
+        first = wait_for(server, log, up)
         env["SO1_API_KEY"] = TOKEN_RE.findall(first)[0]
         reader.ran.append(started)
         for line in lines[:serve_at] + lines[serve_at + 1 :]:
