@@ -89,7 +89,7 @@ FIGURES = (
     Figure("rss_mb", "RSS of the process trees, peak MB", "{:,.0f}"),
     Figure("tracebacks", "tracebacks in the server output (before stop)", "{:d}"),
     Figure("steal_pct", "machine: CPU time stolen by other guests, %", "{:.1f}"),
-    Figure("pause_ms", "machine: longest pause of a sleeping thread, ms", "{:,.0f}"),
+    Figure("pause_ms", "machine: longest pause of a sleeping process, ms", "{:,.0f}"),
 )
 
 SO1_SETUPS = (SQLITE, POSTGRES, ONE_MACHINE)
