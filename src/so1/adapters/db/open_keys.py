@@ -35,6 +35,7 @@ from so1.domain.alerts import AlertStatus
 IDENTITY = ("source", "dedup_key")  # an alert's identity: what returned rows are matched on
 a, d, k, r = it.alerts, it.deliveries, it.alert_open_keys, it.alert_last_resolved
 _PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+_GENERIC_PLANS_IN = "so1.generic_plans_in"  # conn.info: the transaction they were set in
 
 
 def _typed(table_columns: dict[str, object], names: tuple[str, ...]) -> str:
@@ -50,8 +51,13 @@ def generic_plans(conn: Connection) -> None:
     naming one week (``id`` and ``stored_at`` as parameters) then opens only that week's
     partition, pruned when it starts; PostgreSQL's default would plan it anew on every run,
     its custom plan costing far less than the generic one over every week, and planning
-    over every week costs more than running it."""
+    over every week costs more than running it. Said once per transaction (a batch asks for
+    it twice): the connection remembers the transaction it was said in."""
+    transaction = conn.get_transaction()
+    if transaction is not None and conn.info.get(_GENERIC_PLANS_IN) is transaction:
+        return
     conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+    conn.info[_GENERIC_PLANS_IN] = transaction
 
 
 def _key_upsert() -> Any:
