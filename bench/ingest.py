@@ -177,7 +177,7 @@ def tracebacks(log: Path) -> int:
 Setup = tuple[str, Callable[[], AbstractContextManager[str]], int, bool]
 
 
-def setups(backend: str, sqlite_workers: list[int]) -> Iterator[Setup]:
+def setups(backend: str, sqlite_workers: list[int], postgres_workers: list[int]) -> Iterator[Setup]:
     """(table name, database factory, `so1 serve --workers`, the one-machine topology) per
     so1 setup of `backend`."""
     if backend in ("sqlite", "both"):
@@ -186,6 +186,8 @@ def setups(backend: str, sqlite_workers: list[int]) -> Iterator[Setup]:
             yield f"{table.SQLITE} --workers {workers}", api.sqlite_database, workers, False
     if backend in ("postgres", "both"):
         yield table.POSTGRES, api.postgres_database, 1, False
+        for workers in postgres_workers:
+            yield f"{table.POSTGRES} --workers {workers}", api.postgres_database, workers, False
         yield table.ONE_MACHINE, api.postgres_database, 2, True
 
 
@@ -217,7 +219,7 @@ def measure_all(args: argparse.Namespace, stamp: str) -> dict[str, Any]:
     """Per so1 setup: the baseline, then the setup, on a fresh database."""
     found: dict[str, Any] = {}
     for n, (name, database, workers, topology) in enumerate(
-        setups(args.backend, args.sqlite_workers or [])
+        setups(args.backend, args.sqlite_workers or [], args.postgres_workers or [])
     ):
         base = baseline_now(args, api.RESULTS_DIR / f"ingest-{stamp}-{n}-baseline.log")
         log = api.RESULTS_DIR / f"ingest-{stamp}-{n}.log"
@@ -249,6 +251,12 @@ def parse_args() -> argparse.Namespace:
         type=int,
         action="append",
         help="also measure `so1 serve --workers N` on SQLite (repeatable)",
+    )
+    add(
+        "--postgres-workers",
+        type=int,
+        action="append",
+        help="also measure `so1 serve --workers N` on PostgreSQL, triage in its child (repeatable)",
     )
     add("--quick", action="store_true", help="3 s runs and a 1,000-alert storm: a smoke run")
     add("--duration", type=float, help="each closed-loop run, s (default 10)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from concurrent.futures import Future
 from dataclasses import replace
@@ -253,34 +252,3 @@ def test_a_slow_batch_is_logged_with_its_size_and_time(
             writer.stop()
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 1 and messages[0].startswith("a batch of 1 deliveries took 0.")
-
-
-def test_a_busy_writer_waits_longer_for_the_rest_of_a_batch(
-    container: Container, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """After a batch of BUSY_BATCH or more, the writer lingers LINGER_BUSY_SECONDS for more
-    deliveries; after a small one, LINGER_SECONDS (stretched here to 0.05 s and 1 s, with a
-    late delivery at 0.3 s between them)."""
-    from so1.services.intake import writer as writer_module
-
-    monkeypatch.setattr(writer_module, "LINGER_SECONDS", 0.05)
-    monkeypatch.setattr(writer_module, "LINGER_BUSY_SECONDS", 1.0)
-    writer = IngestWriter(container.uow, container.clock)  # not started: batches taken here
-
-    def taken(first: int, *, late: bool) -> int:
-        """Submit ``first`` deliveries (and one more 0.3 s later); the next batch's size."""
-        for n in range(first):
-            writer.submit(delivery(container), event(f"b{n}"))
-        timer = threading.Timer(0.3, writer.submit, [delivery(container), event("late")])
-        if late:
-            timer.start()
-        batch = writer._next_batch()
-        if late:
-            timer.join()
-        assert batch is not None
-        return len(batch)
-
-    assert taken(1, late=True) == 1  # idle: the late one waits for the next batch
-    busy = writer_module.BUSY_BATCH
-    assert taken(busy - 1, late=False) == busy  # the late one, then these
-    assert taken(1, late=True) == 2  # busy: the late one joins the batch

@@ -10,6 +10,7 @@ import pytest
 from bench import _ingest_table as table
 from bench._loadgen import Load, LoadgenError, harmonic_mean, parse_result
 from bench._triage_probe import figures, next_low, receipt_to_triage
+from bench.ingest import setups
 
 LINE = {
     "url": "http://127.0.0.1:1/v1/alerts",
@@ -127,3 +128,20 @@ def test_check_compares_with_the_bound() -> None:
     assert table.check(1, table.Target("==", 1)) is True
     assert table.check(None, table.Target(">=", 1)) is False
     assert table.check(5, None) is None
+
+
+def test_more_server_processes_are_measured_on_the_engine_asked_for() -> None:
+    found = {
+        name: (workers, topology) for name, _, workers, topology in setups("postgres", [3], [2])
+    }
+    assert found == {
+        table.POSTGRES: (1, False),
+        f"{table.POSTGRES} --workers 2": (2, False),
+        table.ONE_MACHINE: (2, True),
+    }
+    sqlite = [name for name, *_ in setups("sqlite", [2], [4])]
+    assert sqlite == [table.SQLITE, f"{table.SQLITE} --workers 2"]
+    targets = {
+        r.figure: r.target for r in table.rows(f"{table.POSTGRES} --workers 2", {"storm_s": 4}, {})
+    }
+    assert targets["storm: all alerts accepted in s"] == "<= 5"

@@ -30,18 +30,8 @@ log = logging.getLogger("so1.ingest")
 MAX_BATCH = 256
 # How long the writer waits for more deliveries after the first: a commit costs about as
 # much as storing dozens of alerts, so a short wait multiplies throughput under load and
-# adds at most this much latency when idle. While busy (the last batch had BUSY_BATCH or
-# more) it waits longer: a batch has a fixed cost (the transaction, a statement per kind of
-# row), and a bigger batch spreads it over more alerts (docs/scaling.md, "Stop 28").
+# adds at most this much latency when idle.
 LINGER_SECONDS = 0.002
-LINGER_BUSY_SECONDS = 0.006
-BUSY_BATCH = 8
-
-
-def linger_after(last_batch: int) -> float:
-    """How long to wait for more deliveries after the first, given the last batch's size."""
-    return LINGER_BUSY_SECONDS if last_batch >= BUSY_BATCH else LINGER_SECONDS
-
 
 # A batch slower than this is logged: its senders waited that long (a lock, the pool, the disk).
 SLOW_BATCH_SECONDS = 1.0
@@ -101,7 +91,6 @@ class IngestWriter:
         self._restarts = 0
         self._last_stop: str | None = None
         self._stopping: threading.Thread | None = None  # a thread on its way out
-        self._last_batch = 0  # the size of the last batch taken (sets the linger)
 
     def start(self) -> None:
         with self._guard:
@@ -176,7 +165,7 @@ class IngestWriter:
         if first is None:
             return None
         batch = [first]
-        deadline = time.monotonic() + linger_after(self._last_batch)
+        deadline = time.monotonic() + LINGER_SECONDS
         while len(batch) < self._max_batch:
             try:
                 item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -186,7 +175,6 @@ class IngestWriter:
                 self._queue.put(None)  # stop after this batch
                 break
             batch.append(item)
-        self._last_batch = len(batch)
         return [item for item in batch if item[2].take()]
 
     def _write(self, batch: list[Item]) -> None:
