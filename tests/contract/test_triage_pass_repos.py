@@ -289,6 +289,34 @@ def test_on_postgres_a_pass_names_each_alert_by_its_primary_key(postgres_url: st
         engine.dispose()
 
 
+@pytest.mark.postgres
+def test_on_postgres_the_alerts_a_new_incident_gathers_are_attached_by_primary_key(
+    postgres_url: str,
+) -> None:
+    """A new incident gathers the alerts ``recent`` read (applying.py): by their primary
+    keys too. By id alone, attaching a service's hundred alerts took 6-15 ms of the pass
+    that holds the day's incident counter."""
+    _truncate_postgres(postgres_url)
+    engine = build_engine(postgres_url)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    try:
+        with SqlUnitOfWork(engine) as u:
+            incident = new_incident(u)
+            _stored(u, 3)
+            u.commit()
+        with SqlUnitOfWork(engine) as u:
+            read = u.alerts.recent(["api"], T0)
+            statements.clear()
+            u.alerts.attach([a.id for a in read], incident.id)
+            assert len(read) == 3 and "unnest" in statements[-1], statements
+            u.commit()
+        with SqlUnitOfWork(engine) as u:
+            assert u.alerts.count_for_incidents([incident.id]) == {incident.id: 3}
+    finally:
+        engine.dispose()
+
+
 def test_latest_gives_each_incident_its_last_event_of_the_kind(uow: UnitOfWorkFactory) -> None:
     """The newest by time, the later-written one at equal times; other kinds, and incidents
     with none of the kind, are left out."""

@@ -20,6 +20,7 @@ from so1.domain.catalog import CatalogService, Tier
 from so1.domain.intake import DEFAULT_RULE
 from so1.domain.records import AgentName
 from so1.domain.timeline import EventKind
+from so1.ports import IncidentFilter
 from so1.services.background import TriagePass
 from so1.services.triage.flow import process_pending
 from so1.services.triage.joining import JoinTriageMemo, join_many
@@ -100,6 +101,29 @@ def test_a_batch_triages_the_first_alert_of_each_group_once_and_joins_the_rest(
     by_alert = {r.alert.id: r for r in db.tables.alerts.values()}
     assert by_alert["al_1"].alert.incident_id == by_alert["al_0"].alert.incident_id
     assert all(r.triage_state not in ("pending", "processing") for r in by_alert.values())
+
+
+def test_a_new_incident_that_gathers_a_storm_of_alerts_is_marked_a_storm_once(
+    db: FakeDatabase, clock: FakeClock
+) -> None:
+    """The incident a pass opens gathers its services' waiting alerts; with at least the
+    rule's storm threshold (10) of them it is a storm from the start, noted once."""
+    with db.uow() as uow:
+        for n in range(12):
+            uow.alerts.trigger(event(f"api{n}", "api"), f"al_api{n}", clock.now())
+        for n in range(3):
+            uow.alerts.trigger(event(f"web{n}", "web"), f"al_web{n}", clock.now())
+        uow.commit()
+    assert process_pending(db.uow, clock, TriageResponder()) == 15
+    with db.uow(read_only=True) as uow:
+        incidents, _ = uow.incidents.search(IncidentFilter())
+        by_service = {i.service: i for i in incidents}
+        counts = uow.alerts.count_for_incidents([i.id for i in by_service.values()])
+        assert {s: counts[i.id] for s, i in by_service.items()} == {"api": 12, "web": 3}
+        assert {s: i.storm for s, i in by_service.items()} == {"api": True, "web": False}
+        storm = uow.timeline.for_incident(by_service["api"].id, [EventKind.INCIDENT_STORM])
+        assert [e.data for e in storm] == [{"alert_count": 12}]
+        assert uow.timeline.for_incident(by_service["web"].id, [EventKind.INCIDENT_STORM]) == []
 
 
 def test_a_woken_pass_gathers_the_alerts_of_the_next_commits_before_it_reads(

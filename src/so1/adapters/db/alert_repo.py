@@ -307,7 +307,9 @@ class SqlAlertRepository:
 
     def recent(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:
         params = {"p_services": list(services), "p_since": since}
-        rows = self._conn.execute(sql.RECENT.limit(limit), params).mappings()
+        rows = list(self._conn.execute(sql.RECENT.limit(limit), params).mappings())
+        if self._weeks is not None:  # the caller may attach them: by primary key, then
+            self._weeks.learn(rows)
         return [_alert_from_row(r) for r in rows]
 
     def open_incident_for(self, services: Sequence[str]) -> str | None:

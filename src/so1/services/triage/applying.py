@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from so1.agents.registry import CommanderAgent
 from so1.agents.triage import TriageAgent, TriageInput, TriageReport
@@ -22,6 +23,7 @@ from so1.services.triage.context import Surroundings, recorded, triage_inputs
 from so1.services.triage.join_notes import TRIAGE_ACTOR
 from so1.services.triage.joining import (
     join_incident,
+    join_new_incident,
     join_triaged,
     opened_new_because,
     unrelated_cause,
@@ -35,22 +37,40 @@ Outcome = tuple[TriageReport, str | None, list[str]]
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """What the agent was shown and what it answered (its report, or why it failed)."""
+    """What the agent was shown (and its record) and what it answered (its report, or why it
+    failed); when the report opens an incident, the alerts it would gather (None: not read)."""
 
     inputs: TriageInput
+    record: dict[str, Any]
     report: TriageReport | None
     error: str | None = None
+    nearby: list[Alert] | None = None
 
 
 def prepare(
-    uow: UnitOfWork, agent: TriageAgent, alert: Alert, now: datetime, around: Surroundings
+    uow: UnitOfWork,
+    agent: TriageAgent,
+    alert: Alert,
+    now: datetime,
+    around: Surroundings,
+    joining: str | None = None,
 ) -> Prepared:
-    """Read the alert's inputs and run the agent; only reads."""
+    """Read the alert's inputs and run the agent; only reads. When the report opens an
+    incident (there is none open to join: ``joining``), also read the alerts it gathers."""
     inputs = triage_inputs(uow, alert, now, around.rule.window, around)
     try:
-        return Prepared(inputs, agent.run(inputs))
+        report = agent.run(inputs)
     except Exception as exc:  # a failing agent is a failed run; the alert stays open
-        return Prepared(inputs, None, f"{type(exc).__name__}: {exc}")
+        return Prepared(inputs, recorded(inputs), None, f"{type(exc).__name__}: {exc}")
+    opens = joining is None and report.is_incident and report.escalation is not Escalation.TICKET
+    nearby = _nearby(uow, alert, now, around) if opens else None
+    return Prepared(inputs, recorded(inputs), report, nearby=nearby)
+
+
+def _nearby(uow: UnitOfWork, alert: Alert, now: datetime, around: Surroundings) -> list[Alert]:
+    """The alerts of the alert's services in the correlation window (a new incident's)."""
+    scope = scope_of(alert.service, around.rule, around.graph)
+    return uow.alerts.recent(sorted(scope), now - around.rule.window)
 
 
 def triage(
@@ -66,12 +86,12 @@ def triage(
     """Run the agent and apply its report: (report, incident id, alerts attached) or None.
     ``joining``: the open incident the alert belongs to, unless triage finds another cause;
     ``prepared``: the agent's answer when it was run earlier in the transaction."""
-    prepared = prepared or prepare(uow, agent, alert, now, around)
+    prepared = prepared or prepare(uow, agent, alert, now, around, joining)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
         AgentName.TRIAGE,
         RunStatus.RUNNING,
-        recorded(prepared.inputs),
+        prepared.record,
         now,
         TRIAGE_ACTOR.name,
     )
@@ -86,7 +106,7 @@ def triage(
             uow.alerts.finish_triage(alert.id, "failed", run.id)
         return None
     report, (state, incident_id, attached) = _join_or_apply(
-        uow, now, alert, report, around, commander, joining
+        uow, now, alert, report, around, commander, joining, prepared.nearby
     )
     report = report.for_incident(incident_id)
     output = report.as_json()
@@ -107,9 +127,11 @@ def _join_or_apply(
     around: Surroundings,
     commander: CommanderAgent | None,
     joining: str | None,
+    nearby: list[Alert] | None,
 ) -> tuple[TriageReport, tuple[str, str | None, list[str]]]:
     """Join the open incident unless triage found an unrelated cause; otherwise act on the
-    report. The report comes back with the rationale of what was done."""
+    report (``nearby``: the alerts a new incident gathers, when already read). The report
+    comes back with the rationale of what was done."""
     split = unrelated_cause(uow, joining, report) if joining is not None else None
     if joining is not None and split is None:
         joined = join_triaged(uow, now, alert, report, joining, around.rule)
@@ -120,7 +142,7 @@ def _join_or_apply(
     if alert.status is AlertStatus.RESOLVED:
         reason = "opened new: the alert had resolved before triage, so it joined no incident"
     report = with_reason(report, reason) if report.is_incident else report
-    return report, apply_report(uow, now, alert, report, around, commander)
+    return report, apply_report(uow, now, alert, report, around, commander, nearby)
 
 
 def apply_report(
@@ -130,9 +152,12 @@ def apply_report(
     report: TriageReport,
     around: Surroundings,
     commander: CommanderAgent | None = None,
+    nearby: list[Alert] | None = None,
 ) -> tuple[str, str | None, list[str]]:
     """Act on the triage decision: an incident (SEV0-3), a ticket (SEV4), or close.
-    Returns the alert's triage state, the incident opened and the alerts attached to it."""
+    Returns the alert's triage state, the incident opened and the alerts attached to it.
+    An incident gathers the open alerts of its services in the correlation window with no
+    incident yet (``nearby``: those alerts when already read, before anything was written)."""
     if not report.is_incident:
         reason = "; ".join(report.rationale) or "triage: not an incident"
         uow.alerts.close(alert.id, now, reason[:1000])
@@ -141,11 +166,9 @@ def apply_report(
         uow.action_items.add_ticket(alert.id, f"SEV4: {alert.summary}"[:500], "low", now)
         return "ticket", None, []
     incident = _declare_from(uow, now, alert, report)
-    window_start = now - around.rule.window
-    scope = scope_of(alert.service, around.rule, around.graph)
-    nearby = uow.alerts.recent(sorted(scope), window_start)
+    nearby = nearby if nearby is not None else _nearby(uow, alert, now, around)
     related = [a for a in nearby if a.incident_id is None and a.status.is_open and a.id != alert.id]
-    join_incident(uow, now, [alert, *related], incident.id, around.rule, announce=False)
+    join_new_incident(uow, now, [alert, *related], incident, around.rule)
     if commander is not None:  # runbook Phase 2 follows at once: war room, commander, comms
         findings = report.for_incident(incident.id).as_json()
         declare_after_triage(uow, now, TRIAGE_ACTOR, commander, incident, findings)

@@ -160,9 +160,10 @@ def _prepare(
     """Run the agent, before the pass writes any decision, for the first alert of each group
     that will be triaged (and each alert with no service). What it is shown cannot change
     before it is decided: no decision written before its turn touches its group (the
-    alerts joined without triage are written at the end). So the writes that follow are
-    short, and so is the hold on the day's incident counter when one opens an incident:
-    another worker can run its agent meanwhile."""
+    alerts joined without triage are written at the end). The same holds for the alerts a
+    new incident gathers, read here too, and for the agent run's record. So the writes that
+    follow are short, and so is the hold on the day's incident counter when one opens an
+    incident: another worker can run its agent meanwhile."""
     rule, graph = batch.around.rule, batch.around.graph
     seen: set[Scope] = set()
     for alert in claimed:
@@ -175,7 +176,7 @@ def _prepare(
             continue  # it joins without triage
         if scope:
             seen.add(scope)
-        batch.prepared[alert.id] = prepare(uow, agent, alert, now, batch.around)
+        batch.prepared[alert.id] = prepare(uow, agent, alert, now, batch.around, joining)
 
 
 def _decide(

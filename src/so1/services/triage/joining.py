@@ -198,6 +198,16 @@ def join_incident(
     _mark_storms(uow, now, [incident_id], rule)
 
 
+def join_new_incident(
+    uow: UnitOfWork, now: datetime, alerts: list[Alert], incident: Incident, rule: CorrelationRule
+) -> None:
+    """``join_incident`` (without notes) for an incident opened in this unit of work: these
+    are all its alerts, so whether it is a storm needs no query."""
+    uow.alerts.attach([a.id for a in alerts], incident.id)
+    if not incident.storm and len(alerts) >= rule.storm_threshold:
+        _mark_storm(uow, now, incident, len(alerts))
+
+
 def join_many(
     uow: UnitOfWork,
     now: datetime,
@@ -226,10 +236,13 @@ def _mark_storms(
     counts = uow.alerts.count_for_incidents([i.id for i in calm]) if calm else {}
     for incident in calm:
         count = counts.get(incident.id, 0)
-        if count < rule.storm_threshold:
-            continue
-        stormy = replace(incident, storm=True, updated_at=now, version=incident.version + 1)
-        uow.incidents.update(stormy, expected_version=incident.version)
-        text = f"alert storm: {count} related alerts treated as this one incident"
-        data = {"alert_count": count}
-        note(uow, TRIAGE_ACTOR, now, incident.id, EventKind.INCIDENT_STORM, text, data)
+        if count >= rule.storm_threshold:
+            _mark_storm(uow, now, incident, count)
+
+
+def _mark_storm(uow: UnitOfWork, now: datetime, incident: Incident, count: int) -> None:
+    stormy = replace(incident, storm=True, updated_at=now, version=incident.version + 1)
+    uow.incidents.update(stormy, expected_version=incident.version)
+    text = f"alert storm: {count} related alerts treated as this one incident"
+    data = {"alert_count": count}
+    note(uow, TRIAGE_ACTOR, now, incident.id, EventKind.INCIDENT_STORM, text, data)
