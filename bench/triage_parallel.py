@@ -3,14 +3,16 @@ services are decided in parallel now that a pass locks dependency groups, not on
 
 Run from the project root:
 
-    .venv/bin/python bench/triage_parallel.py [--alerts 5000] [--services 50]
+    .venv/bin/python -m bench.triage_parallel [--alerts 5000] [--services 50] [--commander]
 
 For each worker count a fresh `so1_bench_<random>` database on SO1_TEST_POSTGRES_URL is
 loaded with --alerts pending alerts spread over --services services with no dependencies
 (stored through the intake service, before the clock starts), then that many processes run
 `process_pending` (the real triage policy) until the queue is empty. It prints the seconds
 each took, the ratio 2 workers / 1 worker, and the double triage: alerts with more than
-one triage run, and alerts left undecided.
+one triage run, and alerts left undecided. With --commander each incident triage opens is
+declared at once by the incident-commander agent, as `so1 worker` does (war room, commander,
+messages queued), inside the same pass.
 """
 
 from __future__ import annotations
@@ -52,19 +54,23 @@ def load(url: str, alerts: int, services: int) -> None:
     container.close()
 
 
-def work(url: str, go: Event) -> None:
+def work(url: str, go: Event, declare: bool) -> None:
     container = build_container(Settings(database_url=url, triage_worker=False))
+    commander = container.agents.commander if declare else None
     go.wait()
     started, cpu = time.perf_counter(), time.process_time()
-    handled = process_pending(container.uow, container.clock, container.triage_agent)
+    agent = container.triage_agent
+    handled = process_pending(container.uow, container.clock, agent, commander=commander)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     print(f"  a worker decided {handled} alerts in {wall:.1f} s ({cpu:.1f} s of its own CPU)")
     container.close()
 
 
-def drain(url: str, workers: int) -> float:
+def drain(url: str, workers: int, declare: bool) -> float:
     go = multiprocessing.Event()
-    processes = [multiprocessing.Process(target=work, args=(url, go)) for _ in range(workers)]
+    processes = [
+        multiprocessing.Process(target=work, args=(url, go, declare)) for _ in range(workers)
+    ]
     for process in processes:
         process.start()
     time.sleep(2)  # let each build its container before the clock starts
@@ -88,10 +94,10 @@ def faults(url: str) -> tuple[int, int]:
     return sum(1 for count in per_alert.values() if count > 1), int(undecided)
 
 
-def measure(workers: int, alerts: int, services: int) -> float:
+def measure(workers: int, alerts: int, services: int, declare: bool = False) -> float:
     with database("postgres") as url:
         load(url, alerts, services)
-        seconds = drain(url, workers)
+        seconds = drain(url, workers, declare)
         twice, undecided = faults(url)
     print(f"{workers} worker(s): {seconds:.1f} s, triaged twice {twice}, undecided {undecided}")
     return seconds
@@ -101,9 +107,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--alerts", type=int, default=5000)
     parser.add_argument("--services", type=int, default=50)
+    parser.add_argument(
+        "--commander", action="store_true", help="declare each new incident at once, as the worker"
+    )
     args = parser.parse_args()
-    one = measure(1, args.alerts, args.services)
-    two = measure(2, args.alerts, args.services)
+    one = measure(1, args.alerts, args.services, args.commander)
+    two = measure(2, args.alerts, args.services, args.commander)
     print(f"{args.alerts} alerts over {args.services} services: 2 workers / 1 = {two / one:.2f}")
 
 
