@@ -243,6 +243,29 @@ def test_a_pass_claims_finishes_and_attaches_the_alerts_it_read_waiting(
         }
 
 
+def test_gatherable_leaves_out_what_triage_still_waits_to_decide(uow: UnitOfWorkFactory) -> None:
+    """What a new incident gathers in a pass: the open alerts on its services in the window
+    with no incident, claimed or decided already; not those waiting for triage (they join
+    when decided), resolved ones, ones on an incident, or other services' or older ones."""
+    with uow() as u:
+        incident = new_incident(u)
+        _stored(u, 6)  # api, last seen T0 + n seconds
+        u.alerts.trigger(pool_alert(dedup_key="db-1", service="db"), "al_db", T0)
+        u.commit()
+    with uow() as u:
+        u.alerts.claim_among(["al_0", "al_1", "al_2", "al_3", "al_4"], T0, None)
+        u.alerts.finish_many(["al_1"], "ticket")
+        u.alerts.attach(["al_2"], incident.id)
+        u.alerts.close("al_3", T0, "resolved by triage")
+        u.commit()
+    since = T0 + timedelta(milliseconds=1)  # al_0 was last seen before the window
+    with uow() as u:
+        found = [a.id for a in u.alerts.gatherable(["api"], since)]
+        assert found == ["al_4", "al_1"]  # newest first; al_5 waits, al_0 is older
+        assert [a.id for a in u.alerts.gatherable(["api", "db"], T0)] == ["al_4", "al_1", "al_0"]
+        assert [a.id for a in u.alerts.gatherable(["api"], T0, limit=1)] == ["al_4"]
+
+
 def test_a_claim_older_than_stale_before_is_taken_over(uow: UnitOfWorkFactory) -> None:
     with uow() as u:
         _stored(u, 2)

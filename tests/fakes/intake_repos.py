@@ -215,6 +215,15 @@ class FakeAlertRepository:
         found.sort(key=lambda a: a.last_seen_at, reverse=True)
         return kept(found[:limit])
 
+    def gatherable(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:
+        waiting = {r.alert.id for r in self._t.alerts.values() if r.triage_state == "pending"}
+        found = [
+            a
+            for a in self.recent(services, since, len(self._t.alerts))
+            if a.status.is_open and a.incident_id is None and a.id not in waiting
+        ]
+        return found[:limit]
+
     def open_incident_for(self, services: Sequence[str]) -> str | None:
         holding = {
             r.alert.incident_id for r in self._t.alerts.values() if r.alert.service in services

@@ -126,6 +126,27 @@ def test_a_new_incident_that_gathers_a_storm_of_alerts_is_marked_a_storm_once(
         assert uow.timeline.for_incident(by_service["web"].id, [EventKind.INCIDENT_STORM]) == []
 
 
+def test_alerts_waiting_beyond_the_pass_that_opens_their_incident_join_it_when_decided(
+    db: FakeDatabase, clock: FakeClock
+) -> None:
+    """A pass's new incident gathers the alerts the pass claimed; those of its service still
+    waiting (past the batch of 100) join it when the next passes decide them, and it turns
+    a storm once."""
+    with db.uow() as uow:
+        for n in range(150):
+            uow.alerts.trigger(event(f"api{n}", "api"), f"al_{n:03d}", clock.now())
+        uow.commit()
+    assert process_pending(db.uow, clock, TriageResponder()) == 150
+    with db.uow(read_only=True) as uow:
+        [incident], _ = uow.incidents.search(IncidentFilter())
+        assert uow.alerts.count_for_incidents([incident.id]) == {incident.id: 150}
+        assert incident.storm
+        storm = uow.timeline.for_incident(incident.id, [EventKind.INCIDENT_STORM])
+        assert [e.data for e in storm] == [{"alert_count": 100}]  # the first pass's batch
+    states = {r.triage_state for r in db.tables.alerts.values()}
+    assert states == {"incident", "correlated"}
+
+
 def test_a_woken_pass_gathers_the_alerts_of_the_next_commits_before_it_reads(
     db: FakeDatabase, clock: FakeClock
 ) -> None:

@@ -97,6 +97,12 @@ class AlertRepository(Protocol):
         """At most ``limit`` alerts on these services last seen since ``since``, newest first."""
         ...
 
+    def gatherable(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:
+        """What a new incident on these services gathers: at most ``limit`` of their alerts
+        last seen since ``since``, not resolved, on no incident, and not waiting for triage
+        (a waiting one joins the incident when triage decides it), newest first."""
+        ...
+
     def open_incident_for(self, services: Sequence[str]) -> str | None:
         """The newest open incident on one of these services or holding an alert on one."""
         ...

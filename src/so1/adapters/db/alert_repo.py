@@ -7,7 +7,18 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, text, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    delete,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
 
 from so1.adapters.db import (
     alert_sql as sql,
@@ -306,8 +317,16 @@ class SqlAlertRepository:
             self._conn.execute(sql.ATTACH_ONE, rows)
 
     def recent(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:
+        return self._read_seen(sql.RECENT, services, since, limit)
+
+    def gatherable(self, services: Sequence[str], since: datetime, limit: int = 500) -> list[Alert]:
+        return self._read_seen(sql.GATHERABLE, services, since, limit)
+
+    def _read_seen(
+        self, query: Select[Any], services: Sequence[str], since: datetime, limit: int
+    ) -> list[Alert]:
         params = {"p_services": list(services), "p_since": since}
-        rows = list(self._conn.execute(sql.RECENT.limit(limit), params).mappings())
+        rows = list(self._conn.execute(query.limit(limit), params).mappings())
         if self._weeks is not None:  # the caller may attach them: by primary key, then
             self._weeks.learn(rows)
         return [_alert_from_row(r) for r in rows]

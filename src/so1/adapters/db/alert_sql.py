@@ -148,6 +148,11 @@ RECENT = (
     .where(a.c.service.in_(SERVICES), a.c.last_seen_at >= bindparam("p_since"))
     .order_by(a.c.last_seen_at.desc(), a.c.id)
 )  # the caller gives the limit
+GATHERABLE = RECENT.where(
+    a.c.status != AlertStatus.RESOLVED.value,
+    a.c.incident_id.is_(None),
+    a.c.triage_state != "pending",
+)  # the caller gives the limit
 # Driven from the few open incidents (newest first): one on these services, or holding an
 # alert on them (each probe one seek in ix_alerts_incident_service_seen). However long ago
 # it was opened, an open incident is where a new alert on its services belongs.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -22,7 +23,7 @@ from so1.services.access.clearance import require_act, require_read, sees_privat
 from so1.services.declaration.outbox import queue_resolution
 from so1.services.declaration.severity import follow_severity_change
 from so1.services.incidents.participants import hand_role
-from so1.services.incidents.recording import Actor, Change, record
+from so1.services.incidents.recording import Actor, Change, record, record_many
 from so1.services.incidents.severity import record_severity_change, required_reason
 
 _EDITABLE_FIELDS = (
@@ -48,6 +49,7 @@ class NewIncident:
     channel: str | None = None
     detected_at: datetime | None = None
     customer_summary: str | None = None  # what the status page may say
+    storm: bool = False  # opened for an alert storm (triage gathered that many alerts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +82,16 @@ def create_incident(
 
 
 def declare(
-    uow: UnitOfWork, actor: Actor, now: datetime, new: NewIncident, detected_at: datetime
+    uow: UnitOfWork,
+    actor: Actor,
+    now: datetime,
+    new: NewIncident,
+    detected_at: datetime,
+    notes: Callable[[Incident], Sequence[Change]] | None = None,
 ) -> Incident:
-    """Create the incident inside the caller's transaction (used by triage too)."""
+    """Create the incident inside the caller's transaction (used by triage too). ``notes``:
+    the lines its timeline starts with after the first (given the incident), written with it
+    in the same two round trips (triage opens incidents holding the day's counter)."""
     incident = Incident(
         id=uow.incidents.next_id(now.date()),
         title=new.title,
@@ -97,6 +106,7 @@ def declare(
         commander=new.commander,
         channel=new.channel,
         customer_summary=new.customer_summary,
+        storm=new.storm,
     )
     if new.status is IncidentStatus.INVESTIGATING:
         incident = transition(incident, IncidentStatus.INVESTIGATING, now)
@@ -104,7 +114,7 @@ def declare(
     uow.incidents.add_severity_change(
         SeverityChange(incident.id, None, new.severity, actor.name, "declared", now)
     )
-    record(uow, actor, now, _created_change(incident))
+    record_many(uow, actor, now, [_created_change(incident), *(notes(incident) if notes else ())])
     if incident.commander:
         hand_role(uow, actor, now, incident.id, incident.commander, Role.COMMANDER)
     return incident

@@ -18,14 +18,14 @@ from so1.domain.triage import Escalation, TriageStatus
 from so1.ports import UnitOfWork
 from so1.services.declaration.flow import declare_after_triage
 from so1.services.incidents.lifecycle import NewIncident, declare
-from so1.services.incidents.recording import note
+from so1.services.incidents.recording import Change, noted
 from so1.services.triage.context import Surroundings, recorded, triage_inputs
 from so1.services.triage.join_notes import TRIAGE_ACTOR
 from so1.services.triage.joining import (
     join_incident,
-    join_new_incident,
     join_triaged,
     opened_new_because,
+    storm_note,
     unrelated_cause,
     with_reason,
 )
@@ -54,23 +54,23 @@ def prepare(
     now: datetime,
     around: Surroundings,
     joining: str | None = None,
+    in_pass: bool = False,
 ) -> Prepared:
-    """Read the alert's inputs and run the agent; only reads. When the report opens an
-    incident (there is none open to join: ``joining``), also read the alerts it gathers."""
+    """Read the alert's inputs and run the agent; only reads. ``in_pass``: a triage pass
+    asks, before it writes; when the report opens an incident (there is none open to join:
+    ``joining``), also read the alerts it gathers, but not those waiting for triage: the
+    passes that follow decide them, and they join it then (each is written once)."""
     inputs = triage_inputs(uow, alert, now, around.rule.window, around)
     try:
         report = agent.run(inputs)
     except Exception as exc:  # a failing agent is a failed run; the alert stays open
         return Prepared(inputs, recorded(inputs), None, f"{type(exc).__name__}: {exc}")
     opens = joining is None and report.is_incident and report.escalation is not Escalation.TICKET
-    nearby = _nearby(uow, alert, now, around) if opens else None
+    nearby = None
+    if in_pass and opens:
+        scope = sorted(scope_of(alert.service, around.rule, around.graph))
+        nearby = uow.alerts.gatherable(scope, now - around.rule.window)
     return Prepared(inputs, recorded(inputs), report, nearby=nearby)
-
-
-def _nearby(uow: UnitOfWork, alert: Alert, now: datetime, around: Surroundings) -> list[Alert]:
-    """The alerts of the alert's services in the correlation window (a new incident's)."""
-    scope = scope_of(alert.service, around.rule, around.graph)
-    return uow.alerts.recent(sorted(scope), now - around.rule.window)
 
 
 def triage(
@@ -157,7 +157,7 @@ def apply_report(
     """Act on the triage decision: an incident (SEV0-3), a ticket (SEV4), or close.
     Returns the alert's triage state, the incident opened and the alerts attached to it.
     An incident gathers the open alerts of its services in the correlation window with no
-    incident yet (``nearby``: those alerts when already read, before anything was written)."""
+    incident yet (``nearby``: those a pass read before it wrote; see ``prepare``)."""
     if not report.is_incident:
         reason = "; ".join(report.rationale) or "triage: not an incident"
         uow.alerts.close(alert.id, now, reason[:1000])
@@ -165,17 +165,25 @@ def apply_report(
     if report.escalation is Escalation.TICKET:
         uow.action_items.add_ticket(alert.id, f"SEV4: {alert.summary}"[:500], "low", now)
         return "ticket", None, []
-    incident = _declare_from(uow, now, alert, report)
-    nearby = nearby if nearby is not None else _nearby(uow, alert, now, around)
+    if nearby is None:  # one alert decided alone: nobody may decide the waiting ones soon
+        scope = sorted(scope_of(alert.service, around.rule, around.graph))
+        nearby = uow.alerts.recent(scope, now - around.rule.window)
     related = [a for a in nearby if a.incident_id is None and a.status.is_open and a.id != alert.id]
-    join_new_incident(uow, now, [alert, *related], incident, around.rule)
+    gathered = [alert, *related]
+    storm = len(gathered) if len(gathered) >= around.rule.storm_threshold else 0
+    incident = _declare_from(uow, now, alert, report, storm)
+    uow.alerts.attach([a.id for a in gathered], incident.id)
     if commander is not None:  # runbook Phase 2 follows at once: war room, commander, comms
         findings = report.for_incident(incident.id).as_json()
         declare_after_triage(uow, now, TRIAGE_ACTOR, commander, incident, findings)
     return "incident", incident.id, [a.id for a in related]
 
 
-def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: TriageReport) -> Incident:
+def _declare_from(
+    uow: UnitOfWork, now: datetime, alert: Alert, report: TriageReport, storm: int
+) -> Incident:
+    """Open the incident, its timeline starting with triage's report (and, when it gathers a
+    storm of ``storm`` alerts, that it is one)."""
     assert report.severity is not None  # apply_report declares incidents only
     summary = (
         f"Triage: {report.severity}, confidence {report.confidence}, likely {report.top_cause}"
@@ -191,8 +199,12 @@ def _declare_from(uow: UnitOfWork, now: datetime, alert: Alert, report: TriageRe
             "users_affected": report.impact.users_affected,
             "services": list(report.impact.services),
         },
+        storm=storm > 0,
     )
-    incident = declare(uow, TRIAGE_ACTOR, now, new, min(alert.first_seen_at, now))
-    data = report.for_incident(incident.id).as_json()
-    note(uow, TRIAGE_ACTOR, now, incident.id, EventKind.TRIAGE_REPORT, summary, data)
-    return incident
+
+    def notes(incident: Incident) -> list[Change]:
+        data = report.for_incident(incident.id).as_json()
+        told = noted(incident.id, EventKind.TRIAGE_REPORT, summary, data)
+        return [told, storm_note(incident.id, storm)] if storm else [told]
+
+    return declare(uow, TRIAGE_ACTOR, now, new, min(alert.first_seen_at, now), notes)

@@ -161,7 +161,8 @@ def _prepare(
     that will be triaged (and each alert with no service). What it is shown cannot change
     before it is decided: no decision written before its turn touches its group (the
     alerts joined without triage are written at the end). The same holds for the alerts a
-    new incident gathers, read here too, and for the agent run's record. So the writes that
+    new incident gathers (those not waiting for triage), read here too, and for the agent
+    run's record. So the writes that
     follow are short, and so is the hold on the day's incident counter when one opens an
     incident: another worker can run its agent meanwhile."""
     rule, graph = batch.around.rule, batch.around.graph
@@ -176,7 +177,7 @@ def _prepare(
             continue  # it joins without triage
         if scope:
             seen.add(scope)
-        batch.prepared[alert.id] = prepare(uow, agent, alert, now, batch.around, joining)
+        batch.prepared[alert.id] = prepare(uow, agent, alert, now, batch.around, joining, True)
 
 
 def _decide(

@@ -20,7 +20,7 @@ from so1.domain.timeline import EventKind
 from so1.domain.triage import Escalation, TriageStatus
 from so1.ports import UnitOfWork
 from so1.services.declaration.severity import follow_severity_change
-from so1.services.incidents.recording import note, record_many
+from so1.services.incidents.recording import Change, note, noted, record, record_many
 from so1.services.incidents.severity import record_severity_change
 from so1.services.triage.join_notes import TRIAGE_ACTOR, joined_notes
 
@@ -198,16 +198,6 @@ def join_incident(
     _mark_storms(uow, now, [incident_id], rule)
 
 
-def join_new_incident(
-    uow: UnitOfWork, now: datetime, alerts: list[Alert], incident: Incident, rule: CorrelationRule
-) -> None:
-    """``join_incident`` (without notes) for an incident opened in this unit of work: these
-    are all its alerts, so whether it is a storm needs no query."""
-    uow.alerts.attach([a.id for a in alerts], incident.id)
-    if not incident.storm and len(alerts) >= rule.storm_threshold:
-        _mark_storm(uow, now, incident, len(alerts))
-
-
 def join_many(
     uow: UnitOfWork,
     now: datetime,
@@ -243,6 +233,10 @@ def _mark_storms(
 def _mark_storm(uow: UnitOfWork, now: datetime, incident: Incident, count: int) -> None:
     stormy = replace(incident, storm=True, updated_at=now, version=incident.version + 1)
     uow.incidents.update(stormy, expected_version=incident.version)
+    record(uow, TRIAGE_ACTOR, now, storm_note(incident.id, count))
+
+
+def storm_note(incident_id: str, count: int) -> Change:
+    """The timeline line of an incident that became a storm of ``count`` alerts."""
     text = f"alert storm: {count} related alerts treated as this one incident"
-    data = {"alert_count": count}
-    note(uow, TRIAGE_ACTOR, now, incident.id, EventKind.INCIDENT_STORM, text, data)
+    return noted(incident_id, EventKind.INCIDENT_STORM, text, {"alert_count": count})
