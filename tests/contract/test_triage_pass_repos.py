@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 
 from so1.adapters.db.engine import build_engine
 from so1.adapters.db.uow import SqlUnitOfWork
@@ -281,63 +281,74 @@ def test_a_claim_older_than_stale_before_is_taken_over(uow: UnitOfWorkFactory) -
         assert u.alerts.claim_among(["al_0", "al_1"], later, later - timedelta(seconds=1)) == []
 
 
-@pytest.mark.postgres
-def test_on_postgres_a_pass_names_each_alert_by_its_primary_key(postgres_url: str) -> None:
-    """A week's partition grows faster than autovacuum analyzes it; by id alone PostgreSQL
-    planned a 100-id claim as a scan of the whole partition (alert_weeks.py). Alerts whose
-    week the unit of work read go by (id, stored_at); an alert it did not read, by id."""
+@dataclass
+class Watched:
+    """A PostgreSQL engine whose statements are kept, with an incident and 3 stored alerts."""
+
+    engine: Engine
+    statements: list[str]
+    incident_id: str
+
+
+@pytest.fixture
+def watched(postgres_url: str) -> Iterator[Watched]:
     _truncate_postgres(postgres_url)
     engine = build_engine(postgres_url)
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    try:
-        with SqlUnitOfWork(engine) as u:
-            incident = new_incident(u)
-            _stored(u, 3)
-            u.commit()
-        with SqlUnitOfWork(engine) as u:
-            statements.clear()
-            u.alerts.waiting(2, stale_before=None)  # al_0 and al_1
-            u.alerts.claim_among(["al_0", "al_1"], T0, None)
-            u.alerts.attach(["al_0"], incident.id)
-            u.alerts.finish_many(["al_0", "al_1"], "correlated")
-            waiting, *keyed = [s for s in statements if s.lstrip().startswith(("UPDATE", "SELECT"))]
-            assert "triage_state" in waiting and len(keyed) == 4
-            assert all("unnest" in s and "k.stored_at" in s for s in keyed), keyed
-            statements.clear()
-            u.alerts.attach(["al_2"], incident.id)  # never read here: by id
-            assert "unnest" not in statements[-1] and "alerts.id IN" in statements[-1], statements
-            u.commit()
-    finally:
-        engine.dispose()
+    with SqlUnitOfWork(engine) as u:
+        incident = new_incident(u)
+        _stored(u, 3)
+        u.commit()
+    yield Watched(engine, statements, incident.id)
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_on_postgres_a_pass_names_each_alert_by_its_primary_key(watched: Watched) -> None:
+    """A week's partition grows faster than autovacuum analyzes it; by id alone PostgreSQL
+    planned a 100-id claim as a scan of the whole partition (alert_weeks.py). Alerts whose
+    week the unit of work read go by (id, stored_at); an alert it did not read, by id."""
+    statements, incident_id = watched.statements, watched.incident_id
+    with SqlUnitOfWork(watched.engine) as u:
+        statements.clear()
+        u.alerts.waiting(2, stale_before=None)  # al_0 and al_1
+        u.alerts.claim_among(["al_0", "al_1"], T0, None)
+        u.alerts.attach(["al_0"], incident_id)
+        u.alerts.finish_many(["al_0", "al_1"], "correlated")
+        waiting, *keyed = [s for s in statements if s.lstrip().startswith(("UPDATE", "SELECT"))]
+        assert "triage_state" in waiting and len(keyed) == 4
+        assert all("unnest" in s and "k.stored_at" in s for s in keyed), keyed
+        statements.clear()
+        u.alerts.attach(["al_2"], incident_id)  # never read here: by id
+        assert "unnest" not in statements[-1] and "alerts.id IN" in statements[-1], statements
+        u.commit()
 
 
 @pytest.mark.postgres
 def test_on_postgres_the_alerts_a_new_incident_gathers_are_attached_by_primary_key(
-    postgres_url: str,
+    watched: Watched,
 ) -> None:
-    """A new incident gathers the alerts ``recent`` read (applying.py): by their primary
-    keys too. By id alone, attaching a service's hundred alerts took 6-15 ms of the pass
-    that holds the day's incident counter."""
-    _truncate_postgres(postgres_url)
-    engine = build_engine(postgres_url)
-    statements: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    try:
-        with SqlUnitOfWork(engine) as u:
-            incident = new_incident(u)
-            _stored(u, 3)
-            u.commit()
-        with SqlUnitOfWork(engine) as u:
-            read = u.alerts.recent(["api"], T0)
-            statements.clear()
-            u.alerts.attach([a.id for a in read], incident.id)
-            assert len(read) == 3 and "unnest" in statements[-1], statements
-            u.commit()
-        with SqlUnitOfWork(engine) as u:
-            assert u.alerts.count_for_incidents([incident.id]) == {incident.id: 3}
-    finally:
-        engine.dispose()
+    """What ``recent`` and ``gatherable`` read, a new incident attaches by primary key too
+    (applying.py). By id alone, attaching a service's hundred alerts took 6-15 ms of the
+    pass that holds the day's incident counter."""
+    statements, incident_id = watched.statements, watched.incident_id
+    with SqlUnitOfWork(watched.engine) as u:
+        read = u.alerts.recent(["api"], T0)
+        statements.clear()
+        u.alerts.attach([a.id for a in read[:1]], incident_id)  # al_2, the newest
+        assert len(read) == 3 and "unnest" in statements[-1], statements
+        u.alerts.claim_among(["al_0", "al_1"], T0, None)
+        u.commit()
+    with SqlUnitOfWork(watched.engine) as u:
+        gathered = u.alerts.gatherable(["api"], T0)
+        statements.clear()
+        u.alerts.attach([a.id for a in gathered], incident_id)
+        assert [a.id for a in gathered] == ["al_1", "al_0"]  # al_2 is on the incident
+        assert "unnest" in statements[-1], statements
+        u.commit()
+    with SqlUnitOfWork(watched.engine) as u:
+        assert u.alerts.count_for_incidents([incident_id]) == {incident_id: 3}
 
 
 def test_latest_gives_each_incident_its_last_event_of_the_kind(uow: UnitOfWorkFactory) -> None:
