@@ -7,18 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Select,
-    delete,
-    func,
-    or_,
-    select,
-    text,
-    tuple_,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, delete, func, or_, select, text, tuple_, update
+from sqlalchemy.sql import Select
 
 from so1.adapters.db import (
     alert_sql as sql,

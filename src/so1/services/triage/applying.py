@@ -66,11 +66,18 @@ def prepare(
     except Exception as exc:  # a failing agent is a failed run; the alert stays open
         return Prepared(inputs, recorded(inputs), None, f"{type(exc).__name__}: {exc}")
     opens = joining is None and report.is_incident and report.escalation is not Escalation.TICKET
-    nearby = None
-    if in_pass and opens:
-        scope = sorted(scope_of(alert.service, around.rule, around.graph))
-        nearby = uow.alerts.gatherable(scope, now - around.rule.window)
+    nearby = _gatherable(uow, alert, now, around, waiting_too=False) if in_pass and opens else None
     return Prepared(inputs, recorded(inputs), report, nearby=nearby)
+
+
+def _gatherable(
+    uow: UnitOfWork, alert: Alert, now: datetime, around: Surroundings, waiting_too: bool
+) -> list[Alert]:
+    """The alerts of the alert's services in the correlation window that a new incident may
+    gather (``waiting_too``: also those waiting for triage)."""
+    scope = sorted(scope_of(alert.service, around.rule, around.graph))
+    since = now - around.rule.window
+    return uow.alerts.recent(scope, since) if waiting_too else uow.alerts.gatherable(scope, since)
 
 
 def triage(
@@ -86,7 +93,7 @@ def triage(
     """Run the agent and apply its report: (report, incident id, alerts attached) or None.
     ``joining``: the open incident the alert belongs to, unless triage finds another cause;
     ``prepared``: the agent's answer when it was run earlier in the transaction."""
-    prepared = prepared or prepare(uow, agent, alert, now, around, joining)
+    prepared = prepared or prepare(uow, agent, alert, now, around)
     run = AgentRun(
         f"run_{secrets.token_hex(10)}",
         AgentName.TRIAGE,
@@ -166,8 +173,7 @@ def apply_report(
         uow.action_items.add_ticket(alert.id, f"SEV4: {alert.summary}"[:500], "low", now)
         return "ticket", None, []
     if nearby is None:  # one alert decided alone: nobody may decide the waiting ones soon
-        scope = sorted(scope_of(alert.service, around.rule, around.graph))
-        nearby = uow.alerts.recent(scope, now - around.rule.window)
+        nearby = _gatherable(uow, alert, now, around, waiting_too=True)
     related = [a for a in nearby if a.incident_id is None and a.status.is_open and a.id != alert.id]
     gathered = [alert, *related]
     storm = len(gathered) if len(gathered) >= around.rule.storm_threshold else 0

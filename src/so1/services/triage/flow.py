@@ -162,9 +162,9 @@ def _prepare(
     before it is decided: no decision written before its turn touches its group (the
     alerts joined without triage are written at the end). The same holds for the alerts a
     new incident gathers (those not waiting for triage), read here too, and for the agent
-    run's record. So the writes that
-    follow are short, and so is the hold on the day's incident counter when one opens an
-    incident: another worker can run its agent meanwhile."""
+    run's record. So the writes that follow are short, and so is the hold on the day's
+    incident counter when one opens an incident: another worker can run its agent
+    meanwhile."""
     rule, graph = batch.around.rule, batch.around.graph
     seen: set[Scope] = set()
     for alert in claimed:
@@ -177,7 +177,8 @@ def _prepare(
             continue  # it joins without triage
         if scope:
             seen.add(scope)
-        batch.prepared[alert.id] = prepare(uow, agent, alert, now, batch.around, joining, True)
+        around = batch.around
+        batch.prepared[alert.id] = prepare(uow, agent, alert, now, around, joining, in_pass=True)
 
 
 def _decide(
